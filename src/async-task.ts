@@ -1,0 +1,470 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import {
+  allowedFrom,
+  attemptStatuses,
+  isAttemptId,
+  toAttempt,
+  type Attempt,
+  type AttemptRecord,
+  type AttemptStatus,
+} from './core/attempt.js';
+import { decodeArgs, encodeArgs } from './core/codec.js';
+import type { Encryptor } from './core/encryptor.js';
+import {
+  ConfigError,
+  InvalidStateError,
+  SchemaOutdatedError,
+  UnknownTargetError,
+} from './core/errors.js';
+import { silentLogger, type Logger } from './core/logger.js';
+import {
+  checkMaxAttempts,
+  defaultBackoff,
+  defaultMaxAttempts,
+  type Backoff,
+} from './core/retry-policy.js';
+import { parseTableName } from './core/table-name.js';
+import {
+  checkPriority,
+  checkQueue,
+  methodRef,
+  targetDefinition,
+  type MethodRef,
+  type Target,
+  type TargetDefinition,
+  type TaskMethod,
+} from './core/target.js';
+import type { Driver, TableName } from './driver/driver.js';
+import type { AttemptInsertParams, Executor } from './driver/executor.js';
+import type { SqlConnection } from './driver/sql-connection.js';
+import { runPass, type RunDueOptions, type RunDueResult } from './worker/pass.js';
+import type { ErrorHook, Runtime } from './worker/runtime.js';
+
+/** Per-enqueue options; each overrides the method's, the target's and the `defaults`. */
+export interface EnqueueOptions<EncryptorName extends string = string> {
+  /** At most one attempt per (target, method, token): enqueueing it again returns the first. */
+  readonly idempotenceToken?: string;
+  /** Not run before this time. @defaultValue now, by the database's clock */
+  readonly scheduledAt?: Date;
+  /** Name of an encryptor from `encryptors`; `null` stores plain JSON. @defaultValue `defaults.encryptor`, else `null` */
+  readonly encryptor?: EncryptorName | null;
+  /** @defaultValue 25 */
+  readonly maxAttempts?: number;
+  /** @defaultValue `'default'` */
+  readonly queue?: string;
+  /** Lower runs first. @defaultValue 0 */
+  readonly priority?: number;
+}
+
+/** One entry of `enqueueMany`. */
+export interface EnqueueItem<Args, EncryptorName extends string = string> {
+  readonly method: TaskMethod<Args>;
+  readonly args: NoInfer<Args>;
+  readonly options?: EnqueueOptions<EncryptorName>;
+}
+
+export interface AsyncTaskDefaults<EncryptorName extends string> {
+  /** @defaultValue 25 */
+  readonly maxAttempts?: number;
+  /** @defaultValue `exponentialBackoff()` */
+  readonly backoff?: Backoff;
+  /** @defaultValue `'default'` */
+  readonly queue?: string;
+  /** @defaultValue 0 */
+  readonly priority?: number;
+  /** @defaultValue `null` (plain JSON) */
+  readonly encryptor?: EncryptorName | null;
+}
+
+export interface AsyncTaskOptions<Tx, HandlerTx, Encryptors extends Record<string, Encryptor>> {
+  /** The driver for your client; its pool is what the worker and `runDue` use. */
+  readonly driver: Driver<Tx, HandlerTx>;
+  /** Every target whose methods this process may enqueue or perform. */
+  readonly targets: readonly Target[];
+  /** Named codecs for arguments at rest. @defaultValue `{}` */
+  readonly encryptors?: Encryptors;
+  /** `name` or `schema.name`. @defaultValue `'async_task_attempts'` */
+  readonly table?: string;
+  /** Called when a handler throws (the gem's `handle_perform_error`). */
+  readonly onError?: ErrorHook;
+  /** Any pino-compatible logger. Arguments are never logged. @defaultValue silent */
+  readonly logger?: Logger;
+  readonly defaults?: AsyncTaskDefaults<keyof Encryptors & string>;
+}
+
+export interface ListOptions {
+  readonly status?: AttemptStatus;
+  readonly target?: string;
+  readonly methodName?: string;
+  readonly queue?: string;
+  /** Cursor: only attempts older than this id (pass the last id of the previous page). */
+  readonly before?: string;
+  /** @defaultValue 50 (at most 1000) */
+  readonly limit?: number;
+}
+
+const maxTokenLength = 255;
+
+/**
+ * The entry point: enqueue tasks inside your transactions, perform them with `runDue` or a worker,
+ * and manage them.
+ *
+ * @example
+ * const tasks = new AsyncTask({ driver: pgDriver(pool), targets: [OrderClient] });
+ * await tasks.migrate();
+ * await db.transaction(async (tx) => {
+ *   await tasks.enqueue(tx, OrderClient.fulfill, { orderNumber: 7 }, { idempotenceToken: 'order-7' });
+ * });
+ */
+export class AsyncTask<
+  Tx,
+  HandlerTx = Tx,
+  Encryptors extends Record<string, Encryptor> = Record<never, Encryptor>,
+> {
+  readonly #driver: Driver<Tx, HandlerTx>;
+  readonly #table: TableName;
+  readonly #targets = new Map<string, TargetDefinition>();
+  readonly #encryptors: ReadonlyMap<string, Encryptor>;
+  readonly #defaults: {
+    maxAttempts: number;
+    queue: string;
+    priority: number;
+    encryptor: string | null;
+  };
+  readonly #runtime: Runtime;
+  #schemaChecked: Promise<void> | undefined;
+
+  constructor(options: AsyncTaskOptions<Tx, HandlerTx, Encryptors>) {
+    if (!options || typeof options.driver?.connection !== 'function') {
+      throw new ConfigError(
+        'new AsyncTask: `driver` is required, e.g. pgDriver(pool) from async-task/pg',
+      );
+    }
+    this.#driver = options.driver;
+    this.#table = parseTableName(options.table ?? 'async_task_attempts');
+    if (!Array.isArray(options.targets)) {
+      throw new ConfigError(
+        'new AsyncTask: `targets` must be an array of targets made with defineTarget',
+      );
+    }
+    for (const target of options.targets) {
+      const definition = targetDefinition(target);
+      if (!definition) {
+        throw new ConfigError(
+          'new AsyncTask: every entry of `targets` must come from defineTarget(name, methods)',
+        );
+      }
+      const existing = this.#targets.get(definition.name);
+      if (existing && existing !== definition) {
+        throw new ConfigError(
+          `new AsyncTask: two different targets are named '${definition.name}'; names must be unique`,
+        );
+      }
+      this.#targets.set(definition.name, definition);
+    }
+    const encryptors = new Map<string, Encryptor>();
+    for (const [name, encryptor] of Object.entries(options.encryptors ?? {})) {
+      if (typeof encryptor?.encrypt !== 'function' || typeof encryptor.decrypt !== 'function') {
+        throw new ConfigError(
+          `new AsyncTask: encryptor '${name}' must have encrypt and decrypt methods`,
+        );
+      }
+      if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(name)) {
+        throw new ConfigError(
+          `new AsyncTask: encryptor name '${name}' must be 1-64 letters, digits, _ . : -`,
+        );
+      }
+      encryptors.set(name, encryptor);
+    }
+    this.#encryptors = encryptors;
+    const defaults = options.defaults ?? {};
+    const encryptor = defaults.encryptor ?? null;
+    if (encryptor !== null && !encryptors.has(encryptor)) {
+      throw new ConfigError(
+        `new AsyncTask: defaults.encryptor '${encryptor}' is not one of \`encryptors\``,
+      );
+    }
+    this.#defaults = {
+      maxAttempts: checkMaxAttempts(
+        defaults.maxAttempts ?? defaultMaxAttempts,
+        'new AsyncTask: defaults',
+      ),
+      queue: checkQueue(defaults.queue ?? 'default', 'new AsyncTask: defaults'),
+      priority: checkPriority(defaults.priority ?? 0, 'new AsyncTask: defaults'),
+      encryptor,
+    };
+    if (options.onError !== undefined && typeof options.onError !== 'function') {
+      throw new ConfigError('new AsyncTask: onError must be a function (error, attempt) => void');
+    }
+    const dialect = this.#driver.dialect;
+    const table = this.#table;
+    this.#runtime = {
+      driver: this.#driver,
+      table,
+      targets: this.#targets,
+      encryptors,
+      defaultBackoff: defaults.backoff ?? defaultBackoff,
+      onError: options.onError,
+      logger: options.logger ?? silentLogger,
+      executor: (connection: SqlConnection): Executor => dialect.executor(connection, table),
+    };
+  }
+
+  /** The table, as `schema.name` or `name`. */
+  get table(): string {
+    return this.#table.schema === null
+      ? this.#table.name
+      : `${this.#table.schema}.${this.#table.name}`;
+  }
+
+  /**
+   * Creates or upgrades the table. Versioned and idempotent; concurrent calls (several processes
+   * starting at once) are serialised by a database lock. Refuses a schema written by a newer,
+   * incompatible async-task.
+   */
+  async migrate(): Promise<{ applied: number[] }> {
+    const applied = await this.#driver.dialect.migrate(this.#driver.session, this.#table);
+    this.#schemaChecked = Promise.resolve();
+    return { applied };
+  }
+
+  /**
+   * Records a task in the caller's transaction: it exists if and only if that transaction commits.
+   * With an idempotence token already present for the same target and method, returns the
+   * existing attempt and writes nothing.
+   *
+   * @throws UnknownTargetError when `method` is not a method of one of `targets`
+   * @throws SerializationError when `args` cannot be stored as JSON faithfully
+   * @throws ConfigError for an invalid option
+   */
+  async enqueue<Args>(
+    tx: Tx,
+    method: TaskMethod<Args>,
+    args: NoInfer<Args>,
+    options: EnqueueOptions<keyof Encryptors & string> = {},
+  ): Promise<Attempt> {
+    const row = await this.#prepare(method, args, options, 'enqueue');
+    const [result] = await this.#executorFor(tx).attemptInsertMany([row]);
+    return toAttempt(result!.record, decodeArgs);
+  }
+
+  /**
+   * Records many tasks with one statement, in the caller's transaction. Every item is checked
+   * before anything is written. Returns the attempts in input order.
+   */
+  async enqueueMany<const Items extends readonly unknown[]>(
+    tx: Tx,
+    items: { readonly [K in keyof Items]: EnqueueItem<Items[K], keyof Encryptors & string> },
+  ): Promise<Attempt[]> {
+    if (!Array.isArray(items))
+      throw new ConfigError('enqueueMany: pass an array of { method, args, options? }');
+    const list = items as readonly EnqueueItem<unknown>[];
+    const rows = await Promise.all(
+      list.map((item, index) =>
+        this.#prepare(item.method, item.args, item.options ?? {}, `enqueueMany: item ${index}`),
+      ),
+    );
+    if (rows.length === 0) return [];
+    const results = await this.#executorFor(tx).attemptInsertMany(rows);
+    return results.map((result) => toAttempt(result.record, decodeArgs));
+  }
+
+  /** The attempt with this id, or null. */
+  async get(id: string): Promise<Attempt | null> {
+    if (!isAttemptId(id)) return null;
+    const record = await this.#run((executor) => executor.attemptGet(id));
+    return record ? toAttempt(record, decodeArgs) : null;
+  }
+
+  /** Attempts, newest first, optionally filtered. Page with `before: lastId`. */
+  async list(options: ListOptions = {}): Promise<Attempt[]> {
+    const { status, target, methodName, queue, before, limit = 50 } = options;
+    if (status !== undefined && !attemptStatuses.includes(status)) {
+      throw new ConfigError(
+        `list: status must be one of ${attemptStatuses.join(', ')}, got ${JSON.stringify(status)}`,
+      );
+    }
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new ConfigError(`list: limit must be an integer from 1 to 1000, got ${limit}`);
+    }
+    if (before !== undefined && !isAttemptId(before)) {
+      throw new ConfigError(`list: before must be an attempt id, got ${JSON.stringify(before)}`);
+    }
+    const records = await this.#run((executor) =>
+      executor.attemptList({
+        status: status ?? null,
+        target: target ?? null,
+        methodName: methodName ?? null,
+        queue: queue ?? null,
+        beforeId: before ?? null,
+        limit,
+      }),
+    );
+    return records.map((record) => toAttempt(record, decodeArgs));
+  }
+
+  /** `pending` → `expired`, with `completedAt` (the gem's `expire!`). */
+  async expire(id: string): Promise<Attempt> {
+    return this.#transition(id, 'expire', (executor) =>
+      executor.attemptSetFinalIfPending(id, 'expired'),
+    );
+  }
+
+  /** `pending` → `failed`, with `completedAt` (the gem's `fail!`). */
+  async fail(id: string): Promise<Attempt> {
+    return this.#transition(id, 'fail', (executor) =>
+      executor.attemptSetFinalIfPending(id, 'failed'),
+    );
+  }
+
+  /** `failed`/`expired` → `pending`, due now; an exhausted attempt gets room for one more run. */
+  async retry(id: string): Promise<Attempt> {
+    return this.#transition(id, 'retry', (executor) => executor.attemptSetPendingIfFinished(id));
+  }
+
+  /**
+   * One bounded pass over due tasks (the gem's batch job), for cron or serverless setups: rescues
+   * expired leases, then claims and performs up to `limit` due attempts, each at most once.
+   */
+  async runDue(options: RunDueOptions = {}): Promise<RunDueResult> {
+    await this.#ensureSchema();
+    return runPass(
+      this.#runtime,
+      options,
+      `${hostname()}:${process.pid}:runDue:${randomUUID().slice(0, 8)}`,
+    );
+  }
+
+  /** @internal for the worker and CLI of this package. */
+  get runtime(): Runtime {
+    return this.#runtime;
+  }
+
+  /** @internal Checks once that `migrate()` has been run and the schema is not newer and incompatible. */
+  async ensureSchema(): Promise<void> {
+    return this.#ensureSchema();
+  }
+
+  #ensureSchema(): Promise<void> {
+    this.#schemaChecked ??= this.#driver
+      .run((connection) => this.#driver.dialect.schemaState(connection, this.#table))
+      .then((state) => {
+        const latest = this.#driver.dialect.latestVersion;
+        const missing = Array.from({ length: latest }, (_, i) => i + 1).filter(
+          (v) => !state.applied.includes(v),
+        );
+        if (state.breakingUnknown.length > 0) {
+          throw new SchemaOutdatedError(
+            `table ${this.table} was migrated by a newer async-task (migrations ${state.breakingUnknown.join(', ')}) that this version cannot run against; upgrade async-task`,
+          );
+        }
+        if (missing.length > 0) {
+          throw new SchemaOutdatedError(
+            `table ${this.table} lacks migration(s) ${missing.join(', ')}; run \`await tasks.migrate()\` (or \`async-task migrate\`)`,
+          );
+        }
+      })
+      .catch((error: unknown) => {
+        this.#schemaChecked = undefined;
+        throw error;
+      });
+    return this.#schemaChecked;
+  }
+
+  async #prepare(
+    method: unknown,
+    args: unknown,
+    options: EnqueueOptions,
+    where: string,
+  ): Promise<AttemptInsertParams> {
+    const ref = this.#resolve(method, where);
+    const { idempotenceToken, scheduledAt, maxAttempts, queue, priority } = options;
+    if (idempotenceToken !== undefined) {
+      if (
+        typeof idempotenceToken !== 'string' ||
+        idempotenceToken.length === 0 ||
+        idempotenceToken.length > maxTokenLength
+      ) {
+        throw new ConfigError(
+          `${where}: idempotenceToken must be a string of 1-${maxTokenLength} characters`,
+        );
+      }
+    }
+    if (
+      scheduledAt !== undefined &&
+      (!(scheduledAt instanceof Date) || Number.isNaN(scheduledAt.getTime()))
+    ) {
+      throw new ConfigError(`${where}: scheduledAt must be a valid Date`);
+    }
+    const encryptorName =
+      options.encryptor === undefined ? this.#defaults.encryptor : options.encryptor;
+    const encryptor = encryptorName === null ? null : this.#encryptors.get(encryptorName);
+    if (encryptor === undefined) {
+      throw new ConfigError(
+        `${where}: encryptor '${String(encryptorName)}' is not one of \`encryptors\` (${[...this.#encryptors.keys()].join(', ') || 'none configured'})`,
+      );
+    }
+    const plain = encodeArgs(args);
+    let methodArgs = plain;
+    if (encryptor !== null && plain !== null) methodArgs = await encryptor.encrypt(plain);
+    return {
+      target: ref.target,
+      methodName: ref.methodName,
+      methodArgs,
+      encryptor: encryptorName,
+      maxAttempts: checkMaxAttempts(
+        maxAttempts ?? ref.options.maxAttempts ?? this.#defaults.maxAttempts,
+        where,
+      ),
+      queue: checkQueue(queue ?? ref.options.queue ?? this.#defaults.queue, where),
+      priority: checkPriority(priority ?? ref.options.priority ?? this.#defaults.priority, where),
+      idempotenceToken: idempotenceToken ?? null,
+      scheduledAt: scheduledAt ?? null,
+    };
+  }
+
+  #resolve(method: unknown, where: string): MethodRef {
+    const ref = methodRef(method);
+    if (!ref) {
+      throw new UnknownTargetError(
+        `${where}: the method is not part of a target; pass a method of an object made with defineTarget (e.g. OrderClient.fulfill)`,
+      );
+    }
+    if (this.#targets.get(ref.target)?.methods.get(ref.methodName) !== ref) {
+      throw new UnknownTargetError(
+        `${where}: target '${ref.target}' is not in this AsyncTask's \`targets\`; add it so workers can perform ${ref.target}.${ref.methodName}`,
+      );
+    }
+    return ref;
+  }
+
+  #executorFor(tx: Tx): Executor {
+    if (tx === null || tx === undefined) {
+      throw new ConfigError('enqueue: pass your transaction (or the pool) as the first argument');
+    }
+    return this.#runtime.executor(this.#driver.connection(tx));
+  }
+
+  #run<T>(fn: (executor: Executor) => Promise<T>): Promise<T> {
+    return this.#driver.run((connection) => fn(this.#runtime.executor(connection)));
+  }
+
+  async #transition(
+    id: string,
+    action: keyof typeof allowedFrom,
+    write: (executor: Executor) => Promise<AttemptRecord | null>,
+  ): Promise<Attempt> {
+    const record = isAttemptId(id) ? await this.#run(write) : null;
+    if (record) return toAttempt(record, decodeArgs);
+    const current = isAttemptId(id) ? await this.#run((executor) => executor.attemptGet(id)) : null;
+    const from = allowedFrom[action].join(' or ');
+    throw new InvalidStateError(
+      id,
+      current?.status ?? null,
+      current
+        ? `cannot ${action} attempt ${id}: it is ${current.status}, and only a ${from} attempt can be ${action === 'retry' ? 'retried' : `${action}d`}`
+        : `cannot ${action} attempt ${id}: no such attempt`,
+    );
+  }
+}

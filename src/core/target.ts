@@ -1,0 +1,195 @@
+import type { Attempt } from './attempt.js';
+import { ConfigError } from './errors.js';
+import { checkMaxAttempts, type Backoff } from './retry-policy.js';
+
+/**
+ * Declaration-merging hook: tell async-task the transaction type your driver hands to
+ * `ctx.transaction`, once, and every `TaskContext` uses it.
+ *
+ * @example
+ * declare module 'async-task' {
+ *   interface Register { transaction: import('pg').PoolClient }
+ * }
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface Register {}
+
+type RegisteredTransaction = Register extends { transaction: infer T } ? T : unknown;
+
+/** What a handler receives besides its arguments. */
+export interface TaskContext<Tx = RegisteredTransaction> {
+  /** The attempt being performed (status `running`; `numAttempts` counts this run). */
+  readonly attempt: Attempt;
+  /** Aborted when the worker stops or the lease on this attempt is lost. */
+  readonly signal: AbortSignal;
+  /**
+   * Runs `fn` in a database transaction that also marks this attempt succeeded: the writes and
+   * the success commit together or not at all. Call it at most once, as the handler's last step.
+   */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+}
+
+/** A method that can be a task: its first parameter is the (JSON) arguments. */
+export type TaskMethod<Args> = (args: Args, ctx: TaskContext<never>) => unknown;
+
+export interface MethodOptions {
+  /** @defaultValue the target's, else the `AsyncTask` defaults, else 25 */
+  readonly maxAttempts?: number;
+  readonly backoff?: Backoff;
+  /** @defaultValue `'default'` */
+  readonly queue?: string;
+  /** Lower runs first. @defaultValue 0 */
+  readonly priority?: number;
+}
+
+export interface TargetOptions<Methods> extends MethodOptions {
+  /** Overrides for single methods. */
+  readonly methods?: { readonly [K in keyof Methods]?: MethodOptions };
+}
+
+/** Where a method reference points: resolved by identity, so renaming a variable changes nothing. */
+export interface MethodRef {
+  readonly target: string;
+  readonly methodName: string;
+  readonly owner: object;
+  readonly fn: (...args: never[]) => unknown;
+  readonly options: MethodOptions;
+}
+
+export interface TargetDefinition {
+  readonly name: string;
+  readonly methods: ReadonlyMap<string, MethodRef>;
+}
+
+const targetKey: unique symbol = Symbol.for('async-task.target');
+const methodRefs = new WeakMap<object, MethodRef>();
+
+/** A target: the object you passed, unchanged, with its name attached. */
+export type Target<Methods extends object = object> = Methods & {
+  readonly [targetKey]: TargetDefinition;
+};
+
+const namePattern = /^[A-Za-z_$][\w$.:-]{0,199}$/;
+const classBuiltins = new Set(['length', 'name', 'prototype', 'caller', 'arguments']);
+
+/**
+ * Declares a named singleton whose methods can be enqueued as tasks. Pass a plain object, or a
+ * class whose static methods are the tasks. The methods stay directly callable; a reference to one
+ * (`OrderClient.fulfill`) is what `enqueue` takes. The name is stored in each row, so keep it
+ * stable across deployments.
+ *
+ * @example
+ * export const OrderClient = defineTarget('OrderClient', {
+ *   async fulfill(args: { orderNumber: number }, ctx: TaskContext) {
+ *     await fulfillment.fulfill(args.orderNumber, { signal: ctx.signal });
+ *   },
+ * });
+ */
+export function defineTarget<const Methods extends object>(
+  name: string,
+  methods: Methods,
+  options: TargetOptions<Methods> = {},
+): Target<Methods> {
+  if (typeof name !== 'string' || !namePattern.test(name)) {
+    throw new ConfigError(
+      `defineTarget: target name ${JSON.stringify(name)} is not valid; use 1-200 characters: letters, digits, _ $ . : - (starting with a letter, _ or $)`,
+    );
+  }
+  if ((typeof methods !== 'object' && typeof methods !== 'function') || methods === null) {
+    throw new ConfigError(
+      `defineTarget('${name}'): pass an object or a class whose methods are the tasks`,
+    );
+  }
+  const existing = (methods as Partial<Target>)[targetKey];
+  if (existing) {
+    if (existing.name === name) return methods as Target<Methods>;
+    throw new ConfigError(
+      `defineTarget('${name}'): this object is already the target '${existing.name}'; a target has one name`,
+    );
+  }
+  checkMethodOptions(options, `defineTarget('${name}')`);
+  const isClass = typeof methods === 'function';
+  const refs = new Map<string, MethodRef>();
+  for (const key of Object.getOwnPropertyNames(methods)) {
+    if (isClass && classBuiltins.has(key)) continue;
+    const descriptor = Object.getOwnPropertyDescriptor(methods, key);
+    const fn: unknown = descriptor?.value;
+    if (typeof fn !== 'function') continue;
+    const perMethod = (options.methods as Record<string, MethodOptions | undefined> | undefined)?.[
+      key
+    ];
+    if (perMethod) checkMethodOptions(perMethod, `defineTarget('${name}') method ${key}`);
+    const { methods: _ignored, ...targetLevel } = options;
+    const ref: MethodRef = {
+      target: name,
+      methodName: key,
+      owner: methods,
+      fn: fn as MethodRef['fn'],
+      options: { ...targetLevel, ...perMethod },
+    };
+    const other = methodRefs.get(fn);
+    if (other && other.owner !== methods) {
+      throw new ConfigError(
+        `defineTarget('${name}'): method ${key} is already ${other.target}.${other.methodName}; a function can belong to one target (wrap it in a new function)`,
+      );
+    }
+    methodRefs.set(fn, ref);
+    refs.set(key, ref);
+  }
+  for (const key of Object.keys(options.methods ?? {})) {
+    if (!refs.has(key)) {
+      throw new ConfigError(
+        `defineTarget('${name}'): options.methods.${key} names no method of this target`,
+      );
+    }
+  }
+  if (refs.size === 0) {
+    throw new ConfigError(`defineTarget('${name}'): the target has no methods`);
+  }
+  Object.defineProperty(methods, targetKey, {
+    value: { name, methods: refs } satisfies TargetDefinition,
+    enumerable: false,
+  });
+  return methods as Target<Methods>;
+}
+
+/** The definition attached by `defineTarget`, or undefined for anything else. */
+export function targetDefinition(value: unknown): TargetDefinition | undefined {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null)
+    return undefined;
+  return (value as Partial<Target>)[targetKey];
+}
+
+/** The target and method a function reference belongs to, or undefined. */
+export function methodRef(fn: unknown): MethodRef | undefined {
+  return typeof fn === 'function' ? methodRefs.get(fn) : undefined;
+}
+
+export function checkMethodOptions(options: MethodOptions, where: string): void {
+  if (options.maxAttempts !== undefined) checkMaxAttempts(options.maxAttempts, where);
+  if (options.queue !== undefined) checkQueue(options.queue, where);
+  if (options.priority !== undefined) checkPriority(options.priority, where);
+  if (options.backoff !== undefined && typeof options.backoff !== 'function') {
+    throw new ConfigError(`${where}: backoff must be a function (numAttempts) => milliseconds`);
+  }
+}
+
+const queuePattern = /^[\w.:-]{1,100}$/;
+
+export function checkQueue(queue: string, where: string): string {
+  if (typeof queue !== 'string' || !queuePattern.test(queue)) {
+    throw new ConfigError(
+      `${where}: queue ${JSON.stringify(queue)} is not valid; use 1-100 letters, digits, _ . : -`,
+    );
+  }
+  return queue;
+}
+
+export function checkPriority(priority: number, where: string): number {
+  if (!Number.isInteger(priority) || priority < -32768 || priority > 32767) {
+    throw new ConfigError(
+      `${where}: priority must be an integer from -32768 to 32767, got ${priority}`,
+    );
+  }
+  return priority;
+}

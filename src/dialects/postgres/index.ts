@@ -1,0 +1,102 @@
+import { SchemaOutdatedError } from '../../core/errors.js';
+import type { Dialect, DriverSession, TableName } from '../../driver/driver.js';
+import type { SchemaState } from '../../driver/executor.js';
+import type { SqlConnection, Statement } from '../../driver/sql-connection.js';
+import { loadMigrations, type MigrationFile } from '../migration-files.js';
+import { PostgresExecutor, quoteTable } from './executor.js';
+
+const migrations = loadMigrations(new URL('./migrations/', import.meta.url));
+const latestVersion = Math.max(...migrations.map((m) => m.version));
+
+/** Unnamed: never prepared, so multi-statement migration files run as one simple query. */
+function adHoc(text: string): Statement {
+  return { name: '', text };
+}
+
+function migrationsTable(table: TableName): string {
+  return quoteTable({ schema: table.schema, name: `${table.name}_migrations` });
+}
+
+async function readState(connection: SqlConnection, table: TableName): Promise<SchemaState> {
+  let rows: readonly Record<string, unknown>[];
+  try {
+    ({ rows } = await connection.query(
+      adHoc(`SELECT version, breaking FROM ${migrationsTable(table)} ORDER BY version`),
+      [],
+    ));
+  } catch (error) {
+    const cause = (error as { cause?: { code?: unknown } }).cause ?? error;
+    if ((cause as { code?: unknown }).code === '42P01') return { applied: [], breakingUnknown: [] };
+    throw error;
+  }
+  const applied = rows.map((row) => Number(row['version']));
+  const breakingUnknown = rows
+    .filter((row) => Number(row['version']) > latestVersion && row['breaking'] === true)
+    .map((row) => Number(row['version']));
+  return { applied, breakingUnknown };
+}
+
+function render(migration: MigrationFile, table: TableName): string {
+  return migration.sql
+    .replaceAll('{{table}}', quoteTable(table))
+    .replaceAll('{{name}}', table.name);
+}
+
+async function migrate(session: DriverSession, table: TableName): Promise<number[]> {
+  return session(async (connection) => {
+    await connection.query(adHoc('BEGIN'), []);
+    try {
+      // Transaction-scoped advisory lock: concurrent migrate() calls run one after another, and
+      // the lock goes away with the transaction even if this process dies.
+      await connection.query(adHoc('SELECT pg_advisory_xact_lock(hashtext($1))'), [
+        `async-task:${quoteTable(table)}`,
+      ]);
+      if (table.schema !== null) {
+        await connection.query(adHoc(`CREATE SCHEMA IF NOT EXISTS "${table.schema}"`), []);
+      }
+      await connection.query(
+        adHoc(`CREATE TABLE IF NOT EXISTS ${migrationsTable(table)} (
+          version integer PRIMARY KEY,
+          name text NOT NULL,
+          breaking boolean NOT NULL DEFAULT false,
+          applied_at timestamptz NOT NULL DEFAULT now())`),
+        [],
+      );
+      const state = await readState(connection, table);
+      if (state.breakingUnknown.length > 0) throw newerSchemaError(table, state);
+      const done = new Set(state.applied);
+      const applied: number[] = [];
+      for (const migration of migrations) {
+        if (done.has(migration.version)) continue;
+        await connection.query(adHoc(render(migration, table)), []);
+        await connection.query(
+          adHoc(
+            `INSERT INTO ${migrationsTable(table)} (version, name, breaking) VALUES ($1, $2, $3)`,
+          ),
+          [migration.version, migration.name, migration.breaking],
+        );
+        applied.push(migration.version);
+      }
+      await connection.query(adHoc('COMMIT'), []);
+      return applied;
+    } catch (error) {
+      await connection.query(adHoc('ROLLBACK'), []).catch(() => undefined);
+      throw error;
+    }
+  });
+}
+
+export function newerSchemaError(table: TableName, state: SchemaState): SchemaOutdatedError {
+  return new SchemaOutdatedError(
+    `table ${quoteTable(table)} has migration(s) ${state.breakingUnknown.join(', ')} from a newer async-task that this version (schema ${latestVersion}) cannot run against; upgrade async-task`,
+  );
+}
+
+/** The PostgreSQL dialect (9.5+ for SKIP LOCKED; tested on 15). */
+export const postgresDialect: Dialect = {
+  name: 'postgres',
+  latestVersion,
+  executor: (connection, table) => new PostgresExecutor(connection, table),
+  migrate,
+  schemaState: readState,
+};

@@ -1,0 +1,54 @@
+import type { Executor, SchemaState } from './executor.js';
+import type { SqlConnection } from './sql-connection.js';
+
+/** A validated table reference. `schema` is null for the connection's default. */
+export interface TableName {
+  readonly schema: string | null;
+  readonly name: string;
+}
+
+/** The SQL for one database family. Knows nothing of any client library. */
+export interface Dialect {
+  readonly name: 'postgres' | 'mysql' | 'sqlite';
+  /** Operations bound to a connection; statements are built once per table and cached. */
+  executor(connection: SqlConnection, table: TableName): Executor;
+  /** Applies missing migrations, serialised across processes; returns versions applied now. */
+  migrate(session: DriverSession, table: TableName): Promise<number[]>;
+  /** What is applied, without changing anything. */
+  schemaState(connection: SqlConnection, table: TableName): Promise<SchemaState>;
+  /** The highest migration version this code ships. */
+  readonly latestVersion: number;
+}
+
+/**
+ * A dedicated connection for the length of `fn`, outside any transaction; for work that must
+ * control its own transactions and locks (migrations).
+ */
+export type DriverSession = <T>(fn: (connection: SqlConnection) => Promise<T>) => Promise<T>;
+
+/** Stops a subscription. */
+export type Unlisten = () => Promise<void>;
+
+/**
+ * The adapter for one client library. `Tx` is what `enqueue` accepts (the caller's transaction
+ * or pool); `HandlerTx` is what `ctx.transaction` hands a handler.
+ */
+export interface Driver<Tx, HandlerTx = Tx> {
+  readonly dialect: Dialect;
+  /** Wraps the caller's transaction (or pool) without taking ownership. */
+  connection(tx: Tx): SqlConnection;
+  /** Runs `fn` on the driver's own pool in a new transaction: commit on return, rollback on throw. */
+  transaction<T>(fn: (connection: SqlConnection, tx: HandlerTx) => Promise<T>): Promise<T>;
+  /** Runs `fn` on the pool without a transaction (single statements, autocommit). */
+  run<T>(fn: (connection: SqlConnection) => Promise<T>): Promise<T>;
+  readonly session: DriverSession;
+  /**
+   * Present when the client can receive notifications (PostgreSQL LISTEN). `onNotify` gets the
+   * payload; `onError` learns that the listening connection broke (the caller re-subscribes).
+   */
+  listen?(
+    channel: string,
+    onNotify: (payload: string) => void,
+    onError: (error: Error) => void,
+  ): Promise<Unlisten>;
+}

@@ -1,0 +1,102 @@
+import type { AttemptRecord, AttemptStatus } from '../core/attempt.js';
+
+/** One row `enqueue` writes. Arguments are already encoded (and encrypted, if asked). */
+export interface AttemptInsertParams {
+  readonly target: string;
+  readonly methodName: string;
+  readonly methodArgs: string | null;
+  readonly encryptor: string | null;
+  readonly maxAttempts: number;
+  readonly queue: string;
+  readonly priority: number;
+  readonly idempotenceToken: string | null;
+  /** null: due now, by the database's clock. */
+  readonly scheduledAt: Date | null;
+}
+
+export interface AttemptInsertResult {
+  readonly record: AttemptRecord;
+  /** false when an attempt with the same target, method and idempotence token already existed. */
+  readonly inserted: boolean;
+}
+
+export interface AttemptClaimParams {
+  readonly lockedBy: string;
+  readonly limit: number;
+  readonly leaseMs: number;
+  /** null: every queue. */
+  readonly queues: readonly string[] | null;
+  /** Claim nothing scheduled after this (a `runDue` pass passes its start); null: no bound. */
+  readonly horizon: Date | null;
+}
+
+export interface AttemptClaimResult {
+  readonly records: readonly AttemptRecord[];
+  /** The database's clock when it claimed. */
+  readonly now: Date;
+}
+
+/** Identifies one claim of one attempt: fenced writes match all three. */
+export interface LeaseRef {
+  readonly id: string;
+  readonly numAttempts: number;
+}
+
+export interface AttemptCompletion extends LeaseRef {
+  readonly status: Extract<AttemptStatus, 'succeeded' | 'pending' | 'failed'>;
+  /** For `pending`: how long until it is due again. */
+  readonly delayMs: number;
+  /** Recorded in `last_error`; null keeps the previous value. */
+  readonly error: string | null;
+}
+
+export interface AttemptListParams {
+  readonly status: AttemptStatus | null;
+  readonly target: string | null;
+  readonly methodName: string | null;
+  readonly queue: string | null;
+  /** Only attempts with a smaller id (the cursor of the previous page). */
+  readonly beforeId: string | null;
+  readonly limit: number;
+}
+
+export interface SchemaState {
+  /** Versions applied, ascending. */
+  readonly applied: readonly number[];
+  /** Applied versions this code does not know and that declared themselves breaking. */
+  readonly breakingUnknown: readonly number[];
+}
+
+/**
+ * Every database operation async-task performs, bound to one connection or transaction.
+ * Named noun-first; each dialect implements each with one statement where it can.
+ */
+export interface Executor {
+  /** Claims due pending attempts under a lease (skipping rows other workers hold). */
+  attemptClaim(params: AttemptClaimParams): Promise<AttemptClaimResult>;
+  /** Records outcomes, fenced: only rows still running under `lockedBy` with that attempt count. Returns ids written. */
+  attemptCompleteMany(
+    lockedBy: string,
+    completions: readonly AttemptCompletion[],
+  ): Promise<string[]>;
+  /** Pushes leases forward; returns the ids still held. */
+  attemptExtendLeases(
+    lockedBy: string,
+    leases: readonly LeaseRef[],
+    leaseMs: number,
+  ): Promise<string[]>;
+  attemptGet(id: string): Promise<AttemptRecord | null>;
+  /** Inserts rows in one statement; idempotence-token conflicts return the existing row. Results in input order. */
+  attemptInsertMany(rows: readonly AttemptInsertParams[]): Promise<AttemptInsertResult[]>;
+  attemptList(params: AttemptListParams): Promise<AttemptRecord[]>;
+  /** Hands leased attempts back without counting the run (graceful shutdown). Returns ids released. */
+  attemptReleaseMany(lockedBy: string, leases: readonly LeaseRef[]): Promise<string[]>;
+  /** Returns attempts whose lease ran out to `pending`, or `failed` when out of attempts. */
+  attemptRescueExpired(limit: number): Promise<AttemptRecord[]>;
+  /** `pending` → `status` (with `completed_at`), else null. */
+  attemptSetFinalIfPending(id: string, status: 'expired' | 'failed'): Promise<AttemptRecord | null>;
+  /** `failed`/`expired` → `pending`, due now, with room for one more run; else null. */
+  attemptSetPendingIfFinished(id: string): Promise<AttemptRecord | null>;
+  /** Deletes finished attempts completed before `before`; returns how many. */
+  attemptPrune(before: Date, limit: number): Promise<number>;
+}

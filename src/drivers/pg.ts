@@ -1,0 +1,181 @@
+import { AsyncTaskError, ConfigError, DatabaseError } from '../core/errors.js';
+import { postgresDialect } from '../dialects/postgres/index.js';
+import type { Driver, Unlisten } from '../driver/driver.js';
+import type { SqlConnection, SqlResult, Statement } from '../driver/sql-connection.js';
+
+/** The part of `pg.Pool`, `pg.PoolClient` and `pg.Client` async-task uses. */
+export interface PgQueryable {
+  query(config: {
+    text: string;
+    values?: unknown[];
+    name?: string;
+  }): Promise<{ rows: Record<string, unknown>[]; rowCount: number | null }>;
+}
+
+/** The part of `pg.PoolClient` async-task uses. */
+export interface PgPoolClient extends PgQueryable {
+  release(error?: Error | boolean): void;
+  on(
+    event: 'notification',
+    listener: (message: { channel: string; payload?: string }) => void,
+  ): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  removeAllListeners(event?: string): unknown;
+}
+
+/** The part of `pg.Pool` async-task uses. */
+export interface PgPool extends PgQueryable {
+  connect(): Promise<PgPoolClient>;
+  readonly idleCount: number;
+}
+
+export interface PgDriverOptions {
+  /**
+   * Prepare each statement once per connection (named statements). Turn off behind PgBouncer
+   * in transaction mode before 1.21, which cannot route prepared statements.
+   * @defaultValue true
+   */
+  readonly preparedStatements?: boolean;
+}
+
+/**
+ * The driver for node-postgres. Give it the `pg.Pool` the worker should use; `enqueue` accepts
+ * a `PoolClient`/`Client` inside `BEGIN` (the normal case) or the pool itself.
+ *
+ * @example
+ * import pg from 'pg';
+ * import { pgDriver } from 'async-task/pg';
+ * const tasks = new AsyncTask({ driver: pgDriver(new pg.Pool()), targets: [OrderClient] });
+ */
+export function pgDriver(
+  pool: PgPool,
+  options: PgDriverOptions = {},
+): Driver<PgQueryable, PgPoolClient> {
+  if (
+    typeof pool !== 'object' ||
+    pool === null ||
+    typeof pool.connect !== 'function' ||
+    !('idleCount' in pool)
+  ) {
+    throw new ConfigError(
+      'pgDriver: pass a pg.Pool (new pg.Pool({ connectionString })), not a Client',
+    );
+  }
+  const prepare = options.preparedStatements ?? true;
+  const wrap = (client: PgQueryable): SqlConnection => ({
+    query: (statement, params) => runQuery(client, statement, params, prepare),
+  });
+  const withClient = async <T>(fn: (client: PgPoolClient) => Promise<T>): Promise<T> => {
+    const client = await pool.connect().catch((error: unknown) => {
+      throw new DatabaseError(`could not get a connection from the pool: ${messageOf(error)}`, {
+        cause: error,
+      });
+    });
+    let broken: Error | undefined;
+    try {
+      return await fn(client);
+    } catch (error) {
+      if (isConnectionError(error))
+        broken = error instanceof Error ? error : new Error(String(error));
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  };
+  return {
+    dialect: postgresDialect,
+    connection: wrap,
+    run: (fn) => fn(wrap(pool)),
+    session: (fn) => withClient((client) => fn(wrap(client))),
+    transaction: (fn) =>
+      withClient(async (client) => {
+        const connection = wrap(client);
+        await connection.query(begin, []);
+        let result;
+        try {
+          result = await fn(connection, client);
+        } catch (error) {
+          await connection.query(rollback, []).catch(() => undefined);
+          throw error;
+        }
+        await connection.query(commit, []);
+        return result;
+      }),
+    listen: (channel, onNotify, onError) => listen(pool, channel, onNotify, onError),
+  };
+}
+
+const begin: Statement = { name: '', text: 'BEGIN' };
+const commit: Statement = { name: '', text: 'COMMIT' };
+const rollback: Statement = { name: '', text: 'ROLLBACK' };
+
+async function runQuery(
+  client: PgQueryable,
+  statement: Statement,
+  params: readonly unknown[],
+  prepare: boolean,
+): Promise<SqlResult> {
+  try {
+    const result = await client.query(
+      prepare && statement.name !== ''
+        ? { name: statement.name, text: statement.text, values: params as unknown[] }
+        : { text: statement.text, values: params as unknown[] },
+    );
+    return { rows: result.rows, rowCount: result.rowCount ?? 0 };
+  } catch (error) {
+    if (error instanceof AsyncTaskError) throw error;
+    throw new DatabaseError(`PostgreSQL refused the statement: ${messageOf(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+async function listen(
+  pool: PgPool,
+  channel: string,
+  onNotify: (payload: string) => void,
+  onError: (error: Error) => void,
+): Promise<Unlisten> {
+  const client = await pool.connect();
+  let released = false;
+  const release = (error?: Error): void => {
+    if (released) return;
+    released = true;
+    client.removeAllListeners('notification');
+    client.removeAllListeners('error');
+    client.release(error ?? true);
+  };
+  client.on('notification', (message) => {
+    if (message.channel === channel) onNotify(message.payload ?? '');
+  });
+  client.on('error', (error) => {
+    release(error);
+    onError(error);
+  });
+  try {
+    await client.query({ text: `LISTEN "${channel}"` });
+  } catch (error) {
+    release(error instanceof Error ? error : new Error(String(error)));
+    throw new DatabaseError(`could not LISTEN on ${channel}: ${messageOf(error)}`, {
+      cause: error,
+    });
+  }
+  return async () => {
+    if (released) return;
+    await client.query({ text: `UNLISTEN "${channel}"` }).catch(() => undefined);
+    // Destroy rather than reuse: a pooled connection must not carry a LISTEN to the next user.
+    release();
+  };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Errors after which the connection must not go back to the pool. */
+function isConnectionError(error: unknown): boolean {
+  const cause = error instanceof AsyncTaskError ? error.cause : error;
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && /^(08|57P)/.test(code)) return true;
+  return cause instanceof Error && /Connection terminated|ECONNRESET|EPIPE/.test(cause.message);
+}

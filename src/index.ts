@@ -1,0 +1,39 @@
+export { AsyncTask } from './async-task.js';
+export type {
+  AsyncTaskDefaults,
+  AsyncTaskOptions,
+  EnqueueItem,
+  EnqueueOptions,
+  ListOptions,
+} from './async-task.js';
+export type { Attempt, AttemptStatus } from './core/attempt.js';
+export { aesGcmEncryptor } from './core/encryptor.js';
+export type { AesGcmEncryptorOptions, Encryptor } from './core/encryptor.js';
+export {
+  AsyncTaskError,
+  ConfigError,
+  DatabaseError,
+  DecryptionError,
+  InvalidStateError,
+  LeaseLostError,
+  PermanentError,
+  SchemaOutdatedError,
+  SerializationError,
+  UnknownTargetError,
+} from './core/errors.js';
+export type { AsyncTaskErrorCode } from './core/errors.js';
+export type { Logger } from './core/logger.js';
+export { exponentialBackoff } from './core/retry-policy.js';
+export type { Backoff } from './core/retry-policy.js';
+export { defineTarget } from './core/target.js';
+export type {
+  MethodOptions,
+  Register,
+  Target,
+  TargetOptions,
+  TaskContext,
+  TaskMethod,
+} from './core/target.js';
+export type { Driver } from './driver/driver.js';
+export type { RunDueOptions, RunDueResult } from './worker/pass.js';
+export type { ErrorHook } from './worker/runtime.js';

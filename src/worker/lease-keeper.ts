@@ -1,0 +1,83 @@
+import { describeError } from '../core/errors.js';
+import type { LeaseRef } from '../driver/executor.js';
+import type { Runtime } from './runtime.js';
+
+interface Held extends LeaseRef {
+  readonly controller: AbortController;
+}
+
+/**
+ * Extends the leases of in-flight attempts on a timer. An attempt whose lease could not be
+ * extended (it ran out and was rescued) has its signal aborted: its outcome would be fenced off.
+ */
+export class LeaseKeeper {
+  readonly #runtime: Runtime;
+  readonly #lockedBy: string;
+  readonly #leaseMs: number;
+  readonly #held = new Map<string, Held>();
+  #timer: NodeJS.Timeout | undefined;
+  #beating: Promise<void> | undefined;
+
+  constructor(
+    runtime: Runtime,
+    lockedBy: string,
+    options: { leaseMs: number; heartbeatMs: number },
+  ) {
+    this.#runtime = runtime;
+    this.#lockedBy = lockedBy;
+    this.#leaseMs = options.leaseMs;
+    this.#timer = setInterval(() => void this.beat(), options.heartbeatMs);
+    this.#timer.unref();
+  }
+
+  get size(): number {
+    return this.#held.size;
+  }
+
+  leases(): LeaseRef[] {
+    return [...this.#held.values()].map(({ id, numAttempts }) => ({ id, numAttempts }));
+  }
+
+  hold(lease: LeaseRef, controller: AbortController): void {
+    this.#held.set(`${lease.id}:${lease.numAttempts}`, { ...lease, controller });
+  }
+
+  drop(lease: LeaseRef): void {
+    this.#held.delete(`${lease.id}:${lease.numAttempts}`);
+  }
+
+  async beat(): Promise<void> {
+    if (this.#beating || this.#held.size === 0) return;
+    const snapshot = [...this.#held.values()];
+    this.#beating = (async () => {
+      try {
+        const kept = new Set(
+          await this.#runtime.driver.run((connection) =>
+            this.#runtime
+              .executor(connection)
+              .attemptExtendLeases(this.#lockedBy, snapshot, this.#leaseMs),
+          ),
+        );
+        for (const held of snapshot) {
+          if (kept.has(held.id) || !this.#held.has(`${held.id}:${held.numAttempts}`)) continue;
+          this.#runtime.logger.warn({ attemptId: held.id }, 'lease lost; aborting the handler');
+          held.controller.abort(new Error(`lease on attempt ${held.id} was lost`));
+        }
+      } catch (error) {
+        this.#runtime.logger.warn(
+          { error: describeError(error) },
+          'could not extend leases; will try again',
+        );
+      }
+    })().finally(() => {
+      this.#beating = undefined;
+    });
+    await this.#beating;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#beating;
+  }
+}

@@ -1,0 +1,110 @@
+import { ConfigError, describeError } from '../core/errors.js';
+import { checkQueue } from '../core/target.js';
+import { Completer } from './completer.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import { performAttempt } from './runner.js';
+import type { Runtime } from './runtime.js';
+
+export interface RunDueOptions {
+  /** Most attempts to perform in this pass. @defaultValue 1000 */
+  readonly limit?: number;
+  /** Handlers running at once. @defaultValue 10 */
+  readonly concurrency?: number;
+  /** Only these queues. @defaultValue every queue */
+  readonly queues?: readonly string[];
+  /** Lease taken on each claimed attempt, extended every third of it while the handler runs. @defaultValue 30000 */
+  readonly leaseMs?: number;
+}
+
+export interface RunDueResult {
+  /** Attempts whose expired lease was handed back before the pass. */
+  readonly rescued: number;
+  readonly claimed: number;
+  readonly succeeded: number;
+  readonly retried: number;
+  readonly failed: number;
+}
+
+function positiveInteger(value: number, name: string, max: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new ConfigError(`runDue: ${name} must be an integer from 1 to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * One bounded pass. Each attempt runs at most once per pass: after the first claim, nothing
+ * scheduled later than the database's clock at that claim is taken, and a retry is always
+ * scheduled at least a moment after it.
+ */
+export async function runPass(
+  runtime: Runtime,
+  options: RunDueOptions,
+  lockedBy: string,
+): Promise<RunDueResult> {
+  const limit = positiveInteger(options.limit ?? 1000, 'limit', 1_000_000);
+  const concurrency = positiveInteger(options.concurrency ?? 10, 'concurrency', 1000);
+  const leaseMs = positiveInteger(options.leaseMs ?? 30_000, 'leaseMs', 86_400_000);
+  const queues = options.queues ? options.queues.map((q) => checkQueue(q, 'runDue')) : null;
+  const run = <T>(fn: (e: ReturnType<Runtime['executor']>) => Promise<T>): Promise<T> =>
+    runtime.driver.run((connection) => fn(runtime.executor(connection)));
+
+  const rescued = (await run((e) => e.attemptRescueExpired(1000))).length;
+  const keeper = new LeaseKeeper(runtime, lockedBy, {
+    leaseMs,
+    heartbeatMs: Math.max(1, Math.floor(leaseMs / 3)),
+  });
+  const completer = new Completer(runtime, lockedBy, { flushMs: 50, maxBatch: 500 });
+  const counts = { claimed: 0, succeeded: 0, retried: 0, failed: 0 };
+  const inflight = new Set<Promise<void>>();
+  let horizon: Date | null = null;
+  let exhausted = false;
+
+  const start = (record: Parameters<typeof performAttempt>[1]): void => {
+    const controller = new AbortController();
+    const lease = { id: record.id, numAttempts: record.numAttempts };
+    keeper.hold(lease, controller);
+    const task = performAttempt(runtime, record, lockedBy, controller.signal).then((result) => {
+      keeper.drop(lease);
+      counts[result.outcome] += 1;
+      if (result.completion) void completer.add(result.completion);
+      if (result.outcome !== 'succeeded') {
+        runtime.logger.info(
+          {
+            attemptId: record.id,
+            target: record.target,
+            method: record.methodName,
+            outcome: result.outcome,
+            error: describeError(result.error),
+          },
+          `attempt ${result.outcome}`,
+        );
+      }
+    });
+    inflight.add(task);
+    void task.finally(() => inflight.delete(task));
+  };
+
+  try {
+    for (;;) {
+      const room = Math.min(concurrency - inflight.size, limit - counts.claimed);
+      // Claim in chunks (at least half the slots) rather than one row per freed slot.
+      if (!exhausted && room > 0 && (inflight.size === 0 || room * 2 >= concurrency)) {
+        const { records, now } = await run((e) =>
+          e.attemptClaim({ lockedBy, limit: room, leaseMs, queues, horizon }),
+        );
+        horizon ??= now;
+        counts.claimed += records.length;
+        if (records.length < room) exhausted = true;
+        for (const record of records) start(record);
+      }
+      if (inflight.size === 0) break;
+      await Promise.race(inflight);
+    }
+  } finally {
+    await Promise.allSettled(inflight);
+    await keeper.close();
+    await completer.flush();
+  }
+  return { rescued, ...counts };
+}

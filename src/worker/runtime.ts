@@ -1,0 +1,23 @@
+import type { Attempt } from '../core/attempt.js';
+import type { Encryptor } from '../core/encryptor.js';
+import type { Logger } from '../core/logger.js';
+import type { Backoff } from '../core/retry-policy.js';
+import type { TargetDefinition } from '../core/target.js';
+import type { Driver, TableName } from '../driver/driver.js';
+import type { Executor } from '../driver/executor.js';
+import type { SqlConnection } from '../driver/sql-connection.js';
+
+/** Called when a handler throws (the gem's `handle_perform_error`). Its own errors are logged, never rethrown. */
+export type ErrorHook = (error: unknown, attempt: Attempt) => void | Promise<void>;
+
+/** What performing tasks needs from an `AsyncTask`, without its public surface. */
+export interface Runtime {
+  readonly driver: Driver<never, unknown>;
+  readonly table: TableName;
+  readonly targets: ReadonlyMap<string, TargetDefinition>;
+  readonly encryptors: ReadonlyMap<string, Encryptor>;
+  readonly defaultBackoff: Backoff;
+  readonly onError: ErrorHook | undefined;
+  readonly logger: Logger;
+  executor(connection: SqlConnection): Executor;
+}
