@@ -238,36 +238,47 @@ export class AsyncTask<
    * @throws SerializationError when `args` cannot be stored as JSON faithfully
    * @throws ConfigError for an invalid option
    */
-  async enqueue<Args>(
+  enqueue<Args>(
     tx: Tx,
     method: TaskMethod<Args>,
     args: NoInfer<Args>,
     options: EnqueueOptions<keyof Encryptors & string> = {},
   ): Promise<Attempt> {
-    const row = await this.#prepare(method, args, options, 'enqueue');
-    const [result] = await this.#executorFor(tx).attemptInsertMany([row]);
-    return toAttempt(result!.record, decodeArgs);
+    // Synchronous up to the INSERT (unless an encryptor is async): bad input throws at the call,
+    // and a synchronous client (better-sqlite3) writes inside the caller's db.transaction().
+    const executor = this.#executorFor(tx, 'enqueue');
+    const row = this.#prepare(method, args, options, 'enqueue');
+    const insert = (prepared: AttemptInsertParams): Promise<Attempt> =>
+      executor
+        .attemptInsertMany([prepared])
+        .then(([result]) => toAttempt(result!.record, decodeArgs));
+    return row instanceof Promise ? row.then(insert) : insert(row);
   }
 
   /**
    * Records many tasks with one statement, in the caller's transaction. Every item is checked
    * before anything is written. Returns the attempts in input order.
    */
-  async enqueueMany<const Items extends readonly unknown[]>(
+  enqueueMany<const Items extends readonly unknown[]>(
     tx: Tx,
     items: { readonly [K in keyof Items]: EnqueueItem<Items[K], keyof Encryptors & string> },
   ): Promise<Attempt[]> {
-    if (!Array.isArray(items))
+    const executor = this.#executorFor(tx, 'enqueueMany');
+    if (!Array.isArray(items)) {
       throw new ConfigError('enqueueMany: pass an array of { method, args, options? }');
+    }
     const list = items as readonly EnqueueItem<unknown>[];
-    const rows = await Promise.all(
-      list.map((item, index) =>
-        this.#prepare(item.method, item.args, item.options ?? {}, `enqueueMany: item ${index}`),
-      ),
+    const rows = list.map((item, index) =>
+      this.#prepare(item.method, item.args, item.options ?? {}, `enqueueMany: item ${index}`),
     );
-    if (rows.length === 0) return [];
-    const results = await this.#executorFor(tx).attemptInsertMany(rows);
-    return results.map((result) => toAttempt(result.record, decodeArgs));
+    if (rows.length === 0) return Promise.resolve([]);
+    const insert = (prepared: AttemptInsertParams[]): Promise<Attempt[]> =>
+      executor
+        .attemptInsertMany(prepared)
+        .then((results) => results.map((result) => toAttempt(result.record, decodeArgs)));
+    return rows.some((row) => row instanceof Promise)
+      ? Promise.all(rows.map((row) => Promise.resolve(row))).then(insert)
+      : insert(rows as AttemptInsertParams[]);
   }
 
   /** The attempt with this id, or null. */
@@ -372,12 +383,12 @@ export class AsyncTask<
     return this.#schemaChecked;
   }
 
-  async #prepare(
+  #prepare(
     method: unknown,
     args: unknown,
     options: EnqueueOptions,
     where: string,
-  ): Promise<AttemptInsertParams> {
+  ): AttemptInsertParams | Promise<AttemptInsertParams> {
     const ref = this.#resolve(method, where);
     const { idempotenceToken, scheduledAt, maxAttempts, queue, priority } = options;
     if (idempotenceToken !== undefined) {
@@ -406,12 +417,10 @@ export class AsyncTask<
       );
     }
     const plain = encodeArgs(args);
-    let methodArgs = plain;
-    if (encryptor !== null && plain !== null) methodArgs = await encryptor.encrypt(plain);
-    return {
+    const row = {
       target: ref.target,
       methodName: ref.methodName,
-      methodArgs,
+      methodArgs: plain,
       encryptor: encryptorName,
       maxAttempts: checkMaxAttempts(
         maxAttempts ?? ref.options.maxAttempts ?? this.#defaults.maxAttempts,
@@ -422,6 +431,11 @@ export class AsyncTask<
       idempotenceToken: idempotenceToken ?? null,
       scheduledAt: scheduledAt ?? null,
     };
+    if (encryptor === null || plain === null) return row;
+    const encrypted = encryptor.encrypt(plain);
+    return typeof encrypted === 'string'
+      ? { ...row, methodArgs: encrypted }
+      : encrypted.then((methodArgs) => ({ ...row, methodArgs }));
   }
 
   #resolve(method: unknown, where: string): MethodRef {
@@ -439,9 +453,9 @@ export class AsyncTask<
     return ref;
   }
 
-  #executorFor(tx: Tx): Executor {
+  #executorFor(tx: Tx, where: string): Executor {
     if (tx === null || tx === undefined) {
-      throw new ConfigError('enqueue: pass your transaction (or the pool) as the first argument');
+      throw new ConfigError(`${where}: pass your transaction (or the pool) as the first argument`);
     }
     return this.#runtime.executor(this.#driver.connection(tx));
   }

@@ -15,6 +15,10 @@ export interface PgQueryable {
 /** The part of `pg.PoolClient` async-task uses. */
 export interface PgPoolClient extends PgQueryable {
   release(error?: Error | boolean): void;
+}
+
+/** A pooled client is an EventEmitter; kept out of `PgPoolClient` so pg's own typings fit it. */
+interface PgNotifyingClient extends PgPoolClient {
   on(
     event: 'notification',
     listener: (message: { channel: string; payload?: string }) => void,
@@ -136,7 +140,7 @@ async function listen(
   onNotify: (payload: string) => void,
   onError: (error: Error) => void,
 ): Promise<Unlisten> {
-  const client = await pool.connect();
+  const client = (await pool.connect()) as PgNotifyingClient;
   let released = false;
   const release = (error?: Error): void => {
     if (released) return;
