@@ -39,7 +39,11 @@ export interface Driver<Tx, HandlerTx = Tx> {
   connection(tx: Tx): SqlConnection;
   /** Runs `fn` on the driver's own pool in a new transaction: commit on return, rollback on throw. */
   transaction<T>(fn: (connection: SqlConnection, tx: HandlerTx) => Promise<T>): Promise<T>;
-  /** Runs `fn` on the pool without a transaction (single statements, autocommit). */
+  /**
+   * Runs `fn` on one connection from the driver's pool, in autocommit mode, and gives the
+   * connection back after. Executor operations that need several statements on one connection
+   * (a claim on a database without RETURNING) may open their own transaction on it.
+   */
   run<T>(fn: (connection: SqlConnection) => Promise<T>): Promise<T>;
   readonly session: DriverSession;
   /**

@@ -69,6 +69,11 @@ export interface SchemaState {
 
 /**
  * Every database operation async-task performs, bound to one connection or transaction.
+ * `attemptInsertMany`, `attemptGet` and `attemptList` run on whatever the caller passed (often a
+ * transaction, maybe a pool); every other operation is called with a connection from
+ * `Driver.run`, which is a single autocommit connection and may be used for a short transaction.
+ * `attemptInsertMany` on a synchronous connection (one with `querySync`) must issue its INSERT
+ * before returning, so that it lands inside the caller's synchronous transaction.
  * Named noun-first; each dialect implements each with one statement where it can.
  */
 export interface Executor {

@@ -18,4 +18,6 @@ export interface SqlResult {
  */
 export interface SqlConnection {
   query(statement: Statement, params: readonly unknown[]): Promise<SqlResult>;
+  /** Present on synchronous clients (better-sqlite3): the same, without a promise. */
+  querySync?(statement: Statement, params: readonly unknown[]): SqlResult;
 }

@@ -89,7 +89,7 @@ export function pgDriver(
   return {
     dialect: postgresDialect,
     connection: wrap,
-    run: (fn) => fn(wrap(pool)),
+    run: (fn) => withClient((client) => fn(wrap(client))),
     session: (fn) => withClient((client) => fn(wrap(client))),
     transaction: (fn) =>
       withClient(async (client) => {
