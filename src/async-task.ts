@@ -39,6 +39,7 @@ import type { Driver, TableName } from './driver/driver.js';
 import type { AttemptInsertParams, Executor } from './driver/executor.js';
 import type { SqlConnection } from './driver/sql-connection.js';
 import { runPass, type RunDueOptions, type RunDueResult } from './worker/pass.js';
+import { Worker, type WorkerOptions } from './worker/worker.js';
 import type { ErrorHook, Runtime } from './worker/runtime.js';
 
 /** Per-enqueue options; each overrides the method's, the target's and the `defaults`. */
@@ -134,6 +135,8 @@ export class AsyncTask<
   };
   readonly #runtime: Runtime;
   #schemaChecked: Promise<void> | undefined;
+  /** Workers of this instance, woken after a local enqueue (for databases that cannot notify). */
+  readonly #localWakers = new Set<(queue: string) => void>();
 
   constructor(options: AsyncTaskOptions<Tx, HandlerTx, Encryptors>) {
     if (!options || typeof options.driver?.connection !== 'function') {
@@ -273,9 +276,10 @@ export class AsyncTask<
     );
     if (rows.length === 0) return Promise.resolve([]);
     const insert = (prepared: AttemptInsertParams[]): Promise<Attempt[]> =>
-      executor
-        .attemptInsertMany(prepared)
-        .then((results) => results.map((result) => toAttempt(result.record, decodeArgs)));
+      executor.attemptInsertMany(prepared).then((results) => {
+        this.#wakeLocal(prepared);
+        return results.map((result) => toAttempt(result.record, decodeArgs));
+      });
     return rows.some((row) => row instanceof Promise)
       ? Promise.all(rows.map((row) => Promise.resolve(row))).then(insert)
       : insert(rows as AttemptInsertParams[]);
@@ -344,6 +348,26 @@ export class AsyncTask<
       this.#runtime,
       options,
       `${hostname()}:${process.pid}:runDue:${randomUUID().slice(0, 8)}`,
+    );
+  }
+
+  /**
+   * A long-running worker over this AsyncTask's driver and targets.
+   *
+   * @example
+   * const worker = tasks.worker({ concurrency: 20, queues: ['default'] });
+   * await worker.start();
+   * process.on('SIGTERM', () => void worker.stop());
+   */
+  worker(options: WorkerOptions = {}): Worker {
+    return new Worker(
+      this.#runtime,
+      () => this.#ensureSchema(),
+      (wake) => {
+        this.#localWakers.add(wake);
+        return () => this.#localWakers.delete(wake);
+      },
+      options,
     );
   }
 
@@ -451,6 +475,19 @@ export class AsyncTask<
       );
     }
     return ref;
+  }
+
+  /**
+   * The caller's transaction may not have committed yet, so the wake is deferred a turn; a worker
+   * that finds nothing simply waits for the next poll.
+   */
+  #wakeLocal(rows: readonly AttemptInsertParams[]): void {
+    if (this.#localWakers.size === 0) return;
+    const queues = new Set(rows.filter((row) => row.scheduledAt === null).map((row) => row.queue));
+    if (queues.size === 0) return;
+    setImmediate(() => {
+      for (const wake of this.#localWakers) for (const queue of queues) wake(queue);
+    });
   }
 
   #executorFor(tx: Tx, where: string): Executor {

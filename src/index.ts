@@ -37,3 +37,5 @@ export type {
 export type { Driver } from './driver/driver.js';
 export type { RunDueOptions, RunDueResult } from './worker/pass.js';
 export type { ErrorHook } from './worker/runtime.js';
+export { Worker } from './worker/worker.js';
+export type { QueueOption, StopOptions, WorkerEvents, WorkerOptions } from './worker/worker.js';

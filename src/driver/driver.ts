@@ -18,6 +18,11 @@ export interface Dialect {
   schemaState(connection: SqlConnection, table: TableName): Promise<SchemaState>;
   /** The highest migration version this code ships. */
   readonly latestVersion: number;
+  /**
+   * The channel on which the schema announces newly due attempts (payload: the queue), or null
+   * when the database cannot notify and workers must poll.
+   */
+  notifyChannel(table: TableName): string | null;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { SchemaOutdatedError } from '../../core/errors.js';
 import type { Dialect, DriverSession, TableName } from '../../driver/driver.js';
 import type { SchemaState } from '../../driver/executor.js';
@@ -36,10 +37,17 @@ async function readState(connection: SqlConnection, table: TableName): Promise<S
   return { applied, breakingUnknown };
 }
 
+/** Channel names are identifiers (63 bytes at most): derive a short, stable one per table. */
+function notifyChannel(table: TableName): string {
+  return `async_task_${createHash('sha1').update(quoteTable(table)).digest('hex').slice(0, 16)}`;
+}
+
 function render(migration: MigrationFile, table: TableName): string {
   return migration.sql
     .replaceAll('{{table}}', quoteTable(table))
-    .replaceAll('{{name}}', table.name);
+    .replaceAll('{{schema}}', table.schema === null ? '' : `"${table.schema}".`)
+    .replaceAll('{{name}}', table.name)
+    .replaceAll('{{channel}}', notifyChannel(table));
 }
 
 async function migrate(session: DriverSession, table: TableName): Promise<number[]> {
@@ -99,4 +107,5 @@ export const postgresDialect: Dialect = {
   executor: (connection, table) => new PostgresExecutor(connection, table),
   migrate,
   schemaState: readState,
+  notifyChannel,
 };

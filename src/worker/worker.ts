@@ -1,0 +1,475 @@
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { toAttempt, type Attempt, type AttemptRecord } from '../core/attempt.js';
+import { decodeArgs } from '../core/codec.js';
+import { ConfigError, describeError } from '../core/errors.js';
+import { checkQueue } from '../core/target.js';
+import type { LeaseRef } from '../driver/executor.js';
+import { Completer } from './completer.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import { Notifier } from './notifier.js';
+import { performAttempt } from './runner.js';
+import type { Runtime } from './runtime.js';
+
+/** A queue to work, with its own cap on handlers running at once. */
+export interface QueueOption {
+  readonly name: string;
+  readonly concurrency: number;
+}
+
+export interface WorkerOptions {
+  /** Handlers running at once, across queues. @defaultValue 10 */
+  readonly concurrency?: number;
+  /** Queues to work (names, or `{ name, concurrency }` for a per-queue cap). @defaultValue every queue */
+  readonly queues?: readonly (string | QueueOption)[];
+  /**
+   * Attempts claimed ahead of free handler slots, so handlers never wait for a round trip.
+   * Bounded, so one worker cannot hoard a queue. @defaultValue `concurrency`
+   */
+  readonly prefetch?: number;
+  /** Most attempts claimed by one statement. @defaultValue 500 */
+  readonly batchSize?: number;
+  /** How often to look for due work without a notification. @defaultValue 1000 */
+  readonly pollIntervalMs?: number;
+  /** Skip LISTEN/NOTIFY and rely on polling (PgBouncer/Supavisor transaction pooling). @defaultValue false */
+  readonly pollOnly?: boolean;
+  /** Lease on each claimed attempt. @defaultValue 30000 */
+  readonly leaseMs?: number;
+  /** How often leases of in-flight attempts are extended. @defaultValue 10000 */
+  readonly heartbeatMs?: number;
+  /** How often attempts with expired leases are handed back. @defaultValue 5000 */
+  readonly rescueIntervalMs?: number;
+  /** Outcomes are written in batches at least this often. @defaultValue 50 */
+  readonly flushMs?: number;
+  /** Call `stop()` on SIGTERM and SIGINT. @defaultValue false */
+  readonly handleSignals?: boolean;
+  /** Shows up in `locked_by`. @defaultValue `host:pid:random` */
+  readonly id?: string;
+}
+
+export interface StopOptions {
+  /** How long in-flight handlers may run before they are aborted and their leases handed back. @defaultValue 30000 */
+  readonly timeoutMs?: number;
+}
+
+/** Events a worker emits. Durations in milliseconds. Arguments are never included when encrypted. */
+export interface WorkerEvents {
+  claimed: [{ readonly count: number; readonly durationMs: number }];
+  succeeded: [{ readonly attempt: Attempt; readonly durationMs: number }];
+  retried: [{ readonly attempt: Attempt; readonly error: unknown; readonly durationMs: number }];
+  failed: [{ readonly attempt: Attempt; readonly error: unknown; readonly durationMs: number }];
+  rescued: [{ readonly attempt: Attempt }];
+  error: [{ readonly error: unknown; readonly during: string }];
+  stopped: [];
+}
+
+interface Slot {
+  readonly record: AttemptRecord;
+  readonly controller: AbortController;
+  readonly lease: LeaseRef;
+  abandoned: boolean;
+}
+
+function integer(
+  value: number | undefined,
+  fallback: number,
+  name: string,
+  min: number,
+  max: number,
+): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError(`worker: ${name} must be an integer from ${min} to ${max}, got ${v}`);
+  }
+  return v;
+}
+
+/**
+ * The long-running worker: claims due attempts in batches, runs them with bounded concurrency,
+ * keeps their leases alive, writes outcomes in batches, rescues expired leases and stops
+ * gracefully. Create it with `tasks.worker(options)`.
+ */
+export class Worker extends EventEmitter<WorkerEvents> {
+  readonly id: string;
+  readonly #runtime: Runtime;
+  readonly #ensureSchema: () => Promise<void>;
+  readonly #concurrency: number;
+  readonly #capacity: number;
+  readonly #batchSize: number;
+  readonly #pollIntervalMs: number;
+  readonly #pollOnly: boolean;
+  readonly #leaseMs: number;
+  readonly #heartbeatMs: number;
+  readonly #rescueIntervalMs: number;
+  readonly #flushMs: number;
+  readonly #handleSignals: boolean;
+  readonly #queueLimits: ReadonlyMap<string, number>;
+  readonly #queues: readonly string[] | null;
+  readonly #buffer: AttemptRecord[] = [];
+  readonly #running = new Map<string, Slot>();
+  readonly #runningPerQueue = new Map<string, number>();
+  #state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
+  #keeper: LeaseKeeper | undefined;
+  #completer: Completer | undefined;
+  #notifier: Notifier | undefined;
+  #loop: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #wakeRequested = false;
+  #rescueTimer: NodeJS.Timeout | undefined;
+  #rescuing: Promise<void> | undefined;
+  #signalHandler: (() => void) | undefined;
+  #stopping: Promise<void> | undefined;
+  #localWake: ((queue: string) => void) | undefined;
+  readonly #subscribeLocal: (wake: (queue: string) => void) => () => void;
+  #unsubscribeLocal: (() => void) | undefined;
+
+  /** @internal use `tasks.worker(options)` */
+  constructor(
+    runtime: Runtime,
+    ensureSchema: () => Promise<void>,
+    subscribeLocal: (wake: (queue: string) => void) => () => void,
+    options: WorkerOptions = {},
+  ) {
+    super();
+    this.#runtime = runtime;
+    this.#ensureSchema = ensureSchema;
+    this.#subscribeLocal = subscribeLocal;
+    this.#concurrency = integer(options.concurrency, 10, 'concurrency', 1, 10_000);
+    const prefetch = integer(options.prefetch, this.#concurrency, 'prefetch', 0, 100_000);
+    this.#capacity = this.#concurrency + prefetch;
+    this.#batchSize = integer(options.batchSize, 500, 'batchSize', 1, 10_000);
+    this.#pollIntervalMs = integer(options.pollIntervalMs, 1000, 'pollIntervalMs', 1, 3_600_000);
+    this.#pollOnly = options.pollOnly ?? false;
+    this.#leaseMs = integer(options.leaseMs, 30_000, 'leaseMs', 100, 86_400_000);
+    this.#heartbeatMs = integer(options.heartbeatMs, 10_000, 'heartbeatMs', 10, 86_400_000);
+    if (this.#heartbeatMs >= this.#leaseMs) {
+      throw new ConfigError(
+        `worker: heartbeatMs (${this.#heartbeatMs}) must be shorter than leaseMs (${this.#leaseMs}), or leases run out between heartbeats`,
+      );
+    }
+    this.#rescueIntervalMs = integer(
+      options.rescueIntervalMs,
+      5000,
+      'rescueIntervalMs',
+      10,
+      86_400_000,
+    );
+    this.#flushMs = integer(options.flushMs, 50, 'flushMs', 0, 60_000);
+    this.#handleSignals = options.handleSignals ?? false;
+    const limits = new Map<string, number>();
+    const names: string[] = [];
+    for (const queue of options.queues ?? []) {
+      const name = checkQueue(typeof queue === 'string' ? queue : queue.name, 'worker: queues');
+      names.push(name);
+      if (typeof queue !== 'string') {
+        limits.set(name, integer(queue.concurrency, 1, `queues.${name}.concurrency`, 1, 10_000));
+      }
+    }
+    if (options.queues !== undefined && names.length === 0) {
+      throw new ConfigError('worker: queues is empty; leave it out to work every queue');
+    }
+    this.#queues = options.queues === undefined ? null : names;
+    this.#queueLimits = limits;
+    this.id = options.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  }
+
+  /** Attempts running now. */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  /** Starts claiming; resolves once the worker is running (schema checked, LISTEN in place). */
+  async start(): Promise<void> {
+    if (this.#state !== 'idle') {
+      throw new ConfigError(
+        `worker: start() called on a worker that is ${this.#state}; create a new worker`,
+      );
+    }
+    this.#state = 'running';
+    try {
+      await this.#ensureSchema();
+    } catch (error) {
+      this.#state = 'stopped';
+      throw error;
+    }
+    this.#keeper = new LeaseKeeper(this.#runtime, this.id, {
+      leaseMs: this.#leaseMs,
+      heartbeatMs: this.#heartbeatMs,
+    });
+    this.#completer = new Completer(this.#runtime, this.id, {
+      flushMs: this.#flushMs,
+      maxBatch: 1000,
+    });
+    this.#localWake = (queue) => this.#onWake(queue);
+    this.#unsubscribeLocal = this.#subscribeLocal(this.#localWake);
+    const channel = this.#runtime.driver.dialect.notifyChannel(this.#runtime.table);
+    if (!this.#pollOnly && channel !== null && this.#runtime.driver.listen) {
+      this.#notifier = new Notifier(
+        this.#runtime,
+        channel,
+        (queue) => this.#onWake(queue),
+        (error) => this.#error(error, 'listen'),
+      );
+      await this.#notifier.start();
+    } else if (!this.#pollOnly) {
+      this.#runtime.logger.info(
+        { pollIntervalMs: this.#pollIntervalMs },
+        'this driver cannot LISTEN; the worker polls',
+      );
+    }
+    this.#rescueTimer = setInterval(() => void this.#rescue(), this.#rescueIntervalMs);
+    if (this.#handleSignals) {
+      this.#signalHandler = () => void this.stop();
+      process.once('SIGTERM', this.#signalHandler);
+      process.once('SIGINT', this.#signalHandler);
+    }
+    this.#loop = this.#produce();
+    this.#runtime.logger.info(
+      { workerId: this.id, concurrency: this.#concurrency, queues: this.#queues ?? 'all' },
+      'worker started',
+    );
+  }
+
+  /**
+   * Stops claiming, lets in-flight handlers finish (up to `timeoutMs`), then aborts the rest and
+   * hands their leases back without counting the run. Flushes outcomes before it resolves.
+   */
+  stop(options: StopOptions = {}): Promise<void> {
+    this.#stopping ??= this.#stop(integer(options.timeoutMs, 30_000, 'timeoutMs', 0, 86_400_000));
+    return this.#stopping;
+  }
+
+  async #stop(timeoutMs: number): Promise<void> {
+    if (this.#state === 'idle') {
+      this.#state = 'stopped';
+      return;
+    }
+    this.#state = 'stopping';
+    if (this.#signalHandler) {
+      process.off('SIGTERM', this.#signalHandler);
+      process.off('SIGINT', this.#signalHandler);
+    }
+    clearInterval(this.#rescueTimer);
+    this.#unsubscribeLocal?.();
+    this.#wakeUp();
+    await this.#loop;
+    await this.#notifier?.close();
+    await this.#rescuing;
+    // Claimed but never started: hand back at once.
+    const unstarted = this.#buffer.splice(0);
+    for (const record of unstarted) this.#keeper?.drop(record);
+    await this.#release(unstarted.map(({ id, numAttempts }) => ({ id, numAttempts })));
+    if (this.#running.size > 0) {
+      const settled = Promise.all([...this.#running.values()].map((slot) => this.#settled(slot)));
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      });
+      const result = await Promise.race([settled, timedOut]);
+      clearTimeout(timer);
+      if (result === 'timeout') {
+        const slots = [...this.#running.values()];
+        for (const slot of slots) {
+          slot.abandoned = true;
+          this.#keeper?.drop(slot.lease);
+          slot.controller.abort(new Error('worker stopping: shutdown timeout reached'));
+        }
+        await this.#release(slots.map((slot) => slot.lease));
+      }
+    }
+    await this.#keeper?.close();
+    await this.#completer?.flush();
+    this.#state = 'stopped';
+    this.#runtime.logger.info({ workerId: this.id }, 'worker stopped');
+    this.emit('stopped');
+  }
+
+  readonly #settledWaiters = new Map<Slot, () => void>();
+  #settled(slot: Slot): Promise<void> {
+    return new Promise((resolve) => this.#settledWaiters.set(slot, resolve));
+  }
+
+  async #release(leases: LeaseRef[]): Promise<void> {
+    if (leases.length === 0) return;
+    try {
+      await this.#runtime.driver.run((connection) =>
+        this.#runtime.executor(connection).attemptReleaseMany(this.id, leases),
+      );
+    } catch (error) {
+      // Not fatal: the leases run out and the rescuer hands the attempts back.
+      this.#error(error, 'release');
+    }
+  }
+
+  #onWake(queue: string): void {
+    if (queue !== '' && this.#queues !== null && !this.#queues.includes(queue)) return;
+    this.#wakeUp();
+  }
+
+  #wakeUp(): void {
+    this.#wakeRequested = true;
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  /** Waits for a notification, a freed slot, stop(), or the poll interval. */
+  async #idle(ms: number): Promise<void> {
+    if (this.#wakeRequested) {
+      this.#wakeRequested = false;
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      timer = setTimeout(resolve, ms);
+    });
+    clearTimeout(timer);
+    this.#wake = undefined;
+    this.#wakeRequested = false;
+  }
+
+  async #produce(): Promise<void> {
+    let failures = 0;
+    while (this.#state === 'running') {
+      const room = this.#capacity - this.#running.size - this.#buffer.length;
+      const queues = this.#claimableQueues();
+      // Claim when at least half the batch fits, or when idle handlers would otherwise wait.
+      const worthIt =
+        room >= Math.min(this.#batchSize, Math.ceil(this.#capacity / 2)) ||
+        (this.#buffer.length === 0 && room > 0);
+      if (!worthIt || queues === undefined) {
+        await this.#idle(this.#pollIntervalMs);
+        continue;
+      }
+      const want = Math.min(room, this.#batchSize);
+      const started = performance.now();
+      let records: readonly AttemptRecord[];
+      try {
+        ({ records } = await this.#runtime.driver.run((connection) =>
+          this.#runtime.executor(connection).attemptClaim({
+            lockedBy: this.id,
+            limit: want,
+            leaseMs: this.#leaseMs,
+            queues,
+            horizon: null,
+          }),
+        ));
+        failures = 0;
+      } catch (error) {
+        this.#error(error, 'claim');
+        failures += 1;
+        await this.#idle(Math.min(this.#pollIntervalMs, 100 * 2 ** Math.min(failures, 6)));
+        continue;
+      }
+      if (records.length > 0) {
+        for (const record of records) this.#keeper?.hold(record, new AbortController());
+        this.#buffer.push(...records);
+        this.emit('claimed', { count: records.length, durationMs: performance.now() - started });
+        this.#dispatch();
+      }
+      if (records.length < want) await this.#idle(this.#pollIntervalMs);
+    }
+  }
+
+  /** Queues that may take more work now; undefined when every allowed queue is at its cap. */
+  #claimableQueues(): readonly string[] | null | undefined {
+    if (this.#queueLimits.size === 0) return this.#queues;
+    const open = (this.#queues ?? []).filter((queue) => {
+      const limit = this.#queueLimits.get(queue);
+      if (limit === undefined) return true;
+      const buffered = this.#buffer.filter((r) => r.queue === queue).length;
+      return (this.#runningPerQueue.get(queue) ?? 0) + buffered < limit;
+    });
+    return open.length === 0 ? undefined : open;
+  }
+
+  #dispatch(): void {
+    for (let i = 0; i < this.#buffer.length && this.#running.size < this.#concurrency;) {
+      const record = this.#buffer[i]!;
+      const limit = this.#queueLimits.get(record.queue);
+      if (limit !== undefined && (this.#runningPerQueue.get(record.queue) ?? 0) >= limit) {
+        i += 1;
+        continue;
+      }
+      this.#buffer.splice(i, 1);
+      this.#start(record);
+    }
+  }
+
+  #start(record: AttemptRecord): void {
+    const lease = { id: record.id, numAttempts: record.numAttempts };
+    const controller = new AbortController();
+    const slot: Slot = { record, controller, lease, abandoned: false };
+    this.#keeper?.hold(lease, controller);
+    this.#running.set(`${record.id}:${record.numAttempts}`, slot);
+    this.#runningPerQueue.set(record.queue, (this.#runningPerQueue.get(record.queue) ?? 0) + 1);
+    void performAttempt(this.#runtime, record, this.id, controller.signal).then((result) => {
+      this.#running.delete(`${record.id}:${record.numAttempts}`);
+      this.#runningPerQueue.set(record.queue, (this.#runningPerQueue.get(record.queue) ?? 1) - 1);
+      this.#settledWaiters.get(slot)?.();
+      this.#settledWaiters.delete(slot);
+      if (slot.abandoned) return;
+      this.#keeper?.drop(lease);
+      if (result.completion) void this.#completer?.add(result.completion);
+      this.#report(record, result);
+      this.#dispatch();
+      if (this.#state === 'running') this.#wakeUp();
+    });
+  }
+
+  #report(record: AttemptRecord, result: Awaited<ReturnType<typeof performAttempt>>): void {
+    const { outcome, durationMs, error } = result;
+    if (outcome === 'succeeded') {
+      if (this.listenerCount('succeeded') > 0) {
+        this.emit('succeeded', { attempt: toAttempt(record, decodeArgs), durationMs });
+      }
+      return;
+    }
+    const attempt = toAttempt(record, decodeArgs);
+    this.#runtime.logger.info(
+      {
+        attemptId: record.id,
+        target: record.target,
+        method: record.methodName,
+        numAttempts: record.numAttempts,
+        error: describeError(error),
+      },
+      outcome === 'retried' ? 'attempt failed; will retry' : 'attempt failed for good',
+    );
+    this.emit(outcome, { attempt, error, durationMs });
+  }
+
+  async #rescue(): Promise<void> {
+    if (this.#rescuing || this.#state !== 'running') return;
+    this.#rescuing = (async () => {
+      try {
+        for (;;) {
+          const rescued = await this.#runtime.driver.run((connection) =>
+            this.#runtime.executor(connection).attemptRescueExpired(500),
+          );
+          for (const record of rescued) {
+            this.#runtime.logger.warn(
+              { attemptId: record.id, status: record.status },
+              'rescued an attempt whose lease ran out',
+            );
+            this.emit('rescued', { attempt: toAttempt(record, decodeArgs) });
+          }
+          if (rescued.length > 0) this.#wakeUp();
+          if (rescued.length < 500 || this.#state !== 'running') break;
+        }
+      } catch (error) {
+        this.#error(error, 'rescue');
+      }
+    })().finally(() => {
+      this.#rescuing = undefined;
+    });
+    await this.#rescuing;
+  }
+
+  #error(error: unknown, during: string): void {
+    this.#runtime.logger.error({ error: describeError(error), during }, `worker ${during} failed`);
+    if (this.listenerCount('error') > 0) this.emit('error', { error, during });
+  }
+}
