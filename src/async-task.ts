@@ -15,6 +15,7 @@ import {
   ConfigError,
   InvalidStateError,
   SchemaOutdatedError,
+  SerializationError,
   UnknownTargetError,
 } from './core/errors.js';
 import { silentLogger, type Logger } from './core/logger.js';
@@ -440,7 +441,7 @@ export class AsyncTask<
         `${where}: encryptor '${String(encryptorName)}' is not one of \`encryptors\` (${[...this.#encryptors.keys()].join(', ') || 'none configured'})`,
       );
     }
-    const plain = encodeArgs(args);
+    const plain = encodeArgsAt(args, where);
     const row = {
       target: ref.target,
       methodName: ref.methodName,
@@ -517,5 +518,15 @@ export class AsyncTask<
         ? `cannot ${action} attempt ${id}: it is ${current.status}, and only a ${from} attempt can be ${action === 'retry' ? 'retried' : `${action}d`}`
         : `cannot ${action} attempt ${id}: no such attempt`,
     );
+  }
+}
+
+/** `encodeArgs`, with the SerializationError saying which call (and batch item) it came from. */
+function encodeArgsAt(args: unknown, where: string): string | null {
+  try {
+    return encodeArgs(args);
+  } catch (error) {
+    if (!(error instanceof SerializationError)) throw error;
+    throw new SerializationError(error.path, `${where}: ${error.message}`);
   }
 }

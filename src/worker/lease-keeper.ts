@@ -1,20 +1,16 @@
 import { describeError } from '../core/errors.js';
-import type { LeaseRef } from '../driver/executor.js';
+import type { HeldAttempt } from './held-attempt.js';
 import type { Runtime } from './runtime.js';
 
-interface Held extends LeaseRef {
-  readonly controller: AbortController;
-}
-
 /**
- * Extends the leases of in-flight attempts on a timer. An attempt whose lease could not be
- * extended (it ran out and was rescued) has its signal aborted: its outcome would be fenced off.
+ * Extends the leases of held attempts on a timer. An attempt whose lease could not be extended
+ * (it ran out and was rescued) is aborted: its outcome would be fenced off anyway.
  */
 export class LeaseKeeper {
   readonly #runtime: Runtime;
   readonly #lockedBy: string;
   readonly #leaseMs: number;
-  readonly #held = new Map<string, Held>();
+  readonly #held = new Set<HeldAttempt>();
   #timer: NodeJS.Timeout | undefined;
   #beating: Promise<void> | undefined;
 
@@ -34,21 +30,17 @@ export class LeaseKeeper {
     return this.#held.size;
   }
 
-  leases(): LeaseRef[] {
-    return [...this.#held.values()].map(({ id, numAttempts }) => ({ id, numAttempts }));
+  hold(held: HeldAttempt): void {
+    this.#held.add(held);
   }
 
-  hold(lease: LeaseRef, controller: AbortController): void {
-    this.#held.set(`${lease.id}:${lease.numAttempts}`, { ...lease, controller });
-  }
-
-  drop(lease: LeaseRef): void {
-    this.#held.delete(`${lease.id}:${lease.numAttempts}`);
+  drop(held: HeldAttempt): void {
+    this.#held.delete(held);
   }
 
   async beat(): Promise<void> {
     if (this.#beating || this.#held.size === 0) return;
-    const snapshot = [...this.#held.values()];
+    const snapshot = [...this.#held];
     this.#beating = (async () => {
       try {
         const kept = new Set(
@@ -59,9 +51,9 @@ export class LeaseKeeper {
           ),
         );
         for (const held of snapshot) {
-          if (kept.has(held.id) || !this.#held.has(`${held.id}:${held.numAttempts}`)) continue;
+          if (kept.has(held.id) || !this.#held.has(held)) continue;
           this.#runtime.logger.warn({ attemptId: held.id }, 'lease lost; aborting the handler');
-          held.controller.abort(new Error(`lease on attempt ${held.id} was lost`));
+          held.abort(new Error(`the lease on attempt ${held.id} was lost`));
         }
       } catch (error) {
         this.#runtime.logger.warn(

@@ -1,6 +1,8 @@
 import { ConfigError, describeError } from '../core/errors.js';
 import { checkQueue } from '../core/target.js';
+import type { AttemptRecord } from '../core/attempt.js';
 import { Completer } from './completer.js';
+import { HeldAttempt } from './held-attempt.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { performAttempt } from './runner.js';
 import type { Runtime } from './runtime.js';
@@ -60,12 +62,11 @@ export async function runPass(
   let horizon: Date | null = null;
   let exhausted = false;
 
-  const start = (record: Parameters<typeof performAttempt>[1]): void => {
-    const controller = new AbortController();
-    const lease = { id: record.id, numAttempts: record.numAttempts };
-    keeper.hold(lease, controller);
-    const task = performAttempt(runtime, record, lockedBy, controller.signal).then((result) => {
-      keeper.drop(lease);
+  const start = (record: AttemptRecord): void => {
+    const held = new HeldAttempt(record);
+    keeper.hold(held);
+    const task = performAttempt(runtime, held, lockedBy).then((result) => {
+      keeper.drop(held);
       counts[result.outcome] += 1;
       if (result.completion) void completer.add(result.completion);
       if (result.outcome !== 'succeeded') {

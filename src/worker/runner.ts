@@ -1,4 +1,4 @@
-import { toAttempt, type AttemptRecord } from '../core/attempt.js';
+import { toAttempt, type Attempt, type AttemptRecord } from '../core/attempt.js';
 import { decodeArgs } from '../core/codec.js';
 import {
   AsyncTaskError,
@@ -11,6 +11,7 @@ import {
 import { delayFor } from '../core/retry-policy.js';
 import type { MethodRef, TaskContext } from '../core/target.js';
 import type { AttemptCompletion } from '../driver/executor.js';
+import type { HeldAttempt } from './held-attempt.js';
 import type { Runtime } from './runtime.js';
 
 export type RunOutcome = 'succeeded' | 'retried' | 'failed';
@@ -29,10 +30,10 @@ export interface RunResult {
  */
 export async function performAttempt(
   runtime: Runtime,
-  record: AttemptRecord,
+  held: HeldAttempt,
   lockedBy: string,
-  signal: AbortSignal,
 ): Promise<RunResult> {
+  const record = held.record;
   const started = performance.now();
   const finish = (
     outcome: RunOutcome,
@@ -64,11 +65,16 @@ export async function performAttempt(
     );
   }
 
-  const attempt = toAttempt(record, decodeArgs);
   const tx: { state: 'unused' | 'open' | 'committed' } = { state: 'unused' };
+  let attempt: Attempt | undefined;
+  // attempt and signal are built on first use: most handlers read neither.
   const ctx: TaskContext<unknown> = {
-    attempt,
-    signal,
+    get attempt() {
+      return (attempt ??= toAttempt(record, decodeArgs));
+    },
+    get signal() {
+      return held.signal;
+    },
     transaction: async <T>(fn: (tx: unknown) => Promise<T>): Promise<T> => {
       if (tx.state !== 'unused') {
         throw new AsyncTaskError(
@@ -115,7 +121,7 @@ export async function performAttempt(
       );
       return finish('succeeded', null);
     }
-    await callErrorHook(runtime, error, attempt);
+    await callErrorHook(runtime, error, ctx.attempt);
     return failure(runtime, ref, record, error, finish);
   }
   if (tx.state === 'committed') return finish('succeeded', null);
@@ -140,17 +146,14 @@ function failure(
 
 async function decryptAndDecode(runtime: Runtime, record: AttemptRecord): Promise<unknown> {
   let text = record.methodArgs;
-  if (record.encryptor !== null) {
+  // NULL is "no arguments" (enqueue stores it without calling the encryptor): nothing to decrypt.
+  if (record.encryptor !== null && text !== null) {
     const encryptor = runtime.encryptors.get(record.encryptor);
     if (!encryptor) {
       throw new DecryptionError(
         `attempt ${record.id} was encrypted with encryptor '${record.encryptor}', which this AsyncTask does not have; add it to \`encryptors\``,
       );
     }
-    if (text === null)
-      throw new DecryptionError(
-        `attempt ${record.id} has encryptor '${record.encryptor}' but no arguments`,
-      );
     try {
       text = await encryptor.decrypt(text);
     } catch (error) {
@@ -164,11 +167,7 @@ async function decryptAndDecode(runtime: Runtime, record: AttemptRecord): Promis
   return decodeArgs(text);
 }
 
-async function callErrorHook(
-  runtime: Runtime,
-  error: unknown,
-  attempt: ReturnType<typeof toAttempt>,
-): Promise<void> {
+async function callErrorHook(runtime: Runtime, error: unknown, attempt: Attempt): Promise<void> {
   if (!runtime.onError) return;
   try {
     await runtime.onError(error, attempt);

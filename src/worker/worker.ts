@@ -6,6 +6,7 @@ import { decodeArgs } from '../core/codec.js';
 import { ConfigError, describeError } from '../core/errors.js';
 import { checkQueue } from '../core/target.js';
 import type { LeaseRef } from '../driver/executor.js';
+import { HeldAttempt } from './held-attempt.js';
 import { Completer } from './completer.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { Notifier } from './notifier.js';
@@ -64,13 +65,6 @@ export interface WorkerEvents {
   stopped: [];
 }
 
-interface Slot {
-  readonly record: AttemptRecord;
-  readonly controller: AbortController;
-  readonly lease: LeaseRef;
-  abandoned: boolean;
-}
-
 function integer(
   value: number | undefined,
   fallback: number,
@@ -106,8 +100,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #handleSignals: boolean;
   readonly #queueLimits: ReadonlyMap<string, number>;
   readonly #queues: readonly string[] | null;
-  readonly #buffer: AttemptRecord[] = [];
-  readonly #running = new Map<string, Slot>();
+  readonly #buffer: HeldAttempt[] = [];
+  readonly #running = new Set<HeldAttempt>();
+  /** Attempts handed back at shutdown while their handler still ran: their outcome is dropped. */
+  readonly #abandoned = new WeakSet<HeldAttempt>();
   readonly #runningPerQueue = new Map<string, number>();
   #state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
   #keeper: LeaseKeeper | undefined;
@@ -120,6 +116,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #rescuing: Promise<void> | undefined;
   #signalHandler: (() => void) | undefined;
   #stopping: Promise<void> | undefined;
+  #onDrained: (() => void) | undefined;
   #localWake: ((queue: string) => void) | undefined;
   readonly #subscribeLocal: (wake: (queue: string) => void) => () => void;
   #unsubscribeLocal: (() => void) | undefined;
@@ -258,24 +255,27 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.#rescuing;
     // Claimed but never started: hand back at once.
     const unstarted = this.#buffer.splice(0);
-    for (const record of unstarted) this.#keeper?.drop(record);
-    await this.#release(unstarted.map(({ id, numAttempts }) => ({ id, numAttempts })));
+    for (const held of unstarted) this.#keeper?.drop(held);
+    await this.#release(unstarted);
     if (this.#running.size > 0) {
-      const settled = Promise.all([...this.#running.values()].map((slot) => this.#settled(slot)));
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<'timeout'>((resolve) => {
         timer = setTimeout(() => resolve('timeout'), timeoutMs);
       });
-      const result = await Promise.race([settled, timedOut]);
+      const drained = new Promise<'drained'>(
+        (resolve) => (this.#onDrained = () => resolve('drained')),
+      );
+      const result = await Promise.race([drained, timedOut]);
       clearTimeout(timer);
+      this.#onDrained = undefined;
       if (result === 'timeout') {
-        const slots = [...this.#running.values()];
-        for (const slot of slots) {
-          slot.abandoned = true;
-          this.#keeper?.drop(slot.lease);
-          slot.controller.abort(new Error('worker stopping: shutdown timeout reached'));
+        const stuck = [...this.#running];
+        for (const held of stuck) {
+          this.#abandoned.add(held);
+          this.#keeper?.drop(held);
+          held.abort(new Error('worker stopping: shutdown timeout reached'));
         }
-        await this.#release(slots.map((slot) => slot.lease));
+        await this.#release(stuck);
       }
     }
     await this.#keeper?.close();
@@ -283,11 +283,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#state = 'stopped';
     this.#runtime.logger.info({ workerId: this.id }, 'worker stopped');
     this.emit('stopped');
-  }
-
-  readonly #settledWaiters = new Map<Slot, () => void>();
-  #settled(slot: Slot): Promise<void> {
-    return new Promise((resolve) => this.#settledWaiters.set(slot, resolve));
   }
 
   async #release(leases: LeaseRef[]): Promise<void> {
@@ -364,8 +359,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
         continue;
       }
       if (records.length > 0) {
-        for (const record of records) this.#keeper?.hold(record, new AbortController());
-        this.#buffer.push(...records);
+        for (const record of records) {
+          const held = new HeldAttempt(record);
+          this.#keeper?.hold(held);
+          this.#buffer.push(held);
+        }
         this.emit('claimed', { count: records.length, durationMs: performance.now() - started });
         this.#dispatch();
       }
@@ -379,41 +377,49 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const open = (this.#queues ?? []).filter((queue) => {
       const limit = this.#queueLimits.get(queue);
       if (limit === undefined) return true;
-      const buffered = this.#buffer.filter((r) => r.queue === queue).length;
+      const buffered = this.#buffer.filter((held) => held.record.queue === queue).length;
       return (this.#runningPerQueue.get(queue) ?? 0) + buffered < limit;
     });
     return open.length === 0 ? undefined : open;
   }
 
   #dispatch(): void {
+    if (this.#queueLimits.size === 0) {
+      // FIFO without per-queue caps: take from the front; shift() is O(1) amortised in V8 for
+      // arrays used as queues, unlike splice at an index.
+      while (this.#buffer.length > 0 && this.#running.size < this.#concurrency) {
+        this.#start(this.#buffer.shift()!);
+      }
+      return;
+    }
     for (let i = 0; i < this.#buffer.length && this.#running.size < this.#concurrency;) {
-      const record = this.#buffer[i]!;
-      const limit = this.#queueLimits.get(record.queue);
-      if (limit !== undefined && (this.#runningPerQueue.get(record.queue) ?? 0) >= limit) {
+      const held = this.#buffer[i]!;
+      const limit = this.#queueLimits.get(held.record.queue);
+      if (limit !== undefined && (this.#runningPerQueue.get(held.record.queue) ?? 0) >= limit) {
         i += 1;
         continue;
       }
       this.#buffer.splice(i, 1);
-      this.#start(record);
+      this.#start(held);
     }
   }
 
-  #start(record: AttemptRecord): void {
-    const lease = { id: record.id, numAttempts: record.numAttempts };
-    const controller = new AbortController();
-    const slot: Slot = { record, controller, lease, abandoned: false };
-    this.#keeper?.hold(lease, controller);
-    this.#running.set(`${record.id}:${record.numAttempts}`, slot);
-    this.#runningPerQueue.set(record.queue, (this.#runningPerQueue.get(record.queue) ?? 0) + 1);
-    void performAttempt(this.#runtime, record, this.id, controller.signal).then((result) => {
-      this.#running.delete(`${record.id}:${record.numAttempts}`);
-      this.#runningPerQueue.set(record.queue, (this.#runningPerQueue.get(record.queue) ?? 1) - 1);
-      this.#settledWaiters.get(slot)?.();
-      this.#settledWaiters.delete(slot);
-      if (slot.abandoned) return;
-      this.#keeper?.drop(lease);
+  #start(held: HeldAttempt): void {
+    const queue = held.record.queue;
+    this.#running.add(held);
+    if (this.#queueLimits.size > 0) {
+      this.#runningPerQueue.set(queue, (this.#runningPerQueue.get(queue) ?? 0) + 1);
+    }
+    void performAttempt(this.#runtime, held, this.id).then((result) => {
+      this.#running.delete(held);
+      if (this.#queueLimits.size > 0) {
+        this.#runningPerQueue.set(queue, (this.#runningPerQueue.get(queue) ?? 1) - 1);
+      }
+      if (this.#running.size === 0) this.#onDrained?.();
+      if (this.#abandoned.has(held)) return;
+      this.#keeper?.drop(held);
       if (result.completion) void this.#completer?.add(result.completion);
-      this.#report(record, result);
+      this.#report(held.record, result);
       this.#dispatch();
       if (this.#state === 'running') this.#wakeUp();
     });

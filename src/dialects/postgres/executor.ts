@@ -62,7 +62,7 @@ export class PostgresExecutor implements Executor {
     const first = result.rows[0];
     return {
       records: result.rows.map(toRecord).sort(claimOrder),
-      now: first ? (first['db_now'] as Date) : new Date(),
+      now: first ? new Date(first['db_now'] as number) : new Date(),
     };
   }
 
@@ -255,6 +255,10 @@ function claimOrder(a: AttemptRecord, b: AttemptRecord): number {
   return a.priority - b.priority || a.scheduledAt.getTime() - b.scheduledAt.getTime() || byId(a, b);
 }
 
+function optionalDate(value: unknown): Date | null {
+  return value === null ? null : new Date(value as number);
+}
+
 function toRecord(row: Record<string, unknown>): AttemptRecord {
   return {
     id: row['id'] as string,
@@ -268,12 +272,12 @@ function toRecord(row: Record<string, unknown>): AttemptRecord {
     queue: row['queue'] as string,
     priority: row['priority'] as number,
     idempotenceToken: row['idempotence_token'] as string | null,
-    scheduledAt: row['scheduled_at'] as Date,
-    completedAt: row['completed_at'] as Date | null,
+    scheduledAt: new Date(row['scheduled_at'] as number),
+    completedAt: optionalDate(row['completed_at']),
     lockedBy: row['locked_by'] as string | null,
-    lockedUntil: row['locked_until'] as Date | null,
+    lockedUntil: optionalDate(row['locked_until']),
     lastError: row['last_error'] as string | null,
-    createdAt: row['created_at'] as Date,
-    updatedAt: row['updated_at'] as Date,
+    createdAt: new Date(row['created_at'] as number),
+    updatedAt: new Date(row['updated_at'] as number),
   };
 }

@@ -1,10 +1,35 @@
 // PostgreSQL statements, one per behaviour. `{{table}}` is the only substitution: the validated,
 // double-quoted table name, filled in once per table (see bindStatements).
 
-/** Every column, as the row mapper expects them. */
-const columns = `id, target, method_name, method_args, encryptor, status, num_attempts, max_attempts,
-  queue, priority, idempotence_token, scheduled_at, completed_at, locked_by, locked_until,
-  last_error, created_at, updated_at`;
+/**
+ * Every column, as the row mapper expects them. Timestamps travel as epoch milliseconds: parsing a
+ * float is several times cheaper in node-postgres than parsing timestamptz text, and a claim
+ * returns thousands of them.
+ */
+function columns(alias = ''): string {
+  const c = (name: string): string => `${alias}${name}`;
+  const ms = (name: string): string => `(extract(epoch FROM ${c(name)}) * 1000)::float8 AS ${name}`;
+  return [
+    c('id'),
+    c('target'),
+    c('method_name'),
+    c('method_args'),
+    c('encryptor'),
+    c('status'),
+    c('num_attempts'),
+    c('max_attempts'),
+    c('queue'),
+    c('priority'),
+    c('idempotence_token'),
+    ms('scheduled_at'),
+    ms('completed_at'),
+    c('locked_by'),
+    ms('locked_until'),
+    c('last_error'),
+    ms('created_at'),
+    ms('updated_at'),
+  ].join(', ');
+}
 
 // Plain insert. ON CONFLICT DO NOTHING waits for a concurrent transaction holding the same
 // idempotence token to finish, so racing enqueuers never both insert.
@@ -19,20 +44,20 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[
   idempotence_token, scheduled_at, ord)
 ORDER BY ord
 ON CONFLICT (target, method_name, idempotence_token) WHERE idempotence_token IS NOT NULL DO NOTHING
-RETURNING ${columns}`;
+RETURNING ${columns()}`;
 
 // Reads the rows that won an idempotence conflict. Runs after the insert, in the same
 // transaction, so the winner is committed (or our own) and visible under READ COMMITTED.
 export const attemptGetByTokens = `
-SELECT ${columns} FROM {{table}}
+SELECT ${columns()} FROM {{table}}
 WHERE (target, method_name, idempotence_token) IN (
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`;
 
-export const attemptGet = `SELECT ${columns} FROM {{table}} WHERE id = $1`;
+export const attemptGet = `SELECT ${columns()} FROM {{table}} WHERE id = $1`;
 
 // Newest first; every filter optional. Pages by id (keyset), never by offset.
 export const attemptList = `
-SELECT ${columns} FROM {{table}}
+SELECT ${columns()} FROM {{table}}
 WHERE ($1::text IS NULL OR status = $1)
   AND ($2::text IS NULL OR target = $2)
   AND ($3::text IS NULL OR method_name = $3)
@@ -41,10 +66,15 @@ WHERE ($1::text IS NULL OR status = $1)
 ORDER BY id DESC
 LIMIT $6`;
 
-// FOR UPDATE SKIP LOCKED: concurrent claimers each take different rows and never wait on each
-// other; the lease is set in the same statement, so a claimed row is never visible as pending.
+// FOR NO KEY UPDATE SKIP LOCKED: concurrent claimers each take different rows and never wait on
+// each other; the lease is set in the same statement, so a claimed row is never seen as pending.
+// `id = ANY(ARRAY(...))` makes the update a primary-key lookup; a join against the locked set
+// let the planner hash the whole table, which grows with every finished attempt.
 export const attemptClaim = `
-WITH due AS (
+UPDATE {{table}} AS t
+SET status = 'running', num_attempts = t.num_attempts + 1, locked_by = $1,
+  locked_until = now() + $3 * interval '1 millisecond', updated_at = now()
+WHERE t.id = ANY(ARRAY(
   SELECT id FROM {{table}}
   WHERE status = 'pending'
     AND scheduled_at <= now()
@@ -52,18 +82,33 @@ WITH due AS (
     AND ($5::text[] IS NULL OR queue = ANY($5))
   ORDER BY priority, scheduled_at, id
   LIMIT $2
-  FOR UPDATE SKIP LOCKED
-)
-UPDATE {{table}} AS t
-SET status = 'running', num_attempts = t.num_attempts + 1, locked_by = $1,
-  locked_until = now() + $3 * interval '1 millisecond', updated_at = now()
-FROM due
-WHERE t.id = due.id
-RETURNING ${columns.replace(/(\w+)/g, 't.$1')}, now() AS db_now`;
+  FOR NO KEY UPDATE SKIP LOCKED))
+RETURNING ${columns('t.')}, (extract(epoch FROM now()) * 1000)::float8 AS db_now`;
 
-// Fenced: a row is written only while still running under this lease and this attempt count,
-// so a worker that lost its lease (rescued, re-claimed elsewhere) cannot overwrite the outcome.
+// The fence: each row is looked up and locked by primary key alone (LATERAL on the id), then the
+// locked, latest version is checked: still running, under this lease, at this attempt count. The
+// UPDATE then joins on id. Written this way because the planner's estimate for "status =
+// 'running'" is often stale (a backlog analysed while pending): with the fence in the scan it
+// chose the small partial lease index and rescanned it per row, quadratic in the batch size.
+// LIMIT 1 stops the planner pushing the fence back into the locked scan.
+const fenced = (values: string, alias: string): string => `
+  SELECT ${alias}.* FROM ${values}
+  CROSS JOIN LATERAL (
+    SELECT c.status, c.locked_by, c.num_attempts FROM {{table}} AS c
+    WHERE c.id = ${alias}.id
+    LIMIT 1
+    FOR NO KEY UPDATE) AS held
+  WHERE held.status = 'running' AND held.locked_by = $1
+    AND held.num_attempts = ${alias}.num_attempts`;
+
+// Fenced (see above), so a worker that lost its lease (rescued, re-claimed elsewhere) cannot
+// overwrite the outcome.
 export const attemptCompleteMany = `
+WITH o AS (${fenced(
+  `unnest($2::bigint[], $3::int[], $4::text[], $5::bigint[], $6::text[])
+    AS o(id, num_attempts, status, delay_ms, error)`,
+  'o',
+)})
 UPDATE {{table}} AS t
 SET status = o.status,
   completed_at = CASE WHEN o.status = 'pending' THEN NULL ELSE now() END,
@@ -71,65 +116,65 @@ SET status = o.status,
     ELSE t.scheduled_at END,
   last_error = coalesce(o.error, t.last_error),
   locked_by = NULL, locked_until = NULL, updated_at = now()
-FROM unnest($2::bigint[], $3::int[], $4::text[], $5::int[], $6::text[])
-  AS o(id, num_attempts, status, delay_ms, error)
-WHERE t.id = o.id AND t.status = 'running' AND t.locked_by = $1 AND t.num_attempts = o.num_attempts
+FROM o
+WHERE t.id = o.id
 RETURNING t.id`;
 
 // Fenced like completion; rows whose lease was lost are simply not returned.
 export const attemptExtendLeases = `
+WITH l AS (${fenced('unnest($2::bigint[], $3::int[]) AS l(id, num_attempts)', 'l')})
 UPDATE {{table}} AS t
 SET locked_until = now() + $4 * interval '1 millisecond'
-FROM unnest($2::bigint[], $3::int[]) AS l(id, num_attempts)
-WHERE t.id = l.id AND t.status = 'running' AND t.locked_by = $1 AND t.num_attempts = l.num_attempts
+FROM l
+WHERE t.id = l.id
 RETURNING t.id`;
 
 // Fenced; undoes the claim's count so a shutdown does not burn an attempt.
 export const attemptReleaseMany = `
+WITH l AS (${fenced('unnest($2::bigint[], $3::int[]) AS l(id, num_attempts)', 'l')})
 UPDATE {{table}} AS t
 SET status = 'pending', num_attempts = t.num_attempts - 1, locked_by = NULL, locked_until = NULL,
   updated_at = now()
-FROM unnest($2::bigint[], $3::int[]) AS l(id, num_attempts)
-WHERE t.id = l.id AND t.status = 'running' AND t.locked_by = $1 AND t.num_attempts = l.num_attempts
+FROM l
+WHERE t.id = l.id
 RETURNING t.id`;
 
 // SKIP LOCKED so concurrent rescuers split the work; a worker completing the same row at the
 // same moment either wins (row no longer running) or finds its fence gone.
 export const attemptRescueExpired = `
-WITH expired AS (
-  SELECT id FROM {{table}}
-  WHERE status = 'running' AND locked_until < now()
-  ORDER BY locked_until
-  LIMIT $1
-  FOR UPDATE SKIP LOCKED
-)
 UPDATE {{table}} AS t
 SET status = CASE WHEN t.num_attempts >= t.max_attempts THEN 'failed' ELSE 'pending' END,
   completed_at = CASE WHEN t.num_attempts >= t.max_attempts THEN now() END,
   scheduled_at = CASE WHEN t.num_attempts >= t.max_attempts THEN t.scheduled_at ELSE now() END,
   last_error = 'LeaseExpired: the lease of worker ' || t.locked_by || ' ran out before it finished',
   locked_by = NULL, locked_until = NULL, updated_at = now()
-FROM expired
-WHERE t.id = expired.id
-RETURNING ${columns.replace(/(\w+)/g, 't.$1')}`;
+WHERE t.id = ANY(ARRAY(
+  SELECT id FROM {{table}}
+  WHERE locked_until < now() AND status = 'running'
+  ORDER BY locked_until
+  LIMIT $1
+  FOR NO KEY UPDATE SKIP LOCKED))
+RETURNING ${columns('t.')}`;
 
 // Only from pending: the row lock taken by UPDATE makes the check and the write one step.
 export const attemptSetFinalIfPending = `
 UPDATE {{table}} SET status = $2, completed_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'pending'
-RETURNING ${columns}`;
+RETURNING ${columns()}`;
 
 // Gives an exhausted attempt room for one more run.
 export const attemptSetPendingIfFinished = `
 UPDATE {{table}} SET status = 'pending', completed_at = NULL, scheduled_at = now(),
   max_attempts = greatest(max_attempts, num_attempts + 1), updated_at = now()
 WHERE id = $1 AND status IN ('failed', 'expired')
-RETURNING ${columns}`;
+RETURNING ${columns()}`;
 
-// Bounded batches keep each delete short; SKIP LOCKED avoids waiting on rows being read.
+// Oldest first along the primary key (no index on completed_at: it would cost every completion);
+// bounded batches keep each delete short, SKIP LOCKED never waits on a row being changed.
 export const attemptPrune = `
 DELETE FROM {{table}} WHERE id IN (
   SELECT id FROM {{table}}
   WHERE status IN ('succeeded', 'failed', 'expired') AND completed_at < $1
+  ORDER BY id
   LIMIT $2
   FOR UPDATE SKIP LOCKED)`;

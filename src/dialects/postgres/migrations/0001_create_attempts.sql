@@ -29,8 +29,13 @@ CREATE UNIQUE INDEX "{{name}}_idempotence_idx" ON {{table}} (target, method_name
 -- The claim: due pending rows in priority then due-time order; partial, so finished rows cost nothing.
 CREATE INDEX "{{name}}_due_idx" ON {{table}} (priority, scheduled_at, id) WHERE status = 'pending';
 
--- The rescuer: running rows by lease expiry.
-CREATE INDEX "{{name}}_lease_idx" ON {{table}} (locked_until) WHERE status = 'running';
+-- The rescuer: leased rows by lease expiry. Keyed on locked_until (set exactly while running)
+-- rather than on status, so fenced writes, which filter on status, can never pick this small
+-- index over the primary key when statistics are stale.
+CREATE INDEX "{{name}}_lease_idx" ON {{table}} (locked_until) WHERE locked_until IS NOT NULL;
 
--- Listing by status, newest first, and pruning finished rows.
-CREATE INDEX "{{name}}_status_idx" ON {{table}} (status, id);
+-- Listing failed and expired attempts, newest first. Partial, so claims and successes never touch
+-- it: an index on every status would cost two index insertions per task. Other statuses are
+-- listed along the primary key.
+CREATE INDEX "{{name}}_finished_badly_idx" ON {{table}} (status, id)
+  WHERE status IN ('failed', 'expired');

@@ -1,0 +1,41 @@
+import type { AttemptRecord } from '../core/attempt.js';
+import type { LeaseRef } from '../driver/executor.js';
+
+/**
+ * A claimed attempt this process holds the lease of. Its AbortSignal is made on first use: most
+ * handlers never look at `ctx.signal`, and an AbortController per task is a measurable share of a
+ * no-op task's cost.
+ */
+export class HeldAttempt implements LeaseRef {
+  readonly id: string;
+  readonly numAttempts: number;
+  readonly record: AttemptRecord;
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #reason: unknown;
+
+  constructor(record: AttemptRecord) {
+    this.record = record;
+    this.id = record.id;
+    this.numAttempts = record.numAttempts;
+  }
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+}
