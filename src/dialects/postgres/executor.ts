@@ -9,6 +9,7 @@ import type {
   AttemptInsertParams,
   AttemptInsertResult,
   AttemptListParams,
+  AttemptStatsRow,
   Executor,
   LeaseRef,
 } from '../../driver/executor.js';
@@ -73,11 +74,15 @@ export class PostgresExecutor implements Executor {
     if (completions.length === 0) return [];
     const result = await this.#query('attemptCompleteMany', [
       lockedBy,
-      completions.map((c) => c.id),
-      completions.map((c) => c.numAttempts),
-      completions.map((c) => c.status),
-      completions.map((c) => c.delayMs),
-      completions.map((c) => c.error),
+      JSON.stringify(
+        completions.map((c) => ({
+          id: c.id,
+          num_attempts: c.numAttempts,
+          status: c.status,
+          delay_ms: c.delayMs,
+          error: c.error,
+        })),
+      ),
     ]);
     return result.rows.map((row) => row['id'] as string);
   }
@@ -88,12 +93,7 @@ export class PostgresExecutor implements Executor {
     leaseMs: number,
   ): Promise<string[]> {
     if (leases.length === 0) return [];
-    const result = await this.#query('attemptExtendLeases', [
-      lockedBy,
-      leases.map((l) => l.id),
-      leases.map((l) => l.numAttempts),
-      leaseMs,
-    ]);
+    const result = await this.#query('attemptExtendLeases', [lockedBy, leaseJson(leases), leaseMs]);
     return result.rows.map((row) => row['id'] as string);
   }
 
@@ -106,22 +106,32 @@ export class PostgresExecutor implements Executor {
   async attemptInsertMany(rows: readonly AttemptInsertParams[]): Promise<AttemptInsertResult[]> {
     if (rows.length === 0) return [];
     const inserted = await this.#query('attemptInsertMany', [
-      rows.map((r) => r.target),
-      rows.map((r) => r.methodName),
-      rows.map((r) => r.methodArgs),
-      rows.map((r) => r.encryptor),
-      rows.map((r) => r.maxAttempts),
-      rows.map((r) => r.queue),
-      rows.map((r) => r.priority),
-      rows.map((r) => r.idempotenceToken),
-      rows.map((r) => r.scheduledAt),
+      JSON.stringify(
+        rows.map((r) => ({
+          target: r.target,
+          method_name: r.methodName,
+          method_args: r.methodArgs,
+          encryptor: r.encryptor,
+          max_attempts: r.maxAttempts,
+          queue: r.queue,
+          priority: r.priority,
+          idempotence_token: r.idempotenceToken,
+          scheduled_at_ms: r.scheduledAt === null ? null : r.scheduledAt.getTime(),
+        })),
+      ),
     ]);
-    const records = inserted.rows.map(toRecord);
-    if (records.length === rows.length && rows.every((r) => r.idempotenceToken === null)) {
+    // The insert returns only what the database chose; the rest is what we sent. Rows that lost
+    // an idempotence conflict are read whole afterwards.
+    const returned = inserted.rows;
+    if (returned.length === rows.length && rows.every((r) => r.idempotenceToken === null)) {
       // Identity values follow the ORDER BY ord of the insert, so id order is input order.
-      return records.sort(byId).map((record) => ({ record, inserted: true }));
+      const ordered = [...returned].sort(byIdRow);
+      return rows.map((row, index) => ({
+        record: insertedRecord(row, ordered[index]!),
+        inserted: true,
+      }));
     }
-    return this.#matchInserted(rows, records);
+    return this.#matchInserted(rows, returned);
   }
 
   async attemptList(params: AttemptListParams): Promise<AttemptRecord[]> {
@@ -143,11 +153,7 @@ export class PostgresExecutor implements Executor {
 
   async attemptReleaseMany(lockedBy: string, leases: readonly LeaseRef[]): Promise<string[]> {
     if (leases.length === 0) return [];
-    const result = await this.#query('attemptReleaseMany', [
-      lockedBy,
-      leases.map((l) => l.id),
-      leases.map((l) => l.numAttempts),
-    ]);
+    const result = await this.#query('attemptReleaseMany', [lockedBy, leaseJson(leases)]);
     return result.rows.map((row) => row['id'] as string);
   }
 
@@ -171,15 +177,24 @@ export class PostgresExecutor implements Executor {
     return row ? toRecord(row) : null;
   }
 
+  async attemptStats(): Promise<AttemptStatsRow[]> {
+    const result = await this.#query('attemptStats', []);
+    return result.rows.map((row) => ({
+      status: row['status'] as AttemptStatus,
+      queue: row['queue'] as string,
+      count: row['count'] as number,
+    }));
+  }
+
   async #matchInserted(
     rows: readonly AttemptInsertParams[],
-    insertedRecords: AttemptRecord[],
+    returned: readonly Record<string, unknown>[],
   ): Promise<AttemptInsertResult[]> {
-    const byToken = new Map<string, AttemptRecord>();
-    const plain: AttemptRecord[] = [];
-    for (const record of insertedRecords.sort(byId)) {
-      if (record.idempotenceToken === null) plain.push(record);
-      else byToken.set(tokenKey(record), record);
+    const byToken = new Map<string, Record<string, unknown>>();
+    const plain: Record<string, unknown>[] = [];
+    for (const row of [...returned].sort(byIdRow)) {
+      if (row['idempotence_token'] === null) plain.push(row);
+      else byToken.set(tokenKey(returnedKey(row)), row);
     }
     const missing = rows.filter((r) => r.idempotenceToken !== null && !byToken.has(tokenKey(r)));
     const existing = new Map<string, AttemptRecord>();
@@ -191,21 +206,28 @@ export class PostgresExecutor implements Executor {
       ]);
       for (const record of found.rows.map(toRecord)) existing.set(tokenKey(record), record);
     }
-    const claimed = new Set<string>();
+    // The first row of a batch with a given token is the one inserted (ORDER BY ord); later
+    // duplicates within the batch get the same record, as not inserted.
+    const fresh = new Map<string, AttemptRecord>();
     let nextPlain = 0;
     return rows.map((row) => {
       if (row.idempotenceToken === null) {
-        const record = plain[nextPlain++];
-        if (!record) throw new AsyncTaskError('DATABASE', 'insert returned fewer rows than sent');
-        return { record, inserted: true };
+        const returnedRow = plain[nextPlain++];
+        if (!returnedRow) {
+          throw new AsyncTaskError('DATABASE', 'the insert returned fewer rows than it was sent');
+        }
+        return { record: insertedRecord(row, returnedRow), inserted: true };
       }
       const key = tokenKey(row);
-      const fresh = byToken.get(key);
-      if (fresh && !claimed.has(key)) {
-        claimed.add(key);
-        return { record: fresh, inserted: true };
+      const seen = fresh.get(key);
+      if (seen) return { record: seen, inserted: false };
+      const returnedRow = byToken.get(key);
+      if (returnedRow) {
+        const record = insertedRecord(row, returnedRow);
+        fresh.set(key, record);
+        return { record, inserted: true };
       }
-      const record = fresh ?? existing.get(key);
+      const record = existing.get(key);
       if (!record) {
         // The conflicting row was deleted between our insert and our read (pruned): rare enough
         // that the caller's retry is the right answer.
@@ -247,8 +269,57 @@ function tokenKey(r: {
   return `${r.target}\u0000${r.methodName}\u0000${r.idempotenceToken}`;
 }
 
+function compareIds(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
 function byId(a: AttemptRecord, b: AttemptRecord): number {
-  return a.id.length - b.id.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  return compareIds(a.id, b.id);
+}
+
+function byIdRow(a: Record<string, unknown>, b: Record<string, unknown>): number {
+  return compareIds(a['id'] as string, b['id'] as string);
+}
+
+function returnedKey(row: Record<string, unknown>): {
+  target: string;
+  methodName: string;
+  idempotenceToken: string | null;
+} {
+  return {
+    target: row['target'] as string,
+    methodName: row['method_name'] as string,
+    idempotenceToken: row['idempotence_token'] as string | null,
+  };
+}
+
+function leaseJson(leases: readonly LeaseRef[]): string {
+  return JSON.stringify(leases.map((l) => ({ id: l.id, num_attempts: l.numAttempts })));
+}
+
+/** A freshly inserted row: what we sent, plus the id and times the database chose. */
+function insertedRecord(params: AttemptInsertParams, row: Record<string, unknown>): AttemptRecord {
+  const createdAt = new Date(row['created_at'] as number);
+  return {
+    id: row['id'] as string,
+    target: params.target,
+    methodName: params.methodName,
+    methodArgs: params.methodArgs,
+    encryptor: params.encryptor,
+    status: 'pending',
+    numAttempts: 0,
+    maxAttempts: params.maxAttempts,
+    queue: params.queue,
+    priority: params.priority,
+    idempotenceToken: params.idempotenceToken,
+    scheduledAt: new Date(row['scheduled_at'] as number),
+    completedAt: null,
+    lockedBy: null,
+    lockedUntil: null,
+    lastError: null,
+    createdAt,
+    updatedAt: createdAt,
+  };
 }
 
 function claimOrder(a: AttemptRecord, b: AttemptRecord): number {
