@@ -13,7 +13,6 @@ export class Completer {
   readonly #flushMs: number;
   readonly #maxBatch: number;
   #pending: AttemptCompletion[] = [];
-  #waiters: { resolve: () => void }[] = [];
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
 
@@ -28,13 +27,11 @@ export class Completer {
     return this.#pending.length;
   }
 
-  /** Resolves once the outcome is written (or found fenced off). */
-  add(completion: AttemptCompletion): Promise<void> {
+  /** Queues an outcome; `flush()` resolves once everything queued before it is written. */
+  add(completion: AttemptCompletion): void {
     this.#pending.push(completion);
-    const written = new Promise<void>((resolve) => this.#waiters.push({ resolve }));
     if (this.#pending.length >= this.#maxBatch) void this.flush();
     else this.#timer ??= setTimeout(() => void this.flush(), this.#flushMs);
-    return written;
   }
 
   /** Writes everything collected so far; retries a failed write until it succeeds or `signal` aborts. */
@@ -45,13 +42,10 @@ export class Completer {
       this.#timer = undefined;
     }
     if (this.#pending.length === 0) return;
-    const batch = this.#pending;
-    const waiters = this.#waiters;
-    this.#pending = [];
-    this.#waiters = [];
+    // Bounded statements: a backlog that built up during a slow write goes out in chunks.
+    const batch = this.#pending.splice(0, this.#maxBatch);
     this.#flushing = this.#write(batch, signal).finally(() => {
       this.#flushing = undefined;
-      for (const waiter of waiters) waiter.resolve();
     });
     await this.#flushing;
     if (this.#pending.length > 0) await this.flush(signal);

@@ -68,7 +68,7 @@ export async function runPass(
     const task = performAttempt(runtime, held, lockedBy).then((result) => {
       keeper.drop(held);
       counts[result.outcome] += 1;
-      if (result.completion) void completer.add(result.completion);
+      if (result.completion) completer.add(result.completion);
       if (result.outcome !== 'succeeded') {
         runtime.logger.info(
           {

@@ -279,7 +279,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       }
     }
     await this.#keeper?.close();
-    await this.#completer?.flush();
+    // Bounded too: with the database gone, unwritten outcomes are left to lease expiry.
+    await this.#completer?.flush(AbortSignal.timeout(Math.max(timeoutMs, 1000)));
     this.#state = 'stopped';
     this.#runtime.logger.info({ workerId: this.id }, 'worker stopped');
     this.emit('stopped');
@@ -418,7 +419,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (this.#running.size === 0) this.#onDrained?.();
       if (this.#abandoned.has(held)) return;
       this.#keeper?.drop(held);
-      if (result.completion) void this.#completer?.add(result.completion);
+      if (result.completion) this.#completer?.add(result.completion);
       this.#report(held.record, result);
       this.#dispatch();
       if (this.#state === 'running') this.#wakeUp();
