@@ -106,7 +106,24 @@ export interface ListOptions {
   readonly limit?: number;
 }
 
+/** How many attempts have one status in one queue (see `stats()`). */
+export interface AttemptStats {
+  readonly status: AttemptStatus;
+  readonly queue: string;
+  readonly count: number;
+}
+
+export interface PruneOptions {
+  /** Deletes finished attempts (`succeeded`, `failed`, `expired`) completed before this time. */
+  readonly olderThan: Date;
+  /** Most rows one DELETE removes; each batch is its own short statement. @defaultValue 1000 */
+  readonly batchSize?: number;
+  /** Called after each batch with the number deleted so far. */
+  readonly onProgress?: (deleted: number) => void;
+}
+
 const maxTokenLength = 255;
+const statusOrder = new Map(attemptStatuses.map((status, index) => [status, index]));
 
 /**
  * The entry point: enqueue tasks inside your transactions, perform them with `runDue` or a worker,
@@ -337,6 +354,53 @@ export class AsyncTask<
   /** `failed`/`expired` → `pending`, due now; an exhausted attempt gets room for one more run. */
   async retry(id: string): Promise<Attempt> {
     return this.#transition(id, 'retry', (executor) => executor.attemptSetPendingIfFinished(id));
+  }
+
+  /**
+   * Counts of attempts per status and queue, for every (status, queue) that has any, ordered by
+   * queue then status (`pending`, `running`, `succeeded`, `failed`, `expired`). Exact: it reads
+   * the whole table, so call it from dashboards and operators' tools, not per request.
+   */
+  async stats(): Promise<AttemptStats[]> {
+    const rows = await this.#run((executor) => executor.attemptStats());
+    return rows
+      .map(({ status, queue, count }) => ({ status, queue, count }))
+      .sort(
+        (a, b) =>
+          (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : 0) ||
+          (statusOrder.get(a.status) ?? 0) - (statusOrder.get(b.status) ?? 0),
+      );
+  }
+
+  /**
+   * Deletes finished attempts (`succeeded`, `failed`, `expired`) completed before `olderThan`,
+   * in batches of `batchSize` (each its own short statement, so no long lock), until a batch
+   * deletes fewer than `batchSize`. Returns how many were deleted. An idempotence token can be
+   * used again once its attempt is pruned.
+   *
+   * @example
+   * const deleted = await tasks.prune({ olderThan: new Date(Date.now() - 7 * 86_400_000) });
+   */
+  async prune(options: PruneOptions): Promise<number> {
+    const { olderThan, batchSize = 1000, onProgress } = options ?? {};
+    if (!(olderThan instanceof Date) || Number.isNaN(olderThan.getTime())) {
+      throw new ConfigError('prune: olderThan must be a valid Date');
+    }
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000) {
+      throw new ConfigError(
+        `prune: batchSize must be an integer from 1 to 100000, got ${batchSize}`,
+      );
+    }
+    if (onProgress !== undefined && typeof onProgress !== 'function') {
+      throw new ConfigError('prune: onProgress must be a function (deleted) => void');
+    }
+    let deleted = 0;
+    for (;;) {
+      const count = await this.#run((executor) => executor.attemptPrune(olderThan, batchSize));
+      deleted += count;
+      onProgress?.(deleted);
+      if (count < batchSize) return deleted;
+    }
   }
 
   /**

@@ -2,9 +2,11 @@ export { AsyncTask } from './async-task.js';
 export type {
   AsyncTaskDefaults,
   AsyncTaskOptions,
+  AttemptStats,
   EnqueueItem,
   EnqueueOptions,
   ListOptions,
+  PruneOptions,
 } from './async-task.js';
 export type { Attempt, AttemptStatus } from './core/attempt.js';
 export { aesGcmEncryptor } from './core/encryptor.js';

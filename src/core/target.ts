@@ -65,7 +65,13 @@ const targetKey: unique symbol = Symbol.for('async-task.target');
 const methodRefs = new WeakMap<object, MethodRef>();
 
 /** A target: the object you passed, unchanged, with its name attached. */
-export type Target<Methods extends object = object> = Methods & {
+export type Target<Methods extends object = object> = {
+  // Methods become function-typed properties: passing `OrderClient.fulfill` around is the API,
+  // and typed linting (`unbound-method`) would flag every such reference to a method.
+  readonly [K in keyof Methods]: Methods[K] extends (...args: infer A) => infer R
+    ? (...args: A) => R
+    : Methods[K];
+} & {
   readonly [targetKey]: TargetDefinition;
 };
 

@@ -60,6 +60,13 @@ export interface AttemptListParams {
   readonly limit: number;
 }
 
+/** How many attempts have one status in one queue. */
+export interface AttemptStatsRow {
+  readonly status: AttemptStatus;
+  readonly queue: string;
+  readonly count: number;
+}
+
 export interface SchemaState {
   /** Versions applied, ascending. */
   readonly applied: readonly number[];
@@ -104,4 +111,6 @@ export interface Executor {
   attemptSetPendingIfFinished(id: string): Promise<AttemptRecord | null>;
   /** Deletes finished attempts completed before `before`; returns how many. */
   attemptPrune(before: Date, limit: number): Promise<number>;
+  /** Counts per (status, queue) that has at least one attempt; order unspecified. */
+  attemptStats(): Promise<AttemptStatsRow[]>;
 }

@@ -24,6 +24,7 @@ interface PgNotifyingClient extends PgPoolClient {
     listener: (message: { channel: string; payload?: string }) => void,
   ): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
+  removeListener(event: 'error', listener: (error: Error) => void): unknown;
   removeAllListeners(event?: string): unknown;
 }
 
@@ -76,13 +77,21 @@ export function pgDriver(
       });
     });
     let broken: Error | undefined;
+    // A checked-out client has no 'error' listener of the pool's: without one, a connection that
+    // dies between two queries (terminated backend, server restart) would be an uncaught
+    // exception. Note it instead; the next query fails, and the client is destroyed on release.
+    const onError = (error: Error): void => {
+      broken ??= error;
+    };
+    (client as PgNotifyingClient).on('error', onError);
     try {
       return await fn(client);
     } catch (error) {
       if (isConnectionError(error))
-        broken = error instanceof Error ? error : new Error(String(error));
+        broken ??= error instanceof Error ? error : new Error(String(error));
       throw error;
     } finally {
+      (client as PgNotifyingClient).removeListener('error', onError);
       client.release(broken);
     }
   };

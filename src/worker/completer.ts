@@ -13,10 +13,18 @@ export class Completer {
   readonly #flushMs: number;
   readonly #maxBatch: number;
   #pending: AttemptCompletion[] = [];
+  /** Parallel to #pending: told whether each outcome landed or was fenced off. */
+  #callbacks: (((written: boolean) => void) | undefined)[] = [];
+  readonly #onError: ((error: unknown) => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
 
-  constructor(runtime: Runtime, lockedBy: string, options: { flushMs: number; maxBatch: number }) {
+  constructor(
+    runtime: Runtime,
+    lockedBy: string,
+    options: { flushMs: number; maxBatch: number; onError?: (error: unknown) => void },
+  ) {
+    this.#onError = options.onError;
     this.#runtime = runtime;
     this.#lockedBy = lockedBy;
     this.#flushMs = options.flushMs;
@@ -28,8 +36,9 @@ export class Completer {
   }
 
   /** Queues an outcome; `flush()` resolves once everything queued before it is written. */
-  add(completion: AttemptCompletion): void {
+  add(completion: AttemptCompletion, onWritten?: (written: boolean) => void): void {
     this.#pending.push(completion);
+    this.#callbacks.push(onWritten);
     if (this.#pending.length >= this.#maxBatch) void this.flush();
     else this.#timer ??= setTimeout(() => void this.flush(), this.#flushMs);
   }
@@ -44,19 +53,26 @@ export class Completer {
     if (this.#pending.length === 0) return;
     // Bounded statements: a backlog that built up during a slow write goes out in chunks.
     const batch = this.#pending.splice(0, this.#maxBatch);
-    this.#flushing = this.#write(batch, signal).finally(() => {
+    const callbacks = this.#callbacks.splice(0, batch.length);
+    this.#flushing = this.#write(batch, callbacks, signal).finally(() => {
       this.#flushing = undefined;
     });
     await this.#flushing;
     if (this.#pending.length > 0) await this.flush(signal);
   }
 
-  async #write(batch: AttemptCompletion[], signal: AbortSignal | undefined): Promise<void> {
+  async #write(
+    batch: AttemptCompletion[],
+    callbacks: (((written: boolean) => void) | undefined)[],
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
       try {
         const written = await this.#runtime.driver.run((connection) =>
           this.#runtime.executor(connection).attemptCompleteMany(this.#lockedBy, batch),
         );
+        const landed = new Set(written);
+        batch.forEach((completion, i) => callbacks[i]?.(landed.has(completion.id)));
         if (written.length < batch.length) {
           this.#runtime.logger.warn(
             { lost: batch.length - written.length },
@@ -69,7 +85,11 @@ export class Completer {
           { error: describeError(error), batch: batch.length, retryInMs: delay },
           'could not record outcomes; retrying',
         );
-        if (signal?.aborted) return;
+        this.#onError?.(error);
+        if (signal?.aborted) {
+          for (const callback of callbacks) callback?.(false);
+          return;
+        }
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }

@@ -13,12 +13,14 @@ export class LeaseKeeper {
   readonly #held = new Set<HeldAttempt>();
   #timer: NodeJS.Timeout | undefined;
   #beating: Promise<void> | undefined;
+  readonly #onError: ((error: unknown) => void) | undefined;
 
   constructor(
     runtime: Runtime,
     lockedBy: string,
-    options: { leaseMs: number; heartbeatMs: number },
+    options: { leaseMs: number; heartbeatMs: number; onError?: (error: unknown) => void },
   ) {
+    this.#onError = options.onError;
     this.#runtime = runtime;
     this.#lockedBy = lockedBy;
     this.#leaseMs = options.leaseMs;
@@ -60,6 +62,7 @@ export class LeaseKeeper {
           { error: describeError(error) },
           'could not extend leases; will try again',
         );
+        this.#onError?.(error);
       }
     })().finally(() => {
       this.#beating = undefined;

@@ -60,6 +60,7 @@ export async function runPass(
   const counts = { claimed: 0, succeeded: 0, retried: 0, failed: 0 };
   const inflight = new Set<Promise<void>>();
   let horizon: Date | null = null;
+  const performed = new Set<string>();
   let exhausted = false;
 
   const start = (record: AttemptRecord): void => {
@@ -95,9 +96,20 @@ export async function runPass(
           e.attemptClaim({ lockedBy, limit: room, leaseMs, queues, horizon }),
         );
         horizon ??= now;
-        counts.claimed += records.length;
         if (records.length < room) exhausted = true;
-        for (const record of records) start(record);
+        // The horizon keeps retries out of this pass, but a clock that ticks in milliseconds
+        // (SQLite) can put a retry on the horizon itself: hand such a row back, uncounted.
+        const again = records.filter((record) => performed.has(record.id));
+        if (again.length > 0) {
+          exhausted = true;
+          await run((e) => e.attemptReleaseMany(lockedBy, again));
+        }
+        for (const record of records) {
+          if (performed.has(record.id)) continue;
+          performed.add(record.id);
+          counts.claimed += 1;
+          start(record);
+        }
       }
       if (inflight.size === 0) break;
       await Promise.race(inflight);

@@ -60,7 +60,8 @@ export interface WorkerEvents {
   succeeded: [{ readonly attempt: Attempt; readonly durationMs: number }];
   retried: [{ readonly attempt: Attempt; readonly error: unknown; readonly durationMs: number }];
   failed: [{ readonly attempt: Attempt; readonly error: unknown; readonly durationMs: number }];
-  rescued: [{ readonly attempt: Attempt }];
+  /** `durationMs`: how long the rescue statement that handed the attempt back took. */
+  rescued: [{ readonly attempt: Attempt; readonly durationMs: number }];
   error: [{ readonly error: unknown; readonly during: string }];
   stopped: [];
 }
@@ -193,10 +194,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#keeper = new LeaseKeeper(this.#runtime, this.id, {
       leaseMs: this.#leaseMs,
       heartbeatMs: this.#heartbeatMs,
+      onError: (error) => this.#error(error, 'heartbeat', false),
     });
     this.#completer = new Completer(this.#runtime, this.id, {
       flushMs: this.#flushMs,
       maxBatch: 1000,
+      onError: (error) => this.#error(error, 'complete', false),
     });
     this.#localWake = (queue) => this.#onWake(queue);
     this.#unsubscribeLocal = this.#subscribeLocal(this.#localWake);
@@ -419,8 +422,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (this.#running.size === 0) this.#onDrained?.();
       if (this.#abandoned.has(held)) return;
       this.#keeper?.drop(held);
-      if (result.completion) this.#completer?.add(result.completion);
-      this.#report(held.record, result);
+      // Events wait for the outcome to be written: a run whose lease was lost meanwhile is
+      // fenced off, and reporting it would count one attempt twice.
+      if (result.completion) {
+        this.#completer?.add(result.completion, (written) => {
+          if (written) this.#report(held.record, result);
+        });
+      } else {
+        this.#report(held.record, result);
+      }
       this.#dispatch();
       if (this.#state === 'running') this.#wakeUp();
     });
@@ -435,6 +445,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     const attempt = toAttempt(record, decodeArgs);
+    const delayMs = result.completion?.delayMs ?? 0;
+    if (outcome === 'retried' && delayMs < this.#pollIntervalMs && this.#state === 'running') {
+      // Due before the next poll: look again then rather than a poll interval later.
+      setTimeout(() => this.#wakeUp(), delayMs + 1).unref();
+    }
     this.#runtime.logger.info(
       {
         attemptId: record.id,
@@ -453,15 +468,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#rescuing = (async () => {
       try {
         for (;;) {
+          const started = performance.now();
           const rescued = await this.#runtime.driver.run((connection) =>
             this.#runtime.executor(connection).attemptRescueExpired(500),
           );
+          const durationMs = performance.now() - started;
           for (const record of rescued) {
             this.#runtime.logger.warn(
               { attemptId: record.id, status: record.status },
               'rescued an attempt whose lease ran out',
             );
-            this.emit('rescued', { attempt: toAttempt(record, decodeArgs) });
+            this.emit('rescued', { attempt: toAttempt(record, decodeArgs), durationMs });
           }
           if (rescued.length > 0) this.#wakeUp();
           if (rescued.length < 500 || this.#state !== 'running') break;
@@ -475,8 +492,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.#rescuing;
   }
 
-  #error(error: unknown, during: string): void {
-    this.#runtime.logger.error({ error: describeError(error), during }, `worker ${during} failed`);
+  #error(error: unknown, during: string, log = true): void {
+    if (log) {
+      this.#runtime.logger.error(
+        { error: describeError(error), during },
+        `worker ${during} failed`,
+      );
+    }
     if (this.listenerCount('error') > 0) this.emit('error', { error, during });
   }
 }

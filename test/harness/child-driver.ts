@@ -20,6 +20,30 @@ export async function driverFromEnv(): Promise<{
         close: () => pool.end(),
       };
     }
+    case 'sqlite': {
+      const { Database } = await import('./sqlite.js');
+      const { betterSqlite3Driver } = await import('../../src/drivers/better-sqlite3.js');
+      const db = new Database(url, { fileMustExist: true });
+      const driver = betterSqlite3Driver(db);
+      return {
+        driver: driver as unknown as Driver<unknown, unknown>,
+        table,
+        close: async () => {
+          await driver.close();
+          db.close();
+        },
+      };
+    }
+    case 'mysql': {
+      const { default: mysql } = await import('mysql2/promise');
+      const { mysql2Driver } = await import('../../src/drivers/mysql2.js');
+      const pool = mysql.createPool({ uri: url, connectionLimit: 10 });
+      return {
+        driver: mysql2Driver(pool) as unknown as Driver<unknown, unknown>,
+        table,
+        close: () => pool.end(),
+      };
+    }
     default:
       throw new Error(`child-driver: unknown dialect ${String(dialect)}`);
   }

@@ -11,7 +11,16 @@ export interface DialectFixture {
   /** Behaviours this fixture cannot have, with the reason printed in the test name. */
   readonly skips?: Partial<Record<SkippableBehaviour, string>>;
   /** A new isolated table: its own schema, database or file. */
-  setup(): Promise<Harness>;
+  setup(options?: HarnessOptions): Promise<Harness>;
+}
+
+export interface HarnessOptions {
+  /**
+   * How many connections the harness's pool (and `transaction`) must be able to hold open at
+   * once; races that keep many transactions open together ask for more than the default.
+   * Ignored where the database has one connection (SQLite).
+   */
+  readonly connections?: number;
 }
 
 export type SkippableBehaviour = 'savepoints' | 'concurrentTransactions' | 'listen';
@@ -40,6 +49,12 @@ export interface Harness {
   /** Inserts `key` into the side table using a handler's transaction object (`ctx.transaction`). */
   insertSide(handlerTx: unknown, key: string): Promise<void>;
   sideKeys(): Promise<string[]>;
+  /**
+   * How many sessions are blocked right now waiting for a lock held by another transaction on
+   * this harness's tables (e.g. an enqueue waiting on an uncommitted row with the same idempotence
+   * token). Needed by fixtures without the `concurrentTransactions` skip.
+   */
+  lockWaiters(): Promise<number>;
   /** Environment for a child process that builds the same driver with `test/harness/child-driver.ts`. */
   childEnv(): Record<string, string>;
   close(): Promise<void>;

@@ -41,7 +41,10 @@ export async function postgresHarness(
       await client.query('ROLLBACK TO SAVEPOINT nested');
     },
     async rawMethodArgs(id) {
-      const { rows } = await pool.query<{ method_args: string | null }>(`SELECT method_args FROM ${table} WHERE id = $1`, [id]);
+      const { rows } = await pool.query<{ method_args: string | null }>(
+        `SELECT method_args FROM ${table} WHERE id = $1`,
+        [id],
+      );
       return rows[0]?.method_args ?? null;
     },
     async countAttempts() {
@@ -69,8 +72,21 @@ export async function postgresHarness(
         [key],
       );
     },
+    async lockWaiters() {
+      // Every statement async-task sends names the table by its schema, so the schema name in
+      // the query text picks out this harness's sessions among parallel test files.
+      const { rows } = await pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND wait_event_type = 'Lock'
+           AND position($1 in query) > 0`,
+        [`"${schema}"`],
+      );
+      return rows[0]?.n ?? 0;
+    },
     async sideKeys() {
-      const { rows } = await pool.query<{ key: string }>(`SELECT key FROM "${schema}".side_effects ORDER BY key`);
+      const { rows } = await pool.query<{ key: string }>(
+        `SELECT key FROM "${schema}".side_effects ORDER BY key`,
+      );
       return rows.map((row) => row.key);
     },
     childEnv() {
@@ -90,5 +106,5 @@ export async function postgresHarness(
 export const postgresFixture: DialectFixture = {
   label: 'postgres/pg',
   dialect: 'postgres',
-  setup: () => postgresHarness(),
+  setup: (options) => postgresHarness({ max: Math.max(10, options?.connections ?? 0) }),
 };

@@ -1,0 +1,273 @@
+// Bad input gets a typed error at the call that received it, and nothing is written.
+import { describe, expect, it } from 'vitest';
+import {
+  AsyncTask,
+  ConfigError,
+  SerializationError,
+  UnknownTargetError,
+  aesGcmEncryptor,
+  defineTarget,
+  type AsyncTaskError,
+} from '../../src/index.js';
+import { caughtSync } from '../harness/caught.js';
+import { fixtures } from '../harness/dialects.js';
+import type { Harness } from '../harness/fixture.js';
+import { migratedTasks } from '../harness/new-tasks.js';
+import { useHarness } from '../harness/use-harness.js';
+
+class Money {
+  constructor(
+    readonly amount: number,
+    readonly currency: string,
+  ) {}
+}
+
+/** Deliberately loose, so each bad value reaches the runtime checks. */
+type AnyArgs = Record<string, unknown>;
+
+function shopTarget() {
+  return defineTarget('Shop', {
+    order(_args: AnyArgs) {},
+  });
+}
+
+const circular: AnyArgs = { name: 'loop' };
+circular['self'] = { parent: circular };
+
+const badArgs: readonly [label: string, args: AnyArgs, path: string][] = [
+  ['a bigint', { id: 10n }, 'args.id'],
+  ['a function', { callback: () => 1 }, 'args.callback'],
+  ['a Date', { at: new Date(0) }, 'args.at'],
+  ['a circular reference', circular, 'args.self.parent'],
+  ['NaN', { total: Number.NaN }, 'args.total'],
+  [
+    'a class instance deep inside',
+    {
+      items: [{ price: 1 }, { price: 2 }, { price: 3 }, { price: new Money(4, 'EUR') }],
+    },
+    'args.items[3].price',
+  ],
+];
+
+/** Asserts the call threw synchronously an error of `type` with `code`; returns it. */
+function expectThrown<E extends AsyncTaskError>(
+  fn: () => unknown,
+  type: abstract new (...args: never[]) => E,
+  code: string,
+): E {
+  const error = caughtSync(fn);
+  expect(error).toBeInstanceOf(type);
+  expect(error).toMatchObject({ code, name: type.name });
+  return error as E;
+}
+
+/** Runs `fn` in a committed transaction and checks the table did not change. */
+async function expectNothingWritten(harness: Harness, fn: (tx: unknown) => void): Promise<void> {
+  const before = await harness.countAttempts();
+  await harness.transaction(async (tx) => {
+    fn(tx);
+    await Promise.resolve();
+  });
+  expect(await harness.countAttempts()).toBe(before);
+}
+
+for (const fixture of fixtures) {
+  describe(fixture.label, () => {
+    const harness = useHarness(fixture);
+
+    for (const [label, args, path] of badArgs) {
+      it(`refuses args with ${label} (SerializationError at ${path})`, async () => {
+        const shop = shopTarget();
+        const tasks = await migratedTasks(harness(), { targets: [shop] });
+        await tasks.enqueue(harness().pool, shop.order, { fine: true });
+
+        await expectNothingWritten(harness(), (tx) => {
+          const error = expectThrown(
+            () => tasks.enqueue(tx, shop.order, args),
+            SerializationError,
+            'SERIALIZATION',
+          );
+          expect(error.path).toBe(path);
+          expect(error.message.startsWith(`enqueue: ${path} `)).toBe(true);
+        });
+        expect(await harness().countAttempts()).toBe(1);
+      });
+    }
+
+    it('refuses a whole enqueueMany batch when item 2 is bad, writing none of it', async () => {
+      const shop = shopTarget();
+      const tasks = await migratedTasks(harness(), { targets: [shop] });
+
+      await expectNothingWritten(harness(), (tx) => {
+        const error = expectThrown(
+          () =>
+            tasks.enqueueMany(tx, [
+              { method: shop.order, args: { n: 0 } },
+              { method: shop.order, args: { n: 1 } },
+              { method: shop.order, args: { n: 2, at: new Date() } },
+              { method: shop.order, args: { n: 3 } },
+            ]),
+          SerializationError,
+          'SERIALIZATION',
+        );
+        expect(error.path).toBe('args.at');
+        expect(error.message.startsWith('enqueueMany: item 2: args.at ')).toBe(true);
+      });
+      await expectNothingWritten(harness(), (tx) => {
+        expectThrown(
+          () =>
+            tasks.enqueueMany(tx, [
+              { method: shop.order, args: { n: 0 } },
+              { method: shop.order, args: { n: 1 } },
+              { method: shop.order, args: { n: 2 }, options: { priority: 1e9 } },
+            ]),
+          ConfigError,
+          'CONFIG',
+        );
+      });
+      expect(await harness().countAttempts()).toBe(0);
+    });
+
+    it('refuses a method that is not from defineTarget, or whose target is not in `targets`', async () => {
+      const shop = shopTarget();
+      const elsewhere = defineTarget('Elsewhere', { run(_args: AnyArgs) {} });
+      const tasks = await migratedTasks(harness(), { targets: [shop] });
+      const plainFunction = (_args: AnyArgs): void => undefined;
+      const lookalike = { order: (_args: AnyArgs): void => undefined };
+
+      await expectNothingWritten(harness(), (tx) => {
+        for (const method of [plainFunction, lookalike.order, elsewhere.run]) {
+          expectThrown(() => tasks.enqueue(tx, method, {}), UnknownTargetError, 'UNKNOWN_TARGET');
+        }
+        expectThrown(
+          () =>
+            tasks.enqueueMany(tx, [
+              { method: shop.order, args: {} },
+              { method: elsewhere.run, args: {} },
+            ]),
+          UnknownTargetError,
+          'UNKNOWN_TARGET',
+        );
+      });
+    });
+
+    it('refuses bad options with ConfigError', async () => {
+      const shop = shopTarget();
+      const tasks = await migratedTasks(harness(), {
+        targets: [shop],
+        encryptors: { aes: aesGcmEncryptor({ keys: { k: Buffer.alloc(32, 1) }, current: 'k' }) },
+      });
+      const badOptions: readonly [string, Parameters<typeof tasks.enqueue>[3]][] = [
+        ['an unknown encryptor', { encryptor: 'nope' as 'aes' }],
+        ['an invalid queue', { queue: 'has spaces' }],
+        ['an empty queue', { queue: '' }],
+        ['priority 1e9', { priority: 1e9 }],
+        ['a fractional priority', { priority: 0.5 }],
+        ['maxAttempts 0', { maxAttempts: 0 }],
+        ['maxAttempts 1.5', { maxAttempts: 1.5 }],
+        ['an invalid Date for scheduledAt', { scheduledAt: new Date(Number.NaN) }],
+        ['scheduledAt that is not a Date', { scheduledAt: '2030-01-01' as unknown as Date }],
+        ['an empty idempotence token', { idempotenceToken: '' }],
+        ['an idempotence token of 256 characters', { idempotenceToken: 'x'.repeat(256) }],
+      ];
+
+      await expectNothingWritten(harness(), (tx) => {
+        for (const [label, options] of badOptions) {
+          const error = caughtSync(() => tasks.enqueue(tx, shop.order, { n: 1 }, options));
+          expect(error, label).toBeInstanceOf(ConfigError);
+          expect(error, label).toMatchObject({ code: 'CONFIG', name: 'ConfigError' });
+        }
+      });
+    });
+
+    it('refuses list options with ConfigError', async () => {
+      const shop = shopTarget();
+      const tasks = await migratedTasks(harness(), { targets: [shop] });
+      for (const options of [
+        { limit: 0 },
+        { limit: 1001 },
+        { before: 'abc' },
+        { status: 'done' as 'failed' },
+      ]) {
+        const error = await tasks.list(options).catch((e: unknown) => e);
+        expect(error, JSON.stringify(options)).toBeInstanceOf(ConfigError);
+      }
+    });
+
+    it('refuses runDue options with ConfigError', async () => {
+      const shop = shopTarget();
+      const tasks = await migratedTasks(harness(), { targets: [shop] });
+      await tasks.enqueue(harness().pool, shop.order, {});
+      for (const options of [
+        { limit: 0 },
+        { concurrency: 0 },
+        { leaseMs: -1 },
+        { queues: ['a b'] },
+      ]) {
+        const error = await tasks.runDue(options).catch((e: unknown) => e);
+        expect(error, JSON.stringify(options)).toBeInstanceOf(ConfigError);
+      }
+      expect(await tasks.get((await tasks.list({}))[0]!.id)).toMatchObject({
+        status: 'pending',
+        numAttempts: 0,
+      });
+    });
+
+    it('refuses unsafe table names when the AsyncTask is constructed', () => {
+      const shop = shopTarget();
+      const longPart = 'a'.repeat(64);
+      for (const table of [
+        'x; DROP TABLE y',
+        'a"b',
+        'a.b.c',
+        longPart,
+        `schema.${longPart}`,
+        '',
+        '.name',
+        'schema.',
+        '1starts_with_digit',
+        'white space',
+        "quote'",
+      ]) {
+        const error = caughtSync(
+          () => new AsyncTask({ driver: harness().driver, table, targets: [shop] }),
+        );
+        expect(error, table).toBeInstanceOf(ConfigError);
+        expect(error, table).toMatchObject({ code: 'CONFIG' });
+      }
+      const longest = 'a'.repeat(63);
+      expect(
+        new AsyncTask({ driver: harness().driver, table: `${longest}.${longest}`, targets: [shop] })
+          .table,
+      ).toBe(`${longest}.${longest}`);
+    });
+
+    it('refuses bad constructor options with ConfigError', () => {
+      const shop = shopTarget();
+      const driver = harness().driver;
+      const cases: readonly [string, () => unknown][] = [
+        ['a target not from defineTarget', () => new AsyncTask({ driver, targets: [{} as never] })],
+        [
+          'two targets with one name',
+          () => new AsyncTask({ driver, targets: [shop, defineTarget('Shop', { x() {} })] }),
+        ],
+        [
+          'an unknown defaults.encryptor',
+          () =>
+            new AsyncTask({ driver, targets: [shop], defaults: { encryptor: 'nope' as never } }),
+        ],
+        [
+          'defaults.maxAttempts 0',
+          () => new AsyncTask({ driver, targets: [shop], defaults: { maxAttempts: 0 } }),
+        ],
+        [
+          'onError not a function',
+          () => new AsyncTask({ driver, targets: [shop], onError: 1 as never }),
+        ],
+      ];
+      for (const [label, construct] of cases) {
+        expect(caughtSync(construct), label).toBeInstanceOf(ConfigError);
+      }
+    });
+  });
+}

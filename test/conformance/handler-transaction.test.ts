@@ -1,0 +1,164 @@
+// Guarantee 3: writes made through ctx.transaction commit if and only if the attempt is marked
+// succeeded.
+import { describe, expect, it } from 'vitest';
+import {
+  AsyncTaskError,
+  LeaseLostError,
+  defineTarget,
+  type AsyncTask,
+  type TaskContext,
+} from '../../src/index.js';
+import { caught } from '../harness/caught.js';
+import { fixtures } from '../harness/dialects.js';
+import { migratedTasks } from '../harness/new-tasks.js';
+import { useHarness } from '../harness/use-harness.js';
+
+for (const fixture of fixtures) {
+  describe(fixture.label, () => {
+    const harness = useHarness(fixture);
+
+    it('commits the handler’s write together with the success', async () => {
+      await harness().createSideTable();
+      const returned: unknown[] = [];
+      const target = defineTarget('Ledger', {
+        async record(args: { key: string }, ctx: TaskContext) {
+          returned.push(
+            await ctx.transaction(async (tx) => {
+              await harness().insertSide(tx, args.key);
+              return 'written';
+            }),
+          );
+        },
+      });
+      const tasks = await migratedTasks(harness(), { targets: [target] });
+      const { id } = await harness().transaction((tx) =>
+        tasks.enqueue(tx, target.record, { key: 'entry-1' }),
+      );
+
+      expect(await tasks.runDue()).toMatchObject({ claimed: 1, succeeded: 1 });
+
+      expect(returned).toEqual(['written']);
+      expect(await harness().sideKeys()).toEqual(['entry-1']);
+      const done = await tasks.get(id);
+      expect(done).toMatchObject({ status: 'succeeded', numAttempts: 1, lastError: null });
+      expect(done?.completedAt).toBeInstanceOf(Date);
+    });
+
+    it('rolls the write back when the lease was lost, and the attempt runs again', async () => {
+      await harness().createSideTable();
+      // The handler needs the AsyncTask that is built from its target: filled in below.
+      const late = {} as { tasks: AsyncTask<unknown, unknown> };
+      const transactionErrors: unknown[] = [];
+      const rescues: number[] = [];
+      const target = defineTarget('Ledger', {
+        async record(args: { key: string }, ctx: TaskContext) {
+          if (ctx.attempt.numAttempts === 1) {
+            // Play a worker that hung past its lease: the lease runs out and another pass rescues
+            // the attempt (runDue rescues before it claims; this one claims from an empty queue).
+            await harness().expireLease(ctx.attempt.id);
+            rescues.push((await late.tasks.runDue({ queues: ['nothing-here'] })).rescued);
+            expect(await late.tasks.get(ctx.attempt.id)).toMatchObject({ status: 'pending' });
+          }
+          try {
+            await ctx.transaction((tx) => harness().insertSide(tx, args.key));
+          } catch (error) {
+            transactionErrors.push(error);
+            throw error;
+          }
+        },
+      });
+      const tasks = await migratedTasks(harness(), { targets: [target] });
+      late.tasks = tasks;
+      const { id } = await harness().transaction((tx) =>
+        tasks.enqueue(tx, target.record, { key: 'entry-1' }),
+      );
+
+      await tasks.runDue();
+
+      expect(rescues).toEqual([1]);
+      expect(transactionErrors).toHaveLength(1);
+      expect(transactionErrors[0]).toBeInstanceOf(LeaseLostError);
+      expect(transactionErrors[0]).toMatchObject({ code: 'LEASE_LOST' });
+      expect(await harness().sideKeys()).toEqual([]);
+      const rescued = await tasks.get(id);
+      expect(rescued).toMatchObject({ status: 'pending', numAttempts: 1, completedAt: null });
+      expect(rescued?.lastError).toMatch(/^LeaseExpired: /);
+
+      expect(await tasks.runDue()).toMatchObject({ claimed: 1, succeeded: 1 });
+
+      expect(await harness().sideKeys()).toEqual(['entry-1']);
+      expect(await tasks.get(id)).toMatchObject({ status: 'succeeded', numAttempts: 2 });
+    });
+
+    it('rolls the write back when the handler throws inside ctx.transaction, and retries', async () => {
+      await harness().createSideTable();
+      const target = defineTarget('Ledger', {
+        async record(args: { key: string }, ctx: TaskContext) {
+          await ctx.transaction(async (tx) => {
+            await harness().insertSide(tx, args.key);
+            if (ctx.attempt.numAttempts === 1) throw new Error('validation failed after insert');
+          });
+        },
+      });
+      const tasks = await migratedTasks(harness(), { targets: [target] });
+      const { id } = await harness().transaction((tx) =>
+        tasks.enqueue(tx, target.record, { key: 'entry-1' }),
+      );
+
+      expect(await tasks.runDue()).toMatchObject({ claimed: 1, retried: 1 });
+
+      expect(await harness().sideKeys()).toEqual([]);
+      expect(await tasks.get(id)).toMatchObject({
+        status: 'pending',
+        numAttempts: 1,
+        lastError: 'Error: validation failed after insert',
+      });
+
+      await harness().makeDue(id);
+      expect(await tasks.runDue()).toMatchObject({ claimed: 1, succeeded: 1 });
+      expect(await harness().sideKeys()).toEqual(['entry-1']);
+      expect(await tasks.get(id)).toMatchObject({ status: 'succeeded', numAttempts: 2 });
+    });
+
+    it('keeps the success and the write when the handler throws after ctx.transaction', async () => {
+      await harness().createSideTable();
+      const target = defineTarget('Ledger', {
+        async record(args: { key: string }, ctx: TaskContext) {
+          await ctx.transaction((tx) => harness().insertSide(tx, args.key));
+          throw new Error('after the commit');
+        },
+      });
+      const tasks = await migratedTasks(harness(), { targets: [target] });
+      const { id } = await harness().transaction((tx) =>
+        tasks.enqueue(tx, target.record, { key: 'entry-1' }),
+      );
+
+      expect(await tasks.runDue()).toMatchObject({ claimed: 1, succeeded: 1, retried: 0 });
+
+      expect(await harness().sideKeys()).toEqual(['entry-1']);
+      expect(await tasks.get(id)).toMatchObject({ status: 'succeeded', numAttempts: 1 });
+      expect(await tasks.runDue()).toMatchObject({ claimed: 0 });
+    });
+
+    it('refuses a second ctx.transaction in one run', async () => {
+      await harness().createSideTable();
+      const secondCall: unknown[] = [];
+      const target = defineTarget('Ledger', {
+        async record(args: { key: string }, ctx: TaskContext) {
+          await ctx.transaction((tx) => harness().insertSide(tx, args.key));
+          secondCall.push(
+            await caught(ctx.transaction((tx) => harness().insertSide(tx, `${args.key}-again`))),
+          );
+        },
+      });
+      const tasks = await migratedTasks(harness(), { targets: [target] });
+      await harness().transaction((tx) => tasks.enqueue(tx, target.record, { key: 'entry-1' }));
+
+      expect(await tasks.runDue()).toMatchObject({ succeeded: 1 });
+
+      expect(secondCall).toHaveLength(1);
+      expect(secondCall[0]).toBeInstanceOf(AsyncTaskError);
+      expect(await harness().sideKeys()).toEqual(['entry-1']);
+    });
+  });
+}

@@ -1,0 +1,93 @@
+// A long-running worker in its own process, for the worker conformance tests (kill -9, many
+// processes, shutdown). Environment: `harness.childEnv()` plus ASYNC_TASK_WORKER_OPTIONS (JSON
+// WorkerOptions). Protocol on stdout, one line each, written synchronously (a pipe on Linux), so a
+// line is in the parent's hands before the handler goes on:
+//   ready <workerId>          the worker is running
+//   start <id> <numAttempts>  a handler began
+//   done <id> <numAttempts>   `side` committed its write and its success
+//   aborted <id>              ctx.signal of a `hang` run was aborted
+//   rescued <id> <status>     this worker's rescuer handed an expired lease back
+//   error <during>            the worker reported an error (details on stderr)
+//   stopped                   stop() resolved and the pool is closed
+// stdin: `stop <timeoutMs>` calls worker.stop({ timeoutMs }) and closes the pool. The process is
+// never told to exit: it must end by itself once the worker and the pool are gone.
+import { createInterface } from 'node:readline';
+import { AsyncTask, type WorkerOptions } from '../../src/index.js';
+import { driverFromEnv } from './child-driver.js';
+import { workerChildTarget } from './worker-child-target.js';
+
+const say = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+/** The side table's INSERT for the handler's transaction object, per dialect (as the fixtures do). */
+function sideInserter(dialect: string, table: string): (tx: unknown, key: string) => Promise<void> {
+  const database = table.includes('.') ? table.slice(0, table.lastIndexOf('.')) : null;
+  switch (dialect) {
+    case 'postgres': {
+      const sql = `INSERT INTO ${database === null ? '' : `"${database}".`}side_effects (key) VALUES ($1)`;
+      return async (tx, key) => {
+        await (tx as { query(text: string, values: unknown[]): Promise<unknown> }).query(sql, [
+          key,
+        ]);
+      };
+    }
+    case 'mysql': {
+      const sql = `INSERT INTO ${database === null ? '' : `\`${database}\`.`}side_effects (\`key\`) VALUES (?)`;
+      return async (tx, key) => {
+        await (tx as { query(text: string, values: unknown[]): Promise<unknown> }).query(sql, [
+          key,
+        ]);
+      };
+    }
+    case 'sqlite':
+      return (tx, key) => {
+        (tx as { prepare(sql: string): { run(...params: unknown[]): unknown } })
+          .prepare('INSERT INTO side_effects (key) VALUES (?)')
+          .run(key);
+        return Promise.resolve();
+      };
+    default:
+      throw new Error(`worker-child: unknown dialect ${dialect}`);
+  }
+}
+
+const options = JSON.parse(process.env['ASYNC_TASK_WORKER_OPTIONS'] ?? '{}') as WorkerOptions;
+const { driver, table, close } = await driverFromEnv();
+const target = workerChildTarget({
+  started: (ctx) => {
+    say(`start ${ctx.attempt.id} ${ctx.attempt.numAttempts}`);
+    if (ctx.attempt.methodName === 'hang') {
+      const id = ctx.attempt.id;
+      ctx.signal.addEventListener('abort', () => say(`aborted ${id}`), { once: true });
+    }
+  },
+  completed: (ctx) => say(`done ${ctx.attempt.id} ${ctx.attempt.numAttempts}`),
+  insertSide: sideInserter(process.env['ASYNC_TASK_CHILD_DIALECT'] ?? '', table),
+});
+const tasks = new AsyncTask({ driver, table, targets: [target] });
+const worker = tasks.worker(options);
+worker.on('rescued', ({ attempt }) => say(`rescued ${attempt.id} ${attempt.status}`));
+worker.on('error', ({ error, during }) => {
+  say(`error ${during}`);
+  process.stderr.write(`worker error during ${during}: ${String(error)}\n`);
+});
+await worker.start();
+
+const lines = createInterface({ input: process.stdin });
+let stopping = false;
+const stop = async (timeoutMs: number): Promise<void> => {
+  if (stopping) return;
+  stopping = true;
+  lines.close();
+  await worker.stop({ timeoutMs });
+  await close();
+  say('stopped');
+};
+lines.on('line', (line) => {
+  const [command, argument] = line.split(' ');
+  if (command === 'stop') void stop(Number(argument ?? 30_000));
+});
+// The parent went away without a word: stop rather than linger.
+lines.on('close', () => void stop(30_000));
+say(`ready ${worker.id}`);

@@ -1,0 +1,177 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/core/errors.js';
+import { methodRef, targetDefinition } from '../../src/core/target.js';
+import { defineTarget, type TaskContext } from '../../src/index.js';
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toMatchObject({ code: 'CONFIG', name: 'ConfigError' });
+    return error as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('defineTarget with a plain object', () => {
+  it('returns the same object, named, with every function property as a method', () => {
+    const methods = {
+      greeting: 'hello',
+      greet(args: { name: string }): string {
+        return `${this.greeting} ${args.name}`;
+      },
+      async shout(args: { name: string }): Promise<string> {
+        await Promise.resolve();
+        return this.greet(args).toUpperCase();
+      },
+    };
+
+    const target = defineTarget('Greeter', methods);
+
+    expect(target).toBe(methods);
+    const definition = targetDefinition(target);
+    expect(definition?.name).toBe('Greeter');
+    expect([...(definition?.methods.keys() ?? [])].sort()).toEqual(['greet', 'shout']);
+    expect(Object.keys(target)).toEqual(['greeting', 'greet', 'shout']);
+    expect(JSON.stringify(target)).toBe('{"greeting":"hello"}');
+  });
+
+  it('keeps methods directly callable, with `this` the object', async () => {
+    const target = defineTarget('Greeter', {
+      greeting: 'hello',
+      greet(args: { name: string }): string {
+        return `${this.greeting} ${args.name}`;
+      },
+      async shout(args: { name: string }, _ctx?: TaskContext): Promise<string> {
+        await Promise.resolve();
+        return this.greet(args).toUpperCase();
+      },
+    });
+
+    expect(target.greet({ name: 'ada' })).toBe('hello ada');
+    expect(await target.shout({ name: 'ada' })).toBe('HELLO ADA');
+  });
+
+  it('resolves a method reference to its target and name', () => {
+    const target = defineTarget('Orders', { fulfill(_args: null) {}, cancel(_args: null) {} });
+    expect(methodRef(target.fulfill)).toMatchObject({
+      target: 'Orders',
+      methodName: 'fulfill',
+      owner: target,
+    });
+    expect(methodRef(target.cancel)?.methodName).toBe('cancel');
+    expect(methodRef(() => undefined)).toBeUndefined();
+    expect(methodRef('fulfill')).toBeUndefined();
+  });
+});
+
+describe('defineTarget with a class', () => {
+  it('takes the static methods, skipping the built-in properties', async () => {
+    class Mailer {
+      static sender = 'noreply@example.com';
+      static from(): string {
+        return this.sender;
+      }
+      static async send(args: { to: string }): Promise<string> {
+        await Promise.resolve();
+        return `${this.from()} -> ${args.to}`;
+      }
+      instanceMethod(): void {}
+    }
+
+    const target = defineTarget('Mailer', Mailer);
+
+    expect(target).toBe(Mailer);
+    expect([...(targetDefinition(target)?.methods.keys() ?? [])].sort()).toEqual(['from', 'send']);
+    expect(await target.send({ to: 'ada@example.com' })).toBe(
+      'noreply@example.com -> ada@example.com',
+    );
+    expect(methodRef(target.send)).toMatchObject({ target: 'Mailer', methodName: 'send' });
+    // The class still works as a class.
+    expect(new Mailer()).toBeInstanceOf(Mailer);
+  });
+});
+
+describe('defineTarget validation', () => {
+  it.each([
+    'OrderClient',
+    'billing.Invoices',
+    'ns:Thing-2',
+    '$special',
+    '_private',
+    'a'.repeat(200),
+  ])('accepts the name %j', (name) => {
+    expect(targetDefinition(defineTarget(name, { run() {} }))?.name).toBe(name);
+  });
+
+  it.each(['', '1abc', 'has space', 'semi;colon', 'quote"d', "it's", '-dash', 'a'.repeat(201)])(
+    'refuses the name %j',
+    (name) => {
+      configError(() => defineTarget(name, { run() {} }));
+    },
+  );
+
+  it('refuses a non-string name and a non-object target', () => {
+    configError(() => defineTarget(42 as unknown as string, { run() {} }));
+    configError(() => defineTarget('Nothing', null as unknown as object));
+    configError(() => defineTarget('Text', 'abc' as unknown as object));
+  });
+
+  it('refuses a target without methods', () => {
+    configError(() => defineTarget('Empty', {}));
+    configError(() => defineTarget('DataOnly', { a: 1, b: 'two' }));
+  });
+
+  it('refuses the same function in two targets', () => {
+    const shared = (_args: null): void => undefined;
+    defineTarget('First', { shared });
+    const error = configError(() => defineTarget('Second', { shared }));
+    expect(error.message).toContain('First.shared');
+  });
+
+  it('returns the target when defined again with the same name, refuses another name', () => {
+    const methods = { run() {} };
+    const target = defineTarget('Once', methods);
+    expect(defineTarget('Once', methods)).toBe(target);
+    configError(() => defineTarget('Twice', methods));
+  });
+
+  it('refuses options.methods naming a missing method', () => {
+    const error = configError(() =>
+      defineTarget(
+        'Orders',
+        { fulfill() {} },
+        { methods: { fulfil: { maxAttempts: 3 } } as { fulfill?: { maxAttempts: number } } },
+      ),
+    );
+    expect(error.message).toContain('fulfil');
+  });
+
+  it.each([
+    ['maxAttempts 0', { maxAttempts: 0 }],
+    ['maxAttempts 1.5', { maxAttempts: 1.5 }],
+    ['an invalid queue', { queue: 'a queue' }],
+    ['priority 1e9', { priority: 1e9 }],
+    ['a backoff that is not a function', { backoff: 1000 as unknown as () => number }],
+  ])('refuses target options with %s, at target and method level', (_label, options) => {
+    configError(() => defineTarget('Bad', { run() {} }, options));
+    configError(() => defineTarget('Bad', { run() {} }, { methods: { run: options } }));
+  });
+
+  it('merges method options over target options', () => {
+    const backoff = (): number => 5000;
+    const target = defineTarget(
+      'Layered',
+      { a() {}, b() {} },
+      { maxAttempts: 5, queue: 'slow', backoff, methods: { a: { maxAttempts: 2, priority: -1 } } },
+    );
+    expect(methodRef(target.a)?.options).toEqual({
+      maxAttempts: 2,
+      queue: 'slow',
+      priority: -1,
+      backoff,
+    });
+    expect(methodRef(target.b)?.options).toEqual({ maxAttempts: 5, queue: 'slow', backoff });
+  });
+});
