@@ -1,0 +1,166 @@
+// SQLite statements, one per behaviour. The only substitutions are `{{table}}`, the validated,
+// double-quoted table name, and `{{name}}`, the bare name that prefixes its index names (for
+// INDEXED BY, which pins the plan the claim and the rescue are written for), filled in once per
+// table (see bindStatements).
+//
+// Locking, once for all of them: SQLite has one writer per database file. Every write below is a
+// single statement that takes the write lock when it starts (in autocommit mode, or inside the
+// driver's BEGIN IMMEDIATE), reads the newest committed state under it, and commits before any
+// other connection or process can write. That is what SKIP LOCKED buys on PostgreSQL, with
+// waiting instead of skipping: two claimers never see the same pending row, because the second
+// one only starts once the first has committed its lease.
+//
+// Times are INTEGER milliseconds since the epoch. "Now" is always `nowMs`, SQLite's clock (which
+// is the process's clock); it is fixed for the length of one statement. Parameters are numbered
+// (`?1`), each bound once; lists travel as one JSON text read with json_each.
+
+/** The current time in whole milliseconds. `subsec` needs SQLite 3.42; round() undoes float error. */
+const nowMs = `CAST(round(unixepoch('subsec') * 1000) AS INTEGER)`;
+
+/** Every column, as the row mapper expects them; the id as text, so 64-bit ids survive. */
+const columns = `CAST(id AS TEXT) AS id, target, method_name, method_args, encryptor, status,
+  num_attempts, max_attempts, queue, priority, idempotence_token, scheduled_at, completed_at,
+  locked_by, locked_until, last_error, created_at, updated_at`;
+
+// One row per element of the JSON array ?1, in array order. The write lock makes the check of
+// the unique idempotence index and the insert one step, so racing enqueuers (other connections or
+// processes) never both insert a token; a duplicate, in the table or earlier in the same batch,
+// is skipped and read back by attemptGetByTokens. (`WHERE true` is SQLite's required
+// disambiguation between an upsert and a join constraint.)
+export const attemptInsertMany = `
+INSERT INTO {{table}} (target, method_name, method_args, encryptor, max_attempts, queue, priority,
+  idempotence_token, scheduled_at, created_at, updated_at)
+SELECT value ->> 'target', value ->> 'methodName', value ->> 'methodArgs',
+  value ->> 'encryptor', value ->> 'maxAttempts', value ->> 'queue', value ->> 'priority',
+  value ->> 'idempotenceToken', coalesce(value ->> 'scheduledAt', ${nowMs}), ${nowMs}, ${nowMs}
+FROM json_each(?1)
+WHERE true
+ORDER BY key
+ON CONFLICT (target, method_name, idempotence_token) WHERE idempotence_token IS NOT NULL DO NOTHING
+RETURNING ${columns}`;
+
+// Reads the rows that won an idempotence conflict. Runs on the insert's connection right after
+// it (in the caller's transaction, if any), so the winner is committed or our own: visible.
+export const attemptGetByTokens = `
+SELECT ${columns} FROM {{table}}
+WHERE idempotence_token IS NOT NULL
+  AND (target, method_name, idempotence_token) IN (
+    SELECT value ->> 'target', value ->> 'methodName', value ->> 'idempotenceToken'
+    FROM json_each(?1))`;
+
+// A read: sees the last committed state (WAL readers never wait for the writer).
+export const attemptGet = `SELECT ${columns} FROM {{table}} AS t WHERE t.id = CAST(?1 AS INTEGER)`;
+
+// Newest first; every filter optional. Pages by id (keyset), never by offset. A read, as above.
+export const attemptList = `
+SELECT ${columns} FROM {{table}} AS t
+WHERE (?1 IS NULL OR t.status = ?1)
+  AND (?2 IS NULL OR t.target = ?2)
+  AND (?3 IS NULL OR t.method_name = ?3)
+  AND (?4 IS NULL OR t.queue = ?4)
+  AND (?5 IS NULL OR t.id < CAST(?5 AS INTEGER))
+ORDER BY t.id DESC
+LIMIT ?6`;
+
+// No SKIP LOCKED, and none needed: choosing the rows and leasing them is one statement under the
+// write lock, so a concurrent claimer (another connection or process) waits for our commit and
+// then no longer sees these rows as pending. ?5 is a JSON array of queues, or null for all.
+// ?4, the horizon of a runDue pass (its first claim's time), keeps retries out of the pass; a row
+// retried within the horizon's own millisecond can still come back, and the pass hands it back.
+export const attemptClaim = `
+UPDATE {{table}}
+SET status = 'running', num_attempts = num_attempts + 1, locked_by = ?1,
+  locked_until = ${nowMs} + ?3, updated_at = ${nowMs}
+WHERE id IN (
+  SELECT id FROM {{table}} INDEXED BY "{{name}}_due_idx"
+  WHERE status = 'pending'
+    AND scheduled_at <= ${nowMs}
+    AND (?4 IS NULL OR scheduled_at <= ?4)
+    AND (?5 IS NULL OR queue IN (SELECT value FROM json_each(?5)))
+  ORDER BY priority, scheduled_at, id
+  LIMIT ?2)
+RETURNING ${columns}, ${nowMs} AS db_now`;
+
+// Fenced: a row is written only while still running under this lease and this attempt count,
+// so a worker that lost its lease (rescued, re-claimed elsewhere) cannot overwrite the outcome.
+// The check and the write are one statement under the write lock.
+export const attemptCompleteMany = `
+UPDATE {{table}} AS t
+SET status = o.status,
+  completed_at = CASE WHEN o.status = 'pending' THEN NULL ELSE ${nowMs} END,
+  scheduled_at = CASE WHEN o.status = 'pending' THEN ${nowMs} + o.delay_ms
+    ELSE t.scheduled_at END,
+  last_error = coalesce(o.error, t.last_error),
+  locked_by = NULL, locked_until = NULL, updated_at = ${nowMs}
+FROM (
+  SELECT CAST(value ->> 'id' AS INTEGER) AS id, value ->> 'numAttempts' AS num_attempts,
+    value ->> 'status' AS status, value ->> 'delayMs' AS delay_ms, value ->> 'error' AS error
+  FROM json_each(?2)) AS o
+WHERE t.id = o.id AND +t.status = 'running' AND t.locked_by = ?1 AND t.num_attempts = o.num_attempts
+RETURNING CAST(id AS TEXT) AS id`;
+
+// Fenced like completion; rows whose lease was lost are simply not returned.
+export const attemptExtendLeases = `
+UPDATE {{table}} AS t
+SET locked_until = ${nowMs} + ?3
+FROM (
+  SELECT CAST(value ->> 'id' AS INTEGER) AS id, value ->> 'numAttempts' AS num_attempts
+  FROM json_each(?2)) AS l
+WHERE t.id = l.id AND +t.status = 'running' AND t.locked_by = ?1 AND t.num_attempts = l.num_attempts
+RETURNING CAST(id AS TEXT) AS id`;
+
+// Fenced; undoes the claim's count so a shutdown does not burn an attempt.
+export const attemptReleaseMany = `
+UPDATE {{table}} AS t
+SET status = 'pending', num_attempts = t.num_attempts - 1, locked_by = NULL, locked_until = NULL,
+  updated_at = ${nowMs}
+FROM (
+  SELECT CAST(value ->> 'id' AS INTEGER) AS id, value ->> 'numAttempts' AS num_attempts
+  FROM json_each(?2)) AS l
+WHERE t.id = l.id AND +t.status = 'running' AND t.locked_by = ?1 AND t.num_attempts = l.num_attempts
+RETURNING CAST(id AS TEXT) AS id`;
+
+// One statement under the write lock, so concurrent rescuers never hand back the same row twice;
+// a worker completing the same row either committed first (row no longer running) or finds its
+// fence gone.
+export const attemptRescueExpired = `
+UPDATE {{table}}
+SET status = CASE WHEN num_attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
+  completed_at = CASE WHEN num_attempts >= max_attempts THEN ${nowMs} END,
+  scheduled_at = CASE WHEN num_attempts >= max_attempts THEN scheduled_at ELSE ${nowMs} END,
+  last_error = 'LeaseExpired: the lease of worker ' || locked_by || ' ran out before it finished',
+  locked_by = NULL, locked_until = NULL, updated_at = ${nowMs}
+WHERE id IN (
+  SELECT id FROM {{table}} INDEXED BY "{{name}}_lease_idx"
+  WHERE status = 'running' AND locked_until < ${nowMs}
+  ORDER BY locked_until
+  LIMIT ?1)
+RETURNING ${columns}`;
+
+// Only from pending: the check and the write are one statement under the write lock.
+export const attemptSetFinalIfPending = `
+UPDATE {{table}} SET status = ?2, completed_at = ${nowMs}, updated_at = ${nowMs}
+WHERE id = CAST(?1 AS INTEGER) AND status = 'pending'
+RETURNING ${columns}`;
+
+// Gives an exhausted attempt room for one more run; check and write are one statement, as above.
+export const attemptSetPendingIfFinished = `
+UPDATE {{table}} SET status = 'pending', completed_at = NULL, scheduled_at = ${nowMs},
+  max_attempts = max(max_attempts, num_attempts + 1), updated_at = ${nowMs}
+WHERE id = CAST(?1 AS INTEGER) AND status IN ('failed', 'expired')
+RETURNING ${columns}`;
+
+// Oldest first along the primary key (no index on completed_at: it would cost every completion);
+// bounded batches keep each hold of the write lock short, so enqueuers and claimers wait little.
+export const attemptPrune = `
+DELETE FROM {{table}} WHERE id IN (
+  SELECT id FROM {{table}}
+  WHERE status IN ('succeeded', 'failed', 'expired') AND completed_at < ?1
+  ORDER BY id
+  LIMIT ?2)`;
+
+// Exact counts for every (status, queue) present: one scan of the table (no index covers status
+// and queue, and one would cost every write). A read: WAL readers never wait for the writer.
+// For operators, not for hot code.
+export const attemptStats = `
+SELECT status, queue, count(*) AS count FROM {{table}} GROUP BY status, queue`;
