@@ -1,0 +1,544 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { AttemptRecord, AttemptStatus } from '../../core/attempt.js';
+import { AsyncTaskError, ConfigError, SchemaOutdatedError } from '../../core/errors.js';
+import type { TableName } from '../../driver/driver.js';
+import type {
+  AttemptClaimParams,
+  AttemptClaimResult,
+  AttemptCompletion,
+  AttemptInsertParams,
+  AttemptInsertResult,
+  AttemptListParams,
+  AttemptStatsRow,
+  Executor,
+  LeaseRef,
+} from '../../driver/executor.js';
+import type { SqlConnection, SqlResult, Statement } from '../../driver/sql-connection.js';
+import * as queries from './queries.js';
+
+type StatementName = keyof typeof queries;
+export type MysqlStatements = Readonly<Record<StatementName, Statement>>;
+
+/** `name` or `database`.`name`: a schema is a database in MySQL. Parts are validated identifiers. */
+export function quoteTable(table: TableName): string {
+  return table.schema === null ? `\`${table.name}\`` : `\`${table.schema}\`.\`${table.name}\``;
+}
+
+const cache = new Map<string, MysqlStatements>();
+
+/** Fills the table name into every statement, once per table. */
+export function bindStatements(table: TableName): MysqlStatements {
+  const quoted = quoteTable(table);
+  let bound = cache.get(quoted);
+  if (!bound) {
+    const entries = Object.entries(queries).map(([key, template]) => {
+      const text = template.replaceAll('{{table}}', quoted).trim();
+      const hash = createHash('sha1').update(text).digest('hex').slice(0, 16);
+      return [key, { name: `async_task_mysql_${key}_${hash}`, text }] as const;
+    });
+    bound = Object.fromEntries(entries) as MysqlStatements;
+    cache.set(quoted, bound);
+  }
+  return bound;
+}
+
+/**
+ * Prefix of the `locked_by` values this dialect writes to mark the rows of one operation (never
+ * a worker's id). A marked row is read back by its marker, then unmarked; readers never see one
+ * (see {@link visible}).
+ */
+const markerPrefix = 'async-task:';
+
+/**
+ * How long a marked row stays out of the claim's reach: the marker's `locked_until`. Markers are
+ * cleared within the same operation, so this only matters if the process dies in between (on a
+ * connection outside a transaction): the row becomes claimable again after this long, measured by
+ * the application's clock.
+ */
+const markerHoldMs = 60_000;
+
+/**
+ * The MySQL / MariaDB executor. Ids travel as text, times as UTC text in and epoch milliseconds
+ * out, lists as one JSON parameter.
+ *
+ * Without RETURNING, operations that must know which rows they wrote use one of two tools:
+ * - the claim and the rescue run in a short transaction of their own (`SELECT … FOR UPDATE SKIP
+ *   LOCKED`, then `UPDATE` by id); they are only ever called on a `Driver.run` connection;
+ * - enqueue, completion and release mark the rows they write with a one-off `locked_by` value,
+ *   read them back by it and clear it. They open no transaction, because they run on the
+ *   caller's transaction (enqueue), inside `ctx.transaction` (completion), or both ways, and
+ *   `START TRANSACTION` would silently commit the caller's. The marker's `locked_until` keeps
+ *   claimers off a marked row while the connection is in autocommit mode (the pool).
+ */
+export class MysqlExecutor implements Executor {
+  readonly #connection: SqlConnection;
+  readonly #statements: MysqlStatements;
+  readonly #table: TableName;
+
+  constructor(connection: SqlConnection, table: TableName) {
+    this.#connection = connection;
+    this.#table = table;
+    this.#statements = bindStatements(table);
+  }
+
+  async attemptClaim(params: AttemptClaimParams): Promise<AttemptClaimResult> {
+    const horizon = params.horizon === null ? null : sqlTime(params.horizon);
+    const queues = params.queues === null ? null : JSON.stringify(params.queues);
+    return this.#transaction(async () => {
+      const selected = await this.#query('attemptClaimSelect', [
+        horizon,
+        horizon,
+        queues,
+        queues,
+        params.limit,
+      ]);
+      const first = selected.rows[0];
+      if (!first) return { records: [], now: new Date() };
+      const now = toDate(first['db_now']);
+      const lockedUntil = new Date(now.getTime() + params.leaseMs);
+      const records = selected.rows.map(toRecord);
+      await this.#query('attemptClaimUpdate', [
+        idsJson(records),
+        params.lockedBy,
+        sqlTime(lockedUntil),
+        sqlTime(now),
+      ]);
+      // The rows are locked since the SELECT, so the UPDATE wrote exactly these values.
+      return {
+        records: records.map((record) => ({
+          ...record,
+          status: 'running',
+          numAttempts: record.numAttempts + 1,
+          lockedBy: params.lockedBy,
+          lockedUntil,
+          updatedAt: now,
+        })),
+        now,
+      };
+    });
+  }
+
+  async attemptCompleteMany(
+    lockedBy: string,
+    completions: readonly AttemptCompletion[],
+  ): Promise<string[]> {
+    const unique = uniqueLeases(completions);
+    if (unique.length === 0) return [];
+    const marker = unique.length === 1 ? null : newMarker('complete');
+    const written = await this.#query('attemptCompleteMany', [
+      JSON.stringify(
+        unique.map((c) =>
+          withoutNulls({
+            id: c.id,
+            n: c.numAttempts,
+            status: c.status,
+            delayMs: Math.max(0, Math.round(c.delayMs)),
+            error: c.error,
+          }),
+        ),
+      ),
+      marker,
+      marker === null ? null : sqlTime(markerHold()),
+      lockedBy,
+    ]);
+    return this.#takeMarked(unique, written.rowCount, marker);
+  }
+
+  async attemptExtendLeases(
+    lockedBy: string,
+    leases: readonly LeaseRef[],
+    leaseMs: number,
+  ): Promise<string[]> {
+    const unique = uniqueLeases(leases);
+    if (unique.length === 0) return [];
+    const list = leasesJson(unique);
+    await this.#query('attemptExtendLeases', [list, Math.round(leaseMs) * 1000, lockedBy]);
+    const held = await this.#query('attemptGetHeld', [list, lockedBy]);
+    return held.rows.map(idOf);
+  }
+
+  async attemptGet(id: string): Promise<AttemptRecord | null> {
+    const result = await this.#query('attemptGet', [id]);
+    const row = result.rows[0];
+    return row ? visible(toRecord(row)) : null;
+  }
+
+  async attemptInsertMany(rows: readonly AttemptInsertParams[]): Promise<AttemptInsertResult[]> {
+    if (rows.length === 0) return [];
+    const marker = newMarker('enqueue');
+    const hold = sqlTime(markerHold());
+    await this.#run(
+      insertStatement(this.#statements, rows.length),
+      insertParams(rows, marker, hold),
+    );
+
+    // Every row without a token was inserted; rows with one were inserted unless it was taken.
+    const marked = rows.some((row) => row.idempotenceToken === null)
+      ? (await this.#query('attemptGetMarked', [hold, marker])).rows.map(toRecord)
+      : [];
+    const found = new Map<string, AttemptRecord>();
+    for (const record of marked) {
+      if (record.idempotenceToken !== null) found.set(tokenKey(record), record);
+    }
+    const missing = uniqueTokens(rows.filter((row) => !found.has(tokenKey(row))));
+    if (missing.length > 0) {
+      const result = await this.#query('attemptGetByTokens', [tokensJson(missing)]);
+      for (const record of result.rows.map(toRecord)) found.set(tokenKey(record), record);
+    }
+    const mine = [
+      ...marked,
+      ...[...found.values()].filter(
+        (record) => record.lockedBy === marker && !marked.includes(record),
+      ),
+    ];
+    if (mine.length > 0) await this.#query('attemptUnmark', [idsJson(mine), marker]);
+    return matchInserted(rows, marked, found, marker);
+  }
+
+  async attemptList(params: AttemptListParams): Promise<AttemptRecord[]> {
+    const result = await this.#query('attemptList', [
+      params.status,
+      params.status,
+      params.target,
+      params.target,
+      params.methodName,
+      params.methodName,
+      params.queue,
+      params.queue,
+      params.beforeId,
+      params.beforeId,
+      params.limit,
+    ]);
+    return result.rows.map((row) => visible(toRecord(row)));
+  }
+
+  async attemptPrune(before: Date, limit: number): Promise<number> {
+    const cutoff = sqlTime(before);
+    const candidates = await this.#query('attemptPruneSelect', [cutoff, limit]);
+    if (candidates.rows.length === 0) return 0;
+    const list = JSON.stringify(candidates.rows.map((row) => ({ id: idOf(row) })));
+    const deleted = await this.#query('attemptPruneDelete', [list, cutoff]);
+    return deleted.rowCount;
+  }
+
+  async attemptReleaseMany(lockedBy: string, leases: readonly LeaseRef[]): Promise<string[]> {
+    const unique = uniqueLeases(leases);
+    if (unique.length === 0) return [];
+    const marker = unique.length === 1 ? null : newMarker('release');
+    const released = await this.#query('attemptReleaseMany', [
+      leasesJson(unique),
+      marker,
+      marker === null ? null : sqlTime(markerHold()),
+      lockedBy,
+    ]);
+    return this.#takeMarked(unique, released.rowCount, marker);
+  }
+
+  async attemptRescueExpired(limit: number): Promise<AttemptRecord[]> {
+    return this.#transaction(async () => {
+      const expired = await this.#query('attemptRescueSelect', [limit]);
+      if (expired.rows.length === 0) return [];
+      const list = JSON.stringify(
+        expired.rows.map((row) => ({ id: idOf(row), error: row['error'] as string })),
+      );
+      await this.#query('attemptRescueUpdate', [list]);
+      const rescued = await this.#query('attemptGetByIds', [list]);
+      return rescued.rows.map(toRecord);
+    });
+  }
+
+  async attemptSetFinalIfPending(
+    id: string,
+    status: 'expired' | 'failed',
+  ): Promise<AttemptRecord | null> {
+    const result = await this.#query('attemptSetFinalIfPending', [status, id]);
+    return result.rowCount === 0 ? null : this.attemptGet(id);
+  }
+
+  async attemptSetPendingIfFinished(id: string): Promise<AttemptRecord | null> {
+    const result = await this.#query('attemptSetPendingIfFinished', [id]);
+    return result.rowCount === 0 ? null : this.attemptGet(id);
+  }
+
+  async attemptStats(): Promise<AttemptStatsRow[]> {
+    const result = await this.#query('attemptStats', []);
+    return result.rows.map((row) => ({
+      status: row['status'] as AttemptStatus,
+      queue: row['queue'] as string,
+      count: Number(row['count']),
+    }));
+  }
+
+  /**
+   * The ids among `leases` that a fenced write just wrote (`count` rows), marked with `marker`,
+   * unmarked again. When it wrote every lease there is nothing to look up; a write of one lease
+   * needs no marker at all (`null`): its count says everything.
+   */
+  async #takeMarked(
+    leases: readonly LeaseRef[],
+    count: number,
+    marker: string | null,
+  ): Promise<string[]> {
+    if (count === 0) return [];
+    if (marker === null) return leases.map((lease) => lease.id);
+    const list = leasesJson(leases);
+    const ids =
+      count === leases.length
+        ? leases.map((lease) => lease.id)
+        : (await this.#query('attemptGetMarkedIds', [list, marker])).rows.map(idOf);
+    await this.#query('attemptUnmark', [list, marker]);
+    return ids;
+  }
+
+  /**
+   * A short READ COMMITTED transaction of the executor's own; only for operations called on a
+   * `Driver.run` connection (START TRANSACTION would commit a caller's transaction).
+   */
+  async #transaction<T>(fn: () => Promise<T>): Promise<T> {
+    await this.#query('transactionReadCommitted', []);
+    await this.#query('transactionStart', []);
+    let result: T;
+    try {
+      result = await fn();
+    } catch (error) {
+      await this.#query('transactionRollback', []).catch(() => undefined);
+      throw error;
+    }
+    await this.#query('transactionCommit', []);
+    return result;
+  }
+
+  #query(name: StatementName, params: readonly unknown[]): Promise<SqlResult> {
+    return this.#run(this.#statements[name], params);
+  }
+
+  async #run(statement: Statement, params: readonly unknown[]): Promise<SqlResult> {
+    try {
+      return await this.#connection.query(statement, params);
+    } catch (error) {
+      throw translateError(error, this.#table);
+    }
+  }
+}
+
+/** ER_NO_SUCH_TABLE (1146) means migrate() has not run. */
+export function translateError(error: unknown, table: TableName): unknown {
+  if (isNoSuchTable(error)) {
+    return new SchemaOutdatedError(
+      `table ${quoteTable(table)} does not exist; run \`await tasks.migrate()\` (or \`async-task migrate\`) first`,
+    );
+  }
+  return error;
+}
+
+/** Whether a client error (possibly wrapped in an AsyncTaskError) is ER_NO_SUCH_TABLE. */
+export function isNoSuchTable(error: unknown): boolean {
+  const cause = error instanceof AsyncTaskError ? error.cause : error;
+  const { errno, code } = (cause ?? {}) as { errno?: unknown; code?: unknown };
+  return errno === 1146 || code === 'ER_NO_SUCH_TABLE';
+}
+
+/** 'YYYY-MM-DD hh:mm:ss.fff' in UTC: what DATETIME(3) columns hold. */
+function sqlTime(date: Date): string {
+  const year = date.getUTCFullYear();
+  if (!(year >= 1000 && year <= 9999)) {
+    throw new ConfigError(
+      `MySQL stores times from year 1000 to 9999; ${Number.isNaN(year) ? 'an invalid date' : date.toISOString()} is outside that range`,
+    );
+  }
+  return date.toISOString().replace('T', ' ').slice(0, 23);
+}
+
+function markerHold(): Date {
+  return new Date(Date.now() + markerHoldMs);
+}
+
+function newMarker(operation: string): string {
+  return `${markerPrefix}${operation}:${randomUUID()}`;
+}
+
+/** A record as callers see it: a row still marked by an operation in flight shows no lock. */
+function visible(record: AttemptRecord): AttemptRecord {
+  return record.lockedBy?.startsWith(markerPrefix)
+    ? { ...record, lockedBy: null, lockedUntil: null }
+    : record;
+}
+
+/** JSON for JSON_TABLE: a null field is left out, which reads as SQL NULL on every version. */
+function withoutNulls(object: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== null));
+}
+
+/** The parameters of attemptInsertMany: one attemptInsertManyRow tuple per row, in order. */
+function insertParams(
+  rows: readonly AttemptInsertParams[],
+  marker: string,
+  hold: string,
+): unknown[] {
+  return rows.flatMap((row) => [
+    row.target,
+    row.methodName,
+    row.methodArgs,
+    row.encryptor,
+    row.maxAttempts,
+    row.queue,
+    row.priority,
+    row.idempotenceToken,
+    row.scheduledAt === null ? null : sqlTime(row.scheduledAt),
+    marker,
+    hold,
+  ]);
+}
+
+const insertCache = new Map<Statement, Statement[]>();
+
+/** attemptInsertMany for `count` rows; kept for small counts, the usual enqueue sizes. */
+function insertStatement(statements: MysqlStatements, count: number): Statement {
+  const template = statements.attemptInsertMany;
+  let bySize = insertCache.get(template);
+  if (!bySize) insertCache.set(template, (bySize = []));
+  let statement = bySize[count];
+  if (!statement) {
+    const row = statements.attemptInsertManyRow.text;
+    statement = {
+      name: `${template.name}_${count}`,
+      text: template.text.replace('{{rows}}', Array.from({ length: count }, () => row).join(', ')),
+    };
+    if (count <= 64) bySize[count] = statement;
+  }
+  return statement;
+}
+
+function tokensJson(rows: readonly AttemptInsertParams[]): string {
+  return JSON.stringify(
+    rows.map((row) => ({
+      target: row.target,
+      methodName: row.methodName,
+      idempotenceToken: row.idempotenceToken,
+    })),
+  );
+}
+
+function idsJson(records: readonly { id: string }[]): string {
+  return JSON.stringify(records.map((record) => ({ id: record.id })));
+}
+
+function leasesJson(leases: readonly LeaseRef[]): string {
+  return JSON.stringify(leases.map((lease) => ({ id: lease.id, n: lease.numAttempts })));
+}
+
+/** One entry per (id, attempt count): a batch naming a lease twice writes it once. */
+function uniqueLeases<T extends LeaseRef>(leases: readonly T[]): T[] {
+  const seen = new Set<string>();
+  return leases.filter((lease) => {
+    const key = `${lease.id}:${lease.numAttempts}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+function uniqueTokens(rows: readonly AttemptInsertParams[]): AttemptInsertParams[] {
+  const seen = new Set<string>();
+  return rows.filter((row) => {
+    if (row.idempotenceToken === null) return false;
+    const key = tokenKey(row);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/**
+ * Results in input order. Rows without a token are the marked rows without one, in id order
+ * (the insert numbers them in input order). A token's row is `inserted` at its first occurrence
+ * if this insert marked it; later occurrences, and rows that held the token already, are not.
+ */
+function matchInserted(
+  rows: readonly AttemptInsertParams[],
+  marked: readonly AttemptRecord[],
+  byToken: ReadonlyMap<string, AttemptRecord>,
+  marker: string,
+): AttemptInsertResult[] {
+  const plain = marked.filter((record) => record.idempotenceToken === null).sort(byId);
+  const expected = rows.filter((row) => row.idempotenceToken === null).length;
+  if (plain.length !== expected) {
+    throw new AsyncTaskError(
+      'DATABASE',
+      `enqueue inserted ${expected} attempt(s) without a token but read back ${plain.length}; if the application's clock is far behind the database's, a worker may have claimed them first (enqueue inside a transaction to rule this out)`,
+    );
+  }
+  const claimed = new Set<string>();
+  let nextPlain = 0;
+  return rows.map((row) => {
+    if (row.idempotenceToken === null) {
+      return { record: unmarked(plain[nextPlain++]!), inserted: true };
+    }
+    const key = tokenKey(row);
+    const record = byToken.get(key);
+    if (!record) {
+      // The row holding the token was deleted between our insert and our read (pruned): rare
+      // enough that the caller's retry is the right answer.
+      throw new AsyncTaskError(
+        'DATABASE',
+        `the attempt holding idempotence token ${JSON.stringify(row.idempotenceToken)} vanished while enqueueing; retry the transaction`,
+      );
+    }
+    const inserted = record.lockedBy === marker && !claimed.has(key);
+    claimed.add(key);
+    return { record: record.lockedBy === marker ? unmarked(record) : visible(record), inserted };
+  });
+}
+
+/** A row this operation marked, as it is once unmarked. */
+function unmarked(record: AttemptRecord): AttemptRecord {
+  return { ...record, lockedBy: null, lockedUntil: null };
+}
+
+function tokenKey(r: {
+  target: string;
+  methodName: string;
+  idempotenceToken: string | null;
+}): string {
+  return `${r.target}\u0000${r.methodName}\u0000${r.idempotenceToken}`;
+}
+
+function byId(a: AttemptRecord, b: AttemptRecord): number {
+  return a.id.length - b.id.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+function idOf(row: Record<string, unknown>): string {
+  return String(row['id']);
+}
+
+/** Epoch milliseconds (a number, or a string under `bigNumberStrings`) as a Date. */
+function toDate(value: unknown): Date {
+  return new Date(Number(value));
+}
+
+function optionalDate(value: unknown): Date | null {
+  return value === null || value === undefined ? null : toDate(value);
+}
+
+function toRecord(row: Record<string, unknown>): AttemptRecord {
+  return {
+    id: idOf(row),
+    target: row['target'] as string,
+    methodName: row['method_name'] as string,
+    methodArgs: row['method_args'] as string | null,
+    encryptor: row['encryptor'] as string | null,
+    status: row['status'] as AttemptStatus,
+    numAttempts: Number(row['num_attempts']),
+    maxAttempts: Number(row['max_attempts']),
+    queue: row['queue'] as string,
+    priority: Number(row['priority']),
+    idempotenceToken: row['idempotence_token'] as string | null,
+    scheduledAt: toDate(row['scheduled_at']),
+    completedAt: optionalDate(row['completed_at']),
+    lockedBy: row['locked_by'] as string | null,
+    lockedUntil: optionalDate(row['locked_until']),
+    lastError: row['last_error'] as string | null,
+    createdAt: toDate(row['created_at']),
+    updatedAt: toDate(row['updated_at']),
+  };
+}

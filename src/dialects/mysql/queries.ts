@@ -1,0 +1,283 @@
+// MySQL 8.0.13+ / MariaDB 10.6+ statements, one per behaviour. `{{table}}` is the only substitution:
+// the validated, backquoted table name, filled in once per table (see bindStatements).
+//
+// What both servers share decides the shape: no RETURNING on UPDATE (and none at all on MySQL),
+// so a write that must say which rows it touched either runs inside the claim's short
+// transaction, or marks its rows with a one-off token in `locked_by` and reads them back by it.
+// Lists travel as one JSON parameter read with JSON_TABLE, so every text here but the insert's is
+// fixed; the JSON side drives each join (STRAIGHT_JOIN) into a named index (FORCE INDEX), because
+// a locking statement that scanned the table instead would lock rows it never meant to touch.
+//
+// Times are DATETIME(3) in UTC. "Now" is always UTC_TIMESTAMP(3), the server's clock, which no
+// session time_zone can shift; times go in as 'YYYY-MM-DD hh:mm:ss.fff' UTC text and come out as
+// epoch milliseconds (see `columns`), so neither the client's `timezone` option nor the session's
+// time_zone touches a stored value. Parameters are positional `?`, substituted in text order.
+
+/** Epoch milliseconds of a DATETIME(3) holding UTC, independent of every time zone setting. */
+function epochMs(expression: string): string {
+  return `TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', ${expression}) DIV 1000`;
+}
+
+/**
+ * Every column, as the row mapper expects them; the id as text, so 64-bit ids survive. The output
+ * names shadow the columns in ORDER BY (MySQL resolves an unqualified ORDER BY name to the
+ * select-list alias first, and `id` there is text), so statements order by `t.`-qualified names.
+ */
+function columns(alias = ''): string {
+  const c = (name: string): string => `${alias}${name}`;
+  const ms = (name: string): string => `${epochMs(c(name))} AS ${name}`;
+  return [
+    `CAST(${c('id')} AS CHAR) AS id`,
+    c('target'),
+    c('method_name'),
+    c('method_args'),
+    c('encryptor'),
+    c('status'),
+    c('num_attempts'),
+    c('max_attempts'),
+    c('queue'),
+    c('priority'),
+    c('idempotence_token'),
+    ms('scheduled_at'),
+    ms('completed_at'),
+    c('locked_by'),
+    ms('locked_until'),
+    c('last_error'),
+    ms('created_at'),
+    ms('updated_at'),
+  ].join(', ');
+}
+
+/** JSON_TABLE's text columns: utf8mb4 whatever the connection's character set, like the table. */
+const text = 'LONGTEXT CHARACTER SET utf8mb4';
+
+/** The attempts named by a JSON array of `{"id": "…", "n": numAttempts}` (n only for leases). */
+const leaseList = `JSON_TABLE(?, '$[*]' COLUMNS (
+    attempt_id BIGINT UNSIGNED PATH '$.id',
+    num_attempts INT PATH '$.n'))`;
+
+/** The idempotence key of a (target, method, token) triple; the generated column's expression. */
+function idempotenceKey(alias: string): string {
+  return `UNHEX(SHA2(CONCAT(${alias}.target, 0x00, ${alias}.method_name, 0x00, ${alias}.idempotence_token), 256))`;
+}
+
+// The claim's and the rescue's own transactions run at READ COMMITTED: their locking reads then
+// lock only the rows they return, never the gaps between index entries (REPEATABLE READ's
+// next-key locks), which two claimers moving rows out of the same index would deadlock on.
+// Applies to the next transaction only, so a pooled connection goes back unchanged.
+export const transactionReadCommitted = `SET TRANSACTION ISOLATION LEVEL READ COMMITTED`;
+export const transactionStart = `START TRANSACTION`;
+export const transactionCommit = `COMMIT`;
+export const transactionRollback = `ROLLBACK`;
+
+// One row per VALUES tuple (attemptInsertManyRow, repeated once per row: the only statement whose
+// text depends on its input), inserted and numbered in order, each marked as being enqueued (the
+// marker in locked_by, and a hold in locked_until that keeps the claim off it until the marker is
+// cleared; see attemptUnmark). The unique idempotence index makes a racing enqueuer of the same
+// token wait for the holder's transaction; ON DUPLICATE KEY UPDATE then takes an exclusive lock
+// on the existing row (waiters take turns rather than all holding shared locks) and changes
+// nothing in it. A duplicate, in the table or earlier in the same batch, is read back by
+// attemptGetByTokens. If the holder rolls back while several enqueuers wait, InnoDB's
+// duplicate-key locking makes all but one of them deadlock victims (ER_LOCK_DEADLOCK, their
+// transactions rolled back, to be retried); still exactly one row.
+// VALUES rather than INSERT … SELECT FROM JSON_TABLE: InnoDB counts the latter as a bulk insert,
+// which under innodb_autoinc_lock_mode=1 (MariaDB's default) holds the table's AUTO-INC lock
+// until the statement ends, so one enqueue waiting on a token would stall every other enqueue.
+export const attemptInsertMany = `
+INSERT INTO {{table}} (target, method_name, method_args, encryptor, max_attempts, queue, priority,
+  idempotence_token, scheduled_at, locked_by, locked_until, created_at, updated_at)
+VALUES {{rows}}
+ON DUPLICATE KEY UPDATE id = id`;
+
+/** One VALUES tuple of attemptInsertMany: eleven parameters, in the column order above. */
+export const attemptInsertManyRow = `(?, ?, ?, ?, ?, ?, ?, ?,
+  COALESCE(CAST(? AS DATETIME(3)), UTC_TIMESTAMP(3)), ?, CAST(? AS DATETIME(3)),
+  UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`;
+
+// The rows one attemptInsertMany marked, through the lease index (the marker's hold is its key).
+// A plain read: it takes no lock, and a transaction always sees its own writes.
+export const attemptGetMarked = `
+SELECT ${columns('t.')} FROM {{table}} AS t FORCE INDEX (lease_idx)
+WHERE t.locked_until = CAST(? AS DATETIME(3)) AND t.locked_by = ?
+ORDER BY t.id`;
+
+// The rows holding these idempotence keys, newest committed version: a locking read, because
+// under REPEATABLE READ a plain one would show the caller's snapshot, which may predate the
+// winner's commit. Through the unique index only, so it locks exactly the rows asked for (the
+// insert above already holds them; a scan could wait on other enqueuers' uncommitted rows).
+export const attemptGetByTokens = `
+SELECT ${columns('t.')}
+FROM JSON_TABLE(?, '$[*]' COLUMNS (
+    target ${text} PATH '$.target',
+    method_name ${text} PATH '$.methodName',
+    idempotence_token ${text} PATH '$.idempotenceToken')) AS k
+  STRAIGHT_JOIN {{table}} AS t FORCE INDEX (idempotence_idx)
+    ON t.idempotence_key = ${idempotenceKey('k')}
+LOCK IN SHARE MODE`;
+
+// Clears the marker of the rows this operation marked, by primary key (row locks only, no gap
+// locks); rows someone else changed since (a claimer after a hold ran out) no longer carry it.
+export const attemptUnmark = `
+UPDATE ${leaseList} AS m
+  STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = m.attempt_id
+SET t.locked_by = NULL, t.locked_until = NULL
+WHERE t.locked_by = ?`;
+
+// Which of these attempts carry this operation's marker. A plain read by primary key.
+export const attemptGetMarkedIds = `
+SELECT CAST(t.id AS CHAR) AS id
+FROM ${leaseList} AS m
+  STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = m.attempt_id
+WHERE t.locked_by = ?`;
+
+// A plain read: the last committed state (or the caller's own writes, in its transaction).
+export const attemptGet = `SELECT ${columns('t.')} FROM {{table}} AS t WHERE t.id = CAST(? AS UNSIGNED)`;
+
+// A plain read, for the rows this operation just wrote under its own locks (rescue).
+export const attemptGetByIds = `
+SELECT ${columns('t.')}
+FROM ${leaseList} AS m
+  STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = m.attempt_id
+ORDER BY t.id`;
+
+// Newest first; every filter optional. Pages by id (keyset), never by offset. A plain read.
+export const attemptList = `
+SELECT ${columns('t.')} FROM {{table}} AS t
+WHERE (? IS NULL OR t.status = ?)
+  AND (? IS NULL OR t.target = ?)
+  AND (? IS NULL OR t.method_name = ?)
+  AND (? IS NULL OR t.queue = ?)
+  AND (? IS NULL OR t.id < CAST(? AS UNSIGNED))
+ORDER BY t.id DESC
+LIMIT ?`;
+
+// First half of a claim, inside its transaction: FOR UPDATE SKIP LOCKED, so concurrent claimers
+// each lock different rows and never wait on each other (nor on rows still being enqueued, which
+// are locked by their uncommitted insert). Rows under a marker's hold (an enqueue or a release
+// still reading its rows back) are left alone. Also reads the server's clock, which the second
+// half uses for the lease.
+export const attemptClaimSelect = `
+SELECT ${columns('t.')}, ${epochMs('UTC_TIMESTAMP(3)')} AS db_now
+FROM {{table}} AS t FORCE INDEX (due_idx)
+WHERE t.status = 'pending'
+  AND t.scheduled_at <= UTC_TIMESTAMP(3)
+  AND (t.locked_until IS NULL OR t.locked_until <= UTC_TIMESTAMP(3))
+  AND (? IS NULL OR t.scheduled_at <= CAST(? AS DATETIME(3)))
+  AND (? IS NULL OR JSON_CONTAINS(?, JSON_QUOTE(t.queue)))
+ORDER BY t.priority, t.scheduled_at, t.id
+LIMIT ?
+FOR UPDATE SKIP LOCKED`;
+
+// Second half of a claim: the rows are locked by this transaction since the SELECT, so the lease
+// is set without a fence and no other worker can have seen them as pending in between.
+export const attemptClaimUpdate = `
+UPDATE ${leaseList} AS c
+  STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = c.attempt_id
+SET t.status = 'running', t.num_attempts = t.num_attempts + 1, t.locked_by = ?,
+  t.locked_until = CAST(? AS DATETIME(3)), t.updated_at = CAST(? AS DATETIME(3))`;
+
+// Fenced: a row is written only while still running under this lease and this attempt count,
+// so a worker that lost its lease (rescued, re-claimed elsewhere) cannot overwrite the outcome.
+// Row locks by primary key only. For one lease the marker is NULL and the row count says whether
+// it was written; for several, the written rows carry this call's marker (and a hold) until
+// attemptUnmark, which is how the caller learns which were written without RETURNING and without
+// a transaction of its own (completion also runs inside ctx.transaction). Each assignment reads
+// only the JSON row and its own column: MySQL orders a multi-table UPDATE's assignments freely.
+export const attemptCompleteMany = `
+UPDATE JSON_TABLE(?, '$[*]' COLUMNS (
+    attempt_id BIGINT UNSIGNED PATH '$.id',
+    num_attempts INT PATH '$.n',
+    status VARCHAR(16) PATH '$.status',
+    delay_ms BIGINT PATH '$.delayMs',
+    error ${text} PATH '$.error')) AS o
+  STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = o.attempt_id
+SET t.status = o.status,
+  t.completed_at = CASE WHEN o.status = 'pending' THEN NULL ELSE UTC_TIMESTAMP(3) END,
+  t.scheduled_at = CASE WHEN o.status = 'pending'
+    THEN UTC_TIMESTAMP(3) + INTERVAL o.delay_ms * 1000 MICROSECOND ELSE t.scheduled_at END,
+  t.last_error = COALESCE(o.error, t.last_error),
+  t.locked_by = ?, t.locked_until = CAST(? AS DATETIME(3)), t.updated_at = UTC_TIMESTAMP(3)
+WHERE t.status = 'running' AND t.locked_by = ? AND t.num_attempts = o.num_attempts`;
+
+// Fenced like completion; rows whose lease was lost are not touched (attemptGetHeld tells).
+export const attemptExtendLeases = `
+UPDATE ${leaseList} AS l
+  STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = l.attempt_id
+SET t.locked_until = UTC_TIMESTAMP(3) + INTERVAL ? MICROSECOND
+WHERE t.status = 'running' AND t.locked_by = ? AND t.num_attempts = l.num_attempts`;
+
+// Which of these leases this worker still holds. A plain read by primary key, after the extend:
+// a held lease was extended by it, and only this worker can end it (or the rescuer, once expired).
+export const attemptGetHeld = `
+SELECT CAST(t.id AS CHAR) AS id
+FROM ${leaseList} AS l
+  STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = l.attempt_id
+WHERE t.status = 'running' AND t.locked_by = ? AND t.num_attempts = l.num_attempts`;
+
+// Fenced; undoes the claim's count so a shutdown does not burn an attempt. Marks several rows like
+// completion does; the marker's hold keeps claimers off them until they are unmarked.
+export const attemptReleaseMany = `
+UPDATE ${leaseList} AS l
+  STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = l.attempt_id
+SET t.status = 'pending', t.num_attempts = t.num_attempts - 1, t.locked_by = ?,
+  t.locked_until = CAST(? AS DATETIME(3)), t.updated_at = UTC_TIMESTAMP(3)
+WHERE t.status = 'running' AND t.locked_by = ? AND t.num_attempts = l.num_attempts`;
+
+// First half of a rescue, inside its transaction: SKIP LOCKED so concurrent rescuers split the
+// work and never wait on a worker completing the same row (that worker either committed first,
+// so the row is no longer running, or its fenced write finds the row rescued). The error text
+// is built here because the UPDATE clears locked_by.
+export const attemptRescueSelect = `
+SELECT CAST(t.id AS CHAR) AS id,
+  CONCAT('LeaseExpired: the lease of worker ', t.locked_by, ' ran out before it finished') AS error
+FROM {{table}} AS t FORCE INDEX (lease_idx)
+WHERE t.locked_until < UTC_TIMESTAMP(3) AND t.status = 'running'
+ORDER BY t.locked_until
+LIMIT ?
+FOR UPDATE SKIP LOCKED`;
+
+// Second half of a rescue: the rows are locked by this transaction since the SELECT.
+export const attemptRescueUpdate = `
+UPDATE JSON_TABLE(?, '$[*]' COLUMNS (
+    attempt_id BIGINT UNSIGNED PATH '$.id',
+    error ${text} PATH '$.error')) AS r
+  STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = r.attempt_id
+SET t.status = CASE WHEN t.num_attempts >= t.max_attempts THEN 'failed' ELSE 'pending' END,
+  t.completed_at = CASE WHEN t.num_attempts >= t.max_attempts THEN UTC_TIMESTAMP(3) END,
+  t.scheduled_at = CASE WHEN t.num_attempts >= t.max_attempts
+    THEN t.scheduled_at ELSE UTC_TIMESTAMP(3) END,
+  t.last_error = r.error,
+  t.locked_by = NULL, t.locked_until = NULL, t.updated_at = UTC_TIMESTAMP(3)
+WHERE t.status = 'running'`;
+
+// Only from pending: the row lock taken by the UPDATE makes the check and the write one step.
+export const attemptSetFinalIfPending = `
+UPDATE {{table}} SET status = ?, completed_at = UTC_TIMESTAMP(3), updated_at = UTC_TIMESTAMP(3)
+WHERE id = CAST(? AS UNSIGNED) AND status = 'pending'`;
+
+// Gives an exhausted attempt room for one more run, due now (and clears a marker a crashed
+// completion may have left, whose hold would otherwise keep the claim off it for a minute).
+export const attemptSetPendingIfFinished = `
+UPDATE {{table}} SET status = 'pending', completed_at = NULL, scheduled_at = UTC_TIMESTAMP(3),
+  max_attempts = GREATEST(max_attempts, num_attempts + 1), locked_by = NULL, locked_until = NULL,
+  updated_at = UTC_TIMESTAMP(3)
+WHERE id = CAST(? AS UNSIGNED) AND status IN ('failed', 'expired')`;
+
+// Candidates for pruning, through the status-led index (never a table scan), without locks.
+export const attemptPruneSelect = `
+SELECT CAST(t.id AS CHAR) AS id FROM {{table}} AS t FORCE INDEX (due_idx)
+WHERE t.status IN ('succeeded', 'failed', 'expired') AND t.completed_at < CAST(? AS DATETIME(3))
+LIMIT ?`;
+
+// Deletes the candidates by primary key, checking the condition again under the row lock, so a
+// row retried since the SELECT stays.
+export const attemptPruneDelete = `
+DELETE t
+FROM ${leaseList} AS p
+  STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = p.attempt_id
+WHERE t.status IN ('succeeded', 'failed', 'expired') AND t.completed_at < CAST(? AS DATETIME(3))`;
+
+// Exact counts for every (status, queue) present: a plain read that scans the table (no index
+// covers status and queue, and one would cost every write). For operators, not for hot code.
+export const attemptStats = `
+SELECT t.status, t.queue, COUNT(*) AS count FROM {{table}} AS t GROUP BY t.status, t.queue`;
