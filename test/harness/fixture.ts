@@ -10,6 +10,11 @@ export interface DialectFixture {
   readonly dialect: 'postgres' | 'mysql' | 'sqlite';
   /** Behaviours this fixture cannot have, with the reason printed in the test name. */
   readonly skips?: Partial<Record<SkippableBehaviour, string>>;
+  /**
+   * Set (with the reason) where transactions waiting on another's idempotence token may be chosen
+   * as deadlock victims when that holder rolls back, so the application must retry them.
+   */
+  readonly tokenRollbackDeadlocks?: string;
   /** A new isolated table: its own schema, database or file. */
   setup(options?: HarnessOptions): Promise<Harness>;
 }

@@ -125,5 +125,7 @@ export async function mysqlHarness(
 export const mysqlFixture: DialectFixture = {
   label: 'mysql/mysql2',
   dialect: 'mysql',
+  tokenRollbackDeadlocks:
+    'InnoDB makes waiters on a duplicate key deadlock victims (ER_LOCK_DEADLOCK) when the holder rolls back',
   setup: (options) => mysqlHarness({ max: Math.max(10, options?.connections ?? 0) }),
 };
