@@ -1,0 +1,33 @@
+import { Command } from 'commander';
+import {
+  addConnectionOptions,
+  addJsonOption,
+  out,
+  outJson,
+  withTasks,
+  type ConnectionOptions,
+  type JsonOption,
+} from '../common.js';
+
+export function migrateCommand(): Command {
+  const command = new Command('migrate')
+    .summary('create or upgrade the attempts table')
+    .description(
+      'create or upgrade the attempts table (versioned, idempotent, safe to run from many processes)',
+    )
+    .action(async (options: ConnectionOptions & JsonOption) => {
+      const result = await withTasks(options, (tasks) => tasks.migrate(), {
+        open: { create: true },
+      });
+      if (options.json) {
+        outJson({ table: options.table, applied: result.applied });
+      } else if (result.applied.length === 0) {
+        out(`table ${options.table} is up to date`);
+      } else {
+        out(
+          `table ${options.table}: applied migration${result.applied.length === 1 ? '' : 's'} ${result.applied.join(', ')}`,
+        );
+      }
+    });
+  return addJsonOption(addConnectionOptions(command));
+}

@@ -1,0 +1,104 @@
+import type { Attempt } from '../core/attempt.js';
+
+/**
+ * An attempt as the CLI prints it in JSON: dates as ISO strings. Arguments are included only for
+ * plain attempts; an encrypted attempt's arguments are never decrypted by the CLI (its `args` is
+ * left out and `encryptor` names the codec).
+ */
+export function attemptJson(attempt: Attempt): Record<string, unknown> {
+  return {
+    id: attempt.id,
+    status: attempt.status,
+    target: attempt.target,
+    methodName: attempt.methodName,
+    ...(attempt.encryptor === null ? { args: attempt.args ?? null } : {}),
+    encryptor: attempt.encryptor,
+    numAttempts: attempt.numAttempts,
+    maxAttempts: attempt.maxAttempts,
+    queue: attempt.queue,
+    priority: attempt.priority,
+    idempotenceToken: attempt.idempotenceToken,
+    scheduledAt: attempt.scheduledAt.toISOString(),
+    completedAt: attempt.completedAt?.toISOString() ?? null,
+    lastError: attempt.lastError,
+    createdAt: attempt.createdAt.toISOString(),
+    updatedAt: attempt.updatedAt.toISOString(),
+  };
+}
+
+/** `2024-05-01 12:00:00Z`: UTC to the second, readable in a table. */
+export function shortTime(date: Date): string {
+  return date
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
+}
+
+/** Cuts `text` to `width` characters, ending in `…` when cut; newlines become spaces. */
+export function clip(text: string, width: number): string {
+  const flat = text.replace(/\s+/g, ' ');
+  return flat.length <= width ? flat : `${flat.slice(0, width - 1)}…`;
+}
+
+/** Left-aligned columns with two spaces between them; numeric columns right-aligned. */
+export function table(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  numeric: ReadonlySet<number> = new Set(),
+): string[] {
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((cell, column) => {
+        const width = widths[column] ?? 0;
+        return numeric.has(column) ? cell.padStart(width) : cell.padEnd(width);
+      })
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+/** The rows of `async-task list`. */
+export function attemptTable(attempts: readonly Attempt[]): string[] {
+  return table(
+    ['ID', 'STATUS', 'TASK', 'QUEUE', 'TRIES', 'CREATED', 'LAST ERROR'],
+    attempts.map((a) => [
+      a.id,
+      a.status,
+      clip(`${a.target}.${a.methodName}`, 40),
+      a.queue,
+      `${a.numAttempts}/${a.maxAttempts}`,
+      shortTime(a.createdAt),
+      a.lastError === null ? '' : clip(a.lastError, 60),
+    ]),
+    new Set([0]),
+  );
+}
+
+/** The lines of `async-task show`. */
+export function attemptDetails(a: Attempt): string[] {
+  const fields: [string, string][] = [
+    ['status', a.status],
+    ['task', `${a.target}.${a.methodName}`],
+    [
+      'args',
+      a.encryptor !== null
+        ? `(encrypted with '${a.encryptor}'; not shown)`
+        : a.args === undefined
+          ? '(none)'
+          : JSON.stringify(a.args),
+    ],
+    ['queue', `${a.queue} (priority ${a.priority})`],
+    ['attempts', `${a.numAttempts} of ${a.maxAttempts}`],
+    ['idempotence token', a.idempotenceToken ?? '(none)'],
+    ['scheduled at', a.scheduledAt.toISOString()],
+    ['completed at', a.completedAt?.toISOString() ?? '-'],
+    ['last error', a.lastError ?? '-'],
+    ['created at', a.createdAt.toISOString()],
+    ['updated at', a.updatedAt.toISOString()],
+  ];
+  const width = Math.max(...fields.map(([name]) => name.length));
+  return [`attempt ${a.id}`, ...fields.map(([name, value]) => `  ${name.padEnd(width)}  ${value}`)];
+}

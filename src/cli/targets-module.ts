@@ -1,0 +1,80 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Encryptor } from '../core/encryptor.js';
+import { targetDefinition, type Target } from '../core/target.js';
+import type { ErrorHook } from '../worker/runtime.js';
+import { CliError } from './errors.js';
+
+/** What `worker --targets <module>` takes from the module. */
+export interface TargetsModule {
+  readonly targets: readonly Target[];
+  /** Optional export `encryptors`: needed to perform attempts stored encrypted. */
+  readonly encryptors?: Readonly<Record<string, Encryptor>>;
+  /** Optional export `onError`: called when a handler throws. */
+  readonly onError?: ErrorHook;
+}
+
+/**
+ * Imports the module at `path` (relative to the current directory) and reads its targets: a
+ * named export `targets`, or a default export that is an array of targets (or an object with
+ * `targets`). Optional named exports `encryptors` and `onError` are passed to the AsyncTask.
+ */
+export async function loadTargetsModule(path: string): Promise<TargetsModule> {
+  const file = resolve(path);
+  if (!existsSync(file)) throw new CliError(`the targets module ${file} does not exist`);
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code === 'ERR_UNKNOWN_FILE_EXTENSION') {
+      throw new CliError(
+        `node cannot import ${file} as it is; compile it to JavaScript, or run the CLI with a loader: NODE_OPTIONS='--import tsx' async-task worker …`,
+      );
+    }
+    throw new CliError(`could not load the targets module ${file}`, { cause: error });
+  }
+  const fallback = module['default'];
+  const targets =
+    module['targets'] ??
+    (Array.isArray(fallback) ? fallback : (fallback as { targets?: unknown } | null)?.['targets']);
+  const from = (fallback as Record<string, unknown> | null | undefined) ?? {};
+  if (!Array.isArray(targets) || targets.length === 0) {
+    throw new CliError(
+      `the targets module ${file} exports no targets: export \`targets\`, a non-empty array of defineTarget(…) results (or make that array the default export)`,
+    );
+  }
+  targets.forEach((target, index) => {
+    if (!targetDefinition(target)) {
+      throw new CliError(
+        `the targets module ${file}: targets[${index}] was not made with defineTarget(name, methods)`,
+      );
+    }
+  });
+  const encryptors = module['encryptors'] ?? from['encryptors'];
+  const onError = module['onError'] ?? from['onError'];
+  if (encryptors !== undefined && (typeof encryptors !== 'object' || encryptors === null)) {
+    throw new CliError(
+      `the targets module ${file}: \`encryptors\` must be an object of encryptors`,
+    );
+  }
+  if (onError !== undefined && typeof onError !== 'function') {
+    throw new CliError(`the targets module ${file}: \`onError\` must be a function`);
+  }
+  return {
+    targets: targets as Target[],
+    ...(encryptors === undefined ? {} : { encryptors: encryptors as Record<string, Encryptor> }),
+    ...(onError === undefined ? {} : { onError: onError as ErrorHook }),
+  };
+}
+
+/** `Shop (fulfill, refund), Mailer (send)`. */
+export function describeTargets(targets: readonly Target[]): string {
+  return targets
+    .map((target) => {
+      const definition = targetDefinition(target);
+      return definition ? `${definition.name} (${[...definition.methods.keys()].join(', ')})` : '?';
+    })
+    .join(', ');
+}

@@ -1,0 +1,372 @@
+// The CLI tests every database runs: each command against a real server (or file), through the
+// real `async-task` process.
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CliFixture } from './fixtures/targets.js';
+import type { CliDatabase } from './databases.js';
+import { fixtureTargets, lines, runCli, runCliJson, spawnCli, waitFor } from './run-cli.js';
+
+interface JsonAttempt {
+  id: string;
+  status: string;
+  target: string;
+  methodName: string;
+  args?: unknown;
+  encryptor: string | null;
+  queue: string;
+  numAttempts: number;
+  completedAt: string | null;
+}
+
+interface JsonStats {
+  total: number;
+  byStatus: Record<string, number>;
+  byQueue: Record<string, Record<string, number>>;
+}
+
+/** One line on stderr, `async-task: …`, and no stack trace. */
+function expectOneLineError(stderr: string, pattern: RegExp): void {
+  const errorLines = lines(stderr);
+  expect(errorLines).toHaveLength(1);
+  expect(errorLines[0]).toMatch(/^async-task: /);
+  expect(errorLines[0]).toMatch(pattern);
+  expect(stderr).not.toMatch(/\n\s+at /);
+}
+
+export function cliSuite(setup: () => Promise<CliDatabase>): void {
+  let db: CliDatabase;
+  const cli = (...args: string[]) => runCli([...args, ...db.args]);
+  const cliJson = <T>(...args: string[]) => runCliJson<T>([...args, ...db.args]);
+  const enqueue = (n: number, queue: string, options: { encryptor?: 'aes' } = {}) =>
+    db.tasks.enqueue(
+      db.pool,
+      CliFixture.record,
+      { n, secret: `hunter${n}` },
+      { queue, ...options },
+    );
+
+  beforeAll(async () => {
+    db = await setup();
+    await db.tasks.migrate();
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  describe('migrate', () => {
+    it('creates a table, then says it is up to date (URL from DATABASE_URL, --json)', async () => {
+      const table = db.tableNamed('other_attempts');
+      const first = await runCli(['migrate', '--database-url', db.url, '--table', table]);
+      expect(first.stderr).toBe('');
+      expect(first.code).toBe(0);
+      expect(first.stdout).toMatch(new RegExp(`^table ${table}: applied migrations? 1`));
+      const again = await runCliJson<{ table: string; applied: number[] }>(
+        ['migrate', '--table', table],
+        { env: { DATABASE_URL: db.url } },
+      );
+      expect(again).toEqual({ table, applied: [] });
+    });
+  });
+
+  describe('stats', () => {
+    it('counts per status and per queue', async () => {
+      const a = await enqueue(1, 'stats-a');
+      await enqueue(2, 'stats-a');
+      const b = await enqueue(3, 'stats-b');
+      await enqueue(4, 'stats-b');
+      await db.tasks.fail(a.id);
+      await db.tasks.expire(b.id);
+      const stats = await cliJson<JsonStats>('stats');
+      expect(stats.byQueue['stats-a']).toEqual({
+        pending: 1,
+        running: 0,
+        succeeded: 0,
+        failed: 1,
+        expired: 0,
+        total: 2,
+      });
+      expect(stats.byQueue['stats-b']).toEqual({
+        pending: 1,
+        running: 0,
+        succeeded: 0,
+        failed: 0,
+        expired: 1,
+        total: 2,
+      });
+      expect(stats.total).toBe(
+        Object.values(stats.byStatus).reduce((sum, count) => sum + count, 0),
+      );
+      expect(stats.byStatus['failed']).toBeGreaterThanOrEqual(1);
+
+      const text = await cli('stats');
+      expect(text.code).toBe(0);
+      const table = lines(text.stdout);
+      expect(table[0]).toMatch(
+        /^QUEUE\s+PENDING\s+RUNNING\s+SUCCEEDED\s+FAILED\s+EXPIRED\s+TOTAL$/,
+      );
+      expect(table).toContainEqual(expect.stringMatching(/^stats-a\s+1\s+0\s+0\s+1\s+0\s+2$/));
+    });
+  });
+
+  describe('list', () => {
+    it('lists newest first, filters, and pages with --before', async () => {
+      const first = await enqueue(1, 'list-q');
+      const second = await enqueue(2, 'list-q');
+      const third = await enqueue(3, 'list-q');
+      await db.tasks.fail(second.id);
+
+      const all = await cliJson<JsonAttempt[]>('list', '--queue', 'list-q');
+      expect(all.map((a) => a.id)).toEqual([third.id, second.id, first.id]);
+      expect(all[0]).toMatchObject({
+        status: 'pending',
+        target: 'CliFixture',
+        methodName: 'record',
+        args: { n: 3, secret: 'hunter3' },
+        queue: 'list-q',
+      });
+
+      const page = await cli('list', '--queue', 'list-q', '--limit', '2');
+      expect(page.code).toBe(0);
+      const rows = lines(page.stdout);
+      expect(rows[0]).toMatch(/^\s*ID\s+STATUS\s+TASK\s+QUEUE\s+TRIES\s+CREATED\s+LAST ERROR$/);
+      expect(rows).toHaveLength(3);
+      expect(rows[1]).toMatch(
+        new RegExp(`^\\s*${third.id}\\s+pending\\s+CliFixture\\.record\\s+list-q\\s+0/25`),
+      );
+      expect(page.stderr).toBe(`more may follow: add --before ${second.id} for the next page\n`);
+
+      const next = await cliJson<JsonAttempt[]>('list', '--queue', 'list-q', '--before', second.id);
+      expect(next.map((a) => a.id)).toEqual([first.id]);
+
+      const failed = await cliJson<JsonAttempt[]>(
+        'list',
+        '--queue',
+        'list-q',
+        '--status',
+        'failed',
+      );
+      expect(failed.map((a) => a.id)).toEqual([second.id]);
+      const byTarget = await cliJson<JsonAttempt[]>(
+        'list',
+        '--target',
+        'CliFixture',
+        '--method',
+        'record',
+        '--queue',
+        'list-q',
+        '--limit',
+        '1',
+      );
+      expect(byTarget.map((a) => a.id)).toEqual([third.id]);
+
+      const none = await cli('list', '--queue', 'no-such-queue');
+      expect(none.stdout).toBe('no attempts match\n');
+      const bad = await cli('list', '--status', 'done');
+      expect(bad.code).toBe(2);
+      expectOneLineError(bad.stderr, /--status/);
+    });
+  });
+
+  describe('show', () => {
+    it('shows a plain attempt with its arguments', async () => {
+      const attempt = await enqueue(7, 'show-q');
+      const text = await cli('show', attempt.id);
+      expect(text.code).toBe(0);
+      expect(text.stdout).toMatch(new RegExp(`^attempt ${attempt.id}\n`));
+      expect(text.stdout).toMatch(/status\s+pending/);
+      expect(text.stdout).toMatch(/task\s+CliFixture\.record/);
+      expect(text.stdout).toContain('{"n":7,"secret":"hunter7"}');
+      const json = await cliJson<JsonAttempt>('show', attempt.id);
+      expect(json).toMatchObject({
+        id: attempt.id,
+        args: { n: 7, secret: 'hunter7' },
+        encryptor: null,
+      });
+    });
+
+    it('never prints encrypted arguments, in text or JSON', async () => {
+      const attempt = await enqueue(8, 'show-secret', { encryptor: 'aes' });
+      const [text, json, list, listJson] = [
+        await cli('show', attempt.id),
+        await cli('show', attempt.id, '--json'),
+        await cli('list', '--queue', 'show-secret'),
+        await cli('list', '--queue', 'show-secret', '--json'),
+      ];
+      for (const result of [text, json, list, listJson]) {
+        expect(result.code).toBe(0);
+        expect(result.stdout).toContain(attempt.id);
+        expect(result.stdout).not.toContain('hunter8');
+      }
+      expect(text.stdout).toContain("(encrypted with 'aes'; not shown)");
+      const shown = JSON.parse(json.stdout) as JsonAttempt;
+      expect(shown.encryptor).toBe('aes');
+      expect('args' in shown).toBe(false);
+    });
+
+    it('exits 1 for an unknown id and 2 for something that is not an id', async () => {
+      const missing = await cli('show', '987654321');
+      expect(missing.code).toBe(1);
+      expectOneLineError(missing.stderr, /no attempt with id 987654321/);
+      const bad = await cli('show', 'abc');
+      expect(bad.code).toBe(2);
+      expectOneLineError(bad.stderr, /attempt id/);
+    });
+  });
+
+  describe('retry, expire, fail', () => {
+    it('moves attempts between statuses, and refuses what the state machine does not allow', async () => {
+      const a = await enqueue(1, 'transition-q');
+      const b = await enqueue(2, 'transition-q');
+
+      const expired = await cli('expire', a.id);
+      expect(expired.code).toBe(0);
+      expect(expired.stdout).toBe(`attempt ${a.id} (CliFixture.record) is expired\n`);
+      expect((await db.tasks.get(a.id))?.status).toBe('expired');
+
+      const again = await cli('expire', a.id);
+      expect(again.code).toBe(1);
+      expect(again.stdout).toBe('');
+      expectOneLineError(
+        again.stderr,
+        new RegExp(
+          `cannot expire attempt ${a.id}: it is expired, and only a pending attempt can be expired`,
+        ),
+      );
+
+      const retried = await cliJson<JsonAttempt>('retry', a.id);
+      expect(retried).toMatchObject({ id: a.id, status: 'pending', completedAt: null });
+
+      const failed = await cliJson<JsonAttempt>('fail', b.id);
+      expect(failed).toMatchObject({ id: b.id, status: 'failed' });
+      expect(failed.completedAt).not.toBeNull();
+      const retryText = await cli('retry', b.id);
+      expect(retryText.code).toBe(0);
+      expect(retryText.stdout).toMatch(
+        new RegExp(`^attempt ${b.id} \\(CliFixture.record\\) is pending again`),
+      );
+
+      const notFailed = await cli('retry', b.id);
+      expect(notFailed.code).toBe(1);
+      expectOneLineError(notFailed.stderr, /cannot retry attempt \d+: it is pending/);
+      const unknown = await cli('fail', '987654321');
+      expect(unknown.code).toBe(1);
+      expectOneLineError(unknown.stderr, /cannot fail attempt 987654321: no such attempt/);
+    });
+  });
+
+  describe('prune', () => {
+    it('deletes finished attempts older than the duration, and only those', async () => {
+      const old = await enqueue(1, 'prune-q');
+      const recent = await enqueue(2, 'prune-q');
+      const pending = await enqueue(3, 'prune-q');
+      await db.tasks.fail(old.id);
+      await db.tasks.fail(recent.id);
+      await db.backdateCompleted(old.id, 2 * 3_600_000);
+
+      const result = await cliJson<{ deleted: number; olderThan: string }>(
+        'prune',
+        '--older-than',
+        '1h',
+        '--batch-size',
+        '1',
+      );
+      expect(result.deleted).toBe(1);
+      expect(await db.tasks.get(old.id)).toBeNull();
+      expect((await db.tasks.get(recent.id))?.status).toBe('failed');
+      expect((await db.tasks.get(pending.id))?.status).toBe('pending');
+
+      const text = await cli('prune', '--older-than', '1h30m');
+      expect(text.code).toBe(0);
+      expect(text.stdout).toMatch(/^deleted 0 finished attempts completed more than 1h30m ago/);
+
+      const missing = await cli('prune');
+      expect(missing.code).toBe(2);
+      expectOneLineError(missing.stderr, /--older-than/);
+      const bad = await cli('prune', '--older-than', 'a week');
+      expect(bad.code).toBe(2);
+      expectOneLineError(bad.stderr, /duration/);
+    });
+  });
+
+  describe('worker', () => {
+    it('performs due tasks from a targets module, then stops on SIGTERM and exits 0', async () => {
+      const plain = await Promise.all([1, 2, 3].map((n) => enqueue(n, 'worker-q')));
+      const secret = await enqueue(4, 'worker-q', { encryptor: 'aes' });
+      const refused = await db.tasks.enqueue(
+        db.pool,
+        CliFixture.refuse,
+        { n: 5 },
+        {
+          queue: 'worker-q',
+        },
+      );
+      const other = await enqueue(6, 'not-this-queue');
+
+      const child = spawnCli([
+        'worker',
+        ...db.args,
+        '--targets',
+        fixtureTargets,
+        '--queues',
+        'worker-q',
+        '--concurrency',
+        '2',
+        '--poll-interval',
+        '50',
+      ]);
+      let stdout = '';
+      let stderr = '';
+      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const output = createInterface({ input: child.stdout! });
+      output.on('line', (line) => (stdout += `${line}\n`));
+      const exited = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+      try {
+        // The last line of the start-up block: the whole block has been read.
+        await waitFor(
+          'the worker to start',
+          () => /stop with Ctrl-C or SIGTERM/.test(stdout) || child.exitCode !== null,
+        );
+        expect(stderr).toBe('');
+        expect(stdout).toMatch(/targets\s+CliFixture \(record, refuse\)/);
+        await waitFor('the attempts to finish', async () => {
+          const statuses = await Promise.all(
+            [...plain, secret, refused].map(async (a) => (await db.tasks.get(a.id))?.status),
+          );
+          return statuses.every((status) => status === 'succeeded' || status === 'failed');
+        });
+      } finally {
+        child.kill('SIGTERM');
+      }
+      const [code, signal] = await exited;
+      expect({ code, signal, stderr }).toEqual({ code: 0, signal: null, stderr: '' });
+      for (const attempt of [...plain, secret]) {
+        expect((await db.tasks.get(attempt.id))?.status).toBe('succeeded');
+      }
+      expect((await db.tasks.get(refused.id))?.lastError).toBe(
+        'PermanentError: refusing 5 on purpose',
+      );
+      expect((await db.tasks.get(other.id))?.status).toBe('pending');
+      expect(stdout).toMatch(
+        new RegExp(
+          `attempt ${refused.id} \\(CliFixture.refuse\\) failed for good after 1 run\\(s\\): PermanentError: refusing 5 on purpose`,
+        ),
+      );
+      expect(stdout).toMatch(/SIGTERM: stopping/);
+      expect(stdout).toMatch(/stopped after .*: 4 succeeded, 0 retried, 1 failed, 0 rescued\n$/);
+      expect(stdout).not.toContain('hunter4');
+    });
+
+    it('exits 1 with one line when the targets module exports no targets', async () => {
+      const result = await cli('worker', '--targets', 'test/cli/run-cli.ts');
+      expect(result.code).toBe(1);
+      expectOneLineError(result.stderr, /exports no targets/);
+      const missing = await cli('worker', '--targets', 'test/cli/fixtures/nope.js');
+      expect(missing.code).toBe(1);
+      expectOneLineError(missing.stderr, /does not exist/);
+      const usage = await cli('worker');
+      expect(usage.code).toBe(2);
+      expectOneLineError(usage.stderr, /--targets/);
+    });
+  });
+}

@@ -1,0 +1,156 @@
+// The CLI's pure parts, in process: URL and duration parsing, error lines, the progress display.
+import { describe, expect, it } from 'vitest';
+import { importClient, mask, parseDatabaseUrl } from '../../src/cli/database.js';
+import { parseDuration } from '../../src/cli/duration.js';
+import { CliError, UsageError, describeForCli, exitCodeOf } from '../../src/cli/errors.js';
+import { Progress } from '../../src/cli/progress.js';
+import { DatabaseError, InvalidStateError } from '../../src/index.js';
+
+describe('parseDatabaseUrl', () => {
+  it.each([
+    ['postgres://u:p@db:5432/app', 'postgres'],
+    ['postgresql://db/app', 'postgres'],
+    ['mysql://root@127.0.0.1:3306/app', 'mysql'],
+    ['mariadb://root@127.0.0.1/app', 'mysql'],
+  ])('%s is %s', (url, kind) => {
+    expect(parseDatabaseUrl(url).kind).toBe(kind);
+  });
+
+  it('reads mariadb:// as mysql:// for mysql2', () => {
+    expect(parseDatabaseUrl('mariadb://root@h/app')).toMatchObject({ url: 'mysql://root@h/app' });
+  });
+
+  it.each([
+    ['sqlite:app.db', `${process.cwd()}/app.db`],
+    ['sqlite://data/app.sqlite', `${process.cwd()}/data/app.sqlite`],
+    ['sqlite:///tmp/app.db', '/tmp/app.db'],
+    ['sqlite:/tmp/x', '/tmp/x'],
+    ['./shop.sqlite3', `${process.cwd()}/shop.sqlite3`],
+    ['/var/lib/app.db', '/var/lib/app.db'],
+  ])('%s is the SQLite file %s', (url, file) => {
+    expect(parseDatabaseUrl(url)).toEqual({ kind: 'sqlite', file, display: `sqlite:${file}` });
+  });
+
+  it.each(['redis://localhost', 'app.txt', 'http://x.db', 'postgres://'])(
+    'refuses %s with a CliError',
+    (url) => {
+      expect(() => parseDatabaseUrl(url)).toThrow(CliError);
+    },
+  );
+
+  it('masks passwords for messages', () => {
+    expect(parseDatabaseUrl('postgres://me:s3cret@db/app').display).toBe(
+      'postgres://me:***@db/app',
+    );
+    expect(mask('mysql://root@db/app')).toBe('mysql://root@db/app');
+  });
+});
+
+describe('importClient', () => {
+  it('says which package to install when a client library is missing', async () => {
+    await expect(
+      importClient('async-task-no-such-client', 'async-task-no-such-client'),
+    ).rejects.toThrow(
+      'this database needs the async-task-no-such-client package, which is not installed: run `npm install async-task-no-such-client`',
+    );
+  });
+});
+
+describe('parseDuration', () => {
+  it.each([
+    ['7d', 7 * 86_400_000],
+    ['12h', 12 * 3_600_000],
+    ['30m', 30 * 60_000],
+    ['90s', 90_000],
+    ['500ms', 500],
+    ['2w', 14 * 86_400_000],
+    ['1h30m', 90 * 60_000],
+    ['0s', 0],
+  ])('%s is %d ms', (text, ms) => {
+    expect(parseDuration(text)).toBe(ms);
+  });
+
+  it.each(['', '7', 'd', '7 days', '-1h', '1.5h', '99999999999999999w'])('refuses %j', (text) => {
+    expect(() => parseDuration(text)).toThrow();
+  });
+});
+
+describe('errors', () => {
+  it('maps usage errors to 2 and everything else to 1', () => {
+    expect(exitCodeOf(new UsageError('x'))).toBe(2);
+    expect(exitCodeOf(new CliError('x'))).toBe(1);
+    expect(exitCodeOf(new InvalidStateError('1', 'succeeded', 'x'))).toBe(1);
+    expect(exitCodeOf(new Error('x'))).toBe(1);
+  });
+
+  it('fills an empty message from an AggregateError cause, on one line', () => {
+    const cause = new AggregateError([
+      Object.assign(new Error('connect ECONNREFUSED ::1:5432'), { code: 'ECONNREFUSED' }),
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
+    ]);
+    const error = new DatabaseError('could not get a connection from the pool: ', { cause });
+    expect(describeForCli(error)).toBe(
+      'could not get a connection from the pool: connect ECONNREFUSED ::1:5432; connect ECONNREFUSED 127.0.0.1:5432',
+    );
+  });
+
+  it('does not repeat a cause the message already says, and joins lines', () => {
+    const cause = new Error('relation "x" does not exist');
+    const error = new DatabaseError(
+      'PostgreSQL refused the statement: relation "x" does not exist',
+      {
+        cause,
+      },
+    );
+    expect(describeForCli(error)).toBe(
+      'PostgreSQL refused the statement: relation "x" does not exist',
+    );
+    expect(describeForCli(new Error('two\n  lines'))).toBe('two lines');
+  });
+});
+
+describe('Progress', () => {
+  /** Records writes, with the terminal's erase-line sequence shown as `<EL>`. */
+  function stream(isTTY: boolean) {
+    const writes: string[] = [];
+    const write = (text: string) => writes.push(text.replaceAll('\u001b[K', '<EL>'));
+    return { writes, isTTY, columns: 60, write };
+  }
+
+  it('redraws one line in place on a TTY, and ends it on finish', () => {
+    const tty = stream(true);
+    const progress = new Progress({ label: 'work', total: 10, stream: tty, redrawMs: 0 });
+    progress.update(5, 'half');
+    progress.finish();
+    expect(tty.writes[0]).toMatch(/^\rwork {2}\[█{12}░{12}\] {2}5\/10 {3}50% {2}half<EL>$/);
+    expect(tty.writes).toHaveLength(2);
+    expect(tty.writes[1]).toMatch(/^\rwork {2}\[█{12}░{12}\] {2}5\/10 .*in \d+ ms {2}half<EL>\n$/);
+    for (const write of tty.writes)
+      expect(write.replace(/<EL>|\r|\n/g, '').length).toBeLessThan(60);
+  });
+
+  it('writes plain lines when not a TTY, and nothing for work too short to show', () => {
+    const log = stream(false);
+    const quick = new Progress({ label: 'quick', total: 3, stream: log });
+    quick.update(3);
+    quick.finish();
+    expect(log.writes).toEqual([]);
+
+    const slow = new Progress({ label: 'slow', unit: 'deleted', stream: log, lineMs: 0 });
+    slow.update(1200);
+    slow.finish();
+    expect(log.writes).toHaveLength(2);
+    expect(log.writes[0]).toMatch(/^slow {2}1,200 deleted\n$/);
+    expect(log.writes[1]).toMatch(/^slow {2}1,200 deleted {2}in \d+ ms\n$/);
+    expect(log.writes.join('')).not.toContain('\r');
+  });
+
+  it('writes nothing when disabled', () => {
+    const tty = stream(true);
+    const progress = new Progress({ label: 'off', total: 2, stream: tty, enabled: false });
+    progress.update(1);
+    progress.log('hello');
+    progress.finish();
+    expect(tty.writes).toEqual([]);
+  });
+});
