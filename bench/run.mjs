@@ -152,14 +152,16 @@ for (const name of systems) {
   const system = await makeSystem(name, schema, () => {});
   try {
     await system.setup();
+    // Latency first, "at idle": a fresh table and an idle worker.
+    const idleLatency = await latency(name, schema);
     results[name] = {
+      latency: idleLatency,
       single: await enqueueSingle(system, schema),
       bulk: await enqueueBulk(system),
     };
     await system.pool.query(`DROP SCHEMA ${schema} CASCADE`);
     await system.setup();
     results[name].drain = await drain(system, name, schema);
-    results[name].latency = await latency(name, schema);
   } finally {
     await system.teardown();
   }

@@ -20,7 +20,11 @@ CREATE TABLE {{table}} (
   last_error text,
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now()
-);
+)
+-- A queue table churns: every claim leaves a dead entry in the partial due index, and claims
+-- that step over thousands of them get slower until vacuum runs. Vacuum and analyse it early.
+WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 1000,
+  autovacuum_analyze_scale_factor = 0.02, autovacuum_analyze_threshold = 1000);
 
 -- Enqueueing the same token twice returns the first row.
 CREATE UNIQUE INDEX "{{name}}_idempotence_idx" ON {{table}} (target, method_name, idempotence_token)
