@@ -267,13 +267,18 @@ export class AsyncTask<
   ): Promise<Attempt> {
     // Synchronous up to the INSERT (unless an encryptor is async): bad input throws at the call,
     // and a synchronous client (better-sqlite3) writes inside the caller's db.transaction().
-    const executor = this.#executorFor(tx, 'enqueue');
+    const { executor, synchronous } = this.#executorFor(tx, 'enqueue');
     const row = this.#prepare(method, args, options, 'enqueue');
     const insert = (prepared: AttemptInsertParams): Promise<Attempt> =>
-      executor
-        .attemptInsertMany([prepared])
-        .then(([result]) => toAttempt(result!.record, decodeArgs));
-    return row instanceof Promise ? row.then(insert) : insert(row);
+      executor.attemptInsertMany([prepared]).then(([result]) => {
+        this.#wakeLocal([prepared]);
+        return toAttempt(result!.record, decodeArgs);
+      });
+    if (row instanceof Promise) {
+      refuseLateInsert(synchronous, 'enqueue');
+      return row.then(insert);
+    }
+    return insert(row);
   }
 
   /**
@@ -284,7 +289,7 @@ export class AsyncTask<
     tx: Tx,
     items: { readonly [K in keyof Items]: EnqueueItem<Items[K], keyof Encryptors & string> },
   ): Promise<Attempt[]> {
-    const executor = this.#executorFor(tx, 'enqueueMany');
+    const { executor, synchronous } = this.#executorFor(tx, 'enqueueMany');
     if (!Array.isArray(items)) {
       throw new ConfigError('enqueueMany: pass an array of { method, args, options? }');
     }
@@ -298,9 +303,11 @@ export class AsyncTask<
         this.#wakeLocal(prepared);
         return results.map((result) => toAttempt(result.record, decodeArgs));
       });
-    return rows.some((row) => row instanceof Promise)
-      ? Promise.all(rows.map((row) => Promise.resolve(row))).then(insert)
-      : insert(rows as AttemptInsertParams[]);
+    if (rows.some((row) => row instanceof Promise)) {
+      refuseLateInsert(synchronous, 'enqueueMany');
+      return Promise.all(rows.map((row) => Promise.resolve(row))).then(insert);
+    }
+    return insert(rows as AttemptInsertParams[]);
   }
 
   /** The attempt with this id, or null. */
@@ -555,11 +562,15 @@ export class AsyncTask<
     });
   }
 
-  #executorFor(tx: Tx, where: string): Executor {
+  #executorFor(tx: Tx, where: string): { executor: Executor; synchronous: boolean } {
     if (tx === null || tx === undefined) {
       throw new ConfigError(`${where}: pass your transaction (or the pool) as the first argument`);
     }
-    return this.#runtime.executor(this.#driver.connection(tx));
+    const connection = this.#driver.connection(tx);
+    return {
+      executor: this.#runtime.executor(connection),
+      synchronous: connection.querySync !== undefined,
+    };
   }
 
   #run<T>(fn: (executor: Executor) => Promise<T>): Promise<T> {
@@ -592,5 +603,17 @@ function encodeArgsAt(args: unknown, where: string): string | null {
   } catch (error) {
     if (!(error instanceof SerializationError)) throw error;
     throw new SerializationError(error.path, `${where}: ${error.message}`);
+  }
+}
+
+/**
+ * A synchronous client's transaction (better-sqlite3's db.transaction) has ended by the time an
+ * async encryptor resolves: inserting then would write the task outside it, even after a rollback.
+ */
+function refuseLateInsert(synchronous: boolean, where: string): void {
+  if (synchronous) {
+    throw new ConfigError(
+      `${where}: this encryptor is asynchronous, and this client's transactions are synchronous (better-sqlite3), so the task could not be written inside the caller's transaction; use a synchronous encryptor such as aesGcmEncryptor`,
+    );
   }
 }

@@ -115,6 +115,36 @@ describe('sqlite/better-sqlite3: enqueue inside db.transaction (synchronous)', (
     expect(await harness.sideKeys()).toEqual([]);
   });
 
+  it('refuses an async encryptor inside db.transaction, rolling it back: the task could only land after it', async () => {
+    const target = shopTarget();
+    const tasks = new AsyncTask({
+      driver: harness.sqliteDriver,
+      table: harness.table,
+      targets: [target],
+      encryptors: {
+        slow: {
+          encrypt: (text: string) => Promise.resolve(Buffer.from(text).toString('base64')),
+          decrypt: (text: string) => Promise.resolve(Buffer.from(text, 'base64').toString()),
+        },
+      },
+    });
+    await tasks.migrate();
+    const db = harness.pool;
+
+    const error = caughtSync(() =>
+      db.transaction(() => {
+        db.prepare('INSERT INTO side_effects (key) VALUES (?)').run('order-async');
+        void tasks.enqueue(db, target.order, { n: 4 }, { encryptor: 'slow' });
+      })(),
+    );
+
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/asynchronous/);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(attemptsIn(db)).toBe(0);
+    expect(await harness.sideKeys()).toEqual([]);
+  });
+
   it('throws an SQL error synchronously (DatabaseError, cause kept), rolling the transaction back', async () => {
     const { tasks, target } = await newTasks(harness);
     const db = harness.pool;
