@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+
+// The public surface is a reviewed list: any change to it shows up here.
+describe('public exports', () => {
+  it('of async-task', async () => {
+    const names = Object.keys(await import('../../src/index.js')).sort();
+    expect(names).toEqual([
+      'AsyncTask',
+      'AsyncTaskError',
+      'ConfigError',
+      'DatabaseError',
+      'DecryptionError',
+      'InvalidStateError',
+      'LeaseLostError',
+      'PermanentError',
+      'SchemaOutdatedError',
+      'SerializationError',
+      'UnknownTargetError',
+      'Worker',
+      'aesGcmEncryptor',
+      'defineTarget',
+      'exponentialBackoff',
+    ]);
+  });
+
+  it('of the driver entry points', async () => {
+    expect(Object.keys(await import('../../src/drivers/pg.js')).sort()).toEqual(['pgDriver']);
+    expect(Object.keys(await import('../../src/drivers/mysql2.js')).sort()).toEqual([
+      'mysql2Driver',
+    ]);
+    expect(Object.keys(await import('../../src/drivers/better-sqlite3.js')).sort()).toEqual([
+      'betterSqlite3Driver',
+    ]);
+  });
+});
