@@ -8,7 +8,7 @@ export const databaseUrl =
   process.env.ASYNC_TASK_BENCH_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 export const workerSettings = {
-  'async-task': { concurrency: 100, prefetch: 1000, batchSize: 1000, pollIntervalMs: 1000 },
+  'async-task': { concurrency: 100, prefetch: 4000, batchSize: 2000, pollIntervalMs: 1000 },
   'graphile-worker': {
     concurrentJobs: 100,
     localQueue: { size: 1000 },
