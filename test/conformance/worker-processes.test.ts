@@ -1,8 +1,9 @@
 // The worker across processes: several worker processes drain a backlog with each task run once,
 // and kill -9 of a worker mid-drain loses nothing and reruns only what that process had in flight.
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { AsyncTask, WorkerOptions } from '../../src/index.js';
 import { fixtures } from '../harness/dialects.js';
+import { itRequires } from '../harness/it-requires.js';
 import type { DialectFixture, Harness } from '../harness/fixture.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { useHarness } from '../harness/use-harness.js';
@@ -93,13 +94,14 @@ for (const fixture of fixtures) {
   describe(fixture.label, () => {
     const harness = useHarness(fixture);
     const newFleet = useFleets();
+    const itMultiProcess = itRequires(fixture, 'multiProcessWorkers');
 
     const drainCount =
       Number.isInteger(drainOverride) && drainOverride > 0
         ? drainOverride
         : drainTasks[fixture.dialect];
     const drainWaitMs = Math.max(45_000, drainCount * 4);
-    it(
+    itMultiProcess(
       `four worker processes drain ${drainCount} tasks, each run exactly once`,
       async () => {
         await harness().createSideTable();
@@ -134,93 +136,96 @@ for (const fixture of fixtures) {
     );
 
     const killCount = killTasks[fixture.dialect];
-    it(`kill -9 of a worker, three times mid-drain of ${killCount} tasks: nothing lost, only its in-flight tasks rerun, recovered within lease + one rescue interval`, async () => {
-      await harness().createSideTable();
-      const tasks = await migratedTasks(harness(), { targets: [target] });
-      const fleet = newFleet(harness().childEnv(), { ...fleetDefaults, ...lease });
-      await Promise.all([1, 2, 3].map((n) => fleet.start(`kill-${n}`).ready));
-      await enqueueSideTasks(harness(), tasks, killCount);
+    itMultiProcess(
+      `kill -9 of a worker, three times mid-drain of ${killCount} tasks: nothing lost, only its in-flight tasks rerun, recovered within lease + one rescue interval`,
+      async () => {
+        await harness().createSideTable();
+        const tasks = await migratedTasks(harness(), { targets: [target] });
+        const fleet = newFleet(harness().childEnv(), { ...fleetDefaults, ...lease });
+        await Promise.all([1, 2, 3].map((n) => fleet.start(`kill-${n}`).ready));
+        await enqueueSideTasks(harness(), tasks, killCount);
 
-      const recoveries: number[] = [];
-      for (const [round, fraction] of [0.15, 0.4, 0.65].entries()) {
-        await fleet.waitFor(
-          `${fraction * 100}% of the tasks to be done`,
-          () => fleet.done.size >= fraction * killCount,
-          40_000,
-        );
-        const victim = fleet
-          .alive()
-          .reduce((a, b) => (b.inFlight().length > a.inFlight().length ? b : a));
-        const killedAt = Date.now();
-        const gone = fleet.kill(victim);
-        fleet.start(`kill-replacement-${round + 1}`);
-        await gone;
-        const inFlight = victim.inFlight();
+        const recoveries: number[] = [];
+        for (const [round, fraction] of [0.15, 0.4, 0.65].entries()) {
+          await fleet.waitFor(
+            `${fraction * 100}% of the tasks to be done`,
+            () => fleet.done.size >= fraction * killCount,
+            40_000,
+          );
+          const victim = fleet
+            .alive()
+            .reduce((a, b) => (b.inFlight().length > a.inFlight().length ? b : a));
+          const killedAt = Date.now();
+          const gone = fleet.kill(victim);
+          fleet.start(`kill-replacement-${round + 1}`);
+          await gone;
+          const inFlight = victim.inFlight();
 
-        // Recovered: each run the victim had in flight was handed back by a rescuer, or had
-        // committed, unreported (the kill came while it waited for COMMIT's reply; most of a
-        // run's time is spent there): then the database says it is no longer running.
-        let lastCheck = 0;
-        const open = (): Run[] =>
-          inFlight.filter((run) => (fleet.rescuedAt.get(run.id) ?? 0) < killedAt);
-        await fleet
-          .waitFor(
-            `the ${inFlight.length} tasks ${victim.label} had in flight to be rescued`,
-            async () => {
-              const left = open();
-              if (left.length === 0) return true;
-              if (Date.now() - lastCheck < 200) return false;
-              lastCheck = Date.now();
-              const rows = await Promise.all(left.map((run) => tasks.get(run.id)));
-              return rows.every(
-                (row, i) => row?.status !== 'running' || row.numAttempts > left[i]!.numAttempts,
+          // Recovered: each run the victim had in flight was handed back by a rescuer, or had
+          // committed, unreported (the kill came while it waited for COMMIT's reply; most of a
+          // run's time is spent there): then the database says it is no longer running.
+          let lastCheck = 0;
+          const open = (): Run[] =>
+            inFlight.filter((run) => (fleet.rescuedAt.get(run.id) ?? 0) < killedAt);
+          await fleet
+            .waitFor(
+              `the ${inFlight.length} tasks ${victim.label} had in flight to be rescued`,
+              async () => {
+                const left = open();
+                if (left.length === 0) return true;
+                if (Date.now() - lastCheck < 200) return false;
+                lastCheck = Date.now();
+                const rows = await Promise.all(left.map((run) => tasks.get(run.id)));
+                return rows.every(
+                  (row, i) => row?.status !== 'running' || row.numAttempts > left[i]!.numAttempts,
+                );
+              },
+              20_000,
+            )
+            .catch(async (error: Error) => {
+              const rows = await Promise.all(open().map((run) => tasks.get(run.id)));
+              const states = rows.map(
+                (row) => `${row?.id} ${row?.status} n=${row?.numAttempts} ${row?.lastError ?? ''}`,
               );
-            },
-            20_000,
-          )
-          .catch(async (error: Error) => {
-            const rows = await Promise.all(open().map((run) => tasks.get(run.id)));
-            const states = rows.map(
-              (row) => `${row?.id} ${row?.status} n=${row?.numAttempts} ${row?.lastError ?? ''}`,
-            );
-            throw new Error(`${error.message}; not rescued: ${states.join('; ')}`);
-          });
-        recoveries.push(Date.now() - killedAt);
-      }
-
-      await waitForDrain(fleet, tasks, killCount, 50_000);
-      await fleet.stopAll();
-
-      await expectAllSucceeded(harness(), tasks, killCount);
-      const bound = lease.leaseMs + lease.rescueIntervalMs + recoveryGraceMs;
-      console.info(`${fixture.label}: recoveries after kill -9 took ${recoveries.join(', ')} ms`);
-      for (const ms of recoveries) {
-        expect(ms, `recovery took ${recoveries.join('/')} ms`).toBeLessThanOrEqual(bound);
-      }
-      // Any id that ran more than once: every run but the last was in flight in a killed process.
-      const killedInFlight = new Set(
-        [...fleet.killed].flatMap((worker) => worker.inFlight()).map(key),
-      );
-      expect(killedInFlight.size, 'runs in flight at the kills').toBeGreaterThan(0);
-      const runs = new Map<string, Run[]>();
-      for (const run of fleet.all.flatMap((worker) => worker.starts)) {
-        runs.set(run.id, [...(runs.get(run.id) ?? []), run]);
-      }
-      const unexplained: string[] = [];
-      for (const [id, list] of runs) {
-        if (list.length === 1) continue;
-        const last = Math.max(...list.map((run) => run.numAttempts));
-        if (new Set(list.map((run) => run.numAttempts)).size !== list.length) {
-          unexplained.push(`${id}: two runs with the same attempt number`);
+              throw new Error(`${error.message}; not rescued: ${states.join('; ')}`);
+            });
+          recoveries.push(Date.now() - killedAt);
         }
-        for (const run of list) {
-          if (run.numAttempts !== last && !killedInFlight.has(key(run))) {
-            unexplained.push(`${id}: run ${run.numAttempts} was not in flight at a kill`);
+
+        await waitForDrain(fleet, tasks, killCount, 50_000);
+        await fleet.stopAll();
+
+        await expectAllSucceeded(harness(), tasks, killCount);
+        const bound = lease.leaseMs + lease.rescueIntervalMs + recoveryGraceMs;
+        console.info(`${fixture.label}: recoveries after kill -9 took ${recoveries.join(', ')} ms`);
+        for (const ms of recoveries) {
+          expect(ms, `recovery took ${recoveries.join('/')} ms`).toBeLessThanOrEqual(bound);
+        }
+        // Any id that ran more than once: every run but the last was in flight in a killed process.
+        const killedInFlight = new Set(
+          [...fleet.killed].flatMap((worker) => worker.inFlight()).map(key),
+        );
+        expect(killedInFlight.size, 'runs in flight at the kills').toBeGreaterThan(0);
+        const runs = new Map<string, Run[]>();
+        for (const run of fleet.all.flatMap((worker) => worker.starts)) {
+          runs.set(run.id, [...(runs.get(run.id) ?? []), run]);
+        }
+        const unexplained: string[] = [];
+        for (const [id, list] of runs) {
+          if (list.length === 1) continue;
+          const last = Math.max(...list.map((run) => run.numAttempts));
+          if (new Set(list.map((run) => run.numAttempts)).size !== list.length) {
+            unexplained.push(`${id}: two runs with the same attempt number`);
+          }
+          for (const run of list) {
+            if (run.numAttempts !== last && !killedInFlight.has(key(run))) {
+              unexplained.push(`${id}: run ${run.numAttempts} was not in flight at a kill`);
+            }
           }
         }
-      }
-      expect(unexplained, 'reruns not explained by a kill').toEqual([]);
-      expect(runs.size).toBe(killCount);
-    });
+        expect(unexplained, 'reruns not explained by a kill').toEqual([]);
+        expect(runs.size).toBe(killCount);
+      },
+    );
   });
 }

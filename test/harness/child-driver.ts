@@ -9,6 +9,11 @@ export async function driverFromEnv(): Promise<{
   const dialect = process.env['ASYNC_TASK_CHILD_DIALECT'];
   const url = process.env['ASYNC_TASK_CHILD_URL'] ?? '';
   const table = process.env['ASYNC_TASK_CHILD_TABLE'] ?? 'async_task_attempts';
+  // The Kysely driver keeps the dialect's name, so worker-child.ts writes its side rows as usual.
+  if (process.env['ASYNC_TASK_CHILD_CLIENT'] === 'kysely')
+    return kyselyFromEnv(dialect, url, table);
+  if (process.env['ASYNC_TASK_CHILD_CLIENT'] === 'postgres.js')
+    return (await import('./postgres-js.js')).postgresJsChildDriver(url, table);
   switch (dialect) {
     case 'postgres': {
       const { default: pg } = await import('pg');
@@ -44,7 +49,68 @@ export async function driverFromEnv(): Promise<{
         close: () => pool.end(),
       };
     }
+    case 'postgres/knex':
+    case 'mysql/knex':
+    case 'sqlite/knex': {
+      const { default: knex } = await import('knex');
+      const { knexDriver } = await import('../../src/drivers/knex.js');
+      const db =
+        dialect === 'postgres/knex'
+          ? knex({ client: 'pg', connection: url, pool: { min: 0, max: 10 } })
+          : dialect === 'mysql/knex'
+            ? knex({ client: 'mysql2', connection: url, pool: { min: 0, max: 10 } })
+            : knex({
+                client: 'better-sqlite3',
+                connection: { filename: url },
+                useNullAsDefault: true,
+              });
+      return {
+        driver: knexDriver(db) as unknown as Driver<unknown, unknown>,
+        table,
+        close: () => db.destroy(),
+      };
+    }
     default:
       throw new Error(`child-driver: unknown dialect ${String(dialect)}`);
   }
+}
+
+/**
+ * The Kysely driver over pg or mysql2. A handler's `tx` (a Kysely `Transaction`) is handed on as
+ * `{ query(text, values) }`, run through that transaction, which is what worker-child.ts calls.
+ */
+async function kyselyFromEnv(
+  dialect: string | undefined,
+  url: string,
+  table: string,
+): Promise<{ driver: Driver<unknown, unknown>; table: string; close: () => Promise<void> }> {
+  const { CompiledQuery, Kysely, MysqlDialect, PostgresDialect } = await import('kysely');
+  const { kyselyDriver } = await import('../../src/drivers/kysely.js');
+  let db: InstanceType<typeof Kysely<Record<string, never>>>;
+  if (dialect === 'postgres') {
+    const { default: pg } = await import('pg');
+    const pool = new pg.Pool({ connectionString: url, max: 10 });
+    db = new Kysely({ dialect: new PostgresDialect({ pool }) });
+  } else if (dialect === 'mysql') {
+    const { createPool } = await import('mysql2');
+    const pool = createPool({ uri: url, connectionLimit: 10 });
+    db = new Kysely({ dialect: new MysqlDialect({ pool }) });
+  } else {
+    throw new Error(`child-driver: no Kysely fixture for dialect ${String(dialect)}`);
+  }
+  const driver = kyselyDriver(db);
+  return {
+    driver: {
+      ...driver,
+      transaction: (fn) =>
+        driver.transaction((connection, trx) =>
+          fn(connection, {
+            query: (text: string, values: unknown[]) =>
+              trx.executeQuery(CompiledQuery.raw(text, values)),
+          }),
+        ),
+    },
+    table,
+    close: () => db.destroy(),
+  };
 }

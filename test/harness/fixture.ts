@@ -28,7 +28,12 @@ export interface HarnessOptions {
   readonly connections?: number;
 }
 
-export type SkippableBehaviour = 'savepoints' | 'concurrentTransactions' | 'listen';
+export type SkippableBehaviour =
+  | 'savepoints'
+  | 'concurrentTransactions'
+  | 'listen'
+  /** The heavy drain and kill -9 runs of worker-processes.test.ts (minutes per fixture). */
+  | 'multiProcessWorkers';
 
 export interface Harness {
   /** The driver over this harness's own pool/database; typed loosely so one suite drives them all. */

@@ -47,6 +47,16 @@ function sideInserter(dialect: string, table: string): (tx: unknown, key: string
           .run(key);
         return Promise.resolve();
       };
+    case 'postgres/knex':
+    case 'mysql/knex':
+    case 'sqlite/knex': {
+      const prefix =
+        database === null ? '' : dialect === 'mysql/knex' ? `\`${database}\`.` : `"${database}".`;
+      const sql = `INSERT INTO ${prefix}side_effects (${dialect === 'mysql/knex' ? '`key`' : 'key'}) VALUES (?)`;
+      return async (tx, key) => {
+        await (tx as { raw(sql: string, bindings: unknown[]): Promise<unknown> }).raw(sql, [key]);
+      };
+    }
     default:
       throw new Error(`worker-child: unknown dialect ${dialect}`);
   }

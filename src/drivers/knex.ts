@@ -1,0 +1,364 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { AsyncTaskError, ConfigError, DatabaseError } from '../core/errors.js';
+import { mysqlDialect } from '../dialects/mysql/index.js';
+import { postgresDialect } from '../dialects/postgres/index.js';
+import { sqliteDialect } from '../dialects/sqlite/index.js';
+import type { Dialect, Driver, Unlisten } from '../driver/driver.js';
+import type { SqlConnection, Statement } from '../driver/sql-connection.js';
+import { betterSqlite3Driver, type BetterSqlite3Database } from './better-sqlite3.js';
+import { mysql2Driver, type Mysql2Pool, type Mysql2QueryOptions } from './mysql2.js';
+import { pgDriver, type PgPool, type PgPoolClient, type PgQueryable } from './pg.js';
+
+/**
+ * The part of a Knex client (`knex.client`, `trx.client`) async-task uses: knex's own methods
+ * that hand out the native connection (a `pg.Client`, a mysql2 `Connection`, a better-sqlite3
+ * `Database`). A transaction's client always hands out the transaction's connection.
+ */
+export interface KnexClient {
+  readonly config?: { readonly client?: unknown };
+  acquireConnection(): Promise<unknown>;
+  releaseConnection(connection: unknown): unknown;
+}
+
+/** The part of a `Knex` instance async-task uses; `Trx` is its `Knex.Transaction`. */
+export interface KnexLike<Trx extends KnexTransactionLike = KnexTransactionLike> {
+  readonly client: KnexClient;
+  transaction<T>(
+    scope: (trx: Trx) => Promise<T>,
+    config?: { readonly connection?: unknown },
+  ): Promise<T>;
+}
+
+/** The part of a `Knex.Transaction` async-task uses. */
+export interface KnexTransactionLike extends KnexLike {
+  isCompleted(): boolean;
+}
+
+/** The database families the Knex driver runs on. */
+export type KnexDialectName = 'postgres' | 'mysql' | 'sqlite';
+
+export interface KnexDriverOptions {
+  /**
+   * The database family, for a knex client async-task does not recognise by name (a custom
+   * `Client` subclass). Its native connections must be those of pg, mysql/mysql2 or
+   * better-sqlite3 respectively.
+   * @defaultValue detected from `knex.client.config.client`
+   */
+  readonly dialect?: KnexDialectName;
+  /**
+   * PostgreSQL only: prepare each statement once per connection. Turn off behind PgBouncer in
+   * transaction mode before 1.21.
+   * @defaultValue true
+   */
+  readonly preparedStatements?: boolean;
+}
+
+/**
+ * The driver for Knex 3 on PostgreSQL (`pg`), MySQL/MariaDB (`mysql2`, `mysql`) and SQLite
+ * (`better-sqlite3`). Give it your `knex` instance; `enqueue` accepts the `trx` of
+ * `knex.transaction(async (trx) => …)` (the normal case; await the enqueue inside the callback,
+ * as any knex query) or `knex` itself for an enqueue outside any transaction. A nested
+ * `trx.transaction()` is a savepoint: a task enqueued in it goes when it rolls back.
+ *
+ * async-task's SQL does not go through `knex.raw` (whose `?` bindings would mangle it): each
+ * statement runs on the native connection knex holds for the transaction (or one it lends from
+ * its pool), exactly as the pg, mysql2 and better-sqlite3 drivers run it. The worker side
+ * (`runDue`, workers, `migrate`, management calls) borrows pooled connections from `knex`, and a
+ * handler's `ctx.transaction` is a `knex.transaction` whose `trx` the handler receives.
+ *
+ * On SQLite the enqueue's INSERT runs on the better-sqlite3 connection of the `trx`, like the
+ * better-sqlite3 driver's, but only once knex has handed that connection over, which it does
+ * asynchronously: await `enqueue` inside the callback.
+ *
+ * On PostgreSQL workers LISTEN on a connection of their own, opened with knex's connection
+ * settings (outside the pool). On MySQL and SQLite they poll. On SQLite keep knex's default pool
+ * of one connection: the worker's work then waits for your transactions to finish, as SQLite
+ * allows one writer at a time anyway.
+ *
+ * @example
+ * import knex from 'knex';
+ * import { knexDriver } from 'async-task/knex';
+ * const db = knex({ client: 'pg', connection: process.env.DATABASE_URL });
+ * const tasks = new AsyncTask({ driver: knexDriver(db), targets: [OrderClient] });
+ * await db.transaction(async (trx) => {
+ *   await trx('orders').insert({ number: 7 });
+ *   await tasks.enqueue(trx, OrderClient.fulfill, { orderNumber: 7 });
+ * });
+ */
+export function knexDriver<Trx extends KnexTransactionLike>(
+  knex: KnexLike<Trx>,
+  options: KnexDriverOptions = {},
+): Driver<KnexLike, Trx> {
+  if (!isKnex(knex)) {
+    throw new ConfigError(
+      "knexDriver: pass a knex instance (knex({ client: 'pg', connection })), not a pool or client",
+    );
+  }
+  if ((knex as { isTransaction?: unknown }).isTransaction === true) {
+    throw new ConfigError(
+      'knexDriver: pass the knex instance, not a transaction (give transactions to enqueue)',
+    );
+  }
+  if (typeof options !== 'object' || options === null) {
+    throw new ConfigError('knexDriver: options must be an object');
+  }
+  const native = nativeFor(options.dialect ?? detectDialect(knex.client), knex.client, options);
+  const wrapped = new WeakMap<object, SqlConnection>();
+  const wrap = (raw: unknown): SqlConnection => {
+    if (typeof raw !== 'object' || raw === null) return native.wrap(raw);
+    let connection = wrapped.get(raw);
+    if (!connection) wrapped.set(raw, (connection = native.wrap(raw)));
+    return connection;
+  };
+  // SQLite's pool has one connection: work started inside a `ctx.transaction` (or a `run`) that
+  // borrows again would wait for itself, so it reuses what its call chain holds.
+  const held = native.dialect.name === 'sqlite' ? new AsyncLocalStorage<Held<Trx>>() : undefined;
+
+  const withPooled = async <T>(fn: (raw: unknown) => Promise<T>): Promise<T> => {
+    const holding = held?.getStore();
+    if (holding) return fn(holding.raw);
+    const raw = await acquire(knex.client);
+    try {
+      const result = held ? held.run({ raw, trx: null }, () => fn(raw)) : fn(raw);
+      return await result;
+    } catch (error) {
+      // Never hand a connection back inside a transaction someone forgot to end.
+      await native.endTransaction(raw).catch(() => undefined);
+      throw error;
+    } finally {
+      await Promise.resolve(knex.client.releaseConnection(raw)).catch(() => undefined);
+    }
+  };
+
+  const transaction = <T>(fn: (connection: SqlConnection, tx: Trx) => Promise<T>): Promise<T> => {
+    const holding = held?.getStore();
+    let failed = false;
+    const scope = async (trx: Trx): Promise<T> => {
+      const raw = await acquire(trx.client);
+      const body = async (): Promise<T> => {
+        try {
+          return await fn(wrap(raw), trx);
+        } catch (error) {
+          failed = true;
+          throw error;
+        }
+      };
+      return held ? held.run({ raw, trx }, body) : body();
+    };
+    let started: Promise<T>;
+    if (holding?.trx) started = (holding.trx as unknown as KnexLike<Trx>).transaction(scope);
+    else if (holding) started = knex.transaction(scope, { connection: holding.raw });
+    else started = knex.transaction(scope);
+    return started.catch((error: unknown) => {
+      if (failed || error instanceof AsyncTaskError) throw error;
+      throw new DatabaseError(
+        `knex could not begin or commit the transaction: ${messageOf(error)}`,
+        {
+          cause: error,
+        },
+      );
+    });
+  };
+
+  const driver: Driver<KnexLike, Trx> = {
+    dialect: native.dialect,
+    connection: (tx) => {
+      if (!isKnex(tx)) {
+        throw new ConfigError(
+          'enqueue: pass the trx of knex.transaction(async (trx) => …), or the knex instance',
+        );
+      }
+      return {
+        query: (statement, params) =>
+          onConnectionOf(tx, (raw) => wrap(raw).query(statement, params)),
+      };
+    },
+    run: (fn) => withPooled((raw) => fn(wrap(raw))),
+    session: (fn) => withPooled((raw) => fn(wrap(raw))),
+    transaction,
+  };
+  if (native.listen) return { ...driver, listen: native.listen };
+  return driver;
+}
+
+interface Held<Trx> {
+  readonly raw: unknown;
+  readonly trx: Trx | null;
+}
+
+/** How async-task runs statements on one kind of native connection knex holds. */
+interface Native {
+  readonly dialect: Dialect;
+  wrap(raw: unknown): SqlConnection;
+  /** Rolls back whatever transaction `raw` may be left in, before it goes back to the pool. */
+  endTransaction(raw: unknown): Promise<void>;
+  listen?: NonNullable<Driver<unknown>['listen']>;
+}
+
+function nativeFor(
+  dialect: KnexDialectName,
+  client: KnexClient,
+  options: KnexDriverOptions,
+): Native {
+  switch (dialect) {
+    case 'postgres': {
+      // pgDriver runs the statements exactly as it does on its own pool's clients; its pool is
+      // only asked for LISTEN connections, which are opened outside knex's pool and closed after.
+      const raw = client as KnexClient & {
+        acquireRawConnection?: () => Promise<PgPoolClient>;
+        destroyRawConnection?: (connection: unknown) => Promise<unknown>;
+      };
+      const listenPool: PgPool = {
+        idleCount: 0,
+        connect: async () => {
+          if (!raw.acquireRawConnection || !raw.destroyRawConnection) {
+            throw new ConfigError(
+              'knexDriver: this knex client cannot open a connection to LISTEN',
+            );
+          }
+          const connection = await raw.acquireRawConnection.call(client);
+          const destroy = raw.destroyRawConnection.bind(client);
+          return Object.assign(connection, {
+            release: () => void destroy(connection).catch(() => undefined),
+          });
+        },
+        query: () => Promise.reject(new Error('knexDriver: not used')),
+      };
+      const pg = pgDriver(listenPool, {
+        preparedStatements: options.preparedStatements ?? true,
+      });
+      return {
+        dialect: postgresDialect,
+        wrap: (connection) => pg.connection(connection as PgQueryable),
+        endTransaction: async () => {},
+        listen: (channel, onNotify, onError): Promise<Unlisten> =>
+          pg.listen!(channel, onNotify, onError),
+      };
+    }
+    case 'mysql': {
+      const mysql = mysql2Driver(unusedMysqlPool);
+      const wrap = (connection: unknown): SqlConnection =>
+        mysql.connection({
+          // knex holds callback-style connections (mysql2's and mysql's): promised here.
+          query: (queryOptions: Mysql2QueryOptions) =>
+            new Promise<[unknown, unknown]>((resolve, reject) => {
+              (connection as MysqlCallbackConnection).query(queryOptions, (error, rows, fields) => {
+                if (error) reject(error);
+                else resolve([rows, fields]);
+              });
+            }),
+        });
+      return {
+        dialect: mysqlDialect,
+        wrap,
+        endTransaction: async (connection) => {
+          await wrap(connection).query(rollback, []);
+        },
+      };
+    }
+    case 'sqlite':
+      return {
+        dialect: sqliteDialect,
+        // betterSqlite3Driver only wraps `db` here; its worker connection is never opened.
+        wrap: (db) => {
+          const database = db as BetterSqlite3Database;
+          return betterSqlite3Driver(database).connection(database);
+        },
+        endTransaction: async (db) => {
+          const database = db as BetterSqlite3Database;
+          if (database.inTransaction) {
+            await betterSqlite3Driver(database).connection(database).query(rollback, []);
+          }
+        },
+      };
+    default:
+      throw new ConfigError(
+        `knexDriver: dialect must be 'postgres', 'mysql' or 'sqlite', got ${String(dialect)}`,
+      );
+  }
+}
+
+const rollback: Statement = { name: '', text: 'ROLLBACK' };
+
+interface MysqlCallbackConnection {
+  query(
+    options: Mysql2QueryOptions,
+    callback: (error: Error | null, rows: unknown, fields: unknown) => void,
+  ): unknown;
+}
+
+const unusedMysqlPool: Mysql2Pool = {
+  getConnection: () => Promise.reject(new Error('knexDriver: not used')),
+  query: () => Promise.reject(new Error('knexDriver: not used')),
+};
+
+const clientDialects: Readonly<Record<string, KnexDialectName>> = {
+  pg: 'postgres',
+  postgres: 'postgres',
+  postgresql: 'postgres',
+  mysql: 'mysql',
+  mysql2: 'mysql',
+  'better-sqlite3': 'sqlite',
+};
+
+/** From `knex.client.config.client` when it is a name, else from the client class's own names. */
+function detectDialect(client: KnexClient): KnexDialectName {
+  const configured = client.config?.client;
+  const meta = client as { driverName?: unknown; dialect?: unknown };
+  const names = typeof configured === 'string' ? [configured] : [meta.driverName, meta.dialect];
+  for (const name of names) {
+    if (typeof name === 'string' && Object.hasOwn(clientDialects, name)) {
+      return clientDialects[name]!;
+    }
+  }
+  const shown = names.find((name) => typeof name === 'string') ?? 'unknown';
+  throw new ConfigError(
+    `knexDriver: the knex client "${String(shown)}" is not supported; use pg (postgres, postgresql), mysql2, mysql or better-sqlite3, or pass { dialect: 'postgres' | 'mysql' | 'sqlite' } for a client whose connections are theirs`,
+  );
+}
+
+/** Runs `fn` on the native connection of `tx`: a transaction's own, or one lent by the pool. */
+async function onConnectionOf<T>(tx: KnexLike, fn: (raw: unknown) => Promise<T>): Promise<T> {
+  const trx = tx as Partial<KnexTransactionLike>;
+  if (typeof trx.isCompleted === 'function') {
+    if (trx.isCompleted()) {
+      throw new ConfigError(
+        'enqueue: this knex transaction has already committed or rolled back; enqueue inside its callback',
+      );
+    }
+    // The transaction's client hands out its own connection and never releases it.
+    return fn(await acquire(tx.client));
+  }
+  const raw = await acquire(tx.client);
+  try {
+    return await fn(raw);
+  } finally {
+    await Promise.resolve(tx.client.releaseConnection(raw)).catch(() => undefined);
+  }
+}
+
+async function acquire(client: KnexClient): Promise<unknown> {
+  try {
+    return await client.acquireConnection();
+  } catch (error) {
+    throw new DatabaseError(`could not get a connection from knex's pool: ${messageOf(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+function isKnex(value: unknown): value is KnexLike {
+  if ((typeof value !== 'function' && typeof value !== 'object') || value === null) return false;
+  const candidate = value as Partial<KnexLike>;
+  return (
+    typeof candidate.transaction === 'function' &&
+    typeof candidate.client === 'object' &&
+    candidate.client !== null &&
+    typeof candidate.client.acquireConnection === 'function' &&
+    typeof candidate.client.releaseConnection === 'function'
+  );
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
