@@ -31,5 +31,12 @@ describe('public exports', () => {
     expect(Object.keys(await import('../../src/drivers/better-sqlite3.js')).sort()).toEqual([
       'betterSqlite3Driver',
     ]);
+    expect(Object.keys(await import('../../src/drivers/postgres-js.js')).sort()).toEqual([
+      'postgresJsDriver',
+    ]);
+    expect(Object.keys(await import('../../src/drivers/knex.js')).sort()).toEqual(['knexDriver']);
+    expect(Object.keys(await import('../../src/drivers/kysely.js')).sort()).toEqual([
+      'kyselyDriver',
+    ]);
   });
 });
