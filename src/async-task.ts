@@ -569,7 +569,8 @@ export class AsyncTask<
     const connection = this.#driver.connection(tx);
     return {
       executor: this.#runtime.executor(connection),
-      synchronous: connection.querySync !== undefined,
+      // A synchronous client inside a transaction: the INSERT must happen before enqueue returns.
+      synchronous: connection.querySync !== undefined && connection.inTransaction?.() === true,
     };
   }
 
@@ -609,11 +610,12 @@ function encodeArgsAt(args: unknown, where: string): string | null {
 /**
  * A synchronous client's transaction (better-sqlite3's db.transaction) has ended by the time an
  * async encryptor resolves: inserting then would write the task outside it, even after a rollback.
+ * Outside a transaction an async encryptor is fine.
  */
 function refuseLateInsert(synchronous: boolean, where: string): void {
   if (synchronous) {
     throw new ConfigError(
-      `${where}: this encryptor is asynchronous, and this client's transactions are synchronous (better-sqlite3), so the task could not be written inside the caller's transaction; use a synchronous encryptor such as aesGcmEncryptor`,
+      `${where}: this encryptor is asynchronous, and this client's transaction is synchronous (better-sqlite3), so the task could not be written inside it; use a synchronous encryptor such as aesGcmEncryptor, or enqueue outside the transaction`,
     );
   }
 }

@@ -20,4 +20,6 @@ export interface SqlConnection {
   query(statement: Statement, params: readonly unknown[]): Promise<SqlResult>;
   /** Present on synchronous clients (better-sqlite3): the same, without a promise. */
   querySync?(statement: Statement, params: readonly unknown[]): SqlResult;
+  /** With `querySync`: whether the connection is inside a transaction right now. */
+  inTransaction?(): boolean;
 }

@@ -300,6 +300,7 @@ function wrap(db: BetterSqlite3Database): SqlConnection {
       query: (statement, params) =>
         new Promise((resolve) => resolve(execute(db, statement, params))),
       querySync: (statement, params) => execute(db, statement, params),
+      inTransaction: () => db.inTransaction,
     };
     connections.set(db, connection);
   }

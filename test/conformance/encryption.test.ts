@@ -9,6 +9,7 @@ import {
   type TaskContext,
 } from '../../src/index.js';
 import { fixtures } from '../harness/dialects.js';
+import { itRequires } from '../harness/it-requires.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { useHarness } from '../harness/use-harness.js';
 
@@ -200,44 +201,47 @@ for (const fixture of fixtures) {
       }
     });
 
-    it('works with a user-defined asynchronous encryptor', async () => {
-      const calls: string[] = [];
-      const reversing: Encryptor = {
-        async encrypt(plaintext) {
-          calls.push('encrypt');
-          await Promise.resolve();
-          return `rev:${Buffer.from(plaintext, 'utf8').reverse().toString('base64')}`;
-        },
-        async decrypt(ciphertext) {
-          calls.push('decrypt');
-          await Promise.resolve();
-          return Buffer.from(ciphertext.slice(4), 'base64').reverse().toString('utf8');
-        },
-      };
-      const { target, received } = paymentsTarget();
-      const tasks = await migratedTasks(harness(), {
-        targets: [target],
-        encryptors: { reversing },
-      });
-
-      const [one, many] = await harness().transaction(async (tx) => [
-        await tasks.enqueue(tx, target.charge, secretArgs, { encryptor: 'reversing' }),
-        await tasks.enqueueMany(tx, [
-          {
-            method: target.charge,
-            args: { ...secretArgs, cents: 3 },
-            options: { encryptor: 'reversing' },
+    itRequires(fixture, 'asyncEncryptorInTransaction')(
+      'works with a user-defined asynchronous encryptor',
+      async () => {
+        const calls: string[] = [];
+        const reversing: Encryptor = {
+          async encrypt(plaintext) {
+            calls.push('encrypt');
+            await Promise.resolve();
+            return `rev:${Buffer.from(plaintext, 'utf8').reverse().toString('base64')}`;
           },
-        ]),
-      ]);
+          async decrypt(ciphertext) {
+            calls.push('decrypt');
+            await Promise.resolve();
+            return Buffer.from(ciphertext.slice(4), 'base64').reverse().toString('utf8');
+          },
+        };
+        const { target, received } = paymentsTarget();
+        const tasks = await migratedTasks(harness(), {
+          targets: [target],
+          encryptors: { reversing },
+        });
 
-      expect((await harness().rawMethodArgs(one.id))?.startsWith('rev:')).toBe(true);
-      expectNoPlaintext(await harness().rawMethodArgs(one.id));
-      expectNoPlaintext(await harness().rawMethodArgs(many[0]!.id));
-      expect(await tasks.runDue()).toMatchObject({ succeeded: 2 });
-      expect(received).toEqual([secretArgs, { ...secretArgs, cents: 3 }]);
-      expect(calls).toEqual(['encrypt', 'encrypt', 'decrypt', 'decrypt']);
-    });
+        const [one, many] = await harness().transaction(async (tx) => [
+          await tasks.enqueue(tx, target.charge, secretArgs, { encryptor: 'reversing' }),
+          await tasks.enqueueMany(tx, [
+            {
+              method: target.charge,
+              args: { ...secretArgs, cents: 3 },
+              options: { encryptor: 'reversing' },
+            },
+          ]),
+        ]);
+
+        expect((await harness().rawMethodArgs(one.id))?.startsWith('rev:')).toBe(true);
+        expectNoPlaintext(await harness().rawMethodArgs(one.id));
+        expectNoPlaintext(await harness().rawMethodArgs(many[0]!.id));
+        expect(await tasks.runDue()).toMatchObject({ succeeded: 2 });
+        expect(received).toEqual([secretArgs, { ...secretArgs, cents: 3 }]);
+        expect(calls).toEqual(['encrypt', 'encrypt', 'decrypt', 'decrypt']);
+      },
+    );
 
     it('reports a failing user decrypt as DecryptionError without its message leaking args', async () => {
       const broken: Encryptor = {

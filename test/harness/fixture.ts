@@ -32,6 +32,8 @@ export type SkippableBehaviour =
   | 'savepoints'
   | 'concurrentTransactions'
   | 'listen'
+  /** An async encryptor used inside a client transaction. */
+  | 'asyncEncryptorInTransaction'
   /** The heavy drain and kill -9 runs of worker-processes.test.ts (minutes per fixture). */
   | 'multiProcessWorkers';
 

@@ -133,6 +133,8 @@ export const sqliteFixture: DialectFixture = {
     concurrentTransactions:
       'SQLite has one writer per database file: a second transaction cannot write until the first commits (https://www.sqlite.org/lockingv3.html)',
     listen: 'SQLite has no LISTEN/NOTIFY; the better-sqlite3 driver leaves Driver.listen undefined',
+    asyncEncryptorInTransaction:
+      'better-sqlite3 transactions are synchronous, so enqueue refuses an async encryptor inside one (ConfigError); test/integration/sqlite.test.ts covers it',
   },
   setup: () => sqliteHarness(),
 };

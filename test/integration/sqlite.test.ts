@@ -143,6 +143,12 @@ describe('sqlite/better-sqlite3: enqueue inside db.transaction (synchronous)', (
     await new Promise((resolve) => setImmediate(resolve));
     expect(attemptsIn(db)).toBe(0);
     expect(await harness.sideKeys()).toEqual([]);
+
+    // Outside a transaction the same encryptor is fine: the INSERT simply follows the encryption.
+    const attempt = await tasks.enqueue(db, target.order, { n: 5 }, { encryptor: 'slow' });
+    expect(attempt.encryptor).toBe('slow');
+    expect(attemptsIn(db)).toBe(1);
+    expect(await tasks.runDue()).toMatchObject({ claimed: 1, succeeded: 1 });
   });
 
   it('throws an SQL error synchronously (DatabaseError, cause kept), rolling the transaction back', async () => {
