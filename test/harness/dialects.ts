@@ -7,7 +7,7 @@ import { postgresJsFixture } from './postgres-js.js';
 import { sqliteFixture } from './sqlite.js';
 
 /** Every fixture the conformance suite runs against. One line per dialect/client. */
-export const fixtures: readonly DialectFixture[] = [
+const all: readonly DialectFixture[] = [
   postgresFixture,
   sqliteFixture,
   mysqlFixture,
@@ -18,3 +18,22 @@ export const fixtures: readonly DialectFixture[] = [
   mysqlKnexFixture,
   postgresJsFixture,
 ];
+
+/**
+ * The fixtures to run: all of them, or those whose label contains one of the comma-separated
+ * words of `ASYNC_TASK_FIXTURES` (`ASYNC_TASK_FIXTURES=drizzle npx vitest run test/conformance`).
+ */
+export const fixtures: readonly DialectFixture[] = selected(process.env['ASYNC_TASK_FIXTURES']);
+
+function selected(filter: string | undefined): readonly DialectFixture[] {
+  const words = (filter ?? '')
+    .split(',')
+    .map((word) => word.trim())
+    .filter(Boolean);
+  if (words.length === 0) return all;
+  const chosen = all.filter((fixture) => words.some((word) => fixture.label.includes(word)));
+  if (chosen.length === 0) {
+    throw new Error(`ASYNC_TASK_FIXTURES=${filter} matches no fixture label`);
+  }
+  return chosen;
+}
