@@ -90,15 +90,20 @@ export async function graphileWorker(schema, onRun) {
     async setup() {
       await runMigrations(options);
     },
+    // In a transaction of the caller's, graphile-worker is driven through its SQL API; payloads
+    // are built in JavaScript, as an application's would be (async-task builds its own too).
     async enqueueInTransaction(client, i) {
-      await client.query(`SELECT ${schema}.add_job('noop', json_build_object('i', $1::int))`, [i]);
+      await client.query(`SELECT ${schema}.add_job('noop', $1::json)`, [JSON.stringify({ i })]);
     },
     async enqueueBulk(client, from, count) {
+      const specs = Array.from({ length: count }, (_, j) => ({
+        identifier: 'noop',
+        payload: { i: from + j },
+      }));
       await client.query(
         `SELECT ${schema}.add_jobs(array(
-           SELECT ('noop', json_build_object('i', g), null, null, null, null, null, null)::${schema}.job_spec
-           FROM generate_series($1::int, $2::int) g))`,
-        [from, from + count - 1],
+           SELECT json_populate_recordset(null::${schema}.job_spec, $1::json)))`,
+        [JSON.stringify(specs)],
       );
     },
     async startWorker() {

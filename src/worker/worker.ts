@@ -118,7 +118,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #signalHandler: (() => void) | undefined;
   #stopping: Promise<void> | undefined;
   #onDrained: (() => void) | undefined;
-  #localWake: ((queue: string) => void) | undefined;
   readonly #subscribeLocal: (wake: (queue: string) => void) => () => void;
   #unsubscribeLocal: (() => void) | undefined;
 
@@ -201,8 +200,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
       maxBatch: 1000,
       onError: (error) => this.#error(error, 'complete', false),
     });
-    this.#localWake = (queue) => this.#onWake(queue);
-    this.#unsubscribeLocal = this.#subscribeLocal(this.#localWake);
     const channel = this.#runtime.driver.dialect.notifyChannel(this.#runtime.table);
     if (!this.#pollOnly && channel !== null && this.#runtime.driver.listen) {
       this.#notifier = new Notifier(
@@ -212,11 +209,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
         (error) => this.#error(error, 'listen'),
       );
       await this.#notifier.start();
-    } else if (!this.#pollOnly) {
-      this.#runtime.logger.info(
-        { pollIntervalMs: this.#pollIntervalMs },
-        'this driver cannot LISTEN; the worker polls',
-      );
+    } else {
+      // Without notifications, enqueues made by this process wake it. Not with them: a local wake
+      // comes when the INSERT returns, before the enqueuer commits, and the claim it starts finds
+      // nothing and delays the one the notification asks for.
+      this.#unsubscribeLocal = this.#subscribeLocal((queue) => this.#onWake(queue));
+      if (!this.#pollOnly) {
+        this.#runtime.logger.info(
+          { pollIntervalMs: this.#pollIntervalMs },
+          'this driver cannot LISTEN; the worker polls',
+        );
+      }
     }
     this.#rescueTimer = setInterval(() => void this.#rescue(), this.#rescueIntervalMs);
     if (this.#handleSignals) {

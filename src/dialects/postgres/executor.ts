@@ -61,9 +61,12 @@ export class PostgresExecutor implements Executor {
       params.queues,
     ]);
     const first = result.rows[0];
+    if (!first) return { records: [], now: new Date() };
+    const nowMs = first['db_now'] as number;
+    const claimed = { lockedBy: params.lockedBy, nowMs, lockedUntilMs: nowMs + params.leaseMs };
     return {
-      records: result.rows.map(toRecord).sort(claimOrder),
-      now: first ? new Date(first['db_now'] as number) : new Date(),
+      records: result.rows.map((row) => claimedRecord(row, claimed)).sort(claimOrder),
+      now: new Date(nowMs),
     };
   }
 
@@ -319,6 +322,33 @@ function insertedRecord(params: AttemptInsertParams, row: Record<string, unknown
     lastError: null,
     createdAt,
     updatedAt: createdAt,
+  };
+}
+
+/** A row the claim returned (see claimedColumns) and what the claim set. */
+function claimedRecord(
+  row: Record<string, unknown>,
+  claim: { lockedBy: string; nowMs: number; lockedUntilMs: number },
+): AttemptRecord {
+  return {
+    id: row['id'] as string,
+    target: row['target'] as string,
+    methodName: row['method_name'] as string,
+    methodArgs: row['method_args'] as string | null,
+    encryptor: row['encryptor'] as string | null,
+    status: 'running',
+    numAttempts: row['num_attempts'] as number,
+    maxAttempts: row['max_attempts'] as number,
+    queue: row['queue'] as string,
+    priority: row['priority'] as number,
+    idempotenceToken: row['idempotence_token'] as string | null,
+    scheduledAt: new Date(row['scheduled_at'] as number),
+    completedAt: null,
+    lockedBy: claim.lockedBy,
+    lockedUntil: new Date(claim.lockedUntilMs),
+    lastError: row['last_error'] as string | null,
+    createdAt: new Date(row['created_at'] as number),
+    updatedAt: new Date(claim.nowMs),
   };
 }
 
