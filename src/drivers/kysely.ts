@@ -1,6 +1,7 @@
 import { AsyncTaskError, ConfigError, DatabaseError } from '../core/errors.js';
 import { mysqlDialect } from '../dialects/mysql/index.js';
 import { postgresDialect } from '../dialects/postgres/index.js';
+import { sqliteDialect } from '../dialects/sqlite/index.js';
 import type { Dialect, Driver } from '../driver/driver.js';
 import type { SqlConnection, SqlResult, Statement } from '../driver/sql-connection.js';
 
@@ -61,11 +62,11 @@ export type KyselyTransactionOf<Db extends KyselyDatabase> = Parameters<
 export interface KyselyDriverOptions {
   /**
    * The database family behind the Kysely instance. Detected from its dialect adapter
-   * (`PostgresAdapter` or `MysqlAdapter`, a subclass, or an adapter with the same capabilities);
-   * set it for a third-party dialect that cannot be recognised.
+   * (`PostgresAdapter`, `MysqlAdapter` or `SqliteAdapter`, a subclass, or an adapter with the same
+   * capabilities); set it for a third-party dialect that cannot be recognised.
    * @defaultValue detected
    */
-  readonly dialect?: 'postgres' | 'mysql';
+  readonly dialect?: 'postgres' | 'mysql' | 'sqlite';
 }
 
 /**
@@ -85,8 +86,11 @@ export interface KyselyDriverOptions {
  * `db.startTransaction()` and `trx.savepoint(name)`: a task enqueued after a savepoint is
  * discarded by `rollbackToSavepoint(name)`, like any other row.
  *
- * PostgreSQL and MySQL/MariaDB only: a Kysely instance over SQLite is refused with a
- * `ConfigError` (use `async-task/better-sqlite3` on the same file).
+ * On SQLite (`SqliteDialect`), Kysely runs everything on its one connection, one user at a time:
+ * the worker's statements wait for your open transactions (SQLite has one writer anyway), and
+ * inside `db.transaction().execute(async (trx) => …)` use `trx`, never `db`, or the call waits
+ * for the transaction it is part of. The dialect's numbered `?1` placeholders are rewritten to
+ * the positional `?` Kysely's SqliteDialect binds.
  *
  * @example
  * import { Kysely, PostgresDialect } from 'kysely';
@@ -154,13 +158,9 @@ export function kyselyDriver<Db extends KyselyDatabase>(
 function dialectFor(name: unknown): Dialect {
   if (name === 'postgres') return postgresDialect;
   if (name === 'mysql') return mysqlDialect;
-  if (name === 'sqlite') {
-    throw new ConfigError(
-      "kyselyDriver: SQLite is not supported yet (the SQLite dialect's numbered ?1 placeholders are bound by name, Kysely's SqliteDialect binds an array); use betterSqlite3Driver from 'async-task/better-sqlite3' on the same database file",
-    );
-  }
+  if (name === 'sqlite') return sqliteDialect;
   throw new ConfigError(
-    `kyselyDriver: options.dialect must be 'postgres' or 'mysql', got ${String(name)}`,
+    `kyselyDriver: options.dialect must be 'postgres', 'mysql' or 'sqlite', got ${String(name)}`,
   );
 }
 
@@ -180,7 +180,7 @@ function detect(db: KyselyDatabase): string {
   }
   if (typeof adapter !== 'object' || adapter === null) {
     throw new ConfigError(
-      "kyselyDriver: could not read the Kysely instance's dialect adapter; pass options.dialect ('postgres' or 'mysql')",
+      "kyselyDriver: could not read the Kysely instance's dialect adapter; pass options.dialect ('postgres', 'mysql' or 'sqlite')",
     );
   }
   for (
@@ -199,7 +199,7 @@ function detect(db: KyselyDatabase): string {
     if (!supportsReturning && !supportsTransactionalDdl) return 'mysql';
   }
   throw new ConfigError(
-    "kyselyDriver: the Kysely instance's dialect is not PostgreSQL or MySQL as far as its adapter tells; pass options.dialect ('postgres' or 'mysql') if it is one of them",
+    "kyselyDriver: the Kysely instance's dialect is not PostgreSQL, MySQL or SQLite as far as its adapter tells; pass options.dialect ('postgres', 'mysql' or 'sqlite') if it is one of them",
   );
 }
 
@@ -222,9 +222,38 @@ function raw(sql: string, parameters: readonly unknown[] = []): KyselyCompiledQu
 
 function connectionFor(tx: KyselyQueryable, dialect: Dialect['name']): SqlConnection {
   const executor = tx.withoutPlugins();
+  if (dialect === 'sqlite') {
+    return {
+      query: (statement, params) => {
+        const { text, order } = positional(statement);
+        const values = order.map((number) => params[number - 1]);
+        return runQuery(executor, { name: statement.name, text }, values, dialect);
+      },
+    };
+  }
   return {
     query: (statement, params) => runQuery(executor, statement, params, dialect),
   };
+}
+
+const positionalCache = new Map<string, { text: string; order: number[] }>();
+
+/**
+ * The SQLite dialect numbers its parameters (`?1`, `?2`, in any order); Kysely's SqliteDialect
+ * binds an array to plain `?`. Each `?N` becomes `?`, and `order` says which parameter goes
+ * there. The dialect's SQL has no `?` inside string literals, so a plain scan is exact.
+ */
+function positional(statement: Statement): { text: string; order: number[] } {
+  const cached = statement.name === '' ? undefined : positionalCache.get(statement.name);
+  if (cached) return cached;
+  const order: number[] = [];
+  const text = statement.text.replace(/\?(\d+)/g, (_, number: string) => {
+    order.push(Number(number));
+    return '?';
+  });
+  const result = { text, order };
+  if (statement.name !== '') positionalCache.set(statement.name, result);
+  return result;
 }
 
 async function runQuery(

@@ -1,8 +1,17 @@
-import { Kysely, MysqlDialect, PostgresDialect, sql, type Transaction } from 'kysely';
+import {
+  Kysely,
+  MysqlDialect,
+  PostgresDialect,
+  SqliteDialect,
+  sql,
+  type SqliteDatabase,
+  type Transaction,
+} from 'kysely';
 import { kyselyDriver } from '../../src/drivers/kysely.js';
 import type { DialectFixture, Harness } from './fixture.js';
 import { mysqlHarness } from './mysql.js';
 import { postgresHarness } from './postgres.js';
+import { Database, sqliteFixture, tempDatabaseFile } from './sqlite.js';
 
 /** No tables are typed: the suite only runs raw SQL through Kysely. */
 export type AnyDb = Record<string, never>;
@@ -86,4 +95,74 @@ export const mysqlKyselyFixture: DialectFixture = {
   tokenRollbackDeadlocks:
     'InnoDB makes waiters on a duplicate key deadlock victims (ER_LOCK_DEADLOCK) when the holder rolls back',
   setup: (options) => mysqlKyselyHarness({ max: Math.max(10, options?.connections ?? 0) }),
+};
+
+/**
+ * SQLite through Kysely's SqliteDialect over better-sqlite3, on a file of its own. Kysely runs
+ * everything on its one connection, one caller at a time; the harness's own SQL goes through it
+ * too, so it queues behind open transactions instead of fighting them for SQLite's lock.
+ */
+export function sqliteKyselyHarness(): Promise<KyselyHarness> {
+  const { file, remove } = tempDatabaseFile();
+  const database = new Database(file) as unknown as SqliteDatabase;
+  const db = new Kysely<AnyDb>({ dialect: new SqliteDialect({ database }) });
+  const table = 'async_task_attempts';
+  const nowMs = sql.raw(`CAST(round(unixepoch('subsec') * 1000) AS INTEGER)`);
+  const attempts = sql.raw(table);
+  const base: Harness = {
+    driver: kyselyDriver(db),
+    pool: db,
+    table,
+    transaction: (fn) => db.transaction().execute((trx) => fn(trx)),
+    rolledBackSavepoint: () => Promise.reject(new Error('set by overKysely')),
+    async rawMethodArgs(id) {
+      const { rows } = await sql<{
+        method_args: string | null;
+      }>`SELECT method_args FROM ${attempts} WHERE id = ${id}`.execute(db);
+      return rows[0]?.method_args ?? null;
+    },
+    async countAttempts() {
+      const { rows } = await sql<{ n: number }>`SELECT count(*) AS n FROM ${attempts}`.execute(db);
+      return rows[0]?.n ?? 0;
+    },
+    async makeDue(id) {
+      await sql`UPDATE ${attempts} SET scheduled_at = ${nowMs} - 1000 WHERE id = ${id}`.execute(db);
+    },
+    async expireLease(id) {
+      await sql`UPDATE ${attempts} SET locked_until = ${nowMs} - 1000 WHERE id = ${id}`.execute(db);
+    },
+    async createSideTable() {
+      await sql`CREATE TABLE side_effects (key TEXT PRIMARY KEY) STRICT`.execute(db);
+    },
+    insertSide: () => Promise.reject(new Error('set by overKysely')),
+    async sideKeys() {
+      const { rows } = await sql<{
+        key: string;
+      }>`SELECT key FROM side_effects ORDER BY key`.execute(db);
+      return rows.map((row) => row.key);
+    },
+    // SQLite has no row locks; this fixture skips `concurrentTransactions`, the only tests that ask.
+    lockWaiters: () => Promise.resolve(0),
+    childEnv: () => ({
+      ASYNC_TASK_CHILD_DIALECT: 'sqlite',
+      ASYNC_TASK_CHILD_URL: file,
+      ASYNC_TASK_CHILD_TABLE: table,
+    }),
+    async close() {
+      await db.destroy();
+      remove();
+    },
+  };
+  return Promise.resolve(overKysely(base, db, { sideTable: 'side_effects', keyColumn: 'key' }));
+}
+
+export const sqliteKyselyFixture: DialectFixture = {
+  label: 'sqlite/kysely',
+  dialect: 'sqlite',
+  skips: {
+    concurrentTransactions: sqliteFixture.skips!.concurrentTransactions!,
+    listen: 'Kysely has no LISTEN/NOTIFY API, and SQLite has none either',
+    multiProcessWorkers,
+  },
+  setup: () => sqliteKyselyHarness(),
 };

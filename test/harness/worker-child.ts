@@ -41,11 +41,11 @@ function sideInserter(dialect: string, table: string): (tx: unknown, key: string
       };
     }
     case 'sqlite':
-      return (tx, key) => {
-        (tx as { prepare(sql: string): { run(...params: unknown[]): unknown } })
+      // better-sqlite3's run() returns at once; the Kysely child's returns a promise.
+      return async (tx, key) => {
+        await (tx as { prepare(sql: string): { run(...params: unknown[]): unknown } })
           .prepare('INSERT INTO side_effects (key) VALUES (?)')
           .run(key);
-        return Promise.resolve();
       };
     case 'postgres/knex':
     case 'mysql/knex':

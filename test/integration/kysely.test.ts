@@ -1,7 +1,7 @@
 // What only the Kysely driver has: enqueue on Kysely's own transactions (callback and controlled,
 // with savepoints), Kysely's errors as typed async-task errors, dialect detection, plugins kept
-// away from async-task's rows, and a polling worker — on PostgreSQL and MySQL/MariaDB.
-import { CamelCasePlugin, Kysely, SqliteDialect } from 'kysely';
+// away from async-task's rows, and a polling worker — on PostgreSQL, MySQL/MariaDB and SQLite.
+import { CamelCasePlugin, Kysely, SqliteDialect, sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, DatabaseError } from '../../src/core/errors.js';
 import { kyselyDriver } from '../../src/drivers/kysely.js';
@@ -10,6 +10,7 @@ import { caught } from '../harness/caught.js';
 import {
   mysqlKyselyHarness,
   postgresKyselyHarness,
+  sqliteKyselyHarness,
   type AnyDb,
   type KyselyHarness,
 } from '../harness/kysely.js';
@@ -26,6 +27,7 @@ function orderTarget(onRun: (orderNumber: number) => void) {
 const cases = [
   { name: 'postgres', setup: postgresKyselyHarness },
   { name: 'mysql', setup: mysqlKyselyHarness },
+  { name: 'sqlite', setup: sqliteKyselyHarness },
 ] as const;
 
 describe.each(cases)('kysely driver on $name', ({ name, setup }) => {
@@ -101,17 +103,31 @@ describe.each(cases)('kysely driver on $name', ({ name, setup }) => {
     expect((error as DatabaseError).code).toBe('DATABASE');
     expect((error as DatabaseError).cause).toBeInstanceOf(Error);
 
-    // A statement the database refuses: a write in a read-only transaction.
+    // A statement the database refuses: a write in a read-only transaction (SQLite has no such
+    // transactions; its query_only pragma refuses writes on the connection until turned off).
     const refused = await caught(
-      harness.db
-        .transaction()
-        .setAccessMode('read only')
-        .execute((trx) => tasks.enqueue(trx, target.fulfill, { orderNumber: 4 })),
+      name === 'sqlite'
+        ? harness.db.transaction().execute(async (trx) => {
+            await sql`PRAGMA query_only = ON`.execute(trx);
+            try {
+              return await tasks.enqueue(trx, target.fulfill, { orderNumber: 4 });
+            } finally {
+              await sql`PRAGMA query_only = OFF`.execute(trx);
+            }
+          })
+        : harness.db
+            .transaction()
+            .setAccessMode('read only')
+            .execute((trx) => tasks.enqueue(trx, target.fulfill, { orderNumber: 4 })),
     );
     expect(refused).toBeInstanceOf(DatabaseError);
     expect((refused as DatabaseError).message).toMatch(/refused the statement/);
     expect((refused as DatabaseError).cause).toMatchObject(
-      name === 'mysql' ? { errno: 1792 } : { code: '25006' },
+      name === 'mysql'
+        ? { errno: 1792 }
+        : name === 'sqlite'
+          ? { code: 'SQLITE_READONLY' }
+          : { code: '25006' },
     );
     expect(await harness.countAttempts()).toBe(0);
     // Not a Kysely transaction at all: refused before any SQL.
@@ -156,15 +172,17 @@ describe.each(cases)('kysely driver on $name', ({ name, setup }) => {
 });
 
 describe('kyselyDriver configuration', () => {
-  it('refuses what is not a Kysely instance, and SQLite', () => {
+  it('refuses what is not a Kysely instance, and a dialect it does not have', () => {
     expect(() => kyselyDriver({} as never)).toThrow(ConfigError);
     const { file, remove } = tempDatabaseFile();
     const db = new Kysely<AnyDb>({
       dialect: new SqliteDialect({ database: new Database(file) as never }),
     });
     try {
-      expect(() => kyselyDriver(db)).toThrow(/SQLite is not supported/);
-      expect(() => kyselyDriver(db, { dialect: 'sqlite' as never })).toThrow(ConfigError);
+      expect(kyselyDriver(db).dialect.name).toBe('sqlite');
+      expect(() => kyselyDriver(db, { dialect: 'mssql' as never })).toThrow(
+        /options.dialect must be 'postgres', 'mysql' or 'sqlite', got mssql/,
+      );
     } finally {
       void db.destroy();
       remove();
