@@ -25,6 +25,11 @@ export interface RunDueResult {
   readonly succeeded: number;
   readonly retried: number;
   readonly failed: number;
+  /**
+   * Runs whose outcome was not recorded because their lease ran out while they ran (the attempt
+   * was rescued and will run again, or has already); counted in none of the three above.
+   */
+  readonly lost: number;
 }
 
 function positiveInteger(value: number, name: string, max: number): number {
@@ -57,7 +62,7 @@ export async function runPass(
     heartbeatMs: Math.max(1, Math.floor(leaseMs / 3)),
   });
   const completer = new Completer(runtime, lockedBy, { flushMs: 50, maxBatch: 500 });
-  const counts = { claimed: 0, succeeded: 0, retried: 0, failed: 0 };
+  const counts = { claimed: 0, succeeded: 0, retried: 0, failed: 0, lost: 0 };
   const inflight = new Set<Promise<void>>();
   let horizon: Date | null = null;
   const performed = new Set<string>();
@@ -68,8 +73,15 @@ export async function runPass(
     keeper.hold(held);
     const task = performAttempt(runtime, held, lockedBy).then((result) => {
       keeper.drop(held);
-      counts[result.outcome] += 1;
-      if (result.completion) completer.add(result.completion);
+      // Counted once the outcome is written: a fenced-off one did not happen, as far as the
+      // table is concerned.
+      if (result.completion) {
+        completer.add(result.completion, (written) => {
+          counts[written ? result.outcome : 'lost'] += 1;
+        });
+      } else {
+        counts[result.outcome] += 1;
+      }
       if (result.outcome !== 'succeeded') {
         runtime.logger.info(
           {

@@ -71,7 +71,14 @@ for (const fixture of fixtures) {
 
       const result = await tasks.runDue();
 
-      expect(result).toEqual({ rescued: 0, claimed: 1, succeeded: 1, retried: 0, failed: 0 });
+      expect(result).toEqual({
+        rescued: 0,
+        claimed: 1,
+        succeeded: 1,
+        retried: 0,
+        failed: 0,
+        lost: 0,
+      });
       expect(calls.map((call) => call.attempt.id)).toEqual([now.id]);
       const stored = await tasks.get(later.id);
       expect(stored).toMatchObject({ status: 'pending', numAttempts: 0, completedAt: null });
@@ -103,7 +110,14 @@ for (const fixture of fixtures) {
       const before = Date.now();
       const result = await tasks.runDue();
 
-      expect(result).toEqual({ rescued: 0, claimed: 1, succeeded: 1, retried: 0, failed: 0 });
+      expect(result).toEqual({
+        rescued: 0,
+        claimed: 1,
+        succeeded: 1,
+        retried: 0,
+        failed: 0,
+        lost: 0,
+      });
       expect(calls).toHaveLength(1);
       expect(calls[0]?.args).toEqual({ orderNumber: 7355608 });
       expect(calls[0]?.attempt).toMatchObject({
@@ -138,7 +152,14 @@ for (const fixture of fixtures) {
       const before = Date.now();
       const result = await tasks.runDue();
 
-      expect(result).toEqual({ rescued: 0, claimed: 1, succeeded: 0, retried: 1, failed: 0 });
+      expect(result).toEqual({
+        rescued: 0,
+        claimed: 1,
+        succeeded: 0,
+        retried: 1,
+        failed: 0,
+        lost: 0,
+      });
       expect(calls).toHaveLength(1);
       expect(hookCalls).toHaveLength(1);
       expect(hookCalls[0]?.error).toBe(thrown);

@@ -161,6 +161,7 @@ for (const fixture of fixtures) {
         succeeded: 3,
         retried: 0,
         failed: 0,
+        lost: 0,
       });
       expect(ran).toHaveLength(3);
       expect(await tasks.list({ status: 'pending' })).toHaveLength(9);
@@ -212,6 +213,7 @@ for (const fixture of fixtures) {
         succeeded: 0,
         retried: 3,
         failed: 0,
+        lost: 0,
       });
       expect(runs).toEqual(ids);
 
@@ -288,7 +290,12 @@ for (const fixture of fixtures) {
         ]),
       );
 
-      await tasks.runDue({ concurrency: 1 });
+      // Both hung runs returned normally, after their rescue: their outcomes were not recorded.
+      expect(await tasks.runDue({ concurrency: 1 })).toMatchObject({
+        claimed: 2,
+        succeeded: 0,
+        lost: 2,
+      });
 
       expect(rescued).toEqual([1, 1]);
       // The hung runs' own outcomes were fenced off: the rescue's verdict stands.
