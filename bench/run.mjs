@@ -164,15 +164,17 @@ for (const name of systems) {
   try {
     await system.setup();
     // Latency first, "at idle": a fresh table and an idle worker.
-    const idleLatency = await latency(name, schema);
+    // A scenario given a count of 0 is skipped (e.g. `--drain=0 --single=0 --bulk=0`).
     results[name] = {
-      latency: idleLatency,
-      single: await enqueueSingle(system, schema),
-      bulk: await enqueueBulk(system),
+      latency: latencySamples > 0 ? await latency(name, schema) : undefined,
+      single: singleCount > 0 ? await enqueueSingle(system, schema) : undefined,
+      bulk: bulkCount > 0 ? await enqueueBulk(system) : undefined,
     };
-    await system.pool.query(`DROP SCHEMA ${schema} CASCADE`);
-    await system.setup();
-    results[name].drain = await drain(system, name, schema);
+    if (drainCount > 0) {
+      await system.pool.query(`DROP SCHEMA ${schema} CASCADE`);
+      await system.setup();
+      results[name].drain = await drain(system, name, schema);
+    }
   } finally {
     await system.teardown();
   }
@@ -226,7 +228,14 @@ console.log(
 );
 console.log(`|---|${names.map(() => '---:').join('|')}|${names.length === 2 ? '---:|' : ''}`);
 for (const [label, get] of rows) {
-  const cells = names.map((n) => get(results[n]));
+  const cells = names.map((n) => {
+    try {
+      return get(results[n]);
+    } catch {
+      return 'skipped';
+    }
+  });
+  if (cells.every((cell) => cell === 'skipped')) continue;
   console.log(
     `| ${label} | ${cells.join(' | ')} |${names.length === 2 ? ` ${ratioOf(label, cells[0], cells[1])} |` : ''}`,
   );
