@@ -1,3 +1,4 @@
+import type { SqliteDatabase } from 'kysely';
 import type { Driver } from '../../src/driver/driver.js';
 
 /** Builds, in a child process, the driver a harness described with `childEnv()`. */
@@ -14,6 +15,15 @@ export async function driverFromEnv(): Promise<{
     return kyselyFromEnv(dialect, url, table);
   if (process.env['ASYNC_TASK_CHILD_CLIENT'] === 'postgres.js')
     return (await import('./postgres-js.js')).postgresJsChildDriver(url, table);
+  // Drizzle: the flavour is in ASYNC_TASK_CHILD_DRIZZLE; side rows are written as for the dialect.
+  if (process.env['ASYNC_TASK_CHILD_CLIENT'] === 'drizzle')
+    return (await import('./drizzle.js')).drizzleChildDriver(url, table);
+  // TypeORM: the handler's EntityManager is handed on as worker-child.ts writes for the dialect.
+  if (process.env['ASYNC_TASK_CHILD_CLIENT'] === 'typeorm')
+    return (await import('./typeorm.js')).typeormChildDriver(dialect, url, table);
+  // Prisma: the generated client of the dialect; side rows are written as for the dialect.
+  if (process.env['ASYNC_TASK_CHILD_CLIENT'] === 'prisma')
+    return (await import('./prisma.js')).prismaChildDriver(dialect, url, table);
   switch (dialect) {
     case 'postgres': {
       const { default: pg } = await import('pg');
@@ -84,7 +94,8 @@ async function kyselyFromEnv(
   url: string,
   table: string,
 ): Promise<{ driver: Driver<unknown, unknown>; table: string; close: () => Promise<void> }> {
-  const { CompiledQuery, Kysely, MysqlDialect, PostgresDialect } = await import('kysely');
+  const { CompiledQuery, Kysely, MysqlDialect, PostgresDialect, SqliteDialect } =
+    await import('kysely');
   const { kyselyDriver } = await import('../../src/drivers/kysely.js');
   let db: InstanceType<typeof Kysely<Record<string, never>>>;
   if (dialect === 'postgres') {
@@ -95,18 +106,25 @@ async function kyselyFromEnv(
     const { createPool } = await import('mysql2');
     const pool = createPool({ uri: url, connectionLimit: 10 });
     db = new Kysely({ dialect: new MysqlDialect({ pool }) });
+  } else if (dialect === 'sqlite') {
+    const { Database } = await import('./sqlite.js');
+    const database = new Database(url) as unknown as SqliteDatabase;
+    db = new Kysely({ dialect: new SqliteDialect({ database }) });
   } else {
     throw new Error(`child-driver: no Kysely fixture for dialect ${String(dialect)}`);
   }
   const driver = kyselyDriver(db);
+  const run = (trx: { executeQuery: typeof db.executeQuery }, text: string, values: unknown[]) =>
+    trx.executeQuery(CompiledQuery.raw(text, values));
   return {
     driver: {
       ...driver,
       transaction: (fn) =>
         driver.transaction((connection, trx) =>
           fn(connection, {
-            query: (text: string, values: unknown[]) =>
-              trx.executeQuery(CompiledQuery.raw(text, values)),
+            query: (text: string, values: unknown[]) => run(trx, text, values),
+            // What worker-child.ts calls on SQLite (better-sqlite3's shape), here asynchronous.
+            prepare: (text: string) => ({ run: (...values: unknown[]) => run(trx, text, values) }),
           }),
         ),
     },

@@ -1,10 +1,18 @@
 import type { DialectFixture } from './fixture.js';
+import {
+  mysqlDrizzleFixture,
+  postgresDrizzleFixture,
+  postgresJsDrizzleFixture,
+  sqliteDrizzleFixture,
+} from './drizzle.js';
 import { mysqlKnexFixture, postgresKnexFixture, sqliteKnexFixture } from './knex.js';
-import { mysqlKyselyFixture, postgresKyselyFixture } from './kysely.js';
+import { mysqlKyselyFixture, postgresKyselyFixture, sqliteKyselyFixture } from './kysely.js';
 import { mysqlFixture } from './mysql.js';
 import { postgresFixture } from './postgres.js';
 import { postgresJsFixture } from './postgres-js.js';
+import { mysqlPrismaFixture, postgresPrismaFixture, sqlitePrismaFixture } from './prisma.js';
 import { sqliteFixture } from './sqlite.js';
+import { mysqlTypeormFixture, postgresTypeormFixture, sqliteTypeormFixture } from './typeorm.js';
 
 /** Every fixture the conformance suite runs against. One line per dialect/client. */
 const all: readonly DialectFixture[] = [
@@ -13,10 +21,21 @@ const all: readonly DialectFixture[] = [
   mysqlFixture,
   postgresKyselyFixture,
   mysqlKyselyFixture,
+  sqliteKyselyFixture,
   postgresKnexFixture,
   sqliteKnexFixture,
   mysqlKnexFixture,
   postgresJsFixture,
+  postgresPrismaFixture,
+  mysqlPrismaFixture,
+  sqlitePrismaFixture,
+  postgresDrizzleFixture,
+  postgresJsDrizzleFixture,
+  mysqlDrizzleFixture,
+  sqliteDrizzleFixture,
+  postgresTypeormFixture,
+  mysqlTypeormFixture,
+  sqliteTypeormFixture,
 ];
 
 /**

@@ -38,5 +38,15 @@ describe('public exports', () => {
     expect(Object.keys(await import('../../src/drivers/kysely.js')).sort()).toEqual([
       'kyselyDriver',
     ]);
+    expect(Object.keys(await import('../../src/drivers/prisma.js')).sort()).toEqual([
+      'PrismaRawQueryError',
+      'prismaDriver',
+    ]);
+    expect(Object.keys(await import('../../src/drivers/drizzle.js')).sort()).toEqual([
+      'drizzleDriver',
+    ]);
+    expect(Object.keys(await import('../../src/drivers/typeorm.js')).sort()).toEqual([
+      'typeormDriver',
+    ]);
   });
 });

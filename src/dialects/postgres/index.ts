@@ -55,10 +55,12 @@ async function migrate(session: DriverSession, table: TableName): Promise<number
     await connection.query(adHoc('BEGIN'), []);
     try {
       // Transaction-scoped advisory lock: concurrent migrate() calls run one after another, and
-      // the lock goes away with the transaction even if this process dies.
-      await connection.query(adHoc('SELECT pg_advisory_xact_lock(hashtext($1))'), [
-        `async-task:${quoteTable(table)}`,
-      ]);
+      // the lock goes away with the transaction even if this process dies. Called in FROM so the
+      // row has a plain column: clients that type every column (Prisma) refuse a `void` one.
+      await connection.query(
+        adHoc('SELECT true AS locked FROM pg_advisory_xact_lock(hashtext($1))'),
+        [`async-task:${quoteTable(table)}`],
+      );
       if (table.schema !== null) {
         await connection.query(adHoc(`CREATE SCHEMA IF NOT EXISTS "${table.schema}"`), []);
       }
