@@ -8,5 +8,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Most of the suite waits (on leases, polls, child processes), so three files at a time on
+    // two cores halves its length; each test has its own schema, database or file.
+    maxWorkers: 3,
   },
 });
