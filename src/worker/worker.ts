@@ -41,7 +41,12 @@ export interface WorkerOptions {
   readonly heartbeatMs?: number;
   /** How often attempts with expired leases are handed back. @defaultValue 5000 */
   readonly rescueIntervalMs?: number;
-  /** Outcomes are written in batches at least this often. @defaultValue 50 */
+  /**
+   * How long a finished attempt's outcome may wait to share a write with others. With 0 it is
+   * written as soon as the write before it is done (outcomes that finish meanwhile go together),
+   * which under load batches as well as a delay would, and keeps the crash window small.
+   * @defaultValue 0
+   */
   readonly flushMs?: number;
   /** Call `stop()` on SIGTERM and SIGINT. @defaultValue false */
   readonly handleSignals?: boolean;
@@ -152,7 +157,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       10,
       86_400_000,
     );
-    this.#flushMs = integer(options.flushMs, 50, 'flushMs', 0, 60_000);
+    this.#flushMs = integer(options.flushMs, 0, 'flushMs', 0, 60_000);
     this.#handleSignals = options.handleSignals ?? false;
     const limits = new Map<string, number>();
     const names: string[] = [];

@@ -1,4 +1,4 @@
-// The plans of the worker's hot statements on PostgreSQL. The planner's statistics are often
+// The plans and commit settings of the worker's hot statements on PostgreSQL. The planner's statistics are often
 // stale on a queue table (analysed while a backlog was pending, read while it runs); these
 // statements must stay primary-key lookups whatever the estimates say. A per-row rescan of the
 // lease index once made 7,000 fenced completions take 27 s.
@@ -75,5 +75,47 @@ describe('postgres statement plans under stale statistics', () => {
     expect(first.rowCount).toBe(4000);
     const again = await harness.pool.query(statements.attemptCompleteMany.text, ['w1', outcomes]);
     expect(again.rowCount).toBe(0);
+  });
+});
+
+describe('postgres claim commit', () => {
+  it('skips the WAL flush for the claim only: off inside its transaction, on for the connection after', async () => {
+    const harness = await postgresHarness({ max: 1 });
+    try {
+      const tasks = new AsyncTask({
+        driver: harness.driver,
+        table: harness.table,
+        targets: [Noop],
+      });
+      await tasks.migrate();
+      await tasks.enqueue(harness.pool, Noop.run, { i: 1 });
+      const statements = bindStatements({ schema: harness.schema, name: 'async_task_attempts' });
+      const client = await harness.pool.connect();
+      try {
+        const setting = async (): Promise<string> =>
+          (await client.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]!
+            .synchronous_commit;
+        expect(await setting()).toBe('on');
+        await client.query('BEGIN');
+        await client.query(statements.attemptClaim.text, ['w1', 10, 60_000, null, null]);
+        expect(await setting()).toBe('off');
+        await client.query('ROLLBACK');
+        expect(await setting()).toBe('on');
+        // In autocommit, as workers claim: one row claimed, and nothing left behind.
+        const { rowCount } = await client.query(statements.attemptClaim.text, [
+          'w1',
+          10,
+          60_000,
+          null,
+          null,
+        ]);
+        expect(rowCount).toBe(1);
+        expect(await setting()).toBe('on');
+      } finally {
+        client.release();
+      }
+    } finally {
+      await harness.close();
+    }
   });
 });

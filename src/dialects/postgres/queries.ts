@@ -96,11 +96,19 @@ LIMIT $6`;
 // each other; the lease is set in the same statement, so a claimed row is never seen as pending.
 // `id = ANY(ARRAY(...))` makes the update a primary-key lookup; a join against the locked set
 // let the planner hash the whole table, which grows with every finished attempt.
+//
+// The claim commits without waiting for its WAL flush (synchronous_commit off for its own
+// transaction only, set by the one-time filter): the flush is most of an idle pickup's latency.
+// A server crash can then forget a claim made in its last moments: the attempt is pending again
+// and may run twice, which at-least-once delivery allows (the first run's outcome is fenced
+// off). A later synchronous commit flushes the WAL before it, claims included, so nothing
+// recorded after a claim can survive without it.
 export const attemptClaim = `
 UPDATE {{table}} AS t
 SET status = 'running', num_attempts = t.num_attempts + 1, locked_by = $1,
   locked_until = now() + $3 * interval '1 millisecond', updated_at = now()
-WHERE t.id = ANY(ARRAY(
+WHERE (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL
+  AND t.id = ANY(ARRAY(
   SELECT id FROM {{table}}
   WHERE status = 'pending'
     AND scheduled_at <= now()
