@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every example against the packed package, installed as a user would install it.
+# Runs every example (or those named: `bash examples/run-all.sh prisma drizzle`) against the
+# packed package, installed as a user would install it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -7,7 +8,13 @@ trap 'rm -rf "$work"' EXIT
 (cd "$root" && npm pack --silent --pack-destination "$work" >/dev/null)
 tarball=$(ls "$work"/async-task-*.tgz)
 failed=0
-for dir in "$root"/examples/*/; do
+if [ "$#" -gt 0 ]; then
+  dirs=()
+  for name in "$@"; do dirs+=("$root/examples/$name/"); done
+else
+  dirs=("$root"/examples/*/)
+fi
+for dir in "${dirs[@]}"; do
   name=$(basename "$dir")
   echo "== example $name"
   cp -r "$dir" "$work/$name"
