@@ -6,7 +6,7 @@ import { sqliteDialect } from '../dialects/sqlite/index.js';
 import type { Dialect, Driver, Unlisten } from '../driver/driver.js';
 import type { SqlConnection, Statement } from '../driver/sql-connection.js';
 import { betterSqlite3Driver, type BetterSqlite3Database } from './better-sqlite3.js';
-import { mysql2Driver, type Mysql2Pool, type Mysql2QueryOptions } from './mysql2.js';
+import { callbackMysqlConnection } from './internal/shared.js';
 import { pgDriver, type PgPool, type PgPoolClient, type PgQueryable } from './pg.js';
 
 /**
@@ -236,18 +236,8 @@ function nativeFor(
       };
     }
     case 'mysql': {
-      const mysql = mysql2Driver(unusedMysqlPool);
-      const wrap = (connection: unknown): SqlConnection =>
-        mysql.connection({
-          // knex holds callback-style connections (mysql2's and mysql's): promised here.
-          query: (queryOptions: Mysql2QueryOptions) =>
-            new Promise<[unknown, unknown]>((resolve, reject) => {
-              (connection as MysqlCallbackConnection).query(queryOptions, (error, rows, fields) => {
-                if (error) reject(error);
-                else resolve([rows, fields]);
-              });
-            }),
-        });
+      // knex holds callback-style connections (mysql2's and mysql's).
+      const wrap = callbackMysqlConnection;
       return {
         dialect: mysqlDialect,
         wrap,
@@ -279,18 +269,6 @@ function nativeFor(
 }
 
 const rollback: Statement = { name: '', text: 'ROLLBACK' };
-
-interface MysqlCallbackConnection {
-  query(
-    options: Mysql2QueryOptions,
-    callback: (error: Error | null, rows: unknown, fields: unknown) => void,
-  ): unknown;
-}
-
-const unusedMysqlPool: Mysql2Pool = {
-  getConnection: () => Promise.reject(new Error('knexDriver: not used')),
-  query: () => Promise.reject(new Error('knexDriver: not used')),
-};
 
 const clientDialects: Readonly<Record<string, KnexDialectName>> = {
   pg: 'postgres',

@@ -4,6 +4,7 @@ import { postgresDialect } from '../dialects/postgres/index.js';
 import { sqliteDialect } from '../dialects/sqlite/index.js';
 import type { Dialect, Driver } from '../driver/driver.js';
 import type { SqlConnection, SqlResult, Statement } from '../driver/sql-connection.js';
+import { separatingErrors } from './internal/shared.js';
 
 /**
  * A compiled raw query, shaped like Kysely's `CompiledQuery.raw(sql, parameters)`: Kysely's
@@ -298,32 +299,11 @@ function databaseError(dialect: Dialect['name'], error: unknown): AsyncTaskError
  * Runs `call`, which runs the caller's `fn` through `inner`: errors from `fn` pass through as
  * they are, and errors of Kysely's own (connecting, BEGIN, COMMIT) become DatabaseError.
  */
-async function throughKysely<T>(
+function throughKysely<T>(
   dialect: Dialect['name'],
   call: (inner: <U>(fn: () => Promise<U>) => Promise<U>) => Promise<T>,
 ): Promise<T> {
-  const fromFn = new WeakSet<object>();
-  let thrown: { error: unknown } | undefined;
-  const inner = async <U>(fn: () => Promise<U>): Promise<U> => {
-    try {
-      return await fn();
-    } catch (error) {
-      if (typeof error === 'object' && error !== null) fromFn.add(error);
-      else thrown = { error };
-      throw error;
-    }
-  };
-  try {
-    return await call(inner);
-  } catch (error) {
-    if (
-      (typeof error === 'object' && error !== null && fromFn.has(error)) ||
-      (thrown !== undefined && thrown.error === error)
-    ) {
-      throw error;
-    }
-    throw databaseError(dialect, error);
-  }
+  return separatingErrors(call, (error) => databaseError(dialect, error));
 }
 
 function isQueryable(value: unknown): value is KyselyQueryable {

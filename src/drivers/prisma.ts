@@ -5,6 +5,7 @@ import { postgresDialect } from '../dialects/postgres/index.js';
 import { sqliteDialect } from '../dialects/sqlite/index.js';
 import type { Dialect, Driver } from '../driver/driver.js';
 import type { SqlConnection, SqlResult, Statement } from '../driver/sql-connection.js';
+import { separatingErrors } from './internal/shared.js';
 
 /**
  * The part of a Prisma Client, and of the `tx` of its interactive transactions, async-task uses:
@@ -219,33 +220,16 @@ function transactionOptionsOf(
 }
 
 /** Runs `fn` in an interactive transaction, translating Prisma's own errors (begin, commit). */
-async function inTransaction<T>(
+function inTransaction<T>(
   dialect: PrismaDialectName,
   client: ClientCalls,
   options: PrismaTransactionOptions,
   fn: (tx: PrismaQueryable) => Promise<T>,
 ): Promise<T> {
-  const fromFn = new WeakSet<object>();
-  let thrown: { error: unknown } | undefined;
-  try {
-    return await client.$transaction(async (tx) => {
-      try {
-        return await fn(tx);
-      } catch (error) {
-        if (typeof error === 'object' && error !== null) fromFn.add(error);
-        else thrown = { error };
-        throw error;
-      }
-    }, options);
-  } catch (error) {
-    if (
-      (typeof error === 'object' && error !== null && fromFn.has(error)) ||
-      (thrown !== undefined && thrown.error === error)
-    ) {
-      throw error;
-    }
-    throw databaseError(dialect, error);
-  }
+  return separatingErrors(
+    (inner) => client.$transaction((tx) => inner(() => fn(tx)), options),
+    (error) => databaseError(dialect, error),
+  );
 }
 
 /** An interactive transaction opened now and ended later by `end`. */

@@ -10,7 +10,7 @@ import {
   type BetterSqlite3Database,
   type BetterSqlite3Driver,
 } from './better-sqlite3.js';
-import { mysql2Driver, type Mysql2Pool, type Mysql2QueryOptions } from './mysql2.js';
+import { callbackMysqlConnection } from './internal/shared.js';
 import { pgDriver, type PgPool, type PgQueryable } from './pg.js';
 
 /** The database families the TypeORM driver runs on. */
@@ -255,18 +255,8 @@ function nativeFor(
       };
     }
     case 'mysql': {
-      const mysql = mysql2Driver(unusedMysqlPool);
-      const wrap = (connection: unknown): SqlConnection =>
-        mysql.connection({
-          // TypeORM holds callback-style connections (mysql2's, or mysql's in 0.3): promised here.
-          query: (queryOptions: Mysql2QueryOptions) =>
-            new Promise<[unknown, unknown]>((resolve, reject) => {
-              (connection as MysqlCallbackConnection).query(queryOptions, (error, rows, fields) => {
-                if (error) reject(error);
-                else resolve([rows, fields]);
-              });
-            }),
-        });
+      // TypeORM holds callback-style connections (mysql2's, or mysql's in 0.3).
+      const wrap = callbackMysqlConnection;
       return {
         dialect: mysqlDialect,
         wrap,
@@ -490,18 +480,6 @@ async function borrow<T>(dataSource: DataSource, fn: (raw: unknown) => Promise<T
 }
 
 const rollback: Statement = { name: '', text: 'ROLLBACK' };
-
-interface MysqlCallbackConnection {
-  query(
-    options: Mysql2QueryOptions,
-    callback: (error: Error | null, rows: unknown, fields: unknown) => void,
-  ): unknown;
-}
-
-const unusedMysqlPool: Mysql2Pool = {
-  getConnection: () => Promise.reject(new Error('typeormDriver: not used')),
-  query: () => Promise.reject(new Error('typeormDriver: not used')),
-};
 
 const typeDialects: Readonly<Record<string, TypeormDialectName>> = {
   postgres: 'postgres',
