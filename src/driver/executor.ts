@@ -28,6 +28,12 @@ export interface AttemptClaimParams {
   readonly queues: readonly string[] | null;
   /** Claim nothing scheduled after this (a `runDue` pass passes its start); null: no bound. */
   readonly horizon: Date | null;
+  /**
+   * Wait for the claim's commit to be durable (PostgreSQL: its WAL flush) before returning. When
+   * false, a database crash can forget a claim made in its last moments. Other dialects always
+   * commit claims as the server is set.
+   */
+  readonly durable: boolean;
 }
 
 export interface AttemptClaimResult {

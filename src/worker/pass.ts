@@ -16,6 +16,14 @@ export interface RunDueOptions {
   readonly queues?: readonly string[];
   /** Lease taken on each claimed attempt, extended every third of it while the handler runs. @defaultValue 30000 */
   readonly leaseMs?: number;
+  /**
+   * PostgreSQL: make each claim wait for its WAL flush. By default a claim does not (it is most
+   * of an idle pickup's latency), so a database server crash can forget a claim made in its last
+   * moments, and that task may start again while its first run is still going (the first run's
+   * outcome is then fenced off). Set it where a task must never run twice at once even then.
+   * @defaultValue false
+   */
+  readonly durableClaims?: boolean;
 }
 
 export interface RunDueResult {
@@ -53,6 +61,7 @@ export async function runPass(
   const concurrency = positiveInteger(options.concurrency ?? 10, 'concurrency', 1000);
   const leaseMs = positiveInteger(options.leaseMs ?? 30_000, 'leaseMs', 86_400_000);
   const queues = options.queues ? options.queues.map((q) => checkQueue(q, 'runDue')) : null;
+  const durable = options.durableClaims ?? false;
   const run = <T>(fn: (e: ReturnType<Runtime['executor']>) => Promise<T>): Promise<T> =>
     runtime.driver.run((connection) => fn(runtime.executor(connection)));
 
@@ -105,7 +114,7 @@ export async function runPass(
       // Claim in chunks (at least half the slots) rather than one row per freed slot.
       if (!exhausted && room > 0 && (inflight.size === 0 || room * 2 >= concurrency)) {
         const { records, now } = await run((e) =>
-          e.attemptClaim({ lockedBy, limit: room, leaseMs, queues, horizon }),
+          e.attemptClaim({ lockedBy, limit: room, leaseMs, queues, horizon, durable }),
         );
         horizon ??= now;
         if (records.length < room) exhausted = true;

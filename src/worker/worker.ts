@@ -35,6 +35,14 @@ export interface WorkerOptions {
   readonly pollIntervalMs?: number;
   /** Skip LISTEN/NOTIFY and rely on polling (PgBouncer/Supavisor transaction pooling). @defaultValue false */
   readonly pollOnly?: boolean;
+  /**
+   * PostgreSQL: make each claim wait for its WAL flush. By default a claim does not (it is most
+   * of an idle pickup's latency), so a database server crash can forget a claim made in its last
+   * moments, and that task may start again while its first run is still going (the first run's
+   * outcome is then fenced off). Set it where a task must never run twice at once even then.
+   * @defaultValue false
+   */
+  readonly durableClaims?: boolean;
   /** Lease on each claimed attempt. @defaultValue 30000 */
   readonly leaseMs?: number;
   /** How often leases of in-flight attempts are extended. @defaultValue 10000 */
@@ -99,6 +107,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #batchSize: number;
   readonly #pollIntervalMs: number;
   readonly #pollOnly: boolean;
+  readonly #durableClaims: boolean;
   readonly #leaseMs: number;
   readonly #heartbeatMs: number;
   readonly #rescueIntervalMs: number;
@@ -143,6 +152,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#batchSize = integer(options.batchSize, 500, 'batchSize', 1, 10_000);
     this.#pollIntervalMs = integer(options.pollIntervalMs, 1000, 'pollIntervalMs', 1, 3_600_000);
     this.#pollOnly = options.pollOnly ?? false;
+    this.#durableClaims = options.durableClaims ?? false;
     this.#leaseMs = integer(options.leaseMs, 30_000, 'leaseMs', 100, 86_400_000);
     this.#heartbeatMs = integer(options.heartbeatMs, 10_000, 'heartbeatMs', 10, 86_400_000);
     if (this.#heartbeatMs >= this.#leaseMs) {
@@ -361,6 +371,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
             leaseMs: this.#leaseMs,
             queues,
             horizon: null,
+            durable: this.#durableClaims,
           }),
         ));
         failures = 0;

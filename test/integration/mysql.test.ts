@@ -313,7 +313,14 @@ describe('mysql/mysql2: rows', () => {
     const run = <T>(fn: (e: ReturnType<typeof mysqlDialect.executor>) => Promise<T>): Promise<T> =>
       harness.driver.run((connection) => fn(mysqlDialect.executor(connection, table)));
     await run((e) =>
-      e.attemptClaim({ lockedBy: 'gone', limit: 2, leaseMs: 60_000, queues: null, horizon: null }),
+      e.attemptClaim({
+        lockedBy: 'gone',
+        limit: 2,
+        leaseMs: 60_000,
+        queues: null,
+        horizon: null,
+        durable: false,
+      }),
     );
     await harness.expireLease(spent!.id);
     await harness.expireLease(again!.id);
@@ -424,6 +431,7 @@ describe('mysql/mysql2: locking', () => {
         leaseMs: 60_000,
         queues: null,
         horizon: null,
+        durable: false,
       }),
     );
     expect(records.map((record) => record.id).sort()).toEqual([a!.id, b!.id].sort());
@@ -466,7 +474,14 @@ describe('mysql/mysql2: locking', () => {
       harness.driver.run((connection) => fn(mysqlDialect.executor(connection, table)));
     const claim = (lockedBy: string) =>
       executor((e) =>
-        e.attemptClaim({ lockedBy, limit: 3, leaseMs: 60_000, queues: null, horizon: null }),
+        e.attemptClaim({
+          lockedBy,
+          limit: 3,
+          leaseMs: 60_000,
+          queues: null,
+          horizon: null,
+          durable: false,
+        }),
       );
     const { records } = await claim('old');
     const lost = records[1]!;

@@ -35,7 +35,7 @@ describe('postgres statement plans under stale statistics', () => {
     await harness.pool.query(`ANALYZE "${harness.schema}".async_task_attempts`);
     const { rows } = await harness.pool.query<{ id: string; num_attempts: number }>(
       statements.attemptClaim.text,
-      ['w1', 4000, 60_000, null, null],
+      ['w1', 4000, 60_000, null, null, false],
     );
     claimed = rows.map((row) => ({ id: row.id, num_attempts: row.num_attempts }));
   });
@@ -79,7 +79,7 @@ describe('postgres statement plans under stale statistics', () => {
 });
 
 describe('postgres claim commit', () => {
-  it('skips the WAL flush for the claim only: off inside its transaction, on for the connection after', async () => {
+  it('skips the WAL flush for the claim only (unless durable): off inside its transaction, on for the connection after', async () => {
     const harness = await postgresHarness({ max: 1 });
     try {
       const tasks = new AsyncTask({
@@ -97,10 +97,15 @@ describe('postgres claim commit', () => {
             .synchronous_commit;
         expect(await setting()).toBe('on');
         await client.query('BEGIN');
-        await client.query(statements.attemptClaim.text, ['w1', 10, 60_000, null, null]);
+        await client.query(statements.attemptClaim.text, ['w1', 10, 60_000, null, null, false]);
         expect(await setting()).toBe('off');
         await client.query('ROLLBACK');
         expect(await setting()).toBe('on');
+        // durableClaims: the session's own setting stands.
+        await client.query('BEGIN');
+        await client.query(statements.attemptClaim.text, ['w1', 10, 60_000, null, null, true]);
+        expect(await setting()).toBe('on');
+        await client.query('ROLLBACK');
         // In autocommit, as workers claim: one row claimed, and nothing left behind.
         const { rowCount } = await client.query(statements.attemptClaim.text, [
           'w1',
@@ -108,6 +113,7 @@ describe('postgres claim commit', () => {
           60_000,
           null,
           null,
+          false,
         ]);
         expect(rowCount).toBe(1);
         expect(await setting()).toBe('on');

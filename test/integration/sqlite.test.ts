@@ -544,7 +544,7 @@ const ids = [];
 for (;;) {
   const { records } = await driver.run((connection) =>
     sqliteDialect.executor(connection, name).attemptClaim({
-      lockedBy, limit: 7, leaseMs: 600000, queues: null, horizon: null,
+      lockedBy, limit: 7, leaseMs: 600000, queues: null, horizon: null, durable: false,
     }),
   );
   if (records.length === 0) break;

@@ -22,6 +22,7 @@ interface WorkerCommandOptions extends ConnectionOptions, JsonOption {
   readonly queues?: string[];
   readonly pollInterval: number;
   readonly pollOnly?: boolean;
+  readonly durableClaims?: boolean;
   readonly shutdownTimeout: number;
   readonly verbose?: boolean;
 }
@@ -70,6 +71,10 @@ export function workerCommand(): Command {
         .argParser(integerIn(1, 3_600_000)),
     )
     .option('--poll-only', 'do not LISTEN for new tasks (PgBouncer/Supavisor in transaction mode)')
+    .option(
+      '--durable-claims',
+      'PostgreSQL: each claim waits for its WAL flush, so a database crash cannot forget one',
+    )
     .addOption(
       new Option('--shutdown-timeout <ms>', 'how long in-flight tasks may run after a stop signal')
         .default(30_000)
@@ -125,6 +130,7 @@ async function runWorker(options: WorkerCommandOptions): Promise<void> {
           pollIntervalMs: options.pollInterval,
           ...(options.queues === undefined ? {} : { queues: options.queues }),
           ...(options.pollOnly ? { pollOnly: true } : {}),
+          ...(options.durableClaims ? { durableClaims: true } : {}),
         });
         const counts = { succeeded: 0, retried: 0, failed: 0, rescued: 0 };
         const started = performance.now();

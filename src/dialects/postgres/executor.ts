@@ -59,6 +59,7 @@ export class PostgresExecutor implements Executor {
       params.leaseMs,
       params.horizon,
       params.queues,
+      params.durable,
     ]);
     const first = result.rows[0];
     if (!first) return { records: [], now: new Date() };

@@ -97,17 +97,20 @@ LIMIT $6`;
 // `id = ANY(ARRAY(...))` makes the update a primary-key lookup; a join against the locked set
 // let the planner hash the whole table, which grows with every finished attempt.
 //
-// The claim commits without waiting for its WAL flush (synchronous_commit off for its own
-// transaction only, set by the one-time filter): the flush is most of an idle pickup's latency.
-// A server crash can then forget a claim made in its last moments: the attempt is pending again
-// and may run twice, which at-least-once delivery allows (the first run's outcome is fenced
-// off). A later synchronous commit flushes the WAL before it, claims included, so nothing
-// recorded after a claim can survive without it.
+// Unless $6 (durable) is true, the claim commits without waiting for its WAL flush
+// (synchronous_commit off for its own transaction only, set by the one-time filter): the flush
+// is most of an idle pickup's latency. A server crash can then forget a claim made in its last
+// moments: the attempt is pending again and may run twice, which at-least-once delivery allows
+// (the first run's outcome is fenced off). A later synchronous commit flushes the WAL before it,
+// claims included, so nothing recorded after a claim can survive without it. Durable keeps the
+// session's own setting.
 export const attemptClaim = `
 UPDATE {{table}} AS t
 SET status = 'running', num_attempts = t.num_attempts + 1, locked_by = $1,
   locked_until = now() + $3 * interval '1 millisecond', updated_at = now()
-WHERE (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL
+WHERE (SELECT set_config('synchronous_commit',
+    CASE WHEN $6::boolean THEN current_setting('synchronous_commit') ELSE 'off' END, true))
+    IS NOT NULL
   AND t.id = ANY(ARRAY(
   SELECT id FROM {{table}}
   WHERE status = 'pending'
