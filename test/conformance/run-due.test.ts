@@ -58,8 +58,11 @@ async function expectEachRanOnce(
 
 interface Child {
   readonly ready: Promise<void>;
+  /** Its first handler started (and waits for `release`). */
+  readonly started: Promise<void>;
   readonly finished: Promise<string[]>;
   go(): void;
+  release(): void;
 }
 
 function startChild(env: Record<string, string>): Child {
@@ -78,9 +81,15 @@ function startChild(env: Record<string, string>): Child {
     child.on('error', reject);
     child.on('close', resolve);
   });
+  let onStarted!: () => void;
+  const started = new Promise<void>((resolve, reject) => {
+    onStarted = resolve;
+    void exited.then(() => reject(new Error(`child exited before a handler started: ${stderr}`)));
+  });
   const ready = new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
       if (line === 'ready') resolve();
+      else if (line === 'started') onStarted();
       else if (line.startsWith('ran ')) ids.push(line.slice(4));
       else if (line.startsWith('done ')) done = line.slice(5);
     });
@@ -93,7 +102,13 @@ function startChild(env: Record<string, string>): Child {
     expect(Number(done)).toBe(ids.length);
     return ids;
   });
-  return { ready, finished, go: () => child.stdin.end('go\n') };
+  return {
+    ready,
+    started,
+    finished,
+    go: () => child.stdin.write('go\n'),
+    release: () => child.stdin.end('continue\n'),
+  };
 }
 
 for (const fixture of fixtures) {
@@ -136,6 +151,10 @@ for (const fixture of fixtures) {
 
       await Promise.all(children.map((child) => child.ready));
       for (const child of children) child.go();
+      // Both hold claimed attempts before either performs one: a race over the rest, not a
+      // head start that lets one child drain everything.
+      await Promise.all(children.map((child) => child.started));
+      for (const child of children) child.release();
       const [first, second] = await Promise.all(children.map((child) => child.finished));
 
       await expectEachRanOnce(tasks, enqueued, [...first!, ...second!]);

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { AttemptRecord, AttemptStatus } from '../../core/attempt.js';
 import { AsyncTaskError, ConfigError, SchemaOutdatedError } from '../../core/errors.js';
 import type { TableName } from '../../driver/driver.js';
@@ -14,6 +14,7 @@ import type {
   LeaseRef,
 } from '../../driver/executor.js';
 import type { SqlConnection, SqlResult, Statement } from '../../driver/sql-connection.js';
+import { statementBinder } from '../statements.js';
 import * as queries from './queries.js';
 
 type StatementName = keyof typeof queries;
@@ -24,23 +25,12 @@ export function quoteTable(table: TableName): string {
   return table.schema === null ? `\`${table.name}\`` : `\`${table.schema}\`.\`${table.name}\``;
 }
 
-const cache = new Map<string, MysqlStatements>();
-
 /** Fills the table name into every statement, once per table. */
-export function bindStatements(table: TableName): MysqlStatements {
-  const quoted = quoteTable(table);
-  let bound = cache.get(quoted);
-  if (!bound) {
-    const entries = Object.entries(queries).map(([key, template]) => {
-      const text = template.replaceAll('{{table}}', quoted).trim();
-      const hash = createHash('sha1').update(text).digest('hex').slice(0, 16);
-      return [key, { name: `async_task_mysql_${key}_${hash}`, text }] as const;
-    });
-    bound = Object.fromEntries(entries) as MysqlStatements;
-    cache.set(quoted, bound);
-  }
-  return bound;
-}
+export const bindStatements: (table: TableName) => MysqlStatements = statementBinder(
+  'async_task_mysql_',
+  queries,
+  (table) => ({ '{{table}}': quoteTable(table) }),
+);
 
 /**
  * Prefix of the `locked_by` values this dialect writes to mark the rows of one operation (never

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { AttemptRecord, AttemptStatus } from '../../core/attempt.js';
 import { AsyncTaskError, SchemaOutdatedError } from '../../core/errors.js';
 import type { TableName } from '../../driver/driver.js';
@@ -14,6 +13,7 @@ import type {
   LeaseRef,
 } from '../../driver/executor.js';
 import type { SqlConnection, SqlResult, Statement } from '../../driver/sql-connection.js';
+import { statementBinder } from '../statements.js';
 import * as queries from './queries.js';
 
 type StatementName = keyof typeof queries;
@@ -23,23 +23,12 @@ export function quoteTable(table: TableName): string {
   return table.schema === null ? `"${table.name}"` : `"${table.schema}"."${table.name}"`;
 }
 
-const cache = new Map<string, PostgresStatements>();
-
 /** Fills the table name into every statement, once per table. */
-export function bindStatements(table: TableName): PostgresStatements {
-  const quoted = quoteTable(table);
-  let bound = cache.get(quoted);
-  if (!bound) {
-    const entries = Object.entries(queries).map(([key, template]) => {
-      const text = template.replaceAll('{{table}}', quoted).trim();
-      const hash = createHash('sha1').update(text).digest('hex').slice(0, 16);
-      return [key, { name: `async_task_${key}_${hash}`, text }] as const;
-    });
-    bound = Object.fromEntries(entries) as PostgresStatements;
-    cache.set(quoted, bound);
-  }
-  return bound;
-}
+export const bindStatements: (table: TableName) => PostgresStatements = statementBinder(
+  'async_task_',
+  queries,
+  (table) => ({ '{{table}}': quoteTable(table) }),
+);
 
 export class PostgresExecutor implements Executor {
   readonly #connection: SqlConnection;

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { AttemptRecord, AttemptStatus } from '../../core/attempt.js';
 import { AsyncTaskError, ConfigError, SchemaOutdatedError } from '../../core/errors.js';
 import type { TableName } from '../../driver/driver.js';
@@ -14,6 +13,7 @@ import type {
   LeaseRef,
 } from '../../driver/executor.js';
 import type { SqlConnection, SqlResult, Statement } from '../../driver/sql-connection.js';
+import { statementBinder } from '../statements.js';
 import * as queries from './queries.js';
 
 type StatementName = keyof typeof queries;
@@ -38,26 +38,12 @@ export function quoteTable(table: TableName): string {
   return `"${table.name}"`;
 }
 
-const cache = new Map<string, SqliteStatements>();
-
 /** Fills the table name into every statement, once per table. */
-export function bindStatements(table: TableName): SqliteStatements {
-  const quoted = quoteTable(table);
-  let bound = cache.get(quoted);
-  if (!bound) {
-    const entries = Object.entries(queries).map(([key, template]) => {
-      const text = template
-        .replaceAll('{{table}}', quoted)
-        .replaceAll('{{name}}', table.name)
-        .trim();
-      const hash = createHash('sha1').update(text).digest('hex').slice(0, 16);
-      return [key, { name: `async_task_sqlite_${key}_${hash}`, text }] as const;
-    });
-    bound = Object.fromEntries(entries) as SqliteStatements;
-    cache.set(quoted, bound);
-  }
-  return bound;
-}
+export const bindStatements: (table: TableName) => SqliteStatements = statementBinder(
+  'async_task_sqlite_',
+  queries,
+  (table) => ({ '{{table}}': quoteTable(table), '{{name}}': table.name }),
+);
 
 /**
  * The SQLite executor. Times travel as integer milliseconds, ids as text, lists as one JSON
