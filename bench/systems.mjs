@@ -1,14 +1,26 @@
-// The systems the benchmark compares: async-task (from dist/, as users run it) and the baseline,
-// graphile-worker. Each exposes the same four operations so run.mjs can time them alike.
+// The systems the benchmark compares: async-task (from dist/, as users run it) on PostgreSQL with
+// its defaults and with the settings the README recommends, on MySQL/MariaDB and SQLite with its
+// defaults, and the baseline, graphile-worker 0.18 tuned. Each exposes the same operations so
+// run.mjs and drain.mjs can time them alike.
+import { mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { AsyncTask, defineTarget } from '../dist/index.js';
 import { pgDriver } from '../dist/drivers/pg.js';
 
 export const databaseUrl =
   process.env.ASYNC_TASK_BENCH_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const mysqlUrl =
+  process.env.ASYNC_TASK_BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 
+/** Worker options per system; `{}` is the library's defaults. */
 export const workerSettings = {
-  'async-task': { concurrency: 100, prefetch: 4000, batchSize: 2000, pollIntervalMs: 1000 },
+  'async-task': {},
+  // What the README recommends for a high-volume queue of short handlers.
+  'async-task-tuned': { concurrency: 100 },
+  'async-task-mysql': {},
+  'async-task-sqlite': {},
   'graphile-worker': {
     concurrentJobs: 100,
     localQueue: { size: 1000 },
@@ -18,40 +30,76 @@ export const workerSettings = {
   },
 };
 
-/** async-task: a table in its own schema. */
-export function asyncTask(schema, onRun) {
-  const Bench = defineTarget('Bench', {
+export const systemNames = Object.keys(workerSettings);
+
+/** The payload of task i, built in JavaScript for every system. */
+const payload = (i) => ({ i });
+
+function benchTarget(onRun) {
+  return defineTarget('Bench', {
     async noop(_args) {
       onRun();
     },
   });
+}
+
+/** async-task on PostgreSQL: a table in its own schema. */
+function asyncTaskPg(name, schema, onRun) {
+  const Bench = benchTarget(onRun);
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
-  const tasks = new AsyncTask({
-    driver: pgDriver(pool),
-    targets: [Bench],
-    table: `${schema}.attempts`,
-  });
+  const table = `${schema}.attempts`;
+  const tasks = new AsyncTask({ driver: pgDriver(pool), targets: [Bench], table });
+  let worker;
   return {
-    name: 'async-task',
+    name,
+    dialect: 'postgres',
     pool,
+    tasks,
     async setup() {
       await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
       await tasks.migrate();
     },
     async enqueueInTransaction(client, i) {
-      await tasks.enqueue(client, Bench.noop, { i });
+      await tasks.enqueue(client, Bench.noop, payload(i));
     },
     async enqueueBulk(client, from, count) {
       await tasks.enqueueMany(
         client,
-        Array.from({ length: count }, (_, j) => ({ method: Bench.noop, args: { i: from + j } })),
+        Array.from({ length: count }, (_, j) => ({ method: Bench.noop, args: payload(from + j) })),
       );
     },
+    async load(count) {
+      await loadPg(pool, (client, from, n) => this.enqueueBulk(client, from, n), count);
+    },
+    /** Finished rows, as a table that kept months of them would hold: older ids, succeeded. */
+    async loadFinished(count) {
+      for (let from = 0; from < count; from += 500_000) {
+        const n = Math.min(500_000, count - from);
+        await pool.query(
+          `INSERT INTO ${table} (target, method_name, method_args, status, num_attempts,
+             completed_at, scheduled_at, created_at, updated_at)
+           SELECT 'Bench', 'noop', json_build_object('i', g)::text, 'succeeded', 1,
+             now() - interval '1 hour', now() - interval '1 hour', now() - interval '1 hour', now()
+           FROM generate_series(1, $1) g`,
+          [n],
+        );
+      }
+      await pool.query(`VACUUM ANALYZE ${table}`);
+    },
+    async busy(client) {
+      const { rows } = await client.query(
+        `SELECT EXISTS (SELECT 1 FROM ${table} WHERE status = 'pending')
+             OR EXISTS (SELECT 1 FROM ${table} WHERE locked_until IS NOT NULL AND status = 'running')
+             AS busy`,
+      );
+      return rows[0].busy;
+    },
     async startWorker() {
-      const worker = tasks.worker(workerSettings['async-task']);
+      worker = tasks.worker(workerSettings[name]);
       await worker.start();
       return () => worker.stop();
     },
+    unwritten: () => worker?.unwrittenOutcomes ?? 0,
     async teardown() {
       await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       await pool.end();
@@ -59,9 +107,146 @@ export function asyncTask(schema, onRun) {
   };
 }
 
+async function loadPg(pool, enqueueBulk, count) {
+  const client = await pool.connect();
+  try {
+    for (let i = 0; i < count; i += 1000) {
+      await client.query('BEGIN');
+      await enqueueBulk(client, i, Math.min(1000, count - i));
+      await client.query('COMMIT');
+    }
+  } finally {
+    client.release();
+  }
+}
+
+/** async-task on MySQL/MariaDB: a table of its own in the test database. */
+async function asyncTaskMysql(name, schema, onRun) {
+  const { default: mysql } = await import('mysql2/promise');
+  const { mysql2Driver } = await import('../dist/drivers/mysql2.js');
+  const Bench = benchTarget(onRun);
+  const pool = mysql.createPool({ uri: mysqlUrl, connectionLimit: 10 });
+  const table = `${schema}_attempts`;
+  const tasks = new AsyncTask({ driver: mysql2Driver(pool), targets: [Bench], table });
+  let worker;
+  return {
+    name,
+    dialect: 'mysql',
+    tasks,
+    async setup() {
+      await tasks.migrate();
+    },
+    async load(count) {
+      for (let from = 0; from < count; from += 1000) {
+        const n = Math.min(1000, count - from);
+        const connection = await pool.getConnection();
+        try {
+          await connection.beginTransaction();
+          await tasks.enqueueMany(
+            connection,
+            Array.from({ length: n }, (_, j) => ({ method: Bench.noop, args: payload(from + j) })),
+          );
+          await connection.commit();
+        } finally {
+          connection.release();
+        }
+      }
+    },
+    async busy() {
+      const [rows] = await pool.query(
+        `SELECT EXISTS (SELECT 1 FROM \`${table}\` WHERE status IN ('pending', 'running')) AS busy`,
+      );
+      return Number(rows[0].busy) === 1;
+    },
+    async startWorker() {
+      worker = tasks.worker(workerSettings[name]);
+      await worker.start();
+      return () => worker.stop();
+    },
+    unwritten: () => worker?.unwrittenOutcomes ?? 0,
+    async close() {
+      await pool.end();
+    },
+    async teardown() {
+      const prefix = table.replace(/_/g, '\\_');
+      const [tables] = await pool.query(
+        `SELECT table_name AS name FROM information_schema.tables
+         WHERE table_schema = DATABASE() AND table_name LIKE '${prefix}%'`,
+      );
+      for (const { name: t } of tables) await pool.query(`DROP TABLE IF EXISTS \`${t}\``);
+      await pool.end();
+    },
+  };
+}
+
+/** async-task on SQLite: a database file of its own (WAL mode, as the driver sets it). */
+async function asyncTaskSqlite(name, schema, onRun) {
+  const { default: Database } = await import('better-sqlite3');
+  const { betterSqlite3Driver } = await import('../dist/drivers/better-sqlite3.js');
+  const Bench = benchTarget(onRun);
+  const dir = join(tmpdir(), `async-task-bench-${schema}`);
+  const file = join(dir, 'tasks.db');
+  let db;
+  let tasks;
+  let worker;
+  const open = () => {
+    db = new Database(file);
+    tasks = new AsyncTask({ driver: betterSqlite3Driver(db), targets: [Bench] });
+  };
+  return {
+    name,
+    dialect: 'sqlite',
+    get tasks() {
+      return tasks;
+    },
+    async setup() {
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true });
+      open();
+      await tasks.migrate();
+    },
+    async load(count) {
+      if (!db) open();
+      for (let from = 0; from < count; from += 1000) {
+        const n = Math.min(1000, count - from);
+        db.transaction(() => {
+          tasks.enqueueMany(
+            db,
+            Array.from({ length: n }, (_, j) => ({ method: Bench.noop, args: payload(from + j) })),
+          );
+        })();
+      }
+    },
+    async busy() {
+      return (
+        db
+          .prepare(
+            `SELECT EXISTS (SELECT 1 FROM async_task_attempts WHERE status IN ('pending', 'running')) AS busy`,
+          )
+          .get().busy === 1
+      );
+    },
+    async startWorker() {
+      if (!db) open();
+      worker = tasks.worker(workerSettings[name]);
+      await worker.start();
+      return () => worker.stop();
+    },
+    unwritten: () => worker?.unwrittenOutcomes ?? 0,
+    async close() {
+      db?.close();
+      db = undefined;
+    },
+    async teardown() {
+      db?.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** graphile-worker 0.18, tuned: local queue and batched completions. */
-export async function graphileWorker(schema, onRun) {
-  const { run, runMigrations } = await import('graphile-worker');
+async function graphileWorker(name, schema, onRun) {
+  const { run, runMigrations, Logger } = await import('graphile-worker');
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
   const settings = workerSettings['graphile-worker'];
   const options = {
@@ -70,7 +255,9 @@ export async function graphileWorker(schema, onRun) {
     concurrency: settings.concurrentJobs,
     pollInterval: settings.pollInterval,
     noHandleSignals: true,
-    logger: quietGraphileLogger(await import('graphile-worker')),
+    logger: new Logger(() => (level, message) => {
+      if (level === 'error') console.error(message);
+    }),
     preset: {
       worker: {
         localQueue: settings.localQueue,
@@ -85,7 +272,8 @@ export async function graphileWorker(schema, onRun) {
     },
   };
   return {
-    name: 'graphile-worker',
+    name,
+    dialect: 'postgres',
     pool,
     async setup() {
       await runMigrations(options);
@@ -93,12 +281,14 @@ export async function graphileWorker(schema, onRun) {
     // In a transaction of the caller's, graphile-worker is driven through its SQL API; payloads
     // are built in JavaScript, as an application's would be (async-task builds its own too).
     async enqueueInTransaction(client, i) {
-      await client.query(`SELECT ${schema}.add_job('noop', $1::json)`, [JSON.stringify({ i })]);
+      await client.query(`SELECT ${schema}.add_job('noop', $1::json)`, [
+        JSON.stringify(payload(i)),
+      ]);
     },
     async enqueueBulk(client, from, count) {
       const specs = Array.from({ length: count }, (_, j) => ({
         identifier: 'noop',
-        payload: { i: from + j },
+        payload: payload(from + j),
       }));
       await client.query(
         `SELECT ${schema}.add_jobs(array(
@@ -106,10 +296,21 @@ export async function graphileWorker(schema, onRun) {
         [JSON.stringify(specs)],
       );
     },
+    async load(count) {
+      await loadPg(pool, (client, from, n) => this.enqueueBulk(client, from, n), count);
+    },
+    // graphile-worker deletes a job once it succeeds: the drain is over when no job is left.
+    async busy(client) {
+      const { rows } = await client.query(
+        `SELECT EXISTS (SELECT 1 FROM ${schema}._private_jobs) AS busy`,
+      );
+      return rows[0].busy;
+    },
     async startWorker() {
       const runner = await run(options);
       return () => runner.stop();
     },
+    unwritten: () => undefined,
     async teardown() {
       await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       await pool.end();
@@ -117,14 +318,12 @@ export async function graphileWorker(schema, onRun) {
   };
 }
 
-function quietGraphileLogger({ Logger }) {
-  return new Logger(() => (level, message) => {
-    if (level === 'error') console.error(message);
-  });
-}
-
 export async function makeSystem(name, schema, onRun) {
-  if (name === 'async-task') return asyncTask(schema, onRun);
-  if (name === 'graphile-worker') return graphileWorker(schema, onRun);
-  throw new Error(`unknown system ${name}`);
+  if (name === 'async-task' || name === 'async-task-tuned') {
+    return asyncTaskPg(name, schema, onRun);
+  }
+  if (name === 'async-task-mysql') return asyncTaskMysql(name, schema, onRun);
+  if (name === 'async-task-sqlite') return asyncTaskSqlite(name, schema, onRun);
+  if (name === 'graphile-worker') return graphileWorker(name, schema, onRun);
+  throw new Error(`unknown system ${name}; one of ${systemNames.join(', ')}`);
 }

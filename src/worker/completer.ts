@@ -8,6 +8,8 @@ import type { Runtime } from './runtime.js';
  * again once their lease runs out.
  */
 export class Completer {
+  /** Most outcomes one statement writes. */
+  static readonly maxBatch = 1000;
   readonly #runtime: Runtime;
   readonly #lockedBy: string;
   readonly #flushMs: number;
@@ -16,23 +18,33 @@ export class Completer {
   /** Parallel to #pending: told whether each outcome landed or was fenced off. */
   #callbacks: (((written: boolean) => void) | undefined)[] = [];
   readonly #onError: ((error: unknown) => void) | undefined;
+  readonly #onWritten: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
+  #writing = 0;
 
   constructor(
     runtime: Runtime,
     lockedBy: string,
-    options: { flushMs: number; maxBatch: number; onError?: (error: unknown) => void },
+    options: {
+      flushMs: number;
+      maxBatch?: number;
+      onError?: (error: unknown) => void;
+      /** After each write that landed. */
+      onWritten?: () => void;
+    },
   ) {
     this.#onError = options.onError;
+    this.#onWritten = options.onWritten;
     this.#runtime = runtime;
     this.#lockedBy = lockedBy;
     this.#flushMs = options.flushMs;
-    this.#maxBatch = options.maxBatch;
+    this.#maxBatch = options.maxBatch ?? Completer.maxBatch;
   }
 
+  /** Outcomes not yet written: waiting, and in the write under way. */
   get size(): number {
-    return this.#pending.length;
+    return this.#pending.length + this.#writing;
   }
 
   /** Queues an outcome; `flush()` resolves once everything queued before it is written. */
@@ -54,8 +66,11 @@ export class Completer {
     // Bounded statements: a backlog that built up during a slow write goes out in chunks.
     const batch = this.#pending.splice(0, this.#maxBatch);
     const callbacks = this.#callbacks.splice(0, batch.length);
+    this.#writing = batch.length;
     this.#flushing = this.#write(batch, callbacks, signal).finally(() => {
       this.#flushing = undefined;
+      this.#writing = 0;
+      this.#onWritten?.();
     });
     await this.#flushing;
     if (this.#pending.length > 0) await this.flush(signal);

@@ -7,6 +7,7 @@ import { ConfigError, describeError } from '../core/errors.js';
 import { checkQueue } from '../core/target.js';
 import type { LeaseRef } from '../driver/executor.js';
 import { HeldAttempt } from './held-attempt.js';
+import { ClaimSizer } from './claim-sizer.js';
 import { Completer } from './completer.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { Notifier } from './notifier.js';
@@ -25,11 +26,14 @@ export interface WorkerOptions {
   /** Queues to work (names, or `{ name, concurrency }` for a per-queue cap). @defaultValue every queue */
   readonly queues?: readonly (string | QueueOption)[];
   /**
-   * Attempts claimed ahead of free handler slots, so handlers never wait for a round trip.
-   * Bounded, so one worker cannot hoard a queue. @defaultValue `concurrency`
+   * Attempts claimed ahead of free handler slots, so handlers never wait for a round trip. Leave
+   * it out: the worker then holds about 200 ms of work at the rate its handlers finish (from
+   * twice `concurrency` up to 2,000), which drains a backlog of short tasks in big claims and
+   * leaves slow tasks pending for other workers. A number fixes it.
+   * @defaultValue adaptive
    */
   readonly prefetch?: number;
-  /** Most attempts claimed by one statement. @defaultValue 500 */
+  /** Most attempts claimed by one statement. @defaultValue 1000 */
   readonly batchSize?: number;
   /** How often to look for due work without a notification. @defaultValue 1000 */
   readonly pollIntervalMs?: number;
@@ -103,8 +107,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #runtime: Runtime;
   readonly #ensureSchema: () => Promise<void>;
   readonly #concurrency: number;
-  readonly #capacity: number;
-  readonly #batchSize: number;
+  readonly #sizer: ClaimSizer;
   readonly #pollIntervalMs: number;
   readonly #pollOnly: boolean;
   readonly #durableClaims: boolean;
@@ -147,9 +150,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#ensureSchema = ensureSchema;
     this.#subscribeLocal = subscribeLocal;
     this.#concurrency = integer(options.concurrency, 10, 'concurrency', 1, 10_000);
-    const prefetch = integer(options.prefetch, this.#concurrency, 'prefetch', 0, 100_000);
-    this.#capacity = this.#concurrency + prefetch;
-    this.#batchSize = integer(options.batchSize, 500, 'batchSize', 1, 10_000);
+    this.#sizer = new ClaimSizer({
+      concurrency: this.#concurrency,
+      prefetch:
+        options.prefetch === undefined
+          ? undefined
+          : integer(options.prefetch, 0, 'prefetch', 0, 100_000),
+      batchSize:
+        options.batchSize === undefined
+          ? undefined
+          : integer(options.batchSize, 0, 'batchSize', 1, 10_000),
+    });
     this.#pollIntervalMs = integer(options.pollIntervalMs, 1000, 'pollIntervalMs', 1, 3_600_000);
     this.#pollOnly = options.pollOnly ?? false;
     this.#durableClaims = options.durableClaims ?? false;
@@ -191,6 +202,23 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return this.#running.size;
   }
 
+  /**
+   * Outcomes of finished handlers not yet written to the database: what a crash of this process
+   * would make run again besides the running ones. Bounded: at `Worker.maxUnwritten` the worker
+   * stops claiming and starting handlers until a write lands, so it never exceeds that plus
+   * `concurrency`.
+   */
+  get unwrittenOutcomes(): number {
+    return this.#completer?.size ?? 0;
+  }
+
+  /** Unwritten outcomes at which claiming and starting handlers wait: two writes' worth. */
+  static readonly maxUnwritten = 2 * Completer.maxBatch;
+
+  #backedUp(): boolean {
+    return (this.#completer?.size ?? 0) >= Worker.maxUnwritten;
+  }
+
   /** Starts claiming; resolves once the worker is running (schema checked, LISTEN in place). */
   async start(): Promise<void> {
     if (this.#state !== 'idle') {
@@ -212,8 +240,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
     this.#completer = new Completer(this.#runtime, this.id, {
       flushMs: this.#flushMs,
-      maxBatch: 1000,
       onError: (error) => this.#error(error, 'complete', false),
+      // Room under the bound again: start what waits and claim more.
+      onWritten: () => {
+        this.#dispatch();
+        if (this.#state === 'running') this.#wakeUp();
+      },
     });
     const channel = this.#runtime.driver.dialect.notifyChannel(this.#runtime.table);
     if (!this.#pollOnly && channel !== null && this.#runtime.driver.listen) {
@@ -350,17 +382,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
   async #produce(): Promise<void> {
     let failures = 0;
     while (this.#state === 'running') {
-      const room = this.#capacity - this.#running.size - this.#buffer.length;
+      // Backpressure: with outcomes piling up unwritten, claiming more would only grow the pile
+      // (and the crash window). A landed write wakes this loop.
+      const want = this.#backedUp()
+        ? 0
+        : this.#sizer.claimSize(this.#running.size + this.#buffer.length, this.#buffer.length);
       const queues = this.#claimableQueues();
-      // Claim when at least half the batch fits, or when idle handlers would otherwise wait.
-      const worthIt =
-        room >= Math.min(this.#batchSize, Math.ceil(this.#capacity / 2)) ||
-        (this.#buffer.length === 0 && room > 0);
-      if (!worthIt || queues === undefined) {
+      if (want === 0 || queues === undefined) {
         await this.#idle(this.#pollIntervalMs);
         continue;
       }
-      const want = Math.min(room, this.#batchSize);
       const started = performance.now();
       let records: readonly AttemptRecord[];
       try {
@@ -407,6 +438,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   #dispatch(): void {
+    if (this.#backedUp()) return;
     if (this.#queueLimits.size === 0) {
       // FIFO without per-queue caps: take from the front; shift() is O(1) amortised in V8 for
       // arrays used as queues, unlike splice at an index.
@@ -435,6 +467,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     void performAttempt(this.#runtime, held, this.id).then((result) => {
       this.#running.delete(held);
+      this.#sizer.finished();
       if (this.#queueLimits.size > 0) {
         this.#runningPerQueue.set(queue, (this.#runningPerQueue.get(queue) ?? 1) - 1);
       }

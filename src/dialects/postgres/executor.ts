@@ -27,7 +27,10 @@ export function quoteTable(table: TableName): string {
 export const bindStatements: (table: TableName) => PostgresStatements = statementBinder(
   'async_task_',
   queries,
-  (table) => ({ '{{table}}': quoteTable(table) }),
+  (table) => ({
+    '{{table}}': quoteTable(table),
+    '{{claim}}': quoteTable({ schema: table.schema, name: `${table.name}_claim` }),
+  }),
 );
 
 export class PostgresExecutor implements Executor {

@@ -31,28 +31,6 @@ function columns(alias = ''): string {
   ].join(', ');
 }
 
-/**
- * What a claim returns: the columns it did not just set. The rest follow from the claim itself
- * (status running, locked by the claimer until db_now + lease, updated at db_now, never completed),
- * and leaving them out spares node-postgres a fifth of the parsing on the hottest statement.
- */
-const claimedColumns = [
-  't.id',
-  't.target',
-  't.method_name',
-  't.method_args',
-  't.encryptor',
-  't.num_attempts',
-  't.max_attempts',
-  't.queue',
-  't.priority',
-  't.idempotence_token',
-  '(extract(epoch FROM t.scheduled_at) * 1000)::float8 AS scheduled_at',
-  't.last_error',
-  '(extract(epoch FROM t.created_at) * 1000)::float8 AS created_at',
-  '(extract(epoch FROM now()) * 1000)::float8 AS db_now',
-].join(', ');
-
 // Rows arrive as one JSON array (node-postgres serialises a JSON string several times faster
 // than nine text arrays). ON CONFLICT DO NOTHING waits for a concurrent transaction holding the
 // same idempotence token to finish, so racing enqueuers never both insert. Identity values are
@@ -95,32 +73,18 @@ LIMIT $6`;
 // FOR NO KEY UPDATE SKIP LOCKED: concurrent claimers each take different rows and never wait on
 // each other; the lease is set in the same statement, so a claimed row is never seen as pending.
 // `id = ANY(ARRAY(...))` makes the update a primary-key lookup; a join against the locked set
-// let the planner hash the whole table, which grows with every finished attempt.
+// let the planner hash the whole table, which grows with every finished attempt. The statement
+// lives in a function (migration 0003) that pins its plan: an ordered walk of the due index,
+// whatever the statistics say.
 //
 // Unless $6 (durable) is true, the claim commits without waiting for its WAL flush
-// (synchronous_commit off for its own transaction only, set by the one-time filter): the flush
-// is most of an idle pickup's latency. A server crash can then forget a claim made in its last
-// moments: the attempt is pending again and may run twice, which at-least-once delivery allows
-// (the first run's outcome is fenced off). A later synchronous commit flushes the WAL before it,
-// claims included, so nothing recorded after a claim can survive without it. Durable keeps the
-// session's own setting.
+// (synchronous_commit off for its own transaction only): the flush is most of an idle pickup's
+// latency. A server crash can then forget a claim made in its last moments: the attempt is
+// pending again and may run twice, which at-least-once delivery allows (the first run's outcome
+// is fenced off). A later synchronous commit flushes the WAL before it, claims included, so
+// nothing recorded after a claim can survive without it. Durable keeps the session's own setting.
 export const attemptClaim = `
-UPDATE {{table}} AS t
-SET status = 'running', num_attempts = t.num_attempts + 1, locked_by = $1,
-  locked_until = now() + $3 * interval '1 millisecond', updated_at = now()
-WHERE (SELECT set_config('synchronous_commit',
-    CASE WHEN $6::boolean THEN current_setting('synchronous_commit') ELSE 'off' END, true))
-    IS NOT NULL
-  AND t.id = ANY(ARRAY(
-  SELECT id FROM {{table}}
-  WHERE status = 'pending'
-    AND scheduled_at <= now()
-    AND ($4::timestamptz IS NULL OR scheduled_at <= $4)
-    AND ($5::text[] IS NULL OR queue = ANY($5))
-  ORDER BY priority, scheduled_at, id
-  LIMIT $2
-  FOR NO KEY UPDATE SKIP LOCKED))
-RETURNING ${claimedColumns}`;
+SELECT * FROM {{claim}}($1::text, $2::integer, $3::float8, $4::timestamptz, $5::text[], $6::boolean)`;
 
 // The fence: only rows still running, under this lease, at this attempt count are written. It
 // sits in the UPDATE's own WHERE: under READ COMMITTED an UPDATE that waited on a concurrently

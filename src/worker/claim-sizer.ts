@@ -1,0 +1,69 @@
+/**
+ * Decides how many attempts a worker holds (running plus claimed ahead) and how many one claim
+ * takes. Unless the user fixed `prefetch`, the worker holds about `horizonMs` worth of work at the
+ * rate its handlers finish: a drain of no-op handlers holds thousands, so claims are big and rare;
+ * handlers of 50 ms hold a few dozen, so nothing claimed waits long and a second worker finds the
+ * rest of the backlog still pending.
+ */
+export class ClaimSizer {
+  /** Adaptive holding never goes past this: a claim of it takes milliseconds, its memory ~1 MB. */
+  static readonly maxAdaptiveHold = 2000;
+  /** Most rows one claim statement takes when `batchSize` is not given. */
+  static readonly defaultBatchSize = 1000;
+  /** How much work, at the measured rate, the worker holds. */
+  static readonly horizonMs = 200;
+  static readonly #sampleMs = 100;
+
+  readonly #concurrency: number;
+  readonly #fixedHold: number | undefined;
+  readonly #batchSize: number;
+  #finished = 0;
+  #sampledAt = performance.now();
+  /** Finished handlers per millisecond, smoothed. */
+  #rate = 0;
+
+  constructor(options: {
+    concurrency: number;
+    prefetch?: number | undefined;
+    batchSize?: number | undefined;
+  }) {
+    this.#concurrency = options.concurrency;
+    this.#fixedHold =
+      options.prefetch === undefined ? undefined : options.concurrency + options.prefetch;
+    this.#batchSize = options.batchSize ?? ClaimSizer.defaultBatchSize;
+  }
+
+  /** Counts a handler that finished. */
+  finished(): void {
+    this.#finished += 1;
+  }
+
+  /** How many attempts to hold now. */
+  hold(): number {
+    if (this.#fixedHold !== undefined) return this.#fixedHold;
+    const now = performance.now();
+    const elapsed = now - this.#sampledAt;
+    if (elapsed >= ClaimSizer.#sampleMs) {
+      const rate = this.#finished / elapsed;
+      // Rises at once (a backlog arrived), falls by halves (one slow sample is not a trend).
+      this.#rate = rate > this.#rate ? rate : (this.#rate + rate) / 2;
+      this.#finished = 0;
+      this.#sampledAt = now;
+    }
+    const wanted = Math.ceil(this.#rate * ClaimSizer.horizonMs);
+    const least = 2 * this.#concurrency;
+    return Math.min(Math.max(wanted, least), Math.max(ClaimSizer.maxAdaptiveHold, least));
+  }
+
+  /**
+   * How many to claim given how many are held, or 0 to wait: a claim is worth a round trip when
+   * at least half the batch fits, or when handler slots would otherwise sit idle.
+   */
+  claimSize(held: number, buffered: number): number {
+    const hold = this.hold();
+    const room = hold - held;
+    if (room <= 0) return 0;
+    const worthIt = room >= Math.min(this.#batchSize, Math.ceil(hold / 2)) || buffered === 0;
+    return worthIt ? Math.min(room, this.#batchSize) : 0;
+  }
+}
