@@ -20,7 +20,10 @@ export class Completer {
   readonly #onError: ((error: unknown) => void) | undefined;
   readonly #onWritten: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #flushing: Promise<void> | undefined;
+  /** The one loop that writes, while outcomes wait; at most one runs at a time. */
+  #pump: Promise<void> | undefined;
+  /** Set by `flush(signal)`: a write that keeps failing gives up once it aborts. */
+  #signal: AbortSignal | undefined;
   #writing = 0;
 
   constructor(
@@ -51,35 +54,55 @@ export class Completer {
   add(completion: AttemptCompletion, onWritten?: (written: boolean) => void): void {
     this.#pending.push(completion);
     this.#callbacks.push(onWritten);
-    if (this.#pending.length >= this.#maxBatch) void this.flush();
-    else this.#timer ??= setTimeout(() => void this.flush(), this.#flushMs);
+    if (this.#pump) return; // it takes this one on its next turn
+    if (this.#pending.length >= this.#maxBatch) this.#startPump();
+    else this.#timer ??= setTimeout(() => this.#startPump(), this.#flushMs);
   }
 
-  /** Writes everything collected so far; retries a failed write until it succeeds or `signal` aborts. */
+  /**
+   * Writes everything collected so far; retries a failed write until it succeeds or `signal`
+   * aborts (then the outcomes left are dropped: their leases run out and the tasks run again).
+   */
   async flush(signal?: AbortSignal): Promise<void> {
-    while (this.#flushing) await this.#flushing;
-    if (this.#timer) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
+    this.#signal = signal;
+    while (this.#pending.length > 0 || this.#pump) {
+      this.#startPump();
+      await this.#pump;
+      if (signal?.aborted) break;
     }
-    if (this.#pending.length === 0) return;
-    // Bounded statements: a backlog that built up during a slow write goes out in chunks.
-    const batch = this.#pending.splice(0, this.#maxBatch);
-    const callbacks = this.#callbacks.splice(0, batch.length);
-    this.#writing = batch.length;
-    this.#flushing = this.#write(batch, callbacks, signal).finally(() => {
-      this.#flushing = undefined;
-      this.#writing = 0;
-      this.#onWritten?.();
+  }
+
+  #startPump(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#pump || this.#pending.length === 0) return;
+    // A loop, not a recursion: under a steady stream of outcomes it never ends, and a chain of
+    // awaiting frames would keep every batch it ever wrote alive until it did.
+    this.#pump = (async () => {
+      while (this.#pending.length > 0) {
+        // Bounded statements: a backlog that built up during a slow write goes out in chunks.
+        const batch = this.#pending.splice(0, this.#maxBatch);
+        const callbacks = this.#callbacks.splice(0, batch.length);
+        this.#writing = batch.length;
+        try {
+          await this.#write(batch, callbacks);
+        } finally {
+          this.#writing = 0;
+        }
+        this.#onWritten?.();
+        if (this.#signal?.aborted) {
+          for (const callback of this.#callbacks.splice(0)) callback?.(false);
+          this.#pending = [];
+        }
+      }
+    })().finally(() => {
+      this.#pump = undefined;
     });
-    await this.#flushing;
-    if (this.#pending.length > 0) await this.flush(signal);
   }
 
   async #write(
     batch: AttemptCompletion[],
     callbacks: (((written: boolean) => void) | undefined)[],
-    signal: AbortSignal | undefined,
   ): Promise<void> {
     for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
       try {
@@ -101,7 +124,7 @@ export class Completer {
           'could not record outcomes; retrying',
         );
         this.#onError?.(error);
-        if (signal?.aborted) {
+        if (this.#signal?.aborted) {
           for (const callback of callbacks) callback?.(false);
           return;
         }
