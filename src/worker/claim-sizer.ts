@@ -12,7 +12,8 @@ export class ClaimSizer {
   static readonly defaultBatchSize = 1000;
   /** How much work, at the measured rate, the worker holds. */
   static readonly horizonMs = 200;
-  static readonly #sampleMs = 100;
+  /** Short, so that a backlog is met at full size within a few claims. */
+  static readonly #sampleMs = 25;
 
   readonly #concurrency: number;
   readonly #fixedHold: number | undefined;
