@@ -165,7 +165,7 @@ async function asyncTaskMysql(name, schema, onRun) {
     },
     unwritten: () => worker?.unwrittenOutcomes ?? 0,
     async close() {
-      await pool.end();
+      if (worker) await pool.end(); // the drain child's own pool; the parent keeps its pool
     },
     async teardown() {
       const prefix = table.replace(/_/g, '\\_');

@@ -1,6 +1,6 @@
 // The worker across processes: several worker processes drain a backlog with each task run once,
 // and kill -9 of a worker mid-drain loses nothing and reruns only what that process had in flight.
-import { describe, expect } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AsyncTask, WorkerOptions } from '../../src/index.js';
 import { fixtures } from '../harness/dialects.js';
 import { itRequires } from '../harness/it-requires.js';
@@ -21,6 +21,7 @@ const drainOverride = Number(process.env['ASYNC_TASK_TEST_DRAIN_TASKS']);
 /** Backlog for the kill -9 test: long enough for three kills and their recoveries. */
 const killTasks: Record<Dialect, number> = { postgres: 4_000, mysql: 3_000, sqlite: 2_000 };
 
+const fairnessFixtures = ['postgres/pg', 'mysql/mysql2', 'sqlite/better-sqlite3'];
 const lease = { leaseMs: 2000, heartbeatMs: 500, rescueIntervalMs: 500 };
 /** Scheduling slack on a loaded 2-core machine, on top of lease + one rescue interval. */
 const recoveryGraceMs = 1500;
@@ -133,6 +134,46 @@ for (const fixture of fixtures) {
         console.info(`${fixture.label}: ${drainCount} tasks, 4 processes, ${elapsed} ms`);
       },
       drainWaitMs + 15_000,
+    );
+
+    // The worker's adaptive prefetch holds about 200 ms of work at the rate its handlers finish:
+    // a worker of 50 ms handlers must not hoard the backlog from a second one. One driver per
+    // dialect: the sizing is the worker's, not the driver's.
+    const itBaseDriver = fairnessFixtures.includes(fixture.label) ? itMultiProcess : it.skip;
+    itBaseDriver(
+      'a second worker process started mid-drain of 50 ms tasks gets a fair share within a second',
+      async () => {
+        const tasks = await migratedTasks(harness(), { targets: [target] });
+        const count = 800;
+        for (let from = 0; from < count; from += 400) {
+          await harness().transaction((tx) =>
+            tasks.enqueueMany(
+              tx,
+              Array.from({ length: 400 }, () => ({ method: target.slow, args: { ms: 50 } })),
+            ),
+          );
+        }
+        const fleet = newFleet(harness().childEnv(), { pollIntervalMs: 200 });
+        const first = fleet.start('fair-1');
+        await first.ready;
+        await fleet.waitFor('the first worker to be well into the backlog', () => {
+          return first.starts.length >= 100;
+        });
+        const second = fleet.start('fair-2');
+        await second.ready;
+        const fromFirst = first.starts.length;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        const firstShare = first.starts.length - fromFirst;
+        const secondShare = second.starts.length;
+        await fleet.stopAll();
+        // Both run 10 at a time: in that second each starts about 150-200 tasks. A worker that
+        // claimed the backlog ahead would leave the second nothing.
+        expect(secondShare, `first ${firstShare}, second ${secondShare}`).toBeGreaterThan(
+          0.6 * firstShare,
+        );
+        expect(firstShare + secondShare).toBeGreaterThan(150);
+      },
+      60_000,
     );
 
     const killCount = killTasks[fixture.dialect];

@@ -15,7 +15,8 @@ export interface WorkerChildHooks {
 
 /**
  * The target a worker child performs. `side` writes its key to the side table through
- * `ctx.transaction`; `crash` kills its own process with SIGKILL; `hang` ignores `ctx.signal` and
+ * `ctx.transaction`; `crash` kills its own process with SIGKILL; `slow` takes `ms` (a handler
+ * waiting on I/O); `hang` ignores `ctx.signal` and
  * never settles (without holding any handle that would keep the process alive).
  */
 export function workerChildTarget(hooks: WorkerChildHooks = {}) {
@@ -31,6 +32,10 @@ export function workerChildTarget(hooks: WorkerChildHooks = {}) {
       hooks.started?.(ctx);
       process.kill(process.pid, 'SIGKILL');
       await new Promise<never>(() => undefined);
+    },
+    async slow(args: { ms: number }, ctx: TaskContext): Promise<void> {
+      hooks.started?.(ctx);
+      await new Promise((resolve) => setTimeout(resolve, args.ms));
     },
     async hang(_args: { n: number }, ctx: TaskContext): Promise<void> {
       hooks.started?.(ctx);
