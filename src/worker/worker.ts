@@ -422,6 +422,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.#dispatch();
       }
       if (records.length < want) await this.#idle(this.#pollIntervalMs);
+      // A synchronous driver (better-sqlite3) claims, runs no-op handlers and writes outcomes
+      // all in promise callbacks, which never let the event loop reach its timers: a drain would
+      // send no heartbeat, rescue nothing and ignore stop() timeouts until it ended. One turn of
+      // the loop per claim lets them run.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 
