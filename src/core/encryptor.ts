@@ -1,4 +1,10 @@
-import { createCipheriv, createDecipheriv, createSecretKey, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createSecretKey,
+  randomBytes,
+  timingSafeEqual,
+} from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { ConfigError, DecryptionError } from './errors.js';
 
@@ -31,8 +37,9 @@ export interface Encryptor {
 export interface AesGcmEncryptorOptions {
   /**
    * The keys, by id. Each key is 32 bytes: a `Uint8Array`, or a string of 44 base64 characters or
-   * 64 hex characters (generate one with `openssl rand -base64 32`). Ids are 1 to 64 characters
-   * of `A-Z a-z 0-9 _ -` and are stored, in clear, in every envelope.
+   * 64 hex characters (generate one with `openssl rand -base64 32`). Ids are 1 to 32 characters
+   * of `A-Z a-z 0-9 _ -` (a name or a date such as `2024-06`, never the key itself) and are
+   * stored, in clear, in every envelope.
    */
   keys: Record<string, string | Uint8Array>;
   /** The id of the key that encrypts new arguments. The other keys only decrypt. */
@@ -40,7 +47,11 @@ export interface AesGcmEncryptorOptions {
 }
 
 const VERSION = 'v1';
-const KEY_ID = /^[A-Za-z0-9_-]{1,64}$/;
+// At most 32 characters: every text encoding of a 32-byte key is at least 43 characters long, so
+// a key pasted where an id belongs is refused instead of being written, in clear, into envelopes.
+const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
+const KEY_ID_RULE =
+  'A key id is a short name for the key, such as "2024-06": 1 to 32 characters of A-Z, a-z, 0-9, "_" and "-", never the key itself.';
 const BASE64_KEY = /^[A-Za-z0-9+/]{43}=$/;
 const HEX_KEY = /^[0-9a-fA-F]{64}$/;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
@@ -84,7 +95,20 @@ class AesGcmEncryptor implements Encryptor {
   readonly #currentKey: KeyObject;
 
   constructor(options: AesGcmEncryptorOptions) {
-    const entries = Object.entries(options.keys);
+    // Plain JavaScript callers get a ConfigError, not a TypeError, for a missing options object.
+    const given: unknown = options;
+    if (typeof given !== 'object' || given === null) {
+      throw new ConfigError(
+        `aesGcmEncryptor: pass an options object { keys: { <id>: <key> }, current: <id> }. ${GENERATE_HINT}`,
+      );
+    }
+    const keys: unknown = options.keys;
+    if (typeof keys !== 'object' || keys === null || Array.isArray(keys)) {
+      throw new ConfigError(
+        `aesGcmEncryptor: keys must be an object of keys by id, such as { '2024-06': key }. ${GENERATE_HINT}`,
+      );
+    }
+    const entries = Object.entries(keys as Record<string, unknown>);
     if (entries.length === 0) {
       throw new ConfigError(`aesGcmEncryptor: keys is empty. ${GENERATE_HINT}`);
     }
@@ -93,21 +117,36 @@ class AesGcmEncryptor implements Encryptor {
         // The id is not printed: a mix-up of ids and keys would otherwise print key material.
         throw new ConfigError(
           `aesGcmEncryptor: key id number ${position + 1} in keys (${id.length} characters) is not ` +
-            'a valid key id. Ids are 1 to 64 characters of A-Z, a-z, 0-9, "_" and "-".',
+            `a valid key id. ${KEY_ID_RULE}`,
         );
       }
       this.#keys.set(id, parseKey(id, material));
     });
 
-    const current = this.#keys.get(options.current);
-    if (current === undefined) {
-      const named = KEY_ID.test(options.current) ? `"${options.current}"` : 'given';
+    const currentId: unknown = options.current;
+    if (typeof currentId !== 'string') {
       throw new ConfigError(
-        `aesGcmEncryptor: the current key id ${named} is not one of the ids in keys ` +
-          `(${[...this.#keys.keys()].join(', ')}). Set current to the id of the key for new writes.`,
+        `aesGcmEncryptor: current must be the id of the key for new writes, one of keys ` +
+          `(${[...this.#keys.keys()].join(', ')}), but got ${currentId === null ? 'null' : `a ${typeof currentId}`}.`,
       );
     }
-    this.#currentId = options.current;
+    const current = this.#keys.get(currentId);
+    if (current === undefined) {
+      // Never echo current unless it is a well-formed id: it may be a key pasted in the wrong place.
+      const isKey = isOneOf(currentId, [...this.#keys.values()]);
+      const ids = [...this.#keys.keys()].join(', ');
+      const wellFormed = KEY_ID.test(currentId);
+      const problem = isKey
+        ? `is one of the keys itself (${currentId.length} characters, not shown), not its id`
+        : wellFormed
+          ? `"${currentId}" is not one of the ids in keys`
+          : `(${currentId.length} characters, not shown) is not a valid key id nor one of the ids in keys`;
+      throw new ConfigError(
+        `aesGcmEncryptor: current ${problem}. Set current to the id of the key for new writes, ` +
+          `one of (${ids}).${isKey || !wellFormed ? ` ${KEY_ID_RULE}` : ''}`,
+      );
+    }
+    this.#currentId = currentId;
     this.#currentKey = current;
   }
 
@@ -142,8 +181,11 @@ class AesGcmEncryptor implements Encryptor {
       );
     }
     if (!KEY_ID.test(keyId)) {
+      // Not printed: an id this long could be key material written by a misconfigured encryptor.
       throw new DecryptionError(
-        'aesGcmEncryptor: the stored envelope has a malformed key id; it was changed in the database.',
+        `aesGcmEncryptor: the stored envelope has a malformed key id (${keyId.length} characters, ` +
+          `not shown; ids are 1 to 32 characters of A-Z, a-z, 0-9, "_" and "-"). It was written ` +
+          'by another encryptor or changed in the database.',
       );
     }
     const key = this.#keys.get(keyId);
@@ -205,6 +247,28 @@ function parseKey(id: string, material: unknown): KeyObject {
   const key = createSecretKey(bytes);
   bytes.fill(0);
   return key;
+}
+
+/**
+ * Whether `text` is one of `keys` written in hex, base64 or base64url (padded or not): only to
+ * say so in the error instead of "unknown id". Compares bytes, so no encoded copy of a key is made.
+ */
+function isOneOf(text: string, keys: readonly KeyObject[]): boolean {
+  const candidates = [
+    HEX_KEY.test(text) ? Buffer.from(text, 'hex') : undefined,
+    /^[A-Za-z0-9+/_-]{43}=?$/.test(text) ? Buffer.from(text, 'base64') : undefined,
+  ];
+  let found = false;
+  for (const candidate of candidates) {
+    if (candidate?.length !== KEY_BYTES) continue;
+    for (const key of keys) {
+      const bytes = key.export();
+      if (timingSafeEqual(bytes, candidate)) found = true;
+      bytes.fill(0);
+    }
+    candidate.fill(0);
+  }
+  return found;
 }
 
 function decodeBase64url(text: string): Buffer | undefined {

@@ -277,10 +277,80 @@ describe('aesGcmEncryptor configuration', () => {
     expect(error.message).not.toContain(k1);
   });
 
-  it('accepts ids of letters, digits, "_" and "-" up to 64 characters', () => {
-    const id = `${'A-z_9'.repeat(12)}abcd`;
-    expect(id).toHaveLength(64);
+  it('accepts ids of letters, digits, "_" and "-" up to 32 characters', () => {
+    const id = `${'A-z_9'.repeat(6)}ab`;
+    expect(id).toHaveLength(32);
     const encryptor = aesGcmEncryptor({ keys: { [id]: k1 }, current: id });
     expect(encryptor.decrypt(encryptor.encrypt('x') as string)).toBe('x');
+  });
+
+  // Every encoding of a 32-byte key is at least 43 characters, so an id of at most 32 cannot be
+  // one; the id is stored in clear in every envelope, so a key used as an id would be published.
+  const hexKey = randomBytes(32).toString('hex');
+  const base64urlKey = randomBytes(32).toString('base64url');
+  it.each([
+    ['a hex key', hexKey],
+    ['an unpadded base64url key', base64urlKey],
+    ['33 characters', 'k'.repeat(33)],
+  ])('refuses %s as a key id, in keys, without printing it', (_label, id) => {
+    for (const error of [configError({ [id]: k1 }, id), configError({ [id]: hexKey }, id)]) {
+      expect(error.message).toContain('not a valid key id');
+      expect(error.message).toContain('1 to 32 characters');
+      expect(error.message).not.toContain(id);
+    }
+  });
+
+  it.each([
+    ['a hex key', hexKey],
+    ['an unpadded base64url key', base64urlKey],
+    ['a base64 key', k2],
+  ])('never prints %s given as current, nor any key', (_label, current) => {
+    const error = configError({ k1, k2: hexKey }, current);
+    expect(error.message).toContain('current');
+    for (const secret of [current, k1, hexKey, hexKey.toUpperCase()]) {
+      expect(error.message).not.toContain(secret);
+    }
+  });
+
+  it('refuses current set to one of the keys themselves, saying so without printing it', () => {
+    const error = configError({ k1, k2: hexKey }, hexKey);
+    expect(error.message).toMatch(/is one of the keys itself .*, not its id/);
+    expect(error.message).not.toContain(hexKey);
+  });
+
+  it('refuses a key id that is the encoding of another key', () => {
+    const bytes = randomBytes(32);
+    const asId = bytes.toString('hex').slice(0, 32);
+    // A 32-character id cannot be a whole 32-byte key: it is accepted; the full encodings are not.
+    expect(() => aesGcmEncryptor({ keys: { [asId]: bytes }, current: asId })).not.toThrow();
+    const error = configError({ k1: bytes, [bytes.toString('base64url')]: k1 }, 'k1');
+    expect(error.message).not.toContain(bytes.toString('base64url'));
+  });
+
+  it('refuses options that are not an object, keys that are not an object, a current that is not a string', () => {
+    const cases: unknown[] = [
+      null,
+      undefined,
+      { keys: null, current: 'k1' },
+      { keys: [k1], current: '0' },
+      { keys: { k1 }, current: 1 },
+      { keys: { k1 } },
+    ];
+    for (const options of cases) {
+      const error = thrown(() => aesGcmEncryptor(options as never));
+      expect(error, JSON.stringify(options)).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).message).not.toContain(k1);
+    }
+  });
+
+  it('does not print an envelope key id that could be key material when decrypting', () => {
+    const [version, , iv, body] = envelopeParts(
+      aesGcmEncryptor({ keys: { k1 }, current: 'k1' }).encrypt(PLAINTEXT) as string,
+    );
+    const error = decryptionError(
+      aesGcmEncryptor({ keys: { k1 }, current: 'k1' }),
+      [version, hexKey, iv, body].join(':'),
+    );
+    expect(error.message).not.toContain(hexKey);
   });
 });
