@@ -193,7 +193,70 @@ function isNotFound(error: unknown, packageName: string): boolean {
   );
 }
 
-/** The URL with its password replaced, for messages. */
+/**
+ * The URL with every secret in it replaced by `***`, for messages: the password of the userinfo,
+ * and the values of query parameters whose name suggests a secret (password, pass, pwd,
+ * sslpassword, secret, token, key, auth…). It errs towards hiding too much: text it cannot read
+ * unambiguously is hidden whole.
+ */
 export function mask(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
+  const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(text)?.[0];
+  const authority = scheme !== undefined && text.startsWith('//', scheme.length);
+  if (scheme === undefined || !authority) {
+    // No `scheme://`, so no userinfo can be told apart: an @ may sit next to a password.
+    return text.includes('@') ? '***' : maskQuery(text);
+  }
+  if (!parses(text)) return `${scheme}//***`;
+  const rest = text.slice(scheme.length + 2);
+  // The last @, not the first: passwords hold @ (and /, ? and #) unencoded more often than hosts
+  // or paths do. An @ that was in the path or query only makes the mask hide more.
+  const at = rest.lastIndexOf('@');
+  if (at === -1) return `${scheme}//${maskQuery(rest)}`;
+  const userinfo = rest.slice(0, at);
+  const colon = userinfo.indexOf(':');
+  const user = colon === -1 ? userinfo : userinfo.slice(0, colon);
+  // A user holding / ? or # means this @ was past the host: no part of it is safe to show.
+  if (/[/?#]/.test(user)) return `${scheme}//***`;
+  const shown = colon === -1 ? user : `${user}:***`;
+  return `${scheme}//${shown}@${maskQuery(rest.slice(at + 1))}`;
+}
+
+const secretParameter = /pass|pwd|secret|token|key|auth|cred/i;
+
+/** `text` with the values of secret-looking query parameters replaced by `***`. */
+function maskQuery(text: string): string {
+  const question = text.indexOf('?');
+  if (question === -1) return text;
+  const parts: string[] = [];
+  let hiding = false;
+  for (const piece of text.slice(question + 1).split('&')) {
+    const equals = piece.indexOf('=');
+    if (equals === -1) {
+      // A piece with no name=: the rest of a secret value that held an unencoded &.
+      if (!hiding) parts.push(piece);
+      continue;
+    }
+    const name = piece.slice(0, equals);
+    hiding = secretParameter.test(decodedName(name));
+    parts.push(hiding ? `${name}=***` : piece);
+  }
+  return `${text.slice(0, question)}?${parts.join('&')}`;
+}
+
+function decodedName(name: string): string {
+  try {
+    return decodeURIComponent(name.replace(/\+/g, ' '));
+  } catch {
+    // Undecodable: treat it as secret rather than guess.
+    return 'secret';
+  }
+}
+
+function parses(text: string): boolean {
+  try {
+    new URL(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -44,6 +44,92 @@ describe('parseDatabaseUrl', () => {
     );
     expect(mask('mysql://root@db/app')).toBe('mysql://root@db/app');
   });
+
+  // Each of these once printed some of its secret ("Sup3r", "Secret", "hunter2", …).
+  it.each([
+    ['an @ in the password', 'postgres://u:Sup3r@Secret@host/db', 'postgres://u:***@host/db'],
+    ['two @ in the password', 'postgres://u:a@b@c@host:5432/db', 'postgres://u:***@host:5432/db'],
+    ['a / in the password (unparsable)', 'postgres://u:Sup3r/Secret@host/db', 'postgres://***'],
+    [
+      'a port-like / in the password',
+      'postgres://u:5432/Secret@host/db',
+      'postgres://u:***@host/db',
+    ],
+    ['a ? in the password (unparsable)', 'mysql://u:Sup3r?Secret@host/db', 'mysql://***'],
+    ['a # in the password (unparsable)', 'mysql://u:Sup3r#Secret@host/db', 'mysql://***'],
+    ['a : in the password', 'postgres://u:Sup3r:Secret@host/db', 'postgres://u:***@host/db'],
+    ['an empty user', 'postgres://:Sup3rSecret@host/db', 'postgres://:***@host/db'],
+    ['an IPv6 host', 'postgres://u:Sup3rSecret@[::1]:5432/db', 'postgres://u:***@[::1]:5432/db'],
+    ['upper-case scheme', 'POSTGRES://u:Sup3rSecret@host/db', 'POSTGRES://u:***@host/db'],
+    ['an encoded @', 'postgres://u:Sup3r%40Secret@host/db', 'postgres://u:***@host/db'],
+    [
+      '?password=',
+      'postgres://u@host/db?password=Sup3rSecret',
+      'postgres://u@host/db?password=***',
+    ],
+    [
+      'password, pass, pwd, sslpassword, secret, token among other parameters',
+      'postgres://host/db?sslmode=require&password=Sup3r&pass=Secret&PWD=hunter2&sslpassword=s3&secret=s4&token=s5&application_name=app',
+      'postgres://host/db?sslmode=require&password=***&pass=***&PWD=***&sslpassword=***&secret=***&token=***&application_name=app',
+    ],
+    [
+      'an & in a password parameter',
+      'mysql://host/db?password=Sup3r&Secret',
+      'mysql://host/db?password=***',
+    ],
+    [
+      'an encoded parameter name',
+      'postgres://host/db?pass%77ord=Sup3rSecret',
+      'postgres://host/db?pass%77ord=***',
+    ],
+    [
+      'a fragment',
+      'postgres://host/db?x=1&password=Sup3r#Secret',
+      'postgres://host/db?x=1&password=***',
+    ],
+    [
+      'a password both in userinfo and query',
+      'postgres://u:Sup3r@host/db?password=Secret',
+      'postgres://u:***@host/db?password=***',
+    ],
+    ['a user that is a query', 'postgres://host/db?password=Sup3r:x@Secret', 'postgres://***'],
+    ['another scheme', 'redis://:Sup3rSecret@host', 'redis://:***@host'],
+    ['no scheme', 'u:Sup3rSecret@host/db', '***'],
+    ['unparsable (a bad port)', 'postgres://u@host:Sup3rSecret/db', 'postgres://***'],
+    ['unparsable (a space)', 'postgres://u:Sup3r Secret@ho st/db', 'postgres://***'],
+    ['a newline', 'postgres://u:Sup3r\nSecret@host/db', 'postgres://u:***@host/db'],
+  ])('masks a URL with %s', (_label, url, masked) => {
+    expect(mask(url)).toBe(masked);
+    for (const secret of ['Sup3r', 'Secret', 'hunter2', 's3', 's4', 's5']) {
+      expect(mask(url)).not.toContain(secret);
+    }
+  });
+
+  it.each([
+    'postgres://db/app',
+    'postgres://u@db:5432/app?sslmode=require&application_name=x',
+    'mysql://root@127.0.0.1:3306/app',
+    'postgres://u@[::1]/app',
+  ])('leaves %s, which holds no secret, as it is', (url) => {
+    expect(mask(url)).toBe(url);
+  });
+
+  it('never prints the password of a URL it refuses', () => {
+    for (const url of [
+      'postgres://u:Sup3r Secret@host/db',
+      'postgres://u:Sup3rSecret@',
+      'ftp://u:Sup3rSecret@host/x',
+      'postgres://u@host/db?password=Sup3rSecret&x=%zz',
+    ]) {
+      let message = '';
+      try {
+        parseDatabaseUrl(url);
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message, url).not.toContain('Sup3r');
+    }
+  });
 });
 
 describe('importClient', () => {
