@@ -86,7 +86,11 @@ export interface AsyncTaskOptions<Tx, HandlerTx, Encryptors extends Record<strin
   readonly targets: readonly Target[];
   /** Named codecs for arguments at rest. @defaultValue `{}` */
   readonly encryptors?: Encryptors;
-  /** `name` or `schema.name`. @defaultValue `'async_task_attempts'` */
+  /**
+   * `name` or `schema.name`, each part of letters, digits and `_`. The name may have up to 63
+   * characters, 44 on PostgreSQL (the indexes and functions named after it must fit its 63-byte
+   * identifiers). @defaultValue `'async_task_attempts'`
+   */
   readonly table?: string;
   /** Called when a handler throws (the gem's `handle_perform_error`). */
   readonly onError?: ErrorHook;
@@ -163,7 +167,10 @@ export class AsyncTask<
       );
     }
     this.#driver = options.driver;
-    this.#table = parseTableName(options.table ?? 'async_task_attempts');
+    this.#table = parseTableName(
+      options.table ?? 'async_task_attempts',
+      this.#driver.dialect.tableNameLimit,
+    );
     if (!Array.isArray(options.targets)) {
       throw new ConfigError(
         'new AsyncTask: `targets` must be an array of targets made with defineTarget',

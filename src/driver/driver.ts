@@ -7,9 +7,21 @@ export interface TableName {
   readonly name: string;
 }
 
+/**
+ * How long a table's name (the part after any schema) may be on a database, for the names derived
+ * from it (indexes, functions, the migrations table) to stay distinct. `reason` finishes the
+ * sentence "…because …" in the error.
+ */
+export interface TableNameLimit {
+  readonly maxLength: number;
+  readonly reason: string;
+}
+
 /** The SQL for one database family. Knows nothing of any client library. */
 export interface Dialect {
   readonly name: 'postgres' | 'mysql' | 'sqlite';
+  /** Null where every name the table-name pattern allows is safe. */
+  readonly tableNameLimit: TableNameLimit | null;
   /** Operations bound to a connection; statements are built once per table and cached. */
   executor(connection: SqlConnection, table: TableName): Executor;
   /** Applies missing migrations, serialised across processes; returns versions applied now. */

@@ -204,6 +204,9 @@ export function newerSchemaError(table: TableName, state: SchemaState): SchemaOu
  */
 export const mysqlDialect: Dialect = {
   name: 'mysql',
+  // Identifiers may have 64 characters, more than the table-name pattern allows; index names are
+  // per table, and the one derived name (the migrations table) is shortened with a hash.
+  tableNameLimit: null,
   latestVersion,
   executor: (connection, table) => new MysqlExecutor(connection, table),
   migrate,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { SchemaOutdatedError } from '../../core/errors.js';
-import type { Dialect, DriverSession, TableName } from '../../driver/driver.js';
+import type { Dialect, DriverSession, TableName, TableNameLimit } from '../../driver/driver.js';
 import type { SchemaState } from '../../driver/executor.js';
 import type { SqlConnection, Statement } from '../../driver/sql-connection.js';
 import { loadMigrations, type MigrationFile } from '../migration-files.js';
@@ -13,6 +13,26 @@ const latestVersion = Math.max(...migrations.map((m) => m.version));
 function adHoc(text: string): Statement {
   return { name: '', text };
 }
+
+/** Names the dialect's own code derives from the table's name, beside those in the migrations. */
+const derivedInCode = ['_migrations', '_claim'];
+
+/**
+ * PostgreSQL cuts identifiers to 63 bytes (with a notice only), so two derived names that differ
+ * only past that point (`<name>_due_idx`, `<name>_lease_idx`) would be one object. The limit comes
+ * from the longest suffix in the migrations: a new migration with a longer one lowers it.
+ */
+const tableNameLimit = ((): TableNameLimit => {
+  const suffixes = new Set(derivedInCode);
+  for (const migration of migrations) {
+    for (const match of migration.sql.matchAll(/\{\{name\}\}(\w+)/g)) suffixes.add(match[1]!);
+  }
+  const longest = [...suffixes].reduce((a, b) => (b.length > a.length ? b : a));
+  return {
+    maxLength: 63 - longest.length,
+    reason: `PostgreSQL cuts identifiers at 63 bytes, and the names derived from it (such as <name>${longest}) must stay whole and distinct`,
+  };
+})();
 
 function migrationsTable(table: TableName): string {
   return quoteTable({ schema: table.schema, name: `${table.name}_migrations` });
@@ -105,6 +125,7 @@ export function newerSchemaError(table: TableName, state: SchemaState): SchemaOu
 /** The PostgreSQL dialect (9.5+ for SKIP LOCKED; tested on 15). */
 export const postgresDialect: Dialect = {
   name: 'postgres',
+  tableNameLimit,
   latestVersion,
   executor: (connection, table) => new PostgresExecutor(connection, table),
   migrate,

@@ -116,6 +116,8 @@ export function newerSchemaError(table: TableName, state: SchemaState): SchemaOu
  */
 export const sqliteDialect: Dialect = {
   name: 'sqlite',
+  // SQLite has no length limit on identifiers.
+  tableNameLimit: null,
   latestVersion,
   executor: (connection, table) => new SqliteExecutor(connection, table),
   migrate,
