@@ -1,3 +1,5 @@
+import { shownErrorText } from './error-text.js';
+
 /** Where an attempt is in its life. */
 export type AttemptStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'expired';
 
@@ -28,7 +30,11 @@ export interface Attempt {
   readonly idempotenceToken: string | null;
   readonly scheduledAt: Date;
   readonly completedAt: Date | null;
-  /** The most recent failure as `ClassName: message` (no stack); kept after a later success. */
+  /**
+   * The most recent failure as `ClassName: message` (no stack); kept after a later success. For
+   * an encrypted task only `ClassName: [encrypted]`: the message is stored encrypted with the
+   * task's encryptor (`tasks.decryptLastError(id)` reads it).
+   */
   readonly lastError: string | null;
   readonly createdAt: Date;
   readonly updatedAt: Date;
@@ -88,7 +94,7 @@ export function toAttempt(
     idempotenceToken: record.idempotenceToken,
     scheduledAt: record.scheduledAt,
     completedAt: record.completedAt,
-    lastError: record.lastError,
+    lastError: shownErrorText(record.lastError, record.encryptor !== null),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
   };

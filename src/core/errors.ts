@@ -10,6 +10,7 @@ export type AsyncTaskErrorCode =
   | 'PERMANENT'
   | 'SCHEMA_OUTDATED'
   | 'SERIALIZATION'
+  | 'TIMEOUT'
   | 'UNKNOWN_TARGET';
 
 /** Base class of every error async-task throws. `code` is stable across versions. */
@@ -99,16 +100,91 @@ export class UnknownTargetError extends AsyncTaskError {
   }
 }
 
-/** `ClassName: message`, never a stack: this is what lands in `last_error`. */
-export function describeError(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return `NonError: ${typeof error === 'string' ? error : safeString(error)}`;
+/**
+ * A run went past its time limit (`timeoutMs` of the method, the target or the worker): its
+ * `ctx.signal` was aborted and the run counted as a failed attempt, whatever the handler does next.
+ */
+export class TaskTimeoutError extends AsyncTaskError {
+  constructor(message: string) {
+    super('TIMEOUT', message);
+  }
 }
 
-function safeString(value: unknown): string {
+/**
+ * A user-given value for an error message: never throws (a Symbol, a null-prototype object, a
+ * Proxy), and long values are cut.
+ */
+export function shown(value: unknown): string {
+  let text: string;
   try {
-    return JSON.stringify(value) ?? String(value);
+    text = typeof value === 'string' ? JSON.stringify(value) : String(value);
   } catch {
+    text = typeOf(value);
+  }
+  return text.length > 100 ? `${text.slice(0, 100)}…` : text;
+}
+
+/** Longest text kept of one error: `last_error` is a record, not a log. */
+const maxErrorText = 4000;
+
+/**
+ * `ClassName: message`, never a stack: this is what lands in `last_error`. Never throws, whatever
+ * was thrown (a null-prototype object, a Proxy whose traps throw, a getter that throws, a BigInt):
+ * a value that cannot describe itself is named by its type. A non-Error is not serialised whole
+ * (it may hold a task's arguments); a string is kept, as its own message.
+ */
+export function describeError(error: unknown): string {
+  const text = `${errorClassName(error)}: ${errorMessage(error)}`;
+  return text.length > maxErrorText ? `${text.slice(0, maxErrorText)}… (truncated)` : text;
+}
+
+/** The class of what was thrown, for logs and events that must not carry its message. */
+export function errorClassName(error: unknown): string {
+  try {
+    if (isError(error)) {
+      const name = (error as { name?: unknown }).name;
+      return typeof name === 'string' && name.length > 0 ? name.slice(0, 200) : 'Error';
+    }
+  } catch {
+    return 'Error';
+  }
+  return 'NonError';
+}
+
+function errorMessage(error: unknown): string {
+  try {
+    if (isError(error)) {
+      const message = (error as { message?: unknown }).message;
+      return typeof message === 'string' ? message : typeOf(message);
+    }
+    if (typeof error === 'string') return error;
+    return typeOf(error);
+  } catch {
+    return '(the error could not be read)';
+  }
+}
+
+function isError(value: unknown): boolean {
+  try {
+    return value instanceof Error;
+  } catch {
+    return false; // a Proxy whose getPrototypeOf trap throws
+  }
+}
+
+/** A value's kind, read without calling anything of the value's own. */
+function typeOf(value: unknown): string {
+  if (value === null) return 'null';
+  // Numbers, booleans and undefined are short and carry no structure worth hiding.
+  if (typeof value === 'number' || typeof value === 'boolean' || value === undefined) {
     return String(value);
+  }
+  if (typeof value === 'symbol' || typeof value === 'bigint') return `a ${typeof value}`;
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'string') return 'a string';
+  try {
+    return Array.isArray(value) ? 'an array' : 'an object';
+  } catch {
+    return 'an object'; // a revoked Proxy
   }
 }

@@ -9,3 +9,20 @@ export interface Logger {
 const noop = (): void => undefined;
 
 export const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop };
+
+/**
+ * The user's logger, made unable to throw: a logger that fails (a closed stream, a serialiser
+ * that chokes on a value) must not stop a worker or leave an attempt `running`.
+ */
+export function safeLogger(logger: Logger): Logger {
+  const guard =
+    (level: keyof Logger) =>
+    (object: object, message?: string): void => {
+      try {
+        logger[level](object, message);
+      } catch {
+        // nowhere left to report it
+      }
+    };
+  return { debug: guard('debug'), info: guard('info'), warn: guard('warn'), error: guard('error') };
+}

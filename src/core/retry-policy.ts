@@ -1,4 +1,4 @@
-import { ConfigError } from './errors.js';
+import { ConfigError, shown } from './errors.js';
 
 /** Milliseconds to wait before the next try, given how many tries have been made (1 after the first). */
 export type Backoff = (numAttempts: number) => number;
@@ -32,7 +32,7 @@ export function exponentialBackoff(
   for (const [name, value] of Object.entries({ baseMs, factor, maxMs, jitter, minMs })) {
     if (!Number.isFinite(value) || value < 0) {
       throw new ConfigError(
-        `exponentialBackoff: ${name} must be a finite number >= 0, got ${value}`,
+        `exponentialBackoff: ${name} must be a finite number >= 0, got ${shown(value)}`,
       );
     }
   }
@@ -52,7 +52,7 @@ export const defaultBackoff: Backoff = exponentialBackoff();
 export function checkMaxAttempts(value: number, where: string): number {
   if (!Number.isInteger(value) || value < 1 || value > 1_000_000) {
     throw new ConfigError(
-      `${where}: maxAttempts must be an integer from 1 to 1000000, got ${value}`,
+      `${where}: maxAttempts must be an integer from 1 to 1000000, got ${shown(value)}`,
     );
   }
   return value;

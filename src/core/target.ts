@@ -1,5 +1,5 @@
 import type { Attempt } from './attempt.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, shown } from './errors.js';
 import { checkMaxAttempts, type Backoff } from './retry-policy.js';
 
 /**
@@ -40,6 +40,13 @@ export interface MethodOptions {
   readonly queue?: string;
   /** Lower runs first. @defaultValue 0 */
   readonly priority?: number;
+  /**
+   * Longest a run may take. Past it, `ctx.signal` aborts and the run counts as a failed attempt
+   * (`TaskTimeoutError`, retried like any failure); the worker's slot is freed at once, whatever
+   * the handler does next. The `onError` hook of a run gets the same bound.
+   * @defaultValue the worker's `taskTimeoutMs` (10 × `leaseMs`, 5 minutes by default)
+   */
+  readonly timeoutMs?: number;
 }
 
 export interface TargetOptions<Methods> extends MethodOptions {
@@ -178,6 +185,17 @@ export function checkMethodOptions(options: MethodOptions, where: string): void 
   if (options.backoff !== undefined && typeof options.backoff !== 'function') {
     throw new ConfigError(`${where}: backoff must be a function (numAttempts) => milliseconds`);
   }
+  if (options.timeoutMs !== undefined) checkTimeout(options.timeoutMs, `${where}: timeoutMs`);
+}
+
+/** A run's time limit: whole milliseconds from 1 ms to 7 days (timers cannot wait longer than ~24 days). */
+export function checkTimeout(value: number, where: string): number {
+  if (!Number.isInteger(value) || value < 1 || value > 7 * 86_400_000) {
+    throw new ConfigError(
+      `${where} must be a whole number of milliseconds from 1 to 604800000 (7 days), got ${shown(value)}`,
+    );
+  }
+  return value;
 }
 
 const queuePattern = /^[\w.:-]{1,100}$/;
@@ -194,7 +212,7 @@ export function checkQueue(queue: string, where: string): string {
 export function checkPriority(priority: number, where: string): number {
   if (!Number.isInteger(priority) || priority < -32768 || priority > 32767) {
     throw new ConfigError(
-      `${where}: priority must be an integer from -32768 to 32767, got ${priority}`,
+      `${where}: priority must be an integer from -32768 to 32767, got ${shown(priority)}`,
     );
   }
   return priority;

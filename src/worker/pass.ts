@@ -1,5 +1,5 @@
-import { ConfigError, describeError } from '../core/errors.js';
-import { checkQueue } from '../core/target.js';
+import { ConfigError, describeError, errorClassName, shown } from '../core/errors.js';
+import { checkQueue, checkTimeout } from '../core/target.js';
 import type { AttemptRecord } from '../core/attempt.js';
 import { Completer } from './completer.js';
 import { HeldAttempt } from './held-attempt.js';
@@ -24,6 +24,12 @@ export interface RunDueOptions {
    * @defaultValue false
    */
   readonly durableClaims?: boolean;
+  /**
+   * Longest one run may take unless its method or target says otherwise (`timeoutMs`): past it,
+   * `ctx.signal` aborts and the run counts as a failed attempt, so a hung handler cannot keep the
+   * pass from resolving. @defaultValue 10 × `leaseMs` (5 minutes)
+   */
+  readonly taskTimeoutMs?: number;
 }
 
 export interface RunDueResult {
@@ -42,7 +48,9 @@ export interface RunDueResult {
 
 function positiveInteger(value: number, name: string, max: number): number {
   if (!Number.isInteger(value) || value < 1 || value > max) {
-    throw new ConfigError(`runDue: ${name} must be an integer from 1 to ${max}, got ${value}`);
+    throw new ConfigError(
+      `runDue: ${name} must be an integer from 1 to ${max}, got ${shown(value)}`,
+    );
   }
   return value;
 }
@@ -62,6 +70,10 @@ export async function runPass(
   const leaseMs = positiveInteger(options.leaseMs ?? 30_000, 'leaseMs', 86_400_000);
   const queues = options.queues ? options.queues.map((q) => checkQueue(q, 'runDue')) : null;
   const durable = options.durableClaims ?? false;
+  const taskTimeoutMs = checkTimeout(
+    options.taskTimeoutMs ?? Math.min(leaseMs * 10, 7 * 86_400_000),
+    'runDue: taskTimeoutMs',
+  );
   const run = <T>(fn: (e: ReturnType<Runtime['executor']>) => Promise<T>): Promise<T> =>
     runtime.driver.run((connection) => fn(runtime.executor(connection)));
 
@@ -80,7 +92,7 @@ export async function runPass(
   const start = (record: AttemptRecord): void => {
     const held = new HeldAttempt(record);
     keeper.hold(held);
-    const task = performAttempt(runtime, held, lockedBy).then((result) => {
+    const task = performAttempt(runtime, held, lockedBy, taskTimeoutMs).then((result) => {
       keeper.drop(held);
       // Counted once the outcome is written: a fenced-off one did not happen, as far as the
       // table is concerned.
@@ -98,7 +110,10 @@ export async function runPass(
             target: record.target,
             method: record.methodName,
             outcome: result.outcome,
-            error: describeError(result.error),
+            error:
+              record.encryptor === null
+                ? describeError(result.error)
+                : errorClassName(result.error),
           },
           `attempt ${result.outcome}`,
         );

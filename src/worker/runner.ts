@@ -1,14 +1,17 @@
 import { toAttempt, type Attempt, type AttemptRecord } from '../core/attempt.js';
 import { decodeArgs } from '../core/codec.js';
+import { storedErrorText } from '../core/error-text.js';
 import {
   AsyncTaskError,
   DecryptionError,
   LeaseLostError,
   PermanentError,
+  TaskTimeoutError,
   UnknownTargetError,
   describeError,
+  errorClassName,
 } from '../core/errors.js';
-import { delayFor } from '../core/retry-policy.js';
+import { defaultBackoff, delayFor } from '../core/retry-policy.js';
 import type { MethodRef, TaskContext } from '../core/target.js';
 import type { AttemptCompletion } from '../driver/executor.js';
 import type { HeldAttempt } from './held-attempt.js';
@@ -35,7 +38,8 @@ class RunContext implements TaskContext<unknown> {
   readonly #held: HeldAttempt;
   readonly #lockedBy: string;
   #attempt: Attempt | undefined;
-  transactionState: 'unused' | 'open' | 'committed' = 'unused';
+  /** `closed`: the run timed out and its outcome is decided; the handler may write nothing more. */
+  transactionState: 'unused' | 'open' | 'committed' | 'closed' = 'unused';
 
   constructor(runtime: Runtime, held: HeldAttempt, lockedBy: string) {
     this.#runtime = runtime;
@@ -52,6 +56,11 @@ class RunContext implements TaskContext<unknown> {
   }
 
   async transaction<T>(fn: (tx: unknown) => Promise<T>): Promise<T> {
+    if (this.transactionState === 'closed') {
+      throw new TaskTimeoutError(
+        `attempt ${this.#held.id} ran past its time limit and was counted as failed; its ctx.transaction was not started`,
+      );
+    }
     if (this.transactionState !== 'unused') {
       throw new AsyncTaskError(
         'CONFIG',
@@ -95,17 +104,85 @@ function result(
   return { outcome, completion, error, durationMs: performance.now() - started };
 }
 
+/** How a handler's call ended: its value settled, it threw, or its time ran out first. */
+type Settled = { readonly error?: unknown; readonly threw: boolean; readonly timedOut: boolean };
+
+const returned: Settled = { threw: false, timedOut: false };
+const timedOut: Settled = { threw: false, timedOut: true };
+
 /**
- * Performs one claimed attempt, outside any transaction, and says how it ended. Never throws:
- * every failure (unknown target, undecryptable args, the handler's error) becomes an outcome.
+ * Waits for what user code returned, at most `timeoutMs`. A synchronous result costs no timer and
+ * no extra turn; a promise that never settles is left behind (its rejection, if any, is swallowed),
+ * so the caller always gets an answer.
+ */
+function settle(call: () => unknown, timeoutMs: number): Settled | Promise<Settled> {
+  let value: unknown;
+  try {
+    value = call();
+  } catch (error) {
+    return { error, threw: true, timedOut: false };
+  }
+  if (
+    (typeof value !== 'object' && typeof value !== 'function') ||
+    value === null ||
+    typeof (value as { then?: unknown }).then !== 'function'
+  ) {
+    return returned;
+  }
+  return new Promise<Settled>((resolve) => {
+    const timer = setTimeout(() => resolve(timedOut), timeoutMs);
+    const done = (settled: Settled): void => {
+      clearTimeout(timer);
+      resolve(settled);
+    };
+    try {
+      (value as PromiseLike<unknown>).then(
+        () => done(returned),
+        (error: unknown) => done({ error, threw: true, timedOut: false }),
+      );
+    } catch (error) {
+      done({ error, threw: true, timedOut: false });
+    }
+  });
+}
+
+/**
+ * Performs one claimed attempt, outside any transaction, and says how it ended. Never throws and
+ * always settles: every failure (unknown target, undecryptable args, the handler's error, a
+ * handler or hook past its time limit, a throwing backoff, a value that cannot describe itself)
+ * becomes an outcome.
  */
 export async function performAttempt(
   runtime: Runtime,
   held: HeldAttempt,
   lockedBy: string,
+  defaultTimeoutMs: number,
+): Promise<RunResult> {
+  const started = performance.now();
+  try {
+    return await perform(runtime, held, lockedBy, defaultTimeoutMs, started);
+  } catch (error) {
+    // Not expected (everything above is guarded); if it happens the attempt must still leave
+    // `running`: retry it in a second, and say so.
+    safeLog(
+      runtime,
+      'error',
+      { attemptId: held.id, error: errorClassName(error) },
+      'run failed unexpectedly; retrying it',
+    );
+    const text = describeError(error);
+    return result('retried', completion(held, 'pending', 1000, text), error, started);
+  }
+}
+
+async function perform(
+  runtime: Runtime,
+  held: HeldAttempt,
+  lockedBy: string,
+  defaultTimeoutMs: number,
+  started: number,
 ): Promise<RunResult> {
   const record = held.record;
-  const started = performance.now();
   const ref = runtime.targets.get(record.target)?.methods.get(record.methodName);
   if (!ref) {
     const error = new UnknownTargetError(
@@ -113,6 +190,7 @@ export async function performAttempt(
     );
     return result('failed', completion(held, 'failed', 0, describeError(error)), error, started);
   }
+  const timeoutMs = ref.options.timeoutMs ?? defaultTimeoutMs;
 
   let args: unknown;
   try {
@@ -120,78 +198,174 @@ export async function performAttempt(
     args =
       record.encryptor === null || record.methodArgs === null
         ? decodeArgs(record.methodArgs)
-        : await decrypt(runtime, record);
+        : await decrypt(runtime, record, timeoutMs);
   } catch (error) {
     return result('failed', completion(held, 'failed', 0, describeError(error)), error, started);
   }
 
   const ctx = new RunContext(runtime, held, lockedBy);
-  try {
-    await (ref.fn as Handler).call(ref.owner, args, ctx);
-  } catch (error) {
+  const call = settle(() => (ref.fn as Handler).call(ref.owner, args, ctx), timeoutMs);
+  const settled = call instanceof Promise ? await call : call;
+  if (settled.timedOut) {
+    // The handler goes on in the background, told to stop; its slot is free and its outcome
+    // decided. ctx.transaction refuses to start from now on (and a write already under way is
+    // fenced off once this failure lands).
+    const error = new TaskTimeoutError(
+      `attempt ${record.id} (${record.target}.${record.methodName}) ran longer than its time limit of ${timeoutMs} ms; its ctx.signal was aborted`,
+    );
+    if (ctx.transactionState !== 'open') ctx.transactionState = 'closed';
+    held.abort(error);
+    await callErrorHook(runtime, error, ctx, timeoutMs);
+    return failure(runtime, ref, held, error, started);
+  }
+  if (settled.threw) {
+    const error = settled.error;
     if (ctx.transactionState === 'committed') {
-      runtime.logger.warn(
+      safeLog(
+        runtime,
+        'warn',
         {
           attemptId: record.id,
           target: record.target,
           method: record.methodName,
-          error: describeError(error),
+          error: record.encryptor === null ? describeError(error) : errorClassName(error),
         },
         'handler threw after ctx.transaction committed; the attempt stays succeeded',
       );
       return result('succeeded', null, undefined, started);
     }
-    await callErrorHook(runtime, error, ctx.attempt);
+    await callErrorHook(runtime, error, ctx, timeoutMs);
     return failure(runtime, ref, held, error, started);
   }
   if (ctx.transactionState === 'committed') return result('succeeded', null, undefined, started);
   return result('succeeded', completion(held, 'succeeded', 0, null), undefined, started);
 }
 
-function failure(
+async function failure(
   runtime: Runtime,
   ref: MethodRef,
   held: HeldAttempt,
   error: unknown,
   started: number,
-): RunResult {
-  const text = describeError(error);
-  if (error instanceof PermanentError || held.numAttempts >= held.record.maxAttempts) {
+): Promise<RunResult> {
+  const record = held.record;
+  const text = await storedErrorText(
+    error,
+    record.encryptor === null
+      ? null
+      : { name: record.encryptor, codec: runtime.encryptors.get(record.encryptor) },
+    runtime.encryptedTaskErrors,
+  );
+  if (isPermanent(error) || held.numAttempts >= record.maxAttempts) {
     return result('failed', completion(held, 'failed', 0, text), error, started);
   }
-  const delayMs = delayFor(ref.options.backoff ?? runtime.defaultBackoff, held.numAttempts);
+  let delayMs: number;
+  try {
+    delayMs = delayFor(ref.options.backoff ?? runtime.defaultBackoff, held.numAttempts);
+  } catch (backoffError) {
+    safeLog(
+      runtime,
+      'error',
+      {
+        attemptId: record.id,
+        target: record.target,
+        method: record.methodName,
+        error: describeError(backoffError),
+      },
+      'backoff threw; using the default backoff for this retry',
+    );
+    delayMs = delayFor(defaultBackoff, held.numAttempts);
+  }
   return result('retried', completion(held, 'pending', delayMs, text), error, started);
 }
 
+/** `instanceof` on what a handler threw runs its Proxy traps, which may throw. */
+function isPermanent(error: unknown): boolean {
+  try {
+    return error instanceof PermanentError;
+  } catch {
+    return false;
+  }
+}
+
 /** Arguments stored with an encryptor (NULL, "no arguments", never reaches here). */
-async function decrypt(runtime: Runtime, record: AttemptRecord): Promise<unknown> {
+async function decrypt(
+  runtime: Runtime,
+  record: AttemptRecord,
+  timeoutMs: number,
+): Promise<unknown> {
   const encryptor = runtime.encryptors.get(record.encryptor!);
   if (!encryptor) {
     throw new DecryptionError(
       `attempt ${record.id} was encrypted with encryptor '${record.encryptor}', which this AsyncTask does not have; add it to \`encryptors\``,
     );
   }
-  let text: string;
-  try {
-    text = await encryptor.decrypt(record.methodArgs!);
-  } catch (error) {
-    if (error instanceof DecryptionError) throw error;
+  let text: unknown;
+  const settled = await settle(() => {
+    const value = encryptor.decrypt(record.methodArgs!);
+    return Promise.resolve(value).then((plain) => (text = plain));
+  }, timeoutMs);
+  if (settled.threw || settled.timedOut) {
+    if (settled.error instanceof DecryptionError) throw settled.error;
     throw new DecryptionError(
-      `encryptor '${record.encryptor}' could not decrypt the arguments of attempt ${record.id}`,
-      { cause: error },
+      settled.timedOut
+        ? `encryptor '${record.encryptor}' did not decrypt the arguments of attempt ${record.id} within ${timeoutMs} ms`
+        : `encryptor '${record.encryptor}' could not decrypt the arguments of attempt ${record.id}`,
+      settled.timedOut ? undefined : { cause: settled.error },
+    );
+  }
+  if (typeof text !== 'string') {
+    throw new DecryptionError(
+      `encryptor '${record.encryptor}' returned ${typeof text} instead of a string for attempt ${record.id}`,
     );
   }
   return decodeArgs(text);
 }
 
-async function callErrorHook(runtime: Runtime, error: unknown, attempt: Attempt): Promise<void> {
-  if (!runtime.onError) return;
+/** The `onError` hook, bounded like the handler; whatever it throws is logged and dropped. */
+async function callErrorHook(
+  runtime: Runtime,
+  error: unknown,
+  ctx: RunContext,
+  timeoutMs: number,
+): Promise<void> {
+  const hook = runtime.onError;
+  if (!hook) return;
+  let attempt: Attempt;
   try {
-    await runtime.onError(error, attempt);
-  } catch (hookError) {
-    runtime.logger.error(
-      { attemptId: attempt.id, error: describeError(hookError) },
-      'onError hook threw; ignoring it and carrying on',
+    attempt = ctx.attempt;
+  } catch {
+    return;
+  }
+  const call = settle(() => hook(error, attempt), timeoutMs);
+  const settled = call instanceof Promise ? await call : call;
+  if (settled.threw || settled.timedOut) {
+    safeLog(
+      runtime,
+      'error',
+      {
+        attemptId: attempt.id,
+        error: settled.timedOut
+          ? `still running after ${timeoutMs} ms`
+          : errorClassName(settled.error),
+      },
+      settled.timedOut
+        ? 'onError hook ran past the time limit; carrying on without it'
+        : 'onError hook threw; ignoring it and carrying on',
     );
+  }
+}
+
+/** The user's logger may throw too; a log line is never worth a stopped worker. */
+export function safeLog(
+  runtime: Runtime,
+  level: 'error' | 'warn' | 'info',
+  fields: Record<string, unknown>,
+  message: string,
+): void {
+  try {
+    runtime.logger[level](fields, message);
+  } catch {
+    // nowhere left to report it
   }
 }

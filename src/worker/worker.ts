@@ -3,8 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { toAttempt, type Attempt, type AttemptRecord } from '../core/attempt.js';
 import { decodeArgs } from '../core/codec.js';
-import { ConfigError, describeError } from '../core/errors.js';
-import { checkQueue } from '../core/target.js';
+import { withheldError } from '../core/error-text.js';
+import { ConfigError, describeError, errorClassName, shown } from '../core/errors.js';
+import { checkQueue, checkTimeout } from '../core/target.js';
 import type { LeaseRef } from '../driver/executor.js';
 import { HeldAttempt } from './held-attempt.js';
 import { ClaimSizer } from './claim-sizer.js';
@@ -51,6 +52,12 @@ export interface WorkerOptions {
   readonly leaseMs?: number;
   /** How often leases of in-flight attempts are extended. @defaultValue 10000 */
   readonly heartbeatMs?: number;
+  /**
+   * Longest a run may take unless its method or target says otherwise (`timeoutMs`): past it,
+   * `ctx.signal` aborts, the run counts as a failed attempt and its slot is freed.
+   * @defaultValue 10 × `leaseMs` (5 minutes)
+   */
+  readonly taskTimeoutMs?: number;
   /** How often attempts with expired leases are handed back. @defaultValue 5000 */
   readonly rescueIntervalMs?: number;
   /**
@@ -62,7 +69,7 @@ export interface WorkerOptions {
   readonly flushMs?: number;
   /** Call `stop()` on SIGTERM and SIGINT. @defaultValue false */
   readonly handleSignals?: boolean;
-  /** Shows up in `locked_by`. @defaultValue `host:pid:random` */
+  /** Shows up in `locked_by`: 1-200 printable characters. @defaultValue `host:pid:random` */
   readonly id?: string;
 }
 
@@ -92,7 +99,9 @@ function integer(
 ): number {
   const v = value ?? fallback;
   if (!Number.isInteger(v) || v < min || v > max) {
-    throw new ConfigError(`worker: ${name} must be an integer from ${min} to ${max}, got ${v}`);
+    throw new ConfigError(
+      `worker: ${name} must be an integer from ${min} to ${max}, got ${shown(v)}`,
+    );
   }
   return v;
 }
@@ -112,6 +121,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #pollOnly: boolean;
   readonly #durableClaims: boolean;
   readonly #leaseMs: number;
+  readonly #taskTimeoutMs: number;
   readonly #heartbeatMs: number;
   readonly #rescueIntervalMs: number;
   readonly #flushMs: number;
@@ -166,6 +176,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#durableClaims = options.durableClaims ?? false;
     this.#leaseMs = integer(options.leaseMs, 30_000, 'leaseMs', 100, 86_400_000);
     this.#heartbeatMs = integer(options.heartbeatMs, 10_000, 'heartbeatMs', 10, 86_400_000);
+    this.#taskTimeoutMs = checkTimeout(
+      options.taskTimeoutMs ?? Math.min(this.#leaseMs * 10, 7 * 86_400_000),
+      'worker: taskTimeoutMs',
+    );
     if (this.#heartbeatMs >= this.#leaseMs) {
       throw new ConfigError(
         `worker: heartbeatMs (${this.#heartbeatMs}) must be shorter than leaseMs (${this.#leaseMs}), or leases run out between heartbeats`,
@@ -194,7 +208,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     this.#queues = options.queues === undefined ? null : names;
     this.#queueLimits = limits;
-    this.id = options.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.id =
+      options.id ?? `${hostname().slice(0, 100)}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    // Stored in every claimed row (MySQL: VARCHAR(255)) and printed by the CLI.
+    if (typeof this.id !== 'string' || !/^[\x21-\x7e][\x20-\x7e]{0,199}$/.test(this.id)) {
+      throw new ConfigError(
+        `worker: id must be 1-200 printable ASCII characters, not starting with a space; got ${shown(this.id)}`,
+      );
+    }
   }
 
   /** Attempts running now. */
@@ -336,7 +357,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.#completer?.flush(AbortSignal.timeout(Math.max(timeoutMs, 1000)));
     this.#state = 'stopped';
     this.#runtime.logger.info({ workerId: this.id }, 'worker stopped');
-    this.emit('stopped');
+    this.#emitSafely('stopped');
   }
 
   async #release(leases: LeaseRef[]): Promise<void> {
@@ -418,7 +439,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
           this.#keeper?.hold(held);
           this.#buffer.push(held);
         }
-        this.emit('claimed', { count: records.length, durationMs: performance.now() - started });
+        this.#emitSafely('claimed', {
+          count: records.length,
+          durationMs: performance.now() - started,
+        });
         this.#dispatch();
       }
       if (records.length < want) await this.#idle(this.#pollIntervalMs);
@@ -470,7 +494,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.#queueLimits.size > 0) {
       this.#runningPerQueue.set(queue, (this.#runningPerQueue.get(queue) ?? 0) + 1);
     }
-    void performAttempt(this.#runtime, held, this.id).then((result) => {
+    void performAttempt(this.#runtime, held, this.id, this.#taskTimeoutMs).then((result) => {
       this.#running.delete(held);
       this.#sizer.finished();
       if (this.#queueLimits.size > 0) {
@@ -494,13 +518,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   #report(record: AttemptRecord, result: Awaited<ReturnType<typeof performAttempt>>): void {
-    const { outcome, durationMs, error } = result;
+    const { outcome, durationMs } = result;
     if (outcome === 'succeeded') {
       if (this.listenerCount('succeeded') > 0) {
-        this.emit('succeeded', { attempt: toAttempt(record, decodeArgs), durationMs });
+        this.#emitSafely('succeeded', { attempt: toAttempt(record, decodeArgs), durationMs });
       }
       return;
     }
+    // An encrypted task's error message may quote its arguments: events and logs get its class.
+    const error = record.encryptor === null ? result.error : withheldError(result.error, record.id);
     const attempt = toAttempt(record, decodeArgs);
     const delayMs = result.completion?.delayMs ?? 0;
     if (outcome === 'retried' && delayMs < this.#pollIntervalMs && this.#state === 'running') {
@@ -513,11 +539,24 @@ export class Worker extends EventEmitter<WorkerEvents> {
         target: record.target,
         method: record.methodName,
         numAttempts: record.numAttempts,
-        error: describeError(error),
+        error: record.encryptor === null ? describeError(error) : errorClassName(error),
       },
       outcome === 'retried' ? 'attempt failed; will retry' : 'attempt failed for good',
     );
-    this.emit(outcome, { attempt, error, durationMs });
+    this.#emitSafely(outcome, { attempt, error, durationMs });
+  }
+
+  /** A listener that throws must not stop the worker: it is logged, and the worker goes on. */
+  #emitSafely<K extends keyof WorkerEvents>(event: K, ...args: WorkerEvents[K]): void {
+    try {
+      // @ts-expect-error -- the tuple is WorkerEvents[K]; EventEmitter's overloads cannot see it
+      this.emit(event, ...args);
+    } catch (error) {
+      this.#runtime.logger.error(
+        { event, error: errorClassName(error) },
+        `a listener of the worker's '${event}' event threw; the worker carries on`,
+      );
+    }
   }
 
   async #rescue(): Promise<void> {
@@ -535,7 +574,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
               { attemptId: record.id, status: record.status },
               'rescued an attempt whose lease ran out',
             );
-            this.emit('rescued', { attempt: toAttempt(record, decodeArgs), durationMs });
+            this.#emitSafely('rescued', { attempt: toAttempt(record, decodeArgs), durationMs });
           }
           if (rescued.length > 0) this.#wakeUp();
           if (rescued.length < 500 || this.#state !== 'running') break;
@@ -556,6 +595,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
         `worker ${during} failed`,
       );
     }
-    if (this.listenerCount('error') > 0) this.emit('error', { error, during });
+    if (this.listenerCount('error') > 0) this.#emitSafely('error', { error, during });
   }
 }

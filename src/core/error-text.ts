@@ -1,0 +1,74 @@
+import { DecryptionError, describeError, errorClassName } from './errors.js';
+import type { Encryptor } from './encryptor.js';
+
+/**
+ * How a failure is recorded in `last_error` for a task stored with an encryptor: its message may
+ * quote the arguments (`new Error(\`declined ${JSON.stringify(args)}\`)`), so it is encrypted with
+ * the task's own encryptor (`'encrypt'`), or left out and only the error's class kept (`'class'`).
+ */
+export type EncryptedTaskErrors = 'encrypt' | 'class';
+
+const encryptedMarker = ': [encrypted] ';
+const withheldMarker = ': [message withheld]';
+
+/** The text a run's failure leaves in `last_error`. Never throws. */
+export async function storedErrorText(
+  error: unknown,
+  encryptor: { readonly name: string; readonly codec: Encryptor | undefined } | null,
+  mode: EncryptedTaskErrors,
+): Promise<string> {
+  if (encryptor === null) return describeError(error);
+  const className = errorClassName(error);
+  if (mode === 'class' || !encryptor.codec) return `${className}${withheldMarker}`;
+  try {
+    const envelope = await encryptor.codec.encrypt(describeError(error));
+    if (typeof envelope === 'string') return `${className}${encryptedMarker}${envelope}`;
+  } catch {
+    // An encryptor that fails here fails on the arguments too; keep the class, never the text.
+  }
+  return `${className}${withheldMarker}`;
+}
+
+/** What `get`, `list`, events and the CLI show of an encrypted task's `last_error`: the class. */
+export function shownErrorText(lastError: string | null, encrypted: boolean): string | null {
+  if (lastError === null || !encrypted) return lastError;
+  const at = lastError.indexOf(encryptedMarker);
+  return at < 0 ? lastError : `${lastError.slice(0, at)}: [encrypted]`;
+}
+
+/** The decrypted `last_error` of an encrypted task (an operator's explicit action). */
+export async function decryptedErrorText(
+  lastError: string | null,
+  encryptorName: string,
+  codec: Encryptor | undefined,
+): Promise<string | null> {
+  if (lastError === null) return null;
+  const at = lastError.indexOf(encryptedMarker);
+  if (at < 0) return lastError;
+  if (!codec) {
+    throw new DecryptionError(
+      `the last error was encrypted with encryptor '${encryptorName}', which this AsyncTask does not have; add it to \`encryptors\``,
+    );
+  }
+  try {
+    return await codec.decrypt(lastError.slice(at + encryptedMarker.length));
+  } catch (error) {
+    throw new DecryptionError(
+      `encryptor '${encryptorName}' could not decrypt the last error (a key that is no longer in \`keys\`?)`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * What worker events and logs carry of an encrypted task's failure: an error of the same class
+ * name whose message says it was withheld. The thrown value itself reaches only the `onError`
+ * hook, which, like the handler, is the user's own code.
+ */
+export function withheldError(error: unknown, attemptId: string): Error {
+  const withheld = new Error(
+    `message withheld: attempt ${attemptId} is encrypted (tasks.decryptLastError('${attemptId}') reads it)`,
+  );
+  withheld.name = errorClassName(error);
+  return withheld;
+}

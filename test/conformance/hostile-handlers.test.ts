@@ -1,0 +1,326 @@
+// User code that misbehaves cannot stop a worker or a runDue pass, nor leave an attempt
+// `running`: a thrown value that cannot describe itself, a backoff, logger or event listener that
+// throws, a handler or onError hook that never settles. And an encrypted task's error message,
+// which may quote its arguments, reaches the table only encrypted, and logs and events only as a
+// class name. The behaviour is the worker's, not the driver's: one driver per dialect.
+import { describe, expect, it } from 'vitest';
+import {
+  aesGcmEncryptor,
+  ConfigError,
+  defineTarget,
+  type AttemptRecord,
+  type Logger,
+  type TaskContext,
+} from '../../src/index.js';
+import { fixtures } from '../harness/dialects.js';
+import { migratedTasks } from '../harness/new-tasks.js';
+import { useHarness } from '../harness/use-harness.js';
+import { useWorkers } from '../harness/use-workers.js';
+import { waitFor } from '../harness/wait-for.js';
+
+const baseFixtures = ['postgres/pg', 'mysql/mysql2', 'sqlite/better-sqlite3'];
+const key = Buffer.alloc(32, 7);
+
+/** A Proxy every trap of which throws: even `instanceof` and `typeof x.then` blow up. */
+function hostileProxy(): object {
+  const trap = (): never => {
+    throw new Error('trap');
+  };
+  return new Proxy(
+    {},
+    {
+      get: trap,
+      getPrototypeOf: trap,
+      has: trap,
+      ownKeys: trap,
+      getOwnPropertyDescriptor: trap,
+    },
+  );
+}
+
+/** A logger that throws on every call, recording what it was given first. */
+function throwingLogger(lines: string[]): Logger {
+  const log = (object: object, message?: string): void => {
+    lines.push(`${message ?? ''} ${JSON.stringify(object)}`);
+    throw new Error('logger down');
+  };
+  return { debug: log, info: log, warn: log, error: log };
+}
+
+for (const fixture of fixtures) {
+  if (!baseFixtures.includes(fixture.label)) continue;
+  describe(fixture.label, () => {
+    const harness = useHarness(fixture);
+    const track = useWorkers();
+
+    it('a thrown value that cannot describe itself becomes a retried attempt, in runDue and the worker', async () => {
+      const thrown = [
+        () => Object.assign(Object.create(null) as object, { n: 1n }),
+        hostileProxy,
+        () => {
+          const { proxy, revoke } = Proxy.revocable({}, {});
+          revoke();
+          return proxy;
+        },
+        () => Object.assign(new Error('x'), { name: 1n }),
+        () => 1n,
+        () => Symbol('s'),
+      ];
+      const Hostile = defineTarget(
+        'Hostile',
+        {
+          throws(args: { i: number }) {
+            throw thrown[args.i]!();
+          },
+        },
+        { backoff: () => 60_000 },
+      );
+      const tasks = await migratedTasks(harness(), { targets: [Hostile] });
+      const ids = await harness().transaction((tx) =>
+        tasks.enqueueMany(
+          tx,
+          thrown.map((_, i) => ({ method: Hostile.throws, args: { i } })),
+        ),
+      );
+      expect(await tasks.runDue()).toMatchObject({
+        claimed: thrown.length,
+        retried: thrown.length,
+      });
+      const after = await Promise.all(ids.map((a) => tasks.get(a!.id)));
+      expect(after.map((a) => a?.status)).toEqual(thrown.map(() => 'pending'));
+      expect(after.map((a) => a?.lastError)).toEqual([
+        'NonError: an object',
+        'NonError: an object',
+        'NonError: an object',
+        'Error: x',
+        'NonError: a bigint',
+        'NonError: a symbol',
+      ]);
+
+      // The same through a worker: it keeps running and leaves nothing `running`.
+      for (const id of ids) await harness().makeDue(id!.id);
+      const worker = track(tasks.worker({ pollIntervalMs: 50 }));
+      let retried = 0;
+      worker.on('retried', () => (retried += 1));
+      await worker.start();
+      await waitFor('every attempt retried by the worker', () => retried === thrown.length);
+      expect((await tasks.list({ status: 'running' })).length).toBe(0);
+      await worker.stop();
+    });
+
+    it('a backoff that throws falls back to the default backoff; the attempt is retried, not stuck', async () => {
+      const Flaky = defineTarget(
+        'Flaky',
+        {
+          work(_args: null) {
+            throw new Error('nope');
+          },
+        },
+        {
+          backoff: () => {
+            throw new Error('backoff broke');
+          },
+        },
+      );
+      const tasks = await migratedTasks(harness(), { targets: [Flaky] });
+      const { id } = await harness().transaction((tx) => tasks.enqueue(tx, Flaky.work, null));
+      const before = Date.now();
+      expect(await tasks.runDue()).toMatchObject({ claimed: 1, retried: 1 });
+      const attempt = await tasks.get(id);
+      expect(attempt).toMatchObject({
+        status: 'pending',
+        numAttempts: 1,
+        lastError: 'Error: nope',
+      });
+      // The default backoff's first delay is about a second.
+      expect(attempt!.scheduledAt.getTime()).toBeGreaterThan(before + 500);
+    });
+
+    it('a logger and event listeners that throw do not stop the worker', async () => {
+      const lines: string[] = [];
+      let runs = 0;
+      const Mixed = defineTarget(
+        'Mixed',
+        {
+          work(args: { fail: boolean }) {
+            runs += 1;
+            if (args.fail) throw new Error('planned');
+          },
+        },
+        { backoff: () => 60_000 },
+      );
+      const tasks = await migratedTasks(harness(), {
+        targets: [Mixed],
+        logger: throwingLogger(lines),
+        onError: () => {
+          throw new Error('hook broke');
+        },
+      });
+      await harness().transaction((tx) =>
+        tasks.enqueueMany(
+          tx,
+          Array.from({ length: 20 }, (_, i) => ({
+            method: Mixed.work,
+            args: { fail: i % 2 === 0 },
+          })),
+        ),
+      );
+      const worker = track(tasks.worker({ pollIntervalMs: 50 }));
+      const throwing = (): never => {
+        throw new Error('listener broke');
+      };
+      worker.on('succeeded', throwing);
+      worker.on('retried', throwing);
+      worker.on('claimed', throwing);
+      await worker.start();
+      await waitFor('every task to run and its outcome to be written', async () => {
+        const open = await tasks.list({ status: 'running' });
+        return runs === 20 && open.length === 0 && worker.unwrittenOutcomes === 0;
+      });
+      const stats = await tasks.stats();
+      expect(Object.fromEntries(stats.map((s) => [s.status, s.count]))).toEqual({
+        pending: 10,
+        succeeded: 10,
+      });
+      expect(lines.length).toBeGreaterThan(0);
+      await worker.stop();
+    });
+
+    it('a handler that never settles times out: its signal aborts, the slot is freed, and it fails after maxAttempts', async () => {
+      let aborted = 0;
+      let ran = 0;
+      const Stuck = defineTarget(
+        'Stuck',
+        {
+          hang(_args: null, ctx: TaskContext) {
+            ctx.signal.addEventListener('abort', () => (aborted += 1));
+            return new Promise<never>(() => undefined);
+          },
+          quick(_args: null) {
+            ran += 1;
+          },
+        },
+        { backoff: () => 0, methods: { hang: { timeoutMs: 300 } } },
+      );
+      const hookCalls: string[] = [];
+      const tasks = await migratedTasks(harness(), {
+        targets: [Stuck],
+        // The hook hangs too: it is bounded by the same limit.
+        onError: (error) => {
+          hookCalls.push(error instanceof Error ? error.name : 'non-error');
+          return new Promise<never>(() => undefined);
+        },
+      });
+      const { id } = await harness().transaction((tx) =>
+        tasks.enqueue(tx, Stuck.hang, null, { maxAttempts: 2 }),
+      );
+      // runDue resolves although the handler never does.
+      expect(await tasks.runDue()).toMatchObject({ claimed: 1, retried: 1 });
+      expect(aborted).toBe(1);
+      expect(await tasks.get(id)).toMatchObject({ status: 'pending', numAttempts: 1 });
+      expect((await tasks.get(id))?.lastError).toMatch(/^TaskTimeoutError: .*300 ms/);
+
+      // A worker with one slot: the hung run frees its slot, the quick task behind it runs, and
+      // the hung task's second attempt is its last.
+      await harness().transaction((tx) => tasks.enqueue(tx, Stuck.quick, null));
+      const worker = track(tasks.worker({ concurrency: 1, pollIntervalMs: 50 }));
+      await worker.start();
+      await waitFor('the hung task to fail for good and the quick one to run', async () => {
+        return ran === 1 && (await tasks.get(id))?.status === 'failed';
+      });
+      expect(await tasks.get(id)).toMatchObject({ status: 'failed', numAttempts: 2 });
+      expect(hookCalls).toEqual(['TaskTimeoutError', 'TaskTimeoutError']);
+      expect(aborted).toBe(2);
+      await worker.stop();
+    });
+
+    it('an encrypted task’s error message is stored encrypted; logs and events carry its class only', async () => {
+      const logged: string[] = [];
+      const logger: Logger = {
+        debug: () => undefined,
+        info: (object, message) => logged.push(`${message} ${JSON.stringify(object)}`),
+        warn: (object, message) => logged.push(`${message} ${JSON.stringify(object)}`),
+        error: (object, message) => logged.push(`${message} ${JSON.stringify(object)}`),
+      };
+      const Payments = defineTarget(
+        'Payments',
+        {
+          charge(args: { card: string }) {
+            throw new Error(`declined ${JSON.stringify(args)}`);
+          },
+        },
+        { backoff: () => 0 },
+      );
+      const tasks = await migratedTasks(harness(), {
+        targets: [Payments],
+        encryptors: { aes: aesGcmEncryptor({ keys: { k1: key }, current: 'k1' }) },
+        defaults: { encryptor: 'aes' },
+        logger,
+      });
+      const { id } = await harness().transaction((tx) =>
+        tasks.enqueue(tx, Payments.charge, { card: '4111-1111-SECRET' }),
+      );
+      const worker = track(tasks.worker({ pollIntervalMs: 50 }));
+      const events: unknown[] = [];
+      worker.on('retried', ({ error }) => events.push(error));
+      await worker.start();
+      await waitFor('one retried event', () => events.length >= 1);
+      await worker.stop();
+
+      const runtime = tasks.runtime;
+      const raw: AttemptRecord | null = await runtime.driver.run((connection) =>
+        runtime.executor(connection).attemptGet(id),
+      );
+      expect(raw?.lastError).toMatch(/^Error: \[encrypted\] /);
+      expect(raw?.lastError).not.toContain('SECRET');
+      expect((await tasks.get(id))?.lastError).toBe('Error: [encrypted]');
+      expect((await tasks.list())[0]?.lastError).toBe('Error: [encrypted]');
+      expect(await tasks.decryptLastError(id)).toBe('Error: declined {"card":"4111-1111-SECRET"}');
+      const event = events[0] as Error;
+      expect(event.name).toBe('Error');
+      expect(event.message).not.toContain('SECRET');
+      expect(logged.join('\n')).not.toContain('SECRET');
+      expect(logged.some((line) => line.includes(id))).toBe(true);
+    });
+
+    it("with encryptedTaskErrors: 'class', only the error's class is stored", async () => {
+      const Payments = defineTarget(
+        'Payments',
+        {
+          charge(args: { card: string }) {
+            throw new TypeError(`declined ${args.card}`);
+          },
+        },
+        { backoff: () => 60_000 },
+      );
+      const tasks = await migratedTasks(harness(), {
+        targets: [Payments],
+        encryptors: { aes: aesGcmEncryptor({ keys: { k1: key }, current: 'k1' }) },
+        defaults: { encryptor: 'aes' },
+        encryptedTaskErrors: 'class',
+      });
+      const { id } = await harness().transaction((tx) =>
+        tasks.enqueue(tx, Payments.charge, { card: 'SECRET' }),
+      );
+      expect(await tasks.runDue()).toMatchObject({ retried: 1 });
+      expect(await tasks.decryptLastError(id)).toBe('TypeError: [message withheld]');
+      await expect(() =>
+        migratedTasks(harness(), {
+          targets: [Payments],
+          // @ts-expect-error -- not one of the two modes
+          encryptedTaskErrors: 'plain',
+        }),
+      ).rejects.toBeInstanceOf(ConfigError);
+    });
+
+    it('refuses a worker id that the lease column cannot hold or the CLI cannot print', async () => {
+      const tasks = await migratedTasks(harness(), {
+        targets: [defineTarget('T', { m(_args: null) {} })],
+      });
+      for (const id of ['x'.repeat(201), '', ' leading', 'tab\there', 'é']) {
+        expect(() => tasks.worker({ id }), JSON.stringify(id)).toThrow(ConfigError);
+      }
+      expect(tasks.worker({ id: 'x'.repeat(200) }).id).toHaveLength(200);
+    });
+  });
+}
