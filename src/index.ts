@@ -25,6 +25,7 @@ export {
 } from './core/errors.js';
 export type { AsyncTaskErrorCode } from './core/errors.js';
 export type { Logger } from './core/logger.js';
+export type { RetentionOptions } from './core/retention.js';
 export { exponentialBackoff } from './core/retry-policy.js';
 export type { Backoff } from './core/retry-policy.js';
 export { defineTarget } from './core/target.js';

@@ -1,4 +1,5 @@
 import type { AttemptRecord, AttemptStatus } from '../core/attempt.js';
+import type { Retention } from '../core/retention.js';
 
 /** One row `enqueue` writes. Arguments are already encoded (and encrypted, if asked). */
 export interface AttemptInsertParams {
@@ -71,6 +72,33 @@ export interface AttemptStatsRow {
   readonly status: AttemptStatus;
   readonly queue: string;
   readonly count: number;
+  /** `count` is an estimate (succeeded attempts of a large table only). */
+  readonly approximate: boolean;
+}
+
+/**
+ * One step of the retention sweep: a window of `limit` attempts (any status) in id order after
+ * `afterId`, in which finished attempts past their status's retention are deleted.
+ */
+export interface AttemptPruneWindowParams {
+  /** The window starts after this id; `'0'` starts at the beginning of the table. */
+  readonly afterId: string;
+  readonly limit: number;
+  /** Ages are measured on the database's clock, from `completed_at`. */
+  readonly retention: Retention;
+}
+
+export interface AttemptPruneWindowResult {
+  /** False when another process holds this table's prune lock: nothing was read or deleted. */
+  readonly locked: boolean;
+  readonly deleted: number;
+  /** The window's last attempt, where the next window starts; null when none is after `afterId`. */
+  readonly lastId: string | null;
+  /**
+   * The window reached attempts created too recently to be past any retention, or the end of the
+   * table: later attempts cannot be pruned yet, so the sweep can start over.
+   */
+  readonly done: boolean;
 }
 
 export interface SchemaState {
@@ -117,6 +145,14 @@ export interface Executor {
   attemptSetPendingIfFinished(id: string): Promise<AttemptRecord | null>;
   /** Deletes finished attempts completed before `before`; returns how many. */
   attemptPrune(before: Date, limit: number): Promise<number>;
-  /** Counts per (status, queue) that has at least one attempt; order unspecified. */
+  /**
+   * One window of the retention sweep, under a per-table try-lock so that one process prunes a
+   * table at a time (a window that finds the lock taken does nothing and says so).
+   */
+  attemptPruneWindow(params: AttemptPruneWindowParams): Promise<AttemptPruneWindowResult>;
+  /**
+   * Counts per (status, queue) that has at least one attempt; order unspecified. Succeeded counts
+   * may be estimates on a large table (flagged), every other count is exact.
+   */
   attemptStats(): Promise<AttemptStatsRow[]>;
 }

@@ -1,6 +1,7 @@
 import type { Attempt } from '../core/attempt.js';
 import type { Encryptor } from '../core/encryptor.js';
 import type { Logger } from '../core/logger.js';
+import type { Retention } from '../core/retention.js';
 import type { Backoff } from '../core/retry-policy.js';
 import type { TargetDefinition } from '../core/target.js';
 import type { Driver, TableName } from '../driver/driver.js';
@@ -19,5 +20,7 @@ export interface Runtime {
   readonly defaultBackoff: Backoff;
   readonly onError: ErrorHook | undefined;
   readonly logger: Logger;
+  /** How long finished attempts are kept; null when nothing is ever pruned (no Pruner needed). */
+  readonly retention: Retention | null;
   executor(connection: SqlConnection): Executor;
 }

@@ -8,10 +8,10 @@ import {
   aesGcmEncryptor,
   ConfigError,
   defineTarget,
-  type AttemptRecord,
   type Logger,
   type TaskContext,
 } from '../../src/index.js';
+import type { AttemptRecord } from '../../src/core/attempt.js';
 import { fixtures } from '../harness/dialects.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { useHarness } from '../harness/use-harness.js';
@@ -70,6 +70,7 @@ for (const fixture of fixtures) {
         'Hostile',
         {
           throws(args: { i: number }) {
+            // eslint-disable-next-line @typescript-eslint/only-throw-error -- the point of the test
             throw thrown[args.i]!();
           },
         },
@@ -86,7 +87,7 @@ for (const fixture of fixtures) {
         claimed: thrown.length,
         retried: thrown.length,
       });
-      const after = await Promise.all(ids.map((a) => tasks.get(a!.id)));
+      const after = await Promise.all(ids.map((a) => tasks.get(a.id)));
       expect(after.map((a) => a?.status)).toEqual(thrown.map(() => 'pending'));
       expect(after.map((a) => a?.lastError)).toEqual([
         'NonError: an object',
@@ -98,7 +99,7 @@ for (const fixture of fixtures) {
       ]);
 
       // The same through a worker: it keeps running and leaves nothing `running`.
-      for (const id of ids) await harness().makeDue(id!.id);
+      for (const id of ids) await harness().makeDue(id.id);
       const worker = track(tasks.worker({ pollIntervalMs: 50 }));
       let retried = 0;
       worker.on('retried', () => (retried += 1));

@@ -296,8 +296,8 @@ describe('mysql/mysql2: rows', () => {
       mysqlDialect.executor(connection, table).attemptStats(),
     );
     expect(stats.sort((a, b) => a.status.localeCompare(b.status))).toEqual([
-      { status: 'expired', queue: 'default', count: 1 },
-      { status: 'pending', queue: 'default', count: 3 },
+      { status: 'expired', queue: 'default', count: 1, approximate: false },
+      { status: 'pending', queue: 'default', count: 3, approximate: false },
     ]);
   });
 

@@ -360,13 +360,15 @@ describe('sqlite dialect: rows', () => {
     await tasks.runDue();
 
     expect(await tasks.stats()).toEqual([
-      { status: 'succeeded', queue: 'bulk', count: 1 },
-      { status: 'pending', queue: 'default', count: 1 },
-      { status: 'succeeded', queue: 'default', count: 1 },
-      { status: 'expired', queue: 'default', count: 1 },
+      { status: 'succeeded', queue: 'bulk', count: 1, approximate: false },
+      { status: 'pending', queue: 'default', count: 1, approximate: false },
+      { status: 'succeeded', queue: 'default', count: 1, approximate: false },
+      { status: 'expired', queue: 'default', count: 1, approximate: false },
     ]);
     expect(await tasks.prune({ olderThan: new Date(Date.now() + 1000), batchSize: 2 })).toBe(3);
-    expect(await tasks.stats()).toEqual([{ status: 'pending', queue: 'default', count: 1 }]);
+    expect(await tasks.stats()).toEqual([
+      { status: 'pending', queue: 'default', count: 1, approximate: false },
+    ]);
   });
 
   it('matches idempotence results the same way on a client without querySync', async () => {

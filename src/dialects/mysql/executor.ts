@@ -9,11 +9,20 @@ import type {
   AttemptInsertParams,
   AttemptInsertResult,
   AttemptListParams,
+  AttemptPruneWindowParams,
+  AttemptPruneWindowResult,
   AttemptStatsRow,
   Executor,
   LeaseRef,
 } from '../../driver/executor.js';
 import type { SqlConnection, SqlResult, Statement } from '../../driver/sql-connection.js';
+import { shortestRetentionMs } from '../../core/retention.js';
+import {
+  estimatedStats,
+  idSample,
+  succeededInTable,
+  type SampledCount,
+} from '../estimated-stats.js';
 import { statementBinder } from '../statements.js';
 import * as queries from './queries.js';
 
@@ -211,6 +220,52 @@ export class MysqlExecutor implements Executor {
     return deleted.rowCount;
   }
 
+  /**
+   * GET_LOCK, the window read, the delete and RELEASE_LOCK in one short READ COMMITTED
+   * transaction: the lock belongs to the session, and the transaction is what keeps one
+   * connection for all four on every client. The lock is released before the commit (after it,
+   * a client may have moved on to another connection); a pruner that takes it in between finds
+   * these rows locked, waits for the commit and deletes nothing twice.
+   */
+  async attemptPruneWindow(params: AttemptPruneWindowParams): Promise<AttemptPruneWindowResult> {
+    const { succeededMs, failedMs, expiredMs } = params.retention;
+    const ages = [succeededMs, failedMs, expiredMs].map(microseconds);
+    const lock = [this.#table.schema, this.#table.name];
+    return this.#transaction(async () => {
+      const acquired = await this.#query('attemptPruneLock', lock);
+      if (Number(acquired.rows[0]?.['acquired']) !== 1) {
+        return { locked: false, deleted: 0, lastId: null, done: false };
+      }
+      try {
+        const window = await this.#query('attemptPruneWindowSelect', [
+          ...ages,
+          microseconds(shortestRetentionMs(params.retention)),
+          params.afterId,
+          params.limit,
+        ]);
+        const last = window.rows.at(-1);
+        const candidates = window.rows.filter((row) => Number(row['prunable']) === 1);
+        const deleted =
+          candidates.length === 0
+            ? 0
+            : (
+                await this.#query('attemptPruneWindowDelete', [
+                  JSON.stringify(candidates.map((row) => ({ id: idOf(row) }))),
+                  ...ages,
+                ])
+              ).rowCount;
+        return {
+          locked: true,
+          deleted,
+          lastId: last ? idOf(last) : null,
+          done: last === undefined || Number(last['recent']) === 1,
+        };
+      } finally {
+        await this.#query('attemptPruneUnlock', lock);
+      }
+    });
+  }
+
   async attemptReleaseMany(lockedBy: string, leases: readonly LeaseRef[]): Promise<string[]> {
     const unique = uniqueLeases(leases);
     if (unique.length === 0) return [];
@@ -250,13 +305,43 @@ export class MysqlExecutor implements Executor {
     return result.rowCount === 0 ? null : this.attemptGet(id);
   }
 
+  /**
+   * Small tables are counted exactly (under {@link exactStatsBytes} of data, as InnoDB estimates
+   * it). Larger ones count every status but succeeded exactly from the claim index, and estimate
+   * succeeded from a sample of id ranges (see {@link idSample}).
+   */
   async attemptStats(): Promise<AttemptStatsRow[]> {
-    const result = await this.#query('attemptStats', []);
-    return result.rows.map((row) => ({
-      status: row['status'] as AttemptStatus,
-      queue: row['queue'] as string,
-      count: Number(row['count']),
-    }));
+    const size = (await this.#query('attemptStatsSize', [this.#table.schema, this.#table.name]))
+      .rows[0];
+    const minId = size?.['min_id'];
+    const maxId = size?.['max_id'];
+    if (
+      Number(size?.['bytes'] ?? 0) <= exactStatsBytes ||
+      typeof minId !== 'string' ||
+      typeof maxId !== 'string'
+    ) {
+      const result = await this.#query('attemptStats', []);
+      return result.rows.map((row) => ({
+        status: row['status'] as AttemptStatus,
+        queue: row['queue'] as string,
+        count: Number(row['count']),
+        approximate: false,
+      }));
+    }
+    const { ranges, share } = idSample(BigInt(minId), BigInt(maxId));
+    const result = await this.#query('attemptStatsEstimated', [JSON.stringify(ranges)]);
+    const exact: AttemptStatsRow[] = [];
+    const sample: SampledCount[] = [];
+    for (const row of result.rows) {
+      const entry = {
+        status: row['status'] as AttemptStatus,
+        queue: row['queue'] as string,
+        count: Number(row['count']),
+      };
+      if (Number(row['sampled']) === 1) sample.push(entry);
+      else exact.push({ ...entry, approximate: false });
+    }
+    return estimatedStats(exact, sample, succeededInTable(sample, share));
   }
 
   /**
@@ -309,6 +394,17 @@ export class MysqlExecutor implements Executor {
       throw translateError(error, this.#table);
     }
   }
+}
+
+/**
+ * Tables with up to this much data (16 MB as InnoDB estimates it, about 100,000 attempts) are
+ * counted exactly by stats(): one scan of them takes tens of milliseconds.
+ */
+const exactStatsBytes = 16 * 1024 * 1024;
+
+/** A retention in milliseconds as an INTERVAL … MICROSECOND parameter; null stays null. */
+function microseconds(ms: number | null): number | null {
+  return ms === null ? null : ms * 1000;
 }
 
 /** ER_NO_SUCH_TABLE (1146) means migrate() has not run. */

@@ -277,7 +277,75 @@ FROM ${leaseList} AS p
   STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = p.attempt_id
 WHERE t.status IN ('succeeded', 'failed', 'expired') AND t.completed_at < CAST(? AS DATETIME(3))`;
 
-// Exact counts for every (status, queue) present: a plain read that scans the table (no index
-// covers status and queue, and one would cost every write). For operators, not for hot code.
+/**
+ * The GET_LOCK name of this table's pruning (parameters: the database, or null for the session's,
+ * and the table name). Named locks are server-wide and at most 64 characters: hashed, like the
+ * migration lock's, under a prefix of its own.
+ */
+const pruneLockName = `CONCAT('async_task_prune:',
+  LEFT(SHA2(CONCAT(COALESCE(?, DATABASE(), ''), '.', ?), 256), 40))`;
+
+// The retention sweep's try-lock (see src/worker/pruner.ts): one process prunes the table at a
+// time. Held by the session, so taken and released inside the window's own transaction, which
+// keeps one connection for both whatever the client (Prisma has no other way to pin one); a
+// process that dies holding it loses it with its connection.
+export const attemptPruneLock = `SELECT GET_LOCK(${pruneLockName}, 0) AS acquired`;
+export const attemptPruneUnlock = `SELECT RELEASE_LOCK(${pruneLockName}) AS released`;
+
+/** Whether attempt `t` is finished and older than its status's retention (three ages, in µs). */
+const pastRetention = `((t.status = 'succeeded' AND t.completed_at < UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND)
+    OR (t.status = 'failed' AND t.completed_at < UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND)
+    OR (t.status = 'expired' AND t.completed_at < UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND))`;
+
+// One window of the retention sweep: the next attempts of any status along the primary key, a
+// bounded range read whatever the table's size (ids follow age; no index on completed_at, which
+// would cost every completion). A plain read, so it locks nothing, not even the pending and
+// running rows it steps over. `recent`: created less than the shortest retention ago, so no
+// later attempt can be old enough yet. A NULL age keeps that status.
+export const attemptPruneWindowSelect = `
+SELECT CAST(t.id AS CHAR) AS id, ${pastRetention} AS prunable,
+  t.created_at >= UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND AS recent
+FROM {{table}} AS t FORCE INDEX (PRIMARY)
+WHERE t.id > CAST(? AS UNSIGNED)
+ORDER BY t.id
+LIMIT ?`;
+
+// Deletes the window's candidates by primary key, so it locks only them, checking the condition
+// again under the row lock: a row retried since the read stays.
+export const attemptPruneWindowDelete = `
+DELETE t
+FROM ${leaseList} AS p
+  STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = p.attempt_id
+WHERE ${pastRetention}`;
+
+// Exact counts for every (status, queue) present: a plain read that scans the table. For small
+// tables only (see the executor); large ones are counted by attemptStatsEstimated.
 export const attemptStats = `
 SELECT t.status, t.queue, COUNT(*) AS count FROM {{table}} AS t GROUP BY t.status, t.queue`;
+
+// Decides how stats() counts: the table's size as InnoDB estimates it, and the range of ids
+// (both ends of the primary key). Parameters: the database (null: the session's) and the name.
+export const attemptStatsSize = `
+SELECT s.DATA_LENGTH AS bytes,
+  (SELECT CAST(MIN(t.id) AS CHAR) FROM {{table}} AS t) AS min_id,
+  (SELECT CAST(MAX(t.id) AS CHAR) FROM {{table}} AS t) AS max_id
+FROM information_schema.TABLES AS s
+WHERE s.TABLE_SCHEMA = COALESCE(?, DATABASE()) AND s.TABLE_NAME = ?`;
+
+// Stats of a large table, without reading it whole; plain reads. Pending, running, failed and
+// expired attempts are counted exactly from the claim index alone (it leads with the status and
+// ends with the queue: no row is looked up). Succeeded attempts, the bulk, are left to an
+// estimate: rows marked `sampled` count every status in evenly spaced ranges of ids (a JSON array
+// of {lo, hi}), each a short primary-key range read.
+export const attemptStatsEstimated = `
+SELECT t.status, t.queue, COUNT(*) AS count, 0 AS sampled
+FROM {{table}} AS t FORCE INDEX (due_idx)
+WHERE t.status IN ('pending', 'running', 'failed', 'expired')
+GROUP BY t.status, t.queue
+UNION ALL
+SELECT t.status, t.queue, COUNT(*), 1
+FROM JSON_TABLE(?, '$[*]' COLUMNS (
+    lo BIGINT UNSIGNED PATH '$.lo',
+    hi BIGINT UNSIGNED PATH '$.hi')) AS w
+  STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id >= w.lo AND t.id < w.hi
+GROUP BY t.status, t.queue`;

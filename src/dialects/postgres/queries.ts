@@ -171,7 +171,80 @@ DELETE FROM {{table}} WHERE id IN (
   LIMIT $2
   FOR UPDATE SKIP LOCKED)`;
 
+// One window of the retention sweep (see src/worker/pruner.ts), in one statement and so in one
+// short transaction of its own:
+// - the try-lock is transaction-scoped: one process prunes the table at a time, and the lock goes
+//   with the transaction whatever happens to the connection or the process. Without it the
+//   window reads nothing, and the caller learns the lock was taken;
+// - the window is the next $2 attempts of any status along the primary key: a bounded range scan
+//   whatever the table's size, and ids follow age. No index on completed_at (it would cost every
+//   completion);
+// - the DELETE names the statuses and ages itself, so under READ COMMITTED a row changed since
+//   the snapshot (retried back to pending) is checked again on its newest version and kept.
+//   Nothing but retry() writes a finished row, so it rarely waits, and never long;
+// - `done`: the window's last attempt was created less than the shortest retention ago ($6), so
+//   no later one can be old enough yet (completed_at is never before created_at), or the table
+//   ended. A NULL age keeps that status: the comparison is never true.
+export const attemptPruneWindow = `
+WITH lock AS MATERIALIZED (
+  SELECT pg_try_advisory_xact_lock(hashtext('async-task:prune:{{table}}')) AS held),
+last AS MATERIALIZED (
+  SELECT w.id, w.created_at FROM (
+    SELECT id, created_at FROM {{table}}
+    WHERE id > $1::bigint AND (SELECT held FROM lock)
+    ORDER BY id
+    LIMIT $2) AS w
+  ORDER BY w.id DESC
+  LIMIT 1),
+pruned AS (
+  DELETE FROM {{table}} AS t
+  WHERE t.id > $1::bigint AND t.id <= (SELECT id FROM last)
+    AND ((t.status = 'succeeded' AND t.completed_at < now() - $3::float8 * interval '1 millisecond')
+      OR (t.status = 'failed' AND t.completed_at < now() - $4::float8 * interval '1 millisecond')
+      OR (t.status = 'expired' AND t.completed_at < now() - $5::float8 * interval '1 millisecond'))
+  RETURNING 1)
+SELECT (SELECT held FROM lock) AS locked,
+  (SELECT count(*) FROM pruned)::float8 AS deleted,
+  (SELECT id FROM last) AS last_id,
+  coalesce((SELECT created_at >= now() - $6::float8 * interval '1 millisecond' FROM last), true)
+    AS done`;
+
+// Decides how stats() counts: the table's current size in pages, and the planner's figures
+// (reltuples is -1 until the first VACUUM or ANALYZE). to_regclass resolves the name when the
+// statement runs, so a prepared copy never holds the oid of a table dropped since.
+export const attemptStatsSize = `
+SELECT c.reltuples::float8 AS reltuples, c.relpages::float8 AS relpages,
+  (pg_relation_size(c.oid) / current_setting('block_size')::int)::float8 AS pages
+FROM pg_class AS c WHERE c.oid = to_regclass('{{table}}')`;
+
 // Exact counts for every (status, queue) present: one sequential scan of the table (no index
-// covers status and queue, and one would cost every write). For operators, not for hot code.
+// covers status and queue, and one would cost every write). For small tables only (see the
+// executor); large ones are counted by attemptStatsEstimated.
 export const attemptStats = `
 SELECT status, queue, count(*)::float8 AS count FROM {{table}} GROUP BY status, queue`;
+
+// Stats of a large table, without reading it whole. The statuses that are few in a healthy table
+// are counted exactly, each through the partial index that holds only its rows: pending (the due
+// index), running (the lease index, whose rows are exactly the running ones), failed and expired
+// (an index-only scan: that index carries the queue since migration 0004). Succeeded attempts,
+// the bulk, are left to an estimate: rows marked `sampled` count every status in a fixed sample
+// of about $1 percent of the pages (SYSTEM: whole pages, so a few hundred reads; REPEATABLE, so
+// successive calls agree while the table is unchanged).
+// The plan stays serial: set_config is PARALLEL UNSAFE, and its mere presence (called once, on a
+// setting of our own, for this transaction only) rules parallel workers out. Starting them costs
+// more than these small scans take: 150 ms instead of 20 ms on two busy cores.
+export const attemptStatsEstimated = `
+SELECT status, queue, count(*)::float8 AS count, false AS sampled
+FROM {{table}}
+WHERE status = 'pending'
+  AND (SELECT set_config('async_task.stats_plan', 'serial', true)) IS NOT NULL
+GROUP BY status, queue
+UNION ALL
+SELECT status, queue, count(*)::float8, false
+FROM {{table}} WHERE locked_until IS NOT NULL AND status = 'running' GROUP BY status, queue
+UNION ALL
+SELECT status, queue, count(*)::float8, false
+FROM {{table}} WHERE status IN ('failed', 'expired') GROUP BY status, queue
+UNION ALL
+SELECT status, queue, count(*)::float8, true
+FROM {{table}} TABLESAMPLE SYSTEM ($1::float4) REPEATABLE (0) GROUP BY status, queue`;

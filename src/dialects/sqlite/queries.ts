@@ -159,8 +159,57 @@ DELETE FROM {{table}} WHERE id IN (
   ORDER BY id
   LIMIT ?2)`;
 
-// Exact counts for every (status, queue) present: one scan of the table (no index covers status
-// and queue, and one would cost every write). A read: WAL readers never wait for the writer.
-// For operators, not for hot code.
+// Where one window of the retention sweep (see src/worker/pruner.ts) ends: the last of the next
+// ?2 attempts along the primary key, a bounded range read whatever the table's size (ids follow
+// age; no index on completed_at, which would cost every completion). `recent`: it was created
+// less than the shortest retention (?3) ago, so no later attempt can be old enough yet. Ordered
+// by `w.id`: a bare `id` would be the text alias, and '9' sorts after '10'. A read: the delete
+// below takes the write lock.
+export const attemptPruneWindowEnd = `
+SELECT CAST(w.id AS TEXT) AS id, w.created_at >= ${nowMs} - ?3 AS recent
+FROM (SELECT id, created_at FROM {{table}} WHERE id > CAST(?1 AS INTEGER) ORDER BY id LIMIT ?2)
+  AS w
+ORDER BY w.id DESC
+LIMIT 1`;
+
+// Deletes the window's finished attempts past their status's retention (?3, ?4, ?5 ms; NULL
+// keeps that status): a primary-key range, checked and deleted in one statement under the write
+// lock, which also keeps concurrent pruners (other connections or processes) from overlapping.
+export const attemptPruneWindowDelete = `
+DELETE FROM {{table}}
+WHERE id > CAST(?1 AS INTEGER) AND id <= CAST(?2 AS INTEGER)
+  AND ((status = 'succeeded' AND completed_at < ${nowMs} - ?3)
+    OR (status = 'failed' AND completed_at < ${nowMs} - ?4)
+    OR (status = 'expired' AND completed_at < ${nowMs} - ?5))`;
+
+// Exact counts for every (status, queue) present: one scan of the table. For small tables only
+// (see the executor); large ones are counted by attemptStatsEstimated. A read: WAL readers never
+// wait for the writer.
 export const attemptStats = `
 SELECT status, queue, count(*) AS count FROM {{table}} GROUP BY status, queue`;
+
+// Decides how stats() counts: the first and last ids (each a lookup at one end of the table).
+export const attemptStatsSize = `
+SELECT CAST((SELECT min(id) FROM {{table}}) AS TEXT) AS min_id,
+  CAST((SELECT max(id) FROM {{table}}) AS TEXT) AS max_id`;
+
+// Stats of a large table, without reading it whole. Pending, running, failed and expired
+// attempts are counted exactly, each through the partial index holding only its rows (the last
+// one carries the queue since migration 0002: no row is read). Succeeded attempts, the bulk, are
+// left to an estimate: rows marked `sampled` count every status in evenly spaced ranges of ids
+// (?1, a JSON array of {lo, hi}), each a short rowid range read.
+export const attemptStatsEstimated = `
+SELECT status, queue, count(*) AS count, 0 AS sampled
+FROM {{table}} INDEXED BY "{{name}}_due_idx" WHERE status = 'pending' GROUP BY status, queue
+UNION ALL
+SELECT status, queue, count(*), 0
+FROM {{table}} INDEXED BY "{{name}}_lease_idx" WHERE status = 'running' GROUP BY status, queue
+UNION ALL
+SELECT status, queue, count(*), 0
+FROM {{table}} INDEXED BY "{{name}}_finished_badly_idx" WHERE status IN ('failed', 'expired')
+GROUP BY status, queue
+UNION ALL
+SELECT t.status, t.queue, count(*), 1
+FROM json_each(?1) AS w
+  JOIN {{table}} AS t ON t.id >= w.value ->> 'lo' AND t.id < w.value ->> 'hi'
+GROUP BY t.status, t.queue`;
