@@ -209,6 +209,7 @@ for (const fixture of fixtures) {
       expect(await ids(tasks)).toEqual(
         [okRecent!.id, badRecent!.id, pending!.id, later!.id, held!.id].sort(),
       );
+      expect(await tasks.get(bad!.id)).toBeNull();
       expect((await tasks.get(held!.id))?.status).toBe('running');
       expect((await tasks.get(pending!.id))?.status).toBe('pending');
       expect(await pruner.pruneOnce()).toBe(0);

@@ -28,9 +28,17 @@ export async function driverFromEnv(): Promise<{
     case 'postgres': {
       const { default: pg } = await import('pg');
       const { pgDriver } = await import('../../src/drivers/pg.js');
-      const pool = new pg.Pool({ connectionString: url, max: 10 });
+      // Extra pg.Pool settings (timeouts, application_name) and pgDriver options, as JSON: the
+      // chaos suite's workers go through PgBouncer or a proxy that stops forwarding.
+      const poolOptions = JSON.parse(process.env['ASYNC_TASK_CHILD_PG_POOL'] ?? '{}') as object;
+      const driverOptions = JSON.parse(
+        process.env['ASYNC_TASK_CHILD_PG_DRIVER'] ?? '{}',
+      ) as Parameters<typeof pgDriver>[1];
+      const pool = new pg.Pool({ connectionString: url, max: 10, ...poolOptions });
+      // An idle client whose connection dies is reported here; without a listener it would crash.
+      pool.on('error', (error) => process.stderr.write(`pool error: ${error.message}\n`));
       return {
-        driver: pgDriver(pool) as unknown as Driver<unknown, unknown>,
+        driver: pgDriver(pool, driverOptions) as unknown as Driver<unknown, unknown>,
         table,
         close: () => pool.end(),
       };

@@ -217,8 +217,17 @@ export class WorkerFleet {
     this.#defaults = defaults;
   }
 
-  start(label: string, options: WorkerOptions = {}): WorkerProcess {
-    const worker = new WorkerProcess(label, this.#env, { ...this.#defaults, ...options });
+  /** `env` adds to (or overrides) the fleet's environment for this one process. */
+  start(
+    label: string,
+    options: WorkerOptions = {},
+    env: Record<string, string> = {},
+  ): WorkerProcess {
+    const worker = new WorkerProcess(
+      label,
+      { ...this.#env, ...env },
+      { ...this.#defaults, ...options },
+    );
     worker.on('line', (line) => {
       if (line.startsWith('done ')) this.done.add(line.split(' ')[1]!);
       else if (line.startsWith('rescued ')) this.rescuedAt.set(line.split(' ')[1]!, Date.now());
