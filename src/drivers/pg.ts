@@ -185,10 +185,18 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Errors after which the connection must not go back to the pool. */
+/**
+ * Errors after which the connection must not go back to the pool. `query_timeout` ("Query read
+ * timeout") leaves the statement running on the connection, and a ROLLBACK queued behind it is
+ * dropped: once the network answers, the connection would sit inside that transaction and the
+ * next user's statements would run in it, never committed.
+ */
 function isConnectionError(error: unknown): boolean {
   const cause = error instanceof AsyncTaskError ? error.cause : error;
   const code = (cause as { code?: unknown } | undefined)?.code;
   if (typeof code === 'string' && /^(08|57P)/.test(code)) return true;
-  return cause instanceof Error && /Connection terminated|ECONNRESET|EPIPE/.test(cause.message);
+  return (
+    cause instanceof Error &&
+    /Connection terminated|ECONNRESET|EPIPE|Query read timeout/.test(cause.message)
+  );
 }
