@@ -357,6 +357,39 @@ export function cliSuite(setup: () => Promise<CliDatabase>): void {
       expect(stdout).not.toContain('hunter4');
     });
 
+    it('exits after --shutdown-timeout even when a handler ignores its signal, its attempt handed back', async () => {
+      const hung = await db.tasks.enqueue(db.pool, CliFixture.hang, { n: 1 }, { queue: 'hang-q' });
+      const child = spawnCli([
+        'worker',
+        ...db.args,
+        '--targets',
+        fixtureTargets,
+        '--queues',
+        'hang-q',
+        '--poll-interval',
+        '50',
+        '--shutdown-timeout',
+        '300',
+      ]);
+      let stdout = '';
+      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      const exited = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+      try {
+        await waitFor(
+          'the hanging attempt to run',
+          async () => (await db.tasks.get(hung.id))?.status === 'running',
+        );
+      } finally {
+        child.kill('SIGTERM');
+      }
+      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const [code, signal] = await exited;
+      clearTimeout(killer);
+      expect({ code, signal }).toEqual({ code: 0, signal: null });
+      expect(stdout).toMatch(/1 task\(s\) did not finish within --shutdown-timeout/);
+      expect(await db.tasks.get(hung.id)).toMatchObject({ status: 'pending', numAttempts: 0 });
+    });
+
     it('exits 1 with one line when the targets module exports no targets', async () => {
       const result = await cli('worker', '--targets', 'test/cli/run-cli.ts');
       expect(result.code).toBe(1);

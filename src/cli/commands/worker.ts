@@ -120,6 +120,7 @@ async function runWorker(options: WorkerCommandOptions): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  let abandoned = 0;
 
   try {
     await withTasks(
@@ -212,6 +213,9 @@ async function runWorker(options: WorkerCommandOptions): Promise<void> {
         await worker.stop({ timeoutMs: options.shutdownTimeout });
         process.off('SIGTERM', force);
         process.off('SIGINT', force);
+        // Handlers still running past the timeout were aborted and their attempts handed back,
+        // so another worker may start them now: this process must not go on running them.
+        abandoned = worker.running;
         const elapsedMs = performance.now() - started;
         if (emit) emit('stopped', { ...counts, elapsedMs: Math.round(elapsedMs) });
         else {
@@ -233,6 +237,12 @@ async function runWorker(options: WorkerCommandOptions): Promise<void> {
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+  }
+  if (abandoned > 0) {
+    const line = `${abandoned} task(s) did not finish within --shutdown-timeout; they were aborted and handed back, and this process exits without waiting for them`;
+    if (emit) emit('abandoned', { running: abandoned });
+    else say(line);
+    process.exit(0);
   }
 }
 
