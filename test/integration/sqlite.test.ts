@@ -426,11 +426,14 @@ describe('sqlite/better-sqlite3: migrate', () => {
       const results = await Promise.all(
         drivers.map((driver) => new AsyncTask({ driver, targets: [] }).migrate()),
       );
-      expect(results.flatMap((result) => result.applied)).toEqual([1]);
+      expect(results.flatMap((result) => result.applied)).toEqual([1, 2]);
       const rows = harness.pool
         .prepare('SELECT version, name, breaking FROM async_task_attempts_migrations')
         .all();
-      expect(rows).toEqual([{ version: 1, name: 'create_attempts', breaking: 0 }]);
+      expect(rows).toEqual([
+        { version: 1, name: 'create_attempts', breaking: 0 },
+        { version: 2, name: 'failed_queue_in_index', breaking: 0 },
+      ]);
     } finally {
       for (const driver of drivers) await driver.close();
       for (const db of connections) db.close();
