@@ -155,6 +155,8 @@ const statusOrder = new Map(attemptStatuses.map((status, index) => [status, inde
  * const tasks = new AsyncTask({ driver: pgDriver(pool), targets: [OrderClient] });
  * await tasks.migrate();
  * await db.transaction(async (tx) => {
+/** A surrogate code unit not paired with its other half (a whole pair is one code point). */
+const loneSurrogate = /\p{Surrogate}/u;
  *   await tasks.enqueue(tx, OrderClient.fulfill, { orderNumber: 7 }, { idempotenceToken: 'order-7' });
  * });
  */
@@ -321,9 +323,20 @@ export class AsyncTask<
       throw new ConfigError('enqueueMany: pass an array of { method, args, options? }');
     }
     const list = items as readonly EnqueueItem<unknown>[];
-    const rows = list.map((item, index) =>
-      this.#prepare(item.method, item.args, item.options ?? {}, `enqueueMany: item ${index}`),
-    );
+    const rows = list.map((item: unknown, index) => {
+      if (typeof item !== 'object' || item === null) {
+        throw new ConfigError(
+          `enqueueMany: item ${index} must be an object { method, args, options? }; got ${item === null ? 'null' : `a ${typeof item}`}`,
+        );
+      }
+      const { method, args, options } = item as EnqueueItem<unknown>;
+      return this.#prepare(
+        method,
+        args,
+        options === undefined ? {} : options,
+        `enqueueMany: item ${index}`,
+      );
+    });
     if (rows.length === 0) return Promise.resolve([]);
     const insert = (prepared: AttemptInsertParams[]): Promise<Attempt[]> =>
       executor.attemptInsertMany(prepared).then((results) => {
@@ -560,6 +573,12 @@ export class AsyncTask<
       encryptor: encryptorName,
       maxAttempts: checkMaxAttempts(
         maxAttempts ?? ref.options.maxAttempts ?? this.#defaults.maxAttempts,
+    const given: unknown = options;
+    if (typeof given !== 'object' || given === null) {
+      throw new ConfigError(
+        `${where}: options must be an object such as { queue: 'mail' }, or left out; got ${given === null ? 'null' : `a ${typeof given}`}`,
+      );
+    }
         where,
       ),
       queue: checkQueue(queue ?? ref.options.queue ?? this.#defaults.queue, where),
@@ -569,6 +588,13 @@ export class AsyncTask<
     };
     if (encryptor === null || plain === null) return row;
     const encrypted = encryptor.encrypt(plain);
+        );
+      }
+      // Databases store text as UTF-8, where half a surrogate pair has no encoding: drivers write
+      // U+FFFD instead, so the token stored is not the one given and two tokens can become one.
+      if (loneSurrogate.test(idempotenceToken)) {
+        throw new ConfigError(
+          `${where}: idempotenceToken contains a lone surrogate (half of a UTF-16 pair, e.g. from cutting a string inside an emoji), which cannot be stored as UTF-8; pass well-formed text (token.toWellFormed() replaces it with U+FFFD)`,
     return typeof encrypted === 'string'
       ? { ...row, methodArgs: encrypted }
       : encrypted.then((methodArgs) => ({ ...row, methodArgs }));

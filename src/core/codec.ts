@@ -25,7 +25,7 @@ const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
  */
 export function encodeArgs(args: unknown): string | null {
   if (args === undefined) return null;
-  check(args, [], []);
+  check(args);
   return JSON.stringify(args);
 }
 
@@ -49,13 +49,93 @@ export function decodeArgs(text: string | null): unknown {
 }
 
 /**
- * Throws if `value` cannot go through JSON unchanged. `keys` is the path from the root and
- * `ancestors[i]` is the object at `keys.slice(0, i)`; both are only turned into text on failure.
+ * The deepest nesting of arrays and objects accepted. JSON.stringify and JSON.parse recurse once
+ * per level and throw a RangeError a few thousand levels down (fewer on a deep call stack), as do
+ * other languages' decoders; 1,000 is far past any real argument and well inside all of them.
  */
-function check(value: unknown, keys: PathKey[], ancestors: object[]): void {
+const maxDepth = 1_000;
+
+/** An array or object being walked: the keys still to visit are `keys[index…]` (arrays: `index…length`). */
+interface Frame {
+  readonly value: object;
+  readonly keys: readonly string[] | null;
+  readonly length: number;
+  index: number;
+}
+
+/**
+ * Throws if `value` cannot go through JSON unchanged. Walks with an explicit stack, not recursion,
+ * so no nesting can overflow the call stack before the depth limit is reported. `keys` is the path
+ * from the root, only turned into text on failure.
+ */
+function check(root: unknown): void {
+  const keys: PathKey[] = [];
+  const frames: Frame[] = [];
+  // Each open container and its depth, to name where a cycle starts.
+  const open = new Map<object, number>();
+  /** Checks `value` at `keys`; returns true when it is a container now open on the stack. */
+  const enter = (value: unknown): boolean => {
+    if (typeof value !== 'object' || value === null) {
+      checkPrimitive(value, keys);
+      return false;
+    }
+    const cycleStart = open.get(value);
+    if (cycleStart !== undefined) {
+      reject(
+        keys,
+        `is a circular reference (it points back to ${formatPath(keys.slice(0, cycleStart))}); ` +
+          'JSON cannot represent cycles. Remove the back-reference, or refer to the object by an id.',
+      );
+    }
+    if (frames.length >= maxDepth) rejectDepth(keys);
+    if (Array.isArray(value)) {
+      frames.push({ value, keys: null, length: value.length, index: 0 });
+    } else {
+      checkPlainObject(value, keys);
+      const own = Object.keys(value);
+      frames.push({ value, keys: own, length: own.length, index: 0 });
+    }
+    open.set(value, keys.length);
+    return true;
+  };
+
+  if (!enter(root)) return;
+  while (frames.length > 0) {
+    const frame = frames[frames.length - 1] as Frame;
+    if (frame.index >= frame.length) {
+      frames.pop();
+      open.delete(frame.value);
+      keys.pop(); // the key that led here (none for the root)
+      continue;
+    }
+    const index = frame.index++;
+    let child: unknown;
+    if (frame.keys === null) {
+      const array = frame.value as readonly unknown[];
+      child = array[index];
+      keys.push(index);
+      if (child === undefined && !(index in array)) {
+        reject(
+          keys,
+          'is a hole in a sparse array; JSON would turn it into null. Fill the array (e.g. with null) instead.',
+        );
+      }
+    } else {
+      const key = frame.keys[index] as string;
+      child = (frame.value as Record<string, unknown>)[key];
+      // A property holding undefined is left out, as JSON does.
+      if (child === undefined) continue;
+      keys.push(key);
+    }
+    if (!enter(child)) keys.pop();
+  }
+}
+
+function checkPrimitive(value: unknown, keys: PathKey[]): void {
   switch (typeof value) {
     case 'string':
     case 'boolean':
+    case 'object': // null
       return;
     case 'number':
       if (!Number.isFinite(value)) {
@@ -65,11 +145,8 @@ function check(value: unknown, keys: PathKey[], ancestors: object[]): void {
         );
       }
       return;
-    case 'object':
-      if (value !== null) checkObject(value, keys, ancestors);
-      return;
     case 'undefined':
-      // Object properties holding undefined are skipped by checkObject, so this is an array element.
+      // Object properties holding undefined are skipped by the walk, so this is an array element.
       return reject(
         keys,
         'is undefined; JSON would turn it into null inside an array. Pass null instead.',
@@ -89,54 +166,26 @@ function check(value: unknown, keys: PathKey[], ancestors: object[]): void {
   }
 }
 
-function checkObject(value: object, keys: PathKey[], ancestors: object[]): void {
-  const cycleStart = ancestors.indexOf(value);
-  if (cycleStart !== -1) {
-    reject(
-      keys,
-      `is a circular reference (it points back to ${formatPath(keys.slice(0, cycleStart))}); ` +
-        'JSON cannot represent cycles. Remove the back-reference, or refer to the object by an id.',
-    );
-  }
-
-  if (Array.isArray(value)) {
-    ancestors.push(value);
-    const length = value.length;
-    for (let index = 0; index < length; index++) {
-      const element: unknown = value[index];
-      keys.push(index);
-      if (element === undefined && !(index in value)) {
-        reject(
-          keys,
-          'is a hole in a sparse array; JSON would turn it into null. Fill the array (e.g. with null) instead.',
-        );
-      }
-      check(element, keys, ancestors);
-      keys.pop();
-    }
-    ancestors.pop();
-    return;
-  }
-
+function checkPlainObject(value: object, keys: PathKey[]): void {
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) rejectNonPlain(value, proto, keys);
-
   const symbols = Object.getOwnPropertySymbols(value);
   if (symbols.length > 0) {
     keys.push(symbols[0] as symbol);
     reject(keys, 'is a symbol-keyed property; JSON would drop it. Use a string key instead.');
   }
+}
 
-  ancestors.push(value);
-  const record = value as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
-    const child = record[key];
-    if (child === undefined) continue;
-    keys.push(key);
-    check(child, keys, ancestors);
-    keys.pop();
-  }
-  ancestors.pop();
+/** The path in the message is cut to its first steps: in full it would be thousands of characters. */
+function rejectDepth(keys: readonly PathKey[]): never {
+  const path = formatPath(keys);
+  const shown = `${formatPath(keys.slice(0, 4))}… (${keys.length} levels down)`;
+  throw new SerializationError(
+    path,
+    `${shown} is nested more than ${maxDepth.toLocaleString('en-US')} levels deep; JSON decoders ` +
+      '(JSON.parse in the worker, and those of other languages) recurse once per level and fail ' +
+      'on such nesting. Flatten the structure, or pass it as a string and parse it in the handler.',
+  );
 }
 
 function rejectNonPlain(value: object, proto: unknown, keys: PathKey[]): never {

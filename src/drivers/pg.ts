@@ -97,7 +97,20 @@ export function pgDriver(
   };
   return {
     dialect: postgresDialect,
-    connection: wrap,
+    connection: (tx) => {
+      // Checked here, not at the first query: there a wrong object reads as a database refusal.
+      const given: unknown = tx;
+      if (
+        typeof given !== 'object' ||
+        given === null ||
+        typeof (given as Partial<PgQueryable>).query !== 'function'
+      ) {
+        throw new ConfigError(
+          'enqueue: pass your node-postgres transaction (the PoolClient of pool.connect(), inside BEGIN) as the first argument, or the pg.Pool for a non-transactional enqueue',
+        );
+      }
+      return wrap(tx);
+    },
     run: (fn) => withClient((client) => fn(wrap(client))),
     session: (fn) => withClient((client) => fn(wrap(client))),
     transaction: (fn) =>

@@ -180,6 +180,153 @@ for (const fixture of fixtures) {
       });
     });
 
+    it('refuses args nested deeper than 1,000 levels (SerializationError, not a RangeError), and stores 1,000', async () => {
+      const shop = shopTarget();
+      const tasks = await migratedTasks(harness(), { targets: [shop] });
+      const nested = (depth: number, make: (inner: unknown) => unknown): AnyArgs => {
+        let value: unknown = 1;
+        for (let level = 1; level < depth; level++) value = make(value);
+        return { deep: value };
+      };
+      await expectNothingWritten(harness(), (tx) => {
+        for (const depth of [1_001, 3_000, 100_000]) {
+          for (const args of [nested(depth, (v) => [v]), nested(depth, (v) => ({ a: v }))]) {
+            const error = expectThrown(
+              () => tasks.enqueue(tx, shop.order, args),
+              SerializationError,
+              'SERIALIZATION',
+            );
+            expect(error.message).toMatch(
+              /^enqueue: args\.deep.* is nested more than 1,000 levels deep/,
+            );
+            expect(error.message.length).toBeLessThan(600);
+          }
+        }
+        const error = expectThrown(
+          () => tasks.enqueueMany(tx, [{ method: shop.order, args: nested(3_000, (v) => [v]) }]),
+          SerializationError,
+          'SERIALIZATION',
+        );
+        expect(error.message).toMatch(/^enqueueMany: item 0: args\.deep/);
+      });
+      const deepest = nested(1_000, (v) => [v]);
+      const attempt = await tasks.enqueue(harness().pool, shop.order, deepest);
+      expect((await tasks.get(attempt.id))?.args).toEqual(deepest);
+    });
+
+    it('refuses null or non-object options, a Symbol priority, and null batch items with ConfigError', async () => {
+      const shop = shopTarget();
+      const tasks = await migratedTasks(harness(), { targets: [shop] });
+      type Loose = (...args: unknown[]) => unknown;
+      const enqueue = tasks.enqueue.bind(tasks) as Loose;
+      const enqueueMany = tasks.enqueueMany.bind(tasks) as Loose;
+      await expectNothingWritten(harness(), (tx) => {
+        const cases: readonly [string, () => unknown, RegExp][] = [
+          [
+            'null options',
+            () => enqueue(tx, shop.order, {}, null),
+            /^enqueue: options must be an object/,
+          ],
+          [
+            'string options',
+            () => enqueue(tx, shop.order, {}, 'orders'),
+            /^enqueue: options must be an object/,
+          ],
+          [
+            'a Symbol priority',
+            () => enqueue(tx, shop.order, {}, { priority: Symbol('p') }),
+            /priority/,
+          ],
+          [
+            'a Symbol maxAttempts',
+            () => enqueue(tx, shop.order, {}, { maxAttempts: Symbol('m') }),
+            /maxAttempts/,
+          ],
+          ['a Symbol queue', () => enqueue(tx, shop.order, {}, { queue: Symbol('q') }), /queue/],
+          [
+            'a Symbol token',
+            () => enqueue(tx, shop.order, {}, { idempotenceToken: Symbol('t') }),
+            /idempotenceToken/,
+          ],
+          [
+            'enqueueMany([null])',
+            () => enqueueMany(tx, [null]),
+            /^enqueueMany: item 0 must be an object \{ method, args, options\? \}/,
+          ],
+          [
+            'enqueueMany([ok, 42])',
+            () => enqueueMany(tx, [{ method: shop.order, args: {} }, 42]),
+            /^enqueueMany: item 1 must be/,
+          ],
+          [
+            'enqueueMany with null options',
+            () => enqueueMany(tx, [{ method: shop.order, args: {}, options: null }]),
+            /^enqueueMany: item 0: options must be an object/,
+          ],
+        ];
+        for (const [label, call, message] of cases) {
+          const error = caughtSync(call);
+          expect(error, label).toBeInstanceOf(ConfigError);
+          expect((error as ConfigError).message, label).toMatch(message);
+        }
+      });
+    });
+
+    it('refuses an idempotence token with a lone surrogate before writing (it cannot be stored as UTF-8)', async () => {
+      const shop = shopTarget();
+      const tasks = await migratedTasks(harness(), { targets: [shop] });
+      await expectNothingWritten(harness(), (tx) => {
+        for (const token of ['\ud800', 'a\udfffb', 'order-\ud83d', '\udc00\ud800']) {
+          const error = caughtSync(() =>
+            tasks.enqueue(tx, shop.order, {}, { idempotenceToken: token }),
+          );
+          expect(error, JSON.stringify(token)).toBeInstanceOf(ConfigError);
+          expect((error as ConfigError).message).toContain('lone surrogate');
+          expect(
+            caughtSync(() =>
+              tasks.enqueueMany(tx, [
+                { method: shop.order, args: {}, options: { idempotenceToken: token } },
+              ]),
+            ),
+          ).toBeInstanceOf(ConfigError);
+        }
+      });
+      // A whole pair is fine, and the token comes back as it went in.
+      const attempt = await tasks.enqueue(
+        harness().pool,
+        shop.order,
+        {},
+        { idempotenceToken: 'party-\ud83c\udf89' },
+      );
+      expect(attempt.idempotenceToken).toBe('party-\ud83c\udf89');
+      const again = await tasks.enqueue(
+        harness().pool,
+        shop.order,
+        {},
+        { idempotenceToken: 'party-\ud83c\udf89' },
+      );
+      expect(again.id).toBe(attempt.id);
+      expect(await harness().countAttempts()).toBe(1);
+    });
+
+    it('refuses something that is not a transaction of this driver as the first argument, with ConfigError', async () => {
+      const shop = shopTarget();
+      const tasks = await migratedTasks(harness(), { targets: [shop] });
+      for (const tx of [{}, 42, 'tx', true, { query: 1 }, [] as unknown[]]) {
+        for (const call of [
+          () => tasks.enqueue(tx, shop.order, {}),
+          () => tasks.enqueueMany(tx, [{ method: shop.order, args: {} }]),
+        ]) {
+          const error = caughtSync(call);
+          expect(error, JSON.stringify(tx)).toBeInstanceOf(ConfigError);
+          expect((error as ConfigError).message, JSON.stringify(tx)).toMatch(
+            /\bpass (a|an|the|your)\b/,
+          );
+        }
+      }
+      expect(await harness().countAttempts()).toBe(0);
+    });
+
     it('refuses list options with ConfigError', async () => {
       const shop = shopTarget();
       const tasks = await migratedTasks(harness(), { targets: [shop] });

@@ -291,3 +291,51 @@ describe('decodeArgs', () => {
     expect(error.message).not.toContain('4111');
   });
 });
+
+describe('encodeArgs nesting depth', () => {
+  const nestedArrays = (depth: number): unknown => {
+    let value: unknown = [];
+    for (let level = 1; level < depth; level++) value = [value];
+    return value;
+  };
+  const nestedObjects = (depth: number): unknown => {
+    let value: unknown = {};
+    for (let level = 1; level < depth; level++) value = { next: value };
+    return value;
+  };
+
+  it('accepts 1,000 levels and round trips them', () => {
+    for (const value of [nestedArrays(1_000), nestedObjects(1_000)]) {
+      expect(decodeArgs(encodeArgs(value))).toEqual(value);
+    }
+  });
+
+  // 3,000 levels and more were a RangeError (call stack) from the recursive check or JSON itself.
+  it.each([1_001, 3_000, 10_000, 1_000_000])(
+    'refuses %i levels with a SerializationError and a short message',
+    (depth) => {
+      for (const value of [nestedArrays(depth), nestedObjects(depth)]) {
+        let error: unknown;
+        try {
+          encodeArgs(value);
+        } catch (caught) {
+          error = caught;
+        }
+        expect(error).toBeInstanceOf(SerializationError);
+        const serialization = error as SerializationError;
+        expect(serialization.message).toContain('is nested more than 1,000 levels deep');
+        expect(serialization.message).toContain('(1000 levels down)');
+        expect(serialization.message.length).toBeLessThan(500);
+        expect(
+          serialization.path.startsWith('args[0]') || serialization.path.startsWith('args.next'),
+        ).toBe(true);
+      }
+    },
+  );
+
+  it('still reports a bad value found before the depth limit with its path', () => {
+    expect(() => encodeArgs({ a: [[[{ when: new Date(0) }]]] })).toThrow(
+      'args.a[0][0][0].when is a Date',
+    );
+  });
+});
