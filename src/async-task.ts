@@ -145,6 +145,8 @@ export interface PruneOptions {
 }
 
 const maxTokenLength = 255;
+/** A surrogate code unit not paired with its other half (a whole pair is one code point). */
+const loneSurrogate = /\p{Surrogate}/u;
 const statusOrder = new Map(attemptStatuses.map((status, index) => [status, index]));
 
 /**
@@ -155,8 +157,6 @@ const statusOrder = new Map(attemptStatuses.map((status, index) => [status, inde
  * const tasks = new AsyncTask({ driver: pgDriver(pool), targets: [OrderClient] });
  * await tasks.migrate();
  * await db.transaction(async (tx) => {
-/** A surrogate code unit not paired with its other half (a whole pair is one code point). */
-const loneSurrogate = /\p{Surrogate}/u;
  *   await tasks.enqueue(tx, OrderClient.fulfill, { orderNumber: 7 }, { idempotenceToken: 'order-7' });
  * });
  */
@@ -539,6 +539,12 @@ export class AsyncTask<
     where: string,
   ): AttemptInsertParams | Promise<AttemptInsertParams> {
     const ref = this.#resolve(method, where);
+    const given: unknown = options;
+    if (typeof given !== 'object' || given === null) {
+      throw new ConfigError(
+        `${where}: options must be an object such as { queue: 'mail' }, or left out; got ${given === null ? 'null' : `a ${typeof given}`}`,
+      );
+    }
     const { idempotenceToken, scheduledAt, maxAttempts, queue, priority } = options;
     if (idempotenceToken !== undefined) {
       if (
@@ -548,6 +554,13 @@ export class AsyncTask<
       ) {
         throw new ConfigError(
           `${where}: idempotenceToken must be a string of 1-${maxTokenLength} characters`,
+        );
+      }
+      // Databases store text as UTF-8, where half a surrogate pair has no encoding: drivers write
+      // U+FFFD instead, so the token stored is not the one given and two tokens can become one.
+      if (loneSurrogate.test(idempotenceToken)) {
+        throw new ConfigError(
+          `${where}: idempotenceToken contains a lone surrogate (half of a UTF-16 pair, e.g. from cutting a string inside an emoji), which cannot be stored as UTF-8; pass well-formed text (token.toWellFormed() replaces it with U+FFFD)`,
         );
       }
     }
@@ -573,12 +586,6 @@ export class AsyncTask<
       encryptor: encryptorName,
       maxAttempts: checkMaxAttempts(
         maxAttempts ?? ref.options.maxAttempts ?? this.#defaults.maxAttempts,
-    const given: unknown = options;
-    if (typeof given !== 'object' || given === null) {
-      throw new ConfigError(
-        `${where}: options must be an object such as { queue: 'mail' }, or left out; got ${given === null ? 'null' : `a ${typeof given}`}`,
-      );
-    }
         where,
       ),
       queue: checkQueue(queue ?? ref.options.queue ?? this.#defaults.queue, where),
@@ -588,13 +595,6 @@ export class AsyncTask<
     };
     if (encryptor === null || plain === null) return row;
     const encrypted = encryptor.encrypt(plain);
-        );
-      }
-      // Databases store text as UTF-8, where half a surrogate pair has no encoding: drivers write
-      // U+FFFD instead, so the token stored is not the one given and two tokens can become one.
-      if (loneSurrogate.test(idempotenceToken)) {
-        throw new ConfigError(
-          `${where}: idempotenceToken contains a lone surrogate (half of a UTF-16 pair, e.g. from cutting a string inside an emoji), which cannot be stored as UTF-8; pass well-formed text (token.toWellFormed() replaces it with U+FFFD)`,
     return typeof encrypted === 'string'
       ? { ...row, methodArgs: encrypted }
       : encrypted.then((methodArgs) => ({ ...row, methodArgs }));
