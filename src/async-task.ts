@@ -17,8 +17,10 @@ import {
   SchemaOutdatedError,
   SerializationError,
   UnknownTargetError,
+  shown,
 } from './core/errors.js';
-import { silentLogger, type Logger } from './core/logger.js';
+import { safeLogger, silentLogger, type Logger } from './core/logger.js';
+import { decryptedErrorText, type EncryptedTaskErrors } from './core/error-text.js';
 import {
   checkMaxAttempts,
   defaultBackoff,
@@ -95,6 +97,14 @@ export interface AsyncTaskOptions<Tx, HandlerTx, Encryptors extends Record<strin
   readonly table?: string;
   /** Called when a handler throws (the gem's `handle_perform_error`). */
   readonly onError?: ErrorHook;
+  /**
+   * What `last_error` keeps when a task stored with an encryptor fails: its message may quote
+   * the arguments, so it is encrypted with the task's own encryptor (`'encrypt'`; read it back
+   * with `decryptLastError`), or dropped, keeping only the error's class (`'class'`). Logs and
+   * worker events carry the class only, either way.
+   * @defaultValue 'encrypt'
+   */
+  readonly encryptedTaskErrors?: EncryptedTaskErrors;
   /** Any pino-compatible logger. Arguments are never logged. @defaultValue silent */
   readonly logger?: Logger;
   readonly defaults?: AsyncTaskDefaults<keyof Encryptors & string>;
@@ -246,6 +256,12 @@ export class AsyncTask<
       throw new ConfigError('new AsyncTask: onError must be a function (error, attempt) => void');
     }
     const retention = resolveRetention(options.retention, 'new AsyncTask');
+    const encryptedTaskErrors = options.encryptedTaskErrors ?? 'encrypt';
+    if (encryptedTaskErrors !== 'encrypt' && encryptedTaskErrors !== 'class') {
+      throw new ConfigError(
+        `new AsyncTask: encryptedTaskErrors must be 'encrypt' or 'class', got ${shown(encryptedTaskErrors)}`,
+      );
+    }
     const dialect = this.#driver.dialect;
     const table = this.#table;
     this.#runtime = {
@@ -255,7 +271,8 @@ export class AsyncTask<
       encryptors,
       defaultBackoff: defaults.backoff ?? defaultBackoff,
       onError: options.onError,
-      logger: options.logger ?? silentLogger,
+      encryptedTaskErrors,
+      logger: safeLogger(options.logger ?? silentLogger),
       retention,
       executor: (connection: SqlConnection): Executor => dialect.executor(connection, table),
     };
@@ -355,6 +372,23 @@ export class AsyncTask<
     if (!isAttemptId(id)) return null;
     const record = await this.#run((executor) => executor.attemptGet(id));
     return record ? toAttempt(record, decodeArgs) : null;
+  }
+
+  /**
+   * The full `last_error` of an encrypted task, decrypted with its encryptor: an operator's
+   * explicit action (`get` and `list` show only the error's class). Null when the attempt does
+   * not exist or never failed; a plain task's `last_error` as it is.
+   */
+  async decryptLastError(id: string): Promise<string | null> {
+    if (!isAttemptId(id)) return null;
+    const record = await this.#run((executor) => executor.attemptGet(id));
+    if (!record) return null;
+    if (record.encryptor === null) return record.lastError;
+    return decryptedErrorText(
+      record.lastError,
+      record.encryptor,
+      this.#encryptors.get(record.encryptor),
+    );
   }
 
   /** Attempts, newest first, optionally filtered. Page with `before: lastId`. */

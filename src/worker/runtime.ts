@@ -1,4 +1,5 @@
 import type { Attempt } from '../core/attempt.js';
+import type { EncryptedTaskErrors } from '../core/error-text.js';
 import type { Encryptor } from '../core/encryptor.js';
 import type { Logger } from '../core/logger.js';
 import type { Retention } from '../core/retention.js';
@@ -19,6 +20,8 @@ export interface Runtime {
   readonly encryptors: ReadonlyMap<string, Encryptor>;
   readonly defaultBackoff: Backoff;
   readonly onError: ErrorHook | undefined;
+  /** What `last_error` keeps of an encrypted task's failure. */
+  readonly encryptedTaskErrors: EncryptedTaskErrors;
   readonly logger: Logger;
   /** How long finished attempts are kept; null when nothing is ever pruned (no Pruner needed). */
   readonly retention: Retention | null;
