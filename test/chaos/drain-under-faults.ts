@@ -181,6 +181,22 @@ export async function drainUnderFaults(options: DrainUnderFaults): Promise<Drain
   }
 }
 
+/** Whether `worker` has started (printed `ready`). */
+export function isReady(worker: WorkerProcess): boolean {
+  return worker.lines.some((line) => line.startsWith('ready '));
+}
+
+/**
+ * A random live worker to kill, or none while any live worker is still starting: on a loaded
+ * machine a replacement can take longer to start than the kill interval, and kills must not
+ * outpace them until no worker is left to rescue anything.
+ */
+export function pickVictim(fleet: WorkerFleet): WorkerProcess | undefined {
+  const alive = fleet.alive();
+  if (alive.length === 0 || !alive.every(isReady)) return undefined;
+  return alive[Math.floor(Math.random() * alive.length)];
+}
+
 /** Resolves after `ms`, or at once when `stop()` turns true (checked every 50 ms). */
 export async function pause(ms: number, stop: () => boolean = () => false): Promise<void> {
   const until = Date.now() + ms;

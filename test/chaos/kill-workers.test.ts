@@ -7,11 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresHarness } from '../harness/postgres.js';
 import { key, type Run, type WorkerFleet } from '../harness/worker-process.js';
 import { formatTable, recordRow, sized, type ChaosRow } from './chaos-report.js';
-import { drainUnderFaults, pause, recovered } from './drain-under-faults.js';
+import { drainUnderFaults, pause, pickVictim, recovered } from './drain-under-faults.js';
 
 const lease = { leaseMs: 2000, heartbeatMs: 500, rescueIntervalMs: 500 };
-/** Scheduling slack on a loaded 2-core machine, on top of lease + one rescue interval. */
-const recoveryGraceMs = sized(4000, 4000);
+/**
+ * Scheduling slack on top of lease + one rescue interval. In CI the machine runs other test
+ * files at once: that run checks correctness and only a loose bound on time.
+ */
+const recoveryGraceMs = sized(20_000, 4000);
 const count = sized(3000, 100_000);
 const workers = sized(3, 4);
 const killEveryMs = 2000;
@@ -60,7 +63,7 @@ describe('chaos: kill -9 of worker processes', () => {
         count,
         workers,
         workerOptions: { concurrency: 8, pollIntervalMs: 200, ...lease },
-        timeoutMs: sized(120_000, 1_200_000),
+        timeoutMs: sized(240_000, 1_200_000),
         inject: async (context) => {
           const { fleet, tasks } = context;
           const drained = (): boolean => context.drained();
@@ -69,8 +72,7 @@ describe('chaos: kill -9 of worker processes', () => {
           while (!drained()) {
             await pause(killEveryMs, drained);
             if (drained()) break;
-            const alive = fleet.alive();
-            const victim = alive[Math.floor(Math.random() * alive.length)];
+            const victim = pickVictim(fleet);
             if (victim === undefined) continue;
             const killedAt = Date.now();
             await fleet.kill(victim);
@@ -99,6 +101,6 @@ describe('chaos: kill -9 of worker processes', () => {
         lease.leaseMs + lease.rescueIntervalMs + recoveryGraceMs,
       );
     },
-    sized(150_000, 1_500_000),
+    sized(300_000, 1_500_000),
   );
 });

@@ -24,7 +24,7 @@ type PostgresHarness = Awaited<ReturnType<typeof postgresHarness>>;
 
 const lease = { leaseMs: 2000, heartbeatMs: 500, rescueIntervalMs: 500 };
 const workerOptions = { concurrency: 8, pollIntervalMs: 200, ...lease };
-const count = sized(3000, 20_000);
+const count = sized(2000, 20_000);
 const workers = sized(3, 4);
 
 /** Until `done` has grown by at least `by` since `from` tasks; the time since `since`. */
@@ -111,7 +111,7 @@ describe('chaos: PostgreSQL server faults (private cluster)', () => {
         count,
         workers,
         workerOptions,
-        timeoutMs: sized(120_000, 600_000),
+        timeoutMs: sized(240_000, 600_000),
         inject: async (context) => {
           const recoveries: number[] = [];
           for (const fraction of [0.2, 0.45]) {
@@ -126,7 +126,11 @@ describe('chaos: PostgreSQL server faults (private cluster)', () => {
           const done = context.fleet.done.size;
           const terminated = await terminate(name);
           recoveries.push(await progressAfter(context, done, at, 'progress after terminations'));
-          await context.fleet.waitFor('the drain', () => context.drained(), 120_000);
+          await context.fleet.waitFor(
+            'the drain',
+            () => context.drained(),
+            sized(240_000, 600_000),
+          );
           errorsSeen = context.fleet.all.reduce((n, worker) => n + worker.errors.length, 0);
           return {
             description: `2 × restart, ${terminated} backends terminated`,
@@ -137,7 +141,7 @@ describe('chaos: PostgreSQL server faults (private cluster)', () => {
       record(row);
       expect(errorsSeen, 'the workers noticed the outages').toBeGreaterThan(0);
     },
-    sized(180_000, 900_000),
+    sized(300_000, 900_000),
   );
 
   it(
@@ -146,7 +150,7 @@ describe('chaos: PostgreSQL server faults (private cluster)', () => {
       const h = await newHarness();
       const proxy = new BlackHoleProxy(cluster!.port);
       await proxy.listen();
-      const holdMs = sized(6000, 15_000);
+      const holdMs = sized(5000, 15_000);
       // The worker behind the proxy (w1). pg's client-side timeouts are what notice a connection
       // that accepts writes and never answers (TCP keepalive would be answered by the proxy's
       // kernel, statement_timeout by a server that never sees the statement); the server's
@@ -173,7 +177,7 @@ describe('chaos: PostgreSQL server faults (private cluster)', () => {
                 }
               : {},
           workerOptions,
-          timeoutMs: sized(120_000, 600_000),
+          timeoutMs: sized(240_000, 600_000),
           inject: async (context) => {
             const { fleet, tasks } = context;
             context.hold(true);
@@ -213,7 +217,7 @@ describe('chaos: PostgreSQL server faults (private cluster)', () => {
         await proxy.close();
       }
     },
-    sized(180_000, 900_000),
+    sized(300_000, 900_000),
   );
 
   it(
@@ -239,7 +243,7 @@ describe('chaos: PostgreSQL server faults (private cluster)', () => {
           count,
           workers,
           workerOptions: { ...workerOptions, pollOnly: true },
-          timeoutMs: sized(120_000, 600_000),
+          timeoutMs: sized(240_000, 600_000),
           inject: async (context) => {
             await untilDone(context, 0.4);
             const at = Date.now();
@@ -262,6 +266,6 @@ describe('chaos: PostgreSQL server faults (private cluster)', () => {
         await bouncer.stop();
       }
     },
-    sized(180_000, 900_000),
+    sized(300_000, 900_000),
   );
 });
