@@ -5,6 +5,7 @@ import type { Encryptor } from '../core/encryptor.js';
 import { parseTableName } from '../core/table-name.js';
 import { openDatabase, type OpenedDatabase, type OpenOptions } from './database.js';
 import { UsageError } from './errors.js';
+import { printable } from './format.js';
 
 /** Options every command that talks to the database has. */
 export interface ConnectionOptions {
@@ -106,9 +107,12 @@ function tableName(value: string): string {
   return value;
 }
 
-/** Writes one line to stdout. */
+/**
+ * Writes one line to stdout. Control characters that slipped through unescaped are escaped here
+ * too (newlines within `line` are kept: some callers print several lines at once).
+ */
 export function out(line = ''): void {
-  process.stdout.write(`${line}\n`);
+  process.stdout.write(`${printableLines(line)}\n`);
 }
 
 /** Writes `value` as indented JSON to stdout. */
@@ -118,5 +122,9 @@ export function outJson(value: unknown): void {
 
 /** Writes a line to stderr (status messages, so that stdout stays data). */
 export function note(line: string): void {
-  process.stderr.write(`${line}\n`);
+  process.stderr.write(`${printableLines(line)}\n`);
+}
+
+function printableLines(text: string): string {
+  return text.split('\n').map(printable).join('\n');
 }

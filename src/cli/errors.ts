@@ -1,4 +1,5 @@
 import { inspect } from 'node:util';
+import { printable } from './format.js';
 
 /** Exit codes of the `async-task` command. */
 export const exitCode = {
@@ -38,7 +39,8 @@ export function describeForCli(error: unknown): string {
     current = current instanceof Error ? current.cause : undefined;
   }
   const line = parts.map((part) => part.replace(/[:\s]+$/, '')).join(': ');
-  return (line === '' ? 'unknown error' : line).replace(/\s*\n\s*/g, ' ').trim();
+  // A message may quote stored or client text: escaped, so it cannot act on the terminal.
+  return printable((line === '' ? 'unknown error' : line).replace(/\s*\n\s*/g, ' ').trim());
 }
 
 function ownMessage(error: unknown): string {

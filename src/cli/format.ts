@@ -26,6 +26,33 @@ export function attemptJson(attempt: Attempt): Record<string, unknown> {
   };
 }
 
+/**
+ * Characters a terminal acts on instead of showing: C0 and C1 controls (ESC starts colour, cursor
+ * and title sequences; CSI is U+009B), DEL, the line and paragraph separators, and the bidi marks,
+ * embeddings, overrides and isolates that reorder the text after them.
+ */
+const unsafe =
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Stored text (an error message, a token, a name) made safe to print for a human: a newline
+ * becomes `⏎`, a tab `\t`, a carriage return `\r`, and any other character above `\xNN` or
+ * `\uNNNN`, visibly, so a message cannot fake another line, clear the screen or reorder the text.
+ * JSON output needs none of this: JSON.stringify escapes what it must and keeps the exact text.
+ */
+export function printable(text: string): string {
+  return text.replace(unsafe, (char) => {
+    if (char === '\n') return '⏎';
+    if (char === '\t') return '\\t';
+    if (char === '\r') return '\\r';
+    const code = char.charCodeAt(0);
+    return code <= 0xff
+      ? `\\x${code.toString(16).padStart(2, '0')}`
+      : `\\u${code.toString(16).toUpperCase().padStart(4, '0')}`;
+  });
+}
+
 /** `2024-05-01 12:00:00Z`: UTC to the second, readable in a table. */
 export function shortTime(date: Date): string {
   return date
@@ -34,9 +61,9 @@ export function shortTime(date: Date): string {
     .replace(/\.\d+Z$/, 'Z');
 }
 
-/** Cuts `text` to `width` characters, ending in `…` when cut; newlines become spaces. */
+/** Cuts `text` to `width` characters, ending in `…` when cut; control characters escaped. */
 export function clip(text: string, width: number): string {
-  const flat = text.replace(/\s+/g, ' ');
+  const flat = printable(text).replace(/\s+/g, ' ');
   return flat.length <= width ? flat : `${flat.slice(0, width - 1)}…`;
 }
 
@@ -65,10 +92,10 @@ export function attemptTable(attempts: readonly Attempt[]): string[] {
   return table(
     ['ID', 'STATUS', 'TASK', 'QUEUE', 'TRIES', 'CREATED', 'LAST ERROR'],
     attempts.map((a) => [
-      a.id,
-      a.status,
+      printable(a.id),
+      printable(a.status),
       clip(`${a.target}.${a.methodName}`, 40),
-      a.queue,
+      clip(a.queue, 100),
       `${a.numAttempts}/${a.maxAttempts}`,
       shortTime(a.createdAt),
       a.lastError === null ? '' : clip(a.lastError, 60),
@@ -88,7 +115,8 @@ export function attemptDetails(a: Attempt): string[] {
         ? `(encrypted with '${a.encryptor}'; not shown)`
         : a.args === undefined
           ? '(none)'
-          : JSON.stringify(a.args),
+          : // JSON escapes C0 controls but not C1, the separators or bidi characters.
+            JSON.stringify(a.args),
     ],
     ['queue', `${a.queue} (priority ${a.priority})`],
     ['attempts', `${a.numAttempts} of ${a.maxAttempts}`],
@@ -100,5 +128,8 @@ export function attemptDetails(a: Attempt): string[] {
     ['updated at', a.updatedAt.toISOString()],
   ];
   const width = Math.max(...fields.map(([name]) => name.length));
-  return [`attempt ${a.id}`, ...fields.map(([name, value]) => `  ${name.padEnd(width)}  ${value}`)];
+  return [
+    `attempt ${printable(a.id)}`,
+    ...fields.map(([name, value]) => `  ${name.padEnd(width)}  ${printable(value)}`),
+  ];
 }

@@ -204,6 +204,48 @@ export function cliSuite(setup: () => Promise<CliDatabase>): void {
       expect('args' in shown).toBe(false);
     });
 
+    // A stored message once printed raw: it could fake a "status succeeded" line, clear the
+    // screen, colour the terminal or reverse the text that follows it.
+    it('escapes control characters, newlines and bidi overrides of stored text; JSON keeps them exactly', async () => {
+      const message =
+        'boom\n  status             succeeded\r\x1b[2J\x1b[31mred\x07\x9b1m \u202eevil\u2066x\u2069 \u2028end\tok';
+      const token = 'tok\x1b]0;owned\x07\n  status  succeeded';
+      const attempt = await db.tasks.enqueue(
+        db.pool,
+        CliFixture.explode,
+        { message },
+        { queue: 'hostile-text', idempotenceToken: token },
+      );
+      await db.tasks.runDue({ queues: ['hostile-text'] });
+
+      const shown = await cli('show', attempt.id);
+      const listed = await cli('list', '--queue', 'hostile-text');
+      for (const result of [shown, listed]) {
+        expect(result.code).toBe(0);
+        expect(result.stdout).not.toMatch(
+          // eslint-disable-next-line no-control-regex -- none of these may reach the terminal
+          /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/,
+        );
+        expect(result.stdout).toContain('\\x1b[2J');
+        expect(result.stdout).not.toMatch(/^\s*status\s+succeeded/m);
+      }
+      expect(lines(shown.stdout)).toHaveLength(12);
+      expect(shown.stdout).toContain('\\u202Eevil\\u2066x\\u2069 \\u2028end\\tok');
+      expect(shown.stdout).toMatch(/^ {2}status\s+failed$/m);
+      expect(shown.stdout).toContain(
+        'PermanentError: boom⏎  status             succeeded\\r\\x1b[2J',
+      );
+      expect(shown.stdout).toContain('tok\\x1b]0;owned\\x07⏎  status  succeeded');
+      expect(lines(listed.stdout)).toHaveLength(2);
+
+      const json = await cliJson<JsonAttempt & { lastError: string; idempotenceToken: string }>(
+        'show',
+        attempt.id,
+      );
+      expect(json.lastError).toBe(`PermanentError: ${message}`);
+      expect(json.idempotenceToken).toBe(token);
+    });
+
     it('exits 1 for an unknown id and 2 for something that is not an id', async () => {
       const missing = await cli('show', '987654321');
       expect(missing.code).toBe(1);
@@ -328,7 +370,7 @@ export function cliSuite(setup: () => Promise<CliDatabase>): void {
           () => /stop with Ctrl-C or SIGTERM/.test(stdout) || child.exitCode !== null,
         );
         expect(stderr).toBe('');
-        expect(stdout).toMatch(/targets\s+CliFixture \(record, refuse\)/);
+        expect(stdout).toMatch(/targets\s+CliFixture \(record, hang, refuse, explode\)/);
         await waitFor('the attempts to finish', async () => {
           const statuses = await Promise.all(
             [...plain, secret, refused].map(async (a) => (await db.tasks.get(a.id))?.status),

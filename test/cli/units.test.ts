@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { importClient, mask, parseDatabaseUrl } from '../../src/cli/database.js';
 import { parseDuration } from '../../src/cli/duration.js';
 import { CliError, UsageError, describeForCli, exitCodeOf } from '../../src/cli/errors.js';
+import { clip, printable } from '../../src/cli/format.js';
 import { Progress } from '../../src/cli/progress.js';
 import { DatabaseError, InvalidStateError } from '../../src/index.js';
 
@@ -238,5 +239,36 @@ describe('Progress', () => {
     progress.log('hello');
     progress.finish();
     expect(tty.writes).toEqual([]);
+  });
+});
+
+describe('printable', () => {
+  it.each([
+    ['a newline', 'a\nb', 'a⏎b'],
+    ['CR and tab', 'a\rb\tc', 'a\\rb\\tc'],
+    ['ESC sequences', '\x1b[2J\x1b]0;t\x07', '\\x1b[2J\\x1b]0;t\\x07'],
+    ['NUL and DEL', '\0\x7f', '\\x00\\x7f'],
+    ['C1 controls (CSI)', '\x9b31m\x85', '\\x9b31m\\x85'],
+    [
+      'bidi overrides and isolates',
+      '\u202aa\u202eb\u2066c\u2069',
+      '\\u202Aa\\u202Eb\\u2066c\\u2069',
+    ],
+    ['bidi marks', '\u200e\u200f\u061c', '\\u200E\\u200F\\u061C'],
+    ['line and paragraph separators', 'a\u2028b\u2029', 'a\\u2028b\\u2029'],
+  ])('escapes %s', (_label, text, expected) => {
+    expect(printable(text)).toBe(expected);
+  });
+
+  it('leaves ordinary text, accents, emoji and backslashes alone', () => {
+    const text = 'Zoë paid 12 € 🎉 at C:\\shop "quoted"';
+    expect(printable(text)).toBe(text);
+  });
+
+  it('escapes before clipping, so a cut never leaves a raw control character', () => {
+    const clipped = clip('x\x1b[31m'.repeat(10), 12);
+    expect(clipped).toHaveLength(12);
+    expect(clipped.startsWith('x\\x1b[31mx')).toBe(true);
+    expect(clipped).not.toContain('\x1b');
   });
 });
