@@ -12,6 +12,7 @@ import { ClaimSizer } from './claim-sizer.js';
 import { Completer } from './completer.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { Notifier } from './notifier.js';
+import { Pruner } from './pruner.js';
 import { performAttempt } from './runner.js';
 import type { Runtime } from './runtime.js';
 
@@ -137,6 +138,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #keeper: LeaseKeeper | undefined;
   #completer: Completer | undefined;
   #notifier: Notifier | undefined;
+  #pruner: Pruner | undefined;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #wakeRequested = false;
@@ -290,6 +292,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
       }
     }
     this.#rescueTimer = setInterval(() => void this.#rescue(), this.#rescueIntervalMs);
+    // Retention: finished attempts past their age go, a bounded batch at a time, by one worker
+    // per table at a time.
+    if (this.#runtime.retention) {
+      this.#pruner = new Pruner(this.#runtime, { onError: (error) => this.#error(error, 'prune') });
+      this.#pruner.start();
+    }
     if (this.#handleSignals) {
       this.#signalHandler = () => void this.stop();
       process.once('SIGTERM', this.#signalHandler);
@@ -323,6 +331,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     clearInterval(this.#rescueTimer);
     this.#unsubscribeLocal?.();
+    await this.#pruner?.close();
     this.#wakeUp();
     await this.#loop;
     await this.#notifier?.close();
