@@ -197,6 +197,24 @@ export function pickVictim(fleet: WorkerFleet): WorkerProcess | undefined {
   return alive[Math.floor(Math.random() * alive.length)];
 }
 
+/**
+ * After at least `ms`, the next victim: as soon as every live worker is up (a replacement can
+ * take longer than `ms` to start on a loaded machine). Undefined once `stop()` turns true.
+ */
+export async function nextVictim(
+  fleet: WorkerFleet,
+  ms: number,
+  stop: () => boolean,
+): Promise<WorkerProcess | undefined> {
+  await pause(ms, stop);
+  for (;;) {
+    if (stop()) return undefined;
+    const victim = pickVictim(fleet);
+    if (victim !== undefined) return victim;
+    await pause(50, stop);
+  }
+}
+
 /** Resolves after `ms`, or at once when `stop()` turns true (checked every 50 ms). */
 export async function pause(ms: number, stop: () => boolean = () => false): Promise<void> {
   const until = Date.now() + ms;

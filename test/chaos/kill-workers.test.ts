@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresHarness } from '../harness/postgres.js';
 import { key, type Run, type WorkerFleet } from '../harness/worker-process.js';
 import { formatTable, recordRow, sized, type ChaosRow } from './chaos-report.js';
-import { drainUnderFaults, pause, pickVictim, recovered } from './drain-under-faults.js';
+import { drainUnderFaults, nextVictim, recovered } from './drain-under-faults.js';
 
 const lease = { leaseMs: 2000, heartbeatMs: 500, rescueIntervalMs: 500 };
 /**
@@ -70,10 +70,8 @@ describe('chaos: kill -9 of worker processes', () => {
           const recoveries: Promise<number>[] = [];
           let kills = 0;
           while (!drained()) {
-            await pause(killEveryMs, drained);
-            if (drained()) break;
-            const victim = pickVictim(fleet);
-            if (victim === undefined) continue;
+            const victim = await nextVictim(fleet, killEveryMs, drained);
+            if (victim === undefined) break;
             const killedAt = Date.now();
             await fleet.kill(victim);
             kills += 1;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mysqlHarness, mysqlUrl } from '../harness/mysql.js';
 import { Database, sqliteHarness } from '../harness/sqlite.js';
 import { formatTable, recordRow, sized, type ChaosRow } from './chaos-report.js';
-import { drainUnderFaults, pause, pickVictim, recovered, rescued } from './drain-under-faults.js';
+import { drainUnderFaults, nextVictim, pause, recovered, rescued } from './drain-under-faults.js';
 
 const lease = { leaseMs: 2000, heartbeatMs: 500, rescueIntervalMs: 500 };
 const workerOptions = { concurrency: 8, pollIntervalMs: 200, ...lease };
@@ -144,10 +144,9 @@ describe('chaos: MySQL/MariaDB and SQLite', () => {
             const recoveries: Promise<number>[] = [];
             let kills = 0;
             while (!done()) {
-              await pause(killEveryMs, done);
               // Most of a worker's time with runs in flight is inside ctx.transaction.
-              const victim = pickVictim(fleet);
-              if (victim === undefined || done()) continue;
+              const victim = await nextVictim(fleet, killEveryMs, done);
+              if (victim === undefined) break;
               const at = Date.now();
               await fleet.kill(victim);
               kills += 1;

@@ -8,6 +8,8 @@ import { defineConfig } from 'vitest/config';
 
 const report = join(tmpdir(), `async-task-chaos-${process.pid}.jsonl`);
 process.env['ASYNC_TASK_CHAOS_REPORT'] = report;
+// Read by the global setup's table too (test.env only reaches the test files).
+process.env['ASYNC_TASK_CHAOS'] ??= 'full';
 
 export default defineConfig({
   root: fileURLToPath(new URL('../..', import.meta.url)),
