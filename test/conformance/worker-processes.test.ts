@@ -156,9 +156,11 @@ for (const fixture of fixtures) {
         const fleet = newFleet(harness().childEnv(), { pollIntervalMs: 200 });
         const first = fleet.start('fair-1');
         await first.ready;
-        await fleet.waitFor('the first worker to be well into the backlog', () => {
-          return first.starts.length >= 100;
-        });
+        await fleet.waitFor(
+          'the first worker to be well into the backlog',
+          () => first.starts.length >= 100,
+          20_000,
+        );
         const second = fleet.start('fair-2');
         await second.ready;
         const fromFirst = first.starts.length;

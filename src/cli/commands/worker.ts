@@ -14,6 +14,7 @@ import {
 } from '../common.js';
 import { describeForCli } from '../errors.js';
 import { formatCount, formatDuration } from '../progress.js';
+import { printable } from '../format.js';
 import { describeTargets, loadTargetsModule } from '../targets-module.js';
 
 interface WorkerCommandOptions extends ConnectionOptions, JsonOption {
@@ -108,8 +109,9 @@ async function runWorker(options: WorkerCommandOptions): Promise<void> {
           `${JSON.stringify({ event, time: new Date().toISOString(), ...fields })}\n`,
         )
     : undefined;
+  // Lines carry stored text (errors, names): escaped so none can fake a line or drive the terminal.
   const say = (line: string): void => {
-    process.stdout.write(`${line}\n`);
+    process.stdout.write(`${printable(line)}\n`);
   };
 
   // Signals are caught before the worker starts, so one during start-up still stops it cleanly.
