@@ -120,7 +120,7 @@ interface Watch {
  * Runs waiting on user code, checked by one timer every 100 ms rather than a timer per run: at tens
  * of thousands of tasks a second, arming and clearing a timer per task is a measurable share of a
  * no-op task's cost. Only runs still waiting are here, so a sweep is short; the timer stops once
- * nothing waits (and keeps the process alive while something does, as a pending run should).
+ * nothing waits.
  */
 const watched = new Set<Watch>();
 let sweeper: NodeJS.Timeout | undefined;
@@ -174,7 +174,9 @@ function settle(call: () => unknown, timeoutMs: number): Settled | Promise<Settl
       resolve(settled);
     };
     watched.add(watch);
-    sweeper ??= setInterval(sweep, Math.min(sweepMs, timeoutMs));
+    // Unref'd: a run abandoned at stop() must not keep the process alive for its whole limit.
+    // Whoever waits on a run holds the process open by other means (its pool, its server).
+    sweeper ??= setInterval(sweep, Math.min(sweepMs, timeoutMs)).unref();
     try {
       (value as PromiseLike<unknown>).then(
         () => finish(returned),

@@ -295,7 +295,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // Retention: finished attempts past their age go, a bounded batch at a time, by one worker
     // per table at a time.
     if (this.#runtime.retention) {
-      this.#pruner = new Pruner(this.#runtime, { onError: (error) => this.#error(error, 'prune') });
+      this.#pruner = new Pruner(this.#runtime, {
+        onError: (error) => this.#error(error, 'prune', false),
+      });
       this.#pruner.start();
     }
     if (this.#handleSignals) {
