@@ -25,6 +25,8 @@ export interface ChaosRow {
   readonly recoveryMs: number | null;
   /** Wall time of the whole scenario, in ms. */
   readonly elapsedMs: number;
+  /** What the lost tasks look like (a few), for the failure message. */
+  readonly lostDetails?: readonly string[];
 }
 
 const columns: [string, (row: ChaosRow) => string][] = [

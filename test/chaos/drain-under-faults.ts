@@ -137,14 +137,26 @@ export async function drainUnderFaults(options: DrainUnderFaults): Promise<Drain
 
     // Lost: an attempt missing, not succeeded, or without its side row.
     const rows = await harness.countAttempts();
+    const lostDetails: string[] = [];
     let notSucceeded = 0;
     for (const status of ['pending', 'running', 'failed', 'expired'] as const) {
-      notSucceeded += (await tasks.list({ status, limit: 1000 })).length;
+      const list = await tasks.list({ status, limit: 1000 });
+      notSucceeded += list.length;
+      for (const attempt of list.slice(0, 5)) {
+        lostDetails.push(
+          `${attempt.id} ${attempt.status} n=${attempt.numAttempts} ${attempt.lastError ?? ''}`,
+        );
+      }
     }
     const keys = new Set(await harness.sideKeys());
     let missingSide = 0;
-    for (let n = 0; n < count; n += 1) if (!keys.has(`k${n}`)) missingSide += 1;
+    for (let n = 0; n < count; n += 1) {
+      if (keys.has(`k${n}`)) continue;
+      missingSide += 1;
+      if (missingSide <= 5) lostDetails.push(`no side row for k${n}`);
+    }
     const lost = Math.max(count - rows + notSucceeded, missingSide);
+    if (count !== rows) lostDetails.push(`${rows} attempts for ${count} tasks`);
 
     // Double success: one id reported committed by two runs (the unique key would turn a
     // second insert into a failed attempt, so also counted as lost above).
@@ -173,6 +185,7 @@ export async function drainUnderFaults(options: DrainUnderFaults): Promise<Drain
         reruns: runs - starts.size,
         recoveryMs: recoveriesMs.length === 0 ? null : Math.max(...recoveriesMs),
         elapsedMs,
+        ...(lost > 0 ? { lostDetails } : {}),
       },
       fleet,
     };
@@ -191,10 +204,14 @@ export function isReady(worker: WorkerProcess): boolean {
  * machine a replacement can take longer to start than the kill interval, and kills must not
  * outpace them until no worker is left to rescue anything.
  */
-export function pickVictim(fleet: WorkerFleet): WorkerProcess | undefined {
+export function pickVictim(
+  fleet: WorkerFleet,
+  eligible: (worker: WorkerProcess) => boolean = () => true,
+): WorkerProcess | undefined {
   const alive = fleet.alive();
   if (alive.length === 0 || !alive.every(isReady)) return undefined;
-  return alive[Math.floor(Math.random() * alive.length)];
+  const candidates = alive.filter(eligible);
+  return candidates[Math.floor(Math.random() * candidates.length)];
 }
 
 /**
@@ -205,11 +222,12 @@ export async function nextVictim(
   fleet: WorkerFleet,
   ms: number,
   stop: () => boolean,
+  eligible?: (worker: WorkerProcess) => boolean,
 ): Promise<WorkerProcess | undefined> {
   await pause(ms, stop);
   for (;;) {
     if (stop()) return undefined;
-    const victim = pickVictim(fleet);
+    const victim = pickVictim(fleet, eligible);
     if (victim !== undefined) return victim;
     await pause(50, stop);
   }

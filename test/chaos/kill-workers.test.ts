@@ -90,7 +90,7 @@ describe('chaos: kill -9 of worker processes', () => {
       rows.push(row);
       recordRow(row);
 
-      expect(row.lost, 'lost tasks').toBe(0);
+      expect(row.lost, `lost tasks: ${row.lostDetails?.join('; ')}`).toBe(0);
       expect(row.doubleSuccesses, 'double successes').toBe(0);
       expect(fleet.killed.size, 'kills').toBeGreaterThan(0);
       expect(unexplainedReruns(fleet), 'reruns not explained by a kill').toEqual([]);

@@ -91,7 +91,7 @@ describe('chaos: PostgreSQL server faults (private cluster)', () => {
   function record(row: ChaosRow): void {
     rows.push(row);
     recordRow(row);
-    expect(row.lost, 'lost tasks').toBe(0);
+    expect(row.lost, `lost tasks: ${row.lostDetails?.join('; ')}`).toBe(0);
     expect(row.doubleSuccesses, 'double successes').toBe(0);
   }
 
