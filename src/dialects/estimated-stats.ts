@@ -69,3 +69,51 @@ export function succeededInTable(sample: readonly SampledCount[], share: number)
     .reduce((sum, row) => sum + row.count, 0);
   return inSample / share;
 }
+
+type CountRow = Readonly<Record<string, unknown>>;
+
+/** The rows of an exact count per status and queue, as every dialect's `attemptStats` reads them. */
+export function exactStats(rows: readonly CountRow[]): AttemptStatsRow[] {
+  return rows.map((row) => ({
+    status: row['status'] as AttemptStatus,
+    queue: row['queue'] as string,
+    count: Number(row['count']),
+    approximate: false,
+  }));
+}
+
+/**
+ * The rows of an estimating count: those flagged `sampled` (true, or 1 where booleans are
+ * numbers) count a sample of the table, the others are exact.
+ */
+export function splitSampled(rows: readonly CountRow[]): {
+  exact: AttemptStatsRow[];
+  sample: SampledCount[];
+} {
+  const exact: AttemptStatsRow[] = [];
+  const sample: SampledCount[] = [];
+  for (const row of rows) {
+    const entry = {
+      status: row['status'] as AttemptStatus,
+      queue: row['queue'] as string,
+      count: Number(row['count']),
+    };
+    if (Number(row['sampled']) === 1) sample.push(entry);
+    else exact.push({ ...entry, approximate: false });
+  }
+  return { exact, sample };
+}
+
+/**
+ * Stats of a large table for dialects that sample by ranges of ids ({@link idSample}): `count`
+ * runs the estimating statement over the ranges (as JSON) and returns its rows.
+ */
+export async function statsByIdSample(
+  minId: bigint,
+  maxId: bigint,
+  count: (rangesJson: string) => Promise<readonly CountRow[]>,
+): Promise<AttemptStatsRow[]> {
+  const { ranges, share } = idSample(minId, maxId);
+  const { exact, sample } = splitSampled(await count(JSON.stringify(ranges)));
+  return estimatedStats(exact, sample, succeededInTable(sample, share));
+}

@@ -17,12 +17,7 @@ import type {
 } from '../../driver/executor.js';
 import type { SqlConnection, SqlResult, Statement } from '../../driver/sql-connection.js';
 import { shortestRetentionMs } from '../../core/retention.js';
-import {
-  estimatedStats,
-  idSample,
-  succeededInTable,
-  type SampledCount,
-} from '../estimated-stats.js';
+import { exactStats, statsByIdSample } from '../estimated-stats.js';
 import { statementBinder } from '../statements.js';
 import * as queries from './queries.js';
 
@@ -320,28 +315,13 @@ export class MysqlExecutor implements Executor {
       typeof minId !== 'string' ||
       typeof maxId !== 'string'
     ) {
-      const result = await this.#query('attemptStats', []);
-      return result.rows.map((row) => ({
-        status: row['status'] as AttemptStatus,
-        queue: row['queue'] as string,
-        count: Number(row['count']),
-        approximate: false,
-      }));
+      return exactStats((await this.#query('attemptStats', [])).rows);
     }
-    const { ranges, share } = idSample(BigInt(minId), BigInt(maxId));
-    const result = await this.#query('attemptStatsEstimated', [JSON.stringify(ranges)]);
-    const exact: AttemptStatsRow[] = [];
-    const sample: SampledCount[] = [];
-    for (const row of result.rows) {
-      const entry = {
-        status: row['status'] as AttemptStatus,
-        queue: row['queue'] as string,
-        count: Number(row['count']),
-      };
-      if (Number(row['sampled']) === 1) sample.push(entry);
-      else exact.push({ ...entry, approximate: false });
-    }
-    return estimatedStats(exact, sample, succeededInTable(sample, share));
+    return statsByIdSample(
+      BigInt(minId),
+      BigInt(maxId),
+      async (ranges) => (await this.#query('attemptStatsEstimated', [ranges])).rows,
+    );
   }
 
   /**

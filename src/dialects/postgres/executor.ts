@@ -16,7 +16,7 @@ import type {
 } from '../../driver/executor.js';
 import type { SqlConnection, SqlResult, Statement } from '../../driver/sql-connection.js';
 import { shortestRetentionMs } from '../../core/retention.js';
-import { estimatedStats, type SampledCount } from '../estimated-stats.js';
+import { estimatedStats, exactStats, splitSampled } from '../estimated-stats.js';
 import { statementBinder } from '../statements.js';
 import * as queries from './queries.js';
 
@@ -216,27 +216,11 @@ export class PostgresExecutor implements Executor {
     const size = (await this.#query('attemptStatsSize', [])).rows[0];
     const pages = Number(size?.['pages'] ?? 0);
     if (pages <= exactStatsPages) {
-      const result = await this.#query('attemptStats', []);
-      return result.rows.map((row) => ({
-        status: row['status'] as AttemptStatus,
-        queue: row['queue'] as string,
-        count: row['count'] as number,
-        approximate: false,
-      }));
+      return exactStats((await this.#query('attemptStats', [])).rows);
     }
     const percent = Math.min(100, (100 * samplePages) / pages);
     const result = await this.#query('attemptStatsEstimated', [percent]);
-    const exact: AttemptStatsRow[] = [];
-    const sample: SampledCount[] = [];
-    for (const row of result.rows) {
-      const entry = {
-        status: row['status'] as AttemptStatus,
-        queue: row['queue'] as string,
-        count: row['count'] as number,
-      };
-      if (row['sampled'] === true) sample.push(entry);
-      else exact.push({ ...entry, approximate: false });
-    }
+    const { exact, sample } = splitSampled(result.rows);
     const reltuples = Number(size?.['reltuples'] ?? -1);
     const relpages = Number(size?.['relpages'] ?? 0);
     const sampled = sample.reduce((sum, row) => sum + row.count, 0);
