@@ -1,4 +1,4 @@
-import { ConfigError, describeError, errorClassName, shown } from '../core/errors.js';
+import { describeError, errorClassName } from '../core/errors.js';
 import { checkQueue, checkTimeout } from '../core/target.js';
 import type { AttemptRecord } from '../core/attempt.js';
 import { Completer } from './completer.js';
@@ -6,6 +6,9 @@ import { HeldAttempt } from './held-attempt.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { performAttempt } from './runner.js';
 import type { Runtime } from './runtime.js';
+import { integerOption } from '../core/options.js';
+
+const integer = integerOption('runDue');
 
 export interface RunDueOptions {
   /** Most attempts to perform in this pass. @defaultValue 1000 */
@@ -46,15 +49,6 @@ export interface RunDueResult {
   readonly lost: number;
 }
 
-function positiveInteger(value: number, name: string, max: number): number {
-  if (!Number.isInteger(value) || value < 1 || value > max) {
-    throw new ConfigError(
-      `runDue: ${name} must be an integer from 1 to ${max}, got ${shown(value)}`,
-    );
-  }
-  return value;
-}
-
 /**
  * One bounded pass. Each attempt runs at most once per pass: after the first claim, nothing
  * scheduled later than the database's clock at that claim is taken, and a retry is always
@@ -65,9 +59,9 @@ export async function runPass(
   options: RunDueOptions,
   lockedBy: string,
 ): Promise<RunDueResult> {
-  const limit = positiveInteger(options.limit ?? 1000, 'limit', 1_000_000);
-  const concurrency = positiveInteger(options.concurrency ?? 10, 'concurrency', 1000);
-  const leaseMs = positiveInteger(options.leaseMs ?? 30_000, 'leaseMs', 86_400_000);
+  const limit = integer(options.limit, 1000, 'limit', 1, 1_000_000);
+  const concurrency = integer(options.concurrency, 10, 'concurrency', 1, 1000);
+  const leaseMs = integer(options.leaseMs, 30_000, 'leaseMs', 1, 86_400_000);
   const queues = options.queues ? options.queues.map((q) => checkQueue(q, 'runDue')) : null;
   const durable = options.durableClaims ?? false;
   const taskTimeoutMs = checkTimeout(

@@ -1,5 +1,8 @@
 import { ConfigError, describeError } from '../core/errors.js';
 import type { Runtime } from './runtime.js';
+import { integerOption } from '../core/options.js';
+
+const integer = integerOption('pruner');
 
 export interface PrunerOptions {
   /** Time between rounds, ±10 % so that workers started together drift apart. @defaultValue 60000 */
@@ -166,18 +169,4 @@ export class Pruner {
     clearTimeout(timer);
     this.#endPause = undefined;
   }
-}
-
-function integer(
-  value: number | undefined,
-  fallback: number,
-  name: string,
-  min: number,
-  max: number,
-): number {
-  const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw new ConfigError(`pruner: ${name} must be an integer from ${min} to ${max}, got ${v}`);
-  }
-  return v;
 }

@@ -15,6 +15,9 @@ import { Notifier } from './notifier.js';
 import { Pruner } from './pruner.js';
 import { performAttempt } from './runner.js';
 import type { Runtime } from './runtime.js';
+import { integerOption } from '../core/options.js';
+
+const integer = integerOption('worker');
 
 /** A queue to work, with its own cap on handlers running at once. */
 export interface QueueOption {
@@ -89,22 +92,6 @@ export interface WorkerEvents {
   rescued: [{ readonly attempt: Attempt; readonly durationMs: number }];
   error: [{ readonly error: unknown; readonly during: string }];
   stopped: [];
-}
-
-function integer(
-  value: number | undefined,
-  fallback: number,
-  name: string,
-  min: number,
-  max: number,
-): number {
-  const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw new ConfigError(
-      `worker: ${name} must be an integer from ${min} to ${max}, got ${shown(v)}`,
-    );
-  }
-  return v;
 }
 
 /**
