@@ -39,9 +39,9 @@ import {
   type TargetDefinition,
   type TaskMethod,
 } from './core/target.js';
-import type { Driver, TableName } from './driver/driver.js';
-import type { AttemptInsertParams, Executor } from './driver/executor.js';
-import type { SqlConnection } from './driver/sql-connection.js';
+import type { Driver, TableName } from './seam/driver.js';
+import type { AttemptInsertParams, Executor } from './seam/executor.js';
+import type { SqlConnection } from './seam/sql-connection.js';
 import { runPass, type RunDueOptions, type RunDueResult } from './worker/pass.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 import type { ErrorHook, Runtime } from './worker/runtime.js';

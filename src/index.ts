@@ -37,7 +37,7 @@ export type {
   TaskContext,
   TaskMethod,
 } from './core/target.js';
-export type { Driver } from './driver/driver.js';
+export type { Driver } from './seam/driver.js';
 export type { RunDueOptions, RunDueResult } from './worker/pass.js';
 export type { ErrorHook } from './worker/runtime.js';
 export { Worker } from './worker/worker.js';

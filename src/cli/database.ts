@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Driver } from '../driver/driver.js';
+import type { Driver } from '../seam/driver.js';
 import { betterSqlite3Driver, type BetterSqlite3Database } from '../drivers/better-sqlite3.js';
 import { mysql2Driver, type Mysql2Pool } from '../drivers/mysql2.js';
 import { pgDriver, type PgPool } from '../drivers/pg.js';

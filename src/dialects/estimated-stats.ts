@@ -1,5 +1,5 @@
 import type { AttemptStatus } from '../core/attempt.js';
-import type { AttemptStatsRow } from '../driver/executor.js';
+import type { AttemptStatsRow } from '../seam/executor.js';
 
 /** Attempts of one status and queue counted in a sample of the table. */
 export interface SampledCount {

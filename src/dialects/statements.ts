@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { TableName } from '../driver/driver.js';
-import type { Statement } from '../driver/sql-connection.js';
+import type { TableName } from '../seam/driver.js';
+import type { Statement } from '../seam/sql-connection.js';
 
 /**
  * Makes a dialect's `bindStatements`: fills the placeholders of every statement template for a

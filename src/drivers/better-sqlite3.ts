@@ -2,8 +2,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AsyncTaskError, ConfigError, DatabaseError } from '../core/errors.js';
 import { sqliteDialect } from '../dialects/sqlite/index.js';
-import type { Driver } from '../driver/driver.js';
-import type { SqlConnection, SqlResult, Statement } from '../driver/sql-connection.js';
+import type { Driver } from '../seam/driver.js';
+import type { SqlConnection, SqlResult, Statement } from '../seam/sql-connection.js';
 
 /** The part of a better-sqlite3 `Statement` async-task uses. */
 export interface BetterSqlite3Statement {

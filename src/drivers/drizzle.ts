@@ -1,6 +1,6 @@
 import { AsyncTaskError, ConfigError, DatabaseError } from '../core/errors.js';
-import type { Dialect, Driver } from '../driver/driver.js';
-import type { SqlConnection } from '../driver/sql-connection.js';
+import type { Dialect, Driver } from '../seam/driver.js';
+import type { SqlConnection } from '../seam/sql-connection.js';
 import { betterSqlite3Driver, type BetterSqlite3Database } from './better-sqlite3.js';
 import { mysql2Driver, type Mysql2Pool, type Mysql2Queryable } from './mysql2.js';
 import { pgDriver, type PgPool, type PgQueryable } from './pg.js';

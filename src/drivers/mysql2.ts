@@ -1,7 +1,7 @@
 import { AsyncTaskError, ConfigError, DatabaseError } from '../core/errors.js';
 import { mysqlDialect } from '../dialects/mysql/index.js';
-import type { Driver } from '../driver/driver.js';
-import type { SqlConnection, SqlResult, Statement } from '../driver/sql-connection.js';
+import type { Driver } from '../seam/driver.js';
+import type { SqlConnection, SqlResult, Statement } from '../seam/sql-connection.js';
 
 /** The part of mysql2's query options async-task sets. */
 export interface Mysql2QueryOptions {

@@ -1,7 +1,7 @@
 import { AsyncTaskError, ConfigError, DatabaseError } from '../core/errors.js';
 import { postgresDialect } from '../dialects/postgres/index.js';
-import type { Driver, Unlisten } from '../driver/driver.js';
-import type { SqlConnection, SqlResult, Statement } from '../driver/sql-connection.js';
+import type { Driver, Unlisten } from '../seam/driver.js';
+import type { SqlConnection, SqlResult, Statement } from '../seam/sql-connection.js';
 
 /** The part of `pg.Pool`, `pg.PoolClient` and `pg.Client` async-task uses. */
 export interface PgQueryable {

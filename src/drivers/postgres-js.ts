@@ -1,7 +1,7 @@
 import { AsyncTaskError, ConfigError, DatabaseError } from '../core/errors.js';
 import { postgresDialect } from '../dialects/postgres/index.js';
-import type { Driver, Unlisten } from '../driver/driver.js';
-import type { SqlConnection, SqlResult, Statement } from '../driver/sql-connection.js';
+import type { Driver, Unlisten } from '../seam/driver.js';
+import type { SqlConnection, SqlResult, Statement } from '../seam/sql-connection.js';
 
 /** What `unsafe(…).describe()` resolves to: the part async-task reads. */
 export interface PostgresJsStatementDescription {

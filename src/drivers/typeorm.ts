@@ -3,8 +3,8 @@ import { AsyncTaskError, ConfigError, DatabaseError } from '../core/errors.js';
 import { mysqlDialect } from '../dialects/mysql/index.js';
 import { postgresDialect } from '../dialects/postgres/index.js';
 import { sqliteDialect } from '../dialects/sqlite/index.js';
-import type { Dialect, Driver, Unlisten } from '../driver/driver.js';
-import type { SqlConnection, Statement } from '../driver/sql-connection.js';
+import type { Dialect, Driver, Unlisten } from '../seam/driver.js';
+import type { SqlConnection, Statement } from '../seam/sql-connection.js';
 import {
   betterSqlite3Driver,
   type BetterSqlite3Database,

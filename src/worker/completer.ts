@@ -1,5 +1,5 @@
 import { describeError } from '../core/errors.js';
-import type { AttemptCompletion } from '../driver/executor.js';
+import type { AttemptCompletion } from '../seam/executor.js';
 import type { Runtime } from './runtime.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { AttemptRecord } from '../core/attempt.js';
-import type { LeaseRef } from '../driver/executor.js';
+import type { LeaseRef } from '../seam/executor.js';
 
 /**
  * A claimed attempt this process holds the lease of. Its AbortSignal is made on first use: most

@@ -1,5 +1,5 @@
 import { describeError } from '../core/errors.js';
-import type { Unlisten } from '../driver/driver.js';
+import type { Unlisten } from '../seam/driver.js';
 import type { Runtime } from './runtime.js';
 
 /**

@@ -13,7 +13,7 @@ import {
 } from '../core/errors.js';
 import { defaultBackoff, delayFor } from '../core/retry-policy.js';
 import type { MethodRef, TaskContext } from '../core/target.js';
-import type { AttemptCompletion } from '../driver/executor.js';
+import type { AttemptCompletion } from '../seam/executor.js';
 import type { HeldAttempt } from './held-attempt.js';
 import type { Runtime } from './runtime.js';
 

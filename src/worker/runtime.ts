@@ -5,9 +5,9 @@ import type { Logger } from '../core/logger.js';
 import type { Retention } from '../core/retention.js';
 import type { Backoff } from '../core/retry-policy.js';
 import type { TargetDefinition } from '../core/target.js';
-import type { Driver, TableName } from '../driver/driver.js';
-import type { Executor } from '../driver/executor.js';
-import type { SqlConnection } from '../driver/sql-connection.js';
+import type { Driver, TableName } from '../seam/driver.js';
+import type { Executor } from '../seam/executor.js';
+import type { SqlConnection } from '../seam/sql-connection.js';
 
 /** Called when a handler throws (the gem's `handle_perform_error`). Its own errors are logged, never rethrown. */
 export type ErrorHook = (error: unknown, attempt: Attempt) => void | Promise<void>;

@@ -6,7 +6,7 @@ import { decodeArgs } from '../core/codec.js';
 import { withheldError } from '../core/error-text.js';
 import { ConfigError, describeError, errorClassName, shown } from '../core/errors.js';
 import { checkQueue, checkTimeout } from '../core/target.js';
-import type { LeaseRef } from '../driver/executor.js';
+import type { LeaseRef } from '../seam/executor.js';
 import { HeldAttempt } from './held-attempt.js';
 import { ClaimSizer } from './claim-sizer.js';
 import { Completer } from './completer.js';

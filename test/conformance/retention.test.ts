@@ -5,7 +5,7 @@ import { parseTableName } from '../../src/core/table-name.js';
 import { quoteTable as quoteMysql } from '../../src/dialects/mysql/executor.js';
 import { quoteTable as quotePostgres } from '../../src/dialects/postgres/executor.js';
 import { quoteTable as quoteSqlite } from '../../src/dialects/sqlite/executor.js';
-import type { Statement } from '../../src/driver/sql-connection.js';
+import type { Statement } from '../../src/seam/sql-connection.js';
 import {
   PermanentError,
   defineTarget,

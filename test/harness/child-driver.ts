@@ -1,5 +1,5 @@
 import type { SqliteDatabase } from 'kysely';
-import type { Driver } from '../../src/driver/driver.js';
+import type { Driver } from '../../src/seam/driver.js';
 
 /** Builds, in a child process, the driver a harness described with `childEnv()`. */
 export async function driverFromEnv(): Promise<{

@@ -9,7 +9,7 @@ import { sqliteTable, text as sqliteText } from 'drizzle-orm/sqlite-core';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import postgres from 'postgres';
-import type { Driver } from '../../src/driver/driver.js';
+import type { Driver } from '../../src/seam/driver.js';
 import { drizzleDriver, type DrizzleTransactionOf } from '../../src/drivers/drizzle.js';
 import type { DialectFixture, Harness, HarnessOptions } from './fixture.js';
 import { mysqlHarness, mysqlUrlFor } from './mysql.js';

@@ -1,4 +1,4 @@
-import type { Driver } from '../../src/driver/driver.js';
+import type { Driver } from '../../src/seam/driver.js';
 
 /**
  * One database family and client, as the conformance suite sees it. Every behaviour test runs

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
-import type { Driver } from '../../src/driver/driver.js';
+import type { Driver } from '../../src/seam/driver.js';
 import { mysql2Driver } from '../../src/drivers/mysql2.js';
 import type { DialectFixture, Harness } from './fixture.js';
 

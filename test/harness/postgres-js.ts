@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { postgresJsDriver } from '../../src/drivers/postgres-js.js';
-import type { Driver } from '../../src/driver/driver.js';
+import type { Driver } from '../../src/seam/driver.js';
 import type { DialectFixture, Harness } from './fixture.js';
 import { postgresUrl } from './postgres.js';
 

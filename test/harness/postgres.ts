@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { pgDriver } from '../../src/drivers/pg.js';
-import type { Driver } from '../../src/driver/driver.js';
+import type { Driver } from '../../src/seam/driver.js';
 import type { DialectFixture, Harness } from './fixture.js';
 
 export const postgresUrl =

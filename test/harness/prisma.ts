@@ -2,7 +2,7 @@ import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaMariaDb } from '@prisma/adapter-mariadb';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { prismaDriver, type PrismaQueryable } from '../../src/drivers/prisma.js';
-import type { Driver } from '../../src/driver/driver.js';
+import type { Driver } from '../../src/seam/driver.js';
 import type { DialectFixture, Harness, HarnessOptions } from './fixture.js';
 import { mysqlHarness, mysqlUrlFor } from './mysql.js';
 import { postgresHarness, postgresUrl } from './postgres.js';

@@ -1,5 +1,5 @@
 import { DataSource, EntitySchema, type DataSourceOptions, type EntityManager } from 'typeorm';
-import type { Driver } from '../../src/driver/driver.js';
+import type { Driver } from '../../src/seam/driver.js';
 import { typeormDriver, type TypeormDriver } from '../../src/drivers/typeorm.js';
 import type { DialectFixture, Harness, HarnessOptions } from './fixture.js';
 import { mysqlHarness, mysqlUrlFor } from './mysql.js';

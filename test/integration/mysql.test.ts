@@ -19,7 +19,7 @@ import {
 } from '../../src/index.js';
 import { mysqlDialect } from '../../src/dialects/mysql/index.js';
 import { parseTableName } from '../../src/core/table-name.js';
-import type { Driver } from '../../src/driver/driver.js';
+import type { Driver } from '../../src/seam/driver.js';
 import { mysql2Driver, type Mysql2PoolConnection } from '../../src/drivers/mysql2.js';
 import { caught, caughtSync } from '../harness/caught.js';
 import { mysqlHarness, mysqlUrlFor } from '../harness/mysql.js';

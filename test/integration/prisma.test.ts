@@ -20,8 +20,8 @@ import {
   type PrismaClientLike,
   type PrismaTransactionOf,
 } from '../../src/drivers/prisma.js';
-import type { Driver } from '../../src/driver/driver.js';
-import type { SqlConnection, SqlResult } from '../../src/driver/sql-connection.js';
+import type { Driver } from '../../src/seam/driver.js';
+import type { SqlConnection, SqlResult } from '../../src/seam/sql-connection.js';
 import {
   AsyncTask,
   AsyncTaskError,

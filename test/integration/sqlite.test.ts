@@ -16,7 +16,7 @@ import {
   type TaskContext,
 } from '../../src/index.js';
 import { sqliteDialect } from '../../src/dialects/sqlite/index.js';
-import type { SqlConnection } from '../../src/driver/sql-connection.js';
+import type { SqlConnection } from '../../src/seam/sql-connection.js';
 import { betterSqlite3Driver } from '../../src/drivers/better-sqlite3.js';
 import { caught, caughtSync } from '../harness/caught.js';
 import { Database, sqliteHarness, type TestDatabase } from '../harness/sqlite.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AttemptRecord, AttemptStatus } from '../../core/attempt.js';
 import { AsyncTaskError, ConfigError, SchemaOutdatedError } from '../../core/errors.js';
-import type { TableName } from '../../driver/driver.js';
+import type { TableName } from '../../seam/driver.js';
 import type {
   AttemptClaimParams,
   AttemptClaimResult,
@@ -14,8 +14,8 @@ import type {
   AttemptStatsRow,
   Executor,
   LeaseRef,
-} from '../../driver/executor.js';
-import type { SqlConnection, SqlResult, Statement } from '../../driver/sql-connection.js';
+} from '../../seam/executor.js';
+import type { SqlConnection, SqlResult, Statement } from '../../seam/sql-connection.js';
 import { shortestRetentionMs } from '../../core/retention.js';
 import { exactStats, statsByIdSample } from '../estimated-stats.js';
 import { statementBinder } from '../statements.js';

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { DatabaseError, SchemaOutdatedError } from '../../core/errors.js';
-import type { Dialect, DriverSession, TableName } from '../../driver/driver.js';
-import type { SchemaState } from '../../driver/executor.js';
-import type { SqlConnection, Statement } from '../../driver/sql-connection.js';
+import type { Dialect, DriverSession, TableName } from '../../seam/driver.js';
+import type { SchemaState } from '../../seam/executor.js';
+import type { SqlConnection, Statement } from '../../seam/sql-connection.js';
 import { loadMigrations, type MigrationFile } from '../migration-files.js';
 import { MysqlExecutor, isNoSuchTable, quoteTable } from './executor.js';
 

@@ -1,5 +1,5 @@
 // Pieces the ORM and query-builder drivers share. Not an entry point: nothing here is public.
-import type { SqlConnection } from '../../driver/sql-connection.js';
+import type { SqlConnection } from '../../seam/sql-connection.js';
 import { mysql2Driver, type Mysql2Pool, type Mysql2QueryOptions } from '../mysql2.js';
 
 interface MysqlCallbackConnection {
