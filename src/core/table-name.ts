@@ -25,3 +25,11 @@ export function parseTableName(
   }
   return second === undefined ? { schema: null, name: first } : { schema: first, name: second };
 }
+
+/** The table as users wrote it: `schema.name`, or `name` for the connection's default schema. */
+export function tableLabel(table: {
+  readonly schema: string | null;
+  readonly name: string;
+}): string {
+  return table.schema === null ? table.name : `${table.schema}.${table.name}`;
+}

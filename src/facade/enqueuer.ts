@@ -1,0 +1,255 @@
+import { toAttempt, type Attempt } from '../core/attempt.js';
+import { decodeArgs, encodeArgs } from '../core/codec.js';
+import { ConfigError, SerializationError, UnknownTargetError } from '../core/errors.js';
+import { checkMaxAttempts } from '../core/retry-policy.js';
+import {
+  checkPriority,
+  checkQueue,
+  methodRef,
+  type MethodRef,
+  type TaskMethod,
+} from '../core/target.js';
+import type { Driver } from '../seam/driver.js';
+import type { AttemptInsertParams, Executor } from '../seam/executor.js';
+import type { Runtime } from '../worker/runtime.js';
+
+/** Per-enqueue options; each overrides the method's, the target's and the `defaults`. */
+export interface EnqueueOptions<EncryptorName extends string = string> {
+  /** At most one attempt per (target, method, token): enqueueing it again returns the first. */
+  readonly idempotenceToken?: string;
+  /** Not run before this time. @defaultValue now, by the database's clock */
+  readonly scheduledAt?: Date;
+  /** Name of an encryptor from `encryptors`; `null` stores plain JSON. @defaultValue `defaults.encryptor`, else `null` */
+  readonly encryptor?: EncryptorName | null;
+  /** @defaultValue 25 */
+  readonly maxAttempts?: number;
+  /** @defaultValue `'default'` */
+  readonly queue?: string;
+  /** Lower runs first. @defaultValue 0 */
+  readonly priority?: number;
+}
+
+/** One entry of `enqueueMany`. */
+export interface EnqueueItem<Args, EncryptorName extends string = string> {
+  readonly method: TaskMethod<Args>;
+  readonly args: NoInfer<Args>;
+  readonly options?: EnqueueOptions<EncryptorName>;
+}
+
+/** The `defaults` of `AsyncTaskOptions` that a row takes when neither call nor method sets them. */
+export interface EnqueueDefaults {
+  readonly maxAttempts: number;
+  readonly queue: string;
+  readonly priority: number;
+  readonly encryptor: string | null;
+}
+
+const maxTokenLength = 255;
+/** A surrogate code unit not paired with its other half (a whole pair is one code point). */
+const loneSurrogate = /\p{Surrogate}/u;
+
+/**
+ * Turns `enqueue` calls into rows (target check, options, codec, encryption) and inserts them in
+ * the caller's transaction.
+ */
+export class Enqueuer<Tx> {
+  readonly #driver: Driver<Tx, unknown>;
+  readonly #runtime: Runtime;
+  readonly #defaults: EnqueueDefaults;
+  /** Workers of this instance, woken after a local enqueue (for databases that cannot notify). */
+  readonly #localWakers = new Set<(queue: string) => void>();
+
+  constructor(driver: Driver<Tx, unknown>, runtime: Runtime, defaults: EnqueueDefaults) {
+    this.#driver = driver;
+    this.#runtime = runtime;
+    this.#defaults = defaults;
+  }
+
+  enqueue(tx: Tx, method: unknown, args: unknown, options: EnqueueOptions): Promise<Attempt> {
+    // Synchronous up to the INSERT (unless an encryptor is async): bad input throws at the call,
+    // and a synchronous client (better-sqlite3) writes inside the caller's db.transaction().
+    const { executor, synchronous } = this.#executorFor(tx, 'enqueue');
+    const row = this.#prepare(method, args, options, 'enqueue');
+    const insert = (prepared: AttemptInsertParams): Promise<Attempt> =>
+      executor.attemptInsertMany([prepared]).then(([result]) => {
+        this.#wakeLocal([prepared]);
+        return toAttempt(result!.record, decodeArgs);
+      });
+    if (row instanceof Promise) {
+      refuseLateInsert(synchronous, 'enqueue');
+      return row.then(insert);
+    }
+    return insert(row);
+  }
+
+  enqueueMany(tx: Tx, items: unknown): Promise<Attempt[]> {
+    const { executor, synchronous } = this.#executorFor(tx, 'enqueueMany');
+    if (!Array.isArray(items)) {
+      throw new ConfigError('enqueueMany: pass an array of { method, args, options? }');
+    }
+    const list = items as readonly EnqueueItem<unknown>[];
+    const rows = list.map((item: unknown, index) => {
+      if (typeof item !== 'object' || item === null) {
+        throw new ConfigError(
+          `enqueueMany: item ${index} must be an object { method, args, options? }; got ${item === null ? 'null' : `a ${typeof item}`}`,
+        );
+      }
+      const { method, args, options } = item as EnqueueItem<unknown>;
+      return this.#prepare(
+        method,
+        args,
+        options === undefined ? {} : options,
+        `enqueueMany: item ${index}`,
+      );
+    });
+    if (rows.length === 0) return Promise.resolve([]);
+    const insert = (prepared: AttemptInsertParams[]): Promise<Attempt[]> =>
+      executor.attemptInsertMany(prepared).then((results) => {
+        this.#wakeLocal(prepared);
+        return results.map((result) => toAttempt(result.record, decodeArgs));
+      });
+    if (rows.some((row) => row instanceof Promise)) {
+      refuseLateInsert(synchronous, 'enqueueMany');
+      return Promise.all(rows.map((row) => Promise.resolve(row))).then(insert);
+    }
+    return insert(rows as AttemptInsertParams[]);
+  }
+
+  /** Calls `wake` with the queue of each local enqueue due now, until the returned stop. */
+  onLocalEnqueue(wake: (queue: string) => void): () => void {
+    this.#localWakers.add(wake);
+    return () => this.#localWakers.delete(wake);
+  }
+
+  #prepare(
+    method: unknown,
+    args: unknown,
+    options: EnqueueOptions,
+    where: string,
+  ): AttemptInsertParams | Promise<AttemptInsertParams> {
+    const ref = this.#resolve(method, where);
+    const given: unknown = options;
+    if (typeof given !== 'object' || given === null) {
+      throw new ConfigError(
+        `${where}: options must be an object such as { queue: 'mail' }, or left out; got ${given === null ? 'null' : `a ${typeof given}`}`,
+      );
+    }
+    const { idempotenceToken, scheduledAt, maxAttempts, queue, priority } = options;
+    if (idempotenceToken !== undefined) {
+      if (
+        typeof idempotenceToken !== 'string' ||
+        idempotenceToken.length === 0 ||
+        idempotenceToken.length > maxTokenLength
+      ) {
+        throw new ConfigError(
+          `${where}: idempotenceToken must be a string of 1-${maxTokenLength} characters`,
+        );
+      }
+      // Databases store text as UTF-8, where half a surrogate pair has no encoding: drivers write
+      // U+FFFD instead, so the token stored is not the one given and two tokens can become one.
+      if (loneSurrogate.test(idempotenceToken)) {
+        throw new ConfigError(
+          `${where}: idempotenceToken contains a lone surrogate (half of a UTF-16 pair, e.g. from cutting a string inside an emoji), which cannot be stored as UTF-8; pass well-formed text (token.toWellFormed() replaces it with U+FFFD)`,
+        );
+      }
+    }
+    if (
+      scheduledAt !== undefined &&
+      (!(scheduledAt instanceof Date) || Number.isNaN(scheduledAt.getTime()))
+    ) {
+      throw new ConfigError(`${where}: scheduledAt must be a valid Date`);
+    }
+    const encryptors = this.#runtime.encryptors;
+    const encryptorName =
+      options.encryptor === undefined ? this.#defaults.encryptor : options.encryptor;
+    const encryptor = encryptorName === null ? null : encryptors.get(encryptorName);
+    if (encryptor === undefined) {
+      throw new ConfigError(
+        `${where}: encryptor '${String(encryptorName)}' is not one of \`encryptors\` (${[...encryptors.keys()].join(', ') || 'none configured'})`,
+      );
+    }
+    const plain = encodeArgsAt(args, where);
+    const row = {
+      target: ref.target,
+      methodName: ref.methodName,
+      methodArgs: plain,
+      encryptor: encryptorName,
+      maxAttempts: checkMaxAttempts(
+        maxAttempts ?? ref.options.maxAttempts ?? this.#defaults.maxAttempts,
+        where,
+      ),
+      queue: checkQueue(queue ?? ref.options.queue ?? this.#defaults.queue, where),
+      priority: checkPriority(priority ?? ref.options.priority ?? this.#defaults.priority, where),
+      idempotenceToken: idempotenceToken ?? null,
+      scheduledAt: scheduledAt ?? null,
+    };
+    if (encryptor === null || plain === null) return row;
+    const encrypted = encryptor.encrypt(plain);
+    return typeof encrypted === 'string'
+      ? { ...row, methodArgs: encrypted }
+      : encrypted.then((methodArgs) => ({ ...row, methodArgs }));
+  }
+
+  #resolve(method: unknown, where: string): MethodRef {
+    const ref = methodRef(method);
+    if (!ref) {
+      throw new UnknownTargetError(
+        `${where}: the method is not part of a target; pass a method of an object made with defineTarget (e.g. OrderClient.fulfill)`,
+      );
+    }
+    if (this.#runtime.targets.get(ref.target)?.methods.get(ref.methodName) !== ref) {
+      throw new UnknownTargetError(
+        `${where}: target '${ref.target}' is not in this AsyncTask's \`targets\`; add it so workers can perform ${ref.target}.${ref.methodName}`,
+      );
+    }
+    return ref;
+  }
+
+  /**
+   * The caller's transaction may not have committed yet, so the wake is deferred a turn; a worker
+   * that finds nothing simply waits for the next poll.
+   */
+  #wakeLocal(rows: readonly AttemptInsertParams[]): void {
+    if (this.#localWakers.size === 0) return;
+    const queues = new Set(rows.filter((row) => row.scheduledAt === null).map((row) => row.queue));
+    if (queues.size === 0) return;
+    setImmediate(() => {
+      for (const wake of this.#localWakers) for (const queue of queues) wake(queue);
+    });
+  }
+
+  #executorFor(tx: Tx, where: string): { executor: Executor; synchronous: boolean } {
+    if (tx === null || tx === undefined) {
+      throw new ConfigError(`${where}: pass your transaction (or the pool) as the first argument`);
+    }
+    const connection = this.#driver.connection(tx);
+    return {
+      executor: this.#runtime.executor(connection),
+      // A synchronous client inside a transaction: the INSERT must happen before enqueue returns.
+      synchronous: connection.querySync !== undefined && connection.inTransaction?.() === true,
+    };
+  }
+}
+
+/** `encodeArgs`, with the SerializationError saying which call (and batch item) it came from. */
+function encodeArgsAt(args: unknown, where: string): string | null {
+  try {
+    return encodeArgs(args);
+  } catch (error) {
+    if (!(error instanceof SerializationError)) throw error;
+    throw new SerializationError(error.path, `${where}: ${error.message}`);
+  }
+}
+
+/**
+ * A synchronous client's transaction (better-sqlite3's db.transaction) has ended by the time an
+ * async encryptor resolves: inserting then would write the task outside it, even after a rollback.
+ * Outside a transaction an async encryptor is fine.
+ */
+function refuseLateInsert(synchronous: boolean, where: string): void {
+  if (synchronous) {
+    throw new ConfigError(
+      `${where}: this encryptor is asynchronous, and this client's transaction is synchronous (better-sqlite3), so the task could not be written inside it; use a synchronous encryptor such as aesGcmEncryptor, or enqueue outside the transaction`,
+    );
+  }
+}

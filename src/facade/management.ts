@@ -1,0 +1,175 @@
+import {
+  allowedFrom,
+  attemptStatuses,
+  isAttemptId,
+  toAttempt,
+  type Attempt,
+  type AttemptRecord,
+  type AttemptStatus,
+} from '../core/attempt.js';
+import { decodeArgs } from '../core/codec.js';
+import { ConfigError, InvalidStateError } from '../core/errors.js';
+import { decryptedErrorText } from '../core/error-text.js';
+import type { Executor } from '../seam/executor.js';
+import type { Runtime } from '../worker/runtime.js';
+
+export interface ListOptions {
+  readonly status?: AttemptStatus;
+  readonly target?: string;
+  readonly methodName?: string;
+  readonly queue?: string;
+  /** Cursor: only attempts older than this id (pass the last id of the previous page). */
+  readonly before?: string;
+  /** @defaultValue 50 (at most 1000) */
+  readonly limit?: number;
+}
+
+/** How many attempts have one status in one queue (see `stats()`). */
+export interface AttemptStats {
+  readonly status: AttemptStatus;
+  readonly queue: string;
+  readonly count: number;
+  /**
+   * True when `count` is an estimate: only ever for `succeeded`, and only on a large table, where
+   * counting them exactly would read the whole table. Every other count is exact.
+   */
+  readonly approximate: boolean;
+}
+
+export interface PruneOptions {
+  /** Deletes finished attempts (`succeeded`, `failed`, `expired`) completed before this time. */
+  readonly olderThan: Date;
+  /** Most rows one DELETE removes; each batch is its own short statement. @defaultValue 1000 */
+  readonly batchSize?: number;
+  /** Called after each batch with the number deleted so far. */
+  readonly onProgress?: (deleted: number) => void;
+}
+
+const statusOrder = new Map(attemptStatuses.map((status, index) => [status, index]));
+
+/**
+ * What operators do to attempts outside any task: read them, move them between states, count
+ * and prune them. Each call runs on the driver's pool, in autocommit mode.
+ */
+export class Management {
+  readonly #runtime: Runtime;
+
+  constructor(runtime: Runtime) {
+    this.#runtime = runtime;
+  }
+
+  async get(id: string): Promise<Attempt | null> {
+    if (!isAttemptId(id)) return null;
+    const record = await this.#run((executor) => executor.attemptGet(id));
+    return record ? toAttempt(record, decodeArgs) : null;
+  }
+
+  async decryptLastError(id: string): Promise<string | null> {
+    if (!isAttemptId(id)) return null;
+    const record = await this.#run((executor) => executor.attemptGet(id));
+    if (!record) return null;
+    if (record.encryptor === null) return record.lastError;
+    return decryptedErrorText(
+      record.lastError,
+      record.encryptor,
+      this.#runtime.encryptors.get(record.encryptor),
+    );
+  }
+
+  async list(options: ListOptions): Promise<Attempt[]> {
+    const { status, target, methodName, queue, before, limit = 50 } = options;
+    if (status !== undefined && !attemptStatuses.includes(status)) {
+      throw new ConfigError(
+        `list: status must be one of ${attemptStatuses.join(', ')}, got ${JSON.stringify(status)}`,
+      );
+    }
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new ConfigError(`list: limit must be an integer from 1 to 1000, got ${limit}`);
+    }
+    if (before !== undefined && !isAttemptId(before)) {
+      throw new ConfigError(`list: before must be an attempt id, got ${JSON.stringify(before)}`);
+    }
+    const records = await this.#run((executor) =>
+      executor.attemptList({
+        status: status ?? null,
+        target: target ?? null,
+        methodName: methodName ?? null,
+        queue: queue ?? null,
+        beforeId: before ?? null,
+        limit,
+      }),
+    );
+    return records.map((record) => toAttempt(record, decodeArgs));
+  }
+
+  expire(id: string): Promise<Attempt> {
+    return this.#transition(id, 'expire', (executor) =>
+      executor.attemptSetFinalIfPending(id, 'expired'),
+    );
+  }
+
+  fail(id: string): Promise<Attempt> {
+    return this.#transition(id, 'fail', (executor) =>
+      executor.attemptSetFinalIfPending(id, 'failed'),
+    );
+  }
+
+  retry(id: string): Promise<Attempt> {
+    return this.#transition(id, 'retry', (executor) => executor.attemptSetPendingIfFinished(id));
+  }
+
+  async stats(): Promise<AttemptStats[]> {
+    const rows = await this.#run((executor) => executor.attemptStats());
+    return rows
+      .map(({ status, queue, count, approximate }) => ({ status, queue, count, approximate }))
+      .sort(
+        (a, b) =>
+          (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : 0) ||
+          (statusOrder.get(a.status) ?? 0) - (statusOrder.get(b.status) ?? 0),
+      );
+  }
+
+  async prune(options: PruneOptions): Promise<number> {
+    const { olderThan, batchSize = 1000, onProgress } = options ?? {};
+    if (!(olderThan instanceof Date) || Number.isNaN(olderThan.getTime())) {
+      throw new ConfigError('prune: olderThan must be a valid Date');
+    }
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100_000) {
+      throw new ConfigError(
+        `prune: batchSize must be an integer from 1 to 100000, got ${batchSize}`,
+      );
+    }
+    if (onProgress !== undefined && typeof onProgress !== 'function') {
+      throw new ConfigError('prune: onProgress must be a function (deleted) => void');
+    }
+    let deleted = 0;
+    for (;;) {
+      const count = await this.#run((executor) => executor.attemptPrune(olderThan, batchSize));
+      deleted += count;
+      onProgress?.(deleted);
+      if (count < batchSize) return deleted;
+    }
+  }
+
+  #run<T>(fn: (executor: Executor) => Promise<T>): Promise<T> {
+    return this.#runtime.driver.run((connection) => fn(this.#runtime.executor(connection)));
+  }
+
+  async #transition(
+    id: string,
+    action: keyof typeof allowedFrom,
+    write: (executor: Executor) => Promise<AttemptRecord | null>,
+  ): Promise<Attempt> {
+    const record = isAttemptId(id) ? await this.#run(write) : null;
+    if (record) return toAttempt(record, decodeArgs);
+    const current = isAttemptId(id) ? await this.#run((executor) => executor.attemptGet(id)) : null;
+    const from = allowedFrom[action].join(' or ');
+    throw new InvalidStateError(
+      id,
+      current?.status ?? null,
+      current
+        ? `cannot ${action} attempt ${id}: it is ${current.status}, and only a ${from} attempt can be ${action === 'retry' ? 'retried' : `${action}d`}`
+        : `cannot ${action} attempt ${id}: no such attempt`,
+    );
+  }
+}

@@ -1,0 +1,189 @@
+import type { Encryptor } from '../core/encryptor.js';
+import { ConfigError, shown } from '../core/errors.js';
+import type { EncryptedTaskErrors } from '../core/error-text.js';
+import { safeLogger, silentLogger, type Logger } from '../core/logger.js';
+import { resolveRetention, type RetentionOptions } from '../core/retention.js';
+import {
+  checkMaxAttempts,
+  defaultBackoff,
+  defaultMaxAttempts,
+  type Backoff,
+} from '../core/retry-policy.js';
+import { parseTableName } from '../core/table-name.js';
+import {
+  checkPriority,
+  checkQueue,
+  targetDefinition,
+  type Target,
+  type TargetDefinition,
+} from '../core/target.js';
+import type { Driver, TableName } from '../seam/driver.js';
+import type { Executor } from '../seam/executor.js';
+import type { SqlConnection } from '../seam/sql-connection.js';
+import type { ErrorHook, Runtime } from '../worker/runtime.js';
+import type { EnqueueDefaults } from './enqueuer.js';
+
+export interface AsyncTaskDefaults<EncryptorName extends string> {
+  /** @defaultValue 25 */
+  readonly maxAttempts?: number;
+  /** @defaultValue `exponentialBackoff()` */
+  readonly backoff?: Backoff;
+  /** @defaultValue `'default'` */
+  readonly queue?: string;
+  /** @defaultValue 0 */
+  readonly priority?: number;
+  /** @defaultValue `null` (plain JSON) */
+  readonly encryptor?: EncryptorName | null;
+}
+
+export interface AsyncTaskOptions<Tx, HandlerTx, Encryptors extends Record<string, Encryptor>> {
+  /** The driver for your client; its pool is what the worker and `runDue` use. */
+  readonly driver: Driver<Tx, HandlerTx>;
+  /** Every target whose methods this process may enqueue or perform. */
+  readonly targets: readonly Target[];
+  /** Named codecs for arguments at rest. @defaultValue `{}` */
+  readonly encryptors?: Encryptors;
+  /**
+   * `name` or `schema.name`, each part of letters, digits and `_`. The name may have up to 63
+   * characters, 44 on PostgreSQL (the indexes and functions named after it must fit its 63-byte
+   * identifiers). @defaultValue `'async_task_attempts'`
+   */
+  readonly table?: string;
+  /** Called when a handler throws (the gem's `handle_perform_error`). */
+  readonly onError?: ErrorHook;
+  /**
+   * What `last_error` keeps when a task stored with an encryptor fails: its message may quote
+   * the arguments, so it is encrypted with the task's own encryptor (`'encrypt'`; read it back
+   * with `decryptLastError`), or dropped, keeping only the error's class (`'class'`). Logs and
+   * worker events carry the class only, either way.
+   * @defaultValue 'encrypt'
+   */
+  readonly encryptedTaskErrors?: EncryptedTaskErrors;
+  /** Any pino-compatible logger. Arguments are never logged. @defaultValue silent */
+  readonly logger?: Logger;
+  readonly defaults?: AsyncTaskDefaults<keyof Encryptors & string>;
+  /**
+   * How long workers keep finished attempts, counted from `completedAt`, per status. Workers
+   * delete older ones in small batches, one worker per table at a time; pending and running
+   * attempts are never touched. Once an attempt is deleted its idempotence token can be used
+   * again. `false` keeps every attempt (the Ruby gem's behaviour; prune with `prune()` yourself).
+   *
+   * @defaultValue `{ succeededMs: 86_400_000, failedMs: 1_209_600_000, expiredMs: 1_209_600_000 }`
+   * (1 day, 14 days, 14 days)
+   * @example
+   * new AsyncTask({ driver, targets, retention: { succeededMs: 3_600_000, failedMs: Infinity } });
+   */
+  readonly retention?: false | RetentionOptions;
+}
+
+/** `AsyncTaskOptions` once checked, with every default filled in. */
+export interface ResolvedOptions<Tx, HandlerTx> {
+  readonly driver: Driver<Tx, HandlerTx>;
+  readonly table: TableName;
+  readonly defaults: EnqueueDefaults;
+  readonly runtime: Runtime;
+}
+
+/**
+ * Checks `new AsyncTask`'s options in the order users meet their mistakes (driver, table,
+ * targets, encryptors, defaults, hooks), throwing a ConfigError at the first wrong one.
+ */
+export function resolveOptions<Tx, HandlerTx, Encryptors extends Record<string, Encryptor>>(
+  options: AsyncTaskOptions<Tx, HandlerTx, Encryptors>,
+): ResolvedOptions<Tx, HandlerTx> {
+  if (!options || typeof options.driver?.connection !== 'function') {
+    throw new ConfigError(
+      'new AsyncTask: `driver` is required, e.g. pgDriver(pool) from async-task/pg',
+    );
+  }
+  const driver = options.driver;
+  const table = parseTableName(
+    options.table ?? 'async_task_attempts',
+    driver.dialect.tableNameLimit,
+  );
+  const targets = resolveTargets(options.targets);
+  const encryptors = resolveEncryptors(options.encryptors ?? {});
+  const defaults = options.defaults ?? {};
+  const encryptor = defaults.encryptor ?? null;
+  if (encryptor !== null && !encryptors.has(encryptor)) {
+    throw new ConfigError(
+      `new AsyncTask: defaults.encryptor '${encryptor}' is not one of \`encryptors\``,
+    );
+  }
+  const enqueueDefaults: EnqueueDefaults = {
+    maxAttempts: checkMaxAttempts(
+      defaults.maxAttempts ?? defaultMaxAttempts,
+      'new AsyncTask: defaults',
+    ),
+    queue: checkQueue(defaults.queue ?? 'default', 'new AsyncTask: defaults'),
+    priority: checkPriority(defaults.priority ?? 0, 'new AsyncTask: defaults'),
+    encryptor,
+  };
+  if (options.onError !== undefined && typeof options.onError !== 'function') {
+    throw new ConfigError('new AsyncTask: onError must be a function (error, attempt) => void');
+  }
+  const retention = resolveRetention(options.retention, 'new AsyncTask');
+  const encryptedTaskErrors = options.encryptedTaskErrors ?? 'encrypt';
+  if (encryptedTaskErrors !== 'encrypt' && encryptedTaskErrors !== 'class') {
+    throw new ConfigError(
+      `new AsyncTask: encryptedTaskErrors must be 'encrypt' or 'class', got ${shown(encryptedTaskErrors)}`,
+    );
+  }
+  const dialect = driver.dialect;
+  const runtime: Runtime = {
+    driver,
+    table,
+    targets,
+    encryptors,
+    defaultBackoff: defaults.backoff ?? defaultBackoff,
+    onError: options.onError,
+    encryptedTaskErrors,
+    logger: safeLogger(options.logger ?? silentLogger),
+    retention,
+    executor: (connection: SqlConnection): Executor => dialect.executor(connection, table),
+  };
+  return { driver, table, defaults: enqueueDefaults, runtime };
+}
+
+function resolveTargets(given: readonly Target[]): Map<string, TargetDefinition> {
+  if (!Array.isArray(given)) {
+    throw new ConfigError(
+      'new AsyncTask: `targets` must be an array of targets made with defineTarget',
+    );
+  }
+  const targets = new Map<string, TargetDefinition>();
+  for (const target of given) {
+    const definition = targetDefinition(target);
+    if (!definition) {
+      throw new ConfigError(
+        'new AsyncTask: every entry of `targets` must come from defineTarget(name, methods)',
+      );
+    }
+    const existing = targets.get(definition.name);
+    if (existing && existing !== definition) {
+      throw new ConfigError(
+        `new AsyncTask: two different targets are named '${definition.name}'; names must be unique`,
+      );
+    }
+    targets.set(definition.name, definition);
+  }
+  return targets;
+}
+
+function resolveEncryptors(given: Record<string, Encryptor>): Map<string, Encryptor> {
+  const encryptors = new Map<string, Encryptor>();
+  for (const [name, encryptor] of Object.entries(given)) {
+    if (typeof encryptor?.encrypt !== 'function' || typeof encryptor.decrypt !== 'function') {
+      throw new ConfigError(
+        `new AsyncTask: encryptor '${name}' must have encrypt and decrypt methods`,
+      );
+    }
+    if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(name)) {
+      throw new ConfigError(
+        `new AsyncTask: encryptor name '${name}' must be 1-64 letters, digits, _ . : -`,
+      );
+    }
+    encryptors.set(name, encryptor);
+  }
+  return encryptors;
+}
