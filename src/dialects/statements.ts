@@ -23,11 +23,29 @@ export function statementBinder<Name extends string>(
           .reduce((sql, [placeholder, value]) => sql.replaceAll(placeholder, value), template)
           .trim();
         const hash = createHash('sha1').update(text).digest('hex').slice(0, 16);
-        return [name, { name: `${prefix}${name}_${hash}`, text }] as const;
+        return [
+          name,
+          { name: `${prefix}${name}_${hash}`, text, returnsRows: returnsRows(text) },
+        ] as const;
       });
       bound = Object.fromEntries(entries) as Record<Name, Statement>;
       cache.set(key, bound);
     }
     return bound;
   };
+}
+
+/**
+ * Whether one of the dialects' own statements returns rows: a query, or a write with RETURNING.
+ * Decided here, where the texts are known, so no driver has to read SQL.
+ */
+export function returnsRows(text: string): boolean {
+  return (
+    /^\s*(SELECT|WITH|VALUES|PRAGMA|SHOW|EXPLAIN)\b/i.test(text) || /\bRETURNING\b/i.test(text)
+  );
+}
+
+/** A statement run once (DDL, bookkeeping): unnamed, so drivers do not prepare it. */
+export function adHoc(text: string): Statement {
+  return { name: '', text, returnsRows: returnsRows(text) };
 }

@@ -4,6 +4,7 @@ import { AsyncTaskError, ConfigError, DatabaseError } from '../core/errors.js';
 import { sqliteDialect } from '../dialects/sqlite/index.js';
 import type { Driver } from '../seam/driver.js';
 import type { SqlConnection, SqlResult, Statement } from '../seam/sql-connection.js';
+import { withSqlTransactions } from './internal/sql-transaction.js';
 
 /** The part of a better-sqlite3 `Statement` async-task uses. */
 export interface BetterSqlite3Statement {
@@ -248,7 +249,7 @@ class WorkerConnection<Db extends BetterSqlite3Database> {
     if (this.#connection) return this.#connection;
     if (this.#shared) return (this.#connection = wrap(db));
     const busyTimeoutMs = this.#busyTimeoutMs;
-    return (this.#connection = {
+    return (this.#connection = withSqlTransactions('sqlite', {
       async query(statement, params) {
         const deadline = Date.now() + busyTimeoutMs;
         for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
@@ -267,18 +268,31 @@ class WorkerConnection<Db extends BetterSqlite3Database> {
         }
       },
       querySync: (statement, params) => execute(db, statement, params),
-    });
+    }));
   }
 }
 
-const beginImmediate: Statement = { name: 'async_task_begin_immediate', text: 'BEGIN IMMEDIATE' };
-const commit: Statement = { name: 'async_task_commit', text: 'COMMIT' };
-const rollback: Statement = { name: 'async_task_rollback', text: 'ROLLBACK' };
-const savepoint: Statement = { name: 'async_task_savepoint', text: 'SAVEPOINT async_task' };
-const releaseSavepoint: Statement = { name: 'async_task_release', text: 'RELEASE async_task' };
+const beginImmediate: Statement = {
+  name: 'async_task_begin_immediate',
+  text: 'BEGIN IMMEDIATE',
+  returnsRows: false,
+};
+const commit: Statement = { name: 'async_task_commit', text: 'COMMIT', returnsRows: false };
+const rollback: Statement = { name: 'async_task_rollback', text: 'ROLLBACK', returnsRows: false };
+const savepoint: Statement = {
+  name: 'async_task_savepoint',
+  text: 'SAVEPOINT async_task',
+  returnsRows: false,
+};
+const releaseSavepoint: Statement = {
+  name: 'async_task_release',
+  text: 'RELEASE async_task',
+  returnsRows: false,
+};
 const rollbackToSavepoint: Statement = {
   name: 'async_task_rollback_to',
   text: 'ROLLBACK TO async_task',
+  returnsRows: false,
 };
 
 interface Prepared {
@@ -295,13 +309,13 @@ const connections = new WeakMap<BetterSqlite3Database, SqlConnection>();
 function wrap(db: BetterSqlite3Database): SqlConnection {
   let connection = connections.get(db);
   if (!connection) {
-    connection = {
+    connection = withSqlTransactions('sqlite', {
       // The statement runs before the promise is returned; the promise only carries the outcome.
       query: (statement, params) =>
         new Promise((resolve) => resolve(execute(db, statement, params))),
       querySync: (statement, params) => execute(db, statement, params),
       inTransaction: () => db.inTransaction,
-    };
+    });
     connections.set(db, connection);
   }
   return connection;

@@ -8,6 +8,7 @@ import type { SqlConnection, Statement } from '../seam/sql-connection.js';
 import { betterSqlite3Driver, type BetterSqlite3Database } from './better-sqlite3.js';
 import { callbackMysqlConnection } from './internal/shared.js';
 import { pgDriver, type PgPool, type PgPoolClient, type PgQueryable } from './pg.js';
+import { withSqlTransactions } from './internal/sql-transaction.js';
 
 /**
  * The part of a Knex client (`knex.client`, `trx.client`) async-task uses: knex's own methods
@@ -168,10 +169,10 @@ export function knexDriver<Trx extends KnexTransactionLike>(
           'enqueue: pass the trx of knex.transaction(async (trx) => …), or the knex instance',
         );
       }
-      return {
+      return withSqlTransactions(native.dialect.name, {
         query: (statement, params) =>
           onConnectionOf(tx, (raw) => wrap(raw).query(statement, params)),
-      };
+      });
     },
     run: (fn) => withPooled((raw) => fn(wrap(raw))),
     session: (fn) => withPooled((raw) => fn(wrap(raw))),
@@ -268,7 +269,7 @@ function nativeFor(
   }
 }
 
-const rollback: Statement = { name: '', text: 'ROLLBACK' };
+const rollback: Statement = { name: '', text: 'ROLLBACK', returnsRows: false };
 
 const clientDialects: Readonly<Record<string, KnexDialectName>> = {
   pg: 'postgres',

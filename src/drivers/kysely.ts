@@ -5,6 +5,7 @@ import { sqliteDialect } from '../dialects/sqlite/index.js';
 import type { Dialect, Driver } from '../seam/driver.js';
 import type { SqlConnection, SqlResult, Statement } from '../seam/sql-connection.js';
 import { separatingErrors } from './internal/shared.js';
+import { withSqlTransactions } from './internal/sql-transaction.js';
 
 /**
  * A compiled raw query, shaped like Kysely's `CompiledQuery.raw(sql, parameters)`: Kysely's
@@ -224,17 +225,17 @@ function raw(sql: string, parameters: readonly unknown[] = []): KyselyCompiledQu
 function connectionFor(tx: KyselyQueryable, dialect: Dialect['name']): SqlConnection {
   const executor = tx.withoutPlugins();
   if (dialect === 'sqlite') {
-    return {
+    return withSqlTransactions(dialect, {
       query: (statement, params) => {
         const { text, order } = positional(statement);
         const values = order.map((number) => params[number - 1]);
-        return runQuery(executor, { name: statement.name, text }, values, dialect);
+        return runQuery(executor, { ...statement, text }, values, dialect);
       },
-    };
+    });
   }
-  return {
+  return withSqlTransactions(dialect, {
     query: (statement, params) => runQuery(executor, statement, params, dialect),
-  };
+  });
 }
 
 const positionalCache = new Map<string, { text: string; order: number[] }>();

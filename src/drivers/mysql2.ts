@@ -2,6 +2,7 @@ import { AsyncTaskError, ConfigError, DatabaseError } from '../core/errors.js';
 import { mysqlDialect } from '../dialects/mysql/index.js';
 import type { Driver } from '../seam/driver.js';
 import type { SqlConnection, SqlResult, Statement } from '../seam/sql-connection.js';
+import { withSqlTransactions } from './internal/sql-transaction.js';
 
 /** The part of mysql2's query options async-task sets. */
 export interface Mysql2QueryOptions {
@@ -131,7 +132,9 @@ export function mysql2Driver(
 }
 
 function wrap(client: Mysql2Queryable): SqlConnection {
-  return { query: (statement, params) => runQuery(client, statement, params) };
+  return withSqlTransactions('mysql', {
+    query: (statement, params) => runQuery(client, statement, params),
+  });
 }
 
 async function runQuery(

@@ -2,6 +2,7 @@ import { AsyncTaskError, ConfigError, DatabaseError } from '../core/errors.js';
 import { postgresDialect } from '../dialects/postgres/index.js';
 import type { Driver, Unlisten } from '../seam/driver.js';
 import type { SqlConnection, SqlResult, Statement } from '../seam/sql-connection.js';
+import { withSqlTransactions } from './internal/sql-transaction.js';
 
 /** The part of `pg.Pool`, `pg.PoolClient` and `pg.Client` async-task uses. */
 export interface PgQueryable {
@@ -67,9 +68,10 @@ export function pgDriver(
     );
   }
   const prepare = options.preparedStatements ?? true;
-  const wrap = (client: PgQueryable): SqlConnection => ({
-    query: (statement, params) => runQuery(client, statement, params, prepare),
-  });
+  const wrap = (client: PgQueryable): SqlConnection =>
+    withSqlTransactions('postgres', {
+      query: (statement, params) => runQuery(client, statement, params, prepare),
+    });
   const withClient = async <T>(fn: (client: PgPoolClient) => Promise<T>): Promise<T> => {
     const client = await pool.connect().catch((error: unknown) => {
       throw new DatabaseError(`could not get a connection from the pool: ${messageOf(error)}`, {
@@ -114,26 +116,10 @@ export function pgDriver(
     run: (fn) => withClient((client) => fn(wrap(client))),
     session: (fn) => withClient((client) => fn(wrap(client))),
     transaction: (fn) =>
-      withClient(async (client) => {
-        const connection = wrap(client);
-        await connection.query(begin, []);
-        let result;
-        try {
-          result = await fn(connection, client);
-        } catch (error) {
-          await connection.query(rollback, []).catch(() => undefined);
-          throw error;
-        }
-        await connection.query(commit, []);
-        return result;
-      }),
+      withClient((client) => wrap(client).transaction((connection) => fn(connection, client))),
     listen: (channel, onNotify, onError) => listen(pool, channel, onNotify, onError),
   };
 }
-
-const begin: Statement = { name: '', text: 'BEGIN' };
-const commit: Statement = { name: '', text: 'COMMIT' };
-const rollback: Statement = { name: '', text: 'ROLLBACK' };
 
 async function runQuery(
   client: PgQueryable,

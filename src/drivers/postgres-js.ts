@@ -2,6 +2,7 @@ import { AsyncTaskError, ConfigError, DatabaseError } from '../core/errors.js';
 import { postgresDialect } from '../dialects/postgres/index.js';
 import type { Driver, Unlisten } from '../seam/driver.js';
 import type { SqlConnection, SqlResult, Statement } from '../seam/sql-connection.js';
+import { withSqlTransactions } from './internal/sql-transaction.js';
 
 /** What `unsafe(…).describe()` resolves to: the part async-task reads. */
 export interface PostgresJsStatementDescription {
@@ -118,10 +119,11 @@ export function postgresJsDriver(
   }
   const renameColumn = typeof columnTransform?.from === 'function' ? columnTransform.to : undefined;
   const parameterTypes = new Map<string, readonly number[]>();
-  const wrap = (client: PostgresJsQueryable): SqlConnection => ({
-    query: (statement, params) =>
-      runQuery(client, statement, params, { prepare, parameterTypes, renameColumn }),
-  });
+  const wrap = (client: PostgresJsQueryable): SqlConnection =>
+    withSqlTransactions('postgres', {
+      query: (statement, params) =>
+        runQuery(client, statement, params, { prepare, parameterTypes, renameColumn }),
+    });
   const reserved = async <T>(fn: (connection: SqlConnection) => Promise<T>): Promise<T> => {
     const connection = await sql.reserve().catch((error: unknown) => {
       throw new DatabaseError(`could not reserve a connection: ${messageOf(error)}`, {

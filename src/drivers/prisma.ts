@@ -4,8 +4,14 @@ import { mysqlDialect } from '../dialects/mysql/index.js';
 import { postgresDialect } from '../dialects/postgres/index.js';
 import { sqliteDialect } from '../dialects/sqlite/index.js';
 import type { Dialect, Driver } from '../seam/driver.js';
-import type { SqlConnection, SqlResult, Statement } from '../seam/sql-connection.js';
+import type {
+  SqlConnection,
+  SqlResult,
+  Statement,
+  TransactionOptions,
+} from '../seam/sql-connection.js';
 import { separatingErrors } from './internal/shared.js';
+import { inSqlTransaction, withSqlTransactions } from './internal/sql-transaction.js';
 
 /**
  * The part of a Prisma Client, and of the `tx` of its interactive transactions, async-task uses:
@@ -152,7 +158,9 @@ export function prismaDriver<Client extends PrismaClientLike>(
         );
       }
       const target = isClient(tx) ? outside(tx as unknown as ClientCalls) : tx;
-      return { query: (statement, params) => execute(name, target, statement, params) };
+      return withSqlTransactions(name, {
+        query: (statement, params) => execute(name, target, statement, params),
+      });
     },
     run,
     session: (fn) => {
@@ -175,7 +183,9 @@ export function prismaDriver<Client extends PrismaClientLike>(
       inTransaction(name, client, handlerOptions, (tx) => {
         const body = (): Promise<T> =>
           fn(
-            { query: (statement, params) => execute(name, tx, statement, params) },
+            withSqlTransactions(name, {
+              query: (statement, params) => execute(name, tx, statement, params),
+            }),
             tx as PrismaTransactionOf<Client>,
           );
         return held ? held.run(tx, body) : body();
@@ -322,6 +332,13 @@ class Unit implements SqlConnection {
         break;
     }
     return { rows: [], rowCount: 0 };
+  }
+
+  transaction<T>(
+    fn: (connection: SqlConnection) => Promise<T>,
+    options?: TransactionOptions,
+  ): Promise<T> {
+    return inSqlTransaction(this, this.#dialect, fn, options);
   }
 
   /** Rolls back a transaction the unit left open (never hand a connection back inside one). */

@@ -12,6 +12,7 @@ import {
 } from './better-sqlite3.js';
 import { callbackMysqlConnection } from './internal/shared.js';
 import { pgDriver, type PgPool, type PgQueryable } from './pg.js';
+import { withSqlTransactions } from './internal/sql-transaction.js';
 
 /** The database families the TypeORM driver runs on. */
 export type TypeormDialectName = 'postgres' | 'mysql' | 'sqlite';
@@ -181,10 +182,10 @@ export function typeormDriver(
           'enqueue: this EntityManager belongs to another DataSource than the one given to typeormDriver',
         );
       }
-      return {
+      return withSqlTransactions(native.dialect.name, {
         query: (statement, params) =>
           onConnectionOf(tx, (raw) => native.wrap(raw).query(statement, params)),
-      };
+      });
     },
     run: async (fn) => {
       ready();
@@ -313,7 +314,9 @@ function sqliteNative(dataSource: DataSource): Native {
     if (!connection) {
       // Only `query`: TypeORM's transactions are asynchronous (an async encryptor is fine).
       const sync = betterSqlite3Driver(database).connection(database);
-      connection = { query: (statement, params) => sync.query(statement, params) };
+      connection = withSqlTransactions('sqlite', {
+        query: (statement, params) => sync.query(statement, params),
+      });
       wrapped.set(database, connection);
     }
     return connection;
@@ -479,7 +482,7 @@ async function borrow<T>(dataSource: DataSource, fn: (raw: unknown) => Promise<T
   }
 }
 
-const rollback: Statement = { name: '', text: 'ROLLBACK' };
+const rollback: Statement = { name: '', text: 'ROLLBACK', returnsRows: false };
 
 const typeDialects: Readonly<Record<string, TypeormDialectName>> = {
   postgres: 'postgres',

@@ -4,6 +4,7 @@
 // completed and the connection, back in the pool, sat inside that transaction: the next user's
 // statements (a claim, a heartbeat) ran in it and were never committed. The driver now destroys
 // a connection whose query timed out.
+import { adHoc } from '../../src/dialects/statements.js';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgDriver } from '../../src/drivers/pg.js';
@@ -33,7 +34,7 @@ describe('pgDriver and query_timeout', () => {
     const failed = driver.transaction(async (connection) => {
       proxy.blackHole();
       // Assigns a transaction id: visible afterwards through txid_current_if_assigned().
-      await connection.query({ name: '', text: 'SELECT txid_current()' }, []);
+      await connection.query(adHoc('SELECT txid_current()'), []);
     });
     await expect(failed).rejects.toThrow(/Query read timeout/);
     proxy.resume();

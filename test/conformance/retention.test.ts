@@ -1,5 +1,6 @@
 // Retention: the worker's pruner deletes finished attempts past their status's retention, and
 // nothing else; one process prunes a table at a time.
+import { adHoc } from '../../src/dialects/statements.js';
 import { describe, expect, it } from 'vitest';
 import { parseTableName } from '../../src/core/table-name.js';
 import { quoteTable as quoteMysql } from '../../src/dialects/mysql/executor.js';
@@ -35,7 +36,7 @@ type Dialect = DialectFixture['dialect'];
 
 /** Plain SQL on the harness's own driver, for what the public API cannot do (age a row). */
 function sql(harness: Harness, text: string, params: readonly unknown[] = []): Promise<unknown> {
-  const statement: Statement = { name: '', text };
+  const statement: Statement = adHoc(text);
   return harness.driver.run((connection) => connection.query(statement, params));
 }
 
@@ -115,8 +116,7 @@ async function holdingPruneLock<T>(
   const table = parseTableName(harness.table);
   return harness.transaction(async (tx) => {
     const connection = harness.driver.connection(tx);
-    const run = (text: string, params: readonly unknown[]) =>
-      connection.query({ name: '', text }, params);
+    const run = (text: string, params: readonly unknown[]) => connection.query(adHoc(text), params);
     if (dialect === 'postgres') {
       await run('SELECT true AS locked FROM pg_advisory_xact_lock(hashtext($1))', [
         `async-task:prune:${quotePostgres(table)}`,

@@ -3,6 +3,7 @@
 // a savepoint, a handler's `ctx.transaction` hands it a Prisma `tx` that writes models, Prisma's
 // errors arrive as DatabaseError, the dialects' own BEGIN … COMMIT become interactive
 // transactions, and rows reach the dialects shaped as the native clients give them.
+import { adHoc } from '../../src/dialects/statements.js';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type mysql from 'mysql2/promise';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -231,7 +232,7 @@ for (const { label, dialect, setup, values, missingTable, native } of cases) {
 
     it('errors are typed: the database refusing, a missing table, a transaction over', async () => {
       const connection = prismaDriver(prisma).connection(prisma);
-      const refused = await caught(connection.query({ name: '', text: 'SELECT * FROM nope' }, []));
+      const refused = await caught(connection.query(adHoc('SELECT * FROM nope'), []));
       expect(refused).toBeInstanceOf(DatabaseError);
       const cause = (refused as DatabaseError).cause;
       expect(cause).toBeInstanceOf(PrismaRawQueryError);
@@ -282,7 +283,7 @@ for (const { label, dialect, setup, values, missingTable, native } of cases) {
         dialect === 'sqlite'
           ? 'orders'
           : quoted(dialect, harness.table).replace(/[^.]+$/, 'orders');
-      const sql = (text: string) => ({ name: '', text });
+      const sql = (text: string) => adHoc(text);
       const insert = (n: number) => sql(`INSERT INTO ${orders} (number) VALUES (${n})`);
       // Where each dialect sends its own transaction statements: the MySQL claim's on `run`
       // (READ COMMITTED, START TRANSACTION), the PostgreSQL and SQLite migrations' on `session`.
@@ -336,7 +337,7 @@ for (const { label, dialect, setup, values, missingTable, native } of cases) {
     it('rows reach the dialect as the native client gives them', async () => {
       const other = native(harness);
       try {
-        const statement = { name: '', text: values };
+        const statement = adHoc(values);
         const mine = await prismaDriver(prisma).connection(prisma).query(statement, ['x']);
         const theirs = await other.connection.query(statement, ['x']);
         expect(mine).toEqual(theirs);
@@ -369,6 +370,7 @@ describe('postgres/prisma: values in', () => {
             name: '',
             text: `SELECT (extract(epoch FROM $1::timestamptz) * 1000)::float8 AS ms,
               current_setting('TimeZone') AS zone`,
+            returnsRows: true,
           },
           [when],
         );
@@ -388,7 +390,7 @@ describe('mysql/prisma: session', () => {
 
   it('keeps one connection, so a GET_LOCK taken in it holds until released in it', async () => {
     const driver = prismaDriver(harness.prisma as unknown as Client);
-    const sql = (text: string) => ({ name: '', text });
+    const sql = (text: string) => adHoc(text);
     const seen = await driver.session(async (connection) => {
       const ids: unknown[] = [];
       const id = async () =>
@@ -421,7 +423,7 @@ describe('sqlite/prisma: statements', () => {
     const prisma = harness.prisma as unknown as Client;
     const connection = prismaDriver(prisma).connection(prisma);
     const result: SqlResult = await connection.query(
-      { name: '', text: `SELECT ?2 AS b, '?1' AS literal, ?1 AS a, ?1 AS again` },
+      adHoc(`SELECT ?2 AS b, '?1' AS literal, ?1 AS a, ?1 AS again`),
       ['x', 'y'],
     );
     expect(result.rows).toEqual([{ b: 'y', literal: '?1', a: 'x', again: 'x' }]);

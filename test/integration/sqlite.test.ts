@@ -376,6 +376,7 @@ describe('sqlite dialect: rows', () => {
     const sync = harness.sqliteDriver.connection(harness.pool);
     const asyncOnly: SqlConnection = {
       query: (statement, params) => sync.query(statement, params),
+      transaction: (fn, options) => sync.transaction(fn, options),
     };
     const executor = sqliteDialect.executor(asyncOnly, { schema: null, name: harness.table });
     const row = (idempotenceToken: string | null, n: number) => ({

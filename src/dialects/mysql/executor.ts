@@ -78,8 +78,8 @@ export class MysqlExecutor implements Executor {
   async attemptClaim(params: AttemptClaimParams): Promise<AttemptClaimResult> {
     const horizon = params.horizon === null ? null : sqlTime(params.horizon);
     const queues = params.queues === null ? null : JSON.stringify(params.queues);
-    return this.#transaction(async () => {
-      const selected = await this.#query('attemptClaimSelect', [
+    return this.#transaction(async (tx) => {
+      const selected = await tx.#query('attemptClaimSelect', [
         horizon,
         horizon,
         queues,
@@ -91,7 +91,7 @@ export class MysqlExecutor implements Executor {
       const now = toDate(first['db_now']);
       const lockedUntil = new Date(now.getTime() + params.leaseMs);
       const records = selected.rows.map(toRecord);
-      await this.#query('attemptClaimUpdate', [
+      await tx.#query('attemptClaimUpdate', [
         idsJson(records),
         params.lockedBy,
         sqlTime(lockedUntil),
@@ -226,13 +226,13 @@ export class MysqlExecutor implements Executor {
     const { succeededMs, failedMs, expiredMs } = params.retention;
     const ages = [succeededMs, failedMs, expiredMs].map(microseconds);
     const lock = [this.#table.schema, this.#table.name];
-    return this.#transaction(async () => {
-      const acquired = await this.#query('attemptPruneLock', lock);
+    return this.#transaction(async (tx) => {
+      const acquired = await tx.#query('attemptPruneLock', lock);
       if (Number(acquired.rows[0]?.['acquired']) !== 1) {
         return { locked: false, deleted: 0, lastId: null, done: false };
       }
       try {
-        const window = await this.#query('attemptPruneWindowSelect', [
+        const window = await tx.#query('attemptPruneWindowSelect', [
           ...ages,
           microseconds(shortestRetentionMs(params.retention)),
           params.afterId,
@@ -244,7 +244,7 @@ export class MysqlExecutor implements Executor {
           candidates.length === 0
             ? 0
             : (
-                await this.#query('attemptPruneWindowDelete', [
+                await tx.#query('attemptPruneWindowDelete', [
                   JSON.stringify(candidates.map((row) => ({ id: idOf(row) }))),
                   ...ages,
                 ])
@@ -256,7 +256,7 @@ export class MysqlExecutor implements Executor {
           done: last === undefined || Number(last['recent']) === 1,
         };
       } finally {
-        await this.#query('attemptPruneUnlock', lock);
+        await tx.#query('attemptPruneUnlock', lock);
       }
     });
   }
@@ -275,14 +275,14 @@ export class MysqlExecutor implements Executor {
   }
 
   async attemptRescueExpired(limit: number): Promise<AttemptRecord[]> {
-    return this.#transaction(async () => {
-      const expired = await this.#query('attemptRescueSelect', [limit]);
+    return this.#transaction(async (tx) => {
+      const expired = await tx.#query('attemptRescueSelect', [limit]);
       if (expired.rows.length === 0) return [];
       const list = JSON.stringify(
         expired.rows.map((row) => ({ id: idOf(row), error: row['error'] as string })),
       );
-      await this.#query('attemptRescueUpdate', [list]);
-      const rescued = await this.#query('attemptGetByIds', [list]);
+      await tx.#query('attemptRescueUpdate', [list]);
+      const rescued = await tx.#query('attemptGetByIds', [list]);
       return rescued.rows.map(toRecord);
     });
   }
@@ -346,21 +346,18 @@ export class MysqlExecutor implements Executor {
   }
 
   /**
-   * A short READ COMMITTED transaction of the executor's own; only for operations called on a
-   * `Driver.run` connection (START TRANSACTION would commit a caller's transaction).
+   * A short transaction of the executor's own; only for operations called on a `Driver.run`
+   * connection (START TRANSACTION would commit a caller's transaction). READ COMMITTED: the
+   * locking reads of the claim and the rescue then lock only the rows they return, never the gaps
+   * between index entries (REPEATABLE READ's next-key locks), which two claimers moving rows out
+   * of the same index would deadlock on.
    */
-  async #transaction<T>(fn: () => Promise<T>): Promise<T> {
-    await this.#query('transactionReadCommitted', []);
-    await this.#query('transactionStart', []);
-    let result: T;
-    try {
-      result = await fn();
-    } catch (error) {
-      await this.#query('transactionRollback', []).catch(() => undefined);
-      throw error;
-    }
-    await this.#query('transactionCommit', []);
-    return result;
+  #transaction<T>(fn: (tx: MysqlExecutor) => Promise<T>): Promise<T> {
+    return this.#connection.transaction(
+      (connection) =>
+        fn(connection === this.#connection ? this : new MysqlExecutor(connection, this.#table)),
+      { isolation: 'read committed' },
+    );
   }
 
   #query(name: StatementName, params: readonly unknown[]): Promise<SqlResult> {
@@ -469,6 +466,7 @@ function insertStatement(statements: MysqlStatements, count: number): Statement 
     statement = {
       name: `${template.name}_${count}`,
       text: template.text.replace('{{rows}}', Array.from({ length: count }, () => row).join(', ')),
+      returnsRows: false,
     };
     if (count <= 64) bySize[count] = statement;
   }

@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { DatabaseError, SchemaOutdatedError } from '../../core/errors.js';
 import type { Dialect, DriverSession, TableName } from '../../seam/driver.js';
 import type { SchemaState } from '../../seam/executor.js';
-import type { SqlConnection, Statement } from '../../seam/sql-connection.js';
+import type { SqlConnection } from '../../seam/sql-connection.js';
 import { loadMigrations, type MigrationFile } from '../migration-files.js';
+import { adHoc } from '../statements.js';
 import { MysqlExecutor, isNoSuchTable, quoteTable } from './executor.js';
 
 const migrations = loadMigrations(new URL('./migrations/', import.meta.url));
@@ -11,11 +12,6 @@ const latestVersion = Math.max(...migrations.map((m) => m.version));
 
 /** How long migrate() waits for another process's migrate() to finish. */
 const migrateLockTimeoutSeconds = 600;
-
-/** Unnamed: drivers do not cache it. One statement per text (no client-side multi-statements). */
-function adHoc(text: string): Statement {
-  return { name: '', text };
-}
 
 /**
  * `<name>_migrations`, unless that would pass MySQL's 64-character limit on identifiers: then

@@ -61,15 +61,6 @@ function idempotenceKey(alias: string): string {
   return `UNHEX(SHA2(CONCAT(${alias}.target, 0x00, ${alias}.method_name, 0x00, ${alias}.idempotence_token), 256))`;
 }
 
-// The claim's and the rescue's own transactions run at READ COMMITTED: their locking reads then
-// lock only the rows they return, never the gaps between index entries (REPEATABLE READ's
-// next-key locks), which two claimers moving rows out of the same index would deadlock on.
-// Applies to the next transaction only, so a pooled connection goes back unchanged.
-export const transactionReadCommitted = `SET TRANSACTION ISOLATION LEVEL READ COMMITTED`;
-export const transactionStart = `START TRANSACTION`;
-export const transactionCommit = `COMMIT`;
-export const transactionRollback = `ROLLBACK`;
-
 // One row per VALUES tuple (attemptInsertManyRow, repeated once per row: the only statement whose
 // text depends on its input), inserted and numbered in order, each marked as being enqueued (the
 // marker in locked_by, and a hold in locked_until that keeps the claim off it until the marker is

@@ -2,17 +2,13 @@ import { createHash } from 'node:crypto';
 import { SchemaOutdatedError } from '../../core/errors.js';
 import type { Dialect, DriverSession, TableName, TableNameLimit } from '../../seam/driver.js';
 import type { SchemaState } from '../../seam/executor.js';
-import type { SqlConnection, Statement } from '../../seam/sql-connection.js';
+import type { SqlConnection } from '../../seam/sql-connection.js';
 import { loadMigrations, type MigrationFile } from '../migration-files.js';
+import { adHoc } from '../statements.js';
 import { PostgresExecutor, quoteTable } from './executor.js';
 
 const migrations = loadMigrations(new URL('./migrations/', import.meta.url));
 const latestVersion = Math.max(...migrations.map((m) => m.version));
-
-/** Unnamed: never prepared, so multi-statement migration files run as one simple query. */
-function adHoc(text: string): Statement {
-  return { name: '', text };
-}
 
 /** Names the dialect's own code derives from the table's name, beside those in the migrations. */
 const derivedInCode = ['_migrations', '_claim'];
@@ -71,9 +67,8 @@ function render(migration: MigrationFile, table: TableName): string {
 }
 
 async function migrate(session: DriverSession, table: TableName): Promise<number[]> {
-  return session(async (connection) => {
-    await connection.query(adHoc('BEGIN'), []);
-    try {
+  return session((own) =>
+    own.transaction(async (connection) => {
       // Transaction-scoped advisory lock: concurrent migrate() calls run one after another, and
       // the lock goes away with the transaction even if this process dies. Called in FROM so the
       // row has a plain column: clients that type every column (Prisma) refuse a `void` one.
@@ -107,13 +102,9 @@ async function migrate(session: DriverSession, table: TableName): Promise<number
         );
         applied.push(migration.version);
       }
-      await connection.query(adHoc('COMMIT'), []);
       return applied;
-    } catch (error) {
-      await connection.query(adHoc('ROLLBACK'), []).catch(() => undefined);
-      throw error;
-    }
-  });
+    }),
+  );
 }
 
 export function newerSchemaError(table: TableName, state: SchemaState): SchemaOutdatedError {

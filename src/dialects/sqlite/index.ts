@@ -1,17 +1,13 @@
 import { SchemaOutdatedError } from '../../core/errors.js';
 import type { Dialect, DriverSession, TableName } from '../../seam/driver.js';
 import type { SchemaState } from '../../seam/executor.js';
-import type { SqlConnection, Statement } from '../../seam/sql-connection.js';
+import type { SqlConnection } from '../../seam/sql-connection.js';
 import { loadMigrations, type MigrationFile } from '../migration-files.js';
+import { adHoc } from '../statements.js';
 import { SqliteExecutor, checkTable, quoteTable } from './executor.js';
 
 const migrations = loadMigrations(new URL('./migrations/', import.meta.url));
 const latestVersion = Math.max(...migrations.map((m) => m.version));
-
-/** Unnamed: drivers do not cache it. One statement per text (SQLite clients prepare one at a time). */
-function adHoc(text: string): Statement {
-  return { name: '', text };
-}
 
 function migrationsTableName(table: TableName): string {
   return `${table.name}_migrations`;
@@ -62,12 +58,11 @@ function render(migration: MigrationFile, table: TableName): string[] {
 
 async function migrate(session: DriverSession, table: TableName): Promise<number[]> {
   checkTable(table);
-  return session(async (connection) => {
-    // IMMEDIATE takes the database's write lock at once: concurrent migrate() calls (other
-    // connections or processes) wait for it, then see what the first one applied. DDL is
-    // transactional in SQLite, so a failed migration leaves nothing behind.
-    await connection.query(adHoc('BEGIN IMMEDIATE'), []);
-    try {
+  return session((own) =>
+    own.transaction(async (connection) => {
+      // The transaction takes the write lock as it begins: concurrent migrate() calls (other
+      // connections or processes) wait for it, then see what the first one applied. DDL is
+      // transactional in SQLite, so a failed migration leaves nothing behind.
       await connection.query(
         adHoc(`CREATE TABLE IF NOT EXISTS ${migrationsTable(table)} (
           version INTEGER PRIMARY KEY,
@@ -94,13 +89,9 @@ async function migrate(session: DriverSession, table: TableName): Promise<number
         );
         applied.push(migration.version);
       }
-      await connection.query(adHoc('COMMIT'), []);
       return applied;
-    } catch (error) {
-      await connection.query(adHoc('ROLLBACK'), []).catch(() => undefined);
-      throw error;
-    }
-  });
+    }),
+  );
 }
 
 export function newerSchemaError(table: TableName, state: SchemaState): SchemaOutdatedError {
