@@ -25,8 +25,8 @@ for (const name of systems) {
   if (!systemNames.includes(name)) throw new Error(`unknown system ${name}; one of ${systemNames}`);
 }
 // Enqueue and latency compare PostgreSQL systems with their own settings.
-const enqueueSystems = systems.filter(
-  (name) => name === 'async-task' || name === 'graphile-worker',
+const enqueueSystems = systems.filter((name) =>
+  ['async-task', 'async-task-baseline', 'graphile-worker'].includes(name),
 );
 
 const version = (pkg) =>

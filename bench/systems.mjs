@@ -5,9 +5,30 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
-import { AsyncTask, defineTarget } from '../dist/index.js';
-import { pgDriver } from '../dist/drivers/pg.js';
+
+/** The library's entry points from a built checkout (`dist/` under `root`). */
+async function library(root) {
+  const [main, driver] = await Promise.all([
+    import(new URL('dist/index.js', root).href),
+    import(new URL('dist/drivers/pg.js', root).href),
+  ]);
+  return { AsyncTask: main.AsyncTask, defineTarget: main.defineTarget, pgDriver: driver.pgDriver };
+}
+const current = await library(new URL('../', import.meta.url));
+// ASYNC_TASK_BASELINE=<another checkout, built>: the `…-baseline` systems run that build, so a
+// change is measured against the code before it in the same run.
+const baselineRoot = process.env.ASYNC_TASK_BASELINE;
+const baseline = baselineRoot
+  ? await library(pathToFileURL(`${baselineRoot.replace(/\/$/, '')}/`))
+  : undefined;
+const libraryOf = (name) => {
+  if (!name.endsWith('-baseline')) return current;
+  if (!baseline) throw new Error(`${name} needs ASYNC_TASK_BASELINE=<a built checkout>`);
+  return baseline;
+};
+const { AsyncTask, defineTarget } = current;
 
 export const databaseUrl =
   process.env.ASYNC_TASK_BENCH_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -19,6 +40,8 @@ export const workerSettings = {
   'async-task': {},
   // What the README recommends for a high-volume queue of short handlers.
   'async-task-tuned': { concurrency: 100 },
+  'async-task-baseline': {},
+  'async-task-tuned-baseline': { concurrency: 100 },
   'async-task-mysql': {},
   'async-task-sqlite': {},
   'graphile-worker': {
@@ -35,8 +58,8 @@ export const systemNames = Object.keys(workerSettings);
 /** The payload of task i, built in JavaScript for every system. */
 const payload = (i) => ({ i });
 
-function benchTarget(onRun) {
-  return defineTarget('Bench', {
+function benchTarget(onRun, define = defineTarget) {
+  return define('Bench', {
     async noop(_args) {
       onRun();
     },
@@ -45,10 +68,11 @@ function benchTarget(onRun) {
 
 /** async-task on PostgreSQL: a table in its own schema. */
 function asyncTaskPg(name, schema, onRun) {
-  const Bench = benchTarget(onRun);
+  const lib = libraryOf(name);
+  const Bench = benchTarget(onRun, lib.defineTarget);
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
   const table = `${schema}.attempts`;
-  const tasks = new AsyncTask({ driver: pgDriver(pool), targets: [Bench], table });
+  const tasks = new lib.AsyncTask({ driver: lib.pgDriver(pool), targets: [Bench], table });
   let worker;
   return {
     name,
@@ -319,7 +343,7 @@ async function graphileWorker(name, schema, onRun) {
 }
 
 export async function makeSystem(name, schema, onRun) {
-  if (name === 'async-task' || name === 'async-task-tuned') {
+  if (/^async-task(-tuned)?(-baseline)?$/.test(name)) {
     return asyncTaskPg(name, schema, onRun);
   }
   if (name === 'async-task-mysql') return asyncTaskMysql(name, schema, onRun);
