@@ -1,0 +1,46 @@
+// What users' TypeScript sees is the .d.ts that `npm run build` emits with tsconfig.build.json,
+// not the source: members marked @internal (the worker's and CLI's way into an AsyncTask) must
+// not be in it. Emitted here in memory, so the test needs no build and leaves dist/ alone.
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+function emittedDeclarations(): Map<string, string> {
+  const configPath = resolve(root, 'tsconfig.build.json');
+  const { config } = ts.readConfigFile(configPath, (path) => ts.sys.readFile(path)) as {
+    config: unknown;
+  };
+  const parsed = ts.parseJsonConfigFileContent(config, ts.sys, root, undefined, configPath);
+  const program = ts.createProgram({
+    rootNames: [resolve(root, 'src/index.ts')],
+    options: { ...parsed.options, emitDeclarationOnly: true, noEmit: false },
+  });
+  const files = new Map<string, string>();
+  program.emit(undefined, (fileName, text) => files.set(fileName, text), undefined, true);
+  return files;
+}
+
+describe('public declarations', () => {
+  const files = emittedDeclarations();
+  const declarationOf = (name: string): string => {
+    const entry = [...files].find(([fileName]) => fileName.endsWith(`/dist/${name}`));
+    if (!entry) throw new Error(`no ${name} among ${[...files.keys()].join(', ')}`);
+    return entry[1];
+  };
+
+  it('show no @internal member of any class', () => {
+    const leaks = [...files].filter(([, text]) => text.includes('@internal'));
+    expect(leaks.map(([fileName]) => fileName)).toEqual([]);
+  });
+
+  it('of AsyncTask keep its public members and lose runtime and ensureSchema', () => {
+    const text = declarationOf('async-task.d.ts');
+    expect(text).toMatch(/\benqueue<Args>\(/);
+    expect(text).toMatch(/\bworker\(options\?: WorkerOptions\): Worker;/);
+    expect(text).not.toMatch(/\bruntime\b/);
+    expect(text).not.toMatch(/\bensureSchema\b/);
+  });
+});
