@@ -138,6 +138,7 @@ for (const fixture of fixtures) {
       const written = await x.run((e) =>
         e.attemptCompleteMany('w1', [
           outcome(s!, 'succeeded'),
+          outcome(s!, 'succeeded'), // named twice: written, and returned, once
           outcome(f!, 'failed', { error: 'Fatal: no such order' }),
           outcome(p!, 'pending', { delayMs: hour, error: 'Retry: later' }),
           outcome(wrongCount!, 'succeeded', { numAttempts: 2 }),
@@ -215,7 +216,7 @@ for (const fixture of fixtures) {
       const held = await x.run((e) =>
         e.attemptExtendLeases(
           'w1',
-          [a!, { id: b!.id, numAttempts: 2 }, done!, other!].map(({ id, numAttempts }) => ({
+          [a!, a!, { id: b!.id, numAttempts: 2 }, done!, other!].map(({ id, numAttempts }) => ({
             id,
             numAttempts,
           })),
@@ -253,7 +254,8 @@ for (const fixture of fixtures) {
       expect(await x.run((e) => e.attemptReleaseMany('w1', []))).toEqual([]);
       expect(await x.run((e) => e.attemptReleaseMany('w2', [heldB!]))).toEqual([]);
       const released = await x.run((e) =>
-        e.attemptReleaseMany('w1', [heldA!, { id: heldB!.id, numAttempts: 2 }, cSecond]),
+        // heldA twice: released, and counted down, once.
+        e.attemptReleaseMany('w1', [heldA!, heldA!, { id: heldB!.id, numAttempts: 2 }, cSecond]),
       );
       expect(sorted(released)).toEqual([a!.id, c!.id]);
 
