@@ -1,10 +1,12 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { AsyncTaskError, ConfigError, DatabaseError } from '../core/errors.js';
-import { sqliteDialect } from '../dialects/sqlite/index.js';
+import { ConfigError } from '../core/errors.js';
 import type { Driver } from '../seam/driver.js';
-import type { SqlConnection, SqlResult, Statement } from '../seam/sql-connection.js';
-import { withSqlTransactions } from './internal/sql-transaction.js';
+import {
+  betterSqlite3Connection,
+  betterSqlite3Connections,
+  isBetterSqlite3Database,
+} from './internal/better-sqlite3-connections.js';
+import { runAndSession } from './internal/native-connections.js';
+import { SqliteWorkerConnection } from './internal/sqlite-worker-connection.js';
 
 /** The part of a better-sqlite3 `Statement` async-task uses. */
 export interface BetterSqlite3Statement {
@@ -96,7 +98,7 @@ export function betterSqlite3Driver<Db extends BetterSqlite3Database>(
   db: Db,
   options: BetterSqlite3DriverOptions<Db> = {},
 ): BetterSqlite3Driver<Db> {
-  if (!isDatabase(db)) {
+  if (!isBetterSqlite3Database(db)) {
     throw new ConfigError(
       "betterSqlite3Driver: pass a better-sqlite3 Database (new Database('app.db'))",
     );
@@ -120,262 +122,23 @@ export function betterSqlite3Driver<Db extends BetterSqlite3Database>(
         .constructor;
       return new Database(db.name, { fileMustExist: true, timeout: busyTimeoutMs });
     });
-  const worker = new WorkerConnection<Db>(db.memory ? { shared: db } : { open }, busyTimeoutMs);
+  const worker = new SqliteWorkerConnection<Db>(
+    db.memory ? { shared: db } : { open },
+    busyTimeoutMs,
+  );
 
   return {
-    dialect: sqliteDialect,
+    dialect: betterSqlite3Connections.dialect,
     connection: (tx) => {
-      if (!isDatabase(tx)) {
+      if (!isBetterSqlite3Database(tx)) {
         throw new ConfigError(
           'enqueue: pass the better-sqlite3 Database (the same `db`, inside db.transaction or not)',
         );
       }
-      return wrap(tx);
+      return betterSqlite3Connection(tx);
     },
-    run: (fn) => worker.exclusive((connection) => fn(connection)),
-    session: (fn) => worker.exclusive((connection) => fn(connection)),
+    ...runAndSession((fn) => worker.exclusive((connection) => fn(connection))),
     transaction: (fn) => worker.transaction(fn),
     close: () => worker.close(),
   };
-}
-
-/**
- * The worker's connection and the in-process lock around it. The lock is re-entrant along one
- * async call chain (AsyncLocalStorage), so code inside a `ctx.transaction` that reads through
- * the driver (`tasks.get`) runs inside that transaction instead of waiting for it forever.
- */
-class WorkerConnection<Db extends BetterSqlite3Database> {
-  readonly #shared: Db | undefined;
-  readonly #open: (() => Db) | undefined;
-  readonly #busyTimeoutMs: number;
-  readonly #holder = new AsyncLocalStorage<{ active: boolean }>();
-  #db: Db | undefined;
-  #connection: SqlConnection | undefined;
-  #tail: Promise<void> = Promise.resolve();
-  #closed = false;
-
-  constructor(source: { shared: Db } | { open: () => Db }, busyTimeoutMs: number) {
-    this.#shared = 'shared' in source ? source.shared : undefined;
-    this.#open = 'open' in source ? source.open : undefined;
-    this.#busyTimeoutMs = busyTimeoutMs;
-  }
-
-  /** Runs `fn` with the connection, after whatever holds it now. */
-  async exclusive<T>(fn: (connection: SqlConnection, db: Db) => Promise<T>): Promise<T> {
-    if (this.#holder.getStore()?.active) {
-      const db = this.#connect();
-      return fn(this.#connectionFor(db), db);
-    }
-    const previous = this.#tail;
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    this.#tail = previous.then(() => mine);
-    await previous;
-    const hold = { active: true };
-    try {
-      const db = this.#connect();
-      return await this.#holder.run(hold, () => fn(this.#connectionFor(db), db));
-    } finally {
-      hold.active = false;
-      release();
-    }
-  }
-
-  /** BEGIN IMMEDIATE … COMMIT, or a savepoint when the connection is already in a transaction. */
-  transaction<T>(fn: (connection: SqlConnection, tx: Db) => Promise<T>): Promise<T> {
-    return this.exclusive(async (connection, db) => {
-      const nested = db.inTransaction;
-      await connection.query(nested ? savepoint : beginImmediate, []);
-      let result: T;
-      try {
-        result = await fn(connection, db);
-        await connection.query(nested ? releaseSavepoint : commit, []);
-      } catch (error) {
-        if (db.inTransaction) {
-          await connection
-            .query(nested ? rollbackToSavepoint : rollback, [])
-            .then(() => (nested ? connection.query(releaseSavepoint, []) : undefined))
-            .catch(() => undefined);
-        }
-        throw error;
-      }
-      return result;
-    });
-  }
-
-  async close(): Promise<void> {
-    this.#closed = true;
-    await this.#tail;
-    if (this.#open && this.#db?.open) this.#db.close();
-    this.#db = undefined;
-    this.#connection = undefined;
-  }
-
-  #connect(): Db {
-    if (this.#closed) {
-      throw new ConfigError(
-        'betterSqlite3Driver: the driver was closed; create a new one to use the database again',
-      );
-    }
-    if (this.#db) return this.#db;
-    if (this.#shared) return (this.#db = this.#shared);
-    let db: Db | undefined;
-    try {
-      db = this.#open!();
-      // The lock wait for this one-off switch is SQLite's own; from then on waits are ours
-      // (asynchronous, see #connectionFor). WAL lets readers and the one writer proceed together,
-      // and is a property of the file, so `db` gets it too.
-      db.pragma(`busy_timeout = ${this.#busyTimeoutMs}`);
-      db.pragma('journal_mode = WAL');
-      db.pragma('busy_timeout = 0');
-    } catch (error) {
-      if (db?.open) db.close();
-      throw new DatabaseError(
-        `betterSqlite3Driver: could not open the worker's connection to the database file: ${messageOf(error)}`,
-        { cause: error },
-      );
-    }
-    return (this.#db = db);
-  }
-
-  /**
-   * Statements on the worker's connection. Outside a transaction, a statement that finds the
-   * write lock taken (SQLITE_BUSY) has done nothing, so it is retried after a short, growing,
-   * asynchronous pause until `busyTimeoutMs` has passed.
-   */
-  #connectionFor(db: Db): SqlConnection {
-    if (this.#connection) return this.#connection;
-    if (this.#shared) return (this.#connection = wrap(db));
-    const busyTimeoutMs = this.#busyTimeoutMs;
-    return (this.#connection = withSqlTransactions('sqlite', {
-      async query(statement, params) {
-        const deadline = Date.now() + busyTimeoutMs;
-        for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
-          try {
-            return execute(db, statement, params);
-          } catch (error) {
-            if (!isBusy(error) || db.inTransaction) throw error;
-            if (Date.now() + pause > deadline) {
-              throw new DatabaseError(
-                `SQLite stayed locked by another writer for more than busyTimeoutMs (${busyTimeoutMs} ms); a long transaction on this database is holding its only write lock`,
-                { cause: (error as DatabaseError).cause },
-              );
-            }
-          }
-          await sleep(pause);
-        }
-      },
-      querySync: (statement, params) => execute(db, statement, params),
-    }));
-  }
-}
-
-const beginImmediate: Statement = {
-  name: 'async_task_begin_immediate',
-  text: 'BEGIN IMMEDIATE',
-  returnsRows: false,
-};
-const commit: Statement = { name: 'async_task_commit', text: 'COMMIT', returnsRows: false };
-const rollback: Statement = { name: 'async_task_rollback', text: 'ROLLBACK', returnsRows: false };
-const savepoint: Statement = {
-  name: 'async_task_savepoint',
-  text: 'SAVEPOINT async_task',
-  returnsRows: false,
-};
-const releaseSavepoint: Statement = {
-  name: 'async_task_release',
-  text: 'RELEASE async_task',
-  returnsRows: false,
-};
-const rollbackToSavepoint: Statement = {
-  name: 'async_task_rollback_to',
-  text: 'ROLLBACK TO async_task',
-  returnsRows: false,
-};
-
-interface Prepared {
-  readonly statement: BetterSqlite3Statement;
-  /** better-sqlite3 binds `?NNN` by name, from an object keyed by the number. */
-  readonly numbered: boolean;
-}
-
-/** Each named statement is prepared once per connection. */
-const statementCache = new WeakMap<BetterSqlite3Database, Map<string, Prepared>>();
-const connections = new WeakMap<BetterSqlite3Database, SqlConnection>();
-
-/** The caller's `db`, as async-task runs SQL on it: synchronously, wrapped or not in a promise. */
-function wrap(db: BetterSqlite3Database): SqlConnection {
-  let connection = connections.get(db);
-  if (!connection) {
-    connection = withSqlTransactions('sqlite', {
-      // The statement runs before the promise is returned; the promise only carries the outcome.
-      query: (statement, params) =>
-        new Promise((resolve) => resolve(execute(db, statement, params))),
-      querySync: (statement, params) => execute(db, statement, params),
-      inTransaction: () => db.inTransaction,
-    });
-    connections.set(db, connection);
-  }
-  return connection;
-}
-
-function prepare(db: BetterSqlite3Database, statement: Statement): Prepared {
-  let cache = statementCache.get(db);
-  const cached = statement.name === '' ? undefined : cache?.get(statement.name);
-  if (cached) return cached;
-  const prepared = {
-    statement: db.prepare(statement.text),
-    numbered: /\?\d/.test(statement.text),
-  };
-  if (statement.name !== '') {
-    if (!cache) statementCache.set(db, (cache = new Map<string, Prepared>()));
-    cache.set(statement.name, prepared);
-  }
-  return prepared;
-}
-
-function execute(
-  db: BetterSqlite3Database,
-  statement: Statement,
-  params: readonly unknown[],
-): SqlResult {
-  try {
-    const prepared = prepare(db, statement);
-    const args = prepared.numbered
-      ? [Object.fromEntries(params.map((value, index) => [String(index + 1), value]))]
-      : params;
-    if (prepared.statement.reader) {
-      const rows = prepared.statement.all(...args) as Record<string, unknown>[];
-      return { rows, rowCount: rows.length };
-    }
-    return { rows: [], rowCount: prepared.statement.run(...args).changes };
-  } catch (error) {
-    if (error instanceof AsyncTaskError) throw error;
-    throw new DatabaseError(`SQLite refused the statement: ${messageOf(error)}`, {
-      cause: error,
-    });
-  }
-}
-
-function isDatabase(value: unknown): value is BetterSqlite3Database {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as BetterSqlite3Database).prepare === 'function' &&
-    typeof (value as BetterSqlite3Database).pragma === 'function' &&
-    'memory' in value
-  );
-}
-
-/** SQLITE_BUSY and its extended codes (…_SNAPSHOT, …_RECOVERY): the write lock was taken. */
-function isBusy(error: unknown): boolean {
-  const cause = error instanceof AsyncTaskError ? error.cause : error;
-  const code = (cause as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

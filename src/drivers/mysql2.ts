@@ -1,8 +1,12 @@
-import { AsyncTaskError, ConfigError, DatabaseError } from '../core/errors.js';
-import { mysqlDialect } from '../dialects/mysql/index.js';
+import { AsyncTaskError, ConfigError } from '../core/errors.js';
 import type { Driver } from '../seam/driver.js';
-import type { SqlConnection, SqlResult, Statement } from '../seam/sql-connection.js';
-import { withSqlTransactions } from './internal/sql-transaction.js';
+import { databaseError, translated } from './internal/client-errors.js';
+import {
+  mysql2Connection,
+  mysql2Connections,
+  refusedByMysql,
+} from './internal/mysql2-connections.js';
+import { runAndSession } from './internal/native-connections.js';
 
 /** The part of mysql2's query options async-task sets. */
 export interface Mysql2QueryOptions {
@@ -77,9 +81,7 @@ export function mysql2Driver(
   }
   const withConnection = async <T>(fn: (connection: Mysql2PoolConnection) => Promise<T>) => {
     const connection = await pool.getConnection().catch((error: unknown) => {
-      throw new DatabaseError(`could not get a connection from the pool: ${messageOf(error)}`, {
-        cause: error,
-      });
+      throw databaseError('could not get a connection from the pool', error);
     });
     let broken = false;
     try {
@@ -99,7 +101,7 @@ export function mysql2Driver(
     }
   };
   return {
-    dialect: mysqlDialect,
+    dialect: mysql2Connections.dialect,
     connection: (tx) => {
       if (typeof tx !== 'object' || tx === null || typeof tx.query !== 'function') {
         throw new ConfigError(
@@ -111,67 +113,23 @@ export function mysql2Driver(
           'mysql2Driver: pass the promise API of the connection (connection.promise(), or mysql2/promise)',
         );
       }
-      return wrap(tx);
+      return mysql2Connection(tx);
     },
-    run: (fn) => withConnection((connection) => fn(wrap(connection))),
-    session: (fn) => withConnection((connection) => fn(wrap(connection))),
+    ...runAndSession((fn) => withConnection((connection) => fn(mysql2Connection(connection)))),
     transaction: (fn) =>
       withConnection(async (connection) => {
-        await translated(() => connection.beginTransaction());
+        await translated(refusedByMysql, () => connection.beginTransaction());
         let result;
         try {
-          result = await fn(wrap(connection), connection);
+          result = await fn(mysql2Connection(connection), connection);
         } catch (error) {
           await connection.rollback().catch(() => undefined);
           throw error;
         }
-        await translated(() => connection.commit());
+        await translated(refusedByMysql, () => connection.commit());
         return result;
       }),
   };
-}
-
-function wrap(client: Mysql2Queryable): SqlConnection {
-  return withSqlTransactions('mysql', {
-    query: (statement, params) => runQuery(client, statement, params),
-  });
-}
-
-async function runQuery(
-  client: Mysql2Queryable,
-  statement: Statement,
-  params: readonly unknown[],
-): Promise<SqlResult> {
-  // `query`, not `execute`: values are escaped into the text client-side, which every MySQL and
-  // MariaDB version accepts for every statement here (server-side prepared statements reject
-  // some, such as `LIMIT ?` with a double). Rows as objects whatever the pool's defaults.
-  const [result] = await translated(() =>
-    client.query({
-      sql: statement.text,
-      values: params as unknown[],
-      rowsAsArray: false,
-      nestTables: false,
-    }),
-  );
-  if (Array.isArray(result)) {
-    return { rows: result as Record<string, unknown>[], rowCount: result.length };
-  }
-  const affected = (result as { affectedRows?: unknown } | null)?.affectedRows;
-  return { rows: [], rowCount: typeof affected === 'number' ? affected : 0 };
-}
-
-/** Runs a client call, turning its errors into DatabaseError (the client's error as `cause`). */
-async function translated<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    if (error instanceof AsyncTaskError) throw error;
-    throw new DatabaseError(`MySQL refused the statement: ${messageOf(error)}`, { cause: error });
-  }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Errors after which the connection must not go back to the pool. */

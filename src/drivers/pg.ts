@@ -1,8 +1,8 @@
-import { AsyncTaskError, ConfigError, DatabaseError } from '../core/errors.js';
-import { postgresDialect } from '../dialects/postgres/index.js';
-import type { Driver, Unlisten } from '../seam/driver.js';
-import type { SqlConnection, SqlResult, Statement } from '../seam/sql-connection.js';
-import { withSqlTransactions } from './internal/sql-transaction.js';
+import { AsyncTaskError, ConfigError } from '../core/errors.js';
+import type { Driver } from '../seam/driver.js';
+import { databaseError } from './internal/client-errors.js';
+import { runAndSession } from './internal/native-connections.js';
+import { pgConnections, pgListen, type PgNotifyingClient } from './internal/pg-connections.js';
 
 /** The part of `pg.Pool`, `pg.PoolClient` and `pg.Client` async-task uses. */
 export interface PgQueryable {
@@ -16,17 +16,6 @@ export interface PgQueryable {
 /** The part of `pg.PoolClient` async-task uses. */
 export interface PgPoolClient extends PgQueryable {
   release(error?: Error | boolean): void;
-}
-
-/** A pooled client is an EventEmitter; kept out of `PgPoolClient` so pg's own typings fit it. */
-interface PgNotifyingClient extends PgPoolClient {
-  on(
-    event: 'notification',
-    listener: (message: { channel: string; payload?: string }) => void,
-  ): unknown;
-  on(event: 'error', listener: (error: Error) => void): unknown;
-  removeListener(event: 'error', listener: (error: Error) => void): unknown;
-  removeAllListeners(event?: string): unknown;
 }
 
 /** The part of `pg.Pool` async-task uses. */
@@ -67,16 +56,12 @@ export function pgDriver(
       'pgDriver: pass a pg.Pool (new pg.Pool({ connectionString })), not a Client',
     );
   }
-  const prepare = options.preparedStatements ?? true;
-  const wrap = (client: PgQueryable): SqlConnection =>
-    withSqlTransactions('postgres', {
-      query: (statement, params) => runQuery(client, statement, params, prepare),
-    });
+  const native = pgConnections({
+    preparedStatements: options.preparedStatements ?? true,
+  });
   const withClient = async <T>(fn: (client: PgPoolClient) => Promise<T>): Promise<T> => {
     const client = await pool.connect().catch((error: unknown) => {
-      throw new DatabaseError(`could not get a connection from the pool: ${messageOf(error)}`, {
-        cause: error,
-      });
+      throw databaseError('could not get a connection from the pool', error);
     });
     let broken: Error | undefined;
     // A checked-out client has no 'error' listener of the pool's: without one, a connection that
@@ -98,7 +83,7 @@ export function pgDriver(
     }
   };
   return {
-    dialect: postgresDialect,
+    dialect: native.dialect,
     connection: (tx) => {
       // Checked here, not at the first query: there a wrong object reads as a database refusal.
       const given: unknown = tx;
@@ -111,77 +96,15 @@ export function pgDriver(
           'enqueue: pass your node-postgres transaction (the PoolClient of pool.connect(), inside BEGIN) as the first argument, or the pg.Pool for a non-transactional enqueue',
         );
       }
-      return wrap(tx);
+      return native.connection(tx);
     },
-    run: (fn) => withClient((client) => fn(wrap(client))),
-    session: (fn) => withClient((client) => fn(wrap(client))),
+    ...runAndSession((fn) => withClient((client) => fn(native.connection(client)))),
     transaction: (fn) =>
-      withClient((client) => wrap(client).transaction((connection) => fn(connection, client))),
-    listen: (channel, onNotify, onError) => listen(pool, channel, onNotify, onError),
+      withClient((client) =>
+        native.connection(client).transaction((connection) => fn(connection, client)),
+      ),
+    listen: (channel, onNotify, onError) => pgListen(pool, channel, onNotify, onError),
   };
-}
-
-async function runQuery(
-  client: PgQueryable,
-  statement: Statement,
-  params: readonly unknown[],
-  prepare: boolean,
-): Promise<SqlResult> {
-  try {
-    const result = await client.query(
-      prepare && statement.name !== ''
-        ? { name: statement.name, text: statement.text, values: params as unknown[] }
-        : { text: statement.text, values: params as unknown[] },
-    );
-    return { rows: result.rows, rowCount: result.rowCount ?? 0 };
-  } catch (error) {
-    if (error instanceof AsyncTaskError) throw error;
-    throw new DatabaseError(`PostgreSQL refused the statement: ${messageOf(error)}`, {
-      cause: error,
-    });
-  }
-}
-
-async function listen(
-  pool: PgPool,
-  channel: string,
-  onNotify: (payload: string) => void,
-  onError: (error: Error) => void,
-): Promise<Unlisten> {
-  const client = (await pool.connect()) as PgNotifyingClient;
-  let released = false;
-  const release = (error?: Error): void => {
-    if (released) return;
-    released = true;
-    client.removeAllListeners('notification');
-    client.removeAllListeners('error');
-    client.release(error ?? true);
-  };
-  client.on('notification', (message) => {
-    if (message.channel === channel) onNotify(message.payload ?? '');
-  });
-  client.on('error', (error) => {
-    release(error);
-    onError(error);
-  });
-  try {
-    await client.query({ text: `LISTEN "${channel}"` });
-  } catch (error) {
-    release(error instanceof Error ? error : new Error(String(error)));
-    throw new DatabaseError(`could not LISTEN on ${channel}: ${messageOf(error)}`, {
-      cause: error,
-    });
-  }
-  return async () => {
-    if (released) return;
-    await client.query({ text: `UNLISTEN "${channel}"` }).catch(() => undefined);
-    // Destroy rather than reuse: a pooled connection must not carry a LISTEN to the next user.
-    release();
-  };
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**

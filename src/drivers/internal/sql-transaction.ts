@@ -1,11 +1,14 @@
-// Transactions for connections that run transaction control as plain SQL statements.
+// Transactions for connections that run transaction control as plain SQL statements:
+// `withSqlTransactions` gives a connection its `transaction`, `inSqlTransaction` runs one, and
+// `rollback` is the statement that ends one.
 import type { Dialect } from '../../seam/driver.js';
 import type { SqlConnection, Statement, TransactionOptions } from '../../seam/sql-connection.js';
 
 const control = (text: string): Statement => ({ name: '', text, returnsRows: false });
 
 const commit = control('COMMIT');
-const rollback = control('ROLLBACK');
+/** ROLLBACK, unnamed (never prepared): also for ending a transaction someone left open. */
+export const rollback = control('ROLLBACK');
 const begins: Readonly<
   Record<Dialect['name'], Readonly<Record<'default' | 'read committed', readonly Statement[]>>>
 > = {
