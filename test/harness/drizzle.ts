@@ -10,7 +10,7 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import postgres from 'postgres';
 import type { Driver } from '../../src/seam/driver.js';
-import { drizzleDriver, type DrizzleTransactionOf } from '../../src/drivers/drizzle.js';
+import { drizzleDriver, type DrizzleTransactionOf } from '../../src/drivers/drizzle/index.js';
 import type { DialectFixture, Harness, HarnessOptions } from './fixture.js';
 import { mysqlHarness, mysqlUrlFor } from './mysql.js';
 import { postgresHarness, postgresUrl } from './postgres.js';

@@ -1,7 +1,7 @@
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaMariaDb } from '@prisma/adapter-mariadb';
 import { PrismaPg } from '@prisma/adapter-pg';
-import { prismaDriver, type PrismaQueryable } from '../../src/drivers/prisma.js';
+import { prismaDriver, type PrismaQueryable } from '../../src/drivers/prisma/index.js';
 import type { Driver } from '../../src/seam/driver.js';
 import type { DialectFixture, Harness, HarnessOptions } from './fixture.js';
 import { mysqlHarness, mysqlUrlFor } from './mysql.js';

@@ -1,6 +1,6 @@
 import { DataSource, EntitySchema, type DataSourceOptions, type EntityManager } from 'typeorm';
 import type { Driver } from '../../src/seam/driver.js';
-import { typeormDriver, type TypeormDriver } from '../../src/drivers/typeorm.js';
+import { typeormDriver, type TypeormDriver } from '../../src/drivers/typeorm/index.js';
 import type { DialectFixture, Harness, HarnessOptions } from './fixture.js';
 import { mysqlHarness, mysqlUrlFor } from './mysql.js';
 import { postgresHarness, postgresUrl } from './postgres.js';

@@ -23,7 +23,7 @@ import {
   defineTarget,
   type TaskContext,
 } from '../../src/index.js';
-import { drizzleDriver, type DrizzleDatabase } from '../../src/drivers/drizzle.js';
+import { drizzleDriver, type DrizzleDatabase } from '../../src/drivers/drizzle/index.js';
 import { caught, caughtSync } from '../harness/caught.js';
 import {
   mysqlDrizzleHarness,

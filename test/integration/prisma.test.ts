@@ -1,8 +1,8 @@
 // What only the Prisma driver has: the dialect comes from the client's provider (or the option),
 // enqueue takes the `tx` of an interactive `$transaction` (or the client), a nested $transaction is
 // a savepoint, a handler's `ctx.transaction` hands it a Prisma `tx` that writes models, Prisma's
-// errors arrive as DatabaseError, the dialects' own BEGIN … COMMIT become interactive
-// transactions, and rows reach the dialects shaped as the native clients give them.
+// errors arrive as DatabaseError, the seam's transactions become interactive transactions, and
+// rows reach the dialects shaped as the native clients give them.
 import { adHoc } from '../../src/dialects/statements.js';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type mysql from 'mysql2/promise';
@@ -20,7 +20,7 @@ import {
   prismaDriver,
   type PrismaClientLike,
   type PrismaTransactionOf,
-} from '../../src/drivers/prisma.js';
+} from '../../src/drivers/prisma/index.js';
 import type { Driver } from '../../src/seam/driver.js';
 import type { SqlConnection, SqlResult } from '../../src/seam/sql-connection.js';
 import {
@@ -277,7 +277,7 @@ for (const { label, dialect, setup, values, missingTable, native } of cases) {
       );
     });
 
-    it("the dialect's BEGIN … COMMIT/ROLLBACK in a unit become an interactive transaction", async () => {
+    it("a unit's connection.transaction is an interactive transaction", async () => {
       const driver = prismaDriver(prisma);
       const orders =
         dialect === 'sqlite'
@@ -285,51 +285,59 @@ for (const { label, dialect, setup, values, missingTable, native } of cases) {
           : quoted(dialect, harness.table).replace(/[^.]+$/, 'orders');
       const sql = (text: string) => adHoc(text);
       const insert = (n: number) => sql(`INSERT INTO ${orders} (number) VALUES (${n})`);
-      // Where each dialect sends its own transaction statements: the MySQL claim's on `run`
-      // (READ COMMITTED, START TRANSACTION), the PostgreSQL and SQLite migrations' on `session`.
+      // Where each dialect opens its own transactions: the MySQL claim's on `run` (READ
+      // COMMITTED), the PostgreSQL and SQLite migrations' on `session`.
       const unit = <T>(fn: (connection: SqlConnection) => Promise<T>): Promise<T> =>
         dialect === 'mysql' ? driver.run(fn) : driver.session(fn);
-      const begin: readonly string[] =
-        dialect === 'mysql'
-          ? ['SET TRANSACTION ISOLATION LEVEL READ COMMITTED', 'START TRANSACTION']
-          : [dialect === 'sqlite' ? 'BEGIN IMMEDIATE' : 'BEGIN'];
+      const options = dialect === 'mysql' ? ({ isolation: 'read committed' } as const) : {};
       const identity = sql(
         {
           postgres: 'SELECT txid_current()::text AS id',
           mysql:
-            'SELECT trx_id AS id FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = CONNECTION_ID()',
+            'SELECT trx_id AS id, trx_isolation_level AS level FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = CONNECTION_ID()',
           sqlite: 'SELECT 1 AS id',
         }[dialect],
       );
 
-      const ids = await unit(async (connection) => {
-        for (const text of begin) await connection.query(sql(text), []);
-        await connection.query(insert(1), []);
-        const first = await connection.query(identity, []);
-        const second = await connection.query(identity, []);
-        await connection.query(sql('ROLLBACK'), []);
-        return [first.rows, second.rows];
-      });
+      let ids: (readonly unknown[])[] = [];
+      const undone = await caught(
+        unit((connection) =>
+          connection.transaction(async (tx) => {
+            await tx.query(insert(1), []);
+            const first = await tx.query(identity, []);
+            const second = await tx.query(identity, []);
+            ids = [first.rows, second.rows];
+            throw new Rollback('undo');
+          }, options),
+        ),
+      );
+      // The error of the function passes through as it is, and its write is rolled back.
+      expect(undone).toBeInstanceOf(Rollback);
       // Both reads ran in the one transaction that wrote the row.
       expect(ids[0]).toHaveLength(1);
       expect(ids[1]).toEqual(ids[0]);
-      await unit(async (connection) => {
-        for (const text of begin) await connection.query(sql(text), []);
-        await connection.query(insert(2), []);
-        await connection.query(sql('COMMIT'), []);
-      });
-      // A unit that ends with its transaction still open has it rolled back.
-      await unit(async (connection) => {
-        for (const text of begin) await connection.query(sql(text), []);
-        await connection.query(insert(3), []);
-      });
+      if (dialect === 'mysql') expect(ids[0]).toMatchObject([{ level: 'READ COMMITTED' }]);
+      await unit((connection) =>
+        connection.transaction(async (tx) => {
+          await tx.query(insert(2), []);
+        }, options),
+      );
+      // A transaction left by a failing statement is rolled back with what it wrote.
+      const failed = await caught(
+        unit((connection) =>
+          connection.transaction(async (tx) => {
+            await tx.query(insert(3), []);
+            await tx.query(sql('SELECT * FROM nope'), []);
+          }, options),
+        ),
+      );
+      expect(failed).toBeInstanceOf(DatabaseError);
       expect(await prisma.order.findMany({ select: { number: true } })).toEqual([{ number: 2 }]);
-      // A second BEGIN inside is not something the dialects send: refused, not nested silently.
+      // A transaction inside one is not something the dialects ask for: refused, not nested.
       const nested = await caught(
-        unit(async (connection) => {
-          for (const text of begin) await connection.query(sql(text), []);
-          await connection.query(sql(begin.at(-1)!), []);
-        }),
+        unit((connection) =>
+          connection.transaction((tx) => tx.transaction(() => Promise.resolve()), options),
+        ),
       );
       expect(nested).toBeInstanceOf(AsyncTaskError);
     });

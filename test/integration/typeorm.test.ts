@@ -16,7 +16,7 @@ import {
   type Attempt,
   type TaskContext,
 } from '../../src/index.js';
-import { typeormDriver } from '../../src/drivers/typeorm.js';
+import { typeormDriver } from '../../src/drivers/typeorm/index.js';
 import { caught, caughtSync } from '../harness/caught.js';
 import { mysqlUrl } from '../harness/mysql.js';
 import { postgresUrl } from '../harness/postgres.js';

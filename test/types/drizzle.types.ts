@@ -15,7 +15,7 @@ import {
   drizzleDriver,
   type DrizzleHandlerTxOf,
   type DrizzleTransactionOf,
-} from '../../src/drivers/drizzle.js';
+} from '../../src/drivers/drizzle/index.js';
 import { AsyncTask, defineTarget, type TaskContext } from '../../src/index.js';
 
 const orders = pgTable('orders', { number: integer('number').primaryKey() });

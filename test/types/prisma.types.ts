@@ -3,7 +3,7 @@
 // client, and nothing else (a pg Pool, another schema's client, a made-up object); a handler's
 // ctx.transaction gets the client's own transaction type, models and all.
 import type pg from 'pg';
-import { prismaDriver, type PrismaTransactionOf } from '../../src/drivers/prisma.js';
+import { prismaDriver, type PrismaTransactionOf } from '../../src/drivers/prisma/index.js';
 import { AsyncTask, defineTarget, type TaskContext } from '../../src/index.js';
 import type { PrismaClient as MysqlPrismaClient } from '../harness/prisma/generated/mysql/client.js';
 import type { PrismaClient } from '../harness/prisma/generated/postgresql/client.js';

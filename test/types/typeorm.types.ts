@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { AsyncTask, defineTarget, type TaskContext } from '../../src/index.js';
-import { typeormDriver, type TypeormDriver } from '../../src/drivers/typeorm.js';
+import { typeormDriver, type TypeormDriver } from '../../src/drivers/typeorm/index.js';
 
 interface Order {
   id: number;

@@ -16,7 +16,6 @@ const pendingElsewhere = new Set([
   'dialects/mysql/executor.ts',
   'dialects/postgres/executor.ts',
   'dialects/sqlite/executor.ts',
-  'drivers/prisma.ts',
   'worker/runner.ts',
 ]);
 

@@ -38,14 +38,14 @@ describe('public exports', () => {
     expect(Object.keys(await import('../../src/drivers/kysely.js')).sort()).toEqual([
       'kyselyDriver',
     ]);
-    expect(Object.keys(await import('../../src/drivers/prisma.js')).sort()).toEqual([
+    expect(Object.keys(await import('../../src/drivers/prisma/index.js')).sort()).toEqual([
       'PrismaRawQueryError',
       'prismaDriver',
     ]);
-    expect(Object.keys(await import('../../src/drivers/drizzle.js')).sort()).toEqual([
+    expect(Object.keys(await import('../../src/drivers/drizzle/index.js')).sort()).toEqual([
       'drizzleDriver',
     ]);
-    expect(Object.keys(await import('../../src/drivers/typeorm.js')).sort()).toEqual([
+    expect(Object.keys(await import('../../src/drivers/typeorm/index.js')).sort()).toEqual([
       'typeormDriver',
     ]);
   });
