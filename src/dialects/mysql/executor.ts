@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import type { AttemptRecord, AttemptStatus } from '../../core/attempt.js';
-import { AsyncTaskError, ConfigError, SchemaOutdatedError } from '../../core/errors.js';
+import type { AttemptRecord } from '../../core/attempt.js';
+import { AsyncTaskError } from '../../core/errors.js';
+import { shortestRetentionMs } from '../../core/retention.js';
 import type { TableName } from '../../seam/driver.js';
 import type {
   AttemptClaimParams,
@@ -15,14 +15,26 @@ import type {
   Executor,
   LeaseRef,
 } from '../../seam/executor.js';
-import type { SqlConnection, SqlResult, Statement } from '../../seam/sql-connection.js';
-import { shortestRetentionMs } from '../../core/retention.js';
+import type { SqlConnection } from '../../seam/sql-connection.js';
+import { convertingParsers, idOf, recordMapper, tokenKey } from '../attempt-rows.js';
 import { exactStats, statsByIdSample } from '../estimated-stats.js';
-import { statementBinder } from '../statements.js';
+import { SqlExecutor, type ExecutorDialect } from '../sql-executor.js';
+import { statementBinder, type BoundStatement } from '../statements.js';
+import {
+  insertParams,
+  insertStatement,
+  markerHold,
+  matchMarked,
+  newMarker,
+  tokensJson,
+  uniqueTokens,
+  visible,
+} from './marked-rows.js';
 import * as queries from './queries.js';
+import { microseconds, sqlTime } from './sql-time.js';
 
 type StatementName = keyof typeof queries;
-export type MysqlStatements = Readonly<Record<StatementName, Statement>>;
+export type MysqlStatements = Readonly<Record<StatementName, BoundStatement>>;
 
 /** `name` or `database`.`name`: a schema is a database in MySQL. Parts are validated identifiers. */
 export function quoteTable(table: TableName): string {
@@ -37,21 +49,6 @@ export const bindStatements: (table: TableName) => MysqlStatements = statementBi
 );
 
 /**
- * Prefix of the `locked_by` values this dialect writes to mark the rows of one operation (never
- * a worker's id). A marked row is read back by its marker, then unmarked; readers never see one
- * (see {@link visible}).
- */
-const markerPrefix = 'async-task:';
-
-/**
- * How long a marked row stays out of the claim's reach: the marker's `locked_until`. Markers are
- * cleared within the same operation, so this only matters if the process dies in between (on a
- * connection outside a transaction): the row becomes claimable again after this long, measured by
- * the application's clock.
- */
-const markerHoldMs = 60_000;
-
-/**
  * The MySQL / MariaDB executor. Ids travel as text, times as UTC text in and epoch milliseconds
  * out, lists as one JSON parameter.
  *
@@ -64,22 +61,16 @@ const markerHoldMs = 60_000;
  *   `START TRANSACTION` would silently commit the caller's. The marker's `locked_until` keeps
  *   claimers off a marked row while the connection is in autocommit mode (the pool).
  */
-export class MysqlExecutor implements Executor {
-  readonly #connection: SqlConnection;
-  readonly #statements: MysqlStatements;
-  readonly #table: TableName;
-
+export class MysqlExecutor extends SqlExecutor<StatementName> implements Executor {
   constructor(connection: SqlConnection, table: TableName) {
-    this.#connection = connection;
-    this.#table = table;
-    this.#statements = bindStatements(table);
+    super(connection, table, mysql);
   }
 
   async attemptClaim(params: AttemptClaimParams): Promise<AttemptClaimResult> {
     const horizon = params.horizon === null ? null : sqlTime(params.horizon);
     const queues = params.queues === null ? null : JSON.stringify(params.queues);
     return this.#transaction(async (tx) => {
-      const selected = await tx.#query('attemptClaimSelect', [
+      const selected = await tx.query('attemptClaimSelect', [
         horizon,
         horizon,
         queues,
@@ -88,10 +79,10 @@ export class MysqlExecutor implements Executor {
       ]);
       const first = selected.rows[0];
       if (!first) return { records: [], now: new Date() };
-      const now = toDate(first['db_now']);
+      const now = convertingParsers.date(first['db_now']);
       const lockedUntil = new Date(now.getTime() + params.leaseMs);
       const records = selected.rows.map(toRecord);
-      await tx.#query('attemptClaimUpdate', [
+      await tx.query('attemptClaimUpdate', [
         idsJson(records),
         params.lockedBy,
         sqlTime(lockedUntil),
@@ -119,7 +110,7 @@ export class MysqlExecutor implements Executor {
     const unique = uniqueLeases(completions);
     if (unique.length === 0) return [];
     const marker = unique.length === 1 ? null : newMarker('complete');
-    const written = await this.#query('attemptCompleteMany', [
+    const written = await this.query('attemptCompleteMany', [
       JSON.stringify(
         unique.map((c) =>
           withoutNulls({
@@ -146,13 +137,13 @@ export class MysqlExecutor implements Executor {
     const unique = uniqueLeases(leases);
     if (unique.length === 0) return [];
     const list = leasesJson(unique);
-    await this.#query('attemptExtendLeases', [list, Math.round(leaseMs) * 1000, lockedBy]);
-    const held = await this.#query('attemptGetHeld', [list, lockedBy]);
+    await this.query('attemptExtendLeases', [list, Math.round(leaseMs) * 1000, lockedBy]);
+    const held = await this.query('attemptGetHeld', [list, lockedBy]);
     return held.rows.map(idOf);
   }
 
   async attemptGet(id: string): Promise<AttemptRecord | null> {
-    const result = await this.#query('attemptGet', [id]);
+    const result = await this.query('attemptGet', [id]);
     const row = result.rows[0];
     return row ? visible(toRecord(row)) : null;
   }
@@ -161,14 +152,11 @@ export class MysqlExecutor implements Executor {
     if (rows.length === 0) return [];
     const marker = newMarker('enqueue');
     const hold = sqlTime(markerHold());
-    await this.#run(
-      insertStatement(this.#statements, rows.length),
-      insertParams(rows, marker, hold),
-    );
+    await this.run(insertStatement(this.statements, rows.length), insertParams(rows, marker, hold));
 
     // Every row without a token was inserted; rows with one were inserted unless it was taken.
     const marked = rows.some((row) => row.idempotenceToken === null)
-      ? (await this.#query('attemptGetMarked', [hold, marker])).rows.map(toRecord)
+      ? (await this.query('attemptGetMarked', [hold, marker])).rows.map(toRecord)
       : [];
     const found = new Map<string, AttemptRecord>();
     for (const record of marked) {
@@ -176,7 +164,7 @@ export class MysqlExecutor implements Executor {
     }
     const missing = uniqueTokens(rows.filter((row) => !found.has(tokenKey(row))));
     if (missing.length > 0) {
-      const result = await this.#query('attemptGetByTokens', [tokensJson(missing)]);
+      const result = await this.query('attemptGetByTokens', [tokensJson(missing)]);
       for (const record of result.rows.map(toRecord)) found.set(tokenKey(record), record);
     }
     const mine = [
@@ -185,12 +173,12 @@ export class MysqlExecutor implements Executor {
         (record) => record.lockedBy === marker && !marked.includes(record),
       ),
     ];
-    if (mine.length > 0) await this.#query('attemptUnmark', [idsJson(mine), marker]);
-    return matchInserted(rows, marked, found, marker);
+    if (mine.length > 0) await this.query('attemptUnmark', [idsJson(mine), marker]);
+    return matchMarked(rows, marked, found, marker);
   }
 
   async attemptList(params: AttemptListParams): Promise<AttemptRecord[]> {
-    const result = await this.#query('attemptList', [
+    const result = await this.query('attemptList', [
       params.status,
       params.status,
       params.target,
@@ -208,10 +196,10 @@ export class MysqlExecutor implements Executor {
 
   async attemptPrune(before: Date, limit: number): Promise<number> {
     const cutoff = sqlTime(before);
-    const candidates = await this.#query('attemptPruneSelect', [cutoff, limit]);
+    const candidates = await this.query('attemptPruneSelect', [cutoff, limit]);
     if (candidates.rows.length === 0) return 0;
     const list = JSON.stringify(candidates.rows.map((row) => ({ id: idOf(row) })));
-    const deleted = await this.#query('attemptPruneDelete', [list, cutoff]);
+    const deleted = await this.query('attemptPruneDelete', [list, cutoff]);
     return deleted.rowCount;
   }
 
@@ -225,14 +213,14 @@ export class MysqlExecutor implements Executor {
   async attemptPruneWindow(params: AttemptPruneWindowParams): Promise<AttemptPruneWindowResult> {
     const { succeededMs, failedMs, expiredMs } = params.retention;
     const ages = [succeededMs, failedMs, expiredMs].map(microseconds);
-    const lock = [this.#table.schema, this.#table.name];
+    const lock = [this.table.schema, this.table.name];
     return this.#transaction(async (tx) => {
-      const acquired = await tx.#query('attemptPruneLock', lock);
+      const acquired = await tx.query('attemptPruneLock', lock);
       if (Number(acquired.rows[0]?.['acquired']) !== 1) {
         return { locked: false, deleted: 0, lastId: null, done: false };
       }
       try {
-        const window = await tx.#query('attemptPruneWindowSelect', [
+        const window = await tx.query('attemptPruneWindowSelect', [
           ...ages,
           microseconds(shortestRetentionMs(params.retention)),
           params.afterId,
@@ -244,7 +232,7 @@ export class MysqlExecutor implements Executor {
           candidates.length === 0
             ? 0
             : (
-                await tx.#query('attemptPruneWindowDelete', [
+                await tx.query('attemptPruneWindowDelete', [
                   JSON.stringify(candidates.map((row) => ({ id: idOf(row) }))),
                   ...ages,
                 ])
@@ -256,7 +244,7 @@ export class MysqlExecutor implements Executor {
           done: last === undefined || Number(last['recent']) === 1,
         };
       } finally {
-        await tx.#query('attemptPruneUnlock', lock);
+        await tx.query('attemptPruneUnlock', lock);
       }
     });
   }
@@ -265,7 +253,7 @@ export class MysqlExecutor implements Executor {
     const unique = uniqueLeases(leases);
     if (unique.length === 0) return [];
     const marker = unique.length === 1 ? null : newMarker('release');
-    const released = await this.#query('attemptReleaseMany', [
+    const released = await this.query('attemptReleaseMany', [
       leasesJson(unique),
       marker,
       marker === null ? null : sqlTime(markerHold()),
@@ -276,13 +264,13 @@ export class MysqlExecutor implements Executor {
 
   async attemptRescueExpired(limit: number): Promise<AttemptRecord[]> {
     return this.#transaction(async (tx) => {
-      const expired = await tx.#query('attemptRescueSelect', [limit]);
+      const expired = await tx.query('attemptRescueSelect', [limit]);
       if (expired.rows.length === 0) return [];
       const list = JSON.stringify(
         expired.rows.map((row) => ({ id: idOf(row), error: row['error'] as string })),
       );
-      await tx.#query('attemptRescueUpdate', [list]);
-      const rescued = await tx.#query('attemptGetByIds', [list]);
+      await tx.query('attemptRescueUpdate', [list]);
+      const rescued = await tx.query('attemptGetByIds', [list]);
       return rescued.rows.map(toRecord);
     });
   }
@@ -291,12 +279,12 @@ export class MysqlExecutor implements Executor {
     id: string,
     status: 'expired' | 'failed',
   ): Promise<AttemptRecord | null> {
-    const result = await this.#query('attemptSetFinalIfPending', [status, id]);
+    const result = await this.query('attemptSetFinalIfPending', [status, id]);
     return result.rowCount === 0 ? null : this.attemptGet(id);
   }
 
   async attemptSetPendingIfFinished(id: string): Promise<AttemptRecord | null> {
-    const result = await this.#query('attemptSetPendingIfFinished', [id]);
+    const result = await this.query('attemptSetPendingIfFinished', [id]);
     return result.rowCount === 0 ? null : this.attemptGet(id);
   }
 
@@ -306,7 +294,7 @@ export class MysqlExecutor implements Executor {
    * succeeded from a sample of id ranges (see {@link idSample}).
    */
   async attemptStats(): Promise<AttemptStatsRow[]> {
-    const size = (await this.#query('attemptStatsSize', [this.#table.schema, this.#table.name]))
+    const size = (await this.query('attemptStatsSize', [this.table.schema, this.table.name]))
       .rows[0];
     const minId = size?.['min_id'];
     const maxId = size?.['max_id'];
@@ -315,12 +303,12 @@ export class MysqlExecutor implements Executor {
       typeof minId !== 'string' ||
       typeof maxId !== 'string'
     ) {
-      return exactStats((await this.#query('attemptStats', [])).rows);
+      return exactStats((await this.query('attemptStats', [])).rows);
     }
     return statsByIdSample(
       BigInt(minId),
       BigInt(maxId),
-      async (ranges) => (await this.#query('attemptStatsEstimated', [ranges])).rows,
+      async (ranges) => (await this.query('attemptStatsEstimated', [ranges])).rows,
     );
   }
 
@@ -340,8 +328,8 @@ export class MysqlExecutor implements Executor {
     const ids =
       count === leases.length
         ? leases.map((lease) => lease.id)
-        : (await this.#query('attemptGetMarkedIds', [list, marker])).rows.map(idOf);
-    await this.#query('attemptUnmark', [list, marker]);
+        : (await this.query('attemptGetMarkedIds', [list, marker])).rows.map(idOf);
+    await this.query('attemptUnmark', [list, marker]);
     return ids;
   }
 
@@ -353,23 +341,11 @@ export class MysqlExecutor implements Executor {
    * of the same index would deadlock on.
    */
   #transaction<T>(fn: (tx: MysqlExecutor) => Promise<T>): Promise<T> {
-    return this.#connection.transaction(
+    return this.connection.transaction(
       (connection) =>
-        fn(connection === this.#connection ? this : new MysqlExecutor(connection, this.#table)),
+        fn(connection === this.connection ? this : new MysqlExecutor(connection, this.table)),
       { isolation: 'read committed' },
     );
-  }
-
-  #query(name: StatementName, params: readonly unknown[]): Promise<SqlResult> {
-    return this.#run(this.#statements[name], params);
-  }
-
-  async #run(statement: Statement, params: readonly unknown[]): Promise<SqlResult> {
-    try {
-      return await this.#connection.query(statement, params);
-    } catch (error) {
-      throw translateError(error, this.#table);
-    }
   }
 }
 
@@ -379,108 +355,19 @@ export class MysqlExecutor implements Executor {
  */
 const exactStatsBytes = 16 * 1024 * 1024;
 
-/** A retention in milliseconds as an INTERVAL … MICROSECOND parameter; null stays null. */
-function microseconds(ms: number | null): number | null {
-  return ms === null ? null : ms * 1000;
-}
-
-/** ER_NO_SUCH_TABLE (1146) means migrate() has not run. */
-export function translateError(error: unknown, table: TableName): unknown {
-  if (isNoSuchTable(error)) {
-    return new SchemaOutdatedError(
-      `table ${quoteTable(table)} does not exist; run \`await tasks.migrate()\` (or \`async-task migrate\`) first`,
-    );
-  }
-  return error;
-}
-
-/** Whether a client error (possibly wrapped in an AsyncTaskError) is ER_NO_SUCH_TABLE. */
+/**
+ * ER_NO_SUCH_TABLE (1146) means migrate() has not run: on the client's error, or on the one a
+ * driver's DatabaseError wraps.
+ */
 export function isNoSuchTable(error: unknown): boolean {
   const cause = error instanceof AsyncTaskError ? error.cause : error;
   const { errno, code } = (cause ?? {}) as { errno?: unknown; code?: unknown };
   return errno === 1146 || code === 'ER_NO_SUCH_TABLE';
 }
 
-/** 'YYYY-MM-DD hh:mm:ss.fff' in UTC: what DATETIME(3) columns hold. */
-function sqlTime(date: Date): string {
-  const year = date.getUTCFullYear();
-  if (!(year >= 1000 && year <= 9999)) {
-    throw new ConfigError(
-      `MySQL stores times from year 1000 to 9999; ${Number.isNaN(year) ? 'an invalid date' : date.toISOString()} is outside that range`,
-    );
-  }
-  return date.toISOString().replace('T', ' ').slice(0, 23);
-}
-
-function markerHold(): Date {
-  return new Date(Date.now() + markerHoldMs);
-}
-
-function newMarker(operation: string): string {
-  return `${markerPrefix}${operation}:${randomUUID()}`;
-}
-
-/** A record as callers see it: a row still marked by an operation in flight shows no lock. */
-function visible(record: AttemptRecord): AttemptRecord {
-  return record.lockedBy?.startsWith(markerPrefix)
-    ? { ...record, lockedBy: null, lockedUntil: null }
-    : record;
-}
-
 /** JSON for JSON_TABLE: a null field is left out, which reads as SQL NULL on every version. */
 function withoutNulls(object: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== null));
-}
-
-/** The parameters of attemptInsertMany: one attemptInsertManyRow tuple per row, in order. */
-function insertParams(
-  rows: readonly AttemptInsertParams[],
-  marker: string,
-  hold: string,
-): unknown[] {
-  return rows.flatMap((row) => [
-    row.target,
-    row.methodName,
-    row.methodArgs,
-    row.encryptor,
-    row.maxAttempts,
-    row.queue,
-    row.priority,
-    row.idempotenceToken,
-    row.scheduledAt === null ? null : sqlTime(row.scheduledAt),
-    marker,
-    hold,
-  ]);
-}
-
-const insertCache = new Map<Statement, Statement[]>();
-
-/** attemptInsertMany for `count` rows; kept for small counts, the usual enqueue sizes. */
-function insertStatement(statements: MysqlStatements, count: number): Statement {
-  const template = statements.attemptInsertMany;
-  let bySize = insertCache.get(template);
-  if (!bySize) insertCache.set(template, (bySize = []));
-  let statement = bySize[count];
-  if (!statement) {
-    const row = statements.attemptInsertManyRow.text;
-    statement = {
-      name: `${template.name}_${count}`,
-      text: template.text.replace('{{rows}}', Array.from({ length: count }, () => row).join(', ')),
-      returnsRows: false,
-    };
-    if (count <= 64) bySize[count] = statement;
-  }
-  return statement;
-}
-
-function tokensJson(rows: readonly AttemptInsertParams[]): string {
-  return JSON.stringify(
-    rows.map((row) => ({
-      target: row.target,
-      methodName: row.methodName,
-      idempotenceToken: row.idempotenceToken,
-    })),
-  );
 }
 
 function idsJson(records: readonly { id: string }[]): string {
@@ -502,107 +389,11 @@ function uniqueLeases<T extends LeaseRef>(leases: readonly T[]): T[] {
   });
 }
 
-function uniqueTokens(rows: readonly AttemptInsertParams[]): AttemptInsertParams[] {
-  const seen = new Set<string>();
-  return rows.filter((row) => {
-    if (row.idempotenceToken === null) return false;
-    const key = tokenKey(row);
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
+/** Epoch milliseconds come as numbers, or as strings under `bigNumberStrings`. */
+const toRecord = recordMapper(convertingParsers);
 
-/**
- * Results in input order. Rows without a token are the marked rows without one, in id order
- * (the insert numbers them in input order). A token's row is `inserted` at its first occurrence
- * if this insert marked it; later occurrences, and rows that held the token already, are not.
- */
-function matchInserted(
-  rows: readonly AttemptInsertParams[],
-  marked: readonly AttemptRecord[],
-  byToken: ReadonlyMap<string, AttemptRecord>,
-  marker: string,
-): AttemptInsertResult[] {
-  const plain = marked.filter((record) => record.idempotenceToken === null).sort(byId);
-  const expected = rows.filter((row) => row.idempotenceToken === null).length;
-  if (plain.length !== expected) {
-    throw new AsyncTaskError(
-      'DATABASE',
-      `enqueue inserted ${expected} attempt(s) without a token but read back ${plain.length}; if the application's clock is far behind the database's, a worker may have claimed them first (enqueue inside a transaction to rule this out)`,
-    );
-  }
-  const claimed = new Set<string>();
-  let nextPlain = 0;
-  return rows.map((row) => {
-    if (row.idempotenceToken === null) {
-      return { record: unmarked(plain[nextPlain++]!), inserted: true };
-    }
-    const key = tokenKey(row);
-    const record = byToken.get(key);
-    if (!record) {
-      // The row holding the token was deleted between our insert and our read (pruned): rare
-      // enough that the caller's retry is the right answer.
-      throw new AsyncTaskError(
-        'DATABASE',
-        `the attempt holding idempotence token ${JSON.stringify(row.idempotenceToken)} vanished while enqueueing; retry the transaction`,
-      );
-    }
-    const inserted = record.lockedBy === marker && !claimed.has(key);
-    claimed.add(key);
-    return { record: record.lockedBy === marker ? unmarked(record) : visible(record), inserted };
-  });
-}
-
-/** A row this operation marked, as it is once unmarked. */
-function unmarked(record: AttemptRecord): AttemptRecord {
-  return { ...record, lockedBy: null, lockedUntil: null };
-}
-
-function tokenKey(r: {
-  target: string;
-  methodName: string;
-  idempotenceToken: string | null;
-}): string {
-  return `${r.target}\u0000${r.methodName}\u0000${r.idempotenceToken}`;
-}
-
-function byId(a: AttemptRecord, b: AttemptRecord): number {
-  return a.id.length - b.id.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-}
-
-function idOf(row: Record<string, unknown>): string {
-  return String(row['id']);
-}
-
-/** Epoch milliseconds (a number, or a string under `bigNumberStrings`) as a Date. */
-function toDate(value: unknown): Date {
-  return new Date(Number(value));
-}
-
-function optionalDate(value: unknown): Date | null {
-  return value === null || value === undefined ? null : toDate(value);
-}
-
-function toRecord(row: Record<string, unknown>): AttemptRecord {
-  return {
-    id: idOf(row),
-    target: row['target'] as string,
-    methodName: row['method_name'] as string,
-    methodArgs: row['method_args'] as string | null,
-    encryptor: row['encryptor'] as string | null,
-    status: row['status'] as AttemptStatus,
-    numAttempts: Number(row['num_attempts']),
-    maxAttempts: Number(row['max_attempts']),
-    queue: row['queue'] as string,
-    priority: Number(row['priority']),
-    idempotenceToken: row['idempotence_token'] as string | null,
-    scheduledAt: toDate(row['scheduled_at']),
-    completedAt: optionalDate(row['completed_at']),
-    lockedBy: row['locked_by'] as string | null,
-    lockedUntil: optionalDate(row['locked_until']),
-    lastError: row['last_error'] as string | null,
-    createdAt: toDate(row['created_at']),
-    updatedAt: toDate(row['updated_at']),
-  };
-}
+const mysql: ExecutorDialect<StatementName> = {
+  bindStatements,
+  quoteTable,
+  isMissingTable: isNoSuchTable,
+};

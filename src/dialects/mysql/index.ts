@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
-import { DatabaseError, SchemaOutdatedError } from '../../core/errors.js';
-import type { Dialect, DriverSession, TableName } from '../../seam/driver.js';
+import { DatabaseError } from '../../core/errors.js';
+import type { Dialect, TableName } from '../../seam/driver.js';
 import type { SchemaState } from '../../seam/executor.js';
 import type { SqlConnection } from '../../seam/sql-connection.js';
-import { loadMigrations, type MigrationFile } from '../migration-files.js';
+import { newerSchemaError } from '../dialect-errors.js';
+import { migrateTable, readSchemaState, renderStatements, type MigrateSteps } from '../migrate.js';
+import { loadMigrations } from '../migration-files.js';
 import { adHoc } from '../statements.js';
 import { MysqlExecutor, isNoSuchTable, quoteTable } from './executor.js';
 
@@ -28,41 +30,14 @@ function migrationsTable(table: TableName): string {
   return quoteTable({ schema: table.schema, name: migrationsTableName(table) });
 }
 
-async function readState(connection: SqlConnection, table: TableName): Promise<SchemaState> {
-  let rows: readonly Record<string, unknown>[];
-  try {
-    ({ rows } = await connection.query(
-      adHoc(
-        `SELECT version, breaking FROM ${migrationsTable(table)}
+function readState(connection: SqlConnection, table: TableName): Promise<SchemaState> {
+  return readSchemaState(
+    connection,
+    `SELECT version, breaking FROM ${migrationsTable(table)}
          WHERE applied_at IS NOT NULL ORDER BY version`,
-      ),
-      [],
-    ));
-  } catch (error) {
-    if (isNoSuchTable(error)) return { applied: [], breakingUnknown: [] };
-    throw error;
-  }
-  const applied = rows.map((row) => Number(row['version']));
-  const breakingUnknown = rows
-    .filter((row) => Number(row['version']) > latestVersion && Number(row['breaking']) === 1)
-    .map((row) => Number(row['version']));
-  return { applied, breakingUnknown };
-}
-
-/**
- * The statements of a migration file, with the table filled in. Without the client's
- * multi-statement mode each is sent on its own: the file is split where a line ends with `;`
- * (our files keep to that; comment lines are dropped).
- */
-function render(migration: MigrationFile, table: TableName): string[] {
-  return migration.sql
-    .replaceAll('{{table}}', quoteTable(table))
-    .split('\n')
-    .filter((line) => !/^\s*--/.test(line))
-    .join('\n')
-    .split(/;[ \t]*$/m)
-    .map((statement) => statement.trim())
-    .filter((statement) => statement !== '');
+    latestVersion,
+    isNoSuchTable,
+  );
 }
 
 /**
@@ -92,62 +67,51 @@ function errnoOf(error: unknown): unknown {
  *   after its last; one interrupted in between is resumed by the next migrate(), which skips the
  *   statements that already took effect (an "already exists" error) and runs the rest.
  */
-async function migrate(session: DriverSession, table: TableName): Promise<number[]> {
-  return session(async (connection) => {
-    const lockName = await migrateLockName(connection, table);
-    const { rows } = await connection.query(adHoc('SELECT GET_LOCK(?, ?) AS acquired'), [
-      lockName,
-      migrateLockTimeoutSeconds,
-    ]);
-    if (Number(rows[0]?.['acquired']) !== 1) {
-      throw new DatabaseError(
-        `migrate: another process has been migrating ${quoteTable(table)} for ${migrateLockTimeoutSeconds} s (named lock ${lockName}); try again once it is done`,
+const steps: MigrateSteps = {
+  migrations,
+  lock: (session, table, fn) => session((connection) => withMigrateLock(connection, table, fn)),
+  async createBookkeeping(connection, table) {
+    if (table.schema !== null) {
+      const { rows } = await connection.query(
+        adHoc('SELECT 1 AS present FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?'),
+        [table.schema],
       );
+      if (rows.length === 0) {
+        await connection.query(
+          adHoc(`CREATE DATABASE IF NOT EXISTS \`${table.schema}\` CHARACTER SET utf8mb4`),
+          [],
+        );
+      }
     }
-    try {
-      return await migrateLocked(connection, table);
-    } finally {
-      await connection.query(adHoc('SELECT RELEASE_LOCK(?)'), [lockName]).catch(() => undefined);
-    }
-  });
-}
-
-async function migrateLocked(connection: SqlConnection, table: TableName): Promise<number[]> {
-  if (table.schema !== null) {
-    const { rows } = await connection.query(
-      adHoc('SELECT 1 AS present FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?'),
-      [table.schema],
-    );
-    if (rows.length === 0) {
-      await connection.query(
-        adHoc(`CREATE DATABASE IF NOT EXISTS \`${table.schema}\` CHARACTER SET utf8mb4`),
-        [],
-      );
-    }
-  }
-  await connection.query(
-    adHoc(`CREATE TABLE IF NOT EXISTS ${migrationsTable(table)} (
+    await connection.query(
+      adHoc(`CREATE TABLE IF NOT EXISTS ${migrationsTable(table)} (
       version INT NOT NULL PRIMARY KEY,
       name VARCHAR(255) NOT NULL,
       breaking TINYINT(1) NOT NULL DEFAULT 0,
       started_at DATETIME(3) NOT NULL,
       applied_at DATETIME(3) NULL
     ) ENGINE = InnoDB DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`),
-    [],
-  );
-  const state = await readState(connection, table);
-  if (state.breakingUnknown.length > 0) throw newerSchemaError(table, state);
-  const { rows: started } = await connection.query(
-    adHoc(`SELECT version FROM ${migrationsTable(table)} WHERE applied_at IS NULL`),
-    [],
-  );
-  const interrupted = new Set(started.map((row) => Number(row['version'])));
-  const done = new Set(state.applied);
-  const applied: number[] = [];
-  for (const migration of migrations) {
-    if (done.has(migration.version)) continue;
-    const resuming = interrupted.has(migration.version);
-    if (!resuming) {
+      [],
+    );
+  },
+  readState,
+  newerSchemaError: (table, state) => newerSchemaError(quoteTable(table), state, latestVersion),
+  render: (migration, table) => renderStatements(migration, { '{{table}}': quoteTable(table) }),
+  async record(connection, table, migration) {
+    await connection.query(
+      adHoc(`UPDATE ${migrationsTable(table)} SET applied_at = UTC_TIMESTAMP(3) WHERE version = ?`),
+      [migration.version],
+    );
+  },
+  resumable: {
+    async interrupted(connection, table) {
+      const { rows } = await connection.query(
+        adHoc(`SELECT version FROM ${migrationsTable(table)} WHERE applied_at IS NULL`),
+        [],
+      );
+      return new Set(rows.map((row) => Number(row['version'])));
+    },
+    async start(connection, table, migration) {
       await connection.query(
         adHoc(
           `INSERT INTO ${migrationsTable(table)} (version, name, breaking, started_at)
@@ -155,22 +119,32 @@ async function migrateLocked(connection: SqlConnection, table: TableName): Promi
         ),
         [migration.version, migration.name, migration.breaking ? 1 : 0],
       );
-    }
-    for (const statement of render(migration, table)) {
-      try {
-        await connection.query(adHoc(statement), []);
-      } catch (error) {
-        if (resuming && alreadyDone.has(errnoOf(error) as number)) continue;
-        throw error;
-      }
-    }
-    await connection.query(
-      adHoc(`UPDATE ${migrationsTable(table)} SET applied_at = UTC_TIMESTAMP(3) WHERE version = ?`),
-      [migration.version],
+    },
+    alreadyDone: (error) => alreadyDone.has(errnoOf(error) as number),
+  },
+};
+
+/** Runs `fn` holding the table's named migrate lock (GET_LOCK) on this session. */
+async function withMigrateLock<T>(
+  connection: SqlConnection,
+  table: TableName,
+  fn: (connection: SqlConnection) => Promise<T>,
+): Promise<T> {
+  const lockName = await migrateLockName(connection, table);
+  const { rows } = await connection.query(adHoc('SELECT GET_LOCK(?, ?) AS acquired'), [
+    lockName,
+    migrateLockTimeoutSeconds,
+  ]);
+  if (Number(rows[0]?.['acquired']) !== 1) {
+    throw new DatabaseError(
+      `migrate: another process has been migrating ${quoteTable(table)} for ${migrateLockTimeoutSeconds} s (named lock ${lockName}); try again once it is done`,
     );
-    applied.push(migration.version);
   }
-  return applied;
+  try {
+    return await fn(connection);
+  } finally {
+    await connection.query(adHoc('SELECT RELEASE_LOCK(?)'), [lockName]).catch(() => undefined);
+  }
 }
 
 /**
@@ -187,12 +161,6 @@ async function migrateLockName(connection: SqlConnection, table: TableName): Pro
   return String(rows[0]?.['name']);
 }
 
-export function newerSchemaError(table: TableName, state: SchemaState): SchemaOutdatedError {
-  return new SchemaOutdatedError(
-    `table ${quoteTable(table)} has migration(s) ${state.breakingUnknown.join(', ')} from a newer async-task that this version (schema ${latestVersion}) cannot run against; upgrade async-task`,
-  );
-}
-
 /**
  * The MySQL / MariaDB dialect: MySQL 8.0.13+ or MariaDB 10.6+ (SKIP LOCKED, JSON_TABLE,
  * expression defaults), InnoDB. Tested on MariaDB 10.11. Times are DATETIME(3) in UTC, ids
@@ -205,7 +173,7 @@ export const mysqlDialect: Dialect = {
   tableNameLimit: null,
   latestVersion,
   executor: (connection, table) => new MysqlExecutor(connection, table),
-  migrate,
+  migrate: (session, table) => migrateTable(steps, session, table),
   schemaState: readState,
   // MySQL cannot notify another connection: workers poll.
   notifyChannel: () => null,

@@ -13,6 +13,8 @@
 // epoch milliseconds (see `columns`), so neither the client's `timezone` option nor the session's
 // time_zone touches a stored value. Parameters are positional `?`, substituted in text order.
 
+import { attemptColumns } from '../attempt-rows.js';
+
 /** Epoch milliseconds of a DATETIME(3) holding UTC, independent of every time zone setting. */
 function epochMs(expression: string): string {
   return `TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', ${expression}) DIV 1000`;
@@ -24,28 +26,7 @@ function epochMs(expression: string): string {
  * select-list alias first, and `id` there is text), so statements order by `t.`-qualified names.
  */
 function columns(alias = ''): string {
-  const c = (name: string): string => `${alias}${name}`;
-  const ms = (name: string): string => `${epochMs(c(name))} AS ${name}`;
-  return [
-    `CAST(${c('id')} AS CHAR) AS id`,
-    c('target'),
-    c('method_name'),
-    c('method_args'),
-    c('encryptor'),
-    c('status'),
-    c('num_attempts'),
-    c('max_attempts'),
-    c('queue'),
-    c('priority'),
-    c('idempotence_token'),
-    ms('scheduled_at'),
-    ms('completed_at'),
-    c('locked_by'),
-    ms('locked_until'),
-    c('last_error'),
-    ms('created_at'),
-    ms('updated_at'),
-  ].join(', ');
+  return attemptColumns(alias, (column) => `CAST(${column} AS CHAR) AS id`, epochMs);
 }
 
 /** JSON_TABLE's text columns: utf8mb4 whatever the connection's character set, like the table. */

@@ -1,5 +1,5 @@
-import type { AttemptRecord, AttemptStatus } from '../../core/attempt.js';
-import { AsyncTaskError, SchemaOutdatedError } from '../../core/errors.js';
+import type { AttemptRecord } from '../../core/attempt.js';
+import { shortestRetentionMs } from '../../core/retention.js';
 import type { TableName } from '../../seam/driver.js';
 import type {
   AttemptClaimParams,
@@ -7,17 +7,17 @@ import type {
   AttemptCompletion,
   AttemptInsertParams,
   AttemptInsertResult,
-  AttemptListParams,
   AttemptPruneWindowParams,
   AttemptPruneWindowResult,
   AttemptStatsRow,
   Executor,
-  LeaseRef,
 } from '../../seam/executor.js';
-import type { SqlConnection, SqlResult, Statement } from '../../seam/sql-connection.js';
-import { shortestRetentionMs } from '../../core/retention.js';
+import type { SqlConnection } from '../../seam/sql-connection.js';
+import { claimOrder, compareIds, recordMapper, tokenKey } from '../attempt-rows.js';
 import { estimatedStats, exactStats, splitSampled } from '../estimated-stats.js';
-import { statementBinder } from '../statements.js';
+import { matchInserted, missingTokens, splitInserted } from '../match-inserted.js';
+import { ReturningExecutor, type ReturningDialect } from '../returning-executor.js';
+import { statementBinder, type BoundStatement } from '../statements.js';
 import * as queries from './queries.js';
 
 type StatementName = keyof typeof queries;
@@ -30,7 +30,7 @@ const exactStatsPages = 2048;
 
 /** Pages stats() samples to split a large table's succeeded attempts across queues. */
 const samplePages = 300;
-export type PostgresStatements = Readonly<Record<StatementName, Statement>>;
+export type PostgresStatements = Readonly<Record<StatementName, BoundStatement>>;
 
 export function quoteTable(table: TableName): string {
   return table.schema === null ? `"${table.name}"` : `"${table.schema}"."${table.name}"`;
@@ -46,19 +46,42 @@ export const bindStatements: (table: TableName) => PostgresStatements = statemen
   }),
 );
 
-export class PostgresExecutor implements Executor {
-  readonly #connection: SqlConnection;
-  readonly #statements: PostgresStatements;
-  readonly #table: TableName;
+/**
+ * SQLSTATE 42P01 (undefined_table) means migrate() has not run: on the client's error, or on the
+ * one a driver's DatabaseError wraps.
+ */
+export function isMissingTable(error: unknown): boolean {
+  const codeOf = (value: unknown): unknown => (value as { code?: unknown } | undefined)?.code;
+  return (
+    codeOf(error) === '42P01' ||
+    codeOf((error as { cause?: unknown } | undefined)?.cause) === '42P01'
+  );
+}
 
+/** node-postgres and postgres.js return ids as text and the epoch-millisecond floats as numbers. */
+const toRecord = recordMapper({
+  id: (value) => value as string,
+  number: (value) => value as number,
+  date: (value) => new Date(value as number),
+});
+
+const postgres: ReturningDialect<StatementName> = {
+  bindStatements,
+  quoteTable,
+  isMissingTable,
+  toRecord,
+  idOf: (row) => row['id'] as string,
+  leasesJson: (leases) =>
+    JSON.stringify(leases.map((l) => ({ id: l.id, num_attempts: l.numAttempts }))),
+};
+
+export class PostgresExecutor extends ReturningExecutor<StatementName> implements Executor {
   constructor(connection: SqlConnection, table: TableName) {
-    this.#connection = connection;
-    this.#table = table;
-    this.#statements = bindStatements(table);
+    super(connection, table, postgres);
   }
 
   async attemptClaim(params: AttemptClaimParams): Promise<AttemptClaimResult> {
-    const result = await this.#query('attemptClaim', [
+    const result = await this.query('attemptClaim', [
       params.lockedBy,
       params.limit,
       params.leaseMs,
@@ -81,7 +104,7 @@ export class PostgresExecutor implements Executor {
     completions: readonly AttemptCompletion[],
   ): Promise<string[]> {
     if (completions.length === 0) return [];
-    const result = await this.#query('attemptCompleteMany', [
+    const result = await this.query('attemptCompleteMany', [
       lockedBy,
       JSON.stringify(
         completions.map((c) => ({
@@ -96,25 +119,9 @@ export class PostgresExecutor implements Executor {
     return result.rows.map((row) => row['id'] as string);
   }
 
-  async attemptExtendLeases(
-    lockedBy: string,
-    leases: readonly LeaseRef[],
-    leaseMs: number,
-  ): Promise<string[]> {
-    if (leases.length === 0) return [];
-    const result = await this.#query('attemptExtendLeases', [lockedBy, leaseJson(leases), leaseMs]);
-    return result.rows.map((row) => row['id'] as string);
-  }
-
-  async attemptGet(id: string): Promise<AttemptRecord | null> {
-    const result = await this.#query('attemptGet', [id]);
-    const row = result.rows[0];
-    return row ? toRecord(row) : null;
-  }
-
   async attemptInsertMany(rows: readonly AttemptInsertParams[]): Promise<AttemptInsertResult[]> {
     if (rows.length === 0) return [];
-    const inserted = await this.#query('attemptInsertMany', [
+    const inserted = await this.query('attemptInsertMany', [
       JSON.stringify(
         rows.map((r) => ({
           target: r.target,
@@ -143,26 +150,14 @@ export class PostgresExecutor implements Executor {
     return this.#matchInserted(rows, returned);
   }
 
-  async attemptList(params: AttemptListParams): Promise<AttemptRecord[]> {
-    const result = await this.#query('attemptList', [
-      params.status,
-      params.target,
-      params.methodName,
-      params.queue,
-      params.beforeId,
-      params.limit,
-    ]);
-    return result.rows.map(toRecord);
-  }
-
   async attemptPrune(before: Date, limit: number): Promise<number> {
-    const result = await this.#query('attemptPrune', [before, limit]);
+    const result = await this.query('attemptPrune', [before, limit]);
     return result.rowCount;
   }
 
   async attemptPruneWindow(params: AttemptPruneWindowParams): Promise<AttemptPruneWindowResult> {
     const { succeededMs, failedMs, expiredMs } = params.retention;
-    const result = await this.#query('attemptPruneWindow', [
+    const result = await this.query('attemptPruneWindow', [
       params.afterId,
       params.limit,
       succeededMs,
@@ -179,32 +174,6 @@ export class PostgresExecutor implements Executor {
     };
   }
 
-  async attemptReleaseMany(lockedBy: string, leases: readonly LeaseRef[]): Promise<string[]> {
-    if (leases.length === 0) return [];
-    const result = await this.#query('attemptReleaseMany', [lockedBy, leaseJson(leases)]);
-    return result.rows.map((row) => row['id'] as string);
-  }
-
-  async attemptRescueExpired(limit: number): Promise<AttemptRecord[]> {
-    const result = await this.#query('attemptRescueExpired', [limit]);
-    return result.rows.map(toRecord);
-  }
-
-  async attemptSetFinalIfPending(
-    id: string,
-    status: 'expired' | 'failed',
-  ): Promise<AttemptRecord | null> {
-    const result = await this.#query('attemptSetFinalIfPending', [id, status]);
-    const row = result.rows[0];
-    return row ? toRecord(row) : null;
-  }
-
-  async attemptSetPendingIfFinished(id: string): Promise<AttemptRecord | null> {
-    const result = await this.#query('attemptSetPendingIfFinished', [id]);
-    const row = result.rows[0];
-    return row ? toRecord(row) : null;
-  }
-
   /**
    * Small tables are counted exactly (a scan of under {@link exactStatsPages} pages). Larger ones
    * count every status but succeeded exactly through their partial indexes, and estimate
@@ -213,13 +182,13 @@ export class PostgresExecutor implements Executor {
    * page, times the pages there are now); before the first VACUUM or ANALYZE, the sample's.
    */
   async attemptStats(): Promise<AttemptStatsRow[]> {
-    const size = (await this.#query('attemptStatsSize', [])).rows[0];
+    const size = (await this.query('attemptStatsSize', [])).rows[0];
     const pages = Number(size?.['pages'] ?? 0);
     if (pages <= exactStatsPages) {
-      return exactStats((await this.#query('attemptStats', [])).rows);
+      return exactStats((await this.query('attemptStats', [])).rows);
     }
     const percent = Math.min(100, (100 * samplePages) / pages);
-    const result = await this.#query('attemptStatsEstimated', [percent]);
+    const result = await this.query('attemptStatsEstimated', [percent]);
     const { exact, sample } = splitSampled(result.rows);
     const reltuples = Number(size?.['reltuples'] ?? -1);
     const relpages = Number(size?.['relpages'] ?? 0);
@@ -234,111 +203,43 @@ export class PostgresExecutor implements Executor {
     rows: readonly AttemptInsertParams[],
     returned: readonly Record<string, unknown>[],
   ): Promise<AttemptInsertResult[]> {
-    const byToken = new Map<string, Record<string, unknown>>();
-    const plain: Record<string, unknown>[] = [];
-    for (const row of [...returned].sort(byIdRow)) {
-      if (row['idempotence_token'] === null) plain.push(row);
-      else byToken.set(tokenKey(returnedKey(row)), row);
-    }
-    const missing = rows.filter((r) => r.idempotenceToken !== null && !byToken.has(tokenKey(r)));
-    const existing = new Map<string, AttemptRecord>();
-    if (missing.length > 0) {
-      const found = await this.#query('attemptGetByTokens', [
-        missing.map((r) => r.target),
-        missing.map((r) => r.methodName),
-        missing.map((r) => r.idempotenceToken),
-      ]);
-      for (const record of found.rows.map(toRecord)) existing.set(tokenKey(record), record);
-    }
+    const inserted = splitInserted([...returned].sort(byIdRow), returnedTokenKey);
+    const missing = missingTokens(rows, inserted);
+    const existing =
+      missing.length === 0
+        ? []
+        : (
+            await this.query('attemptGetByTokens', [
+              missing.map((r) => r.target),
+              missing.map((r) => r.methodName),
+              missing.map((r) => r.idempotenceToken),
+            ])
+          ).rows.map(toRecord);
     // The first row of a batch with a given token is the one inserted (ORDER BY ord); later
     // duplicates within the batch get the same record, as not inserted.
-    const fresh = new Map<string, AttemptRecord>();
-    let nextPlain = 0;
-    return rows.map((row) => {
-      if (row.idempotenceToken === null) {
-        const returnedRow = plain[nextPlain++];
-        if (!returnedRow) {
-          throw new AsyncTaskError('DATABASE', 'the insert returned fewer rows than it was sent');
-        }
-        return { record: insertedRecord(row, returnedRow), inserted: true };
-      }
-      const key = tokenKey(row);
-      const seen = fresh.get(key);
-      if (seen) return { record: seen, inserted: false };
-      const returnedRow = byToken.get(key);
-      if (returnedRow) {
-        const record = insertedRecord(row, returnedRow);
-        fresh.set(key, record);
-        return { record, inserted: true };
-      }
-      const record = existing.get(key);
-      if (!record) {
-        // The conflicting row was deleted between our insert and our read (pruned): rare enough
-        // that the caller's retry is the right answer.
-        throw new AsyncTaskError(
-          'DATABASE',
-          `the attempt holding idempotence token ${JSON.stringify(row.idempotenceToken)} vanished while enqueueing; retry the transaction`,
-        );
-      }
-      return { record, inserted: false };
-    });
-  }
-
-  async #query(name: StatementName, params: readonly unknown[]): Promise<SqlResult> {
-    try {
-      return await this.#connection.query(this.#statements[name], params);
-    } catch (error) {
-      throw translateError(error, this.#table);
-    }
-  }
-}
-
-/** SQLSTATE 42P01 (undefined_table) means migrate() has not run. */
-export function translateError(error: unknown, table: TableName): unknown {
-  const cause = error instanceof AsyncTaskError ? error.cause : error;
-  const code = (cause as { code?: unknown } | undefined)?.code;
-  if (code === '42P01') {
-    return new SchemaOutdatedError(
-      `table ${quoteTable(table)} does not exist; run \`await tasks.migrate()\` (or \`async-task migrate\`) first`,
+    return matchInserted(
+      rows,
+      inserted,
+      existing,
+      insertedRecord,
+      'the insert returned fewer rows than it was sent',
     );
   }
-  return error;
-}
-
-function tokenKey(r: {
-  target: string;
-  methodName: string;
-  idempotenceToken: string | null;
-}): string {
-  return `${r.target}\u0000${r.methodName}\u0000${r.idempotenceToken}`;
-}
-
-function compareIds(a: string, b: string): number {
-  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
-}
-
-function byId(a: AttemptRecord, b: AttemptRecord): number {
-  return compareIds(a.id, b.id);
 }
 
 function byIdRow(a: Record<string, unknown>, b: Record<string, unknown>): number {
   return compareIds(a['id'] as string, b['id'] as string);
 }
 
-function returnedKey(row: Record<string, unknown>): {
-  target: string;
-  methodName: string;
-  idempotenceToken: string | null;
-} {
-  return {
+/** The token key of a row the insert returned, or null for a row without a token. */
+function returnedTokenKey(row: Record<string, unknown>): string | null {
+  const idempotenceToken = row['idempotence_token'] as string | null;
+  if (idempotenceToken === null) return null;
+  return tokenKey({
     target: row['target'] as string,
     methodName: row['method_name'] as string,
-    idempotenceToken: row['idempotence_token'] as string | null,
-  };
-}
-
-function leaseJson(leases: readonly LeaseRef[]): string {
-  return JSON.stringify(leases.map((l) => ({ id: l.id, num_attempts: l.numAttempts })));
+    idempotenceToken,
+  });
 }
 
 /** A freshly inserted row: what we sent, plus the id and times the database chose. */
@@ -390,36 +291,5 @@ function claimedRecord(
     lastError: row['last_error'] as string | null,
     createdAt: new Date(row['created_at'] as number),
     updatedAt: new Date(claim.nowMs),
-  };
-}
-
-function claimOrder(a: AttemptRecord, b: AttemptRecord): number {
-  return a.priority - b.priority || a.scheduledAt.getTime() - b.scheduledAt.getTime() || byId(a, b);
-}
-
-function optionalDate(value: unknown): Date | null {
-  return value === null ? null : new Date(value as number);
-}
-
-function toRecord(row: Record<string, unknown>): AttemptRecord {
-  return {
-    id: row['id'] as string,
-    target: row['target'] as string,
-    methodName: row['method_name'] as string,
-    methodArgs: row['method_args'] as string | null,
-    encryptor: row['encryptor'] as string | null,
-    status: row['status'] as AttemptStatus,
-    numAttempts: row['num_attempts'] as number,
-    maxAttempts: row['max_attempts'] as number,
-    queue: row['queue'] as string,
-    priority: row['priority'] as number,
-    idempotenceToken: row['idempotence_token'] as string | null,
-    scheduledAt: new Date(row['scheduled_at'] as number),
-    completedAt: optionalDate(row['completed_at']),
-    lockedBy: row['locked_by'] as string | null,
-    lockedUntil: optionalDate(row['locked_until']),
-    lastError: row['last_error'] as string | null,
-    createdAt: new Date(row['created_at'] as number),
-    updatedAt: new Date(row['updated_at'] as number),
   };
 }

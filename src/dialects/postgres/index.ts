@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { SchemaOutdatedError } from '../../core/errors.js';
-import type { Dialect, DriverSession, TableName, TableNameLimit } from '../../seam/driver.js';
+import type { Dialect, TableName, TableNameLimit } from '../../seam/driver.js';
 import type { SchemaState } from '../../seam/executor.js';
 import type { SqlConnection } from '../../seam/sql-connection.js';
-import { loadMigrations, type MigrationFile } from '../migration-files.js';
-import { adHoc } from '../statements.js';
-import { PostgresExecutor, quoteTable } from './executor.js';
+import { newerSchemaError } from '../dialect-errors.js';
+import { migrateTable, readSchemaState, type MigrateSteps } from '../migrate.js';
+import { loadMigrations } from '../migration-files.js';
+import { adHoc, fill } from '../statements.js';
+import { PostgresExecutor, isMissingTable, quoteTable } from './executor.js';
 
 const migrations = loadMigrations(new URL('./migrations/', import.meta.url));
 const latestVersion = Math.max(...migrations.map((m) => m.version));
@@ -34,23 +35,13 @@ function migrationsTable(table: TableName): string {
   return quoteTable({ schema: table.schema, name: `${table.name}_migrations` });
 }
 
-async function readState(connection: SqlConnection, table: TableName): Promise<SchemaState> {
-  let rows: readonly Record<string, unknown>[];
-  try {
-    ({ rows } = await connection.query(
-      adHoc(`SELECT version, breaking FROM ${migrationsTable(table)} ORDER BY version`),
-      [],
-    ));
-  } catch (error) {
-    const cause = (error as { cause?: { code?: unknown } }).cause ?? error;
-    if ((cause as { code?: unknown }).code === '42P01') return { applied: [], breakingUnknown: [] };
-    throw error;
-  }
-  const applied = rows.map((row) => Number(row['version']));
-  const breakingUnknown = rows
-    .filter((row) => Number(row['version']) > latestVersion && row['breaking'] === true)
-    .map((row) => Number(row['version']));
-  return { applied, breakingUnknown };
+function readState(connection: SqlConnection, table: TableName): Promise<SchemaState> {
+  return readSchemaState(
+    connection,
+    `SELECT version, breaking FROM ${migrationsTable(table)} ORDER BY version`,
+    latestVersion,
+    isMissingTable,
+  );
 }
 
 /** Channel names are identifiers (63 bytes at most): derive a short, stable one per table. */
@@ -58,60 +49,52 @@ function notifyChannel(table: TableName): string {
   return `async_task_${createHash('sha1').update(quoteTable(table)).digest('hex').slice(0, 16)}`;
 }
 
-function render(migration: MigrationFile, table: TableName): string {
-  return migration.sql
-    .replaceAll('{{table}}', quoteTable(table))
-    .replaceAll('{{schema}}', table.schema === null ? '' : `"${table.schema}".`)
-    .replaceAll('{{name}}', table.name)
-    .replaceAll('{{channel}}', notifyChannel(table));
-}
-
-async function migrate(session: DriverSession, table: TableName): Promise<number[]> {
-  return session((own) =>
-    own.transaction(async (connection) => {
-      // Transaction-scoped advisory lock: concurrent migrate() calls run one after another, and
-      // the lock goes away with the transaction even if this process dies. Called in FROM so the
-      // row has a plain column: clients that type every column (Prisma) refuse a `void` one.
-      await connection.query(
-        adHoc('SELECT true AS locked FROM pg_advisory_xact_lock(hashtext($1))'),
-        [`async-task:${quoteTable(table)}`],
-      );
-      if (table.schema !== null) {
-        await connection.query(adHoc(`CREATE SCHEMA IF NOT EXISTS "${table.schema}"`), []);
-      }
-      await connection.query(
-        adHoc(`CREATE TABLE IF NOT EXISTS ${migrationsTable(table)} (
+const steps: MigrateSteps = {
+  migrations,
+  // Transaction-scoped advisory lock: concurrent migrate() calls run one after another, and the
+  // lock goes away with the transaction even if this process dies. Called in FROM so the row has
+  // a plain column: clients that type every column (Prisma) refuse a `void` one.
+  lock: (session, table, fn) =>
+    session((own) =>
+      own.transaction(async (connection) => {
+        await connection.query(
+          adHoc('SELECT true AS locked FROM pg_advisory_xact_lock(hashtext($1))'),
+          [`async-task:${quoteTable(table)}`],
+        );
+        return fn(connection);
+      }),
+    ),
+  async createBookkeeping(connection, table) {
+    if (table.schema !== null) {
+      await connection.query(adHoc(`CREATE SCHEMA IF NOT EXISTS "${table.schema}"`), []);
+    }
+    await connection.query(
+      adHoc(`CREATE TABLE IF NOT EXISTS ${migrationsTable(table)} (
           version integer PRIMARY KEY,
           name text NOT NULL,
           breaking boolean NOT NULL DEFAULT false,
           applied_at timestamptz NOT NULL DEFAULT now())`),
-        [],
-      );
-      const state = await readState(connection, table);
-      if (state.breakingUnknown.length > 0) throw newerSchemaError(table, state);
-      const done = new Set(state.applied);
-      const applied: number[] = [];
-      for (const migration of migrations) {
-        if (done.has(migration.version)) continue;
-        await connection.query(adHoc(render(migration, table)), []);
-        await connection.query(
-          adHoc(
-            `INSERT INTO ${migrationsTable(table)} (version, name, breaking) VALUES ($1, $2, $3)`,
-          ),
-          [migration.version, migration.name, migration.breaking],
-        );
-        applied.push(migration.version);
-      }
-      return applied;
+      [],
+    );
+  },
+  readState,
+  newerSchemaError: (table, state) => newerSchemaError(quoteTable(table), state, latestVersion),
+  // One statement: the whole file, in the migration's transaction.
+  render: (migration, table) => [
+    fill(migration.sql, {
+      '{{table}}': quoteTable(table),
+      '{{schema}}': table.schema === null ? '' : `"${table.schema}".`,
+      '{{name}}': table.name,
+      '{{channel}}': notifyChannel(table),
     }),
-  );
-}
-
-export function newerSchemaError(table: TableName, state: SchemaState): SchemaOutdatedError {
-  return new SchemaOutdatedError(
-    `table ${quoteTable(table)} has migration(s) ${state.breakingUnknown.join(', ')} from a newer async-task that this version (schema ${latestVersion}) cannot run against; upgrade async-task`,
-  );
-}
+  ],
+  async record(connection, table, migration) {
+    await connection.query(
+      adHoc(`INSERT INTO ${migrationsTable(table)} (version, name, breaking) VALUES ($1, $2, $3)`),
+      [migration.version, migration.name, migration.breaking],
+    );
+  },
+};
 
 /** The PostgreSQL dialect (9.5+ for SKIP LOCKED; tested on 15). */
 export const postgresDialect: Dialect = {
@@ -119,7 +102,7 @@ export const postgresDialect: Dialect = {
   tableNameLimit,
   latestVersion,
   executor: (connection, table) => new PostgresExecutor(connection, table),
-  migrate,
+  migrate: (session, table) => migrateTable(steps, session, table),
   schemaState: readState,
   notifyChannel,
 };

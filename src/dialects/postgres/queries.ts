@@ -1,34 +1,19 @@
 // PostgreSQL statements, one per behaviour. `{{table}}` is the only substitution: the validated,
 // double-quoted table name, filled in once per table (see bindStatements).
 
+import { attemptColumns } from '../attempt-rows.js';
+
 /**
  * Every column, as the row mapper expects them. Timestamps travel as epoch milliseconds: parsing a
  * float is several times cheaper in node-postgres than parsing timestamptz text, and a claim
  * returns thousands of them.
  */
 function columns(alias = ''): string {
-  const c = (name: string): string => `${alias}${name}`;
-  const ms = (name: string): string => `(extract(epoch FROM ${c(name)}) * 1000)::float8 AS ${name}`;
-  return [
-    c('id'),
-    c('target'),
-    c('method_name'),
-    c('method_args'),
-    c('encryptor'),
-    c('status'),
-    c('num_attempts'),
-    c('max_attempts'),
-    c('queue'),
-    c('priority'),
-    c('idempotence_token'),
-    ms('scheduled_at'),
-    ms('completed_at'),
-    c('locked_by'),
-    ms('locked_until'),
-    c('last_error'),
-    ms('created_at'),
-    ms('updated_at'),
-  ].join(', ');
+  return attemptColumns(
+    alias,
+    (column) => column,
+    (column) => `(extract(epoch FROM ${column}) * 1000)::float8`,
+  );
 }
 
 // Rows arrive as one JSON array (node-postgres serialises a JSON string several times faster

@@ -1,8 +1,9 @@
-import { SchemaOutdatedError } from '../../core/errors.js';
-import type { Dialect, DriverSession, TableName } from '../../seam/driver.js';
+import type { Dialect, TableName } from '../../seam/driver.js';
 import type { SchemaState } from '../../seam/executor.js';
 import type { SqlConnection } from '../../seam/sql-connection.js';
-import { loadMigrations, type MigrationFile } from '../migration-files.js';
+import { newerSchemaError } from '../dialect-errors.js';
+import { migrateTable, renderStatements, schemaState, type MigrateSteps } from '../migrate.js';
+import { loadMigrations } from '../migration-files.js';
 import { adHoc } from '../statements.js';
 import { SqliteExecutor, checkTable, quoteTable } from './executor.js';
 
@@ -28,77 +29,42 @@ async function readState(connection: SqlConnection, table: TableName): Promise<S
     adHoc(`SELECT version, breaking FROM ${migrationsTable(table)} ORDER BY version`),
     [],
   );
-  const applied = rows.map((row) => Number(row['version']));
-  const breakingUnknown = rows
-    .filter((row) => Number(row['version']) > latestVersion && Number(row['breaking']) === 1)
-    .map((row) => Number(row['version']));
-  return { applied, breakingUnknown };
+  return schemaState(rows, latestVersion);
 }
 
-/**
- * The statements of a migration file, with the table filled in. Clients prepare one statement at
- * a time, so the file is split where a line ends with `;` (our files keep to that; comments are
- * dropped).
- */
-function render(migration: MigrationFile, table: TableName): string[] {
-  const sql = migration.sql
-    .replaceAll('{{table}}', quoteTable(table))
-    .replaceAll('{{name}}', table.name);
-  return sql
-    .split(/;[ \t]*$/m)
-    .map((chunk) =>
-      chunk
-        .split('\n')
-        .filter((line) => !/^\s*--/.test(line))
-        .join('\n')
-        .trim(),
-    )
-    .filter((statement) => statement !== '');
-}
-
-async function migrate(session: DriverSession, table: TableName): Promise<number[]> {
-  checkTable(table);
-  return session((own) =>
-    own.transaction(async (connection) => {
-      // The transaction takes the write lock as it begins: concurrent migrate() calls (other
-      // connections or processes) wait for it, then see what the first one applied. DDL is
-      // transactional in SQLite, so a failed migration leaves nothing behind.
-      await connection.query(
-        adHoc(`CREATE TABLE IF NOT EXISTS ${migrationsTable(table)} (
+const steps: MigrateSteps = {
+  migrations,
+  // The transaction takes the write lock as it begins: concurrent migrate() calls (other
+  // connections or processes) wait for it, then see what the first one applied. DDL is
+  // transactional in SQLite, so a failed migration leaves nothing behind.
+  lock: (session, table, fn) => {
+    checkTable(table);
+    return session((own) => own.transaction(fn));
+  },
+  async createBookkeeping(connection, table) {
+    await connection.query(
+      adHoc(`CREATE TABLE IF NOT EXISTS ${migrationsTable(table)} (
           version INTEGER PRIMARY KEY,
           name TEXT NOT NULL,
           breaking INTEGER NOT NULL DEFAULT 0 CHECK (breaking IN (0, 1)),
           applied_at INTEGER NOT NULL) STRICT`),
-        [],
-      );
-      const state = await readState(connection, table);
-      if (state.breakingUnknown.length > 0) throw newerSchemaError(table, state);
-      const done = new Set(state.applied);
-      const applied: number[] = [];
-      for (const migration of migrations) {
-        if (done.has(migration.version)) continue;
-        for (const statement of render(migration, table)) {
-          await connection.query(adHoc(statement), []);
-        }
-        await connection.query(
-          adHoc(
-            `INSERT INTO ${migrationsTable(table)} (version, name, breaking, applied_at)
+      [],
+    );
+  },
+  readState,
+  newerSchemaError: (table, state) => newerSchemaError(quoteTable(table), state, latestVersion),
+  render: (migration, table) =>
+    renderStatements(migration, { '{{table}}': quoteTable(table), '{{name}}': table.name }),
+  async record(connection, table, migration) {
+    await connection.query(
+      adHoc(
+        `INSERT INTO ${migrationsTable(table)} (version, name, breaking, applied_at)
              VALUES (?1, ?2, ?3, CAST(round(unixepoch('subsec') * 1000) AS INTEGER))`,
-          ),
-          [migration.version, migration.name, migration.breaking ? 1 : 0],
-        );
-        applied.push(migration.version);
-      }
-      return applied;
-    }),
-  );
-}
-
-export function newerSchemaError(table: TableName, state: SchemaState): SchemaOutdatedError {
-  return new SchemaOutdatedError(
-    `table ${quoteTable(table)} has migration(s) ${state.breakingUnknown.join(', ')} from a newer async-task that this version (schema ${latestVersion}) cannot run against; upgrade async-task`,
-  );
-}
+      ),
+      [migration.version, migration.name, migration.breaking ? 1 : 0],
+    );
+  },
+};
 
 /**
  * The SQLite dialect (3.42+: RETURNING, UPDATE FROM, `->>`, `unixepoch('subsec')`; tested on
@@ -111,7 +77,7 @@ export const sqliteDialect: Dialect = {
   tableNameLimit: null,
   latestVersion,
   executor: (connection, table) => new SqliteExecutor(connection, table),
-  migrate,
+  migrate: (session, table) => migrateTable(steps, session, table),
   schemaState: readState,
   // SQLite cannot notify another connection: workers poll.
   notifyChannel: () => null,

@@ -1,0 +1,108 @@
+import type { AttemptRecord } from '../core/attempt.js';
+import type { SqlConnection } from '../seam/sql-connection.js';
+import type { TableName } from '../seam/driver.js';
+import type { AttemptListParams, LeaseRef } from '../seam/executor.js';
+import { SqlExecutor, type ExecutorDialect } from './sql-executor.js';
+
+/** The statements whose parameters and results are the same on every dialect with RETURNING. */
+export type ReturningStatementName =
+  | 'attemptExtendLeases'
+  | 'attemptGet'
+  | 'attemptList'
+  | 'attemptReleaseMany'
+  | 'attemptRescueExpired'
+  | 'attemptSetFinalIfPending'
+  | 'attemptSetPendingIfFinished';
+
+/** What a dialect with RETURNING adds: how it reads rows, and how it sends a list of leases. */
+export interface ReturningDialect<Name extends string> extends ExecutorDialect<Name> {
+  readonly toRecord: (row: Record<string, unknown>) => AttemptRecord;
+  readonly idOf: (row: Record<string, unknown>) => string;
+  /** The leases as the one JSON parameter the fenced writes read. */
+  readonly leasesJson: (leases: readonly LeaseRef[]) => string;
+}
+
+/**
+ * The executor methods of the dialects whose writes return the rows they wrote (PostgreSQL,
+ * SQLite): each one statement, whose rows are the answer. What else differs stays in each
+ * dialect's executor.
+ */
+export abstract class ReturningExecutor<Name extends string> extends SqlExecutor<
+  Name | ReturningStatementName
+> {
+  protected readonly toRecord: (row: Record<string, unknown>) => AttemptRecord;
+  readonly #rows: ReturningDialect<Name | ReturningStatementName>;
+
+  protected constructor(
+    connection: SqlConnection,
+    table: TableName,
+    dialect: ReturningDialect<Name | ReturningStatementName>,
+  ) {
+    super(connection, table, dialect);
+    this.#rows = dialect;
+    this.toRecord = dialect.toRecord;
+  }
+
+  async attemptExtendLeases(
+    lockedBy: string,
+    leases: readonly LeaseRef[],
+    leaseMs: number,
+  ): Promise<string[]> {
+    if (leases.length === 0) return [];
+    const result = await this.query('attemptExtendLeases', [
+      lockedBy,
+      this.#rows.leasesJson(leases),
+      leaseMs,
+    ]);
+    return result.rows.map(this.#rows.idOf);
+  }
+
+  async attemptGet(id: string): Promise<AttemptRecord | null> {
+    return this.#recordOrNull('attemptGet', [id]);
+  }
+
+  async attemptList(params: AttemptListParams): Promise<AttemptRecord[]> {
+    const result = await this.query('attemptList', [
+      params.status,
+      params.target,
+      params.methodName,
+      params.queue,
+      params.beforeId,
+      params.limit,
+    ]);
+    return result.rows.map(this.toRecord);
+  }
+
+  async attemptReleaseMany(lockedBy: string, leases: readonly LeaseRef[]): Promise<string[]> {
+    if (leases.length === 0) return [];
+    const result = await this.query('attemptReleaseMany', [
+      lockedBy,
+      this.#rows.leasesJson(leases),
+    ]);
+    return result.rows.map(this.#rows.idOf);
+  }
+
+  async attemptRescueExpired(limit: number): Promise<AttemptRecord[]> {
+    const result = await this.query('attemptRescueExpired', [limit]);
+    return result.rows.map(this.toRecord);
+  }
+
+  async attemptSetFinalIfPending(
+    id: string,
+    status: 'expired' | 'failed',
+  ): Promise<AttemptRecord | null> {
+    return this.#recordOrNull('attemptSetFinalIfPending', [id, status]);
+  }
+
+  async attemptSetPendingIfFinished(id: string): Promise<AttemptRecord | null> {
+    return this.#recordOrNull('attemptSetPendingIfFinished', [id]);
+  }
+
+  async #recordOrNull(
+    name: ReturningStatementName,
+    params: readonly unknown[],
+  ): Promise<AttemptRecord | null> {
+    const row = (await this.query(name, params)).rows[0];
+    return row ? this.toRecord(row) : null;
+  }
+}

@@ -1,0 +1,62 @@
+import type { TableName } from '../seam/driver.js';
+import type { SqlConnection, SqlResult } from '../seam/sql-connection.js';
+import { translateMissingTable } from './dialect-errors.js';
+import { paramsFor, type BoundStatement } from './statements.js';
+
+/** What a dialect tells its executor besides the statements. */
+export interface ExecutorDialect<Name extends string> {
+  readonly bindStatements: (table: TableName) => Readonly<Record<Name, BoundStatement>>;
+  readonly quoteTable: (table: TableName) => string;
+  /** Whether a client error (possibly wrapped in a DatabaseError) says the table is missing. */
+  readonly isMissingTable: (error: unknown) => boolean;
+}
+
+/**
+ * What every dialect's executor shares: its statements, bound to one table once, run on one
+ * connection with their parameters in placeholder order, and a missing table reported as
+ * "run migrate() first" (a SchemaOutdatedError).
+ */
+export abstract class SqlExecutor<Name extends string> {
+  protected readonly connection: SqlConnection;
+  protected readonly table: TableName;
+  protected readonly statements: Readonly<Record<Name, BoundStatement>>;
+  readonly #dialect: ExecutorDialect<Name>;
+
+  protected constructor(
+    connection: SqlConnection,
+    table: TableName,
+    dialect: ExecutorDialect<Name>,
+  ) {
+    this.connection = connection;
+    this.table = table;
+    this.#dialect = dialect;
+    this.statements = dialect.bindStatements(table);
+  }
+
+  protected query(name: Name, params: readonly unknown[]): Promise<SqlResult> {
+    return this.run(this.statements[name], params);
+  }
+
+  protected async run(statement: BoundStatement, params: readonly unknown[]): Promise<SqlResult> {
+    try {
+      return await this.connection.query(statement, paramsFor(statement, params));
+    } catch (error) {
+      throw this.translate(error);
+    }
+  }
+
+  /** The same on a synchronous connection (one with `querySync`): throws rather than rejects. */
+  protected querySync(name: Name, params: readonly unknown[]): SqlResult {
+    const statement = this.statements[name];
+    try {
+      return this.connection.querySync!(statement, paramsFor(statement, params));
+    } catch (error) {
+      throw this.translate(error);
+    }
+  }
+
+  protected translate(error: unknown): unknown {
+    const { isMissingTable, quoteTable } = this.#dialect;
+    return translateMissingTable(error, isMissingTable, quoteTable(this.table));
+  }
+}
