@@ -1,3 +1,5 @@
+import type { ClaimSizing } from './pipeline.js';
+
 /**
  * Decides how many attempts a worker holds (running plus claimed ahead) and how many one claim
  * takes. Unless the user fixed `prefetch`, the worker holds about `horizonMs` worth of work at the
@@ -5,7 +7,7 @@
  * handlers of 50 ms hold a few dozen, so nothing claimed waits long and a second worker finds the
  * rest of the backlog still pending.
  */
-export class ClaimSizer {
+export class ClaimSizer implements ClaimSizing {
   /** Adaptive holding never goes past this: a claim of it takes milliseconds, its memory ~1 MB. */
   static readonly maxAdaptiveHold = 2000;
   /** Most rows one claim statement takes when `batchSize` is not given. */

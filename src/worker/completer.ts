@@ -34,7 +34,7 @@ export class Completer {
       maxBatch?: number;
       onError?: (error: unknown) => void;
       /** After each write that landed. */
-      onWritten?: () => void;
+      onWritten?: (() => void) | undefined;
     },
   ) {
     this.#onError = options.onError;

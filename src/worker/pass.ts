@@ -1,12 +1,8 @@
 import { describeError, errorClassName } from '../core/errors.js';
-import { checkQueue, checkTimeout } from '../core/target.js';
-import type { AttemptRecord } from '../core/attempt.js';
-import { Completer } from './completer.js';
-import { HeldAttempt } from './held-attempt.js';
-import { LeaseKeeper } from './lease-keeper.js';
-import { performAttempt } from './runner.js';
-import type { Runtime } from './runtime.js';
 import { integerOption } from '../core/options.js';
+import { checkQueue, checkTimeout } from '../core/target.js';
+import { Pipeline } from './pipeline.js';
+import type { Runtime } from './runtime.js';
 
 const integer = integerOption('runDue');
 
@@ -63,41 +59,47 @@ export async function runPass(
   const concurrency = integer(options.concurrency, 10, 'concurrency', 1, 1000);
   const leaseMs = integer(options.leaseMs, 30_000, 'leaseMs', 1, 86_400_000);
   const queues = options.queues ? options.queues.map((q) => checkQueue(q, 'runDue')) : null;
-  const durable = options.durableClaims ?? false;
+  const durableClaims = options.durableClaims ?? false;
   const taskTimeoutMs = checkTimeout(
     options.taskTimeoutMs ?? Math.min(leaseMs * 10, 7 * 86_400_000),
     'runDue: taskTimeoutMs',
   );
-  const run = <T>(fn: (e: ReturnType<Runtime['executor']>) => Promise<T>): Promise<T> =>
-    runtime.driver.run((connection) => fn(runtime.executor(connection)));
 
-  const rescued = (await run((e) => e.attemptRescueExpired(1000))).length;
-  const keeper = new LeaseKeeper(runtime, lockedBy, {
+  const rescued = (
+    await runtime.driver.run((connection) =>
+      runtime.executor(connection).attemptRescueExpired(1000),
+    )
+  ).length;
+  const counts = { claimed: 0, succeeded: 0, retried: 0, failed: 0, lost: 0 };
+  const pipeline = new Pipeline(runtime, {
+    lockedBy,
+    concurrency,
+    sizing: {
+      claimSize: (held) => {
+        const room = Math.min(concurrency - held, limit - counts.claimed);
+        // Claim in chunks (at least half the slots) rather than one row per freed slot.
+        return room > 0 && (held === 0 || room * 2 >= concurrency) ? room : 0;
+      },
+      finished: () => {},
+    },
+    queues,
+    queueLimits: new Map(),
     leaseMs,
     heartbeatMs: Math.max(1, Math.floor(leaseMs / 3)),
-  });
-  const completer = new Completer(runtime, lockedBy, { flushMs: 50, maxBatch: 500 });
-  const counts = { claimed: 0, succeeded: 0, retried: 0, failed: 0, lost: 0 };
-  const inflight = new Set<Promise<void>>();
-  let horizon: Date | null = null;
-  const performed = new Set<string>();
-  let exhausted = false;
-
-  const start = (record: AttemptRecord): void => {
-    const held = new HeldAttempt(record);
-    keeper.hold(held);
-    const task = performAttempt(runtime, held, lockedBy, taskTimeoutMs).then((result) => {
-      keeper.drop(held);
+    taskTimeoutMs,
+    durableClaims,
+    completer: { flushMs: 50, maxBatch: 500 },
+    hooks: {
+      claimed: (count) => {
+        counts.claimed += count;
+      },
       // Counted once the outcome is written: a fenced-off one did not happen, as far as the
       // table is concerned.
-      if (result.completion) {
-        completer.add(result.completion, (written) => {
-          counts[written ? result.outcome : 'lost'] += 1;
-        });
-      } else {
-        counts[result.outcome] += 1;
-      }
-      if (result.outcome !== 'succeeded') {
+      recorded: (_record, result, written) => {
+        counts[written ? result.outcome : 'lost'] += 1;
+      },
+      ran: (record, result) => {
+        if (result.outcome === 'succeeded') return;
         runtime.logger.info(
           {
             attemptId: record.id,
@@ -111,43 +113,13 @@ export async function runPass(
           },
           `attempt ${result.outcome}`,
         );
-      }
-    });
-    inflight.add(task);
-    void task.finally(() => inflight.delete(task));
-  };
-
+      },
+    },
+  });
   try {
-    for (;;) {
-      const room = Math.min(concurrency - inflight.size, limit - counts.claimed);
-      // Claim in chunks (at least half the slots) rather than one row per freed slot.
-      if (!exhausted && room > 0 && (inflight.size === 0 || room * 2 >= concurrency)) {
-        const { records, now } = await run((e) =>
-          e.attemptClaim({ lockedBy, limit: room, leaseMs, queues, horizon, durable }),
-        );
-        horizon ??= now;
-        if (records.length < room) exhausted = true;
-        // The horizon keeps retries out of this pass, but a clock that ticks in milliseconds
-        // (SQLite) can put a retry on the horizon itself: hand such a row back, uncounted.
-        const again = records.filter((record) => performed.has(record.id));
-        if (again.length > 0) {
-          exhausted = true;
-          await run((e) => e.attemptReleaseMany(lockedBy, again));
-        }
-        for (const record of records) {
-          if (performed.has(record.id)) continue;
-          performed.add(record.id);
-          counts.claimed += 1;
-          start(record);
-        }
-      }
-      if (inflight.size === 0) break;
-      await Promise.race(inflight);
-    }
+    await pipeline.pass();
   } finally {
-    await Promise.allSettled(inflight);
-    await keeper.close();
-    await completer.flush();
+    await pipeline.drain(null);
   }
   return { rescued, ...counts };
 }

@@ -16,6 +16,7 @@ import type { MethodRef, TaskContext } from '../core/target.js';
 import type { AttemptCompletion } from '../seam/executor.js';
 import type { HeldAttempt } from './held-attempt.js';
 import type { Runtime } from './runtime.js';
+import { settle } from './settle.js';
 
 export type RunOutcome = 'succeeded' | 'retried' | 'failed';
 
@@ -102,90 +103,6 @@ function result(
   started: number,
 ): RunResult {
   return { outcome, completion, error, durationMs: performance.now() - started };
-}
-
-/** How a handler's call ended: its value settled, it threw, or its time ran out first. */
-type Settled = { readonly error?: unknown; readonly threw: boolean; readonly timedOut: boolean };
-
-const returned: Settled = { threw: false, timedOut: false };
-const timedOut: Settled = { threw: false, timedOut: true };
-
-/** A run waiting on user code, and what to do if its time runs out first. */
-interface Watch {
-  readonly deadline: number;
-  readonly expire: () => void;
-}
-
-/**
- * Runs waiting on user code, checked by one timer every 100 ms rather than a timer per run: at tens
- * of thousands of tasks a second, arming and clearing a timer per task is a measurable share of a
- * no-op task's cost. Only runs still waiting are here, so a sweep is short; the timer stops once
- * nothing waits.
- */
-const watched = new Set<Watch>();
-let sweeper: NodeJS.Timeout | undefined;
-const sweepMs = 100;
-
-function sweep(): void {
-  const now = performance.now();
-  for (const watch of watched) {
-    if (now < watch.deadline) continue;
-    watched.delete(watch);
-    watch.expire();
-  }
-  if (watched.size === 0) {
-    clearInterval(sweeper);
-    sweeper = undefined;
-  }
-}
-
-/**
- * Waits for what user code returned, at most `timeoutMs` (to within 100 ms). A synchronous result
- * costs nothing more; a promise that never settles is left behind (its rejection, if any, is
- * swallowed), so the caller always gets an answer.
- */
-function settle(call: () => unknown, timeoutMs: number): Settled | Promise<Settled> {
-  let value: unknown;
-  try {
-    value = call();
-  } catch (error) {
-    return { error, threw: true, timedOut: false };
-  }
-  if (
-    (typeof value !== 'object' && typeof value !== 'function') ||
-    value === null ||
-    typeof (value as { then?: unknown }).then !== 'function'
-  ) {
-    return returned;
-  }
-  return new Promise<Settled>((resolve) => {
-    let done = false;
-    const watch: Watch = {
-      deadline: performance.now() + timeoutMs,
-      expire: () => {
-        done = true;
-        resolve(timedOut);
-      },
-    };
-    const finish = (settled: Settled): void => {
-      if (done) return;
-      done = true;
-      watched.delete(watch);
-      resolve(settled);
-    };
-    watched.add(watch);
-    // Unref'd: a run abandoned at stop() must not keep the process alive for its whole limit.
-    // Whoever waits on a run holds the process open by other means (its pool, its server).
-    sweeper ??= setInterval(sweep, Math.min(sweepMs, timeoutMs)).unref();
-    try {
-      (value as PromiseLike<unknown>).then(
-        () => finish(returned),
-        (error: unknown) => finish({ error, threw: true, timedOut: false }),
-      );
-    } catch (error) {
-      finish({ error, threw: true, timedOut: false });
-    }
-  });
 }
 
 /**

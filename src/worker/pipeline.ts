@@ -1,0 +1,378 @@
+import type { AttemptRecord } from '../core/attempt.js';
+import type { AttemptClaimResult, LeaseRef } from '../seam/executor.js';
+import { Completer } from './completer.js';
+import { HeldAttempt } from './held-attempt.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import { QueueCaps } from './queue-caps.js';
+import { performAttempt, type RunResult } from './runner.js';
+import type { Runtime } from './runtime.js';
+
+/** Decides how many attempts one claim takes. */
+export interface ClaimSizing {
+  /** `held`: attempts running plus those claimed and not started (`buffered`). 0: do not claim now. */
+  claimSize(held: number, buffered: number): number;
+  /** Counts a handler that finished. */
+  finished(): void;
+}
+
+/** What the pipeline tells its owner. Called synchronously; none may throw. */
+export interface PipelineHooks {
+  /** A claim took `count` attempts. */
+  claimed(count: number, durationMs: number): void;
+  /** A run ended and its outcome went to the completer (or was written by `ctx.transaction`). */
+  ran?(record: AttemptRecord, result: RunResult): void;
+  /**
+   * A run's outcome was written, or (`written` false) fenced off because its lease ran out
+   * meanwhile. Owners report outcomes here, not at `ran`: a fenced-off run did not happen, as far
+   * as the table is concerned, and reporting it would count one attempt twice.
+   */
+  recorded(record: AttemptRecord, result: RunResult, written: boolean): void;
+  /** A statement in the background failed; `log`: nobody has logged it yet. */
+  error?(error: unknown, during: string, log: boolean): void;
+}
+
+export interface PipelineOptions {
+  readonly lockedBy: string;
+  /** Handlers running at once. */
+  readonly concurrency: number;
+  readonly sizing: ClaimSizing;
+  /** Null: every queue. */
+  readonly queues: readonly string[] | null;
+  /** Per-queue caps on handlers running at once; empty: none. */
+  readonly queueLimits: ReadonlyMap<string, number>;
+  readonly leaseMs: number;
+  readonly heartbeatMs: number;
+  readonly taskTimeoutMs: number;
+  readonly durableClaims: boolean;
+  readonly completer: { readonly flushMs: number; readonly maxBatch?: number };
+  /**
+   * Unwritten outcomes at which claiming and starting handlers wait for a write to land; left
+   * out, no bound (a pass, whose `limit` bounds it already).
+   */
+  readonly maxUnwritten?: number;
+  readonly hooks: PipelineHooks;
+}
+
+/**
+ * Claim → run → complete: claims due attempts in batches, holds each with its lease (kept alive
+ * while it runs), starts them within `concurrency` and the per-queue caps, hands each outcome to
+ * the batching Completer, and at the end hands back what it did not run. Driven by one of two
+ * loops: `work()` for a worker, `pass()` for `runDue`.
+ */
+export class Pipeline {
+  readonly #runtime: Runtime;
+  readonly #lockedBy: string;
+  readonly #concurrency: number;
+  readonly #sizing: ClaimSizing;
+  readonly #queues: readonly string[] | null;
+  /** Null without per-queue caps, which keeps the caps' bookkeeping off the hot path. */
+  readonly #caps: QueueCaps | null;
+  readonly #leaseMs: number;
+  readonly #taskTimeoutMs: number;
+  readonly #durableClaims: boolean;
+  readonly #maxUnwritten: number;
+  readonly #hooks: PipelineHooks;
+  readonly #keeper: LeaseKeeper;
+  readonly #completer: Completer;
+  /** Claimed, lease held, not started: waiting for a slot. */
+  readonly #buffer: HeldAttempt[] = [];
+  readonly #running = new Set<HeldAttempt>();
+  /** Attempts handed back at shutdown while their handler still ran: their outcome is dropped. */
+  readonly #abandoned = new WeakSet<HeldAttempt>();
+  /** A pass's: attempts it has claimed, so that none runs twice in one pass. */
+  readonly #performed = new Set<string>();
+  /** A pass's: the database's clock at its first claim; nothing scheduled later is claimed. */
+  #horizon: Date | null = null;
+  #stopped = false;
+  #wake: (() => void) | undefined;
+  #wakeRequested = false;
+  #onDrained: (() => void) | undefined;
+
+  constructor(runtime: Runtime, options: PipelineOptions) {
+    this.#runtime = runtime;
+    this.#lockedBy = options.lockedBy;
+    this.#concurrency = options.concurrency;
+    this.#sizing = options.sizing;
+    this.#queues = options.queues;
+    this.#caps = options.queueLimits.size === 0 ? null : new QueueCaps(options.queueLimits);
+    this.#leaseMs = options.leaseMs;
+    this.#taskTimeoutMs = options.taskTimeoutMs;
+    this.#durableClaims = options.durableClaims;
+    this.#maxUnwritten = options.maxUnwritten ?? Infinity;
+    this.#hooks = options.hooks;
+    this.#keeper = new LeaseKeeper(runtime, options.lockedBy, {
+      leaseMs: options.leaseMs,
+      heartbeatMs: options.heartbeatMs,
+      onError: (error) => this.#hooks.error?.(error, 'heartbeat', false),
+    });
+    this.#completer = new Completer(runtime, options.lockedBy, {
+      ...options.completer,
+      onError: (error) => this.#hooks.error?.(error, 'complete', false),
+      // Room under the bound again: start what waits and claim more.
+      onWritten:
+        options.maxUnwritten === undefined
+          ? undefined
+          : () => {
+              this.#dispatch();
+              if (!this.#stopped) this.wake();
+            },
+    });
+  }
+
+  /** Attempts running now. */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  /** Outcomes of finished handlers not yet written. */
+  get unwritten(): number {
+    return this.#completer.size;
+  }
+
+  /**
+   * A worker's loop: claims until `stop()`, waiting up to `pollIntervalMs` (or a `wake()`) when
+   * there is nothing to claim or no room. A failed claim is reported and tried again with backoff.
+   */
+  async work(pollIntervalMs: number): Promise<void> {
+    let failures = 0;
+    while (!this.#stopped) {
+      const want = this.#claimSize();
+      const queues = this.#claimableQueues();
+      if (want === 0 || queues === undefined) {
+        await this.#idle(pollIntervalMs);
+        continue;
+      }
+      const started = performance.now();
+      let records: readonly AttemptRecord[];
+      try {
+        ({ records } = await this.#claim(want, queues));
+        failures = 0;
+      } catch (error) {
+        this.#hooks.error?.(error, 'claim', true);
+        failures += 1;
+        await this.#idle(Math.min(pollIntervalMs, 100 * 2 ** Math.min(failures, 6)));
+        continue;
+      }
+      this.#take(records, started);
+      if (records.length < want) await this.#idle(pollIntervalMs);
+      // A synchronous driver (better-sqlite3) claims, runs no-op handlers and writes outcomes
+      // all in promise callbacks, which never let the event loop reach its timers: a drain would
+      // send no heartbeat, rescue nothing and ignore stop() timeouts until it ended. One turn of
+      // the loop per claim lets them run.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /**
+   * `runDue`'s loop: claims what is due now, each attempt at most once, and resolves once nothing
+   * is left to claim and every run has ended (call `drain(null)` after, even when it rejects). A
+   * failed claim or hand-back rejects it.
+   */
+  async pass(): Promise<void> {
+    let exhausted = false;
+    for (;;) {
+      const want = exhausted ? 0 : this.#claimSize();
+      const queues = this.#claimableQueues();
+      if (want > 0 && queues !== undefined) {
+        const started = performance.now();
+        const { records, now } = await this.#claim(want, queues);
+        this.#horizon ??= now;
+        if (records.length < want) exhausted = true;
+        // The horizon keeps retries out of this pass, but a clock that ticks in milliseconds
+        // (SQLite) can put a retry on the horizon itself: hand such a row back, uncounted.
+        const again = records.filter((record) => this.#performed.has(record.id));
+        if (again.length > 0) {
+          exhausted = true;
+          await this.#release(again);
+        }
+        const fresh =
+          again.length === 0 ? records : records.filter((r) => !this.#performed.has(r.id));
+        for (const record of fresh) this.#performed.add(record.id);
+        this.#take(fresh, started);
+      }
+      if (this.#running.size === 0) return;
+      // Only a run that ends from here on wakes the pass, as runDue has always claimed: runs that
+      // ended during the claim count at the next look.
+      this.#wakeRequested = false;
+      await this.#idle(null);
+    }
+  }
+
+  /** Claims no more: `work()` returns at its next turn; `wake()` makes that now. */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  /** Makes the loop look again now (a notification, a rescue, a retry coming due). */
+  wake(): void {
+    this.#wakeRequested = true;
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  /**
+   * After the loop has returned: hands back attempts claimed but not started, waits for running
+   * handlers (up to `timeoutMs`, then aborts them and hands their attempts back without counting
+   * the run; null: for as long as they take), ends lease keeping and writes what is unwritten.
+   */
+  async drain(timeoutMs: number | null): Promise<void> {
+    const unstarted = this.#buffer.splice(0);
+    for (const held of unstarted) this.#keeper.drop(held);
+    await this.#handBack(unstarted);
+    if (this.#running.size > 0) {
+      const drained = new Promise<'drained'>(
+        (resolve) => (this.#onDrained = () => resolve('drained')),
+      );
+      if (timeoutMs === null) {
+        await drained;
+      } else {
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), timeoutMs);
+        });
+        const result = await Promise.race([drained, timedOut]);
+        clearTimeout(timer);
+        if (result === 'timeout') {
+          const stuck = [...this.#running];
+          for (const held of stuck) {
+            this.#abandoned.add(held);
+            this.#keeper.drop(held);
+            held.abort(new Error('worker stopping: shutdown timeout reached'));
+          }
+          await this.#handBack(stuck);
+        }
+      }
+      this.#onDrained = undefined;
+    }
+    await this.#keeper.close();
+    // Bounded too: with the database gone, unwritten outcomes are left to lease expiry.
+    await this.#completer.flush(
+      timeoutMs === null ? undefined : AbortSignal.timeout(Math.max(timeoutMs, 1000)),
+    );
+  }
+
+  #claimSize(): number {
+    // Backpressure: with outcomes piling up unwritten, claiming more would only grow the pile
+    // (and the crash window). A landed write wakes the loop.
+    return this.#backedUp()
+      ? 0
+      : this.#sizing.claimSize(this.#running.size + this.#buffer.length, this.#buffer.length);
+  }
+
+  #backedUp(): boolean {
+    return this.#completer.size >= this.#maxUnwritten;
+  }
+
+  /** Queues that may take more work now; undefined when every allowed queue is at its cap. */
+  #claimableQueues(): readonly string[] | null | undefined {
+    return this.#caps === null
+      ? this.#queues
+      : this.#caps.claimable(this.#queues ?? [], this.#buffer);
+  }
+
+  #claim(limit: number, queues: readonly string[] | null): Promise<AttemptClaimResult> {
+    return this.#runtime.driver.run((connection) =>
+      this.#runtime.executor(connection).attemptClaim({
+        lockedBy: this.#lockedBy,
+        limit,
+        leaseMs: this.#leaseMs,
+        queues,
+        horizon: this.#horizon,
+        durable: this.#durableClaims,
+      }),
+    );
+  }
+
+  /** Holds the leases of claimed attempts and starts what there is room for. */
+  #take(records: readonly AttemptRecord[], started: number): void {
+    if (records.length === 0) return;
+    for (const record of records) {
+      const held = new HeldAttempt(record);
+      this.#keeper.hold(held);
+      this.#buffer.push(held);
+    }
+    this.#hooks.claimed(records.length, performance.now() - started);
+    this.#dispatch();
+  }
+
+  #dispatch(): void {
+    if (this.#backedUp()) return;
+    if (this.#caps === null) {
+      // FIFO without per-queue caps: take from the front; shift() is O(1) amortised in V8 for
+      // arrays used as queues, unlike splice at an index.
+      while (this.#buffer.length > 0 && this.#running.size < this.#concurrency) {
+        this.#start(this.#buffer.shift()!);
+      }
+      return;
+    }
+    for (let i = 0; i < this.#buffer.length && this.#running.size < this.#concurrency;) {
+      const held = this.#buffer[i]!;
+      if (!this.#caps.hasRoom(held.record.queue)) {
+        i += 1;
+        continue;
+      }
+      this.#buffer.splice(i, 1);
+      this.#start(held);
+    }
+  }
+
+  #start(held: HeldAttempt): void {
+    this.#running.add(held);
+    this.#caps?.started(held.record.queue);
+    void performAttempt(this.#runtime, held, this.#lockedBy, this.#taskTimeoutMs).then((result) =>
+      this.#finish(held, result),
+    );
+  }
+
+  #finish(held: HeldAttempt, result: RunResult): void {
+    this.#running.delete(held);
+    this.#sizing.finished();
+    this.#caps?.finished(held.record.queue);
+    if (this.#running.size === 0) this.#onDrained?.();
+    if (this.#abandoned.has(held)) return;
+    this.#keeper.drop(held);
+    if (result.completion) {
+      this.#completer.add(result.completion, (written) =>
+        this.#hooks.recorded(held.record, result, written),
+      );
+    } else {
+      this.#hooks.recorded(held.record, result, true);
+    }
+    this.#hooks.ran?.(held.record, result);
+    this.#dispatch();
+    if (!this.#stopped) this.wake();
+  }
+
+  /** Waits for a `wake()`, or `ms` (null: no limit); at once if a wake came since the last wait. */
+  async #idle(ms: number | null): Promise<void> {
+    if (this.#wakeRequested) {
+      this.#wakeRequested = false;
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      if (ms !== null) timer = setTimeout(resolve, ms);
+    });
+    clearTimeout(timer);
+    this.#wake = undefined;
+    this.#wakeRequested = false;
+  }
+
+  #release(leases: readonly LeaseRef[]): Promise<string[]> {
+    return this.#runtime.driver.run((connection) =>
+      this.#runtime.executor(connection).attemptReleaseMany(this.#lockedBy, leases),
+    );
+  }
+
+  async #handBack(held: readonly HeldAttempt[]): Promise<void> {
+    if (held.length === 0) return;
+    try {
+      await this.#release(held);
+    } catch (error) {
+      // Not fatal: the leases run out and the rescuer hands the attempts back.
+      this.#hooks.error?.(error, 'release', true);
+    }
+  }
+}
