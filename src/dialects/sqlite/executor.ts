@@ -30,7 +30,7 @@ import {
   type InsertedRows,
 } from '../match-inserted.js';
 import { ReturningExecutor, type ReturningDialect } from '../returning-executor.js';
-import { statementBinder, type BoundStatement } from '../statements.js';
+import { plainPlaceholders, statementBinder, type BoundStatement } from '../statements.js';
 import * as queries from './queries.js';
 
 type StatementName = keyof typeof queries;
@@ -61,11 +61,15 @@ export function quoteTable(table: TableName): string {
   return `"${table.name}"`;
 }
 
-/** Fills the table name into every statement, once per table. */
+/**
+ * Fills the table name into every statement, once per table, and turns the templates' numbered
+ * `?N` into plain `?` with an order, so every client binds the parameters as an array.
+ */
 export const bindStatements: (table: TableName) => SqliteStatements = statementBinder(
   'async_task_sqlite_',
   queries,
   (table) => ({ '{{table}}': quoteTable(table), '{{name}}': table.name }),
+  plainPlaceholders,
 );
 
 /**

@@ -21,7 +21,7 @@ function migrationsTable(table: TableName): string {
 async function readState(connection: SqlConnection, table: TableName): Promise<SchemaState> {
   checkTable(table);
   const exists = await connection.query(
-    adHoc(`SELECT 1 AS present FROM sqlite_schema WHERE type = 'table' AND name = ?1`),
+    adHoc(`SELECT 1 AS present FROM sqlite_schema WHERE type = 'table' AND name = ?`),
     [migrationsTableName(table)],
   );
   if (exists.rows.length === 0) return { applied: [], breakingUnknown: [] };
@@ -59,7 +59,7 @@ const steps: MigrateSteps = {
     await connection.query(
       adHoc(
         `INSERT INTO ${migrationsTable(table)} (version, name, breaking, applied_at)
-             VALUES (?1, ?2, ?3, CAST(round(unixepoch('subsec') * 1000) AS INTEGER))`,
+             VALUES (?, ?, ?, CAST(round(unixepoch('subsec') * 1000) AS INTEGER))`,
       ),
       [migration.version, migration.name, migration.breaking ? 1 : 0],
     );

@@ -12,7 +12,8 @@
 //
 // Times are INTEGER milliseconds since the epoch. "Now" is always `nowMs`, SQLite's clock (which
 // is the process's clock); it is fixed for the length of one statement. Parameters are numbered
-// (`?1`), each bound once; lists travel as one JSON text read with json_each.
+// here (`?1`, some used twice); bindStatements sends plain `?` with the parameters in that order,
+// which every client binds from an array. Lists travel as one JSON text read with json_each.
 
 /** The current time in whole milliseconds. `subsec` needs SQLite 3.42; round() undoes float error. */
 const nowMs = `CAST(round(unixepoch('subsec') * 1000) AS INTEGER)`;
