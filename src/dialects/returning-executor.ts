@@ -1,11 +1,12 @@
 import type { AttemptRecord } from '../core/attempt.js';
 import type { SqlConnection } from '../seam/sql-connection.js';
 import type { TableName } from '../seam/driver.js';
-import type { AttemptListParams, LeaseRef } from '../seam/executor.js';
+import type { AttemptCompletion, AttemptListParams, LeaseRef } from '../seam/executor.js';
 import { SqlExecutor, type ExecutorDialect } from './sql-executor.js';
 
 /** The statements whose parameters and results are the same on every dialect with RETURNING. */
 export type ReturningStatementName =
+  | 'attemptCompleteMany'
   | 'attemptExtendLeases'
   | 'attemptGet'
   | 'attemptList'
@@ -14,12 +15,16 @@ export type ReturningStatementName =
   | 'attemptSetFinalIfPending'
   | 'attemptSetPendingIfFinished';
 
-/** What a dialect with RETURNING adds: how it reads rows, and how it sends a list of leases. */
+/**
+ * What a dialect with RETURNING adds: how it reads rows, and how it sends lists of leases and of
+ * completions (one JSON parameter each, with the field names its SQL reads).
+ */
 export interface ReturningDialect<Name extends string> extends ExecutorDialect<Name> {
   readonly toRecord: (row: Record<string, unknown>) => AttemptRecord;
   readonly idOf: (row: Record<string, unknown>) => string;
   /** The leases as the one JSON parameter the fenced writes read. */
   readonly leasesJson: (leases: readonly LeaseRef[]) => string;
+  readonly completionsJson: (completions: readonly AttemptCompletion[]) => string;
 }
 
 /**
@@ -41,6 +46,19 @@ export abstract class ReturningExecutor<Name extends string> extends SqlExecutor
     super(connection, table, dialect);
     this.#rows = dialect;
     this.toRecord = dialect.toRecord;
+  }
+
+  /** Fenced by lease and attempt count; returns the ids it wrote. */
+  async attemptCompleteMany(
+    lockedBy: string,
+    completions: readonly AttemptCompletion[],
+  ): Promise<string[]> {
+    if (completions.length === 0) return [];
+    const result = await this.query('attemptCompleteMany', [
+      lockedBy,
+      this.#rows.completionsJson(completions),
+    ]);
+    return result.rows.map(this.#rows.idOf);
   }
 
   async attemptExtendLeases(

@@ -4,7 +4,6 @@ import type { TableName } from '../../seam/driver.js';
 import type {
   AttemptClaimParams,
   AttemptClaimResult,
-  AttemptCompletion,
   AttemptInsertParams,
   AttemptInsertResult,
   AttemptPruneWindowParams,
@@ -73,6 +72,16 @@ const postgres: ReturningDialect<StatementName> = {
   idOf: (row) => row['id'] as string,
   leasesJson: (leases) =>
     JSON.stringify(leases.map((l) => ({ id: l.id, num_attempts: l.numAttempts }))),
+  completionsJson: (completions) =>
+    JSON.stringify(
+      completions.map((c) => ({
+        id: c.id,
+        num_attempts: c.numAttempts,
+        status: c.status,
+        delay_ms: c.delayMs,
+        error: c.error,
+      })),
+    ),
 };
 
 export class PostgresExecutor extends ReturningExecutor<StatementName> implements Executor {
@@ -97,26 +106,6 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
       records: result.rows.map((row) => claimedRecord(row, claimed)).sort(claimOrder),
       now: new Date(nowMs),
     };
-  }
-
-  async attemptCompleteMany(
-    lockedBy: string,
-    completions: readonly AttemptCompletion[],
-  ): Promise<string[]> {
-    if (completions.length === 0) return [];
-    const result = await this.query('attemptCompleteMany', [
-      lockedBy,
-      JSON.stringify(
-        completions.map((c) => ({
-          id: c.id,
-          num_attempts: c.numAttempts,
-          status: c.status,
-          delay_ms: c.delayMs,
-          error: c.error,
-        })),
-      ),
-    ]);
-    return result.rows.map((row) => row['id'] as string);
   }
 
   async attemptInsertMany(rows: readonly AttemptInsertParams[]): Promise<AttemptInsertResult[]> {

@@ -5,7 +5,6 @@ import type { TableName } from '../../seam/driver.js';
 import type {
   AttemptClaimParams,
   AttemptClaimResult,
-  AttemptCompletion,
   AttemptInsertParams,
   AttemptInsertResult,
   AttemptPruneWindowParams,
@@ -97,26 +96,6 @@ export class SqliteExecutor extends ReturningExecutor<StatementName> implements 
       records: result.rows.map(toRecord).sort(claimOrder),
       now: first ? convertingParsers.date(first['db_now']) : new Date(),
     };
-  }
-
-  async attemptCompleteMany(
-    lockedBy: string,
-    completions: readonly AttemptCompletion[],
-  ): Promise<string[]> {
-    if (completions.length === 0) return [];
-    const result = await this.query('attemptCompleteMany', [
-      lockedBy,
-      JSON.stringify(
-        completions.map((c) => ({
-          id: c.id,
-          numAttempts: c.numAttempts,
-          status: c.status,
-          delayMs: Math.round(c.delayMs),
-          error: c.error,
-        })),
-      ),
-    ]);
-    return result.rows.map(idOf);
   }
 
   // Not `async`: on a synchronous connection the INSERT must happen, and fail, before returning.
@@ -221,6 +200,16 @@ const sqlite: ReturningDialect<StatementName> = {
   idOf,
   leasesJson: (leases) =>
     JSON.stringify(leases.map((l) => ({ id: l.id, numAttempts: l.numAttempts }))),
+  completionsJson: (completions) =>
+    JSON.stringify(
+      completions.map((c) => ({
+        id: c.id,
+        numAttempts: c.numAttempts,
+        status: c.status,
+        delayMs: Math.round(c.delayMs),
+        error: c.error,
+      })),
+    ),
 };
 
 function insertJson(rows: readonly AttemptInsertParams[]): string {
