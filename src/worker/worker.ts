@@ -123,6 +123,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
       },
     });
     this.#pipeline = pipeline;
+    const rescuer = new Rescuer(this.#runtime, {
+      intervalMs: settings.rescueIntervalMs,
+      onRescued: (record, durationMs) =>
+        this.#emitSafely('rescued', { attempt: toAttempt(record, decodeArgs), durationMs }),
+      onWake: () => pipeline.wake(),
+      onError: (error) => this.#error(error, 'rescue'),
+    });
+    this.#rescuer = rescuer;
+    if (this.#state !== 'running') {
+      // stop() came during ensureSchema and found nothing to stop: what is set up from here on
+      // must not claim or rescue.
+      pipeline.stop();
+      void rescuer.stop();
+    }
     const channel = this.#runtime.driver.dialect.notifyChannel(this.#runtime.table);
     if (!settings.pollOnly && channel !== null && this.#runtime.driver.listen) {
       this.#notifier = new Notifier(
@@ -144,14 +158,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         );
       }
     }
-    this.#rescuer = new Rescuer(this.#runtime, {
-      intervalMs: settings.rescueIntervalMs,
-      onRescued: (record, durationMs) =>
-        this.#emitSafely('rescued', { attempt: toAttempt(record, decodeArgs), durationMs }),
-      onWake: () => pipeline.wake(),
-      onError: (error) => this.#error(error, 'rescue'),
-    });
-    this.#rescuer.start();
+    rescuer.start();
     // Retention: finished attempts past their age go, a bounded batch at a time, by one worker
     // per table at a time.
     if (this.#runtime.retention) {
