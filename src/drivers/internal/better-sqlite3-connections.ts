@@ -11,7 +11,11 @@ import { rollback, withSqlTransactions } from './sql-transaction.js';
 
 interface Prepared {
   readonly statement: BetterSqlite3Statement;
-  /** better-sqlite3 binds `?NNN` by name, from an object keyed by the number. */
+  /**
+   * The dialect sends plain `?`, bound from the array. Numbered `?NNN` (SQL sent through the
+   * driver's connections by others, such as the tests' own) better-sqlite3 binds by name only:
+   * from an object keyed by the number.
+   */
   readonly numbered: boolean;
 }
 
