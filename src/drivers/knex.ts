@@ -1,14 +1,15 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { AsyncTaskError, ConfigError, DatabaseError } from '../core/errors.js';
-import { mysqlDialect } from '../dialects/mysql/index.js';
-import { postgresDialect } from '../dialects/postgres/index.js';
-import { sqliteDialect } from '../dialects/sqlite/index.js';
-import type { Dialect, Driver, Unlisten } from '../seam/driver.js';
-import type { SqlConnection, Statement } from '../seam/sql-connection.js';
-import { betterSqlite3Driver, type BetterSqlite3Database } from './better-sqlite3.js';
-import { callbackMysqlConnection } from './internal/shared.js';
-import { pgDriver, type PgPool, type PgPoolClient, type PgQueryable } from './pg.js';
+import { ConfigError } from '../core/errors.js';
+import type { Driver } from '../seam/driver.js';
+import type { SqlConnection } from '../seam/sql-connection.js';
+import { betterSqlite3Connections } from './internal/better-sqlite3-connections.js';
+import { asDatabaseError, separatingErrors, translated } from './internal/client-errors.js';
+import { familyAmong, isDialectName, type DialectName } from './internal/dialect-names.js';
+import { callbackMysqlConnections } from './internal/mysql2-connections.js';
+import type { NativeConnections } from './internal/native-connections.js';
+import { pgConnections } from './internal/pg-connections.js';
 import { withSqlTransactions } from './internal/sql-transaction.js';
+import type { PgPoolClient } from './pg.js';
 
 /**
  * The part of a Knex client (`knex.client`, `trx.client`) async-task uses: knex's own methods
@@ -106,9 +107,9 @@ export function knexDriver<Trx extends KnexTransactionLike>(
   const native = nativeFor(options.dialect ?? detectDialect(knex.client), knex.client, options);
   const wrapped = new WeakMap<object, SqlConnection>();
   const wrap = (raw: unknown): SqlConnection => {
-    if (typeof raw !== 'object' || raw === null) return native.wrap(raw);
+    if (typeof raw !== 'object' || raw === null) return native.connection(raw);
     let connection = wrapped.get(raw);
-    if (!connection) wrapped.set(raw, (connection = native.wrap(raw)));
+    if (!connection) wrapped.set(raw, (connection = native.connection(raw)));
     return connection;
   };
   // SQLite's pool has one connection: work started inside a `ctx.transaction` (or a `run`) that
@@ -133,32 +134,19 @@ export function knexDriver<Trx extends KnexTransactionLike>(
 
   const transaction = <T>(fn: (connection: SqlConnection, tx: Trx) => Promise<T>): Promise<T> => {
     const holding = held?.getStore();
-    let failed = false;
-    const scope = async (trx: Trx): Promise<T> => {
-      const raw = await acquire(trx.client);
-      const body = async (): Promise<T> => {
-        try {
-          return await fn(wrap(raw), trx);
-        } catch (error) {
-          failed = true;
-          throw error;
-        }
-      };
-      return held ? held.run({ raw, trx }, body) : body();
-    };
-    let started: Promise<T>;
-    if (holding?.trx) started = (holding.trx as unknown as KnexLike<Trx>).transaction(scope);
-    else if (holding) started = knex.transaction(scope, { connection: holding.raw });
-    else started = knex.transaction(scope);
-    return started.catch((error: unknown) => {
-      if (failed || error instanceof AsyncTaskError) throw error;
-      throw new DatabaseError(
-        `knex could not begin or commit the transaction: ${messageOf(error)}`,
-        {
-          cause: error,
-        },
-      );
-    });
+    return separatingErrors(
+      (inner) => {
+        const scope = async (trx: Trx): Promise<T> => {
+          const raw = await acquire(trx.client);
+          const body = (): Promise<T> => inner(() => fn(wrap(raw), trx));
+          return held ? held.run({ raw, trx }, body) : body();
+        };
+        if (holding?.trx) return (holding.trx as unknown as KnexLike<Trx>).transaction(scope);
+        if (holding) return knex.transaction(scope, { connection: holding.raw });
+        return knex.transaction(scope);
+      },
+      (error) => asDatabaseError('knex could not begin or commit the transaction', error),
+    );
   };
 
   const driver: Driver<KnexLike, Trx> = {
@@ -187,91 +175,43 @@ interface Held<Trx> {
   readonly trx: Trx | null;
 }
 
-/** How async-task runs statements on one kind of native connection knex holds. */
-interface Native {
-  readonly dialect: Dialect;
-  wrap(raw: unknown): SqlConnection;
-  /** Rolls back whatever transaction `raw` may be left in, before it goes back to the pool. */
-  endTransaction(raw: unknown): Promise<void>;
-  listen?: NonNullable<Driver<unknown>['listen']>;
-}
-
+/** The native connections knex holds for a family: pg clients, mysql(2) callback connections, better-sqlite3 databases. */
 function nativeFor(
   dialect: KnexDialectName,
   client: KnexClient,
   options: KnexDriverOptions,
-): Native {
-  switch (dialect) {
-    case 'postgres': {
-      // pgDriver runs the statements exactly as it does on its own pool's clients; its pool is
-      // only asked for LISTEN connections, which are opened outside knex's pool and closed after.
-      const raw = client as KnexClient & {
-        acquireRawConnection?: () => Promise<PgPoolClient>;
-        destroyRawConnection?: (connection: unknown) => Promise<unknown>;
-      };
-      const listenPool: PgPool = {
-        idleCount: 0,
-        connect: async () => {
-          if (!raw.acquireRawConnection || !raw.destroyRawConnection) {
-            throw new ConfigError(
-              'knexDriver: this knex client cannot open a connection to LISTEN',
-            );
-          }
-          const connection = await raw.acquireRawConnection.call(client);
-          const destroy = raw.destroyRawConnection.bind(client);
-          return Object.assign(connection, {
-            release: () => void destroy(connection).catch(() => undefined),
-          });
-        },
-        query: () => Promise.reject(new Error('knexDriver: not used')),
-      };
-      const pg = pgDriver(listenPool, {
-        preparedStatements: options.preparedStatements ?? true,
-      });
-      return {
-        dialect: postgresDialect,
-        wrap: (connection) => pg.connection(connection as PgQueryable),
-        endTransaction: async () => {},
-        listen: (channel, onNotify, onError): Promise<Unlisten> =>
-          pg.listen!(channel, onNotify, onError),
-      };
-    }
-    case 'mysql': {
-      // knex holds callback-style connections (mysql2's and mysql's).
-      const wrap = callbackMysqlConnection;
-      return {
-        dialect: mysqlDialect,
-        wrap,
-        endTransaction: async (connection) => {
-          await wrap(connection).query(rollback, []);
-        },
-      };
-    }
-    case 'sqlite':
-      return {
-        dialect: sqliteDialect,
-        // betterSqlite3Driver only wraps `db` here; its worker connection is never opened.
-        wrap: (db) => {
-          const database = db as BetterSqlite3Database;
-          return betterSqlite3Driver(database).connection(database);
-        },
-        endTransaction: async (db) => {
-          const database = db as BetterSqlite3Database;
-          if (database.inTransaction) {
-            await betterSqlite3Driver(database).connection(database).query(rollback, []);
-          }
-        },
-      };
-    default:
-      throw new ConfigError(
-        `knexDriver: dialect must be 'postgres', 'mysql' or 'sqlite', got ${String(dialect)}`,
-      );
+): NativeConnections {
+  if (!isDialectName(dialect)) {
+    throw new ConfigError(
+      `knexDriver: dialect must be 'postgres', 'mysql' or 'sqlite', got ${String(dialect)}`,
+    );
   }
+  if (dialect === 'mysql') return callbackMysqlConnections;
+  if (dialect === 'sqlite') return betterSqlite3Connections;
+  // PostgreSQL: LISTEN connections are opened with knex's settings, outside its pool, and closed
+  // after.
+  const raw = client as KnexClient & {
+    acquireRawConnection?: () => Promise<PgPoolClient>;
+    destroyRawConnection?: (connection: unknown) => Promise<unknown>;
+  };
+  return pgConnections({
+    preparedStatements: options.preparedStatements ?? true,
+    listenPool: {
+      connect: async () => {
+        if (!raw.acquireRawConnection || !raw.destroyRawConnection) {
+          throw new ConfigError('knexDriver: this knex client cannot open a connection to LISTEN');
+        }
+        const connection = await raw.acquireRawConnection.call(client);
+        const destroy = raw.destroyRawConnection.bind(client);
+        return Object.assign(connection, {
+          release: () => void destroy(connection).catch(() => undefined),
+        });
+      },
+    },
+  });
 }
 
-const rollback: Statement = { name: '', text: 'ROLLBACK', returnsRows: false };
-
-const clientDialects: Readonly<Record<string, KnexDialectName>> = {
+const clientDialects: Readonly<Record<string, DialectName>> = {
   pg: 'postgres',
   postgres: 'postgres',
   postgresql: 'postgres',
@@ -285,11 +225,8 @@ function detectDialect(client: KnexClient): KnexDialectName {
   const configured = client.config?.client;
   const meta = client as { driverName?: unknown; dialect?: unknown };
   const names = typeof configured === 'string' ? [configured] : [meta.driverName, meta.dialect];
-  for (const name of names) {
-    if (typeof name === 'string' && Object.hasOwn(clientDialects, name)) {
-      return clientDialects[name]!;
-    }
-  }
+  const family = familyAmong(clientDialects, names);
+  if (family) return family;
   const shown = names.find((name) => typeof name === 'string') ?? 'unknown';
   throw new ConfigError(
     `knexDriver: the knex client "${String(shown)}" is not supported; use pg (postgres, postgresql), mysql2, mysql or better-sqlite3, or pass { dialect: 'postgres' | 'mysql' | 'sqlite' } for a client whose connections are theirs`,
@@ -316,14 +253,10 @@ async function onConnectionOf<T>(tx: KnexLike, fn: (raw: unknown) => Promise<T>)
   }
 }
 
-async function acquire(client: KnexClient): Promise<unknown> {
-  try {
-    return await client.acquireConnection();
-  } catch (error) {
-    throw new DatabaseError(`could not get a connection from knex's pool: ${messageOf(error)}`, {
-      cause: error,
-    });
-  }
+function acquire(client: KnexClient): Promise<unknown> {
+  return translated("could not get a connection from knex's pool", () =>
+    client.acquireConnection(),
+  );
 }
 
 function isKnex(value: unknown): value is KnexLike {
@@ -336,8 +269,4 @@ function isKnex(value: unknown): value is KnexLike {
     typeof candidate.client.acquireConnection === 'function' &&
     typeof candidate.client.releaseConnection === 'function'
   );
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,10 +1,9 @@
-import { AsyncTaskError, ConfigError, DatabaseError } from '../core/errors.js';
-import { mysqlDialect } from '../dialects/mysql/index.js';
-import { postgresDialect } from '../dialects/postgres/index.js';
-import { sqliteDialect } from '../dialects/sqlite/index.js';
+import { ConfigError } from '../core/errors.js';
 import type { Dialect, Driver } from '../seam/driver.js';
-import type { SqlConnection, SqlResult, Statement } from '../seam/sql-connection.js';
-import { separatingErrors } from './internal/shared.js';
+import { paramsFor, plainPlaceholders } from '../dialects/statements.js';
+import type { SqlConnection, SqlResult } from '../seam/sql-connection.js';
+import { asDatabaseError, separatingErrors, translated } from './internal/client-errors.js';
+import { dialectNamed, isDialectName } from './internal/dialect-names.js';
 import { withSqlTransactions } from './internal/sql-transaction.js';
 
 /**
@@ -91,8 +90,8 @@ export interface KyselyDriverOptions {
  * On SQLite (`SqliteDialect`), Kysely runs everything on its one connection, one user at a time:
  * the worker's statements wait for your open transactions (SQLite has one writer anyway), and
  * inside `db.transaction().execute(async (trx) => …)` use `trx`, never `db`, or the call waits
- * for the transaction it is part of. The dialect's numbered `?1` placeholders are rewritten to
- * the positional `?` Kysely's SqliteDialect binds.
+ * for the transaction it is part of. Numbered `?1` placeholders are rewritten to the positional
+ * `?` Kysely's SqliteDialect binds.
  *
  * @example
  * import { Kysely, PostgresDialect } from 'kysely';
@@ -158,9 +157,7 @@ export function kyselyDriver<Db extends KyselyDatabase>(
 }
 
 function dialectFor(name: unknown): Dialect {
-  if (name === 'postgres') return postgresDialect;
-  if (name === 'mysql') return mysqlDialect;
-  if (name === 'sqlite') return sqliteDialect;
+  if (isDialectName(name)) return dialectNamed(name);
   throw new ConfigError(
     `kyselyDriver: options.dialect must be 'postgres', 'mysql' or 'sqlite', got ${String(name)}`,
   );
@@ -224,49 +221,24 @@ function raw(sql: string, parameters: readonly unknown[] = []): KyselyCompiledQu
 
 function connectionFor(tx: KyselyQueryable, dialect: Dialect['name']): SqlConnection {
   const executor = tx.withoutPlugins();
-  if (dialect === 'sqlite') {
-    return withSqlTransactions(dialect, {
-      query: (statement, params) => {
-        const { text, order } = positional(statement);
-        const values = order.map((number) => params[number - 1]);
-        return runQuery(executor, { ...statement, text }, values, dialect);
-      },
-    });
-  }
   return withSqlTransactions(dialect, {
-    query: (statement, params) => runQuery(executor, statement, params, dialect),
+    query: (statement, params) => {
+      if (dialect !== 'sqlite') return runQuery(executor, statement.text, params, dialect);
+      // The dialect's own statements have plain `?` already; other SQL may number them (`?1`).
+      const { text, order } = plainPlaceholders(statement.text);
+      const values = order ? paramsFor({ ...statement, order }, params) : params;
+      return runQuery(executor, text, values, dialect);
+    },
   });
-}
-
-const positionalCache = new Map<string, { text: string; order: number[] }>();
-
-/**
- * The SQLite dialect numbers its parameters (`?1`, `?2`, in any order); Kysely's SqliteDialect
- * binds an array to plain `?`. Each `?N` becomes `?`, and `order` says which parameter goes
- * there. The dialect's SQL has no `?` inside string literals, so a plain scan is exact.
- */
-function positional(statement: Statement): { text: string; order: number[] } {
-  const cached = statement.name === '' ? undefined : positionalCache.get(statement.name);
-  if (cached) return cached;
-  const order: number[] = [];
-  const text = statement.text.replace(/\?(\d+)/g, (_, number: string) => {
-    order.push(Number(number));
-    return '?';
-  });
-  const result = { text, order };
-  if (statement.name !== '') positionalCache.set(statement.name, result);
-  return result;
 }
 
 async function runQuery(
   executor: KyselyExecutable,
-  statement: Statement,
+  text: string,
   params: readonly unknown[],
   dialect: Dialect['name'],
 ): Promise<SqlResult> {
-  const result = await translated(dialect, () =>
-    executor.executeQuery(raw(statement.text, params)),
-  );
+  const result = await translated(refused[dialect], () => executor.executeQuery(raw(text, params)));
   const rows = result.rows as Record<string, unknown>[];
   return {
     rows,
@@ -274,27 +246,12 @@ async function runQuery(
   };
 }
 
-const databaseNames: Record<Dialect['name'], string> = {
-  postgres: 'PostgreSQL',
-  mysql: 'MySQL',
-  sqlite: 'SQLite',
+/** What a DatabaseError says before the client's message. */
+const refused: Record<Dialect['name'], string> = {
+  postgres: 'PostgreSQL refused the statement',
+  mysql: 'MySQL refused the statement',
+  sqlite: 'SQLite refused the statement',
 };
-
-/** Runs a Kysely call, turning its errors into DatabaseError (the client's error as `cause`). */
-async function translated<T>(dialect: Dialect['name'], call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    throw databaseError(dialect, error);
-  }
-}
-
-function databaseError(dialect: Dialect['name'], error: unknown): AsyncTaskError {
-  if (error instanceof AsyncTaskError) return error;
-  return new DatabaseError(`${databaseNames[dialect]} refused the statement: ${messageOf(error)}`, {
-    cause: error,
-  });
-}
 
 /**
  * Runs `call`, which runs the caller's `fn` through `inner`: errors from `fn` pass through as
@@ -304,7 +261,7 @@ function throughKysely<T>(
   dialect: Dialect['name'],
   call: (inner: <U>(fn: () => Promise<U>) => Promise<U>) => Promise<T>,
 ): Promise<T> {
-  return separatingErrors(call, (error) => databaseError(dialect, error));
+  return separatingErrors(call, (error) => asDatabaseError(refused[dialect], error));
 }
 
 function isQueryable(value: unknown): value is KyselyQueryable {
@@ -324,8 +281,4 @@ function isDatabase(value: unknown): value is KyselyDatabase {
     typeof (value as KyselyDatabase).transaction === 'function' &&
     (value as { isTransaction?: unknown }).isTransaction !== true
   );
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

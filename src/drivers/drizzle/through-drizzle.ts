@@ -1,4 +1,5 @@
-import { AsyncTaskError, DatabaseError } from '../../core/errors.js';
+import { DatabaseError } from '../../core/errors.js';
+import { asDatabaseError, separatingErrors } from '../internal/client-errors.js';
 import type { DrizzleDatabase } from './index.js';
 
 /**
@@ -14,30 +15,29 @@ export async function throughDrizzle<T>(
   const drizzle = db as unknown as {
     transaction(scope: (tx: unknown) => Promise<void>): Promise<void>;
   };
-  try {
+  const run = async (tx: unknown): Promise<T> => {
+    try {
+      return await fn(tx);
+    } catch (error) {
+      failure = { error };
+      throw error;
+    }
+  };
+  await separatingErrors(
     // The callback returns nothing: postgres.js would await an array result element-wise.
-    await drizzle.transaction(async (tx) => {
-      try {
-        result = { value: await fn(tx) };
-      } catch (error) {
-        failure = { error };
-        throw error;
-      }
-    });
-  } catch (error) {
-    if (failure !== undefined) throw failure.error;
-    if (error instanceof AsyncTaskError) throw error;
-    throw new DatabaseError(
-      `Drizzle could not begin or commit the transaction: ${messageOf(error)}`,
-      { cause: error },
-    );
-  }
+    (inner) =>
+      drizzle.transaction(async (tx) => {
+        result = { value: await inner(() => run(tx)) };
+      }),
+    // Once `fn` has thrown, its error is the one to report, even when Drizzle's ROLLBACK then
+    // fails with its own (a connection that died inside `fn`).
+    (error) =>
+      failure
+        ? failure.error
+        : asDatabaseError('Drizzle could not begin or commit the transaction', error),
+  );
   if (result === undefined) {
     throw new DatabaseError('Drizzle ended the transaction without running it');
   }
   return result.value;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,4 +1,5 @@
 import { DatabaseError } from '../../core/errors.js';
+import { paramsFor, plainPlaceholders } from '../../dialects/statements.js';
 import type {
   SqlConnection,
   SqlResult,
@@ -7,7 +8,6 @@ import type {
 } from '../../seam/sql-connection.js';
 import type { PrismaDialectName, PrismaQueryable } from './index.js';
 import { databaseError } from './raw-query-error.js';
-import { sqlitePositional } from './sqlite-placeholders.js';
 
 /** How a connection opens a transaction: an interactive `$transaction` whose `tx` runs it. */
 export type Begin = <T>(
@@ -44,10 +44,15 @@ async function execute(
   statement: Statement,
   given: readonly unknown[],
 ): Promise<SqlResult> {
-  const { text, params } =
-    dialect === 'sqlite'
-      ? sqlitePositional(statement, given)
-      : { text: statement.text, params: given };
+  let { text } = statement;
+  let params = given;
+  if (dialect === 'sqlite') {
+    // The dialect's own statements have plain `?` already; other SQL may number them (`?1`),
+    // which Prisma's adapters, binding from an array, cannot take.
+    const plain = plainPlaceholders(text);
+    text = plain.text;
+    if (plain.order) params = paramsFor({ ...statement, order: plain.order }, given);
+  }
   const args = params.map((value) => toPrisma(dialect, value));
   try {
     if (statement.returnsRows) {

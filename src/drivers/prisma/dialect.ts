@@ -1,14 +1,10 @@
 import { ConfigError } from '../../core/errors.js';
-import { mysqlDialect } from '../../dialects/mysql/index.js';
-import { postgresDialect } from '../../dialects/postgres/index.js';
-import { sqliteDialect } from '../../dialects/sqlite/index.js';
 import type { Dialect } from '../../seam/driver.js';
+import { dialectNamed, isDialectName } from '../internal/dialect-names.js';
 import type { PrismaClientLike, PrismaDialectName, PrismaQueryable } from './index.js';
 
 export function dialectFor(name: unknown): Dialect {
-  if (name === 'postgres') return postgresDialect;
-  if (name === 'mysql') return mysqlDialect;
-  if (name === 'sqlite') return sqliteDialect;
+  if (isDialectName(name)) return dialectNamed(name);
   throw new ConfigError(
     `prismaDriver: options.dialect must be 'postgres', 'mysql' or 'sqlite', got ${String(name)}`,
   );

@@ -1,6 +1,6 @@
 import { ConfigError } from '../../core/errors.js';
 import type { TransactionOptions } from '../../seam/sql-connection.js';
-import { separatingErrors } from '../internal/shared.js';
+import { separatingErrors } from '../internal/client-errors.js';
 import type { PrismaDialectName, PrismaQueryable, PrismaTransactionOptions } from './index.js';
 import { databaseError } from './raw-query-error.js';
 

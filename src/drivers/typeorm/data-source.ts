@@ -1,5 +1,7 @@
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
-import { AsyncTaskError, ConfigError, DatabaseError } from '../../core/errors.js';
+import { ConfigError } from '../../core/errors.js';
+import { translated } from '../internal/client-errors.js';
+import { familyAmong } from '../internal/dialect-names.js';
 import type { TypeormDialectName } from './index.js';
 
 /**
@@ -7,15 +9,8 @@ import type { TypeormDialectName } from './index.js';
  * resolves to it — a pg `PoolClient`, a mysql2 (or mysql) callback `PoolConnection`, the
  * better-sqlite3 `Database` — taking it from the pool on first call.
  */
-export async function nativeConnectionOf(runner: QueryRunner): Promise<unknown> {
-  try {
-    return (await runner.connect()) as unknown;
-  } catch (error) {
-    if (error instanceof AsyncTaskError) throw error;
-    throw new DatabaseError(`could not get a connection from TypeORM: ${messageOf(error)}`, {
-      cause: error,
-    });
-  }
+export function nativeConnectionOf(runner: QueryRunner): Promise<unknown> {
+  return translated('could not get a connection from TypeORM', () => runner.connect());
 }
 
 /** Runs `fn` on the native connection of a new QueryRunner of `dataSource`, then releases it. */
@@ -40,7 +35,8 @@ const typeDialects: Readonly<Record<string, TypeormDialectName>> = {
 
 export function detectDialect(dataSource: DataSource): TypeormDialectName {
   const type: unknown = dataSource.options.type;
-  if (typeof type === 'string' && Object.hasOwn(typeDialects, type)) return typeDialects[type]!;
+  const family = familyAmong(typeDialects, [type]);
+  if (family) return family;
   throw new ConfigError(
     `typeormDriver: TypeORM's type "${String(type)}" is not supported; use 'postgres' (pg), 'mysql' or 'mariadb' (mysql2) or 'better-sqlite3', or pass { dialect: 'postgres' | 'mysql' | 'sqlite' } for a type whose connections are pg's, mysql2's or better-sqlite3's`,
   );
@@ -71,8 +67,4 @@ export function isEntityManager(value: unknown): value is EntityManager {
     typeof candidate.getRepository === 'function' &&
     typeof candidate.query === 'function'
   );
-}
-
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

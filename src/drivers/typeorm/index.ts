@@ -1,7 +1,8 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { AsyncTaskError, ConfigError, DatabaseError } from '../../core/errors.js';
+import { ConfigError } from '../../core/errors.js';
 import type { Driver } from '../../seam/driver.js';
 import type { SqlConnection } from '../../seam/sql-connection.js';
+import { asDatabaseError, separatingErrors } from '../internal/client-errors.js';
 import { withSqlTransactions } from '../internal/sql-transaction.js';
 import {
   borrow,
@@ -9,13 +10,9 @@ import {
   detectDialect,
   isDataSource,
   isEntityManager,
-  messageOf,
   nativeConnectionOf,
 } from './data-source.js';
-import { mysqlNative } from './mysql.js';
-import type { Native } from './native.js';
-import { postgresNative } from './postgres.js';
-import { sqliteNative } from './sqlite.js';
+import { nativeFor } from './native.js';
 
 /** The database families the TypeORM driver runs on. */
 export type TypeormDialectName = 'postgres' | 'mysql' | 'sqlite';
@@ -137,7 +134,7 @@ export function typeormDriver(
   const withBorrowed = <T>(fn: (connection: SqlConnection) => Promise<T>): Promise<T> =>
     borrow(dataSource, async (raw) => {
       try {
-        return await fn(native.wrap(raw));
+        return await fn(native.connection(raw));
       } catch (error) {
         // Never hand a connection back inside a transaction someone forgot to end.
         await native.endTransaction(raw).catch(() => undefined);
@@ -145,28 +142,17 @@ export function typeormDriver(
       }
     });
 
-  const transaction = async <T>(
+  const transaction = <T>(
     fn: (connection: SqlConnection, tx: EntityManager) => Promise<T>,
-  ): Promise<T> => {
-    let failed = false;
-    try {
-      return await dataSource.transaction(async (manager) => {
-        const raw = await nativeConnectionOf(manager.queryRunner!);
-        try {
-          return await fn(native.wrap(raw), manager);
-        } catch (error) {
-          failed = true;
-          throw error;
-        }
-      });
-    } catch (error) {
-      if (failed || error instanceof AsyncTaskError) throw error;
-      throw new DatabaseError(
-        `TypeORM could not begin or commit the transaction: ${messageOf(error)}`,
-        { cause: error },
-      );
-    }
-  };
+  ): Promise<T> =>
+    separatingErrors(
+      (inner) =>
+        dataSource.transaction(async (manager) => {
+          const raw = await nativeConnectionOf(manager.queryRunner!);
+          return inner(() => fn(native.connection(raw), manager));
+        }),
+      (error) => asDatabaseError('TypeORM could not begin or commit the transaction', error),
+    );
 
   // SQLite: the worker side runs on a connection of its own.
   const worker = native.worker;
@@ -187,7 +173,7 @@ export function typeormDriver(
       }
       return withSqlTransactions(native.dialect.name, {
         query: (statement, params) =>
-          onConnectionOf(tx, (raw) => native.wrap(raw).query(statement, params)),
+          onConnectionOf(tx, (raw) => native.connection(raw).query(statement, params)),
       });
     },
     run: async (fn) => {
@@ -215,23 +201,4 @@ export function typeormDriver(
     };
   }
   return driver;
-}
-
-function nativeFor(
-  dialect: TypeormDialectName,
-  dataSource: DataSource,
-  options: TypeormDriverOptions,
-): Native {
-  switch (dialect) {
-    case 'postgres':
-      return postgresNative(dataSource, options.preparedStatements ?? true);
-    case 'mysql':
-      return mysqlNative();
-    case 'sqlite':
-      return sqliteNative(dataSource);
-    default:
-      throw new ConfigError(
-        `typeormDriver: dialect must be 'postgres', 'mysql' or 'sqlite', got ${String(dialect)}`,
-      );
-  }
 }

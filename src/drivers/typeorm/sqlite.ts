@@ -7,6 +7,7 @@ import {
   type BetterSqlite3Database,
   type BetterSqlite3Driver,
 } from '../better-sqlite3.js';
+import { betterSqlite3Connection } from '../internal/better-sqlite3-connections.js';
 import { withSqlTransactions } from '../internal/sql-transaction.js';
 import type { Native } from './native.js';
 
@@ -42,22 +43,22 @@ export function sqliteNative(dataSource: DataSource): Native {
     return driver;
   };
   const wrapped = new WeakMap<BetterSqlite3Database, SqlConnection>();
-  const wrap = (db: unknown): SqlConnection => {
-    const database = db as BetterSqlite3Database;
-    let connection = wrapped.get(database);
-    if (!connection) {
-      // Only `query`: TypeORM's transactions are asynchronous (an async encryptor is fine).
-      const sync = betterSqlite3Driver(database).connection(database);
-      connection = withSqlTransactions('sqlite', {
-        query: (statement, params) => sync.query(statement, params),
-      });
-      wrapped.set(database, connection);
-    }
-    return connection;
-  };
   return {
     dialect: sqliteDialect,
-    wrap,
+    connection: (db) => {
+      const database = db as BetterSqlite3Database;
+      let connection = wrapped.get(database);
+      if (!connection) {
+        // Only `query`: TypeORM's transactions are asynchronous (an async encryptor is fine).
+        const sync = betterSqlite3Connection(database);
+        connection = withSqlTransactions('sqlite', {
+          query: (statement, params) => sync.query(statement, params),
+        });
+        wrapped.set(database, connection);
+      }
+      return connection;
+    },
+    // The worker side never borrows TypeORM's connection.
     endTransaction: async () => {},
     worker: {
       run: (fn) => base().run(fn),
