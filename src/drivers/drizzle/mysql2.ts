@@ -2,7 +2,7 @@ import { ConfigError } from '../../core/errors.js';
 import { mysql2Driver, type Mysql2Pool, type Mysql2Queryable } from '../mysql2.js';
 import type { FlavourDriver } from './flavour.js';
 import type { DrizzleDatabase } from './index.js';
-import { hasFunction, notDrizzleTx, sessionClientOf } from './session.js';
+import { hasFunction, queryClient, sessionClientOf } from './session.js';
 import { throughDrizzle } from './through-drizzle.js';
 
 /** drizzle-orm/mysql2: the mysql2 driver's statements on the `PoolConnection` of each `tx`. */
@@ -16,12 +16,7 @@ export function mysql2Flavour(db: DrizzleDatabase, root: unknown): FlavourDriver
   return {
     dialect: mysql.dialect,
     base: mysql,
-    connection: (client) => {
-      if (typeof client !== 'object' || client === null || !hasFunction(client, 'query')) {
-        throw notDrizzleTx();
-      }
-      return mysql.connection(client as Mysql2Queryable);
-    },
+    connection: (client) => mysql.connection(queryClient<Mysql2Queryable>(client)),
     transaction: (fn) =>
       throughDrizzle(db, (tx) =>
         fn(mysql.connection(sessionClientOf(tx as object) as Mysql2Queryable), tx),

@@ -2,7 +2,7 @@ import { ConfigError } from '../../core/errors.js';
 import { pgDriver, type PgPool, type PgQueryable } from '../pg.js';
 import type { FlavourDriver } from './flavour.js';
 import type { DrizzleDatabase } from './index.js';
-import { hasFunction, notDrizzleTx, sessionClientOf } from './session.js';
+import { hasFunction, queryClient, sessionClientOf } from './session.js';
 import { throughDrizzle } from './through-drizzle.js';
 
 /** drizzle-orm/node-postgres: the pg driver's statements on the `PoolClient` of each `tx`. */
@@ -20,12 +20,7 @@ export function nodePostgresFlavour(
   return {
     dialect: pg.dialect,
     base: pg,
-    connection: (client) => {
-      if (typeof client !== 'object' || client === null || !hasFunction(client, 'query')) {
-        throw notDrizzleTx();
-      }
-      return pg.connection(client as PgQueryable);
-    },
+    connection: (client) => pg.connection(queryClient<PgQueryable>(client)),
     transaction: (fn) => {
       const guard = new ErrorGuard();
       return throughDrizzle(db, (tx) => {

@@ -53,6 +53,14 @@ export function sessionClientOf(drizzle: object): unknown {
     ? (session as { client?: unknown }).client
     : undefined;
 }
+/** The native client of a Drizzle `tx` that runs statements with `query` (pg, mysql2). */
+export function queryClient<Client>(client: unknown): Client {
+  if (typeof client !== 'object' || client === null || !hasFunction(client, 'query')) {
+    throw notDrizzleTx();
+  }
+  return client as Client;
+}
+
 export function notDrizzleTx(): ConfigError {
   return new ConfigError(
     'enqueue: this Drizzle object has no native connection of the kind its driver uses; pass the tx of db.transaction(async (tx) => …) or the Drizzle db itself',
