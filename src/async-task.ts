@@ -191,7 +191,7 @@ export class AsyncTask<
    * process.on('SIGTERM', () => void worker.stop());
    */
   worker(options: WorkerOptions = {}): Worker {
-    return new Worker(
+    return Worker.create(
       this.#runtime,
       () => this.#schema.ensure(),
       (wake) => this.#enqueuer.onLocalEnqueue(wake),

@@ -21,6 +21,7 @@ export {
   PermanentError,
   SchemaOutdatedError,
   SerializationError,
+  TaskTimeoutError,
   UnknownTargetError,
 } from './core/errors.js';
 export type { AsyncTaskErrorCode } from './core/errors.js';

@@ -1,6 +1,5 @@
 import { ConfigError } from '../core/errors.js';
 import type { Dialect, Driver } from '../seam/driver.js';
-import { paramsFor, plainPlaceholders } from '../dialects/statements.js';
 import type { SqlConnection, SqlResult } from '../seam/sql-connection.js';
 import { asDatabaseError, separatingErrors, translated } from './internal/client-errors.js';
 import { dialectNamed, isDialectName } from './internal/dialect-names.js';
@@ -222,13 +221,7 @@ function raw(sql: string, parameters: readonly unknown[] = []): KyselyCompiledQu
 function connectionFor(tx: KyselyQueryable, dialect: Dialect['name']): SqlConnection {
   const executor = tx.withoutPlugins();
   return withSqlTransactions(dialect, {
-    query: (statement, params) => {
-      if (dialect !== 'sqlite') return runQuery(executor, statement.text, params, dialect);
-      // The dialect's own statements have plain `?` already; other SQL may number them (`?1`).
-      const { text, order } = plainPlaceholders(statement.text);
-      const values = order ? paramsFor({ ...statement, order }, params) : params;
-      return runQuery(executor, text, values, dialect);
-    },
+    query: (statement, params) => runQuery(executor, statement.text, params, dialect),
   });
 }
 

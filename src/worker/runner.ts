@@ -2,7 +2,7 @@ import { toAttempt, type Attempt, type AttemptRecord } from '../core/attempt.js'
 import { decodeArgs } from '../core/codec.js';
 import { storedErrorText } from '../core/error-text.js';
 import {
-  AsyncTaskError,
+  ConfigError,
   DecryptionError,
   LeaseLostError,
   PermanentError,
@@ -63,8 +63,7 @@ class RunContext implements TaskContext<unknown> {
       );
     }
     if (this.transactionState !== 'unused') {
-      throw new AsyncTaskError(
-        'CONFIG',
+      throw new ConfigError(
         'ctx.transaction was already called for this run; do all of the handler’s writes in one ctx.transaction',
       );
     }

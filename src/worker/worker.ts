@@ -54,12 +54,25 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #stopping: Promise<void> | undefined;
   #unsubscribeLocal: (() => void) | undefined;
 
-  /** @internal use `tasks.worker(options)` */
-  constructor(
+  /**
+   * @internal use `tasks.worker(options)`. A factory rather than the constructor: the emitted
+   * declarations drop @internal members, and a dropped constructor would leave `new Worker()`
+   * compiling for users; the private one stays in them and refuses it.
+   */
+  static create(
     runtime: Runtime,
     ensureSchema: () => Promise<void>,
     subscribeLocal: (wake: (queue: string) => void) => () => void,
     options: WorkerOptions = {},
+  ): Worker {
+    return new Worker(runtime, ensureSchema, subscribeLocal, options);
+  }
+
+  private constructor(
+    runtime: Runtime,
+    ensureSchema: () => Promise<void>,
+    subscribeLocal: (wake: (queue: string) => void) => () => void,
+    options: WorkerOptions,
   ) {
     super();
     this.#runtime = runtime;

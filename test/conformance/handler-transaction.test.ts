@@ -2,7 +2,7 @@
 // succeeded.
 import { describe, expect, it } from 'vitest';
 import {
-  AsyncTaskError,
+  ConfigError,
   LeaseLostError,
   defineTarget,
   type AsyncTask,
@@ -157,7 +157,8 @@ for (const fixture of fixtures) {
       expect(await tasks.runDue()).toMatchObject({ succeeded: 1 });
 
       expect(secondCall).toHaveLength(1);
-      expect(secondCall[0]).toBeInstanceOf(AsyncTaskError);
+      expect(secondCall[0]).toBeInstanceOf(ConfigError);
+      expect(secondCall[0]).toMatchObject({ code: 'CONFIG' });
       expect(await harness().sideKeys()).toEqual(['entry-1']);
     });
   });

@@ -80,10 +80,10 @@ async function age(
   } else {
     await sql(
       harness,
-      `UPDATE ${t} SET created_at = min(created_at, ${sqliteNow} - ?3),
-         completed_at = CASE WHEN completed_at IS NULL THEN NULL ELSE ${sqliteNow} - ?3 END
-       WHERE id BETWEEN CAST(?1 AS INTEGER) AND CAST(?2 AS INTEGER)`,
-      [from, to, ms],
+      `UPDATE ${t} SET created_at = min(created_at, ${sqliteNow} - ?),
+         completed_at = CASE WHEN completed_at IS NULL THEN NULL ELSE ${sqliteNow} - ? END
+       WHERE id BETWEEN CAST(? AS INTEGER) AND CAST(? AS INTEGER)`,
+      [ms, ms, from, to],
     );
   }
 }
@@ -98,10 +98,11 @@ async function succeedAllPending(harness: Harness, dialect: Dialect, ms: number)
     mysql: `UPDATE ${t} SET status = 'succeeded',
       completed_at = UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND, created_at = LEAST(created_at, UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND)
       WHERE status = 'pending'`,
-    sqlite: `UPDATE ${t} SET status = 'succeeded', completed_at = ${sqliteNow} - ?1,
-      created_at = min(created_at, ${sqliteNow} - ?1) WHERE status = 'pending'`,
+    sqlite: `UPDATE ${t} SET status = 'succeeded', completed_at = ${sqliteNow} - ?,
+      created_at = min(created_at, ${sqliteNow} - ?) WHERE status = 'pending'`,
   }[dialect];
-  await sql(harness, text, dialect === 'mysql' ? [ms * 1000, ms * 1000] : [ms]);
+  const params = { postgres: [ms], mysql: [ms * 1000, ms * 1000], sqlite: [ms, ms] }[dialect];
+  await sql(harness, text, params);
 }
 
 /**

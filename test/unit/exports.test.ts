@@ -15,6 +15,7 @@ describe('public exports', () => {
       'PermanentError',
       'SchemaOutdatedError',
       'SerializationError',
+      'TaskTimeoutError',
       'UnknownTargetError',
       'Worker',
       'aesGcmEncryptor',

@@ -43,4 +43,10 @@ describe('public declarations', () => {
     expect(text).not.toMatch(/\bruntime\b/);
     expect(text).not.toMatch(/\bensureSchema\b/);
   });
+
+  it('of Worker refuse `new Worker()`: the constructor is private, the factory internal', () => {
+    const text = declarationOf('worker/worker.d.ts');
+    expect(text).toMatch(/\bprivate constructor\(\);/);
+    expect(text).not.toMatch(/\bcreate\(/);
+  });
 });

@@ -9,18 +9,8 @@ import { asDatabaseError } from './client-errors.js';
 import type { NativeConnections } from './native-connections.js';
 import { rollback, withSqlTransactions } from './sql-transaction.js';
 
-interface Prepared {
-  readonly statement: BetterSqlite3Statement;
-  /**
-   * The dialect sends plain `?`, bound from the array. Numbered `?NNN` (SQL sent through the
-   * driver's connections by others, such as the tests' own) better-sqlite3 binds by name only:
-   * from an object keyed by the number.
-   */
-  readonly numbered: boolean;
-}
-
 /** Each named statement is prepared once per connection. */
-const statementCache = new WeakMap<BetterSqlite3Database, Map<string, Prepared>>();
+const statementCache = new WeakMap<BetterSqlite3Database, Map<string, BetterSqlite3Statement>>();
 const connections = new WeakMap<BetterSqlite3Database, SqlConnection>();
 
 /** `db` as async-task runs SQL on it: synchronously, wrapped or not in a promise. */
@@ -54,30 +44,26 @@ export function executeOn(
   params: readonly unknown[],
 ): SqlResult {
   try {
+    // Plain `?` only, bound from the array: the dialect sends no numbered `?NNN`, which
+    // better-sqlite3 would bind by name from an object instead.
     const prepared = prepare(db, statement);
-    const args = prepared.numbered
-      ? [Object.fromEntries(params.map((value, index) => [String(index + 1), value]))]
-      : params;
-    if (prepared.statement.reader) {
-      const rows = prepared.statement.all(...args) as Record<string, unknown>[];
+    if (prepared.reader) {
+      const rows = prepared.all(...params) as Record<string, unknown>[];
       return { rows, rowCount: rows.length };
     }
-    return { rows: [], rowCount: prepared.statement.run(...args).changes };
+    return { rows: [], rowCount: prepared.run(...params).changes };
   } catch (error) {
     throw asDatabaseError('SQLite refused the statement', error);
   }
 }
 
-function prepare(db: BetterSqlite3Database, statement: Statement): Prepared {
+function prepare(db: BetterSqlite3Database, statement: Statement): BetterSqlite3Statement {
   let cache = statementCache.get(db);
   const cached = statement.name === '' ? undefined : cache?.get(statement.name);
   if (cached) return cached;
-  const prepared = {
-    statement: db.prepare(statement.text),
-    numbered: /\?\d/.test(statement.text),
-  };
+  const prepared = db.prepare(statement.text);
   if (statement.name !== '') {
-    if (!cache) statementCache.set(db, (cache = new Map<string, Prepared>()));
+    if (!cache) statementCache.set(db, (cache = new Map<string, BetterSqlite3Statement>()));
     cache.set(statement.name, prepared);
   }
   return prepared;

@@ -1,5 +1,4 @@
 import { DatabaseError } from '../../core/errors.js';
-import { paramsFor, plainPlaceholders } from '../../dialects/statements.js';
 import type {
   SqlConnection,
   SqlResult,
@@ -44,16 +43,8 @@ async function execute(
   statement: Statement,
   given: readonly unknown[],
 ): Promise<SqlResult> {
-  let { text } = statement;
-  let params = given;
-  if (dialect === 'sqlite') {
-    // The dialect's own statements have plain `?` already; other SQL may number them (`?1`),
-    // which Prisma's adapters, binding from an array, cannot take.
-    const plain = plainPlaceholders(text);
-    text = plain.text;
-    if (plain.order) params = paramsFor({ ...statement, order: plain.order }, given);
-  }
-  const args = params.map((value) => toPrisma(dialect, value));
+  const { text } = statement;
+  const args = given.map((value) => toPrisma(dialect, value));
   try {
     if (statement.returnsRows) {
       const rows = (await target.$queryRawUnsafe(text, ...args)) as Record<string, unknown>[];
