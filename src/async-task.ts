@@ -5,6 +5,7 @@ import type { Encryptor } from './core/encryptor.js';
 import { tableLabel } from './core/table-name.js';
 import type { TaskMethod } from './core/target.js';
 import type { Driver, TableName } from './seam/driver.js';
+import type { AttemptInsertResult } from './seam/executor.js';
 import { runPass, type RunDueOptions, type RunDueResult } from './worker/pass.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 import type { Runtime } from './worker/runtime.js';
@@ -197,6 +198,14 @@ export class AsyncTask<
       (wake) => this.#enqueuer.onLocalEnqueue(wake),
       options,
     );
+  }
+
+  /**
+   * @internal for async-task/testing: `observer` gets the results of every enqueue made through
+   * this instance right after its INSERT (its transaction may still roll back), until the stop.
+   */
+  observeEnqueues(observer: (results: readonly AttemptInsertResult[]) => void): () => void {
+    return this.#enqueuer.onEnqueued(observer);
   }
 
   /** @internal for the worker and CLI of this package. */

@@ -5,6 +5,7 @@ export type AsyncTaskErrorCode =
   | 'CONFIG'
   | 'DATABASE'
   | 'DECRYPTION'
+  | 'DRAIN_LIMIT'
   | 'INVALID_STATE'
   | 'LEASE_LOST'
   | 'PERMANENT'

@@ -10,7 +10,7 @@ import {
   type TaskMethod,
 } from '../core/target.js';
 import type { Driver } from '../seam/driver.js';
-import type { AttemptInsertParams, Executor } from '../seam/executor.js';
+import type { AttemptInsertParams, AttemptInsertResult, Executor } from '../seam/executor.js';
 import type { Runtime } from '../worker/runtime.js';
 
 /** Per-enqueue options; each overrides the method's, the target's and the `defaults`. */
@@ -58,6 +58,8 @@ export class Enqueuer<Tx> {
   readonly #defaults: EnqueueDefaults;
   /** Workers of this instance, woken after a local enqueue (for databases that cannot notify). */
   readonly #localWakers = new Set<(queue: string) => void>();
+  /** Told of every insert made through this instance (async-task/testing's runInline). */
+  readonly #observers = new Set<(results: readonly AttemptInsertResult[]) => void>();
 
   constructor(driver: Driver<Tx, unknown>, runtime: Runtime, defaults: EnqueueDefaults) {
     this.#driver = driver;
@@ -71,8 +73,10 @@ export class Enqueuer<Tx> {
     const { executor, synchronous } = this.#executorFor(tx, 'enqueue');
     const row = this.#prepare(method, args, options, 'enqueue');
     const insert = (prepared: AttemptInsertParams): Promise<Attempt> =>
-      executor.attemptInsertMany([prepared]).then(([result]) => {
+      executor.attemptInsertMany([prepared]).then((results) => {
+        const [result] = results;
         this.#wakeLocal([prepared]);
+        this.#observe(results);
         return toAttempt(result!.record, decodeArgs);
       });
     if (row instanceof Promise) {
@@ -106,6 +110,7 @@ export class Enqueuer<Tx> {
     const insert = (prepared: AttemptInsertParams[]): Promise<Attempt[]> =>
       executor.attemptInsertMany(prepared).then((results) => {
         this.#wakeLocal(prepared);
+        this.#observe(results);
         return results.map((result) => toAttempt(result.record, decodeArgs));
       });
     if (rows.some((row) => row instanceof Promise)) {
@@ -119,6 +124,26 @@ export class Enqueuer<Tx> {
   onLocalEnqueue(wake: (queue: string) => void): () => void {
     this.#localWakers.add(wake);
     return () => this.#localWakers.delete(wake);
+  }
+
+  /**
+   * Calls `observer` with the results of each insert made through this instance, right after its
+   * statement returned (the caller's transaction may still be open, and may roll back), until the
+   * returned stop. An observer that throws is ignored.
+   */
+  onEnqueued(observer: (results: readonly AttemptInsertResult[]) => void): () => void {
+    this.#observers.add(observer);
+    return () => this.#observers.delete(observer);
+  }
+
+  #observe(results: readonly AttemptInsertResult[]): void {
+    for (const observer of this.#observers) {
+      try {
+        observer(results);
+      } catch {
+        // a test helper's bookkeeping is never worth a failed enqueue
+      }
+    }
   }
 
   #prepare(

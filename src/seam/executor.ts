@@ -143,6 +143,11 @@ export interface Executor {
   attemptSetFinalIfPending(id: string, status: 'expired' | 'failed'): Promise<AttemptRecord | null>;
   /** `failed`/`expired` → `pending`, due now, with room for one more run; else null. */
   attemptSetPendingIfFinished(id: string): Promise<AttemptRecord | null>;
+  /**
+   * Moves the due time of every pending attempt `ms` (a whole number) earlier, as if `ms` had
+   * passed on the database's clock: async-task/testing's `advanceTime`. Returns how many it moved.
+   */
+  attemptShiftScheduled(ms: number): Promise<number>;
   /** Deletes finished attempts completed before `before`; returns how many. */
   attemptPrune(before: Date, limit: number): Promise<number>;
   /**

@@ -50,6 +50,13 @@ export interface PipelineOptions {
    * out, no bound (a pass, whose `limit` bounds it already).
    */
   readonly maxUnwritten?: number;
+  /**
+   * @internal async-task/testing's drain: passes claim with no horizon, so what runs enqueue is
+   * claimed too, and an attempt this pipeline already ran that comes due again (a retry) is kept
+   * leased and unrun until `drain()` hands it back, so no later claim takes it either. Left out:
+   * a `runDue` pass.
+   */
+  readonly followEnqueues?: boolean;
   readonly hooks: PipelineHooks;
 }
 
@@ -72,6 +79,7 @@ export class Pipeline {
   readonly #durableClaims: boolean;
   readonly #maxUnwritten: number;
   readonly #hooks: PipelineHooks;
+  readonly #followEnqueues: boolean;
   readonly #keeper: LeaseKeeper;
   readonly #completer: Completer;
   /** Claimed, lease held, not started: waiting for a slot. */
@@ -81,6 +89,8 @@ export class Pipeline {
   readonly #abandoned = new WeakSet<HeldAttempt>();
   /** A pass's: attempts it has claimed, so that none runs twice in one pass. */
   readonly #performed = new Set<string>();
+  /** With `followEnqueues`: attempts claimed again after their run, held unrun until `drain()`. */
+  readonly #heldBack: HeldAttempt[] = [];
   /** A pass's: the database's clock at its first claim; nothing scheduled later is claimed. */
   #horizon: Date | null = null;
   #stopped = false;
@@ -100,6 +110,7 @@ export class Pipeline {
     this.#durableClaims = options.durableClaims;
     this.#maxUnwritten = options.maxUnwritten ?? Infinity;
     this.#hooks = options.hooks;
+    this.#followEnqueues = options.followEnqueues ?? false;
     this.#keeper = new LeaseKeeper(runtime, options.lockedBy, {
       leaseMs: options.leaseMs,
       heartbeatMs: options.heartbeatMs,
@@ -176,12 +187,14 @@ export class Pipeline {
       if (want > 0 && queues !== undefined) {
         const started = performance.now();
         const { records, now } = await this.#claim(want, queues);
-        this.#horizon ??= now;
+        if (!this.#followEnqueues) this.#horizon ??= now;
         if (records.length < want) exhausted = true;
         // The horizon keeps retries out of this pass, but a clock that ticks in milliseconds
         // (SQLite) can put a retry on the horizon itself: hand such a row back, uncounted.
         const again = records.filter((record) => this.#performed.has(record.id));
-        if (again.length > 0) {
+        if (again.length > 0 && this.#followEnqueues) {
+          this.#holdBack(again);
+        } else if (again.length > 0) {
           exhausted = true;
           await this.#release(again);
         }
@@ -217,7 +230,7 @@ export class Pipeline {
    * the run; null: for as long as they take), ends lease keeping and writes what is unwritten.
    */
   async drain(timeoutMs: number | null): Promise<void> {
-    const unstarted = this.#buffer.splice(0);
+    const unstarted = [...this.#buffer.splice(0), ...this.#heldBack.splice(0)];
     for (const held of unstarted) this.#keeper.drop(held);
     await this.#handBack(unstarted);
     if (this.#running.size > 0) {
@@ -294,6 +307,15 @@ export class Pipeline {
     }
     this.#hooks.claimed(records.length, performance.now() - started);
     this.#dispatch();
+  }
+
+  /** Keeps attempts leased without running them; `drain()` hands them back. */
+  #holdBack(records: readonly AttemptRecord[]): void {
+    for (const record of records) {
+      const held = new HeldAttempt(record);
+      this.#keeper.hold(held);
+      this.#heldBack.push(held);
+    }
   }
 
   #dispatch(): void {

@@ -194,6 +194,11 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
     return result.rows.map((row) => visible(toRecord(row)));
   }
 
+  async attemptShiftScheduled(ms: number): Promise<number> {
+    const result = await this.query('attemptShiftScheduled', [ms * 1000]);
+    return result.rowCount;
+  }
+
   async attemptPrune(before: Date, limit: number): Promise<number> {
     const cutoff = sqlTime(before);
     const candidates = await this.query('attemptPruneSelect', [cutoff, limit]);

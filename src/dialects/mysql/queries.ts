@@ -321,3 +321,9 @@ FROM JSON_TABLE(?, '$[*]' COLUMNS (
     hi BIGINT UNSIGNED PATH '$.hi')) AS w
   STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id >= w.lo AND t.id < w.hi
 GROUP BY t.status, t.queue`;
+
+// async-task/testing's clock: every pending attempt comes due ? microseconds (the milliseconds
+// asked for, times 1000) sooner, as if that much time had passed. Row locks as any UPDATE.
+export const attemptShiftScheduled = `
+UPDATE {{table}} SET scheduled_at = scheduled_at - INTERVAL ? MICROSECOND
+WHERE status = 'pending'`;

@@ -139,6 +139,11 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
     return this.#matchInserted(rows, returned);
   }
 
+  async attemptShiftScheduled(ms: number): Promise<number> {
+    const result = await this.query('attemptShiftScheduled', [ms]);
+    return result.rowCount;
+  }
+
   async attemptPrune(before: Date, limit: number): Promise<number> {
     const result = await this.query('attemptPrune', [before, limit]);
     return result.rowCount;

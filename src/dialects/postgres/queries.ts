@@ -233,3 +233,10 @@ FROM {{table}} WHERE status IN ('failed', 'expired') GROUP BY status, queue
 UNION ALL
 SELECT status, queue, count(*)::float8, true
 FROM {{table}} TABLESAMPLE SYSTEM ($1::float4) REPEATABLE (0) GROUP BY status, queue`;
+
+// async-task/testing's clock: every pending attempt comes due $1 milliseconds sooner, as if that
+// much time had passed. Row locks as any UPDATE; a claim running at the same moment either took
+// a row first (it is no longer pending) or waits and then sees the earlier due time.
+export const attemptShiftScheduled = `
+UPDATE {{table}} SET scheduled_at = scheduled_at - $1::float8 * interval '1 millisecond'
+WHERE status = 'pending'`;

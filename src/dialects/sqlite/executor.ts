@@ -114,6 +114,11 @@ export class SqliteExecutor extends ReturningExecutor<StatementName> implements 
     return this.#insertManyAsync(rows, params);
   }
 
+  async attemptShiftScheduled(ms: number): Promise<number> {
+    const result = await this.query('attemptShiftScheduled', [ms]);
+    return result.rowCount;
+  }
+
   async attemptPrune(before: Date, limit: number): Promise<number> {
     const result = await this.query('attemptPrune', [before.getTime(), limit]);
     return result.rowCount;

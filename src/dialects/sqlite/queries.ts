@@ -214,3 +214,9 @@ SELECT t.status, t.queue, count(*), 1
 FROM json_each(?1) AS w
   JOIN {{table}} AS t ON t.id >= w.value ->> 'lo' AND t.id < w.value ->> 'hi'
 GROUP BY t.status, t.queue`;
+
+// async-task/testing's clock: every pending attempt comes due ?1 milliseconds sooner, as if that
+// much time had passed. One statement under the write lock.
+export const attemptShiftScheduled = `
+UPDATE {{table}} SET scheduled_at = scheduled_at - ?1
+WHERE status = 'pending'`;
