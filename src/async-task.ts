@@ -9,7 +9,12 @@ import type { AttemptInsertResult } from './seam/executor.js';
 import { runPass, type RunDueOptions, type RunDueResult } from './worker/pass.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 import type { Runtime } from './worker/runtime.js';
-import { Enqueuer, type EnqueueItem, type EnqueueOptions } from './facade/enqueuer.js';
+import {
+  Enqueuer,
+  type EnqueueArgs,
+  type EnqueueItem,
+  type EnqueueOptions,
+} from './facade/enqueuer.js';
 import {
   Management,
   type AttemptStats,
@@ -19,7 +24,7 @@ import {
 import { resolveOptions, type AsyncTaskOptions } from './facade/options.js';
 import { SchemaCheck } from './facade/schema-check.js';
 
-export type { EnqueueItem, EnqueueOptions } from './facade/enqueuer.js';
+export type { EnqueueArgs, EnqueueItem, EnqueueOptions } from './facade/enqueuer.js';
 export type { AttemptStats, ListOptions, PruneOptions } from './facade/management.js';
 export type { AsyncTaskDefaults, AsyncTaskOptions } from './facade/options.js';
 
@@ -84,7 +89,7 @@ export class AsyncTask<
   enqueue<Args>(
     tx: Tx,
     method: TaskMethod<Args>,
-    args: NoInfer<Args>,
+    args: EnqueueArgs<Args>,
     options: EnqueueOptions<keyof Encryptors & string> = {},
   ): Promise<Attempt> {
     return this.#enqueuer.enqueue(tx, method, args, options);

@@ -3,6 +3,7 @@ export type {
   AsyncTaskDefaults,
   AsyncTaskOptions,
   AttemptStats,
+  EnqueueArgs,
   EnqueueItem,
   EnqueueOptions,
   ListOptions,
@@ -29,6 +30,7 @@ export type { Logger } from './core/logger.js';
 export type { RetentionOptions } from './core/retention.js';
 export { exponentialBackoff } from './core/retry-policy.js';
 export type { Backoff } from './core/retry-policy.js';
+export type { JsonArgs } from './core/json-args.js';
 export { defineTarget } from './core/target.js';
 export type {
   MethodOptions,

@@ -29,8 +29,25 @@ export interface TaskContext<Tx = RegisteredTransaction> {
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
 }
 
-/** A method that can be a task: its first parameter is the (JSON) arguments. */
-export type TaskMethod<Args> = (args: Args, ctx: TaskContext<never>) => unknown;
+/**
+ * Marks the methods of a target made by `defineTarget`, and carries their arguments' type (a
+ * method with no parameters takes `undefined`). Type-only: no such property exists at run time.
+ * A plain function lacks it, so passing one to `enqueue` is a compile error that names it.
+ */
+declare const madeByDefineTarget: unique symbol;
+
+/**
+ * A method reference `enqueue` takes: a method of a target made by `defineTarget`, whose first
+ * parameter is the (JSON) arguments.
+ */
+export type TaskMethod<Args> = ((args: Args, ctx: TaskContext<never>) => unknown) & {
+  readonly [madeByDefineTarget]: Args;
+};
+
+/** The arguments a method takes: its first parameter's type, `undefined` when it has none. */
+type FirstParameter<Params extends readonly unknown[]> = Params extends readonly []
+  ? undefined
+  : Params[0];
 
 export interface MethodOptions {
   /** @defaultValue the target's, else the `AsyncTask` defaults, else 25 */
@@ -76,7 +93,7 @@ export type Target<Methods extends object = object> = {
   // Methods become function-typed properties: passing `OrderClient.fulfill` around is the API,
   // and typed linting (`unbound-method`) would flag every such reference to a method.
   readonly [K in keyof Methods]: Methods[K] extends (...args: infer A) => infer R
-    ? (...args: A) => R
+    ? ((...args: A) => R) & { readonly [madeByDefineTarget]: FirstParameter<A> }
     : Methods[K];
 } & {
   readonly [targetKey]: TargetDefinition;

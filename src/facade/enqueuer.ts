@@ -1,6 +1,7 @@
 import { toAttempt, type Attempt } from '../core/attempt.js';
 import { decodeArgs, encodeArgs } from '../core/codec.js';
 import { ConfigError, SerializationError, UnknownTargetError } from '../core/errors.js';
+import type { JsonArgs } from '../core/json-args.js';
 import { checkMaxAttempts } from '../core/retry-policy.js';
 import {
   checkPriority,
@@ -29,10 +30,19 @@ export interface EnqueueOptions<EncryptorName extends string = string> {
   readonly priority?: number;
 }
 
+/**
+ * The `args` that `enqueue` takes for a method whose arguments are `Args`: `Args` as JSON can
+ * carry it ({@link JsonArgs}). `Args` is inferred from the method alone: the
+ * `[Args][Args extends unknown ? 0 : never]` wrapping is not an inference site (what TypeScript
+ * 5.4's `NoInfer` does, spelt so that TypeScript 5.0 understands it too), so arguments that do not
+ * fit are an error at `args`, never a different `Args`.
+ */
+export type EnqueueArgs<Args> = JsonArgs<[Args][Args extends unknown ? 0 : never]>;
+
 /** One entry of `enqueueMany`. */
 export interface EnqueueItem<Args, EncryptorName extends string = string> {
   readonly method: TaskMethod<Args>;
-  readonly args: NoInfer<Args>;
+  readonly args: EnqueueArgs<Args>;
   readonly options?: EnqueueOptions<EncryptorName>;
 }
 

@@ -8,6 +8,7 @@ import {
   aesGcmEncryptor,
   defineTarget,
   type AsyncTaskError,
+  type TaskMethod,
 } from '../../src/index.js';
 import { caughtSync } from '../harness/caught.js';
 import { fixtures } from '../harness/dialects.js';
@@ -135,8 +136,16 @@ for (const fixture of fixtures) {
       const plainFunction = (_args: AnyArgs): void => undefined;
       const lookalike = { order: (_args: AnyArgs): void => undefined };
 
+      // A plain function does not compile as a method (TaskMethod's brand); JavaScript callers,
+      // and the casts here, reach the run-time check.
+      const methods = [
+        plainFunction,
+        lookalike.order,
+        elsewhere.run,
+      ] as unknown as TaskMethod<AnyArgs>[];
+
       await expectNothingWritten(harness(), (tx) => {
-        for (const method of [plainFunction, lookalike.order, elsewhere.run]) {
+        for (const method of methods) {
           expectThrown(() => tasks.enqueue(tx, method, {}), UnknownTargetError, 'UNKNOWN_TARGET');
         }
         expectThrown(

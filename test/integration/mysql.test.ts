@@ -16,6 +16,7 @@ import {
   defineTarget,
   type Target,
   type TaskContext,
+  type TaskMethod,
 } from '../../src/index.js';
 import { mysqlDialect } from '../../src/dialects/mysql/index.js';
 import { parseTableName } from '../../src/core/table-name.js';
@@ -588,7 +589,7 @@ describe('mysql/mysql2: the driver', () => {
       targets: [target],
     });
     await tasks.migrate();
-    const method = (target as unknown as Record<string, (args: object) => void>)['m'.repeat(300)]!;
+    const method = (target as unknown as Record<string, TaskMethod<object>>)['m'.repeat(300)]!;
 
     const error = await caught(harness.transaction((tx) => tasks.enqueue(tx, method, {})));
 

@@ -6,7 +6,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AsyncTask, Worker, defineTarget } from '../../src/index.js';
+import { AsyncTask, Worker, defineTarget, type TaskMethod } from '../../src/index.js';
 import { postgresHarness } from '../harness/postgres.js';
 import { waitFor } from '../harness/wait-for.js';
 
@@ -22,7 +22,7 @@ type PostgresHarness = Awaited<ReturnType<typeof postgresHarness>>;
 async function load(
   harness: PostgresHarness,
   tasks: AsyncTask<pg.PoolClient>,
-  method: (args: { i: number }) => unknown,
+  method: TaskMethod<{ i: number }>,
   count: number,
 ): Promise<void> {
   const client = await harness.pool.connect();
