@@ -76,7 +76,7 @@ export async function expectEnqueued<
 
   const name = `${ref.target}.${ref.methodName}`;
   const hasArgs = 'args' in options;
-  const wanted = `${count === undefined ? 'at least 1' : `exactly ${count}`} pending ${name} attempt${count === 1 ? '' : 's'}${hasArgs ? ` with args matching ${show(options.args)}` : ''}${options.where ? ' (and where)' : ''}`;
+  const wanted = `${count === undefined ? 'at least 1' : `exactly ${count}`} pending ${name} attempt${(count ?? 1) === 1 ? '' : 's'}${hasArgs ? ` with args matching ${show(options.args)}` : ''}${options.where ? ' (and where)' : ''}`;
   const lines = [`expectEnqueued: expected ${wanted}; found ${matching.length}.`];
   const ranked = pending
     .filter((attempt) => !matching.includes(attempt))

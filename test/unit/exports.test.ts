@@ -24,6 +24,18 @@ describe('public exports', () => {
     ]);
   });
 
+  it('of async-task/testing', async () => {
+    expect(Object.keys(await import('../../src/testing/index.js')).sort()).toEqual([
+      'DrainLimitError',
+      'EnqueuedAssertionError',
+      'advanceTime',
+      'drain',
+      'enqueued',
+      'expectEnqueued',
+      'runInline',
+    ]);
+  });
+
   it('of the driver entry points', async () => {
     expect(Object.keys(await import('../../src/drivers/pg.js')).sort()).toEqual(['pgDriver']);
     expect(Object.keys(await import('../../src/drivers/mysql2.js')).sort()).toEqual([
