@@ -93,7 +93,7 @@ export async function drain<Tx, HandlerTx, Encryptors extends Record<string, Enc
   return drainRuntime(tasks.runtime, queues, maxRuns);
 }
 
-/** `drain` on a runtime: also what `runInline` performs with. */
+/** @internal `drain` on a runtime: also what `runInline` performs with. */
 export async function drainRuntime(
   runtime: Runtime,
   queues: readonly string[] | null,

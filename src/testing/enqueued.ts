@@ -66,6 +66,7 @@ export async function enqueued<Args, Tx, HandlerTx, Encryptors extends Record<st
   return attempts.filter((attempt) => matches(attempt, filter));
 }
 
+/** @internal The method's reference, refused unless it is of one of the AsyncTask's targets. */
 export function resolve(runtime: Runtime, method: unknown, where: string): MethodRef {
   const ref = methodRef(method);
   if (!ref) {
@@ -81,6 +82,7 @@ export function resolve(runtime: Runtime, method: unknown, where: string): Metho
   return ref;
 }
 
+/** @internal */
 export function checkFilter(filter: unknown, where: string): void {
   if (typeof filter !== 'object' || filter === null) {
     throw new ConfigError(`${where}: the filter must be an object such as { args: { … } }`);
@@ -91,6 +93,7 @@ export function checkFilter(filter: unknown, where: string): void {
   }
 }
 
+/** @internal */
 export function matches<Args>(
   attempt: EnqueuedAttempt<Args>,
   filter: EnqueuedFilter<Args>,
@@ -99,7 +102,7 @@ export function matches<Args>(
   return filter.where === undefined || filter.where(attempt);
 }
 
-/** Every attempt of one method with this status (null: any), oldest first, args decrypted. */
+/** @internal Every attempt of one method with this status (null: any), oldest first, args decrypted. */
 export async function attemptsOf<Args>(
   runtime: Runtime,
   ref: MethodRef,
