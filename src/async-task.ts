@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Attempt } from './core/attempt.js';
 import type { Encryptor } from './core/encryptor.js';
+import { ConfigError } from './core/errors.js';
 import { tableLabel } from './core/table-name.js';
 import type { TaskMethod } from './core/target.js';
 import type { Driver, TableName } from './seam/driver.js';
@@ -52,11 +53,11 @@ export class AsyncTask<
   readonly #management: Management;
 
   constructor(options: AsyncTaskOptions<Tx, HandlerTx, Encryptors>) {
-    const { driver, table, defaults, runtime } = resolveOptions(options);
+    const { driver, table, defaults, runtime, schemaOwner } = resolveOptions(options);
     this.#driver = driver;
     this.#table = table;
     this.#runtime = runtime;
-    this.#schema = new SchemaCheck(driver, table);
+    this.#schema = new SchemaCheck(driver, table, schemaOwner);
     this.#enqueuer = new Enqueuer(driver, runtime, defaults);
     this.#management = new Management(runtime);
   }
@@ -69,12 +70,37 @@ export class AsyncTask<
   /**
    * Creates or upgrades the table. Versioned and idempotent; concurrent calls (several processes
    * starting at once) are serialised by a database lock. Refuses a schema written by a newer,
-   * incompatible async-task.
+   * incompatible async-task. The version is kept with the table (its comment; a trigger on
+   * SQLite), so a table dropped by hand is created afresh. With `schema: 'external'` it changes
+   * nothing: it checks the version, and throws `SchemaOutdatedError` naming the command that
+   * writes the missing migration files.
    */
   async migrate(): Promise<{ applied: number[] }> {
+    if (this.#schema.external) {
+      await this.#schema.ensure();
+      return { applied: [] };
+    }
     const applied = await this.#driver.dialect.migrate(this.#driver.session, this.#table);
     this.#schema.passed();
     return { applied };
+  }
+
+  /**
+   * Removes the table, with every attempt in it, and everything `migrate()` created with it
+   * (functions, triggers, indexes, async-task 0.1's bookkeeping table). Serialised with
+   * `migrate()`; `migrate()` afterwards creates everything afresh. Returns what was removed.
+   *
+   * @throws ConfigError with `schema: 'external'`: your migration tool owns the table
+   */
+  async uninstall(): Promise<{ removed: string[] }> {
+    if (this.#schema.external) {
+      throw new ConfigError(
+        `uninstall: the schema of table ${this.table} is external (option schema); remove it with your migration tool's down migrations`,
+      );
+    }
+    this.#schema.forget();
+    const removed = await this.#driver.dialect.uninstall(this.#driver.session, this.#table);
+    return { removed };
   }
 
   /**

@@ -6,10 +6,12 @@ import { expireCommand } from './commands/expire.js';
 import { failCommand } from './commands/fail.js';
 import { listCommand } from './commands/list.js';
 import { migrateCommand } from './commands/migrate.js';
+import { migrationsCommand } from './commands/migrations.js';
 import { pruneCommand } from './commands/prune.js';
 import { retryCommand } from './commands/retry.js';
 import { showCommand } from './commands/show.js';
 import { statsCommand } from './commands/stats.js';
+import { uninstallCommand } from './commands/uninstall.js';
 import { workerCommand } from './commands/worker.js';
 import { describeForCli, describeVerbose, exitCode, exitCodeOf } from './errors.js';
 
@@ -59,6 +61,7 @@ Try it with no server: npx async-task demo`,
     );
   for (const command of [
     migrateCommand(),
+    migrationsCommand(),
     workerCommand(),
     statsCommand(),
     listCommand(),
@@ -67,6 +70,7 @@ Try it with no server: npx async-task demo`,
     expireCommand(),
     failCommand(),
     pruneCommand(),
+    uninstallCommand(),
     demoCommand(),
   ]) {
     root.addCommand(command);

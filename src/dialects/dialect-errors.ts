@@ -1,5 +1,4 @@
 import { DatabaseError, SchemaOutdatedError } from '../core/errors.js';
-import type { SchemaState } from '../seam/executor.js';
 
 /**
  * The error for a statement that failed because the table is missing (`isMissingTable`, each
@@ -13,17 +12,6 @@ export function translateMissingTable(
   if (!isMissingTable(error)) return error;
   return new SchemaOutdatedError(
     `table ${quotedTable} does not exist; run \`await tasks.migrate()\` (or \`async-task migrate\`) first`,
-  );
-}
-
-/** The table carries breaking migrations this code does not know. */
-export function newerSchemaError(
-  quotedTable: string,
-  state: SchemaState,
-  latestVersion: number,
-): SchemaOutdatedError {
-  return new SchemaOutdatedError(
-    `table ${quotedTable} has migration(s) ${state.breakingUnknown.join(', ')} from a newer async-task that this version (schema ${latestVersion}) cannot run against; upgrade async-task`,
   );
 }
 

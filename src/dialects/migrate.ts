@@ -1,46 +1,85 @@
-import type { SchemaOutdatedError } from '../core/errors.js';
-import type { DriverSession, TableName } from '../seam/driver.js';
+import { SchemaOutdatedError } from '../core/errors.js';
+import type { DriverSession, MigrationScript, TableName } from '../seam/driver.js';
 import type { SchemaState } from '../seam/executor.js';
 import type { SqlConnection } from '../seam/sql-connection.js';
 import type { MigrationFile } from './migration-files.js';
+import { markerAt, type SchemaMarker } from './schema-marker.js';
 import { adHoc, fill } from './statements.js';
 
-/** What one dialect does at each step of {@link migrateTable}. */
+/** Something async-task created for a table, found in the catalog, and the statement removing it. */
+export interface InstalledObject {
+  /** e.g. `table "app"."jobs"`, `function "app"."jobs_claim"(…)`. */
+  readonly label: string;
+  readonly drop: string;
+}
+
+/** What one dialect does at each step of {@link migrateTable} and {@link uninstallTable}. */
 export interface MigrateSteps {
   readonly migrations: readonly MigrationFile[];
+  /** The table as it appears in messages. */
+  quoted(table: TableName): string;
   /** Runs `fn` holding what serialises migrate() on this table across processes. */
   lock<T>(
     session: DriverSession,
     table: TableName,
     fn: (connection: SqlConnection) => Promise<T>,
   ): Promise<T>;
-  /** Creates the schema (where there is one to create) and the bookkeeping table, if missing. */
-  createBookkeeping(connection: SqlConnection, table: TableName): Promise<void>;
-  readState(connection: SqlConnection, table: TableName): Promise<SchemaState>;
-  newerSchemaError(table: TableName, state: SchemaState): SchemaOutdatedError;
-  /** The statements of a migration, in order, with the table filled in. */
-  render(migration: MigrationFile, table: TableName): readonly string[];
-  /** Records the migration as applied, once its statements ran. */
-  record(connection: SqlConnection, table: TableName, migration: MigrationFile): Promise<void>;
+  /** Statements creating the schema the table lives in, where there is one to create. */
+  prepare(connection: SqlConnection, table: TableName): Promise<void>;
+  /** The table's schema marker; null when the table has none; 'absent' when there is no table. */
+  readMarker(connection: SqlConnection, table: TableName): Promise<SchemaMarker | null | 'absent'>;
   /**
-   * Where every DDL statement commits on its own (MySQL): a migration is recorded as started
-   * before its first statement, and one interrupted in between is resumed, its statements that
-   * already took effect skipped.
+   * async-task 0.1 kept its versions in a table of their own (`<name>_migrations`): what it
+   * records, or null where there is none.
+   */
+  readLegacy(connection: SqlConnection, table: TableName): Promise<LegacyRecord | null>;
+  /** What exists now of what migrations (and async-task 0.1's bookkeeping) create, in drop order. */
+  installed(connection: SqlConnection, table: TableName): Promise<InstalledObject[]>;
+  /** The statements of a migration's file (or its down file), with the table filled in. */
+  statements(sql: string, table: TableName): readonly string[];
+  /**
+   * `statements` (a migration's, or none) with the table's marker set to `marker` as they end:
+   * a statement added, or the last statement made to carry it where the dialect can.
+   */
+  marked(table: TableName, statements: readonly string[], marker: SchemaMarker): string[];
+  /** The statement dropping async-task 0.1's bookkeeping table (IF EXISTS). */
+  dropLegacy(table: TableName): string;
+  /** Statements that must come before migration 1 when a tool of the user's applies it. */
+  preamble(table: TableName): readonly string[];
+  /**
+   * Where every DDL statement commits on its own (MySQL): a migration of several statements is
+   * marked as applying before its first statement, and one interrupted in between is resumed, its
+   * statements that already took effect skipped.
    */
   readonly resumable?: {
-    /** Versions recorded as started and never as applied. */
-    interrupted(connection: SqlConnection, table: TableName): Promise<ReadonlySet<number>>;
-    start(connection: SqlConnection, table: TableName, migration: MigrationFile): Promise<void>;
     /** Whether a statement's error says it already happened (tolerated only when resuming). */
     alreadyDone(error: unknown): boolean;
   };
 }
 
+/** Rows of async-task 0.1's bookkeeping table. */
+export interface LegacyRecord {
+  readonly applied: readonly number[];
+  /** Recorded as started and never as applied (MySQL). */
+  readonly interrupted: readonly number[];
+}
+
+/** async-task 0.1's bookkeeping rows (`version`, and `done`: a boolean or 0/1) as a record. */
+export function legacyRecord(rows: readonly Record<string, unknown>[]): LegacyRecord {
+  const done = (row: Record<string, unknown>): boolean =>
+    Number(row['done']) === 1 || row['done'] === true;
+  return {
+    applied: rows.filter(done).map((row) => Number(row['version'])),
+    interrupted: rows.filter((row) => !done(row)).map((row) => Number(row['version'])),
+  };
+}
+
 /**
- * Applies the missing migrations, the one procedure of every dialect: take the lock, create the
- * bookkeeping table, read what is applied, refuse a schema with breaking migrations from a newer
- * async-task, then apply each missing migration in order and record it. Returns the versions
- * applied now.
+ * Applies the missing migrations, the one procedure of every dialect: take the lock, read the
+ * version the table carries (a table that is gone takes its version along, and whatever it left
+ * behind is removed first; a table of async-task 0.1 has its bookkeeping adopted), refuse a schema
+ * with breaking migrations from a newer async-task, then apply each missing migration in order,
+ * each setting the table's version as it ends. Returns the versions applied now.
  */
 export async function migrateTable(
   steps: MigrateSteps,
@@ -48,78 +87,181 @@ export async function migrateTable(
   table: TableName,
 ): Promise<number[]> {
   return steps.lock(session, table, async (connection) => {
-    await steps.createBookkeeping(connection, table);
-    const state = await steps.readState(connection, table);
-    if (state.breakingUnknown.length > 0) throw steps.newerSchemaError(table, state);
-    const { resumable } = steps;
-    const interrupted = resumable ? await resumable.interrupted(connection, table) : null;
-    const done = new Set(state.applied);
+    await steps.prepare(connection, table);
+    let marker = await startingMarker(steps, connection, table);
+    const latest = latestOf(steps.migrations);
+    if (marker.breaking > latest) {
+      throw newerSchemaError(steps.quoted(table), [marker.breaking], latest);
+    }
     const applied: number[] = [];
     for (const migration of steps.migrations) {
-      if (done.has(migration.version)) continue;
-      const resuming = interrupted?.has(migration.version) === true;
-      if (resumable && !resuming) await resumable.start(connection, table, migration);
-      for (const statement of steps.render(migration, table)) {
+      if (migration.version <= marker.version) continue;
+      const target = markerAt(steps.migrations, migration.version);
+      const statements = migrationStatements(steps, migration, table, target);
+      const resuming = marker.applying === migration.version;
+      if (steps.resumable && statements.length > 1 && marker.version > 0 && !resuming) {
+        const applying = { ...marker, applying: migration.version };
+        await runAll(connection, steps.marked(table, [], applying));
+      }
+      for (const statement of statements) {
         try {
           await connection.query(adHoc(statement), []);
         } catch (error) {
-          if (resuming && resumable?.alreadyDone(error) === true) continue;
+          if (resuming && steps.resumable?.alreadyDone(error) === true) continue;
           throw error;
         }
       }
-      await steps.record(connection, table, migration);
+      marker = target;
       applied.push(migration.version);
     }
     return applied;
   });
 }
 
-/**
- * What is applied, from the bookkeeping table: `select` reads its `version` and `breaking`
- * columns. A missing table (`isMissingTable` of the error) means nothing is applied.
- */
-export async function readSchemaState(
-  connection: SqlConnection,
-  select: string,
-  latestVersion: number,
-  isMissingTable: (error: unknown) => boolean,
-): Promise<SchemaState> {
-  let rows: readonly Record<string, unknown>[];
-  try {
-    ({ rows } = await connection.query(adHoc(select), []));
-  } catch (error) {
-    if (isMissingTable(error)) return { applied: [], breakingUnknown: [] };
-    throw error;
-  }
-  return schemaState(rows, latestVersion);
+/** Removes the table and everything created with it; returns what it removed. */
+export async function uninstallTable(
+  steps: MigrateSteps,
+  session: DriverSession,
+  table: TableName,
+): Promise<string[]> {
+  return steps.lock(session, table, (connection) => removeAll(steps, connection, table));
 }
 
-/** Rows of `version` and `breaking` (a boolean, or 0/1) as a SchemaState. */
-export function schemaState(
-  rows: readonly Record<string, unknown>[],
+/** What is applied, from the table's marker, without changing anything. */
+export async function readSchemaState(
+  steps: MigrateSteps,
+  connection: SqlConnection,
+  table: TableName,
+): Promise<SchemaState> {
+  const marker = await steps.readMarker(connection, table);
+  if (marker === 'absent') return { version: 0, breakingUnknown: [] };
+  if (marker === null) return { version: null, breakingUnknown: [] };
+  const latest = latestOf(steps.migrations);
+  return {
+    version: marker.version,
+    breakingUnknown: marker.breaking > latest ? [marker.breaking] : [],
+  };
+}
+
+/** Every migration as statements for a migration tool of the user's. */
+export function migrationScripts(steps: MigrateSteps, table: TableName): MigrationScript[] {
+  return steps.migrations.map((migration) => {
+    const up = migrationStatements(
+      steps,
+      migration,
+      table,
+      markerAt(steps.migrations, migration.version),
+    );
+    const before = markerAt(steps.migrations, migration.version - 1);
+    let down: string[] = [];
+    if (migration.down !== null) {
+      const undo = [...steps.statements(migration.down, table)];
+      down = migration.version === 1 ? undo : steps.marked(table, undo, before);
+    }
+    return {
+      version: migration.version,
+      name: migration.name,
+      up: migration.version === 1 ? [...steps.preamble(table), ...up] : up,
+      down,
+    };
+  });
+}
+
+/** A migration's statements, setting the table's marker as they end. */
+function migrationStatements(
+  steps: MigrateSteps,
+  migration: MigrationFile,
+  table: TableName,
+  marker: SchemaMarker,
+): string[] {
+  return steps.marked(table, steps.statements(migration.sql, table), marker);
+}
+
+/**
+ * The marker to migrate from. No table: whatever a dropped one left behind goes first, and the
+ * table is created afresh. A table without a marker: async-task 0.1's bookkeeping is adopted
+ * into it (and dropped), or, when there is none, the table is not ours.
+ */
+async function startingMarker(
+  steps: MigrateSteps,
+  connection: SqlConnection,
+  table: TableName,
+): Promise<SchemaMarker> {
+  const found = await steps.readMarker(connection, table);
+  if (found === 'absent') {
+    await removeAll(steps, connection, table);
+    return markerAt(steps.migrations, 0);
+  }
+  if (found !== null) return found;
+  const legacy = await steps.readLegacy(connection, table);
+  if (legacy === null) {
+    throw new SchemaOutdatedError(
+      `table ${steps.quoted(table)} exists but carries no async-task schema version (in its comment, or a trigger on SQLite), and there is no ${table.name}_migrations table beside it: async-task did not create it. Give AsyncTask another \`table\`, or drop this one if it is a leftover`,
+    );
+  }
+  let version = 0;
+  while (legacy.applied.includes(version + 1)) version++;
+  const interrupted = legacy.interrupted.find((v) => v === version + 1) ?? null;
+  const marker = markerAt(steps.migrations, version, interrupted);
+  await runAll(connection, [...steps.marked(table, [], marker), steps.dropLegacy(table)]);
+  return marker;
+}
+
+async function removeAll(
+  steps: MigrateSteps,
+  connection: SqlConnection,
+  table: TableName,
+): Promise<string[]> {
+  const objects = await steps.installed(connection, table);
+  await runAll(
+    connection,
+    objects.map((object) => object.drop),
+  );
+  return objects.map((object) => object.label);
+}
+
+async function runAll(connection: SqlConnection, statements: readonly string[]): Promise<void> {
+  for (const statement of statements) await connection.query(adHoc(statement), []);
+}
+
+function latestOf(migrations: readonly MigrationFile[]): number {
+  return Math.max(...migrations.map((migration) => migration.version));
+}
+
+/** The table carries breaking migrations this code does not know. */
+export function newerSchemaError(
+  quotedTable: string,
+  breakingUnknown: readonly number[],
   latestVersion: number,
-): SchemaState {
-  const applied = rows.map((row) => Number(row['version']));
-  const breakingUnknown = rows
-    .filter((row) => Number(row['version']) > latestVersion && Number(row['breaking']) === 1)
-    .map((row) => Number(row['version']));
-  return { applied, breakingUnknown };
+): SchemaOutdatedError {
+  return new SchemaOutdatedError(
+    `table ${quotedTable} has migration(s) ${breakingUnknown.join(', ')} from a newer async-task that this version (schema ${latestVersion}) cannot run against; upgrade async-task`,
+  );
 }
 
 /**
  * A migration file's text with its placeholders filled in, split into statements for clients
  * that prepare one at a time: comment lines are dropped and the text is cut where a line ends
- * with `;` (our files keep to that, and no comment line ends with one).
+ * with `;` outside a `$$` body (our files keep to that, and no comment line ends with one).
  */
 export function renderStatements(
-  migration: MigrationFile,
+  sql: string,
   substitutions: Readonly<Record<string, string>>,
 ): string[] {
-  return fill(migration.sql, substitutions)
-    .split('\n')
-    .filter((line) => !/^\s*--/.test(line))
-    .join('\n')
-    .split(/;[ \t]*$/m)
-    .map((statement) => statement.trim())
-    .filter((statement) => statement !== '');
+  const statements: string[] = [];
+  let current: string[] = [];
+  let inBody = false;
+  for (const line of fill(sql, substitutions).split('\n')) {
+    if (!inBody && /^\s*--/.test(line)) continue;
+    if ((line.match(/\$\$/g)?.length ?? 0) % 2 === 1) inBody = !inBody;
+    if (!inBody && /;[ \t]*$/.test(line)) {
+      current.push(line.replace(/;[ \t]*$/, ''));
+      statements.push(current.join('\n').trim());
+      current = [];
+    } else {
+      current.push(line);
+    }
+  }
+  statements.push(current.join('\n').trim());
+  return statements.filter((statement) => statement !== '');
 }

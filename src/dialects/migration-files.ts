@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export interface MigrationFile {
@@ -7,11 +7,16 @@ export interface MigrationFile {
   /** Declared with a `-- breaking` line: code older than this migration must not run on it. */
   readonly breaking: boolean;
   readonly sql: string;
+  /** What undoes it (`NNNN_slug.down.sql` beside it), for the files `async-task migrations` writes. */
+  readonly down: string | null;
 }
 
 const filePattern = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 
-/** Reads `NNNN_slug.sql` files from a dialect's migrations folder, in version order. */
+/**
+ * Reads `NNNN_slug.sql` files from a dialect's migrations folder, in version order, each with its
+ * `NNNN_slug.down.sql` when there is one.
+ */
 export function loadMigrations(folder: URL): MigrationFile[] {
   const path = fileURLToPath(folder);
   return readdirSync(path)
@@ -20,6 +25,8 @@ export function loadMigrations(folder: URL): MigrationFile[] {
     .map((file) => {
       const [, version, name] = filePattern.exec(file) as unknown as [string, string, string];
       const sql = readFileSync(`${path}/${file}`, 'utf8');
-      return { version: Number(version), name, breaking: /^-- breaking\b/m.test(sql), sql };
+      const downFile = `${path}/${version}_${name}.down.sql`;
+      const down = existsSync(downFile) ? readFileSync(downFile, 'utf8') : null;
+      return { version: Number(version), name, breaking: /^-- breaking\b/m.test(sql), sql, down };
     });
 }

@@ -22,6 +22,7 @@ import type { Executor } from '../seam/executor.js';
 import type { SqlConnection } from '../seam/sql-connection.js';
 import type { ErrorHook, Runtime } from '../worker/runtime.js';
 import type { EnqueueDefaults } from './enqueuer.js';
+import { resolveSchemaOwner, type SchemaOwner } from './schema-check.js';
 
 export interface AsyncTaskDefaults<EncryptorName extends string> {
   /** @defaultValue 25 */
@@ -74,6 +75,18 @@ export interface AsyncTaskOptions<Tx, HandlerTx, Encryptors extends Record<strin
    * new AsyncTask({ driver, targets, retention: { succeededMs: 3_600_000, failedMs: Infinity } });
    */
   readonly retention?: false | RetentionOptions;
+  /**
+   * Who creates and upgrades the table: `migrate()` (`'managed'`), or your own migration tool
+   * (`'external'`), applying the files `async-task migrations` writes. External, `migrate()`,
+   * `runDue` and workers only check the table's version; an outdated table is refused with a
+   * `SchemaOutdatedError` naming the command that writes the missing files, which
+   * `{ external: 'knex', out: 'db/migrations' }` fills in completely.
+   *
+   * @defaultValue `'managed'`
+   * @example
+   * new AsyncTask({ driver, targets, schema: { external: 'knex', out: 'db/migrations' } });
+   */
+  readonly schema?: SchemaOwner;
 }
 
 /** `AsyncTaskOptions` once checked, with every default filled in. */
@@ -82,6 +95,7 @@ export interface ResolvedOptions<Tx, HandlerTx> {
   readonly table: TableName;
   readonly defaults: EnqueueDefaults;
   readonly runtime: Runtime;
+  readonly schemaOwner: SchemaOwner;
 }
 
 /**
@@ -142,7 +156,8 @@ export function resolveOptions<Tx, HandlerTx, Encryptors extends Record<string, 
     retention,
     executor: (connection: SqlConnection): Executor => dialect.executor(connection, table),
   };
-  return { driver, table, defaults: enqueueDefaults, runtime };
+  const schemaOwner = resolveSchemaOwner(options.schema);
+  return { driver, table, defaults: enqueueDefaults, runtime, schemaOwner };
 }
 
 function resolveTargets(given: readonly Target[]): Map<string, TargetDefinition> {

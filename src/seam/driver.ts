@@ -28,6 +28,13 @@ export interface Dialect {
   migrate(session: DriverSession, table: TableName): Promise<number[]>;
   /** What is applied, without changing anything. */
   schemaState(connection: SqlConnection, table: TableName): Promise<SchemaState>;
+  /**
+   * Removes the table and everything created with it (functions, triggers, bookkeeping),
+   * serialised with migrate(); returns what it removed, empty when nothing was there.
+   */
+  uninstall(session: DriverSession, table: TableName): Promise<string[]>;
+  /** Every migration as statements, for the user's own migration tool (`async-task migrations`). */
+  migrationScripts(table: TableName): readonly MigrationScript[];
   /** The highest migration version this code ships. */
   readonly latestVersion: number;
   /**
@@ -35,6 +42,17 @@ export interface Dialect {
    * when the database cannot notify and workers must poll.
    */
   notifyChannel(table: TableName): string | null;
+}
+
+/** One migration as statements, for a migration tool of the user's. */
+export interface MigrationScript {
+  readonly version: number;
+  /** The migration's slug, e.g. `create_attempts`. */
+  readonly name: string;
+  /** Statements that apply it, the table's schema version included. */
+  readonly up: readonly string[];
+  /** Statements that undo it, leaving the table at the version before (none for version 1). */
+  readonly down: readonly string[];
 }
 
 /**

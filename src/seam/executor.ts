@@ -102,8 +102,12 @@ export interface AttemptPruneWindowResult {
 }
 
 export interface SchemaState {
-  /** Versions applied, ascending. */
-  readonly applied: readonly number[];
+  /**
+   * The version the table is at, read from the table itself (see `schema-marker.ts`): 0 when the
+   * table does not exist, null when it exists without an async-task version (made by something
+   * else, or by async-task 0.1, which kept its versions in a separate table that migrate() adopts).
+   */
+  readonly version: number | null;
   /** Applied versions this code does not know and that declared themselves breaking. */
   readonly breakingUnknown: readonly number[];
 }

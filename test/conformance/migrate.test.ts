@@ -1,20 +1,11 @@
 // migrate(): versioned, idempotent, safe when run concurrently; nothing works before it.
 import { describe, expect, it } from 'vitest';
-import { SchemaOutdatedError, defineTarget } from '../../src/index.js';
+import { SchemaOutdatedError } from '../../src/index.js';
 import { caught } from '../harness/caught.js';
+import { noteTarget } from '../harness/note-target.js';
 import { fixtures } from '../harness/dialects.js';
 import { newTasks } from '../harness/new-tasks.js';
 import { useHarness } from '../harness/use-harness.js';
-
-function noteTarget() {
-  const ran: string[] = [];
-  const target = defineTarget('Notes', {
-    write(args: { text: string }) {
-      ran.push(args.text);
-    },
-  });
-  return { target, ran };
-}
 
 function expectSchemaOutdated(error: unknown): void {
   expect(error).toBeInstanceOf(SchemaOutdatedError);

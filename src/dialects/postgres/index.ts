@@ -1,17 +1,17 @@
-import { createHash } from 'node:crypto';
-import type { Dialect, TableName, TableNameLimit } from '../../seam/driver.js';
-import type { SchemaState } from '../../seam/executor.js';
-import type { SqlConnection } from '../../seam/sql-connection.js';
-import { newerSchemaError } from '../dialect-errors.js';
-import { migrateTable, readSchemaState, type MigrateSteps } from '../migrate.js';
+import type { Dialect, TableNameLimit } from '../../seam/driver.js';
+import { migrateTable, migrationScripts, readSchemaState, uninstallTable } from '../migrate.js';
 import { loadMigrations } from '../migration-files.js';
-import { adHoc, fill } from '../statements.js';
-import { PostgresExecutor, isMissingTable, quoteTable } from './executor.js';
+import { PostgresExecutor } from './executor.js';
+import { notifyChannel, postgresSteps } from './schema.js';
 
 const migrations = loadMigrations(new URL('./migrations/', import.meta.url));
 const latestVersion = Math.max(...migrations.map((m) => m.version));
+const steps = postgresSteps(migrations);
 
-/** Names the dialect's own code derives from the table's name, beside those in the migrations. */
+/**
+ * Names the dialect's own code derives from the table's name, beside those in the migrations
+ * (`_migrations`: async-task 0.1's bookkeeping table, still adopted and removed).
+ */
 const derivedInCode = ['_migrations', '_claim'];
 
 /**
@@ -31,71 +31,6 @@ const tableNameLimit = ((): TableNameLimit => {
   };
 })();
 
-function migrationsTable(table: TableName): string {
-  return quoteTable({ schema: table.schema, name: `${table.name}_migrations` });
-}
-
-function readState(connection: SqlConnection, table: TableName): Promise<SchemaState> {
-  return readSchemaState(
-    connection,
-    `SELECT version, breaking FROM ${migrationsTable(table)} ORDER BY version`,
-    latestVersion,
-    isMissingTable,
-  );
-}
-
-/** Channel names are identifiers (63 bytes at most): derive a short, stable one per table. */
-function notifyChannel(table: TableName): string {
-  return `async_task_${createHash('sha1').update(quoteTable(table)).digest('hex').slice(0, 16)}`;
-}
-
-const steps: MigrateSteps = {
-  migrations,
-  // Transaction-scoped advisory lock: concurrent migrate() calls run one after another, and the
-  // lock goes away with the transaction even if this process dies. Called in FROM so the row has
-  // a plain column: clients that type every column (Prisma) refuse a `void` one.
-  lock: (session, table, fn) =>
-    session((own) =>
-      own.transaction(async (connection) => {
-        await connection.query(
-          adHoc('SELECT true AS locked FROM pg_advisory_xact_lock(hashtext($1))'),
-          [`async-task:${quoteTable(table)}`],
-        );
-        return fn(connection);
-      }),
-    ),
-  async createBookkeeping(connection, table) {
-    if (table.schema !== null) {
-      await connection.query(adHoc(`CREATE SCHEMA IF NOT EXISTS "${table.schema}"`), []);
-    }
-    await connection.query(
-      adHoc(`CREATE TABLE IF NOT EXISTS ${migrationsTable(table)} (
-          version integer PRIMARY KEY,
-          name text NOT NULL,
-          breaking boolean NOT NULL DEFAULT false,
-          applied_at timestamptz NOT NULL DEFAULT now())`),
-      [],
-    );
-  },
-  readState,
-  newerSchemaError: (table, state) => newerSchemaError(quoteTable(table), state, latestVersion),
-  // One statement: the whole file, in the migration's transaction.
-  render: (migration, table) => [
-    fill(migration.sql, {
-      '{{table}}': quoteTable(table),
-      '{{schema}}': table.schema === null ? '' : `"${table.schema}".`,
-      '{{name}}': table.name,
-      '{{channel}}': notifyChannel(table),
-    }),
-  ],
-  async record(connection, table, migration) {
-    await connection.query(
-      adHoc(`INSERT INTO ${migrationsTable(table)} (version, name, breaking) VALUES ($1, $2, $3)`),
-      [migration.version, migration.name, migration.breaking],
-    );
-  },
-};
-
 /** The PostgreSQL dialect (9.5+ for SKIP LOCKED; tested on 15). */
 export const postgresDialect: Dialect = {
   name: 'postgres',
@@ -103,6 +38,8 @@ export const postgresDialect: Dialect = {
   latestVersion,
   executor: (connection, table) => new PostgresExecutor(connection, table),
   migrate: (session, table) => migrateTable(steps, session, table),
-  schemaState: readState,
+  schemaState: (connection, table) => readSchemaState(steps, connection, table),
+  uninstall: (session, table) => uninstallTable(steps, session, table),
+  migrationScripts: (table) => migrationScripts(steps, table),
   notifyChannel,
 };

@@ -1,7 +1,7 @@
 -- Wakes listening workers when due attempts are inserted. Statement-level, with a transition
 -- table: one pg_notify per queue per INSERT statement, and PostgreSQL folds identical
 -- notifications of one transaction into one, so a transaction sends at most one per queue.
-CREATE FUNCTION {{schema}}"{{name}}_notify_due"() RETURNS trigger
+CREATE OR REPLACE FUNCTION {{schema}}"{{name}}_notify_due"() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
   due_queue text;

@@ -12,7 +12,7 @@
 --
 -- Returns the columns the claim did not set (the rest follow from the claim itself), timestamps
 -- as epoch milliseconds (cheap to parse), and the database's clock.
-CREATE FUNCTION {{schema}}"{{name}}_claim"(p_locked_by text, p_limit integer, p_lease_ms float8,
+CREATE OR REPLACE FUNCTION {{schema}}"{{name}}_claim"(p_locked_by text, p_limit integer, p_lease_ms float8,
   p_horizon timestamptz, p_queues text[], p_durable boolean)
 RETURNS TABLE (id bigint, target text, method_name text, method_args text, encryptor text,
   num_attempts integer, max_attempts integer, queue text, priority smallint,

@@ -1,0 +1,159 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseTableName, tableLabel } from '../../core/table-name.js';
+import { mysqlDialect } from '../../dialects/mysql/index.js';
+import { postgresDialect } from '../../dialects/postgres/index.js';
+import { sqliteDialect } from '../../dialects/sqlite/index.js';
+import { migrationFormats, type MigrationFormat } from '../../facade/schema-check.js';
+import type { Dialect, MigrationScript } from '../../seam/driver.js';
+import { defaultTable, out, outJson, addJsonOption, type JsonOption } from '../common.js';
+import { CliError, UsageError } from '../errors.js';
+import { formatWriters, type OutputFile } from '../migration-formats.js';
+
+const dialects = { postgres: postgresDialect, mysql: mysqlDialect, sqlite: sqliteDialect };
+type DialectName = keyof typeof dialects;
+
+interface MigrationsCommandOptions extends JsonOption {
+  readonly dialect: DialectName;
+  readonly format: MigrationFormat;
+  readonly out: string;
+  readonly table: string;
+}
+
+/** How each tool then applies the files. */
+const applyHint: Record<MigrationFormat, string> = {
+  sql: 'apply the .up.sql files in order with your SQL migration tool (or psql / mysql / sqlite3)',
+  knex: 'apply them with `npx knex migrate:latest`',
+  prisma: 'apply them with `npx prisma migrate deploy`',
+  drizzle: 'apply them with `npx drizzle-kit migrate`',
+  typeorm: 'apply them with `npx typeorm migration:run -d <your data source>`',
+};
+
+export function migrationsCommand(): Command {
+  const command = new Command('migrations')
+    .summary("write the table's migrations for your own migration tool")
+    .description(
+      "write async-task's migrations (up and down) as files for your migration tool, to check in and apply with it; only those not yet in --out are written. Then give AsyncTask `schema: 'external'`: it checks the table's version instead of migrating it",
+    )
+    .addOption(
+      new Option('--dialect <dialect>', 'the database')
+        .choices(Object.keys(dialects))
+        .makeOptionMandatory(),
+    )
+    .addOption(
+      new Option('--format <format>', 'the migration tool')
+        .choices(migrationFormats)
+        .makeOptionMandatory(),
+    )
+    .requiredOption('--out <dir>', 'your migrations folder (created if missing)')
+    .option('-t, --table <name>', 'the attempts table: name or schema.name', defaultTable)
+    .action((options: MigrationsCommandOptions) => {
+      const result = writeMigrations(options);
+      if (options.json) {
+        outJson(result);
+        return;
+      }
+      if (result.written.length === 0) {
+        out(
+          `${result.out}: already holds migrations 1 to ${result.latest} of table ${options.table}; nothing written`,
+        );
+        return;
+      }
+      out(result.written.map((file) => `wrote ${file}`).join('\n'));
+      out(
+        `${applyHint[options.format]}, and create AsyncTask with schema: { external: '${options.format}', out: '${options.out}' }`,
+      );
+    });
+  return addJsonOption(command);
+}
+
+/** The table as a part of file names: nothing for the default table. */
+function tableStem(label: string): string {
+  return label === defaultTable ? '' : `_${label.replace('.', '_')}`;
+}
+
+/** Writes the migrations missing from `options.out`; returns what it wrote. */
+export function writeMigrations(options: Omit<MigrationsCommandOptions, keyof JsonOption>): {
+  out: string;
+  latest: number;
+  versions: number[];
+  written: string[];
+} {
+  const dialect: Dialect = dialects[options.dialect];
+  const table = parseTable(options.table, dialect);
+  const label = tableLabel(table);
+  const folder = resolve(options.out);
+  const prefix = `async_task${tableStem(label)}`;
+  const stem = (script: MigrationScript) =>
+    `${prefix}_${String(script.version).padStart(4, '0')}_${script.name}`;
+  const present = versionsIn(folder, prefix);
+  const scripts = dialect.migrationScripts(table).filter((script) => !present.has(script.version));
+  const missingDown = scripts.find((script) => script.down.length === 0);
+  if (missingDown) {
+    throw new CliError(
+      `migration ${missingDown.version} (${missingDown.name}) of ${options.dialect} has no down migration (a bug of async-task: every migration ships NNNN_slug.down.sql); nothing written`,
+    );
+  }
+  const files: OutputFile[] =
+    scripts.length === 0
+      ? []
+      : formatWriters[options.format]({
+          dialect: options.dialect,
+          table: label,
+          scripts,
+          stem,
+          now: new Date(),
+          read: (path) => {
+            const file = join(folder, path);
+            return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+          },
+        });
+  for (const file of files) {
+    const path = join(folder, file.path);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, file.content);
+  }
+  return {
+    out: folder,
+    latest: dialect.latestVersion,
+    versions: scripts.map((script) => script.version),
+    written: files.map((file) => join(options.out, file.path)),
+  };
+}
+
+function parseTable(value: string, dialect: Dialect): { schema: string | null; name: string } {
+  try {
+    const table = parseTableName(value, dialect.tableNameLimit);
+    if (dialect.name === 'sqlite' && table.schema !== null) {
+      throw new InvalidArgumentError(
+        `SQLite has no schemas; use a plain table name such as "${table.name}"`,
+      );
+    }
+    return table;
+  } catch (error) {
+    throw new UsageError(`--table: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** Versions whose files are already in `folder` (names holding `<prefix>_NNNN_`, two levels deep). */
+function versionsIn(folder: string, prefix: string): Set<number> {
+  const pattern = new RegExp(`(?:^|[_-])${prefix}_(\\d{4})_`, 'i');
+  const pascalPattern = new RegExp(
+    `${prefix
+      .split('_')
+      .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+      .join('')}(\\d{4})[A-Z]`,
+  );
+  const versions = new Set<number>();
+  const visit = (dir: string, depth: number) => {
+    if (!existsSync(dir)) return;
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const match = pattern.exec(entry.name) ?? pascalPattern.exec(entry.name);
+      if (match) versions.add(Number(match[1]));
+      if (entry.isDirectory() && depth < 1) visit(join(dir, entry.name), depth + 1);
+    }
+  };
+  visit(folder, 0);
+  return versions;
+}

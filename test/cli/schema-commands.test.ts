@@ -1,0 +1,100 @@
+// `async-task uninstall` and `async-task migrations`, through the real process, on PostgreSQL
+// (functions and a trigger to remove) and SQLite (no server).
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postgresCliDatabase, sqliteCliDatabase, type CliDatabase } from './databases.js';
+import { lines, runCli, runCliJson } from './run-cli.js';
+
+for (const setup of [postgresCliDatabase, sqliteCliDatabase]) {
+  describe(`async-task uninstall (${setup === sqliteCliDatabase ? 'sqlite' : 'postgres'})`, () => {
+    let db: CliDatabase;
+    beforeAll(async () => {
+      db = await setup();
+    });
+    afterAll(async () => {
+      await db?.close();
+    });
+
+    it('refuses without --yes (exit 2, nothing dropped), drops everything with it', async () => {
+      await db.tasks.migrate();
+      const refused = await runCli(['uninstall', ...db.args]);
+      expect(refused.code).toBe(2);
+      expect(lines(refused.stderr)).toEqual([
+        `async-task: uninstall drops table ${db.table} with every attempt in it, and everything async-task created with it; add --yes to confirm`,
+      ]);
+      expect(await db.tasks.list({})).toEqual([]);
+
+      const done = await runCliJson<{ table: string; removed: string[] }>([
+        'uninstall',
+        '--yes',
+        ...db.args,
+      ]);
+      expect(done.table).toBe(db.table);
+      expect(done.removed[0]).toMatch(/^table /);
+      if (db.label === 'postgres') {
+        expect(done.removed.filter((object) => object.startsWith('function '))).toHaveLength(2);
+      }
+      const again = await runCli(['uninstall', '--yes', ...db.args]);
+      expect(again.stdout).toBe(`table ${db.table}: nothing to remove\n`);
+      expect((await db.tasks.migrate()).applied[0]).toBe(1);
+    });
+  });
+}
+
+describe('async-task migrations', () => {
+  let folder: string;
+  beforeAll(() => {
+    folder = mkdtempSync(join(tmpdir(), 'async-task-cli-migrations-'));
+  });
+  afterAll(() => {
+    rmSync(folder, { recursive: true, force: true });
+  });
+
+  it('writes the files once, then nothing; says how to apply them', async () => {
+    const out = join(folder, 'knex');
+    const args = ['migrations', '--dialect', 'sqlite', '--format', 'knex', '--out', out];
+    const first = await runCli(args);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain('apply them with `npx knex migrate:latest`');
+    expect(first.stdout).toContain(`schema: { external: 'knex', out: '${out}' }`);
+    const files = readdirSync(out);
+    expect(files.map((name) => name.replace(/^\d{14}_/, ''))).toEqual([
+      'async_task_0001_create_attempts.mjs',
+      'async_task_0002_failed_queue_in_index.mjs',
+    ]);
+    const again = await runCliJson<{ written: string[] }>(args);
+    expect(again.written).toEqual([]);
+    expect(readdirSync(out)).toEqual(files);
+  });
+
+  it('refuses an unknown format or dialect and a schema on SQLite (exit 2)', async () => {
+    const out = join(folder, 'bad');
+    const format = await runCli([
+      'migrations',
+      '--dialect',
+      'sqlite',
+      '--format',
+      'flyway',
+      '--out',
+      out,
+    ]);
+    expect(format.code).toBe(2);
+    expect(format.stderr).toMatch(/flyway.*sql, knex, prisma, drizzle, typeorm/);
+    const table = await runCli([
+      'migrations',
+      '--dialect',
+      'sqlite',
+      '--format',
+      'sql',
+      '--out',
+      out,
+      '--table',
+      'app.jobs',
+    ]);
+    expect(table.code).toBe(2);
+    expect(table.stderr).toMatch(/SQLite has no schemas/);
+  });
+});
