@@ -127,7 +127,11 @@ export class AsyncTask<
    */
   enqueueMany<const Items extends readonly unknown[]>(
     tx: Tx,
-    items: { readonly [K in keyof Items]: EnqueueItem<Items[K], keyof Encryptors & string> },
+    // `[...]` makes an array literal a tuple, so that each item gets its own method's `Args`; a
+    // bare mapped type does that from TypeScript 5.4 only (before, all items shared one union).
+    items: readonly [
+      ...{ readonly [K in keyof Items]: EnqueueItem<Items[K], keyof Encryptors & string> },
+    ],
   ): Promise<Attempt[]> {
     return this.#enqueuer.enqueueMany(tx, items);
   }

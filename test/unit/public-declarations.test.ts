@@ -1,22 +1,15 @@
 // What users' TypeScript sees is the .d.ts that `npm run build` emits with tsconfig.build.json,
 // not the source: members marked @internal (the worker's and CLI's way into an AsyncTask) must
 // not be in it. Emitted here in memory, so the test needs no build and leaves dist/ alone.
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+import { buildOptions, repositoryRoot } from '../harness/build-options.js';
 
 function emittedDeclarations(): Map<string, string> {
-  const configPath = resolve(root, 'tsconfig.build.json');
-  const { config } = ts.readConfigFile(configPath, (path) => ts.sys.readFile(path)) as {
-    config: unknown;
-  };
-  const parsed = ts.parseJsonConfigFileContent(config, ts.sys, root, undefined, configPath);
   const program = ts.createProgram({
-    rootNames: [resolve(root, 'src/index.ts')],
-    options: { ...parsed.options, emitDeclarationOnly: true, noEmit: false },
+    rootNames: [resolve(repositoryRoot, 'src/index.ts')],
+    options: { ...buildOptions(), emitDeclarationOnly: true, noEmit: false },
   });
   const files = new Map<string, string>();
   program.emit(undefined, (fileName, text) => files.set(fileName, text), undefined, true);

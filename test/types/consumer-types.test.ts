@@ -1,0 +1,139 @@
+// What a user's TypeScript sees is the emitted .d.ts, not our sources, and not always the
+// TypeScript we build with: a name from a newer TypeScript (`NoInfer` is 5.4+) does not resolve on
+// an older one, and `skipLibCheck` hides that while every argument quietly becomes `any`. So the
+// declarations are emitted as `npm run build` emits them (into a temporary node_modules/async-task)
+// and consumer.types.ts is compiled against them, as a user's file importing 'async-task', with
+// TypeScript 5.0 (the oldest we support, the npm alias typescript-5.0) and with the current one.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import ts from 'typescript';
+import ts50 from 'typescript-5.0';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildOptions, repositoryRoot as root } from '../harness/build-options.js';
+
+const fixture = readFileSync(resolve(root, 'test/types/consumer.types.ts'), 'utf8');
+const sourceImport = "} from '../../src/index.js'";
+
+type Compiler = typeof ts;
+
+/** The emitted declarations, in `<dir>/node_modules/async-task`, with the package.json beside. */
+function emitPackage(dir: string): void {
+  const packageDir = join(dir, 'node_modules/async-task');
+  const program = ts.createProgram({
+    rootNames: [resolve(root, 'src/index.ts')],
+    options: {
+      ...buildOptions(),
+      outDir: join(packageDir, 'dist'),
+      emitDeclarationOnly: true,
+      noEmit: false,
+    },
+  });
+  const result = program.emit();
+  expect(
+    result.diagnostics.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')),
+  ).toEqual([]);
+  const manifest = readFileSync(resolve(root, 'package.json'), 'utf8');
+  writeFileSync(join(packageDir, 'package.json'), manifest);
+  writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
+  // What an installation brings along: our dependencies, and the node:* types a user's project has.
+  const { dependencies = {} } = JSON.parse(manifest) as { dependencies?: Record<string, string> };
+  for (const name of [...Object.keys(dependencies), '@types/node']) {
+    mkdirSync(dirname(join(dir, 'node_modules', name)), { recursive: true });
+    symlinkSync(resolve(root, 'node_modules', name), join(dir, 'node_modules', name));
+  }
+}
+
+interface Problem {
+  readonly file: string;
+  readonly line: number;
+  readonly message: string;
+}
+
+/** Compiles `<dir>/consumer.ts` and reports the problems in it and in our declarations. */
+function compile(compiler: Compiler, dir: string, source: string): Problem[] {
+  const file = join(dir, 'consumer.ts');
+  writeFileSync(file, source);
+  const program = compiler.createProgram({
+    rootNames: [file],
+    options: {
+      module: compiler.ModuleKind.Node16,
+      moduleResolution: compiler.ModuleResolutionKind.Node16,
+      target: compiler.ScriptTarget.ES2022,
+      lib: ['lib.es2022.d.ts'],
+      types: ['node'],
+      strict: true,
+      exactOptionalPropertyTypes: true,
+      noUncheckedIndexedAccess: true,
+      // Our .d.ts are checked too: a user's skipLibCheck would hide an unresolved name.
+      skipLibCheck: false,
+      noEmit: true,
+    },
+  });
+  // Only our files are checked (checking @types/node whole would triple the time, and its problems
+  // on an old TypeScript are not ours): the user's file, and every declaration of ours it loads.
+  const ours = program
+    .getSourceFiles()
+    .filter((f) => f.fileName === file || f.fileName.startsWith(`${dir}/node_modules/async-task/`));
+  const diagnostics = [
+    ...program.getOptionsDiagnostics(),
+    ...program.getGlobalDiagnostics(),
+    ...ours.flatMap((f) => [
+      ...program.getSyntacticDiagnostics(f),
+      ...program.getSemanticDiagnostics(f),
+    ]),
+  ];
+  return diagnostics.map((d) => ({
+    file: d.file ? d.file.fileName.slice(dir.length + 1) : '(options)',
+    line: d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start).line : -1,
+    message: compiler.flattenDiagnosticMessageText(d.messageText, '\n'),
+  }));
+}
+
+/** The fixture's `@ts-expect-error` lines: their 0-based line and the reason written after. */
+const expectations = fixture
+  .split('\n')
+  .map((text, line) => ({ line, reason: /\/\/ @ts-expect-error (.*)$/.exec(text)?.[1] }))
+  .filter((entry): entry is { line: number; reason: string } => entry.reason !== undefined);
+
+describe('a user file compiled against the emitted .d.ts', () => {
+  let dir = '';
+  const consumer = fixture.replace(sourceImport, "} from 'async-task'");
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'async-task-types-'));
+    emitPackage(dir);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  describe.each([
+    ['TypeScript 5.0', ts50 as unknown as Compiler],
+    ['the current TypeScript', ts],
+  ])('with %s', (_name, compiler) => {
+    it('compiles, every @ts-expect-error meeting an error', () => {
+      expect(consumer).not.toBe(fixture);
+      expect(compile(compiler, dir, consumer)).toEqual([]);
+    });
+
+    it('refuses exactly the expected lines, saying why', () => {
+      // Blanking each directive keeps line numbers, and shows the errors they stood for.
+      const bare = consumer.replace(/\/\/ @ts-expect-error .*$/gm, '//');
+      const problems = compile(compiler, dir, bare);
+      expect(problems.filter((p) => p.file !== 'consumer.ts')).toEqual([]);
+      expect([...new Set(problems.map((p) => p.line))]).toEqual(
+        expectations.map((e) => e.line + 1),
+      );
+      for (const { line, reason } of expectations) {
+        const said = problems
+          .filter((p) => p.line === line + 1)
+          .map((p) => p.message)
+          .join('\n');
+        if (reason.startsWith('not JSON')) expect(said, reason).toMatch(/ is not JSON/);
+        // TypeScript 5.0 names only the outer type when it has explained the same failure before.
+        if (reason.startsWith('plain function')) {
+          expect(said, reason).toMatch(/madeByDefineTarget|to type 'TaskMethod</);
+        }
+      }
+    });
+  });
+});
