@@ -32,7 +32,7 @@ const applyHint: Record<MigrationFormat, string> = {
 
 export function migrationsCommand(): Command {
   const command = new Command('migrations')
-    .summary("write the table's migrations for your own migration tool")
+    .summary('write migration files for your own migration tool')
     .description(
       "write async-task's migrations (up and down) as files for your migration tool, to check in and apply with it; only those not yet in --out are written. Then give AsyncTask `schema: 'external'`: it checks the table's version instead of migrating it",
     )

@@ -16,7 +16,7 @@ interface UninstallCommandOptions extends ConnectionOptions, JsonOption {
 
 export function uninstallCommand(): Command {
   const command = new Command('uninstall')
-    .summary('drop the attempts table and everything migrate created (needs --yes)')
+    .summary('drop the table and all that migrate created (--yes)')
     .description(
       'drop the attempts table, with every attempt in it, and everything `migrate` created with it (functions, triggers, bookkeeping); `migrate` creates it all afresh',
     )
