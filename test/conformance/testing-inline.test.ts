@@ -2,7 +2,7 @@
 // enqueued it commits (seen from the driver's own connections), and never when it rolls back.
 import { describe, expect, it } from 'vitest';
 import { defineTarget, type TaskContext } from '../../src/index.js';
-import { runInline } from '../../src/testing/index.js';
+import { advanceTime, runInline } from '../../src/testing/index.js';
 import { fixtures } from '../harness/dialects.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { useHarness } from '../harness/use-harness.js';
@@ -50,7 +50,7 @@ for (const fixture of fixtures) {
       }
     });
 
-    it('runs a task on its own once its transaction commits, without idle()', async () => {
+    it('runs a task on its own once its transaction commits, without idle(); advanceTime brings a scheduled one forward', async () => {
       let performed!: (name: string) => void;
       const done = new Promise<string>((resolve) => (performed = resolve));
       const Shop = defineTarget('Shop', {
@@ -67,6 +67,21 @@ for (const fixture of fixtures) {
         await inline.idle();
         expect(inline.runs.map((run) => run.outcome)).toEqual(['succeeded']);
         expect((await tasks.list({ status: 'succeeded' })).length).toBe(1);
+
+        // Scheduled for later: committed, but not due until advanceTime brings it forward.
+        await harness().transaction((tx) =>
+          tasks.enqueue(
+            tx,
+            Shop.order,
+            { name: 'later' },
+            {
+              scheduledAt: new Date(Date.now() + 3_600_000),
+            },
+          ),
+        );
+        expect(await inline.idle()).toEqual([]);
+        expect(await advanceTime(tasks, 7_200_000)).toBe(1);
+        expect((await inline.idle()).map((run) => run.args)).toEqual([{ name: 'later' }]);
       } finally {
         await inline.stop();
       }
