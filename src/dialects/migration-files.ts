@@ -19,7 +19,7 @@ const filePattern = /^(\d{4})_([a-z0-9_]+)\.sql$/;
  */
 export function loadMigrations(folder: URL): MigrationFile[] {
   const path = fileURLToPath(folder);
-  return readdirSync(path)
+  const migrations = readdirSync(path)
     .filter((file) => filePattern.test(file))
     .sort()
     .map((file) => {
@@ -29,4 +29,12 @@ export function loadMigrations(folder: URL): MigrationFile[] {
       const down = existsSync(downFile) ? readFileSync(downFile, 'utf8') : null;
       return { version: Number(version), name, breaking: /^-- breaking\b/m.test(sql), sql, down };
     });
+  // A gap would be skipped for good by tables already past it: versions run 1, 2, 3, … exactly.
+  const gap = migrations.find((migration, i) => migration.version !== i + 1);
+  if (gap) {
+    throw new Error(
+      `async-task: migration ${gap.name} in ${path} has version ${gap.version}, expected ${migrations.indexOf(gap) + 1}: migration versions must run 1, 2, 3, … without gaps`,
+    );
+  }
+  return migrations;
 }
