@@ -13,3 +13,11 @@ for (const name of readdirSync(dialects)) {
     }
   }
 }
+
+// The dashboard's static files (served from the package: no CDN, no build step for users), and
+// uPlot's, with its licence, from its package.
+cpSync('src/dashboard/assets', 'dist/dashboard/assets', { recursive: true });
+for (const file of ['uPlot.iife.min.js', 'uPlot.min.css']) {
+  cpSync(join('node_modules/uplot/dist', file), join('dist/dashboard/assets', file));
+}
+cpSync('node_modules/uplot/LICENSE', 'dist/dashboard/assets/uPlot.LICENSE');

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { dashboardCommand } from './commands/dashboard.js';
 import { demoCommand } from './commands/demo.js';
 import { expireCommand } from './commands/expire.js';
 import { failCommand } from './commands/fail.js';
@@ -70,6 +71,7 @@ Try it with no server: npx async-task demo`,
     expireCommand(),
     failCommand(),
     pruneCommand(),
+    dashboardCommand(),
     uninstallCommand(),
     demoCommand(),
   ]) {

@@ -5,6 +5,7 @@ export type AsyncTaskErrorCode =
   | 'CONFIG'
   | 'DATABASE'
   | 'DECRYPTION'
+  | 'FORBIDDEN'
   | 'DRAIN_LIMIT'
   | 'INVALID_STATE'
   | 'LEASE_LOST'
@@ -12,6 +13,7 @@ export type AsyncTaskErrorCode =
   | 'SCHEMA_OUTDATED'
   | 'SERIALIZATION'
   | 'TIMEOUT'
+  | 'UNAUTHORIZED'
   | 'UNKNOWN_TARGET';
 
 /** Base class of every error async-task throws. `code` is stable across versions. */

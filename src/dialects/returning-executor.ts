@@ -10,6 +10,7 @@ export type ReturningStatementName =
   | 'attemptExtendLeases'
   | 'attemptGet'
   | 'attemptList'
+  | 'attemptListLeased'
   | 'attemptReleaseMany'
   | 'attemptRescueExpired'
   | 'attemptSetFinalIfPending'
@@ -87,8 +88,13 @@ export abstract class ReturningExecutor<Name extends string> extends SqlExecutor
       params.queue,
       params.beforeId,
       params.limit,
+      params.idempotenceToken ?? null,
     ]);
     return result.rows.map(this.toRecord);
+  }
+
+  async attemptListLeased(limit: number): Promise<AttemptRecord[]> {
+    return (await this.query('attemptListLeased', [limit])).rows.map(this.toRecord);
   }
 
   async attemptReleaseMany(lockedBy: string, leases: readonly LeaseRef[]): Promise<string[]> {

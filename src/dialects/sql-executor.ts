@@ -1,6 +1,8 @@
 import type { TableName } from '../seam/driver.js';
+import type { AttemptOutcomesRow } from '../seam/executor.js';
 import type { SqlConnection, SqlResult } from '../seam/sql-connection.js';
 import { translateMissingTable } from './dialect-errors.js';
+import { outcomeRows } from './outcome-rows.js';
 import { paramsFor, type BoundStatement } from './statements.js';
 
 /** What a dialect tells its executor besides the statements. */
@@ -31,6 +33,16 @@ export abstract class SqlExecutor<Name extends string> {
     this.table = table;
     this.#dialect = dialect;
     this.statements = dialect.bindStatements(table);
+  }
+
+  /**
+   * The dashboard's chart data. Every dialect has this statement, without parameters, and its
+   * rows have the same columns.
+   */
+  async attemptOutcomesLastHour(
+    this: SqlExecutor<Name | 'attemptOutcomesLastHour'>,
+  ): Promise<AttemptOutcomesRow[]> {
+    return outcomeRows((await this.query('attemptOutcomesLastHour', [])).rows);
   }
 
   protected query(name: Name, params: readonly unknown[]): Promise<SqlResult> {

@@ -18,6 +18,8 @@ export interface ListOptions {
   readonly target?: string;
   readonly methodName?: string;
   readonly queue?: string;
+  /** Only the attempt(s) enqueued with this idempotence token. */
+  readonly idempotenceToken?: string;
   /** Cursor: only attempts older than this id (pass the last id of the previous page). */
   readonly before?: string;
   /** @defaultValue 50 (at most 1000) */
@@ -77,7 +79,7 @@ export class Management {
   }
 
   async list(options: ListOptions): Promise<Attempt[]> {
-    const { status, target, methodName, queue, before, limit = 50 } = options;
+    const { status, target, methodName, queue, idempotenceToken, before, limit = 50 } = options;
     if (status !== undefined && !attemptStatuses.includes(status)) {
       throw new ConfigError(
         `list: status must be one of ${attemptStatuses.join(', ')}, got ${JSON.stringify(status)}`,
@@ -96,6 +98,7 @@ export class Management {
         methodName: methodName ?? null,
         queue: queue ?? null,
         beforeId: before ?? null,
+        idempotenceToken: idempotenceToken ?? null,
         limit,
       }),
     );

@@ -64,7 +64,17 @@ export interface AttemptListParams {
   readonly queue: string | null;
   /** Only attempts with a smaller id (the cursor of the previous page). */
   readonly beforeId: string | null;
+  /** Only the attempt(s) with this idempotence token; absent or null: any. */
+  readonly idempotenceToken?: string | null;
   readonly limit: number;
+}
+
+/** How many attempts reached one final outcome in one minute (see `attemptOutcomesLastHour`). */
+export interface AttemptOutcomesRow {
+  /** The minute's start. */
+  readonly minute: Date;
+  readonly status: Extract<AttemptStatus, 'succeeded' | 'failed'>;
+  readonly count: number;
 }
 
 /** How many attempts have one status in one queue. */
@@ -139,6 +149,13 @@ export interface Executor {
   /** Inserts rows in one statement; idempotence-token conflicts return the existing row. Results in input order. */
   attemptInsertMany(rows: readonly AttemptInsertParams[]): Promise<AttemptInsertResult[]>;
   attemptList(params: AttemptListParams): Promise<AttemptRecord[]>;
+  /** Running attempts by lease expiry, soonest first, through the lease index (the dashboard's workers). */
+  attemptListLeased(limit: number): Promise<AttemptRecord[]>;
+  /**
+   * Attempts that succeeded or failed for good in the last hour (database clock), per minute and
+   * status; minutes without any are left out. For the dashboard's charts.
+   */
+  attemptOutcomesLastHour(): Promise<AttemptOutcomesRow[]>;
   /** Hands leased attempts back without counting the run (graceful shutdown). Returns ids released. */
   attemptReleaseMany(lockedBy: string, leases: readonly LeaseRef[]): Promise<string[]>;
   /** Returns attempts whose lease ran out to `pending`, or `failed` when out of attempts. */

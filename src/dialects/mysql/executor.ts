@@ -178,20 +178,15 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
   }
 
   async attemptList(params: AttemptListParams): Promise<AttemptRecord[]> {
-    const result = await this.query('attemptList', [
-      params.status,
-      params.status,
-      params.target,
-      params.target,
-      params.methodName,
-      params.methodName,
-      params.queue,
-      params.queue,
-      params.beforeId,
-      params.beforeId,
-      params.limit,
-    ]);
+    const { status, target, methodName, queue, beforeId, idempotenceToken = null } = params;
+    const filters = [status, target, methodName, queue, beforeId, idempotenceToken];
+    const twice = filters.flatMap((value) => [value, value]);
+    const result = await this.query('attemptList', [...twice, params.limit]);
     return result.rows.map((row) => visible(toRecord(row)));
+  }
+
+  async attemptListLeased(limit: number): Promise<AttemptRecord[]> {
+    return (await this.query('attemptListLeased', [limit])).rows.map(toRecord);
   }
 
   async attemptShiftScheduled(ms: number): Promise<number> {

@@ -120,8 +120,26 @@ WHERE (? IS NULL OR t.status = ?)
   AND (? IS NULL OR t.method_name = ?)
   AND (? IS NULL OR t.queue = ?)
   AND (? IS NULL OR t.id < CAST(? AS UNSIGNED))
+  AND (? IS NULL OR t.idempotence_token = ?)
 ORDER BY t.id DESC
 LIMIT ?`;
+
+// Running attempts by lease expiry, through the claim index (it leads with the status). A plain
+// read; it locks nothing. Rows under an enqueue's or a release's marker are not running.
+export const attemptListLeased = `
+SELECT ${columns('t.')} FROM {{table}} AS t
+WHERE t.status = 'running'
+ORDER BY t.locked_until
+LIMIT ?`;
+
+// Final outcomes per minute over the last hour (the dashboard's charts). No index on
+// completed_at (one would cost every completion): a scan of the table. A plain read.
+export const attemptOutcomesLastHour = `
+SELECT (${epochMs('t.completed_at')} DIV 60000) * 60000 AS minute, t.status, COUNT(*) AS count
+FROM {{table}} AS t
+WHERE t.completed_at >= UTC_TIMESTAMP(3) - INTERVAL 1 HOUR
+  AND t.status IN ('succeeded', 'failed')
+GROUP BY minute, t.status`;
 
 // First half of a claim, inside its transaction: FOR UPDATE SKIP LOCKED, so concurrent claimers
 // each lock different rows and never wait on each other (nor on rows still being enqueued, which

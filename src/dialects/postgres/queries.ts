@@ -44,16 +44,40 @@ WHERE (target, method_name, idempotence_token) IN (
 
 export const attemptGet = `SELECT ${columns()} FROM {{table}} WHERE id = $1`;
 
-// Newest first; every filter optional. Pages by id (keyset), never by offset.
+// Newest first; every filter optional. Pages by id (keyset), never by offset. Running attempts
+// are few and may be old: the second line (true of every running row) lets a plan made for
+// status 'running' read them from the lease index instead of walking the whole table.
 export const attemptList = `
 SELECT ${columns()} FROM {{table}}
 WHERE ($1::text IS NULL OR status = $1)
+  AND ($1::text IS DISTINCT FROM 'running' OR locked_until IS NOT NULL)
   AND ($2::text IS NULL OR target = $2)
   AND ($3::text IS NULL OR method_name = $3)
   AND ($4::text IS NULL OR queue = $4)
   AND ($5::bigint IS NULL OR id < $5)
+  AND ($7::text IS NULL OR idempotence_token = $7)
 ORDER BY id DESC
 LIMIT $6`;
+
+// Running attempts by lease expiry: a walk of the lease index (rows are exactly the running ones),
+// whatever the table's size. A plain read; it locks nothing.
+export const attemptListLeased = `
+SELECT ${columns()} FROM {{table}}
+WHERE locked_until IS NOT NULL AND status = 'running'
+ORDER BY locked_until
+LIMIT $1`;
+
+// Final outcomes per minute over the last hour (the dashboard's charts). The window is written
+// out, not a parameter, so that a generic plan estimates it as well as a custom one. completed_at has no
+// B-tree (one would cost every completion); the BRIN index of migration 0005 narrows the read to
+// the table's recently written page ranges. A plain read; it locks nothing.
+export const attemptOutcomesLastHour = `
+SELECT (floor(extract(epoch FROM completed_at) / 60) * 60000)::float8 AS minute, status,
+  count(*)::float8 AS count
+FROM {{table}}
+WHERE completed_at >= now() - interval '1 hour'
+  AND status IN ('succeeded', 'failed')
+GROUP BY 1, 2`;
 
 // FOR NO KEY UPDATE SKIP LOCKED: concurrent claimers each take different rows and never wait on
 // each other; the lease is set in the same statement, so a claimed row is never seen as pending.

@@ -60,8 +60,24 @@ WHERE (?1 IS NULL OR t.status = ?1)
   AND (?3 IS NULL OR t.method_name = ?3)
   AND (?4 IS NULL OR t.queue = ?4)
   AND (?5 IS NULL OR t.id < CAST(?5 AS INTEGER))
+  AND (?7 IS NULL OR t.idempotence_token = ?7)
 ORDER BY t.id DESC
 LIMIT ?6`;
+
+// Running attempts by lease expiry, through the lease index (it holds only running rows). A read.
+export const attemptListLeased = `
+SELECT ${columns} FROM {{table}} INDEXED BY "{{name}}_lease_idx"
+WHERE status = 'running'
+ORDER BY locked_until
+LIMIT ?1`;
+
+// Final outcomes per minute over the last hour (the dashboard's charts). No index on
+// completed_at (one would cost every completion): a scan of the table. A read.
+export const attemptOutcomesLastHour = `
+SELECT (completed_at / 60000) * 60000 AS minute, status, count(*) AS count
+FROM {{table}}
+WHERE completed_at >= ${nowMs} - 3600000 AND status IN ('succeeded', 'failed')
+GROUP BY 1, 2`;
 
 // No SKIP LOCKED, and none needed: choosing the rows and leasing them is one statement under the
 // write lock, so a concurrent claimer (another connection or process) waits for our commit and

@@ -1,0 +1,88 @@
+import { html } from 'hono/html';
+import type { AttemptStatus } from '../../core/attempt.js';
+import { filterKeys, type AttemptFilter } from '../data.js';
+
+/** A piece of HTML: every value interpolated into `html` is escaped, nested fragments are not. */
+export type Html = ReturnType<typeof html>;
+
+/** What every page needs to know about the request that asked for it. */
+export interface PageContext {
+  /** The dashboard's mount path, '' at the root. */
+  readonly base: string;
+  /** The CSRF token the page's forms carry. */
+  readonly csrf: string;
+  readonly readOnly: boolean;
+}
+
+export function layout(context: PageContext, title: string, body: Html): Html {
+  const { base } = context;
+  return html`<!doctype html>
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>${title} · async-task</title>
+        <link rel="stylesheet" href="${base}/assets/uPlot.min.css" />
+        <link rel="stylesheet" href="${base}/assets/dashboard.css" />
+        <script src="${base}/assets/uPlot.iife.min.js" defer></script>
+        <script src="${base}/assets/dashboard.js" defer></script>
+      </head>
+      <body>
+        <header>
+          <a class="brand" href="${base}/">async-task</a>
+          <nav>
+            <a href="${base}/">Queues</a>
+            <a href="${base}/attempts">Attempts</a>
+          </nav>
+          ${context.readOnly ? html`<span class="read-only">read-only</span>` : ''}
+        </header>
+        <main>${body}</main>
+      </body>
+    </html>`;
+}
+
+/** A time in UTC, to the second; a dash for none. */
+export function when(date: Date | null): string {
+  return date === null ? '—' : `${date.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+export function statusBadge(status: AttemptStatus): Html {
+  return html`<span class="status status-${status}">${status}</span>`;
+}
+
+/** `?status=…&queue=…` for a filter (and a cursor), or '' when empty. */
+export function queryString(filter: AttemptFilter, extra: Record<string, string> = {}): string {
+  const params = new URLSearchParams();
+  for (const key of filterKeys) {
+    const value = filter[key];
+    if (value !== undefined) params.set(key, value);
+  }
+  for (const [key, value] of Object.entries(extra)) params.set(key, value);
+  const text = params.toString();
+  return text === '' ? '' : `?${text}`;
+}
+
+/** Hidden inputs carrying a filter through a form. */
+export function filterInputs(filter: AttemptFilter): Html[] {
+  return filterKeys.flatMap((key) => {
+    const value = filter[key];
+    return value === undefined
+      ? []
+      : [html`<input type="hidden" name="${key}" value="${value}" />`];
+  });
+}
+
+export function csrfInput(context: PageContext): Html {
+  return html`<input type="hidden" name="csrf" value="${context.csrf}" />`;
+}
+
+/** A page that says what went wrong (the status code is set by the caller). */
+export function errorPage(context: PageContext, title: string, message: string): Html {
+  return layout(
+    context,
+    title,
+    html`<h1>${title}</h1>
+      <p class="error">${message}</p>
+      <p><a href="${context.base}/">Back to the queues</a></p>`,
+  );
+}

@@ -1,0 +1,165 @@
+import type { Context, Hono } from 'hono';
+import type { BlankSchema } from 'hono/types';
+import {
+  actionNamed,
+  actions,
+  checkSelection,
+  runAction,
+  selectionIds,
+  selectionLimit,
+  type ActionName,
+} from './actions.js';
+import {
+  attemptDetail,
+  attemptsPage as readAttemptsPage,
+  leaseHolders,
+  outcomesLastHour,
+  parseCursor,
+  parseFilter,
+  queueCounts,
+  type AnyTasks,
+  type AttemptFilter,
+} from './data.js';
+import { attemptPage, confirmPage } from './pages/attempt.js';
+import { attemptsPage, type Flash } from './pages/attempts.js';
+import { errorPage, filterInputs, queryString, type PageContext } from './pages/layout.js';
+import { queuesPage } from './pages/queues.js';
+import { html } from 'hono/html';
+
+/** The Hono environment of the dashboard's routes. */
+export interface DashboardEnv {
+  Bindings: { readonly remoteAddress?: string };
+  Variables: { page: PageContext };
+}
+
+type App = Hono<DashboardEnv, BlankSchema, string>;
+type Ctx = Context<DashboardEnv>;
+
+/** The pages and their JSON API: reads only. */
+export function pageRoutes(app: App, tasks: AnyTasks): void {
+  app.get('/', async (c) => {
+    const [queues, workers] = await Promise.all([queueCounts(tasks), leaseHolders(tasks)]);
+    return c.html(queuesPage(c.get('page'), queues, workers));
+  });
+
+  app.get('/attempts', async (c) => {
+    const filter = parseFilter((key) => c.req.query(key));
+    const { attempts, next } = await readAttemptsPage(
+      tasks,
+      filter,
+      parseCursor(c.req.query('before')),
+    );
+    return c.html(attemptsPage(c.get('page'), filter, attempts, next, flashOf(c)));
+  });
+
+  app.get('/attempts/:id', async (c) => {
+    const attempt = await attemptDetail(tasks, c.req.param('id'));
+    if (!attempt) return notFoundPage(c, `There is no attempt ${c.req.param('id')}.`);
+    return c.html(attemptPage(c.get('page'), attempt));
+  });
+
+  app.get('/api/queues', async (c) => {
+    const [queues, workers] = await Promise.all([queueCounts(tasks), leaseHolders(tasks)]);
+    return c.json({ queues, workers });
+  });
+
+  app.get('/api/outcomes', async (c) => c.json(await outcomesLastHour(tasks)));
+
+  app.get('/api/attempts', async (c) => {
+    const filter = parseFilter((key) => c.req.query(key));
+    return c.json(await readAttemptsPage(tasks, filter, parseCursor(c.req.query('before'))));
+  });
+
+  app.get('/api/attempts/:id', async (c) => {
+    const attempt = await attemptDetail(tasks, c.req.param('id'));
+    if (!attempt) {
+      return c.json({ error: { code: 'NOT_FOUND', message: 'no such attempt' } }, 404);
+    }
+    return c.json(attempt);
+  });
+}
+
+/**
+ * The actions: POST a form (with its CSRF token; checked before any route) naming one attempt
+ * (`id`) or a selection (`scope=selection` and the attempts page's filter). The first POST answers
+ * with a confirmation page; only its form, with `confirmed=yes`, acts. Not registered at all on
+ * a read-only dashboard.
+ */
+export function actionRoutes(app: App, tasks: AnyTasks): void {
+  app.post('/actions/:action', async (c) => {
+    const action = actionNamed(c.req.param('action'));
+    const form = await c.req.parseBody();
+    const field = (key: string): string | undefined => {
+      const value = form[key];
+      return typeof value === 'string' ? value : undefined;
+    };
+    const confirmed = field('confirmed') === 'yes';
+    const page = c.get('page');
+    const context = { remoteAddress: c.env?.remoteAddress ?? null };
+    if (field('scope') === 'selection') {
+      const filter = parseFilter(field);
+      checkSelection(action, filter);
+      return confirmed
+        ? actOnSelection(c, tasks, action, filter, context)
+        : confirmSelection(c, tasks, action, filter);
+    }
+    const id = field('id') ?? '';
+    const attempt = await attemptDetail(tasks, id);
+    if (!attempt) return notFoundPage(c, `There is no attempt ${id}.`);
+    const back = `${page.base}/attempts/${attempt.id}`;
+    if (!confirmed) {
+      const what = `attempt ${attempt.id} (${attempt.target}.${attempt.methodName}, ${attempt.status})`;
+      const hidden = [html`<input type="hidden" name="id" value="${attempt.id}" />`];
+      return c.html(confirmPage(page, action, what, hidden, back));
+    }
+    await runAction(tasks, action, [attempt.id], context);
+    return c.redirect(back, 303);
+  });
+}
+
+async function confirmSelection(
+  c: Ctx,
+  tasks: AnyTasks,
+  action: ActionName,
+  filter: AttemptFilter,
+): Promise<Response> {
+  const page = c.get('page');
+  const count = (await selectionIds(tasks, filter)).length;
+  const described = Object.entries(filter)
+    .map(([key, value]) => `${key} = ${String(value)}`)
+    .join(', ');
+  const what = `${count === selectionLimit ? `the first ${count}` : count} attempt(s) matching ${described}`;
+  const hidden = [
+    ...filterInputs(filter),
+    html`<input type="hidden" name="scope" value="selection" />`,
+  ];
+  return c.html(
+    confirmPage(page, action, what, hidden, `${page.base}/attempts${queryString(filter)}`),
+  );
+}
+
+async function actOnSelection(
+  c: Ctx,
+  tasks: AnyTasks,
+  action: ActionName,
+  filter: AttemptFilter,
+  context: Record<string, unknown>,
+): Promise<Response> {
+  const ids = await selectionIds(tasks, filter);
+  const outcome = await runAction(tasks, action, ids, { ...context, filter });
+  const extra = { action, done: String(outcome.done), skipped: String(outcome.skipped) };
+  return c.redirect(`${c.get('page').base}/attempts${queryString(filter, extra)}`, 303);
+}
+
+function flashOf(c: Ctx): Flash | null {
+  const action = c.req.query('action');
+  const done = Number(c.req.query('done'));
+  const skipped = Number(c.req.query('skipped') ?? 0);
+  if (action === undefined || !Object.hasOwn(actions, action)) return null;
+  if (!Number.isSafeInteger(done) || !Number.isSafeInteger(skipped)) return null;
+  return { action: action as ActionName, done, skipped };
+}
+
+function notFoundPage(c: Ctx, message: string): Response | Promise<Response> {
+  return c.html(errorPage(c.get('page'), 'Not found', message), 404);
+}

@@ -1,0 +1,222 @@
+// The dashboard in a real browser (Debian's chromium, driven by playwright-core): the CLI's
+// one-time login, filters, an attempt, a retry, an encrypted task, CSRF, read-only and 401.
+// Screenshots land in test-artifacts/dashboard/ (git-ignored) for a person to look at.
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aesGcmEncryptor, defineTarget, type Attempt } from '../../src/index.js';
+import { dashboard, nodeListener } from '../../src/dashboard/index.js';
+import { repositoryRoot, spawnCli } from '../cli/run-cli.js';
+import { migratedTasks } from '../harness/new-tasks.js';
+import { sqliteHarness } from '../harness/sqlite.js';
+
+const chromiumPath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const artifacts = join(repositoryRoot, 'test-artifacts', 'dashboard');
+const secret = 'iban DE89 3704 0044 0532 0130 00';
+
+// CI installs chromium (.ci/run); elsewhere a machine without it skips, saying so.
+const haveChromium = existsSync(chromiumPath) || process.env['CI'] === 'true';
+
+describe.skipIf(!haveChromium)(`dashboard in chromium (${chromiumPath})`, () => {
+  let harness: Awaited<ReturnType<typeof sqliteHarness>>;
+  let browser: Browser;
+  let cli: ChildProcess;
+  let loginUrl: string;
+  let readOnlyServer: Server;
+  let readOnlyUrl: string;
+  let seeded: { failed: Attempt; encrypted: Attempt };
+
+  beforeAll(async () => {
+    mkdirSync(artifacts, { recursive: true });
+    harness = await sqliteHarness();
+    const database = harness.pool;
+    const mail = defineTarget('Mailer', {
+      send(_args: { to: string }) {
+        throw new Error('SMTP 554: <relay denied> for example.com');
+      },
+    });
+    const orders = defineTarget('Orders', { fulfill(_args: { n: number }) {} });
+    const payments = defineTarget('Payments', { refund(_args: { iban: string }) {} });
+    const tasks = await migratedTasks(harness, {
+      targets: [mail, orders, payments],
+      encryptors: {
+        aes: aesGcmEncryptor({ keys: { k1: randomBytes(32).toString('base64') }, current: 'k1' }),
+      },
+    });
+    const later = new Date(Date.now() + 3_600_000);
+    const failed = await tasks.enqueue(
+      database,
+      mail.send,
+      { to: 'ops@example.com' },
+      { maxAttempts: 1 },
+    );
+    for (let n = 0; n < 12; n++) {
+      await tasks.enqueue(
+        database,
+        orders.fulfill,
+        { n },
+        { queue: n % 3 === 0 ? 'reports' : 'default' },
+      );
+    }
+    const encrypted = await tasks.enqueue(
+      database,
+      payments.refund,
+      { iban: secret },
+      {
+        encryptor: 'aes',
+        scheduledAt: later,
+        idempotenceToken: 'refund-77',
+      },
+    );
+    await tasks.runDue();
+    seeded = { failed, encrypted };
+
+    // The read-only dashboard, in this process: loopback only, no login.
+    readOnlyServer = createServer(
+      nodeListener(
+        dashboard(tasks, { readOnly: true, allowUnauthenticated: true, basePath: '/ops/tasks' }),
+      ),
+    );
+    readOnlyServer.listen(0, '127.0.0.1');
+    await once(readOnlyServer, 'listening');
+    const address = readOnlyServer.address();
+    readOnlyUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/ops/tasks/`;
+
+    // The CLI's dashboard, with its one-time login URL.
+    cli = spawnCli([
+      'dashboard',
+      '--port',
+      '0',
+      '--database-url',
+      `sqlite:${harness.file}`,
+      '--table',
+      harness.table,
+    ]);
+    loginUrl = await new Promise<string>((resolve, reject) => {
+      let output = '';
+      cli.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+        output += chunk;
+        const url = /login URL: (\S+)/.exec(output)?.[1];
+        if (url) resolve(url);
+      });
+      cli.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+      cli.on('exit', (code) =>
+        reject(new Error(`async-task dashboard exited (${code}): ${output}`)),
+      );
+    });
+
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    cli?.kill('SIGTERM');
+    if (cli && cli.exitCode === null) await once(cli, 'exit');
+    readOnlyServer?.close();
+    await harness?.close();
+  });
+
+  const shot = (page: Page, name: string) =>
+    page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+
+  it('logs in, filters, opens an attempt, retries it, and never shows encrypted arguments', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const blocked: string[] = [];
+    page.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) blocked.push(message.text());
+    });
+
+    const origin = new URL(loginUrl).origin;
+    expect((await page.goto(`${origin}/`))?.status()).toBe(401);
+    await shot(page, '0-unauthorized');
+
+    await page.goto(loginUrl);
+    expect(new URL(page.url()).pathname).toBe('/');
+    await expect.poll(() => page.locator('.chart canvas').count()).toBe(2);
+    expect(await page.locator('table.counts').innerText()).toMatch(/reports/);
+    await shot(page, '1-queues');
+
+    const reused = await browser.newContext();
+    expect((await (await reused.newPage()).goto(loginUrl))?.status()).toBe(401); // spent
+    await reused.close();
+
+    await page.click('nav a[href="/attempts"]');
+    await page.selectOption('select[name="status"]', 'failed');
+    await page.click('form.filters button[type="submit"]');
+    expect(page.url()).toContain('status=failed');
+    const rows = page.locator('table.attempts tbody tr');
+    expect(await rows.count()).toBe(1);
+    await shot(page, '2-attempts-failed');
+
+    await rows.first().locator('a').click();
+    expect(await page.locator('pre.error').innerText()).toBe(
+      'Error: SMTP 554: <relay denied> for example.com',
+    );
+    await shot(page, '3-attempt-failed');
+
+    await page.click('button.action-retry');
+    await shot(page, '4-confirm-retry');
+    expect(await page.locator('.confirm-question').innerText()).toContain(
+      `attempt ${seeded.failed.id}`,
+    );
+    await page.click('form.confirm button[type="submit"]');
+    expect(new URL(page.url()).pathname).toBe(`/attempts/${seeded.failed.id}`);
+    expect(await page.locator('h1 .status').innerText()).toBe('pending');
+    await shot(page, '5-attempt-retried');
+
+    await page.goto(`${origin}/attempts?token=refund-77`);
+    await page.locator('table.attempts tbody a').first().click();
+    const text = await page.content();
+    expect(text).not.toContain(secret);
+    expect(text).not.toContain('DE89');
+    expect(await page.locator('.encrypted').innerText()).toContain(
+      'never shows encrypted arguments',
+    );
+    await shot(page, '6-attempt-encrypted');
+
+    // The page's own origin and cookies, but no CSRF token: refused.
+    const status = await page.evaluate(async (id) => {
+      const response = await fetch('/actions/expire', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `id=${id}&confirmed=yes`,
+      });
+      return response.status;
+    }, seeded.encrypted.id);
+    expect(status).toBe(403);
+    expect(blocked).toEqual([]);
+    await context.close();
+  });
+
+  it('read-only: no buttons, and actions refused', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(readOnlyUrl);
+    await expect.poll(() => page.locator('.chart canvas').count()).toBe(2);
+    await shot(page, '7-read-only-queues');
+    await page.goto(`${readOnlyUrl}attempts/${seeded.encrypted.id}`);
+    expect(await page.locator('button').count()).toBe(0);
+    await page.goto(`${readOnlyUrl}attempts?status=pending`);
+    expect(await page.locator('form[method="post"]').count()).toBe(0);
+    expect(await page.locator('.read-only').innerText()).toBe('read-only');
+    await shot(page, '8-read-only-attempts');
+    const status = await page.evaluate(async () => {
+      const response = await fetch('actions/expire', {
+        method: 'POST',
+        body: new URLSearchParams({ id: '1' }),
+      });
+      return response.status;
+    });
+    expect(status).toBe(403);
+    await context.close();
+  });
+});

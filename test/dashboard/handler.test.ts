@@ -1,0 +1,272 @@
+// The dashboard's handler on each dialect, without a browser: pages and API read the real table,
+// actions change it, and the security rules hold (401, 403 without CSRF or origin, read-only).
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { aesGcmEncryptor, ConfigError, defineTarget, type Attempt } from '../../src/index.js';
+import { dashboard, DashboardForbiddenError } from '../../src/dashboard/index.js';
+import { mysqlFixture } from '../harness/mysql.js';
+import { migratedTasks } from '../harness/new-tasks.js';
+import { postgresFixture } from '../harness/postgres.js';
+import { sqliteFixture } from '../harness/sqlite.js';
+import { useHarness } from '../harness/use-harness.js';
+import type { Harness } from '../harness/fixture.js';
+import { DashboardClient, origin } from './dashboard-client.js';
+
+const key = randomBytes(32).toString('base64');
+const secret = 'card 4111-1111-1111-1111';
+const admin = { 'x-admin': 'yes' };
+
+interface Page {
+  readonly attempts: Attempt[];
+  readonly next: string | null;
+}
+
+/** A table with a failure (whose message is HTML), a success, pending work and an encrypted task. */
+async function seeded(harness: Harness) {
+  const orders = defineTarget('Orders', { fulfill(_args: { n: number }) {} });
+  const mailer = defineTarget('Mailer', {
+    send(_args: { to: string }) {
+      throw new Error('<img src=x onerror=alert(1)> smtp down');
+    },
+  });
+  const payments = defineTarget('Payments', { charge(_args: { card: string }) {} });
+  const logged: { object: object; message: string | undefined }[] = [];
+  const info = (object: object, message?: string) => logged.push({ object, message });
+  const tasks = await migratedTasks(harness, {
+    targets: [orders, mailer, payments],
+    encryptors: { aes: aesGcmEncryptor({ keys: { k1: key }, current: 'k1' }) },
+    logger: { debug: () => undefined, info, warn: info, error: info },
+  });
+  const later = new Date(Date.now() + 3_600_000);
+  const [done, failed, encrypted] = await harness.transaction(async (tx) => [
+    await tasks.enqueue(tx, orders.fulfill, { n: 1 }),
+    await tasks.enqueue(
+      tx,
+      mailer.send,
+      { to: 'a@example.com' },
+      { maxAttempts: 1, idempotenceToken: 'mail-1' },
+    ),
+    await tasks.enqueue(
+      tx,
+      payments.charge,
+      { card: secret },
+      { encryptor: 'aes', scheduledAt: later },
+    ),
+  ]);
+  await harness.transaction((tx) =>
+    tasks.enqueueMany(
+      tx,
+      Array.from({ length: 53 }, (_, n) => ({
+        method: orders.fulfill,
+        args: { n },
+        options: { queue: 'bulk', scheduledAt: later },
+      })),
+    ),
+  );
+  await tasks.runDue({ queues: ['default'] });
+  return { tasks, done: done, failed: failed, encrypted: encrypted, logged };
+}
+
+for (const fixture of [postgresFixture, mysqlFixture, sqliteFixture]) {
+  describe(`dashboard on ${fixture.label}`, () => {
+    const harness = useHarness(fixture);
+
+    it('shows queues, charts data, filtered and paged attempts, and one attempt', async () => {
+      const { tasks, done, failed, encrypted } = await seeded(harness());
+      const handle = dashboard(tasks, {
+        authorize: (request) => request.headers.get('x-admin') === 'yes',
+        basePath: '/tasks',
+      });
+      const browser = new DashboardClient(handle, admin);
+
+      expect((await new DashboardClient(handle).get('/tasks/')).status).toBe(401);
+      const api = await new DashboardClient(handle).get('/tasks/api/queues', 'application/json');
+      expect(api.status).toBe(401);
+      expect(await api.json()).toMatchObject({ error: { code: 'UNAUTHORIZED' } });
+
+      const home = await browser.get('/tasks/');
+      expect(home.status).toBe(200);
+      expect(home.headers.get('content-security-policy')).toContain("script-src 'self'");
+      const homeHtml = await home.text();
+      expect(homeHtml).toContain('href="/tasks/attempts?status=pending&amp;queue=bulk"');
+      expect(homeHtml).not.toMatch(/<script>|<script [^>]*>[^<]/); // scripts only as files
+
+      const { queues } = await browser.json<{ queues: { queue: string; counts: object }[] }>(
+        '/tasks/api/queues',
+      );
+      expect(queues).toEqual([
+        { queue: 'bulk', counts: { pending: { count: 53, approximate: false } } },
+        {
+          queue: 'default',
+          counts: {
+            pending: { count: 1, approximate: false },
+            succeeded: { count: 1, approximate: false },
+            failed: { count: 1, approximate: false },
+          },
+        },
+      ]);
+      const outcomes = await browser.json<{
+        minutes: number[];
+        succeeded: number[];
+        failed: number[];
+      }>('/tasks/api/outcomes');
+      expect(outcomes.minutes).toHaveLength(60);
+      expect([sum(outcomes.succeeded), sum(outcomes.failed)]).toEqual([1, 1]);
+
+      const byFilter = async (query: string) =>
+        (await browser.json<Page>(`/tasks/api/attempts?${query}`)).attempts.map((a) => a.id);
+      expect(await byFilter('status=failed')).toEqual([failed.id]);
+      expect(await byFilter('token=mail-1')).toEqual([failed.id]);
+      expect(await byFilter('target=Orders&method=fulfill&queue=default')).toEqual([done.id]);
+      expect(await byFilter('status=succeeded&queue=bulk')).toEqual([]);
+      const first = await browser.json<Page>('/tasks/api/attempts?queue=bulk');
+      expect(first.attempts).toHaveLength(50);
+      const second = await browser.json<Page>(
+        `/tasks/api/attempts?queue=bulk&before=${first.next}`,
+      );
+      expect([second.attempts.length, second.next]).toEqual([3, null]);
+      expect(
+        (await browser.get('/tasks/api/attempts?status=nope', 'application/json')).status,
+      ).toBe(400);
+
+      const failedPage = await browser.text(`/tasks/attempts/${failed.id}`);
+      expect(failedPage).toContain('&lt;img src=x onerror=alert(1)&gt; smtp down');
+      expect(failedPage).not.toContain('<img src=x');
+      expect(failedPage).toContain('a@example.com'); // plain arguments are shown
+      for (const page of [
+        await browser.text(`/tasks/attempts/${encrypted.id}`),
+        JSON.stringify(await browser.json(`/tasks/api/attempts/${encrypted.id}`)),
+        await browser.text('/tasks/attempts?target=Payments'),
+      ]) {
+        expect(page).toContain('Payments');
+        expect(page).not.toContain(secret);
+        expect(page).not.toContain('4111');
+      }
+      expect((await browser.get('/tasks/attempts/999999')).status).toBe(404);
+    });
+
+    it('retries, expires and fails one at a time and by selection, confirmed and logged', async () => {
+      const { tasks, failed, logged } = await seeded(harness());
+      const handle = dashboard(tasks, { authorize: () => true });
+      const browser = new DashboardClient(handle);
+      const csrf = await browser.csrf(`/attempts/${failed.id}`);
+
+      const noToken = await browser.post('/actions/retry', { id: failed.id, confirmed: 'yes' });
+      expect(noToken.status).toBe(403);
+      const wrongToken = await browser.post('/actions/retry', {
+        id: failed.id,
+        confirmed: 'yes',
+        csrf: `${csrf}x`,
+      });
+      expect(wrongToken.status).toBe(403);
+      const otherSite = await browser.post(
+        '/actions/retry',
+        { id: failed.id, confirmed: 'yes', csrf },
+        { origin: 'https://evil.example' },
+      );
+      expect(otherSite.status).toBe(403);
+      const noOrigin = await browser.post(
+        '/actions/retry',
+        { id: failed.id, confirmed: 'yes', csrf },
+        {},
+      );
+      expect(noOrigin.status).toBe(403);
+      const tokenElsewhere = new DashboardClient(handle);
+      expect(
+        (await tokenElsewhere.post('/actions/retry', { id: failed.id, confirmed: 'yes', csrf }))
+          .status,
+      ).toBe(403);
+      expect((await tasks.get(failed.id))?.status).toBe('failed');
+
+      const question = await browser.post('/actions/retry', { id: failed.id, csrf });
+      expect(question.status).toBe(200);
+      expect(await question.text()).toContain('name="confirmed" value="yes"');
+      expect((await tasks.get(failed.id))?.status).toBe('failed');
+      const retried = await browser.post('/actions/retry', {
+        id: failed.id,
+        csrf,
+        confirmed: 'yes',
+      });
+      expect([retried.status, retried.headers.get('location')]).toEqual([
+        303,
+        `/attempts/${failed.id}`,
+      ]);
+      expect((await tasks.get(failed.id))?.status).toBe('pending');
+      const again = await browser.post('/actions/retry', { id: failed.id, csrf, confirmed: 'yes' });
+      expect(again.status).toBe(303); // no longer failed: skipped, not an error page
+      expect((await tasks.get(failed.id))?.status).toBe('pending');
+
+      const selection = { scope: 'selection', status: 'pending', queue: 'bulk', csrf };
+      const count = await browser.post('/actions/expire', selection);
+      expect(await count.text()).toContain('53 attempt(s) matching status = pending, queue = bulk');
+      const expired = await browser.post('/actions/expire', { ...selection, confirmed: 'yes' });
+      expect(expired.headers.get('location')).toBe(
+        '/attempts?status=pending&queue=bulk&action=expire&done=53&skipped=0',
+      );
+      expect(await tasks.list({ queue: 'bulk', status: 'expired', limit: 100 })).toHaveLength(53);
+      expect(await browser.text(expired.headers.get('location')!)).toContain(
+        'Expired 53 attempt(s)',
+      );
+      const wrongStatus = await browser.post('/actions/fail', {
+        ...selection,
+        status: 'failed',
+        confirmed: 'yes',
+      });
+      expect(wrongStatus.status).toBe(400);
+
+      const actionsLogged = logged.filter((entry) => entry.message?.startsWith('dashboard:'));
+      expect(actionsLogged.map((entry) => entry.message)).toEqual([
+        'dashboard: retried 1 attempt(s)',
+        'dashboard: retried 0 attempt(s), skipped 1 no longer failed or expired',
+        'dashboard: expired 53 attempt(s)',
+      ]);
+      expect(actionsLogged[0]!.object).toMatchObject({ action: 'retry', ids: [failed.id] });
+    });
+
+    it('read-only shows no action and refuses them; unauthenticated serves loopback only', async () => {
+      const { tasks, failed } = await seeded(harness());
+      expect(() => dashboard(tasks)).toThrow(ConfigError);
+      expect(() => dashboard(tasks, { basePath: 'no-slash', authorize: () => true })).toThrow(
+        ConfigError,
+      );
+
+      const readOnly = new DashboardClient(
+        dashboard(tasks, { readOnly: true, allowUnauthenticated: true }),
+      );
+      for (const path of ['/', `/attempts/${failed.id}`, '/attempts?status=failed']) {
+        const page = await readOnly.text(path);
+        expect(page).not.toContain('method="post"');
+        expect(page).not.toContain('<button type="submit" class="action');
+      }
+      const refused = await readOnly.post(
+        '/actions/retry',
+        { id: failed.id, confirmed: 'yes' },
+        {
+          origin,
+          accept: 'application/json',
+        },
+      );
+      expect(refused.status).toBe(403);
+      expect(await refused.json()).toEqual({
+        error: {
+          code: 'FORBIDDEN',
+          message: new DashboardForbiddenError('refused: this dashboard is read-only').message,
+        },
+      });
+      expect((await tasks.get(failed.id))?.status).toBe('failed');
+
+      const open = dashboard(tasks, { allowUnauthenticated: true });
+      expect((await new DashboardClient(open, {}, '::ffff:127.0.0.1').get('/')).status).toBe(200);
+      expect((await new DashboardClient(open, {}, '10.0.0.7').get('/')).status).toBe(401);
+      const rebound = await open(new Request('http://attacker.example/'), {
+        remoteAddress: '127.0.0.1',
+      });
+      expect(rebound.status).toBe(401);
+      expect((await open(new Request(`${origin}/`))).status).toBe(401); // no address known
+    });
+  });
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((total, value) => total + value, 0);
+}
