@@ -194,6 +194,8 @@ export class Pipeline {
         const again = records.filter((record) => this.#performed.has(record.id));
         if (again.length > 0 && this.#followEnqueues) {
           this.#holdBack(again);
+          // Held, they are out of the next claim's way: claim on, whatever is running.
+          if (again.length === records.length && !exhausted) continue;
         } else if (again.length > 0) {
           exhausted = true;
           await this.#release(again);

@@ -156,13 +156,22 @@ for (const fixture of perDialect) {
             runs += 1;
             throw new Error('nope');
           },
+          after(_args: null) {},
         },
         { backoff: () => 0, maxAttempts: 3 },
       );
       const tasks = await migratedTasks(harness(), { targets: [Flaky] });
-      const { id } = await harness().transaction((tx) => tasks.enqueue(tx, Flaky.work, null));
+      const { id } = await harness().transaction(async (tx) => {
+        const first = await tasks.enqueue(tx, Flaky.work, null);
+        await tasks.enqueue(tx, Flaky.after, null);
+        return first;
+      });
 
-      expect((await drain(tasks)).runs.map((run) => run.outcome)).toEqual(['retried']);
+      // The retry is due at once and first in line: held back, it does not block what follows.
+      expect((await drain(tasks)).runs.map((run) => [run.method, run.outcome])).toEqual([
+        ['work', 'retried'],
+        ['after', 'succeeded'],
+      ]);
       expect(runs).toBe(1);
       // Claimed again and handed back unrun: no run counted, nothing left running.
       expect(await tasks.get(id)).toMatchObject({ status: 'pending', numAttempts: 1 });
