@@ -34,7 +34,9 @@ for (const setup of [postgresCliDatabase, sqliteCliDatabase]) {
       expect(done.table).toBe(db.table);
       expect(done.removed[0]).toMatch(/^table /);
       if (db.label === 'postgres') {
-        expect(done.removed.filter((object) => object.startsWith('function '))).toHaveLength(2);
+        const functions = done.removed.filter((object) => object.startsWith('function '));
+        expect(functions.join('\n')).toMatch(/_notify_due\(\)/);
+        expect(functions.join('\n')).toMatch(/_claim\(text,/);
       }
       const again = await runCli(['uninstall', '--yes', ...db.args]);
       expect(again.stdout).toBe(`table ${db.table}: nothing to remove\n`);
