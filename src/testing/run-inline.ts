@@ -176,6 +176,8 @@ class Inline implements InlineRunner {
       },
       Math.max(0, next - Date.now()),
     );
+    // Looks for an enqueue that may never commit must not keep a test process alive.
+    this.#timer.unref();
   }
 
   /** Runs `fn` after whatever runs now; a failure is kept for `idle()` or `stop()`. */
