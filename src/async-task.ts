@@ -27,7 +27,7 @@ import { SchemaCheck } from './facade/schema-check.js';
 
 export type { EnqueueArgs, EnqueueItem, EnqueueOptions } from './facade/enqueuer.js';
 export type { AttemptStats, ListOptions, PruneOptions } from './facade/management.js';
-export type { AsyncTaskDefaults, AsyncTaskOptions } from './facade/options.js';
+export type { AsyncTaskDefaults, AsyncTaskOptions, Schedule } from './facade/options.js';
 
 /**
  * The entry point: enqueue tasks inside your transactions, perform them with `runDue` or a worker,
@@ -44,6 +44,8 @@ export class AsyncTask<
   Tx,
   HandlerTx = Tx,
   Encryptors extends Record<string, Encryptor> = Record<never, Encryptor>,
+  // Only so that each entry of `schedules` has its args checked against its own method.
+  const Schedules extends readonly unknown[] = readonly unknown[],
 > {
   readonly #driver: Driver<Tx, HandlerTx>;
   readonly #table: TableName;
@@ -52,13 +54,18 @@ export class AsyncTask<
   readonly #enqueuer: Enqueuer<Tx>;
   readonly #management: Management;
 
-  constructor(options: AsyncTaskOptions<Tx, HandlerTx, Encryptors>) {
-    const { driver, table, defaults, runtime, schemaOwner } = resolveOptions(options);
+  constructor(options: AsyncTaskOptions<Tx, HandlerTx, Encryptors, Schedules>) {
+    const { driver, table, defaults, runtime: resolved, schemaOwner } = resolveOptions(options);
+    const runtime: Runtime = {
+      ...resolved,
+      enqueueTicks: (schedule, ticks) => this.#enqueuer.enqueueTicks(schedule, ticks),
+    };
     this.#driver = driver;
     this.#table = table;
     this.#runtime = runtime;
     this.#schema = new SchemaCheck(driver, table, schemaOwner);
     this.#enqueuer = new Enqueuer(driver, runtime, defaults);
+    for (const schedule of runtime.schedules) this.#enqueuer.checkSchedule(schedule);
     this.#management = new Management(runtime);
   }
 

@@ -8,6 +8,7 @@ export type {
   EnqueueOptions,
   ListOptions,
   PruneOptions,
+  Schedule,
 } from './async-task.js';
 export type { Attempt, AttemptStatus } from './core/attempt.js';
 export { aesGcmEncryptor } from './core/encryptor.js';

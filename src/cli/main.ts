@@ -10,6 +10,7 @@ import { migrateCommand } from './commands/migrate.js';
 import { migrationsCommand } from './commands/migrations.js';
 import { pruneCommand } from './commands/prune.js';
 import { retryCommand } from './commands/retry.js';
+import { schedulesCommand } from './commands/schedules.js';
 import { showCommand } from './commands/show.js';
 import { statsCommand } from './commands/stats.js';
 import { uninstallCommand } from './commands/uninstall.js';
@@ -64,6 +65,7 @@ Try it with no server: npx async-task demo`,
     migrateCommand(),
     migrationsCommand(),
     workerCommand(),
+    schedulesCommand(),
     statsCommand(),
     listCommand(),
     showCommand(),
@@ -71,8 +73,8 @@ Try it with no server: npx async-task demo`,
     expireCommand(),
     failCommand(),
     pruneCommand(),
-    dashboardCommand(),
     uninstallCommand(),
+    dashboardCommand(),
     demoCommand(),
   ]) {
     root.addCommand(command);

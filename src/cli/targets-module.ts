@@ -1,19 +1,26 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { AsyncTaskOptions } from '../async-task.js';
 import type { Encryptor } from '../core/encryptor.js';
 import { targetDefinition, type Target } from '../core/target.js';
 import type { ErrorHook } from '../worker/runtime.js';
 import { CliError } from './errors.js';
 
-/** What `worker --targets <module>` takes from the module. */
+/** What `worker --targets <module>` (and `schedules`) take from the module. */
 export interface TargetsModule {
   readonly targets: readonly Target[];
   /** Optional export `encryptors`: needed to perform attempts stored encrypted. */
   readonly encryptors?: Readonly<Record<string, Encryptor>>;
   /** Optional export `onError`: called when a handler throws. */
   readonly onError?: ErrorHook;
+  /** Optional export `schedules`: the recurring tasks the worker enqueues (checked by AsyncTask). */
+  readonly schedules?: ModuleSchedules;
 }
+
+type ModuleSchedules = NonNullable<
+  AsyncTaskOptions<unknown, unknown, Record<string, Encryptor>>['schedules']
+>;
 
 /**
  * Imports the module at `path` (relative to the current directory) and reads its targets: a
@@ -54,6 +61,12 @@ export async function loadTargetsModule(path: string): Promise<TargetsModule> {
   });
   const encryptors = module['encryptors'] ?? from['encryptors'];
   const onError = module['onError'] ?? from['onError'];
+  const schedules = module['schedules'] ?? from['schedules'];
+  if (schedules !== undefined && !Array.isArray(schedules)) {
+    throw new CliError(
+      `the targets module ${file}: \`schedules\` must be an array of { name, cron, method, args }`,
+    );
+  }
   if (encryptors !== undefined && (typeof encryptors !== 'object' || encryptors === null)) {
     throw new CliError(
       `the targets module ${file}: \`encryptors\` must be an object of encryptors`,
@@ -66,6 +79,8 @@ export async function loadTargetsModule(path: string): Promise<TargetsModule> {
     targets: targets as Target[],
     ...(encryptors === undefined ? {} : { encryptors: encryptors as Record<string, Encryptor> }),
     ...(onError === undefined ? {} : { onError: onError as ErrorHook }),
+    // Checked entry by entry by the AsyncTask, which says which one is wrong and how.
+    ...(schedules === undefined ? {} : { schedules: schedules as ModuleSchedules }),
   };
 }
 

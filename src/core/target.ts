@@ -44,6 +44,11 @@ export type TaskMethod<Args> = ((args: Args, ctx: TaskContext<never>) => unknown
   readonly [madeByDefineTarget]: Args;
 };
 
+/** Any method made by `defineTarget`, whatever its arguments (where they are checked elsewhere). */
+export type AnyTaskMethod = ((args: never, ctx: TaskContext<never>) => unknown) & {
+  readonly [madeByDefineTarget]: unknown;
+};
+
 /** The arguments a method takes: its first parameter's type, `undefined` when it has none. */
 type FirstParameter<Params extends readonly unknown[]> = Params extends readonly []
   ? undefined

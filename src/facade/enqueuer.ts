@@ -2,6 +2,7 @@ import { toAttempt, type Attempt } from '../core/attempt.js';
 import { decodeArgs, encodeArgs } from '../core/codec.js';
 import { ConfigError, SerializationError, UnknownTargetError } from '../core/errors.js';
 import type { JsonArgs } from '../core/json-args.js';
+import { tickToken, type ScheduleDefinition } from '../core/schedule.js';
 import { checkMaxAttempts } from '../core/retry-policy.js';
 import {
   checkPriority,
@@ -55,6 +56,19 @@ export interface EnqueueDefaults {
 }
 
 const maxTokenLength = 255;
+
+/** What `#prepare` takes for one tick of a schedule. */
+function tickEnqueue(
+  schedule: ScheduleDefinition,
+  tick: Date,
+): [method: unknown, args: unknown, options: EnqueueOptions, where: string] {
+  const options = {
+    ...schedule.options,
+    idempotenceToken: tickToken(schedule.name, tick),
+    scheduledAt: tick,
+  };
+  return [schedule.method, schedule.args, options, `schedule '${schedule.name}'`];
+}
 /** A surrogate code unit not paired with its other half (a whole pair is one code point). */
 const loneSurrogate = /\p{Surrogate}/u;
 
@@ -128,6 +142,30 @@ export class Enqueuer<Tx> {
       return Promise.all(rows.map((row) => Promise.resolve(row))).then(insert);
     }
     return insert(rows as AttemptInsertParams[]);
+  }
+
+  /**
+   * The Scheduler's inserts: one attempt per tick, each with its tick's token and due at the tick,
+   * in one statement on the pool (outside any transaction of the caller's).
+   */
+  async enqueueTicks(schedule: ScheduleDefinition, ticks: readonly Date[]): Promise<void> {
+    const rows = await Promise.all(
+      ticks.map((tick) => Promise.resolve(this.#prepare(...tickEnqueue(schedule, tick)))),
+    );
+    await this.#runtime.driver.run((connection) =>
+      this.#runtime.executor(connection).attemptInsertMany(rows),
+    );
+    this.#wakeLocal(rows);
+  }
+
+  /**
+   * Checks at construction what each tick of `schedule` will enqueue (the method is a known
+   * target's, the arguments JSON can carry, the options valid), so a wrong schedule fails at
+   * `new AsyncTask` rather than at its first tick. An async encryptor's errors wait for the tick.
+   */
+  checkSchedule(schedule: ScheduleDefinition): void {
+    const row = this.#prepare(...tickEnqueue(schedule, new Date(0)));
+    if (row instanceof Promise) row.catch(() => {});
   }
 
   /** Calls `wake` with the queue of each local enqueue due now, until the returned stop. */
@@ -246,7 +284,9 @@ export class Enqueuer<Tx> {
    */
   #wakeLocal(rows: readonly AttemptInsertParams[]): void {
     if (this.#localWakers.size === 0) return;
-    const queues = new Set(rows.filter((row) => row.scheduledAt === null).map((row) => row.queue));
+    const now = Date.now();
+    const due = rows.filter((row) => row.scheduledAt === null || row.scheduledAt.getTime() <= now);
+    const queues = new Set(due.map((row) => row.queue));
     if (queues.size === 0) return;
     setImmediate(() => {
       for (const wake of this.#localWakers) for (const queue of queues) wake(queue);

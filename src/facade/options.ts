@@ -9,6 +9,7 @@ import {
   defaultMaxAttempts,
   type Backoff,
 } from '../core/retry-policy.js';
+import { checkSchedules, type ScheduleOptions } from '../core/schedule.js';
 import { parseTableName } from '../core/table-name.js';
 import {
   checkPriority,
@@ -16,12 +17,14 @@ import {
   targetDefinition,
   type Target,
   type TargetDefinition,
+  type AnyTaskMethod,
+  type TaskMethod,
 } from '../core/target.js';
 import type { Driver, TableName } from '../seam/driver.js';
 import type { Executor } from '../seam/executor.js';
 import type { SqlConnection } from '../seam/sql-connection.js';
 import type { ErrorHook, Runtime } from '../worker/runtime.js';
-import type { EnqueueDefaults } from './enqueuer.js';
+import type { EnqueueArgs, EnqueueDefaults, EnqueueOptions } from './enqueuer.js';
 import { resolveSchemaOwner, type SchemaOwner } from './schema-check.js';
 
 export interface AsyncTaskDefaults<EncryptorName extends string> {
@@ -37,7 +40,30 @@ export interface AsyncTaskDefaults<EncryptorName extends string> {
   readonly encryptor?: EncryptorName | null;
 }
 
-export interface AsyncTaskOptions<Tx, HandlerTx, Encryptors extends Record<string, Encryptor>> {
+/**
+ * One recurring task of `schedules`: `args` are checked against `method`'s parameter as in
+ * `enqueue`; `options` are `enqueue`'s but for `idempotenceToken` and `scheduledAt`, which each
+ * tick sets.
+ */
+export type Schedule<Args, EncryptorName extends string = string> = ScheduleOptions<
+  TaskMethod<Args>,
+  EnqueueArgs<Args>,
+  Omit<EnqueueOptions<EncryptorName>, 'idempotenceToken' | 'scheduledAt'>
+>;
+
+/**
+ * The encryptor names a schedule may use: those of `encryptors`, which its entries must not
+ * widen (the wrapping is not an inference site, as `NoInfer` in TypeScript 5.4+).
+ */
+type EncryptorNameOf<Encryptors> = keyof [Encryptors][Encryptors extends unknown ? 0 : never] &
+  string;
+
+export interface AsyncTaskOptions<
+  Tx,
+  HandlerTx,
+  Encryptors extends Record<string, Encryptor>,
+  Schedules extends readonly unknown[] = readonly unknown[],
+> {
   /** The driver for your client; its pool is what the worker and `runDue` use. */
   readonly driver: Driver<Tx, HandlerTx>;
   /** Every target whose methods this process may enqueue or perform. */
@@ -87,6 +113,24 @@ export interface AsyncTaskOptions<Tx, HandlerTx, Encryptors extends Record<strin
    * new AsyncTask({ driver, targets, schema: { external: 'knex', out: 'db/migrations' } });
    */
   readonly schema?: SchemaOwner;
+  /**
+   * Recurring tasks. Every worker enqueues their ticks (and `runDue` those due when it is
+   * called); each tick is one attempt however many workers run, through the idempotence token
+   * `schedule:<name>:<tick as ISO 8601>`. Changing or removing a schedule takes effect as the
+   * processes running it are deployed. @defaultValue `[]`
+   * @example
+   * schedules: [{ name: 'nightly-report', cron: '0 3 * * *', timezone: 'Europe/Berlin',
+   *   method: Reports.nightly, args: {}, options: { queue: 'reports' } }]
+   */
+  readonly schedules?: unknown[] extends Schedules
+    ? readonly ScheduleOptions<
+        AnyTaskMethod,
+        unknown,
+        Omit<EnqueueOptions<EncryptorNameOf<Encryptors>>, 'idempotenceToken' | 'scheduledAt'>
+      >[]
+    : {
+        readonly [K in keyof Schedules]: Schedule<Schedules[K], EncryptorNameOf<Encryptors>>;
+      };
 }
 
 /** `AsyncTaskOptions` once checked, with every default filled in. */
@@ -94,7 +138,8 @@ export interface ResolvedOptions<Tx, HandlerTx> {
   readonly driver: Driver<Tx, HandlerTx>;
   readonly table: TableName;
   readonly defaults: EnqueueDefaults;
-  readonly runtime: Runtime;
+  /** Complete once the AsyncTask gives it `enqueueTicks` (its enqueuer does the inserts). */
+  readonly runtime: Omit<Runtime, 'enqueueTicks'>;
   readonly schemaOwner: SchemaOwner;
 }
 
@@ -102,9 +147,12 @@ export interface ResolvedOptions<Tx, HandlerTx> {
  * Checks `new AsyncTask`'s options in the order users meet their mistakes (driver, table,
  * targets, encryptors, defaults, hooks), throwing a ConfigError at the first wrong one.
  */
-export function resolveOptions<Tx, HandlerTx, Encryptors extends Record<string, Encryptor>>(
-  options: AsyncTaskOptions<Tx, HandlerTx, Encryptors>,
-): ResolvedOptions<Tx, HandlerTx> {
+export function resolveOptions<
+  Tx,
+  HandlerTx,
+  Encryptors extends Record<string, Encryptor>,
+  Schedules extends readonly unknown[],
+>(options: AsyncTaskOptions<Tx, HandlerTx, Encryptors, Schedules>): ResolvedOptions<Tx, HandlerTx> {
   if (!options || typeof options.driver?.connection !== 'function') {
     throw new ConfigError(
       'new AsyncTask: `driver` is required, e.g. pgDriver(pool) from async-task/pg',
@@ -144,7 +192,8 @@ export function resolveOptions<Tx, HandlerTx, Encryptors extends Record<string, 
     );
   }
   const dialect = driver.dialect;
-  const runtime: Runtime = {
+  const schedules = checkSchedules(options.schedules);
+  const runtime: Omit<Runtime, 'enqueueTicks'> = {
     driver,
     table,
     targets,
@@ -154,6 +203,7 @@ export function resolveOptions<Tx, HandlerTx, Encryptors extends Record<string, 
     encryptedTaskErrors,
     logger: safeLogger(options.logger ?? silentLogger),
     retention,
+    schedules,
     executor: (connection: SqlConnection): Executor => dialect.executor(connection, table),
   };
   const schemaOwner = resolveSchemaOwner(options.schema);

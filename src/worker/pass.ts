@@ -3,6 +3,7 @@ import { integerOption } from '../core/options.js';
 import { checkQueue, checkTimeout } from '../core/target.js';
 import { Pipeline } from './pipeline.js';
 import type { Runtime } from './runtime.js';
+import { Scheduler } from './scheduler.js';
 
 const integer = integerOption('runDue');
 
@@ -70,6 +71,12 @@ export async function runPass(
       runtime.executor(connection).attemptRescueExpired(1000),
     )
   ).length;
+  if (runtime.schedules.length > 0) {
+    // Serverless and cron callers have no Scheduler running: each pass enqueues the ticks due.
+    await new Scheduler(runtime, (error) => {
+      throw error;
+    }).enqueueDue();
+  }
   const counts = { claimed: 0, succeeded: 0, retried: 0, failed: 0, lost: 0 };
   const pipeline = new Pipeline(runtime, {
     lockedBy,

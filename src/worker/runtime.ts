@@ -3,6 +3,7 @@ import type { EncryptedTaskErrors } from '../core/error-text.js';
 import type { Encryptor } from '../core/encryptor.js';
 import type { Logger } from '../core/logger.js';
 import type { Retention } from '../core/retention.js';
+import type { ScheduleDefinition } from '../core/schedule.js';
 import type { Backoff } from '../core/retry-policy.js';
 import type { TargetDefinition } from '../core/target.js';
 import type { Driver, TableName } from '../seam/driver.js';
@@ -25,5 +26,9 @@ export interface Runtime {
   readonly logger: Logger;
   /** How long finished attempts are kept; null when nothing is ever pruned (no Pruner needed). */
   readonly retention: Retention | null;
+  /** Recurring tasks, enqueued by every worker's Scheduler and by `runDue`. */
+  readonly schedules: readonly ScheduleDefinition[];
+  /** Inserts one attempt per tick of `schedule` (each with its tick's token), on the pool. */
+  enqueueTicks(schedule: ScheduleDefinition, ticks: readonly Date[]): Promise<void>;
   executor(connection: SqlConnection): Executor;
 }

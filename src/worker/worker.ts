@@ -9,6 +9,7 @@ import { Notifier } from './notifier.js';
 import { Pipeline } from './pipeline.js';
 import { Pruner } from './pruner.js';
 import { Rescuer } from './rescuer.js';
+import { Scheduler } from './scheduler.js';
 import type { RunResult } from './runner.js';
 import type { Runtime } from './runtime.js';
 import {
@@ -53,6 +54,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #signalHandler: (() => void) | undefined;
   #stopping: Promise<void> | undefined;
   #unsubscribeLocal: (() => void) | undefined;
+  #scheduler: Scheduler | undefined;
 
   /**
    * @internal use `tasks.worker(options)`. A factory rather than the constructor: the emitted
@@ -180,6 +182,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       });
       this.#pruner.start();
     }
+    // Not after a stop() that came during ensureSchema: it would enqueue with no one to stop it.
+    if (this.#state === 'running' && this.#runtime.schedules.length > 0) {
+      this.#scheduler = new Scheduler(this.#runtime, (error) => this.#error(error, 'schedule'));
+      this.#scheduler.start();
+    }
     if (settings.handleSignals) {
       this.#signalHandler = () => void this.stop();
       process.once('SIGTERM', this.#signalHandler);
@@ -213,12 +220,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
       process.off('SIGINT', this.#signalHandler);
     }
     const rescueEnded = this.#rescuer?.stop();
+    const schedulerEnded = this.#scheduler?.stop();
     this.#unsubscribeLocal?.();
     await this.#pruner?.close();
     this.#pipeline?.wake();
     await this.#loop;
     await this.#notifier?.close();
     await rescueEnded;
+    await schedulerEnded;
     await this.#pipeline?.drain(timeoutMs);
     this.#state = 'stopped';
     this.#runtime.logger.info({ workerId: this.id }, 'worker stopped');

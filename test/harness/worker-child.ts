@@ -75,7 +75,18 @@ const target = workerChildTarget({
   completed: (ctx) => say(`done ${ctx.attempt.id} ${ctx.attempt.numAttempts}`),
   insertSide: sideInserter(process.env['ASYNC_TASK_CHILD_DIALECT'] ?? '', table),
 });
-const tasks = new AsyncTask({ driver, table, targets: [target] });
+// ASYNC_TASK_WORKER_SCHEDULES: JSON [{ name, cron, method (a method name of the target), args,
+// catchUp? }], the schedules this child's AsyncTask runs.
+const schedules = (
+  JSON.parse(process.env['ASYNC_TASK_WORKER_SCHEDULES'] ?? '[]') as {
+    name: string;
+    cron: string;
+    method: 'slow';
+    args: { ms: number };
+    catchUp?: number;
+  }[]
+).map((schedule) => ({ ...schedule, method: target[schedule.method] }));
+const tasks = new AsyncTask({ driver, table, targets: [target], schedules });
 const worker = tasks.worker(options);
 worker.on('rescued', ({ attempt }) => say(`rescued ${attempt.id} ${attempt.status}`));
 worker.on('error', ({ error, during }) => {

@@ -53,7 +53,7 @@ export function workerCommand(): Command {
     )
     .requiredOption(
       '--targets <module>',
-      'JavaScript module exporting `targets` (an array of defineTarget results) or a default array; optional exports `encryptors` and `onError`',
+      'JavaScript module exporting `targets` (an array of defineTarget results) or a default array; optional exports `encryptors`, `onError` and `schedules`',
     )
     .addOption(
       new Option('-c, --concurrency <n>', 'handlers running at once (1-10000)')
@@ -232,6 +232,7 @@ async function runWorker(options: WorkerCommandOptions): Promise<void> {
         extra: {
           ...(module.encryptors === undefined ? {} : { encryptors: module.encryptors }),
           ...(module.onError === undefined ? {} : { onError: module.onError }),
+          ...(module.schedules === undefined ? {} : { schedules: module.schedules }),
           ...(options.verbose ? { logger: stderrLogger } : {}),
         },
       },
