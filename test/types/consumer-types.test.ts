@@ -62,6 +62,8 @@ function compile(compiler: Compiler, dir: string, source: string): Problem[] {
       target: compiler.ScriptTarget.ES2022,
       lib: ['lib.es2022.d.ts'],
       types: ['node'],
+      // From the temporary project, not from the current directory (this repository).
+      typeRoots: [join(dir, 'node_modules/@types')],
       strict: true,
       exactOptionalPropertyTypes: true,
       noUncheckedIndexedAccess: true,
