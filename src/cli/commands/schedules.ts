@@ -31,7 +31,7 @@ function inZone(instant: Date, timezone: string): string {
 
 export function schedulesCommand(): Command {
   const command = new Command('schedules')
-    .summary("list the targets module's recurring tasks and their next runs")
+    .summary('list recurring tasks and their next runs')
     .description(
       'list the recurring tasks (the `schedules` export of the targets module, as `worker --targets` runs them) with their next runs; needs no database',
     )
