@@ -51,10 +51,8 @@ export interface PipelineOptions {
    */
   readonly maxUnwritten?: number;
   /**
-   * @internal async-task/testing's drain: passes claim with no horizon, so what runs enqueue is
-   * claimed too, and an attempt this pipeline already ran that comes due again (a retry) is kept
-   * leased and unrun until `drain()` hands it back, so no later claim takes it either. Left out:
-   * a `runDue` pass.
+   * @internal async-task/testing's drain: claims with no horizon (what runs enqueue is claimed
+   * too), and a retry of an attempt already run here stays leased and unrun until `drain()`.
    */
   readonly followEnqueues?: boolean;
   readonly hooks: PipelineHooks;
