@@ -1,13 +1,15 @@
-// `npm run bench:dashboard`: the dashboard on a 6,000,000-row PostgreSQL table. Fills the table
+// `npm run bench:dashboard`: the dashboard on a 6,000,000-row PostgreSQL table, run from source
+// with tsx (no build). Fills the table
 // (schema dashboard_bench; minutes, once: --reuse keeps a filled one), then times each page and
 // API request through the handler (no network), median and worst of --runs after two warm-ups.
 // Target: every request under 200 ms. Options: --rows=6000000 --runs=9 --reuse
 import pg from 'pg';
-import { AsyncTask } from '../dist/index.js';
-import { pgDriver } from '../dist/drivers/pg.js';
-import { dashboard } from '../dist/dashboard/index.js';
+import { AsyncTask } from '../src/index.js';
+import { pgDriver } from '../src/drivers/pg.js';
+import { dashboard } from '../src/dashboard/index.js';
 import { fillAttempts, rowShape } from './dashboard-fill.mjs';
-import { databaseUrl } from './systems.mjs';
+
+const databaseUrl = process.env.ASYNC_TASK_BENCH_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 const args = new Map(
   process.argv.slice(2).map((arg) => {
@@ -49,6 +51,7 @@ if (args.get('reuse') !== 'true' || count !== rows) {
 const handle = dashboard(tasks, { authorize: () => true });
 const newest = rows - 10;
 const tokenRow = rowShape(newest);
+const oldRow = rowShape(10);
 const { rows: failedRows } = await pool.query(
   `SELECT id::text FROM ${table} WHERE status = 'failed' ORDER BY id DESC LIMIT 1`,
 );
@@ -72,6 +75,14 @@ const requests = [
     `/api/attempts?target=${tokenRow.target}&method=${tokenRow.method}&token=${tokenRow.token}`,
   ],
   ['api: attempts, token only', `/api/attempts?token=${tokenRow.token}`],
+  // The worst cases: a filter without an index of its own walks the primary key until it has a
+  // page, so one that matches nothing, or only the oldest rows, reads the whole table.
+  ['api: attempts, target matching none', '/api/attempts?target=Nobody'],
+  ['api: attempts, oldest token only', `/api/attempts?token=${oldRow.token}`],
+  [
+    'api: attempts, oldest token + target + method',
+    `/api/attempts?target=${oldRow.target}&method=${oldRow.method}&token=${oldRow.token}`,
+  ],
   ['api: attempts, page in the middle', `/api/attempts?before=${Math.floor(rows / 2)}`],
   ['api: one attempt', `/api/attempts/${failedId}`],
 ];

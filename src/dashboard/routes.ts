@@ -44,12 +44,8 @@ export function pageRoutes(app: App, tasks: AnyTasks): void {
 
   app.get('/attempts', async (c) => {
     const filter = parseFilter((key) => c.req.query(key));
-    const { attempts, next } = await readAttemptsPage(
-      tasks,
-      filter,
-      parseCursor(c.req.query('before')),
-    );
-    return c.html(attemptsPage(c.get('page'), filter, attempts, next, flashOf(c)));
+    const page = await readAttemptsPage(tasks, filter, parseCursor(c.req.query('before')));
+    return c.html(attemptsPage(c.get('page'), filter, page, flashOf(c)));
   });
 
   app.get('/attempts/:id', async (c) => {

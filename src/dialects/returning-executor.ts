@@ -89,6 +89,7 @@ export abstract class ReturningExecutor<Name extends string> extends SqlExecutor
       params.beforeId,
       params.limit,
       params.idempotenceToken ?? null,
+      params.afterId ?? null,
     ]);
     return result.rows.map(this.toRecord);
   }

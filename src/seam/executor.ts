@@ -66,6 +66,8 @@ export interface AttemptListParams {
   readonly beforeId: string | null;
   /** Only the attempt(s) with this idempotence token; absent or null: any. */
   readonly idempotenceToken?: string | null;
+  /** Only attempts with a larger id: bounds how far back a search reads. Absent or null: none. */
+  readonly afterId?: string | null;
   readonly limit: number;
 }
 

@@ -1,7 +1,7 @@
 import { html } from 'hono/html';
 import { attemptStatuses, type Attempt } from '../../core/attempt.js';
 import { actions, appliesTo, selectionLimit, type ActionName } from '../actions.js';
-import type { AttemptFilter } from '../data.js';
+import { searchWindow, type AttemptFilter, type AttemptsPage } from '../data.js';
 import {
   csrfInput,
   filterInputs,
@@ -23,8 +23,7 @@ export interface Flash {
 export function attemptsPage(
   context: PageContext,
   filter: AttemptFilter,
-  attempts: readonly Attempt[],
-  next: string | null,
+  { attempts, next, partial }: AttemptsPage,
   flash: Flash | null,
 ): Html {
   const { base } = context;
@@ -57,6 +56,7 @@ export function attemptsPage(
           }
         </tbody>
       </table>
+      ${partial ? searchedLine(attempts.length, next) : ''}
       <nav class="pager">
         ${
           filterIsEmpty(filter) && next === null && attempts.length === 0
@@ -67,11 +67,17 @@ export function attemptsPage(
           next === null
             ? ''
             : html`<a rel="next" href="${base}/attempts${queryString(filter, { before: next })}"
-                >Older →</a
+                >${partial ? 'Search older →' : 'Older →'}</a
               >`
         }
       </nav>`,
   );
+}
+
+/** Why a page of a filtered search can be short: see searchWindow in data.ts. */
+function searchedLine(found: number, next: string | null): Html {
+  const text = `${found} match(es) among attempts #${next ?? '?'} and newer: no index serves this filter, so each page searches at most ${searchWindow.toLocaleString('en-US')} attempts.`;
+  return html`<p class="note searched">${text}</p>`;
 }
 
 function flashLine({ action, done, skipped }: Flash): Html {

@@ -178,10 +178,10 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
   }
 
   async attemptList(params: AttemptListParams): Promise<AttemptRecord[]> {
-    const { status, target, methodName, queue, beforeId, idempotenceToken = null } = params;
-    const filters = [status, target, methodName, queue, beforeId, idempotenceToken];
-    const twice = filters.flatMap((value) => [value, value]);
-    const result = await this.query('attemptList', [...twice, params.limit]);
+    const { status, target, methodName, queue, beforeId, limit } = params;
+    const optional = [params.idempotenceToken ?? null, params.afterId ?? null];
+    const twice = [status, target, methodName, queue, beforeId, ...optional].flatMap((v) => [v, v]);
+    const result = await this.query('attemptList', [...twice, limit]);
     return result.rows.map((row) => visible(toRecord(row)));
   }
 

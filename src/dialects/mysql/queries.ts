@@ -121,6 +121,7 @@ WHERE (? IS NULL OR t.status = ?)
   AND (? IS NULL OR t.queue = ?)
   AND (? IS NULL OR t.id < CAST(? AS UNSIGNED))
   AND (? IS NULL OR t.idempotence_token = ?)
+  AND (? IS NULL OR t.id > CAST(? AS UNSIGNED))
 ORDER BY t.id DESC
 LIMIT ?`;
 

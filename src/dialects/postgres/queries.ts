@@ -44,9 +44,12 @@ WHERE (target, method_name, idempotence_token) IN (
 
 export const attemptGet = `SELECT ${columns()} FROM {{table}} WHERE id = $1`;
 
-// Newest first; every filter optional. Pages by id (keyset), never by offset. Running attempts
-// are few and may be old: the second line (true of every running row) lets a plan made for
-// status 'running' read them from the lease index instead of walking the whole table.
+// Newest first; every filter optional. Pages by id (keyset), never by offset; $8 bounds how far
+// back it reads. Each filter is `$n IS NULL OR …`, so a generic plan looks as dear as a full
+// scan and PostgreSQL keeps planning this prepared statement for its parameters (plain id ranges
+// made a generic plan look cheap: it was chosen, and walked 6,000,000 rows for one token).
+// Running attempts are few and may be old: the second line (true of every running row) lets a
+// plan made for status 'running' read them from the lease index instead of the whole table.
 export const attemptList = `
 SELECT ${columns()} FROM {{table}}
 WHERE ($1::text IS NULL OR status = $1)
@@ -56,6 +59,7 @@ WHERE ($1::text IS NULL OR status = $1)
   AND ($4::text IS NULL OR queue = $4)
   AND ($5::bigint IS NULL OR id < $5)
   AND ($7::text IS NULL OR idempotence_token = $7)
+  AND ($8::bigint IS NULL OR id > $8)
 ORDER BY id DESC
 LIMIT $6`;
 

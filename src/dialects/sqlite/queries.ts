@@ -61,6 +61,7 @@ WHERE (?1 IS NULL OR t.status = ?1)
   AND (?4 IS NULL OR t.queue = ?4)
   AND (?5 IS NULL OR t.id < CAST(?5 AS INTEGER))
   AND (?7 IS NULL OR t.idempotence_token = ?7)
+  AND (?8 IS NULL OR t.id > CAST(?8 AS INTEGER))
 ORDER BY t.id DESC
 LIMIT ?6`;
 
