@@ -61,4 +61,13 @@ describe('architecture', () => {
     const worker = join(src, 'worker/worker.ts');
     expect(relativeImports(worker).map(partOf)).toContain('core');
   });
+
+  it('keeps every source file within 400 lines', () => {
+    const long = sourceFiles(src)
+      .map(
+        (file) => [relative(src, file), readFileSync(file, 'utf8').split('\n').length - 1] as const,
+      )
+      .filter(([, lines]) => lines > 400);
+    expect(long).toEqual([]);
+  });
 });
