@@ -50,12 +50,17 @@ interface Problem {
   readonly message: string;
 }
 
-/** Compiles `<dir>/consumer.ts` and reports the problems in it and in our declarations. */
-function compile(compiler: Compiler, dir: string, source: string): Problem[] {
-  const file = join(dir, 'consumer.ts');
-  writeFileSync(file, source);
+/**
+ * Compiles the user files (name → text) in `<dir>`, in one program, and reports the problems in
+ * them and in our declarations.
+ */
+function compile(compiler: Compiler, dir: string, sources: Record<string, string>): Problem[] {
+  const files = Object.entries(sources).map(([name, text]) => {
+    writeFileSync(join(dir, name), text);
+    return join(dir, name);
+  });
   const program = compiler.createProgram({
-    rootNames: [file],
+    rootNames: files,
     options: {
       module: compiler.ModuleKind.Node16,
       moduleResolution: compiler.ModuleResolutionKind.Node16,
@@ -73,10 +78,12 @@ function compile(compiler: Compiler, dir: string, source: string): Problem[] {
     },
   });
   // Only our files are checked (checking @types/node whole would triple the time, and its problems
-  // on an old TypeScript are not ours): the user's file, and every declaration of ours it loads.
+  // on an old TypeScript are not ours): the user's files, and every declaration of ours they load.
   const ours = program
     .getSourceFiles()
-    .filter((f) => f.fileName === file || f.fileName.startsWith(`${dir}/node_modules/async-task/`));
+    .filter(
+      (f) => files.includes(f.fileName) || f.fileName.startsWith(`${dir}/node_modules/async-task/`),
+    );
   const diagnostics = [
     ...program.getOptionsDiagnostics(),
     ...program.getGlobalDiagnostics(),
@@ -112,21 +119,24 @@ describe('a user file compiled against the emitted .d.ts', () => {
     ['TypeScript 5.0', ts50 as unknown as Compiler],
     ['the current TypeScript', ts],
   ])('with %s', (_name, compiler) => {
+    // The fixture as is, and with each directive blanked (line numbers kept), which shows the
+    // errors the directives stood for.
+    let problems: Problem[] = [];
+    beforeAll(() => {
+      const bare = consumer.replace(/\/\/ @ts-expect-error .*$/gm, '//');
+      problems = compile(compiler, dir, { 'consumer.ts': consumer, 'bare.ts': bare });
+    });
+
     it('compiles, every @ts-expect-error meeting an error', () => {
       expect(consumer).not.toBe(fixture);
-      expect(compile(compiler, dir, consumer)).toEqual([]);
+      expect(problems.filter((p) => p.file !== 'bare.ts')).toEqual([]);
     });
 
     it('refuses exactly the expected lines, saying why', () => {
-      // Blanking each directive keeps line numbers, and shows the errors they stood for.
-      const bare = consumer.replace(/\/\/ @ts-expect-error .*$/gm, '//');
-      const problems = compile(compiler, dir, bare);
-      expect(problems.filter((p) => p.file !== 'consumer.ts')).toEqual([]);
-      expect([...new Set(problems.map((p) => p.line))]).toEqual(
-        expectations.map((e) => e.line + 1),
-      );
+      const refused = problems.filter((p) => p.file === 'bare.ts');
+      expect([...new Set(refused.map((p) => p.line))]).toEqual(expectations.map((e) => e.line + 1));
       for (const { line, reason } of expectations) {
-        const said = problems
+        const said = refused
           .filter((p) => p.line === line + 1)
           .map((p) => p.message)
           .join('\n');
