@@ -128,9 +128,13 @@ export interface AsyncTaskOptions<
         unknown,
         Omit<EnqueueOptions<EncryptorNameOf<Encryptors>>, 'idempotenceToken' | 'scheduledAt'>
       >[]
-    : {
-        readonly [K in keyof Schedules]: Schedule<Schedules[K], EncryptorNameOf<Encryptors>>;
-      };
+    : // `[...]` makes the array literal a tuple, so that each entry gets its own method's `Args`;
+      // a bare mapped type does that from TypeScript 5.4 only (as in `enqueueMany`).
+      readonly [
+        ...{
+          readonly [K in keyof Schedules]: Schedule<Schedules[K], EncryptorNameOf<Encryptors>>;
+        },
+      ];
 }
 
 /** `AsyncTaskOptions` once checked, with every default filled in. */

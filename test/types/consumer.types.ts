@@ -3,8 +3,9 @@
 // the oldest we support, and with the current one. Every `@ts-expect-error` must meet an error on
 // the next line, and that test also checks what the error says.
 import {
+  AsyncTask,
   defineTarget,
-  type AsyncTask,
+  type Driver,
   type TaskContext,
   type TaskMethod,
 } from '../../src/index.js';
@@ -110,4 +111,29 @@ export async function consumer(tasks: AsyncTask<Tx>, tx: Tx): Promise<void> {
   worker.on('failed', ({ attempt, error }) => void [attempt.id, error]);
   // @ts-expect-error a 'failed' event carries no count
   worker.on('failed', ({ count }) => void count);
+}
+
+/** Never called: each recurring task's arguments are checked against its own method. */
+export function scheduled(driver: Driver<Tx, Tx>): AsyncTask<Tx>[] {
+  const accepted = new AsyncTask({
+    driver,
+    targets: [Shop, MailTarget],
+    schedules: [
+      { name: 'orders', cron: '0 3 * * *', method: Shop.order, args: { id: 1, tags: [] } },
+      { name: 'mail', cron: '0 4 * * *', method: MailTarget.send, args: { to: 'a@example.com' } },
+      { name: 'nightly', cron: '0 5 * * *', method: Shop.nightly, args: undefined },
+    ],
+  });
+  const refused = new AsyncTask({
+    driver,
+    targets: [Shop, MailTarget],
+    schedules: [
+      { name: 'orders', cron: '0 3 * * *', method: Shop.order, args: { id: 1, tags: [] } },
+      // @ts-expect-error the arguments of another method
+      { name: 'mail', cron: '0 4 * * *', method: MailTarget.send, args: { id: 1, tags: [] } },
+      // @ts-expect-error not JSON: a Date, in a schedule
+      { name: 'remind', cron: '0 6 * * *', method: Shop.remind, args: { at: new Date() } },
+    ],
+  });
+  return [accepted, refused];
 }
