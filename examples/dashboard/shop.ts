@@ -30,16 +30,37 @@ const adminToken = 'example-admin-token';
 export const authorize = (request: Request): boolean =>
   request.headers.get('authorization') === `Bearer ${adminToken}`;
 
-/** Fetches the dashboard's pages at `url` as an admin and as a stranger, and says what it saw. */
+/**
+ * Fetches the dashboard at `url` as an admin and as a stranger, then retries the failed attempt
+ * through its form (CSRF token, cookie and Origin, as a browser sends them), and says what it saw.
+ */
 export async function check(framework: string, url: string): Promise<void> {
   const admin = { authorization: `Bearer ${adminToken}`, accept: 'text/html' };
   const queues = await fetch(url, { headers: admin });
-  const failed = await fetch(`${url}/api/attempts?status=failed`, { headers: admin });
   const stranger = await fetch(url);
-  const attempts = ((await failed.json()) as { attempts: { lastError: string }[] }).attempts;
-  if (queues.status !== 200 || stranger.status !== 401 || attempts.length !== 1) {
-    throw new Error(`${framework}: ${queues.status}, ${stranger.status}, ${attempts.length}`);
+  const failed = await fetch(`${url}/api/attempts?status=failed`, { headers: admin });
+  const [attempt] = ((await failed.json()) as { attempts: { id: string; lastError: string }[] })
+    .attempts;
+  if (queues.status !== 200 || stranger.status !== 401 || !attempt) {
+    throw new Error(`${framework}: ${queues.status}, ${stranger.status}, ${String(attempt)}`);
+  }
+  const page = await fetch(`${url}/attempts/${attempt.id}`, { headers: admin });
+  const csrf = /name="csrf" value="([^"]+)"/.exec(await page.text())?.[1] ?? '';
+  const cookie = page.headers
+    .getSetCookie()
+    .map((line) => line.split(';')[0])
+    .join('; ');
+  const retry = await fetch(`${url}/actions/retry`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { ...admin, cookie, origin: new URL(url).origin },
+    body: new URLSearchParams({ id: attempt.id, csrf, confirmed: 'yes' }),
+  });
+  const after = await fetch(`${url}/api/attempts/${attempt.id}`, { headers: admin });
+  const { status } = (await after.json()) as { status: string };
+  if (retry.status !== 303 || status !== 'pending') {
+    throw new Error(`${framework}: retry answered ${retry.status}, attempt is ${status}`);
   }
   console.log(`${framework}: dashboard at ${url} (200 for the admin, 401 for a stranger)`);
-  console.log(`  failed attempt: ${attempts[0]!.lastError}`);
+  console.log(`  retried attempt ${attempt.id} (${attempt.lastError}): now ${status}`);
 }
