@@ -5,7 +5,7 @@ import express from 'express';
 import { dashboard, nodeListener } from 'async-task/dashboard';
 import { authorize, check, shopTasks } from './shop.js';
 
-const tasks = await shopTasks();
+const { tasks, close } = await shopTasks();
 const app = express();
 // nodeListener reads req.originalUrl, so basePath is the full mount path.
 app.use('/admin/tasks', nodeListener(dashboard(tasks, { authorize, basePath: '/admin/tasks' })));
@@ -16,3 +16,4 @@ await new Promise((resolve) => server.once('listening', resolve));
 const { port } = server.address() as AddressInfo;
 await check('express', `http://127.0.0.1:${port}/admin/tasks`);
 server.close();
+await close();

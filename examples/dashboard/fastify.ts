@@ -5,7 +5,7 @@ import Fastify from 'fastify';
 import { dashboard, nodeListener } from 'async-task/dashboard';
 import { authorize, check, shopTasks } from './shop.js';
 
-const tasks = await shopTasks();
+const { tasks, close } = await shopTasks();
 const app = Fastify();
 const listener = nodeListener(dashboard(tasks, { authorize, basePath: '/admin/tasks' }));
 
@@ -24,3 +24,4 @@ await app.register(async (scope) => {
 const address = await app.listen({ port: 0, host: '127.0.0.1' });
 await check('fastify', `${address}/admin/tasks`);
 await app.close();
+await close();

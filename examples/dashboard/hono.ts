@@ -7,7 +7,7 @@ import { Hono } from 'hono';
 import { dashboard } from 'async-task/dashboard';
 import { authorize, check, shopTasks } from './shop.js';
 
-const tasks = await shopTasks();
+const { tasks, close } = await shopTasks();
 const handle = dashboard(tasks, { authorize, basePath: '/admin/tasks' });
 const app = new Hono<{ Bindings: HttpBindings }>();
 app.all('/admin/tasks/*', (c) =>
@@ -20,3 +20,4 @@ await new Promise((resolve) => server.once('listening', resolve));
 const { port } = server.address() as AddressInfo;
 await check('hono', `http://127.0.0.1:${port}/admin/tasks`);
 server.close();
+await close();

@@ -1,12 +1,10 @@
-// What the three dashboard examples share: an app's AsyncTask on SQLite with a few tasks in it,
-// an `authorize` (here: a bearer token; use your app's own session check), and a check that the
-// mounted dashboard answers.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+// What the three dashboard examples share: an app's AsyncTask on PostgreSQL (a schema of its own,
+// dropped by `close`) with a few tasks in it, an `authorize` (here: a bearer token; use your
+// app's own session check), and a check that the mounted dashboard answers and acts.
+//   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm start
+import pg from 'pg';
 import { AsyncTask, defineTarget } from 'async-task';
-import { betterSqlite3Driver } from 'async-task/better-sqlite3';
+import { pgDriver } from 'async-task/pg';
 
 export const Mailer = defineTarget('Mailer', {
   async send(args: { to: string }) {
@@ -15,13 +13,25 @@ export const Mailer = defineTarget('Mailer', {
 });
 
 export async function shopTasks() {
-  const db = new Database(join(mkdtempSync(join(tmpdir(), 'async-task-dashboard-')), 'shop.db'));
-  const tasks = new AsyncTask({ driver: betterSqlite3Driver(db), targets: [Mailer] });
+  const pool = new pg.Pool({
+    connectionString: process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test',
+  });
+  const schema = `example_dashboard_${process.pid}`;
+  await pool.query(`CREATE SCHEMA ${schema}`);
+  const tasks = new AsyncTask({
+    driver: pgDriver(pool),
+    targets: [Mailer],
+    table: `${schema}.async_task_attempts`,
+  });
   await tasks.migrate();
-  await tasks.enqueue(db, Mailer.send, { to: 'a@example.com' });
-  await tasks.enqueue(db, Mailer.send, { to: 'b@example.invalid' }, { maxAttempts: 1 });
+  await tasks.enqueue(pool, Mailer.send, { to: 'a@example.com' });
+  await tasks.enqueue(pool, Mailer.send, { to: 'b@example.invalid' }, { maxAttempts: 1 });
   await tasks.runDue();
-  return tasks;
+  const close = async () => {
+    await pool.query(`DROP SCHEMA ${schema} CASCADE`);
+    await pool.end();
+  };
+  return { tasks, close };
 }
 
 const adminToken = 'example-admin-token';
