@@ -15,6 +15,7 @@ const commands = [
   'expire',
   'fail',
   'prune',
+  'dashboard',
   'demo',
 ];
 
