@@ -62,7 +62,7 @@ export function parseCursor(value: string | null | undefined): string | undefine
  * How many ids one page of a filtered search reads at most, when no index serves the filter (a
  * target, method or queue): such a search walks the primary key, and a filter that matches few
  * attempts would otherwise read the whole table for one page (a second on 6,000,000 rows). A
- * window of 100,000 reads in about 90 ms.
+ * window of 100,000 reads in tens of milliseconds.
  */
 export const searchWindow = 100_000n;
 
