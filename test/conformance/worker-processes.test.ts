@@ -274,7 +274,17 @@ for (const fixture of fixtures) {
           }
         }
         expect(unexplained, 'reruns not explained by a kill').toEqual([]);
-        expect(runs.size).toBe(killCount);
+        if (runs.size !== killCount) {
+          // Seen once in CI (1966 of 2000 on SQLite, every task succeeded): say which ran unseen.
+          const unseen = (await tasks.list({ limit: killCount }))
+            .filter((attempt) => !runs.has(attempt.id))
+            .slice(0, 10)
+            .map((a) => `${a.id} ${a.status} n=${a.numAttempts} ${a.completedAt?.toISOString()}`);
+          const kills = [...fleet.killed].map((worker) => worker.label).join(', ');
+          expect(runs.size, `no start line for ${unseen.join('; ')} (killed: ${kills})`).toBe(
+            killCount,
+          );
+        }
       },
     );
   });
