@@ -2,10 +2,10 @@
 // applied here by that tool (or its migrator API), and the table must then be accepted by an
 // AsyncTask with `schema: 'external'` and by a managed one, enqueue and runDue working.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import knexFactory, { type Knex } from 'knex';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeMigrations } from '../../src/cli/commands/migrations.js';
@@ -18,6 +18,8 @@ import { mysqlHarness, mysqlUrl, mysqlUrlFor } from '../harness/mysql.js';
 import { postgresHarness, postgresUrl } from '../harness/postgres.js';
 import { catalogObjects } from '../harness/schema-catalog.js';
 import { sqliteHarness } from '../harness/sqlite.js';
+
+const drizzleKit = fileURLToPath(new URL('../../node_modules/.bin/drizzle-kit', import.meta.url));
 
 type DialectName = 'postgres' | 'mysql' | 'sqlite';
 
@@ -143,23 +145,26 @@ const apply: Record<
     for (const folder of folders) runScript(dialect, target, join(out, folder, 'migration.sql'));
     return Promise.resolve();
   },
-  async drizzle(dialect, target, out) {
-    if (dialect === 'postgres') {
-      const { drizzle } = await import('drizzle-orm/node-postgres');
-      const { migrate } = await import('drizzle-orm/node-postgres/migrator');
-      await migrate(drizzle(target.harness.pool as never), {
-        migrationsFolder: out,
-        migrationsSchema: target.namespace!,
-      });
-    } else if (dialect === 'mysql') {
-      const { drizzle } = await import('drizzle-orm/mysql2');
-      const { migrate } = await import('drizzle-orm/mysql2/migrator');
-      await migrate(drizzle(target.harness.pool as never), { migrationsFolder: out });
-    } else {
-      const { drizzle } = await import('drizzle-orm/better-sqlite3');
-      const { migrate } = await import('drizzle-orm/better-sqlite3/migrator');
-      migrate(drizzle(target.harness.pool as never), { migrationsFolder: out });
-    }
+  // drizzle-kit itself, as the printed hint says (`npx drizzle-kit migrate`), with a config of
+  // the kind a user keeps beside the folder.
+  drizzle(dialect, target, out) {
+    const credentials =
+      dialect === 'postgres'
+        ? { dialect: 'postgresql', dbCredentials: { url: postgresUrl } }
+        : dialect === 'mysql'
+          ? { dialect: 'mysql', dbCredentials: { url: mysqlUrlFor(target.namespace!) } }
+          : { dialect: 'sqlite', dbCredentials: { url: target.file! } };
+    const config = join(out, '..', 'drizzle.config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        ...credentials,
+        out,
+        ...(dialect === 'postgres' ? { migrations: { schema: target.namespace! } } : {}),
+      }),
+    );
+    execFileSync(drizzleKit, ['migrate', `--config=${config}`], { stdio: 'pipe' });
+    return Promise.resolve();
   },
 };
 
