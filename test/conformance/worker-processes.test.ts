@@ -139,7 +139,13 @@ for (const fixture of fixtures) {
     // The worker's adaptive prefetch holds about 200 ms of work at the rate its handlers finish:
     // a worker of 50 ms handlers must not hoard the backlog from a second one. One driver per
     // dialect: the sizing is the worker's, not the driver's.
-    const itBaseDriver = fairnessFixtures.includes(fixture.label) ? itMultiProcess : it.skip;
+    const itBaseDriver = fairnessFixtures.includes(fixture.label)
+      ? itMultiProcess
+      : (name: string, body: () => Promise<void>) =>
+          it.skip(
+            `${name} [skipped on ${fixture.label}: the prefetch sizing under test is the worker's, above the driver; it runs on ${fairnessFixtures.join(', ')}, one native driver per dialect]`,
+            body,
+          );
     itBaseDriver(
       'a second worker process started mid-drain of 50 ms tasks gets a fair share within a second',
       async () => {
