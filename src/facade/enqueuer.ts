@@ -2,6 +2,7 @@ import { toAttempt, type Attempt } from '../core/attempt.js';
 import { decodeArgs, encodeArgs } from '../core/codec.js';
 import { ConfigError, SerializationError, UnknownTargetError } from '../core/errors.js';
 import type { JsonArgs } from '../core/json-args.js';
+import type { Uninferred } from '../core/uninferred.js';
 import { tickToken, type ScheduleDefinition } from '../core/schedule.js';
 import { checkMaxAttempts } from '../core/retry-policy.js';
 import {
@@ -33,12 +34,10 @@ export interface EnqueueOptions<EncryptorName extends string = string> {
 
 /**
  * The `args` that `enqueue` takes for a method whose arguments are `Args`: `Args` as JSON can
- * carry it ({@link JsonArgs}). `Args` is inferred from the method alone: the
- * `[Args][Args extends unknown ? 0 : never]` wrapping is not an inference site (what TypeScript
- * 5.4's `NoInfer` does, spelt so that TypeScript 5.0 understands it too), so arguments that do not
- * fit are an error at `args`, never a different `Args`.
+ * carry it ({@link JsonArgs}), with `Args` decided by the method alone ({@link Uninferred}), so
+ * arguments that do not fit are an error at `args`, never a different `Args`.
  */
-export type EnqueueArgs<Args> = JsonArgs<[Args][Args extends unknown ? 0 : never]>;
+export type EnqueueArgs<Args> = JsonArgs<Uninferred<Args>>;
 
 /** One entry of `enqueueMany`. */
 export interface EnqueueItem<Args, EncryptorName extends string = string> {

@@ -11,6 +11,7 @@ import {
 } from '../core/retry-policy.js';
 import { checkSchedules, type ScheduleOptions } from '../core/schedule.js';
 import { parseTableName } from '../core/table-name.js';
+import type { Uninferred } from '../core/uninferred.js';
 import {
   checkPriority,
   checkQueue,
@@ -51,12 +52,8 @@ export type Schedule<Args, EncryptorName extends string = string> = ScheduleOpti
   Omit<EnqueueOptions<EncryptorName>, 'idempotenceToken' | 'scheduledAt'>
 >;
 
-/**
- * The encryptor names a schedule may use: those of `encryptors`, which its entries must not
- * widen (the wrapping is not an inference site, as `NoInfer` in TypeScript 5.4+).
- */
-type EncryptorNameOf<Encryptors> = keyof [Encryptors][Encryptors extends unknown ? 0 : never] &
-  string;
+/** The encryptor names a schedule may use: those of `encryptors`, which its entries must not widen. */
+type EncryptorNameOf<Encryptors> = keyof Uninferred<Encryptors> & string;
 
 export interface AsyncTaskOptions<
   Tx,

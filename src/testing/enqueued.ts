@@ -10,6 +10,7 @@ import type { Encryptor } from '../core/encryptor.js';
 import { ConfigError, DecryptionError, UnknownTargetError } from '../core/errors.js';
 import { methodRef, type MethodRef, type TaskMethod } from '../core/target.js';
 import type { Runtime } from '../worker/runtime.js';
+import type { Uninferred } from '../core/uninferred.js';
 import { mismatches } from './partial-match.js';
 
 /** Attempts of one method, as `enqueued` and `expectEnqueued` return them. */
@@ -36,11 +37,8 @@ export interface EnqueuedFilter<Args> {
   readonly where?: (attempt: EnqueuedAttempt<Args>) => boolean;
 }
 
-/**
- * `Args`, not inferred from here: only the method decides it, so a filter that does not fit is an
- * error at the filter (TypeScript 5.4's `NoInfer`, spelt so that TypeScript 5.0 understands it).
- */
-export type Uninferred<Args> = [Args][Args extends unknown ? 0 : never];
+// A filter that does not fit the method is an error at the filter: only the method decides Args.
+export type { Uninferred } from '../core/uninferred.js';
 
 /** Most attempts of one method read back; more fail the call rather than hide some. */
 const maxAttempts = 10_000;
