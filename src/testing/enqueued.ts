@@ -7,8 +7,9 @@ import {
 } from '../core/attempt.js';
 import { decodeArgs } from '../core/codec.js';
 import type { Encryptor } from '../core/encryptor.js';
-import { ConfigError, DecryptionError, UnknownTargetError } from '../core/errors.js';
+import { ConfigError, UnknownTargetError } from '../core/errors.js';
 import { methodRef, type MethodRef, type TaskMethod } from '../core/target.js';
+import { decryptArgs } from '../worker/runner.js';
 import type { Runtime } from '../worker/runtime.js';
 import type { Uninferred } from '../core/uninferred.js';
 import { mismatches } from './partial-match.js';
@@ -131,6 +132,9 @@ export async function attemptsOf<Args>(
   return Promise.all(records.map((record) => decoded<Args>(runtime, record)));
 }
 
+/** An encryptor that takes longer than this to decrypt one attempt's arguments fails the read. */
+const decryptTimeoutMs = 30_000;
+
 /** The attempt with its arguments in clear: a test asked for them explicitly. */
 async function decoded<Args>(
   runtime: Runtime,
@@ -140,12 +144,5 @@ async function decoded<Args>(
   if (record.encryptor === null || record.methodArgs === null) {
     return attempt as EnqueuedAttempt<Args>;
   }
-  const encryptor = runtime.encryptors.get(record.encryptor);
-  if (!encryptor) {
-    throw new DecryptionError(
-      `attempt ${record.id} was encrypted with encryptor '${record.encryptor}', which this AsyncTask does not have`,
-    );
-  }
-  const text = await encryptor.decrypt(record.methodArgs);
-  return { ...attempt, args: decodeArgs(text) as Args };
+  return { ...attempt, args: (await decryptArgs(runtime, record, decryptTimeoutMs)) as Args };
 }

@@ -156,7 +156,7 @@ async function perform(
     args =
       record.encryptor === null || record.methodArgs === null
         ? decodeArgs(record.methodArgs)
-        : await decrypt(runtime, record, timeoutMs);
+        : await decryptArgs(runtime, record, timeoutMs);
   } catch (error) {
     return result('failed', completion(held, 'failed', 0, describeError(error)), error, started);
   }
@@ -246,8 +246,11 @@ function isPermanent(error: unknown): boolean {
   }
 }
 
-/** Arguments stored with an encryptor (NULL, "no arguments", never reaches here). */
-async function decrypt(
+/**
+ * Arguments stored with an encryptor (NULL, "no arguments", never reaches here), the encryptor
+ * bounded by `timeoutMs`; every failure is a DecryptionError that names the attempt.
+ */
+export async function decryptArgs(
   runtime: Runtime,
   record: AttemptRecord,
   timeoutMs: number,
