@@ -111,6 +111,9 @@ export async function migrateTable(
           throw error;
         }
       }
+      // The marker rides on the migration's last statement; when resuming skipped that statement
+      // as already done, the marker was not written with it.
+      if (resuming) await runAll(connection, steps.marked(table, [], target));
       marker = target;
       applied.push(migration.version);
     }

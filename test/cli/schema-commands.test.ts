@@ -66,6 +66,7 @@ describe('async-task migrations', () => {
     expect(files.map((name) => name.replace(/^\d{14}_/, ''))).toEqual([
       'async_task_0001_create_attempts.mjs',
       'async_task_0002_failed_queue_in_index.mjs',
+      'async_task_0003_keys_cancel_trace_progress.mjs',
     ]);
     const again = await runCliJson<{ written: string[] }>(args);
     expect(again.written).toEqual([]);

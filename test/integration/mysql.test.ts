@@ -168,6 +168,7 @@ describe('mysql/mysql2: time zones', () => {
       ['locked_until', 3],
       ['created_at', 3],
       ['updated_at', 3],
+      ['cancel_requested_at', 3],
     ]);
   });
 
@@ -599,6 +600,9 @@ describe('mysql/mysql2: the driver', () => {
   });
 });
 
+/** Every migration version, 1 to the latest: what migrating an empty database applies. */
+const allVersions = Array.from({ length: mysqlDialect.latestVersion }, (_, i) => i + 1);
+
 describe('mysql/mysql2: migrate', () => {
   let harness: MysqlHarness;
   beforeEach(async () => {
@@ -615,11 +619,12 @@ describe('mysql/mysql2: migrate', () => {
     const target = shopTarget();
     const tasks = newTasks(harness.driver, harness, target);
     await tasks.migrate();
-    // Play a migrate() that died inside migration 2, after marking it as applying.
-    await setMarker('async-task schema 1, applying 2');
+    // Play a migrate() that died inside the last migration, after marking it as applying.
+    const last = mysqlDialect.latestVersion;
+    await setMarker(`async-task schema ${last - 1}, applying ${last}`);
     expectSchemaOutdated(await caught(newTasks(harness.driver, harness, target).runDue()));
 
-    expect(await newTasks(harness.driver, harness, target).migrate()).toEqual({ applied: [2] });
+    expect(await newTasks(harness.driver, harness, target).migrate()).toEqual({ applied: [last] });
     expect(await newTasks(harness.driver, harness, target).migrate()).toEqual({ applied: [] });
     await tasks.enqueue(harness.pool, target.order, { n: 1 });
     expect(await tasks.runDue()).toMatchObject({ succeeded: 1 });
@@ -656,7 +661,7 @@ describe('mysql/mysql2: migrate', () => {
       targets: [shopTarget()],
     });
     try {
-      expect(await tasks.migrate()).toEqual({ applied: [1, 2] });
+      expect(await tasks.migrate()).toEqual({ applied: allVersions });
       const [rows] = await harness.pool.query<mysql.RowDataPacket[]>(
         `SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY 1`,
         [other],
@@ -672,7 +677,7 @@ describe('mysql/mysql2: migrate', () => {
       Array.from({ length: 5 }, () => migrateInChild(harness.childEnv())),
     );
     const applied = results.flatMap((result) => result.applied);
-    expect(applied).toEqual([1, 2]);
+    expect(applied).toEqual(allVersions);
     expect(results.filter((result) => result.applied.length === 0)).toHaveLength(4);
     // And from 5 connections of this process at once, on the migrated table: nothing to do.
     const again = await Promise.all(
