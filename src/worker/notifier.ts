@@ -42,6 +42,12 @@ export class Notifier {
           this.#schedule();
         },
       );
+      if (this.#closed) {
+        // close() came while LISTEN was being set up, and found nothing to undo yet.
+        await this.#unlisten().catch(() => undefined);
+        this.#unlisten = undefined;
+        return;
+      }
       this.#delay = 100;
       // Anything committed while we were not listening would otherwise wait for the next poll.
       this.#onWake('');

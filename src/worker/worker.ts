@@ -116,7 +116,38 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#state = 'stopped';
       throw error;
     }
+    // A stop() that came during ensureSchema found nothing to stop: set nothing up either (a
+    // notifier, timers or signal handlers would keep the process alive with no one to stop them).
+    if (this.#state !== 'running') return;
     const settings = this.#settings;
+    const channel = this.#runtime.driver.dialect.notifyChannel(this.#runtime.table);
+    if (!settings.pollOnly && channel !== null && this.#runtime.driver.listen) {
+      this.#notifier = new Notifier(
+        this.#runtime,
+        channel,
+        (queue) => this.#onWake(queue),
+        (error) => this.#error(error, 'listen'),
+      );
+      await this.#notifier.start();
+      if (this.#state !== 'running') {
+        // stop() came while LISTEN was being set up; it closed the notifier (which drops a LISTEN
+        // that lands after close) and must find nothing else started.
+        await this.#notifier.close();
+        return;
+      }
+    } else {
+      // Without notifications, enqueues made by this process wake it. Not with them: a local wake
+      // comes when the INSERT returns, before the enqueuer commits, and the claim it starts finds
+      // nothing and delays the one the notification asks for.
+      this.#unsubscribeLocal = this.#subscribeLocal((queue) => this.#onWake(queue));
+      if (!settings.pollOnly) {
+        this.#runtime.logger.info(
+          { pollIntervalMs: settings.pollIntervalMs },
+          'this driver cannot LISTEN; the worker polls',
+        );
+      }
+    }
+    // From here to the end, nothing awaits: stop() cannot come in between.
     const pipeline = new Pipeline(this.#runtime, {
       lockedBy: this.id,
       concurrency: settings.concurrency,
@@ -146,33 +177,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
       onError: (error) => this.#error(error, 'rescue'),
     });
     this.#rescuer = rescuer;
-    if (this.#state !== 'running') {
-      // stop() came during ensureSchema and found nothing to stop: what is set up from here on
-      // must not claim or rescue.
-      pipeline.stop();
-      void rescuer.stop();
-    }
-    const channel = this.#runtime.driver.dialect.notifyChannel(this.#runtime.table);
-    if (!settings.pollOnly && channel !== null && this.#runtime.driver.listen) {
-      this.#notifier = new Notifier(
-        this.#runtime,
-        channel,
-        (queue) => this.#onWake(queue),
-        (error) => this.#error(error, 'listen'),
-      );
-      await this.#notifier.start();
-    } else {
-      // Without notifications, enqueues made by this process wake it. Not with them: a local wake
-      // comes when the INSERT returns, before the enqueuer commits, and the claim it starts finds
-      // nothing and delays the one the notification asks for.
-      this.#unsubscribeLocal = this.#subscribeLocal((queue) => this.#onWake(queue));
-      if (!settings.pollOnly) {
-        this.#runtime.logger.info(
-          { pollIntervalMs: settings.pollIntervalMs },
-          'this driver cannot LISTEN; the worker polls',
-        );
-      }
-    }
     rescuer.start();
     // Retention: finished attempts past their age go, a bounded batch at a time, by one worker
     // per table at a time.
@@ -182,8 +186,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       });
       this.#pruner.start();
     }
-    // Not after a stop() that came during ensureSchema: it would enqueue with no one to stop it.
-    if (this.#state === 'running' && this.#runtime.schedules.length > 0) {
+    if (this.#runtime.schedules.length > 0) {
       this.#scheduler = new Scheduler(this.#runtime, (error) => this.#error(error, 'schedule'));
       this.#scheduler.start();
     }

@@ -8,7 +8,8 @@
 //   aborted <id>              ctx.signal of a `hang` run was aborted
 //   rescued <id> <status>     this worker's rescuer handed an expired lease back
 //   error <during>            the worker reported an error (details on stderr)
-//   stopped                   stop() resolved and the pool is closed
+//   stopped                   stop() resolved and the pool is closed (also without `ready`
+//                             under ASYNC_TASK_CHILD_STOP_DURING_START, see below)
 // stdin: `stop <timeoutMs>` calls worker.stop({ timeoutMs }) and closes the pool. The process is
 // never told to exit: it must end by itself once the worker and the pool are gone.
 import { createInterface } from 'node:readline';
@@ -93,22 +94,29 @@ worker.on('error', ({ error, during }) => {
   say(`error ${during}`);
   process.stderr.write(`worker error during ${during}: ${String(error)}\n`);
 });
-await worker.start();
-
-const lines = createInterface({ input: process.stdin });
-let stopping = false;
-const stop = async (timeoutMs: number): Promise<void> => {
-  if (stopping) return;
-  stopping = true;
-  lines.close();
-  await worker.stop({ timeoutMs });
+// ASYNC_TASK_CHILD_STOP_DURING_START=1: stop() right behind start(), while start() still checks
+// the schema; then close the pool and say `stopped`. The process must end by itself.
+if (process.env['ASYNC_TASK_CHILD_STOP_DURING_START'] === '1') {
+  await Promise.all([worker.start(), worker.stop({ timeoutMs: 1_000 })]);
   await close();
   say('stopped');
-};
-lines.on('line', (line) => {
-  const [command, argument] = line.split(' ');
-  if (command === 'stop') void stop(Number(argument ?? 30_000));
-});
-// The parent went away without a word: stop rather than linger.
-lines.on('close', () => void stop(30_000));
-say(`ready ${worker.id}`);
+} else {
+  await worker.start();
+  const lines = createInterface({ input: process.stdin });
+  let stopping = false;
+  const stop = async (timeoutMs: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    lines.close();
+    await worker.stop({ timeoutMs });
+    await close();
+    say('stopped');
+  };
+  lines.on('line', (line) => {
+    const [command, argument] = line.split(' ');
+    if (command === 'stop') void stop(Number(argument ?? 30_000));
+  });
+  // The parent went away without a word: stop rather than linger.
+  lines.on('close', () => void stop(30_000));
+  say(`ready ${worker.id}`);
+}
