@@ -4,7 +4,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { LeaseLostError, defineTarget, type TaskContext } from '../../src/index.js';
-import { fixtures } from '../harness/dialects.js';
+import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import { migratedTasks, newTasks } from '../harness/new-tasks.js';
 import { useHarness } from '../harness/use-harness.js';
 import { waitFor } from '../harness/wait-for.js';
@@ -145,48 +145,56 @@ for (const fixture of fixtures) {
       expect(attempt?.lastError ?? '').not.toContain('late failure');
     });
 
-    it('a task that kills its worker process every time ends failed after maxAttempts rescues', async () => {
-      const target = workerChildTarget();
-      const tasks = await migratedTasks(harness(), { targets: [target] });
-      const fleet = newFleet(harness().childEnv(), {
-        leaseMs: 1000,
-        heartbeatMs: 300,
-        rescueIntervalMs: 200,
-        pollIntervalMs: 100,
-      });
-      const { id } = await harness().transaction((tx) =>
-        tasks.enqueue(tx, target.crash, { n: 1 }, { maxAttempts: 3 }),
-      );
+    // Four processes and three lease expiries per run: about 20 s.
+    const itOnNative = itOnNativeDrivers(
+      fixture,
+      'the rescue under test is the worker’s, and its statements run through the driver in the other lease tests',
+    );
+    itOnNative(
+      'a task that kills its worker process every time ends failed after maxAttempts rescues',
+      async () => {
+        const target = workerChildTarget();
+        const tasks = await migratedTasks(harness(), { targets: [target] });
+        const fleet = newFleet(harness().childEnv(), {
+          leaseMs: 1000,
+          heartbeatMs: 300,
+          rescueIntervalMs: 200,
+          pollIntervalMs: 100,
+        });
+        const { id } = await harness().transaction((tx) =>
+          tasks.enqueue(tx, target.crash, { n: 1 }, { maxAttempts: 3 }),
+        );
 
-      // Each process claims the task and dies of it; the next one rescues it first. The fourth
-      // finds it out of attempts and fails it.
-      let current = fleet.start('crash-1');
-      let checkedAt = 0;
-      await fleet.waitFor(
-        'the task to fail after three crashed processes',
-        async () => {
-          if (current.exit) {
-            expect(current.exit, current.stderr).toEqual({ code: null, signal: 'SIGKILL' });
-            expect(
-              fleet.all.length,
-              'processes crashed (the task should have failed)',
-            ).toBeLessThan(4);
-            current = fleet.start(`crash-${fleet.all.length + 1}`);
-          }
-          if (Date.now() - checkedAt < 100) return false;
-          checkedAt = Date.now();
-          return (await tasks.get(id))?.status === 'failed';
-        },
-        45_000,
-      );
+        // Each process claims the task and dies of it; the next one rescues it first. The fourth
+        // finds it out of attempts and fails it.
+        let current = fleet.start('crash-1');
+        let checkedAt = 0;
+        await fleet.waitFor(
+          'the task to fail after three crashed processes',
+          async () => {
+            if (current.exit) {
+              expect(current.exit, current.stderr).toEqual({ code: null, signal: 'SIGKILL' });
+              expect(
+                fleet.all.length,
+                'processes crashed (the task should have failed)',
+              ).toBeLessThan(4);
+              current = fleet.start(`crash-${fleet.all.length + 1}`);
+            }
+            if (Date.now() - checkedAt < 100) return false;
+            checkedAt = Date.now();
+            return (await tasks.get(id))?.status === 'failed';
+          },
+          45_000,
+        );
 
-      const attempt = await tasks.get(id);
-      expect(attempt).toMatchObject({ status: 'failed', numAttempts: 3 });
-      expect(attempt?.completedAt).toBeInstanceOf(Date);
-      expect(attempt?.lastError).toMatch(/^LeaseExpired: /);
-      const runs = fleet.all.flatMap((worker) => worker.starts.map((run) => run.numAttempts));
-      expect(runs).toEqual([1, 2, 3]);
-      await fleet.stopAll();
-    });
+        const attempt = await tasks.get(id);
+        expect(attempt).toMatchObject({ status: 'failed', numAttempts: 3 });
+        expect(attempt?.completedAt).toBeInstanceOf(Date);
+        expect(attempt?.lastError).toMatch(/^LeaseExpired: /);
+        const runs = fleet.all.flatMap((worker) => worker.starts.map((run) => run.numAttempts));
+        expect(runs).toEqual([1, 2, 3]);
+        await fleet.stopAll();
+      },
+    );
   });
 }

@@ -1,3 +1,4 @@
+import { it } from 'vitest';
 import type { DialectFixture } from './fixture.js';
 import {
   mysqlDrizzleFixture,
@@ -55,4 +56,28 @@ function selected(filter: string | undefined): readonly DialectFixture[] {
     throw new Error(`ASYNC_TASK_FIXTURES=${filter} matches no fixture label`);
   }
   return chosen;
+}
+
+/** One native driver per dialect. */
+export const nativeFixtureLabels: readonly string[] = [
+  'postgres/pg',
+  'mysql/mysql2',
+  'sqlite/better-sqlite3',
+];
+
+/**
+ * `it` on the native fixtures, for a slow test whose subject is the worker above the driver (the
+ * driver's part is the executor conformance suite's); elsewhere a skip whose title says why.
+ */
+export function itOnNativeDrivers(
+  fixture: DialectFixture,
+  why: string,
+): (name: string, body: () => Promise<void>, timeoutMs?: number) => void {
+  if (nativeFixtureLabels.includes(fixture.label))
+    return (name, body, timeoutMs) => it(name, body, timeoutMs);
+  return (name, body) =>
+    it.skip(
+      `${name} [skipped on ${fixture.label}: ${why}; it runs on ${nativeFixtureLabels.join(', ')}, one native driver per dialect]`,
+      body,
+    );
 }
