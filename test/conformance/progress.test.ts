@@ -1,6 +1,7 @@
 // ctx.progress on every fixture: coalesced writes (counted at the connection), the last value
 // visible while the run goes on and after it, refused values, and the fence and resets of the
 // progress columns at the executor.
+import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import {
   AsyncTask,
@@ -137,6 +138,33 @@ for (const fixture of fixtures) {
       });
       expect(writes()).toBe(2);
     });
+
+    // The pacing is the worker's, the same on every database: one native fixture runs it.
+    it.runIf(fixture.label === 'sqlite/better-sqlite3')(
+      'reports spread over time are written at most once a second, plus the last one',
+      async () => {
+        let elapsedMs = 0;
+        const target = defineTarget('Paced', {
+          async work(_args: { n: number }, ctx: TaskContext) {
+            const started = performance.now();
+            for (let i = 1; i <= 60; i++) {
+              ctx.progress(i / 60, `step ${i}`);
+              await delay(20); // the handler's own work between reports
+            }
+            elapsedMs = performance.now() - started;
+          },
+        });
+        const { tasks, writes } = await countedTasks(harness(), target);
+        const { id } = await harness().transaction((tx) =>
+          tasks.enqueue(tx, target.work, { n: 1 }),
+        );
+        expect(await tasks.runDue()).toMatchObject({ succeeded: 1 });
+        expect(await tasks.get(id)).toMatchObject({ progress: 1, progressMessage: 'step 60' });
+        // One write at once, one per further second begun, and the last value at the end.
+        expect(writes()).toBeGreaterThanOrEqual(2);
+        expect(writes()).toBeLessThanOrEqual(Math.ceil(elapsedMs / 1000) + 1);
+      },
+    );
 
     it('refuses fractions outside 0..1 and non-string messages, and cuts long messages', async () => {
       const refused: unknown[] = [];
