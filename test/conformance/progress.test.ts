@@ -139,6 +139,27 @@ for (const fixture of fixtures) {
       expect(writes()).toBe(2);
     });
 
+    it('the last value is written before ctx.transaction commits the success', async () => {
+      await harness().createSideTable();
+      const target = defineTarget('Writer', {
+        async work(_args: { n: number }, ctx: TaskContext) {
+          ctx.progress(0.1, 'reading');
+          ctx.progress(0.9, 'writing');
+          await ctx.transaction((tx) => harness().insertSide(tx, 'written'));
+        },
+      });
+      const { tasks, writes } = await countedTasks(harness(), target);
+      const { id } = await harness().transaction((tx) => tasks.enqueue(tx, target.work, { n: 1 }));
+      expect(await tasks.runDue()).toMatchObject({ succeeded: 1 });
+      expect(await harness().sideKeys()).toEqual(['written']);
+      expect(await tasks.get(id)).toMatchObject({
+        status: 'succeeded',
+        progress: 0.9,
+        progressMessage: 'writing',
+      });
+      expect(writes()).toBe(2);
+    });
+
     // The pacing is the worker's, the same on every database: one native fixture runs it.
     it.runIf(fixture.label === 'sqlite/better-sqlite3')(
       'reports spread over time are written at most once a second, plus the last one',
