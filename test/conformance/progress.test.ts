@@ -85,11 +85,12 @@ for (const fixture of fixtures) {
       const worker = track(tasks.worker({ pollIntervalMs: 50 }));
       let succeeded = 0;
       worker.on('succeeded', () => (succeeded += 1));
-      await worker.start();
       const { id } = await harness().transaction((tx) =>
         tasks.enqueue(tx, target.resize, { n: 1 }),
       );
+      // Before the worker starts: once it runs, the first report is written at once.
       expect(await tasks.get(id)).toMatchObject({ progress: null, progressMessage: null });
+      await worker.start();
 
       await reported.promise;
       await waitFor('the last report to be written', async () => {
