@@ -21,6 +21,8 @@ export function attemptJson(attempt: Attempt): Record<string, unknown> {
     scheduledAt: attempt.scheduledAt.toISOString(),
     completedAt: attempt.completedAt?.toISOString() ?? null,
     lastError: attempt.lastError,
+    progress: attempt.progress,
+    progressMessage: attempt.progressMessage,
     createdAt: attempt.createdAt.toISOString(),
     updatedAt: attempt.updatedAt.toISOString(),
   };
@@ -104,6 +106,13 @@ export function attemptTable(attempts: readonly Attempt[]): string[] {
   );
 }
 
+/** `40% resized 4 of 10`: the percentage to a tenth, then the message; `-` when none reported. */
+export function progressText(a: Pick<Attempt, 'progress' | 'progressMessage'>): string {
+  if (a.progress === null) return '-';
+  const percent = `${Math.round(a.progress * 1000) / 10}%`;
+  return a.progressMessage ? `${percent} ${a.progressMessage}` : percent;
+}
+
 /** The lines of `async-task show`. */
 export function attemptDetails(a: Attempt): string[] {
   const fields: [string, string][] = [
@@ -120,6 +129,7 @@ export function attemptDetails(a: Attempt): string[] {
     ],
     ['queue', `${a.queue} (priority ${a.priority})`],
     ['attempts', `${a.numAttempts} of ${a.maxAttempts}`],
+    ['progress', progressText(a)],
     ['idempotence token', a.idempotenceToken ?? '(none)'],
     ['scheduled at', a.scheduledAt.toISOString()],
     ['completed at', a.completedAt?.toISOString() ?? '-'],

@@ -36,6 +36,14 @@ export interface Attempt {
    * task's encryptor (`tasks.decryptLastError(id)` reads it).
    */
   readonly lastError: string | null;
+  /**
+   * What the handler last reported with `ctx.progress`: a fraction from 0 to 1, and its message.
+   * Null until a run reports; reset to null whenever the attempt goes back to `pending` (a retry,
+   * a rescued lease, a release at shutdown, `retry(id)`), so it always describes the current or
+   * the last run. Kept after the run ends, succeeded or failed, as the run last reported it.
+   */
+  readonly progress: number | null;
+  readonly progressMessage: string | null;
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }
@@ -95,6 +103,8 @@ export function toAttempt(
     scheduledAt: record.scheduledAt,
     completedAt: record.completedAt,
     lastError: shownErrorText(record.lastError, record.encryptor !== null),
+    progress: record.progress,
+    progressMessage: record.progressMessage,
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
   };

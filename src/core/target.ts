@@ -27,6 +27,14 @@ export interface TaskContext<Tx = RegisteredTransaction> {
    * the success commit together or not at all. Call it at most once, as the handler's last step.
    */
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * Reports how far this run is: `fraction` from 0 to 1 (else a `ConfigError`), and an optional
+   * message (cut to 500 characters), shown as `progress` and `progressMessage` on the attempt.
+   * Returns at once and never waits on the database, so it may be called in a tight loop: writes
+   * are coalesced to at most one per second per run, the latest value winning, and the last value
+   * is written before the run's outcome. Written only while this worker holds the run.
+   */
+  progress(fraction: number, message?: string): void;
 }
 
 /**

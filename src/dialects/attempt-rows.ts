@@ -43,6 +43,13 @@ export function recordMapper(parse: RowParsers): (row: Record<string, unknown>) 
     lockedBy: row['locked_by'] as string | null,
     lockedUntil: optionalDate(row['locked_until']),
     lastError: row['last_error'] as string | null,
+    // PostgreSQL's `real` comes back as the nearest double (0.4 as 0.4000000059604645): progress
+    // is written to a millionth, so rounding to a millionth gives back what was written.
+    progress:
+      row['progress'] === null || row['progress'] === undefined
+        ? null
+        : Math.round(number(row['progress']) * 1e6) / 1e6,
+    progressMessage: row['progress_message'] as string | null,
     createdAt: date(row['created_at']),
     updatedAt: date(row['updated_at']),
   });
@@ -75,6 +82,8 @@ export function attemptColumns(
     c('locked_by'),
     `${ms(c('locked_until'))} AS locked_until`,
     c('last_error'),
+    c('progress'),
+    c('progress_message'),
     `${ms(c('created_at'))} AS created_at`,
     `${ms(c('updated_at'))} AS updated_at`,
   ].join(', ');

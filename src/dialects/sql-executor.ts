@@ -1,5 +1,5 @@
 import type { TableName } from '../seam/driver.js';
-import type { AttemptOutcomesRow } from '../seam/executor.js';
+import type { AttemptOutcomesRow, AttemptProgressParams } from '../seam/executor.js';
 import type { SqlConnection, SqlResult } from '../seam/sql-connection.js';
 import { translateMissingTable } from './dialect-errors.js';
 import { outcomeRows } from './outcome-rows.js';
@@ -43,6 +43,20 @@ export abstract class SqlExecutor<Name extends string> {
     this: SqlExecutor<Name | 'attemptOutcomesLastHour'>,
   ): Promise<AttemptOutcomesRow[]> {
     return outcomeRows((await this.query('attemptOutcomesLastHour', [])).rows);
+  }
+
+  /** Every dialect has this statement, with its parameters in this order. */
+  async attemptSetProgress(
+    this: SqlExecutor<Name | 'attemptSetProgress'>,
+    params: AttemptProgressParams,
+  ): Promise<void> {
+    await this.query('attemptSetProgress', [
+      params.progress,
+      params.message,
+      params.id,
+      params.lockedBy,
+      params.numAttempts,
+    ]);
   }
 
   protected query(name: Name, params: readonly unknown[]): Promise<SqlResult> {

@@ -57,6 +57,14 @@ export interface AttemptCompletion extends LeaseRef {
   readonly error: string | null;
 }
 
+/** A running attempt's progress, as its handler last reported it (see `ctx.progress`). */
+export interface AttemptProgressParams extends LeaseRef {
+  readonly lockedBy: string;
+  /** From 0 to 1. */
+  readonly progress: number;
+  readonly message: string | null;
+}
+
 export interface AttemptListParams {
   readonly status: AttemptStatus | null;
   readonly target: string | null;
@@ -171,6 +179,11 @@ export interface Executor {
    * passed on the database's clock: async-task/testing's `advanceTime`. Returns how many it moved.
    */
   attemptShiftScheduled(ms: number): Promise<number>;
+  /**
+   * Records a running attempt's progress, fenced like completion: only while `lockedBy` still
+   * holds that run (status running, same attempt count); otherwise it changes nothing.
+   */
+  attemptSetProgress(params: AttemptProgressParams): Promise<void>;
   /** Deletes finished attempts completed before `before`; returns how many. */
   attemptPrune(before: Date, limit: number): Promise<number>;
   /**

@@ -15,6 +15,7 @@ import { defaultBackoff, delayFor } from '../core/retry-policy.js';
 import type { MethodRef, TaskContext } from '../core/target.js';
 import type { AttemptCompletion } from '../seam/executor.js';
 import type { HeldAttempt } from './held-attempt.js';
+import { ProgressReporter } from './progress-reporter.js';
 import type { Runtime } from './runtime.js';
 import { settle } from './settle.js';
 
@@ -39,6 +40,8 @@ class RunContext implements TaskContext<unknown> {
   readonly #held: HeldAttempt;
   readonly #lockedBy: string;
   #attempt: Attempt | undefined;
+  /** Made on the first `progress` call: most handlers never report any. */
+  #progress: ProgressReporter | undefined;
   /** `closed`: the run timed out and its outcome is decided; the handler may write nothing more. */
   transactionState: 'unused' | 'open' | 'committed' | 'closed' = 'unused';
 
@@ -56,6 +59,16 @@ class RunContext implements TaskContext<unknown> {
     return this.#held.signal;
   }
 
+  progress(fraction: number, message?: string): void {
+    this.#progress ??= new ProgressReporter(this.#runtime, this.#held, this.#lockedBy);
+    this.#progress.report(fraction, message);
+  }
+
+  /** Writes the last reported progress while the run still holds its lease; undefined if none. */
+  finishProgress(): Promise<void> | undefined {
+    return this.#progress?.finish();
+  }
+
   async transaction<T>(fn: (tx: unknown) => Promise<T>): Promise<T> {
     if (this.transactionState === 'closed') {
       throw new TaskTimeoutError(
@@ -68,6 +81,8 @@ class RunContext implements TaskContext<unknown> {
       );
     }
     this.transactionState = 'open';
+    // Before the completion, which ends the run and with it any later progress write.
+    await this.finishProgress();
     const held = this.#held;
     const result = await this.#runtime.driver.transaction(async (connection, tx) => {
       const value = await fn(tx);
@@ -164,6 +179,8 @@ async function perform(
   const ctx = new RunContext(runtime, held, lockedBy);
   const call = settle(() => (ref.fn as Handler).call(ref.owner, args, ctx), timeoutMs);
   const settled = call instanceof Promise ? await call : call;
+  const finishing = ctx.finishProgress();
+  if (finishing) await finishing;
   if (settled.timedOut) {
     // The handler goes on in the background, told to stop; its slot is free and its outcome
     // decided. ctx.transaction refuses to start from now on (and a write already under way is

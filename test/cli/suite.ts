@@ -229,7 +229,7 @@ export function cliSuite(setup: () => Promise<CliDatabase>): void {
         expect(result.stdout).toContain('\\x1b[2J');
         expect(result.stdout).not.toMatch(/^\s*status\s+succeeded/m);
       }
-      expect(lines(shown.stdout)).toHaveLength(12);
+      expect(lines(shown.stdout)).toHaveLength(13);
       expect(shown.stdout).toContain('\\u202Eevil\\u2066x\\u2069 \\u2028end\\tok');
       expect(shown.stdout).toMatch(/^ {2}status\s+failed$/m);
       expect(shown.stdout).toContain(
@@ -244,6 +244,29 @@ export function cliSuite(setup: () => Promise<CliDatabase>): void {
       );
       expect(json.lastError).toBe(`PermanentError: ${message}`);
       expect(json.idempotenceToken).toBe(token);
+    });
+
+    it('shows the progress a handler reported, escaped; JSON has it exactly', async () => {
+      const message = 'resized 4 of 10\n  status  failed';
+      const attempt = await db.tasks.enqueue(
+        db.pool,
+        CliFixture.report,
+        { fraction: 0.4, message },
+        { queue: 'show-progress' },
+      );
+      const before = await cli('show', attempt.id);
+      expect(before.stdout).toMatch(/^ {2}progress\s+-$/m);
+      await db.tasks.runDue({ queues: ['show-progress'] });
+
+      const shown = await cli('show', attempt.id);
+      expect(shown.code).toBe(0);
+      expect(shown.stdout).toMatch(/^ {2}progress\s+40% resized 4 of 10⏎ {2}status {2}failed$/m);
+      expect(shown.stdout).toMatch(/^ {2}status\s+succeeded$/m);
+      const json = await cliJson<JsonAttempt & { progress: number; progressMessage: string }>(
+        'show',
+        attempt.id,
+      );
+      expect(json).toMatchObject({ progress: 0.4, progressMessage: message });
     });
 
     it('exits 1 for an unknown id and 2 for something that is not an id', async () => {

@@ -1,5 +1,6 @@
 // The dashboard in a real browser (Debian's chromium, driven by playwright-core): the CLI's
-// one-time login, filters, an attempt, a retry, an encrypted task, CSRF, read-only and 401.
+// one-time login, filters, an attempt, a retry, an encrypted task, CSRF, progress, read-only and
+// 401.
 // Screenshots land in test-artifacts/dashboard/ (git-ignored) for a person to look at.
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -9,7 +10,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aesGcmEncryptor, defineTarget, type Attempt } from '../../src/index.js';
+import { aesGcmEncryptor, defineTarget, type Attempt, type TaskContext } from '../../src/index.js';
 import { dashboard, nodeListener } from '../../src/dashboard/index.js';
 import { repositoryRoot, spawnCli } from '../cli/run-cli.js';
 import { migratedTasks } from '../harness/new-tasks.js';
@@ -42,8 +43,13 @@ describe.skipIf(!haveChromium)(`dashboard in chromium (${chromiumPath})`, () => 
     });
     const orders = defineTarget('Orders', { fulfill(_args: { n: number }) {} });
     const payments = defineTarget('Payments', { refund(_args: { iban: string }) {} });
+    const images = defineTarget('Images', {
+      resize(args: { done: number }, ctx: TaskContext) {
+        ctx.progress(args.done / 10, `resized ${args.done} of 10 <thumbnails>`);
+      },
+    });
     const tasks = await migratedTasks(harness, {
-      targets: [mail, orders, payments],
+      targets: [mail, orders, payments, images],
       encryptors: {
         aes: aesGcmEncryptor({ keys: { k1: randomBytes(32).toString('base64') }, current: 'k1' }),
       },
@@ -73,6 +79,7 @@ describe.skipIf(!haveChromium)(`dashboard in chromium (${chromiumPath})`, () => 
         idempotenceToken: 'refund-77',
       },
     );
+    await tasks.enqueue(database, images.resize, { done: 4 }, { queue: 'images' });
     await tasks.runDue();
     seeded = { failed, encrypted };
 
@@ -193,6 +200,18 @@ describe.skipIf(!haveChromium)(`dashboard in chromium (${chromiumPath})`, () => 
       return response.status;
     }, seeded.encrypted.id);
     expect(status).toBe(403);
+
+    await page.goto(`${origin}/attempts?queue=images`);
+    const cell = page.locator('table.attempts tbody td.progress-cell');
+    expect(await cell.innerText()).toMatch(/^40%\s+resized 4 of 10 <thumbnails>$/);
+    expect(await cell.locator('progress').getAttribute('value')).toBe('0.4');
+    await shot(page, '6b-attempts-progress');
+    await page.locator('table.attempts tbody a').first().click();
+    expect(await page.locator('dd .progress').innerText()).toMatch(
+      /^40%\s+resized 4 of 10 <thumbnails>$/,
+    );
+    await shot(page, '6c-attempt-progress');
+
     expect(blocked).toEqual([]);
     await context.close();
   });

@@ -2,7 +2,13 @@
 // actions change it, and the security rules hold (401, 403 without CSRF or origin, read-only).
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { aesGcmEncryptor, ConfigError, defineTarget, type Attempt } from '../../src/index.js';
+import {
+  aesGcmEncryptor,
+  ConfigError,
+  defineTarget,
+  type Attempt,
+  type TaskContext,
+} from '../../src/index.js';
 import { dashboard, DashboardForbiddenError } from '../../src/dashboard/index.js';
 import { mysqlFixture } from '../harness/mysql.js';
 import { migratedTasks } from '../harness/new-tasks.js';
@@ -143,6 +149,39 @@ for (const fixture of [postgresFixture, mysqlFixture, sqliteFixture]) {
         expect(page).not.toContain('4111');
       }
       expect((await browser.get('/tasks/attempts/999999')).status).toBe(404);
+    });
+
+    it('shows reported progress, escaped, in the attempts list, the attempt page and the API', async () => {
+      const message = '<script>alert(1)</script> resized 4 of 10';
+      const resizer = defineTarget('Resizer', {
+        resize(_args: { n: number }, ctx: TaskContext) {
+          ctx.progress(0.4, message);
+        },
+      });
+      const tasks = await migratedTasks(harness(), { targets: [resizer] });
+      const [reported, silent] = await harness().transaction(async (tx) => [
+        await tasks.enqueue(tx, resizer.resize, { n: 1 }),
+        await tasks.enqueue(tx, resizer.resize, { n: 2 }, { queue: 'later' }),
+      ]);
+      await tasks.runDue({ queues: ['default'] });
+      const browser = new DashboardClient(dashboard(tasks, { authorize: () => true }));
+
+      const escaped = '&lt;script&gt;alert(1)&lt;/script&gt; resized 4 of 10';
+      const list = await browser.text('/attempts');
+      expect(list).toContain('<th scope="col">progress</th>');
+      expect(list).toContain('<progress max="1" value="0.4">40%</progress>');
+      expect(list).toContain(`${escaped.slice(0, -1)}…`); // cut to 40 characters in the list
+      const page = await browser.text(`/attempts/${reported.id}`);
+      expect(page).toMatch(/<dt>progress<\/dt>\s*<dd><span class="progress"/);
+      expect(page).toContain(escaped);
+      for (const html of [list, page]) expect(html).not.toContain('<script>alert');
+      expect(await browser.text(`/attempts/${silent.id}`)).toMatch(
+        /<dt>progress<\/dt>\s*<dd>—<\/dd>/,
+      );
+      expect(await browser.json(`/api/attempts/${reported.id}`)).toMatchObject({
+        progress: 0.4,
+        progressMessage: message,
+      });
     });
 
     it('retries, expires and fails one at a time and by selection, confirmed and logged', async () => {

@@ -1,7 +1,15 @@
 import { html } from 'hono/html';
 import { actions, appliesTo, type ActionName } from '../actions.js';
 import { timeline, type AttemptDetail } from '../data.js';
-import { csrfInput, layout, statusBadge, when, type Html, type PageContext } from './layout.js';
+import {
+  csrfInput,
+  layout,
+  progressView,
+  statusBadge,
+  when,
+  type Html,
+  type PageContext,
+} from './layout.js';
 
 /**
  * Every field of one attempt, its last error and its timeline. Arguments are shown only for a
@@ -16,6 +24,8 @@ export function attemptPage(context: PageContext, attempt: AttemptDetail): Html 
     ['queue', attempt.queue],
     ['priority', String(attempt.priority)],
     ['runs', `${attempt.numAttempts} of at most ${attempt.maxAttempts}`],
+    // The message is at most 500 characters (ctx.progress cuts it): shown whole.
+    ['progress', attempt.progress === null ? '—' : progressView(attempt, 500)],
     ['idempotence token', attempt.idempotenceToken ?? '—'],
     ['encryptor', attempt.encryptor ?? 'none (plain)'],
     ['due', when(attempt.scheduledAt)],

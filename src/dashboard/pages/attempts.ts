@@ -6,6 +6,7 @@ import {
   csrfInput,
   filterInputs,
   layout,
+  progressView,
   queryString,
   statusBadge,
   when,
@@ -41,6 +42,7 @@ export function attemptsPage(
             <th scope="col">target.method</th>
             <th scope="col">queue</th>
             <th scope="col" class="count">runs</th>
+            <th scope="col">progress</th>
             <th scope="col">due</th>
             <th scope="col">completed</th>
             <th scope="col">last error</th>
@@ -51,7 +53,7 @@ export function attemptsPage(
             attempts.length > 0
               ? attempts.map((attempt) => attemptRow(base, attempt))
               : html`<tr>
-                  <td colspan="8">No attempt matches.</td>
+                  <td colspan="9">No attempt matches.</td>
                 </tr>`
           }
         </tbody>
@@ -138,6 +140,7 @@ function attemptRow(base: string, attempt: Attempt): Html {
     <td>${attempt.target}.${attempt.methodName}</td>
     <td>${attempt.queue}</td>
     <td class="count">${attempt.numAttempts}/${attempt.maxAttempts}</td>
+    <td class="progress-cell">${progressView(attempt, 40)}</td>
     <td>${when(attempt.scheduledAt)}</td>
     <td>${when(attempt.completedAt)}</td>
     <td class="error-cell">${shortError(attempt.lastError)}</td>

@@ -1,5 +1,5 @@
 import { html } from 'hono/html';
-import type { AttemptStatus } from '../../core/attempt.js';
+import type { Attempt, AttemptStatus } from '../../core/attempt.js';
 import { filterKeys, type AttemptFilter } from '../data.js';
 
 /** A piece of HTML: every value interpolated into `html` is escaped, nested fragments are not. */
@@ -44,6 +44,28 @@ export function layout(context: PageContext, title: string, body: Html): Html {
 /** A time in UTC, to the second; a dash for none. */
 export function when(date: Date | null): string {
   return date === null ? '—' : `${date.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+/**
+ * A handler's reported progress (`ctx.progress`) as a bar, the percentage and the message cut to
+ * `messageLength`; empty when it reported none.
+ */
+export function progressView(
+  attempt: Pick<Attempt, 'progress' | 'progressMessage'>,
+  messageLength: number,
+): Html | string {
+  const { progress, progressMessage } = attempt;
+  if (progress === null) return '';
+  const percent = `${Math.round(progress * 1000) / 10}%`;
+  const message =
+    progressMessage === null || progressMessage.length <= messageLength
+      ? (progressMessage ?? '')
+      : `${progressMessage.slice(0, messageLength)}…`;
+  return html`<span class="progress"
+    ><progress max="1" value="${progress}">${percent}</progress>
+    <span class="progress-percent">${percent}</span>
+    <span class="progress-message">${message}</span></span
+  >`;
 }
 
 export function statusBadge(status: AttemptStatus): Html {

@@ -187,6 +187,8 @@ SET t.status = o.status,
   t.scheduled_at = CASE WHEN o.status = 'pending'
     THEN UTC_TIMESTAMP(3) + INTERVAL o.delay_ms * 1000 MICROSECOND ELSE t.scheduled_at END,
   t.last_error = COALESCE(o.error, t.last_error),
+  t.progress = CASE WHEN o.status = 'pending' THEN NULL ELSE t.progress END,
+  t.progress_message = CASE WHEN o.status = 'pending' THEN NULL ELSE t.progress_message END,
   t.locked_by = ?, t.locked_until = CAST(? AS DATETIME(3)), t.updated_at = UTC_TIMESTAMP(3)
 WHERE t.status = 'running' AND t.locked_by = ? AND t.num_attempts = o.num_attempts`;
 
@@ -211,8 +213,15 @@ export const attemptReleaseMany = `
 UPDATE ${leaseList} AS l
   STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = l.attempt_id
 SET t.status = 'pending', t.num_attempts = t.num_attempts - 1, t.locked_by = ?,
-  t.locked_until = CAST(? AS DATETIME(3)), t.updated_at = UTC_TIMESTAMP(3)
+  t.locked_until = CAST(? AS DATETIME(3)), t.progress = NULL, t.progress_message = NULL,
+  t.updated_at = UTC_TIMESTAMP(3)
 WHERE t.status = 'running' AND t.locked_by = ? AND t.num_attempts = l.num_attempts`;
+
+// A handler's progress (ctx.progress), fenced like completion: written only while this worker
+// still holds this run, so a run whose lease was lost writes nothing. One row by primary key.
+export const attemptSetProgress = `
+UPDATE {{table}} SET progress = ?, progress_message = ?
+WHERE id = CAST(? AS UNSIGNED) AND status = 'running' AND locked_by = ? AND num_attempts = ?`;
 
 // First half of a rescue, inside its transaction: SKIP LOCKED so concurrent rescuers split the
 // work and never wait on a worker completing the same row (that worker either committed first,
@@ -238,6 +247,8 @@ SET t.status = CASE WHEN t.num_attempts >= t.max_attempts THEN 'failed' ELSE 'pe
   t.scheduled_at = CASE WHEN t.num_attempts >= t.max_attempts
     THEN t.scheduled_at ELSE UTC_TIMESTAMP(3) END,
   t.last_error = r.error,
+  t.progress = CASE WHEN t.num_attempts >= t.max_attempts THEN t.progress END,
+  t.progress_message = CASE WHEN t.num_attempts >= t.max_attempts THEN t.progress_message END,
   t.locked_by = NULL, t.locked_until = NULL, t.updated_at = UTC_TIMESTAMP(3)
 WHERE t.status = 'running'`;
 
@@ -251,7 +262,7 @@ WHERE id = CAST(? AS UNSIGNED) AND status = 'pending'`;
 export const attemptSetPendingIfFinished = `
 UPDATE {{table}} SET status = 'pending', completed_at = NULL, scheduled_at = UTC_TIMESTAMP(3),
   max_attempts = GREATEST(max_attempts, num_attempts + 1), locked_by = NULL, locked_until = NULL,
-  updated_at = UTC_TIMESTAMP(3)
+  progress = NULL, progress_message = NULL, updated_at = UTC_TIMESTAMP(3)
 WHERE id = CAST(? AS UNSIGNED) AND status IN ('failed', 'expired')`;
 
 // Candidates for pruning, through the status-led index (never a table scan), without locks.

@@ -256,6 +256,8 @@ function insertedRecord(params: AttemptInsertParams, row: Record<string, unknown
     lockedBy: null,
     lockedUntil: null,
     lastError: null,
+    progress: null,
+    progressMessage: null,
     createdAt,
     updatedAt: createdAt,
   };
@@ -283,6 +285,9 @@ function claimedRecord(
     lockedBy: claim.lockedBy,
     lockedUntil: new Date(claim.lockedUntilMs),
     lastError: row['last_error'] as string | null,
+    // Every way back to pending clears progress, so a claimed row has none.
+    progress: null,
+    progressMessage: null,
     createdAt: new Date(row['created_at'] as number),
     updatedAt: new Date(claim.nowMs),
   };

@@ -121,6 +121,8 @@ SET status = o.status,
   scheduled_at = CASE WHEN o.status = 'pending' THEN now() + o.delay_ms * interval '1 millisecond'
     ELSE t.scheduled_at END,
   last_error = coalesce(o.error, t.last_error),
+  progress = CASE WHEN o.status = 'pending' THEN NULL ELSE t.progress END,
+  progress_message = CASE WHEN o.status = 'pending' THEN NULL ELSE t.progress_message END,
   locked_by = NULL, locked_until = NULL, updated_at = now()
 FROM json_to_recordset($2::json)
   AS o(id bigint, num_attempts int, status text, delay_ms bigint, error text)
@@ -139,10 +141,17 @@ RETURNING t.id`;
 export const attemptReleaseMany = `
 UPDATE {{table}} AS t
 SET status = 'pending', num_attempts = t.num_attempts - 1, locked_by = NULL, locked_until = NULL,
-  updated_at = now()
+  progress = NULL, progress_message = NULL, updated_at = now()
 FROM json_to_recordset($2::json) AS l(id bigint, num_attempts int)
 WHERE ${fence('l')}
 RETURNING t.id`;
+
+// A handler's progress (ctx.progress), fenced like completion: written only while this worker
+// still holds this run, so a run whose lease was lost writes nothing. A primary-key update of
+// columns in no index, and updated_at is left alone: the new row version is a HOT update.
+export const attemptSetProgress = `
+UPDATE {{table}} SET progress = $1, progress_message = $2
+WHERE id = $3 AND status = 'running' AND locked_by = $4 AND num_attempts = $5`;
 
 // SKIP LOCKED so concurrent rescuers split the work; a worker completing the same row at the
 // same moment either wins (row no longer running) or finds its fence gone.
@@ -152,6 +161,8 @@ SET status = CASE WHEN t.num_attempts >= t.max_attempts THEN 'failed' ELSE 'pend
   completed_at = CASE WHEN t.num_attempts >= t.max_attempts THEN now() END,
   scheduled_at = CASE WHEN t.num_attempts >= t.max_attempts THEN t.scheduled_at ELSE now() END,
   last_error = 'LeaseExpired: the lease of worker ' || t.locked_by || ' ran out before it finished',
+  progress = CASE WHEN t.num_attempts >= t.max_attempts THEN t.progress END,
+  progress_message = CASE WHEN t.num_attempts >= t.max_attempts THEN t.progress_message END,
   locked_by = NULL, locked_until = NULL, updated_at = now()
 WHERE t.id = ANY(ARRAY(
   SELECT id FROM {{table}}
@@ -170,7 +181,8 @@ RETURNING ${columns()}`;
 // Gives an exhausted attempt room for one more run.
 export const attemptSetPendingIfFinished = `
 UPDATE {{table}} SET status = 'pending', completed_at = NULL, scheduled_at = now(),
-  max_attempts = greatest(max_attempts, num_attempts + 1), updated_at = now()
+  max_attempts = greatest(max_attempts, num_attempts + 1), progress = NULL, progress_message = NULL,
+  updated_at = now()
 WHERE id = $1 AND status IN ('failed', 'expired')
 RETURNING ${columns()}`;
 

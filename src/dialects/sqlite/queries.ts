@@ -21,7 +21,7 @@ const nowMs = `CAST(round(unixepoch('subsec') * 1000) AS INTEGER)`;
 /** Every column, as the row mapper expects them; the id as text, so 64-bit ids survive. */
 const columns = `CAST(id AS TEXT) AS id, target, method_name, method_args, encryptor, status,
   num_attempts, max_attempts, queue, priority, idempotence_token, scheduled_at, completed_at,
-  locked_by, locked_until, last_error, created_at, updated_at`;
+  locked_by, locked_until, last_error, progress, progress_message, created_at, updated_at`;
 
 // One row per element of the JSON array ?1, in array order. The write lock makes the check of
 // the unique idempotence index and the insert one step, so racing enqueuers (other connections or
@@ -109,6 +109,8 @@ SET status = o.status,
   scheduled_at = CASE WHEN o.status = 'pending' THEN ${nowMs} + o.delay_ms
     ELSE t.scheduled_at END,
   last_error = coalesce(o.error, t.last_error),
+  progress = CASE WHEN o.status = 'pending' THEN NULL ELSE t.progress END,
+  progress_message = CASE WHEN o.status = 'pending' THEN NULL ELSE t.progress_message END,
   locked_by = NULL, locked_until = NULL, updated_at = ${nowMs}
 FROM (
   SELECT CAST(value ->> 'id' AS INTEGER) AS id, value ->> 'numAttempts' AS num_attempts,
@@ -131,12 +133,18 @@ RETURNING CAST(id AS TEXT) AS id`;
 export const attemptReleaseMany = `
 UPDATE {{table}} AS t
 SET status = 'pending', num_attempts = t.num_attempts - 1, locked_by = NULL, locked_until = NULL,
-  updated_at = ${nowMs}
+  progress = NULL, progress_message = NULL, updated_at = ${nowMs}
 FROM (
   SELECT CAST(value ->> 'id' AS INTEGER) AS id, value ->> 'numAttempts' AS num_attempts
   FROM json_each(?2)) AS l
 WHERE t.id = l.id AND +t.status = 'running' AND t.locked_by = ?1 AND t.num_attempts = l.num_attempts
 RETURNING CAST(id AS TEXT) AS id`;
+
+// A handler's progress (ctx.progress), fenced like completion: written only while this worker
+// still holds this run, so a run whose lease was lost writes nothing. One row by primary key.
+export const attemptSetProgress = `
+UPDATE {{table}} SET progress = ?1, progress_message = ?2
+WHERE id = CAST(?3 AS INTEGER) AND status = 'running' AND locked_by = ?4 AND num_attempts = ?5`;
 
 // One statement under the write lock, so concurrent rescuers never hand back the same row twice;
 // a worker completing the same row either committed first (row no longer running) or finds its
@@ -147,6 +155,8 @@ SET status = CASE WHEN num_attempts >= max_attempts THEN 'failed' ELSE 'pending'
   completed_at = CASE WHEN num_attempts >= max_attempts THEN ${nowMs} END,
   scheduled_at = CASE WHEN num_attempts >= max_attempts THEN scheduled_at ELSE ${nowMs} END,
   last_error = 'LeaseExpired: the lease of worker ' || locked_by || ' ran out before it finished',
+  progress = CASE WHEN num_attempts >= max_attempts THEN progress END,
+  progress_message = CASE WHEN num_attempts >= max_attempts THEN progress_message END,
   locked_by = NULL, locked_until = NULL, updated_at = ${nowMs}
 WHERE id IN (
   SELECT id FROM {{table}} INDEXED BY "{{name}}_lease_idx"
@@ -164,7 +174,8 @@ RETURNING ${columns}`;
 // Gives an exhausted attempt room for one more run; check and write are one statement, as above.
 export const attemptSetPendingIfFinished = `
 UPDATE {{table}} SET status = 'pending', completed_at = NULL, scheduled_at = ${nowMs},
-  max_attempts = max(max_attempts, num_attempts + 1), updated_at = ${nowMs}
+  max_attempts = max(max_attempts, num_attempts + 1), progress = NULL, progress_message = NULL,
+  updated_at = ${nowMs}
 WHERE id = CAST(?1 AS INTEGER) AND status IN ('failed', 'expired')
 RETURNING ${columns}`;
 
