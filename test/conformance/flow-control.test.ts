@@ -75,6 +75,24 @@ for (const fixture of fixtures) {
       expect(fourth.records).toHaveLength(1);
     });
 
+    it("a dead worker's expired lease counts until the rescuer hands it back, then frees its slot", async () => {
+      const x = await setup();
+      await x.insert([{ queue: 'q' }, { queue: 'q' }]);
+      const one = flow({ concurrency: 1 });
+      const dead = await x.run((e) =>
+        e.attemptClaimLimited({ ...limitedClaim('dead', 10, one), leaseMs: 1 }),
+      );
+      expect(dead.records).toHaveLength(1);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      // Expired but not rescued: still running, so the limit still holds.
+      expect(
+        (await x.run((e) => e.attemptClaimLimited(limitedClaim('w2', 10, one)))).records,
+      ).toEqual([]);
+      expect(await x.run((e) => e.attemptRescueExpired(10))).toHaveLength(1);
+      const after = await x.run((e) => e.attemptClaimLimited(limitedClaim('w2', 10, one)));
+      expect(after.records).toHaveLength(1);
+    });
+
     it('per key: at most keyConcurrency running per key, and a busy key holds back no other', async () => {
       const x = await setup();
       await x.insert([
