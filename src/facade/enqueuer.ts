@@ -1,6 +1,7 @@
 import { toAttempt, type Attempt } from '../core/attempt.js';
 import { decodeArgs, encodeArgs } from '../core/codec.js';
 import { ConfigError, SerializationError, UnknownTargetError } from '../core/errors.js';
+import { checkConcurrencyKey } from '../core/flow.js';
 import type { JsonArgs } from '../core/json-args.js';
 import type { Uninferred } from '../core/uninferred.js';
 import { tickToken, type ScheduleDefinition } from '../core/schedule.js';
@@ -30,6 +31,13 @@ export interface EnqueueOptions<EncryptorName extends string = string> {
   readonly queue?: string;
   /** Lower runs first. @defaultValue 0 */
   readonly priority?: number;
+  /**
+   * Groups attempts of a queue with flow control (the AsyncTask's `queues`): at most its
+   * `keyConcurrency` (default 1) run at once per key, across all workers; `fairness: 'key'`
+   * claims round-robin across keys. 1-255 characters; a ConfigError for a queue without limits.
+   * @example { queue: 'mail', concurrencyKey: `customer:${customer.id}` }
+   */
+  readonly concurrencyKey?: string;
 }
 
 /**
@@ -206,7 +214,7 @@ export class Enqueuer<Tx> {
         `${where}: options must be an object such as { queue: 'mail' }, or left out; got ${given === null ? 'null' : `a ${typeof given}`}`,
       );
     }
-    const { idempotenceToken, scheduledAt, maxAttempts, queue, priority } = options;
+    const { idempotenceToken, scheduledAt, maxAttempts, queue, priority, concurrencyKey } = options;
     if (idempotenceToken !== undefined) {
       if (
         typeof idempotenceToken !== 'string' ||
@@ -254,7 +262,16 @@ export class Enqueuer<Tx> {
       priority: checkPriority(priority ?? ref.options.priority ?? this.#defaults.priority, where),
       idempotenceToken: idempotenceToken ?? null,
       scheduledAt: scheduledAt ?? null,
+      concurrencyKey: null as string | null,
     };
+    if (concurrencyKey !== undefined) {
+      row.concurrencyKey = checkConcurrencyKey(
+        concurrencyKey,
+        row.queue,
+        this.#runtime.flows,
+        where,
+      );
+    }
     if (encryptor === null || plain === null) return row;
     const encrypted = encryptor.encrypt(plain);
     return typeof encrypted === 'string'

@@ -1,4 +1,5 @@
 import type { Encryptor } from '../core/encryptor.js';
+import { checkQueueFlows, type QueueFlowOptions } from '../core/flow.js';
 import { ConfigError, shown } from '../core/errors.js';
 import type { EncryptedTaskErrors } from '../core/error-text.js';
 import { safeLogger, silentLogger, type Logger } from '../core/logger.js';
@@ -119,6 +120,15 @@ export interface AsyncTaskOptions<
    * schedules: [{ name: 'nightly-report', cron: '0 3 * * *', timezone: 'Europe/Berlin',
    *   method: Reports.nightly, args: {}, options: { queue: 'reports' } }]
    */
+  /**
+   * Flow control per queue, enforced in the claim across every worker and host whose AsyncTask
+   * sets it (see README, "Flow control"): `concurrency` (running at once in the queue),
+   * `keyConcurrency` (running at once per `concurrencyKey`), `fairness: 'key'` (round-robin
+   * across keys). Queues left out are claimed as before, at no extra cost. @defaultValue `{}`
+   * @example
+   * queues: { mail: { concurrency: 5 }, exports: { keyConcurrency: 1, fairness: 'key' } }
+   */
+  readonly queues?: Readonly<Record<string, QueueFlowOptions>>;
   readonly schedules?: unknown[] extends Schedules
     ? readonly ScheduleOptions<
         AnyTaskMethod,
@@ -194,6 +204,7 @@ export function resolveOptions<
   }
   const dialect = driver.dialect;
   const schedules = checkSchedules(options.schedules);
+  const flows = checkQueueFlows(options.queues, 'new AsyncTask');
   const runtime: Omit<Runtime, 'enqueueTicks'> = {
     driver,
     table,
@@ -204,6 +215,7 @@ export function resolveOptions<
     encryptedTaskErrors,
     logger: safeLogger(options.logger ?? silentLogger),
     retention,
+    flows,
     schedules,
     executor: (connection: SqlConnection): Executor => dialect.executor(connection, table),
   };

@@ -1,4 +1,5 @@
 import type { AttemptRecord, AttemptStatus } from '../core/attempt.js';
+import type { QueueFlow } from '../core/flow.js';
 import type { Retention } from '../core/retention.js';
 
 /** One row `enqueue` writes. Arguments are already encoded (and encrypted, if asked). */
@@ -13,6 +14,8 @@ export interface AttemptInsertParams {
   readonly idempotenceToken: string | null;
   /** null: due now, by the database's clock. */
   readonly scheduledAt: Date | null;
+  /** Groups attempts for per-key limits and fair claims; absent or null: none. */
+  readonly concurrencyKey?: string | null;
 }
 
 export interface AttemptInsertResult {
@@ -27,6 +30,11 @@ export interface AttemptClaimParams {
   readonly leaseMs: number;
   /** null: every queue. */
   readonly queues: readonly string[] | null;
+  /**
+   * With `queues` null: every queue but these (those with flow control, which only
+   * `attemptClaimLimited` claims). Absent or empty: none left out.
+   */
+  readonly exceptQueues?: readonly string[];
   /** Claim nothing scheduled after this (a `runDue` pass passes its start); null: no bound. */
   readonly horizon: Date | null;
   /**
@@ -35,6 +43,14 @@ export interface AttemptClaimParams {
    * commit claims as the server is set.
    */
   readonly durable: boolean;
+}
+
+/** A claim from one queue with flow control: the limits hold across every claimer. */
+export interface AttemptClaimLimitedParams extends Omit<
+  AttemptClaimParams,
+  'queues' | 'exceptQueues'
+> {
+  readonly flow: QueueFlow;
 }
 
 export interface AttemptClaimResult {
@@ -144,6 +160,12 @@ export interface SchemaState {
 export interface Executor {
   /** Claims due pending attempts under a lease (skipping rows other workers hold). */
   attemptClaim(params: AttemptClaimParams): Promise<AttemptClaimResult>;
+  /**
+   * Claims due pending attempts of one queue within its limits (running per queue, running per
+   * concurrency key), serialised with every other limited claim of that queue so that racing
+   * claimers never exceed them. Takes at most `limit`; fewer (or none) at a limit.
+   */
+  attemptClaimLimited(params: AttemptClaimLimitedParams): Promise<AttemptClaimResult>;
   /** Records outcomes, fenced: only rows still running under `lockedBy` with that attempt count. Returns ids written. */
   attemptCompleteMany(
     lockedBy: string,

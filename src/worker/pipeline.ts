@@ -1,6 +1,7 @@
 import type { AttemptRecord } from '../core/attempt.js';
 import type { AttemptClaimResult, LeaseRef } from '../seam/executor.js';
 import { Completer } from './completer.js';
+import { claimWithFlows } from './flow-claim.js';
 import { HeldAttempt } from './held-attempt.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { QueueCaps } from './queue-caps.js';
@@ -286,7 +287,7 @@ export class Pipeline {
 
   #claim(limit: number, queues: readonly string[] | null): Promise<AttemptClaimResult> {
     return this.#runtime.driver.run((connection) =>
-      this.#runtime.executor(connection).attemptClaim({
+      claimWithFlows(this.#runtime.executor(connection), this.#runtime.flows, {
         lockedBy: this.#lockedBy,
         limit,
         leaseMs: this.#leaseMs,
@@ -321,8 +322,7 @@ export class Pipeline {
   #dispatch(): void {
     if (this.#backedUp()) return;
     if (this.#caps === null) {
-      // FIFO without per-queue caps: take from the front; shift() is O(1) amortised in V8 for
-      // arrays used as queues, unlike splice at an index.
+      // FIFO without per-queue caps: shift() is O(1) amortised in V8, unlike splice at an index.
       while (this.#buffer.length > 0 && this.#running.size < this.#concurrency) {
         this.#start(this.#buffer.shift()!);
       }

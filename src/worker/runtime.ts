@@ -1,6 +1,7 @@
 import type { Attempt } from '../core/attempt.js';
 import type { EncryptedTaskErrors } from '../core/error-text.js';
 import type { Encryptor } from '../core/encryptor.js';
+import type { QueueFlow } from '../core/flow.js';
 import type { Logger } from '../core/logger.js';
 import type { Retention } from '../core/retention.js';
 import type { ScheduleDefinition } from '../core/schedule.js';
@@ -26,6 +27,8 @@ export interface Runtime {
   readonly logger: Logger;
   /** How long finished attempts are kept; null when nothing is ever pruned (no Pruner needed). */
   readonly retention: Retention | null;
+  /** Flow control per queue (the `queues` option), enforced by the claim; empty: none. */
+  readonly flows: ReadonlyMap<string, QueueFlow>;
   /** Recurring tasks, enqueued by every worker's Scheduler and by `runDue`. */
   readonly schedules: readonly ScheduleDefinition[];
   /** Inserts one attempt per tick of `schedule` (each with its tick's token), on the pool. */

@@ -11,12 +11,17 @@ export interface WorkerChildHooks {
   readonly completed?: (ctx: TaskContext) => void;
   /** Inserts `key` into the side table through the handler's transaction object. */
   readonly insertSide?: (tx: unknown, key: string) => Promise<void>;
+  /** A `timed` run ended: when it began and ended (epoch ms, fractional), and its key. */
+  readonly timed?: (ctx: TaskContext, key: string, from: number, to: number) => void;
 }
+
+/** Epoch milliseconds with a fraction: comparable across processes of one machine. */
+const preciseNow = (): number => performance.timeOrigin + performance.now();
 
 /**
  * The target a worker child performs. `side` writes its key to the side table through
  * `ctx.transaction`; `crash` kills its own process with SIGKILL; `slow` takes `ms` (a handler
- * waiting on I/O); `hang` ignores `ctx.signal` and
+ * waiting on I/O); `timed` too, and reports when it ran; `hang` ignores `ctx.signal` and
  * never settles (without holding any handle that would keep the process alive).
  */
 export function workerChildTarget(hooks: WorkerChildHooks = {}) {
@@ -36,6 +41,13 @@ export function workerChildTarget(hooks: WorkerChildHooks = {}) {
     async slow(args: { ms: number }, ctx: TaskContext): Promise<void> {
       hooks.started?.(ctx);
       await new Promise((resolve) => setTimeout(resolve, args.ms));
+    },
+    /** Takes `ms`, then reports when it ran (flow control's tests count overlapping runs). */
+    async timed(args: { ms: number; key: string }, ctx: TaskContext): Promise<void> {
+      const from = preciseNow();
+      hooks.started?.(ctx);
+      await new Promise((resolve) => setTimeout(resolve, args.ms));
+      hooks.timed?.(ctx, args.key, from, preciseNow());
     },
     async hang(_args: { n: number }, ctx: TaskContext): Promise<void> {
       hooks.started?.(ctx);

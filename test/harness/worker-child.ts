@@ -5,6 +5,7 @@
 //   ready <workerId>          the worker is running
 //   start <id> <numAttempts>  a handler began
 //   done <id> <numAttempts>   `side` committed its write and its success
+//   timed <id> <key> <from> <to>  a `timed` run ended; it ran from..to (epoch ms, fractional)
 //   aborted <id>              ctx.signal of a `hang` run was aborted
 //   rescued <id> <status>     this worker's rescuer handed an expired lease back
 //   error <during>            the worker reported an error (details on stderr)
@@ -74,6 +75,7 @@ const target = workerChildTarget({
     }
   },
   completed: (ctx) => say(`done ${ctx.attempt.id} ${ctx.attempt.numAttempts}`),
+  timed: (ctx, key, from, to) => say(`timed ${ctx.attempt.id} ${key} ${from} ${to}`),
   insertSide: sideInserter(process.env['ASYNC_TASK_CHILD_DIALECT'] ?? '', table),
 });
 // ASYNC_TASK_WORKER_SCHEDULES: JSON [{ name, cron, method (a method name of the target), args,
@@ -87,7 +89,12 @@ const schedules = (
     catchUp?: number;
   }[]
 ).map((schedule) => ({ ...schedule, method: target[schedule.method] }));
-const tasks = new AsyncTask({ driver, table, targets: [target], schedules });
+// ASYNC_TASK_WORKER_QUEUES: JSON, the AsyncTask's `queues` (flow control).
+const queues = JSON.parse(process.env['ASYNC_TASK_WORKER_QUEUES'] ?? '{}') as Record<
+  string,
+  { concurrency?: number; keyConcurrency?: number; fairness?: 'key' }
+>;
+const tasks = new AsyncTask({ driver, table, targets: [target], schedules, queues });
 const worker = tasks.worker(options);
 worker.on('rescued', ({ attempt }) => say(`rescued ${attempt.id} ${attempt.status}`));
 worker.on('error', ({ error, during }) => {

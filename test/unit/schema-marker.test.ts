@@ -76,7 +76,14 @@ describe('migration files', () => {
         expect(script.up.at(-1)).toMatch(new RegExp(`'async-task schema ${script.version}'$`));
       }
     }
-    for (const script of mysqlDialect.migrationScripts(table)) expect(script.up).toHaveLength(1);
+    // A MySQL migration that changes the attempts table does it in one statement that also sets
+    // the version; one that creates something else (0004: flow control's lock table) sets it in a
+    // statement of its own after that, resumed if interrupted in between.
+    for (const script of mysqlDialect.migrationScripts(table)) {
+      if (script.up.length === 1) continue;
+      expect(script.up.at(-1)).toMatch(/^ALTER TABLE `app`\.`jobs` COMMENT = /);
+      for (const statement of script.up.slice(0, -1)) expect(statement).not.toContain('`jobs` ');
+    }
     const sqlite = sqliteDialect.migrationScripts({ schema: null, name: 'jobs' });
     expect(sqlite.at(-1)?.up.at(-1)).toContain(
       `BEGIN SELECT 'async-task schema ${sqliteDialect.latestVersion}'; END`,

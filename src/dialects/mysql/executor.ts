@@ -1,8 +1,8 @@
 import type { AttemptRecord } from '../../core/attempt.js';
-import { AsyncTaskError } from '../../core/errors.js';
 import { shortestRetentionMs } from '../../core/retention.js';
 import type { TableName } from '../../seam/driver.js';
 import type {
+  AttemptClaimLimitedParams,
   AttemptClaimParams,
   AttemptClaimResult,
   AttemptCompletion,
@@ -19,7 +19,6 @@ import type { SqlConnection } from '../../seam/sql-connection.js';
 import { convertingParsers, idOf, recordMapper, tokenKey } from '../attempt-rows.js';
 import { exactStats, statsByIdSample } from '../estimated-stats.js';
 import { SqlExecutor, type ExecutorDialect } from '../sql-executor.js';
-import { statementBinder, type BoundStatement } from '../statements.js';
 import {
   insertParams,
   insertStatement,
@@ -30,23 +29,12 @@ import {
   uniqueTokens,
   visible,
 } from './marked-rows.js';
-import * as queries from './queries.js';
+import { bindStatements, quoteTable, type StatementName } from './bound-statements.js';
+import { isNoSuchTable } from './missing-table.js';
+import { idsJson, leasesJson, uniqueLeases, withoutNulls } from './json-params.js';
 import { microseconds, sqlTime } from './sql-time.js';
 
-type StatementName = keyof typeof queries;
-export type MysqlStatements = Readonly<Record<StatementName, BoundStatement>>;
-
-/** `name` or `database`.`name`: a schema is a database in MySQL. Parts are validated identifiers. */
-export function quoteTable(table: TableName): string {
-  return table.schema === null ? `\`${table.name}\`` : `\`${table.schema}\`.\`${table.name}\``;
-}
-
-/** Fills the table name into every statement, once per table. */
-export const bindStatements: (table: TableName) => MysqlStatements = statementBinder(
-  'async_task_mysql_',
-  queries,
-  (table) => ({ '{{table}}': quoteTable(table) }),
-);
+export { quoteTable };
 
 /**
  * The MySQL / MariaDB executor. Ids travel as text, times as UTC text in and epoch milliseconds
@@ -68,39 +56,86 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
 
   async attemptClaim(params: AttemptClaimParams): Promise<AttemptClaimResult> {
     const horizon = params.horizon === null ? null : sqlTime(params.horizon);
-    const queues = params.queues === null ? null : JSON.stringify(params.queues);
+    const except = params.queues === null && (params.exceptQueues?.length ?? 0) > 0;
+    const queues = except
+      ? JSON.stringify(params.exceptQueues)
+      : params.queues === null
+        ? null
+        : JSON.stringify(params.queues);
     return this.#transaction(async (tx) => {
-      const selected = await tx.query('attemptClaimSelect', [
+      const selected = await tx.query(except ? 'attemptClaimSelectExcept' : 'attemptClaimSelect', [
         horizon,
         horizon,
         queues,
         queues,
         params.limit,
       ]);
-      const first = selected.rows[0];
-      if (!first) return { records: [], now: new Date() };
-      const now = convertingParsers.date(first['db_now']);
-      const lockedUntil = new Date(now.getTime() + params.leaseMs);
-      const records = selected.rows.map(toRecord);
-      await tx.query('attemptClaimUpdate', [
-        idsJson(records),
-        params.lockedBy,
-        sqlTime(lockedUntil),
-        sqlTime(now),
-      ]);
-      // The rows are locked since the SELECT, so the UPDATE wrote exactly these values.
-      return {
-        records: records.map((record) => ({
-          ...record,
-          status: 'running',
-          numAttempts: record.numAttempts + 1,
-          lockedBy: params.lockedBy,
-          lockedUntil,
-          updatedAt: now,
-        })),
-        now,
-      };
+      return tx.#lease(selected.rows, params);
     });
+  }
+
+  /**
+   * Serialised per queue by the lock row of migration 0004, taken first in the claim's
+   * transaction; each statement after it reads the newest committed rows (READ COMMITTED), so the
+   * counts include every earlier claim of the queue. The candidates are read without locks (no
+   * other claimer takes this queue's rows meanwhile), then locked with SKIP LOCKED, which leaves
+   * out a row an enqueue or a release still holds, and leased.
+   */
+  async attemptClaimLimited(params: AttemptClaimLimitedParams): Promise<AttemptClaimResult> {
+    const { flow } = params;
+    const horizon = params.horizon === null ? null : sqlTime(params.horizon);
+    return this.#transaction(async (tx) => {
+      await tx.query('flowLock', [flow.queue]);
+      let room = params.limit;
+      if (flow.concurrency !== null) {
+        const counted = await tx.query('attemptCountRunning', [flow.queue]);
+        room = Math.min(room, flow.concurrency - Number(counted.rows[0]?.['running'] ?? 0));
+      }
+      if (room <= 0) return { records: [], now: new Date() };
+      const candidates = await tx.query('attemptClaimLimitedCandidates', [
+        horizon,
+        horizon,
+        flow.queue,
+        flow.queue,
+        flow.keyConcurrency,
+        flow.fair ? 1 : 0,
+        room,
+      ]);
+      if (candidates.rows.length === 0) return { records: [], now: new Date() };
+      const ids = candidates.rows.map((row) => ({ id: idOf(row) }));
+      const selected = await tx.query('attemptClaimSelectIds', [idsJson(ids)]);
+      return tx.#lease(selected.rows, params);
+    });
+  }
+
+  /** Second half of a claim, in its transaction: leases the rows the first half locked. */
+  async #lease(
+    rows: readonly Record<string, unknown>[],
+    params: { readonly lockedBy: string; readonly leaseMs: number },
+  ): Promise<AttemptClaimResult> {
+    const first = rows[0];
+    if (!first) return { records: [], now: new Date() };
+    const now = convertingParsers.date(first['db_now']);
+    const lockedUntil = new Date(now.getTime() + params.leaseMs);
+    const records = rows.map(toRecord);
+    await this.query('attemptClaimUpdate', [
+      idsJson(records),
+      params.lockedBy,
+      sqlTime(lockedUntil),
+      sqlTime(now),
+    ]);
+    // The rows are locked since the SELECT, so the UPDATE wrote exactly these values.
+    return {
+      records: records.map((record) => ({
+        ...record,
+        status: 'running',
+        numAttempts: record.numAttempts + 1,
+        lockedBy: params.lockedBy,
+        lockedUntil,
+        updatedAt: now,
+      })),
+      now,
+    };
   }
 
   async attemptCompleteMany(
@@ -354,40 +389,6 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
  * counted exactly by stats(): one scan of them takes tens of milliseconds.
  */
 const exactStatsBytes = 16 * 1024 * 1024;
-
-/**
- * ER_NO_SUCH_TABLE (1146) means migrate() has not run: on the client's error, or on the one a
- * driver's DatabaseError wraps.
- */
-export function isNoSuchTable(error: unknown): boolean {
-  const cause = error instanceof AsyncTaskError ? error.cause : error;
-  const { errno, code } = (cause ?? {}) as { errno?: unknown; code?: unknown };
-  return errno === 1146 || code === 'ER_NO_SUCH_TABLE';
-}
-
-/** JSON for JSON_TABLE: a null field is left out, which reads as SQL NULL on every version. */
-function withoutNulls(object: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== null));
-}
-
-function idsJson(records: readonly { id: string }[]): string {
-  return JSON.stringify(records.map((record) => ({ id: record.id })));
-}
-
-function leasesJson(leases: readonly LeaseRef[]): string {
-  return JSON.stringify(leases.map((lease) => ({ id: lease.id, n: lease.numAttempts })));
-}
-
-/** One entry per (id, attempt count): a batch naming a lease twice writes it once. */
-function uniqueLeases<T extends LeaseRef>(leases: readonly T[]): T[] {
-  const seen = new Set<string>();
-  return leases.filter((lease) => {
-    const key = `${lease.id}:${lease.numAttempts}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
 
 /** Epoch milliseconds come as numbers, or as strings under `bigNumberStrings`. */
 const toRecord = recordMapper(convertingParsers);

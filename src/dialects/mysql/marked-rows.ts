@@ -5,7 +5,7 @@ import type { AttemptInsertParams, AttemptInsertResult } from '../../seam/execut
 import type { Statement } from '../../seam/sql-connection.js';
 import { byId, tokenKey } from '../attempt-rows.js';
 import { tokenVanishedError } from '../dialect-errors.js';
-import type { MysqlStatements } from './executor.js';
+import type { MysqlStatements } from './bound-statements.js';
 import { sqlTime } from './sql-time.js';
 
 // MySQL has no RETURNING: the rows one operation writes are marked with a one-off `locked_by`
@@ -59,6 +59,7 @@ export function insertParams(
     row.scheduledAt === null ? null : sqlTime(row.scheduledAt),
     marker,
     hold,
+    row.concurrencyKey ?? null,
   ]);
 }
 

@@ -13,34 +13,7 @@
 // epoch milliseconds (see `columns`), so neither the client's `timezone` option nor the session's
 // time_zone touches a stored value. Parameters are positional `?`, substituted in text order.
 
-import { attemptColumns } from '../attempt-rows.js';
-
-/** Epoch milliseconds of a DATETIME(3) holding UTC, independent of every time zone setting. */
-function epochMs(expression: string): string {
-  return `TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', ${expression}) DIV 1000`;
-}
-
-/**
- * Every column, as the row mapper expects them; the id as text, so 64-bit ids survive. The output
- * names shadow the columns in ORDER BY (MySQL resolves an unqualified ORDER BY name to the
- * select-list alias first, and `id` there is text), so statements order by `t.`-qualified names.
- */
-function columns(alias = ''): string {
-  return attemptColumns(alias, (column) => `CAST(${column} AS CHAR) AS id`, epochMs);
-}
-
-/** JSON_TABLE's text columns: utf8mb4 whatever the connection's character set, like the table. */
-const text = 'LONGTEXT CHARACTER SET utf8mb4';
-
-/** The attempts named by a JSON array of `{"id": "…", "n": numAttempts}` (n only for leases). */
-const leaseList = `JSON_TABLE(?, '$[*]' COLUMNS (
-    attempt_id BIGINT UNSIGNED PATH '$.id',
-    num_attempts INT PATH '$.n'))`;
-
-/** The idempotence key of a (target, method, token) triple; the generated column's expression. */
-function idempotenceKey(alias: string): string {
-  return `UNHEX(SHA2(CONCAT(${alias}.target, 0x00, ${alias}.method_name, 0x00, ${alias}.idempotence_token), 256))`;
-}
+import { columns, epochMs, idempotenceKey, leaseList, text } from './sql-parts.js';
 
 // One row per VALUES tuple (attemptInsertManyRow, repeated once per row: the only statement whose
 // text depends on its input), inserted and numbered in order, each marked as being enqueued (the
@@ -57,13 +30,13 @@ function idempotenceKey(alias: string): string {
 // until the statement ends, so one enqueue waiting on a token would stall every other enqueue.
 export const attemptInsertMany = `
 INSERT INTO {{table}} (target, method_name, method_args, encryptor, max_attempts, queue, priority,
-  idempotence_token, scheduled_at, locked_by, locked_until, created_at, updated_at)
+  idempotence_token, scheduled_at, locked_by, locked_until, concurrency_key, created_at, updated_at)
 VALUES {{rows}}
 ON DUPLICATE KEY UPDATE id = id`;
 
-/** One VALUES tuple of attemptInsertMany: eleven parameters, in the column order above. */
+/** One VALUES tuple of attemptInsertMany: twelve parameters, in the column order above. */
 export const attemptInsertManyRow = `(?, ?, ?, ?, ?, ?, ?, ?,
-  COALESCE(CAST(? AS DATETIME(3)), UTC_TIMESTAMP(3)), ?, CAST(? AS DATETIME(3)),
+  COALESCE(CAST(? AS DATETIME(3)), UTC_TIMESTAMP(3)), ?, CAST(? AS DATETIME(3)), ?,
   UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`;
 
 // The rows one attemptInsertMany marked, through the lease index (the marker's hold is its key).

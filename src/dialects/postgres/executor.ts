@@ -2,6 +2,7 @@ import type { AttemptRecord } from '../../core/attempt.js';
 import { shortestRetentionMs } from '../../core/retention.js';
 import type { TableName } from '../../seam/driver.js';
 import type {
+  AttemptClaimLimitedParams,
   AttemptClaimParams,
   AttemptClaimResult,
   AttemptInsertParams,
@@ -42,6 +43,8 @@ export const bindStatements: (table: TableName) => PostgresStatements = statemen
   (table) => ({
     '{{table}}': quoteTable(table),
     '{{claim}}': quoteTable({ schema: table.schema, name: `${table.name}_claim` }),
+    '{{claimExcept}}': quoteTable({ schema: table.schema, name: `${table.name}_claim_except` }),
+    '{{claimLimited}}': quoteTable({ schema: table.schema, name: `${table.name}_claim_limited` }),
   }),
 );
 
@@ -90,20 +93,44 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
   }
 
   async attemptClaim(params: AttemptClaimParams): Promise<AttemptClaimResult> {
-    const result = await this.query('attemptClaim', [
+    const except = params.queues === null && (params.exceptQueues?.length ?? 0) > 0;
+    const result = await this.query(except ? 'attemptClaimExcept' : 'attemptClaim', [
       params.lockedBy,
       params.limit,
       params.leaseMs,
       params.horizon,
-      params.queues,
+      except ? params.exceptQueues : params.queues,
       params.durable,
     ]);
-    const first = result.rows[0];
+    return this.#claimed(result.rows, params);
+  }
+
+  async attemptClaimLimited(params: AttemptClaimLimitedParams): Promise<AttemptClaimResult> {
+    const { flow } = params;
+    const result = await this.query('attemptClaimLimited', [
+      params.lockedBy,
+      params.limit,
+      params.leaseMs,
+      params.horizon,
+      flow.queue,
+      flow.concurrency,
+      flow.keyConcurrency,
+      flow.fair,
+      params.durable,
+    ]);
+    return this.#claimed(result.rows, params);
+  }
+
+  #claimed(
+    rows: readonly Record<string, unknown>[],
+    params: { readonly lockedBy: string; readonly leaseMs: number },
+  ): AttemptClaimResult {
+    const first = rows[0];
     if (!first) return { records: [], now: new Date() };
     const nowMs = first['db_now'] as number;
     const claimed = { lockedBy: params.lockedBy, nowMs, lockedUntilMs: nowMs + params.leaseMs };
     return {
-      records: result.rows.map((row) => claimedRecord(row, claimed)).sort(claimOrder),
+      records: rows.map((row) => claimedRecord(row, claimed)).sort(claimOrder),
       now: new Date(nowMs),
     };
   }
@@ -122,6 +149,7 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
           priority: r.priority,
           idempotence_token: r.idempotenceToken,
           scheduled_at_ms: r.scheduledAt === null ? null : r.scheduledAt.getTime(),
+          concurrency_key: r.concurrencyKey ?? null,
         })),
       ),
     ]);

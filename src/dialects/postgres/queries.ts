@@ -22,14 +22,14 @@ function columns(alias = ''): string {
 // drawn in ordinality order, so ascending ids follow the input order.
 export const attemptInsertMany = `
 INSERT INTO {{table}} (target, method_name, method_args, encryptor, max_attempts, queue, priority,
-  idempotence_token, scheduled_at)
+  idempotence_token, scheduled_at, concurrency_key)
 SELECT target, method_name, method_args, encryptor, max_attempts, queue, priority,
-  idempotence_token, coalesce(to_timestamp(scheduled_at_ms / 1000.0), now())
+  idempotence_token, coalesce(to_timestamp(scheduled_at_ms / 1000.0), now()), concurrency_key
 FROM ROWS FROM (json_to_recordset($1::json) AS (target text, method_name text, method_args text,
   encryptor text, max_attempts int, queue text, priority smallint, idempotence_token text,
-  scheduled_at_ms float8)) WITH ORDINALITY
+  scheduled_at_ms float8, concurrency_key text)) WITH ORDINALITY
   AS r(target, method_name, method_args, encryptor, max_attempts, queue, priority,
-  idempotence_token, scheduled_at_ms, ord)
+  idempotence_token, scheduled_at_ms, concurrency_key, ord)
 ORDER BY ord
 ON CONFLICT (target, method_name, idempotence_token) WHERE idempotence_token IS NOT NULL DO NOTHING
 RETURNING id, target, method_name, idempotence_token, (extract(epoch FROM scheduled_at) * 1000)::float8 AS scheduled_at,
@@ -98,6 +98,18 @@ GROUP BY 1, 2`;
 // nothing recorded after a claim can survive without it. Durable keeps the session's own setting.
 export const attemptClaim = `
 SELECT * FROM {{claim}}($1::text, $2::integer, $3::float8, $4::timestamptz, $5::text[], $6::boolean)`;
+
+// attemptClaim for every queue but $5, those with flow control (migration 0008): the same
+// statement with one more filter, so queues without limits are claimed as they always were.
+export const attemptClaimExcept = `
+SELECT * FROM {{claimExcept}}($1::text, $2::integer, $3::float8, $4::timestamptz, $5::text[], $6::boolean)`;
+
+// A claim from one queue with flow control (migration 0008): serialised per (table, queue) by a
+// transaction-scoped advisory lock taken before it counts running attempts, so racing claimers
+// never exceed the queue's or a key's limit. Durability as attemptClaim.
+export const attemptClaimLimited = `
+SELECT * FROM {{claimLimited}}($1::text, $2::integer, $3::float8, $4::timestamptz, $5::text,
+  $6::integer, $7::integer, $8::boolean, $9::boolean)`;
 
 // The fence: only rows still running, under this lease, at this attempt count are written. It
 // sits in the UPDATE's own WHERE: under READ COMMITTED an UPDATE that waited on a concurrently

@@ -3,6 +3,7 @@ import { AsyncTaskError, ConfigError } from '../../core/errors.js';
 import { shortestRetentionMs } from '../../core/retention.js';
 import type { TableName } from '../../seam/driver.js';
 import type {
+  AttemptClaimLimitedParams,
   AttemptClaimParams,
   AttemptClaimResult,
   AttemptInsertParams,
@@ -84,18 +85,30 @@ export class SqliteExecutor extends ReturningExecutor<StatementName> implements 
   }
 
   async attemptClaim(params: AttemptClaimParams): Promise<AttemptClaimResult> {
-    const result = await this.query('attemptClaim', [
+    const except = params.queues === null && (params.exceptQueues?.length ?? 0) > 0;
+    const result = await this.query(except ? 'attemptClaimExcept' : 'attemptClaim', [
       params.lockedBy,
       params.limit,
       params.leaseMs,
       params.horizon === null ? null : params.horizon.getTime(),
-      params.queues === null ? null : JSON.stringify(params.queues),
+      except ? JSON.stringify(params.exceptQueues) : queuesJson(params.queues),
     ]);
-    const first = result.rows[0];
-    return {
-      records: result.rows.map(toRecord).sort(claimOrder),
-      now: first ? convertingParsers.date(first['db_now']) : new Date(),
-    };
+    return claimed(result.rows);
+  }
+
+  async attemptClaimLimited(params: AttemptClaimLimitedParams): Promise<AttemptClaimResult> {
+    const { flow } = params;
+    const result = await this.query('attemptClaimLimited', [
+      params.lockedBy,
+      params.limit,
+      params.leaseMs,
+      params.horizon === null ? null : params.horizon.getTime(),
+      flow.queue,
+      flow.concurrency,
+      flow.keyConcurrency,
+      flow.fair ? 1 : 0,
+    ]);
+    return claimed(result.rows);
   }
 
   // Not `async`: on a synchronous connection the INSERT must happen, and fail, before returning.
@@ -217,6 +230,18 @@ const sqlite: ReturningDialect<StatementName> = {
     ),
 };
 
+function queuesJson(queues: readonly string[] | null): string | null {
+  return queues === null ? null : JSON.stringify(queues);
+}
+
+function claimed(rows: readonly Record<string, unknown>[]): AttemptClaimResult {
+  const first = rows[0];
+  return {
+    records: rows.map(toRecord).sort(claimOrder),
+    now: first ? convertingParsers.date(first['db_now']) : new Date(),
+  };
+}
+
 function insertJson(rows: readonly AttemptInsertParams[]): string {
   return JSON.stringify(
     rows.map((r) => ({
@@ -229,6 +254,7 @@ function insertJson(rows: readonly AttemptInsertParams[]): string {
       priority: r.priority,
       idempotenceToken: r.idempotenceToken,
       scheduledAt: r.scheduledAt === null ? null : r.scheduledAt.getTime(),
+      concurrencyKey: r.concurrencyKey ?? null,
     })),
   );
 }

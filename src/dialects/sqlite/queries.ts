@@ -30,10 +30,11 @@ const columns = `CAST(id AS TEXT) AS id, target, method_name, method_args, encry
 // disambiguation between an upsert and a join constraint.)
 export const attemptInsertMany = `
 INSERT INTO {{table}} (target, method_name, method_args, encryptor, max_attempts, queue, priority,
-  idempotence_token, scheduled_at, created_at, updated_at)
+  idempotence_token, scheduled_at, created_at, updated_at, concurrency_key)
 SELECT value ->> 'target', value ->> 'methodName', value ->> 'methodArgs',
   value ->> 'encryptor', value ->> 'maxAttempts', value ->> 'queue', value ->> 'priority',
-  value ->> 'idempotenceToken', coalesce(value ->> 'scheduledAt', ${nowMs}), ${nowMs}, ${nowMs}
+  value ->> 'idempotenceToken', coalesce(value ->> 'scheduledAt', ${nowMs}), ${nowMs}, ${nowMs},
+  value ->> 'concurrencyKey'
 FROM json_each(?1)
 WHERE true
 ORDER BY key
@@ -97,6 +98,55 @@ WHERE id IN (
     AND (?5 IS NULL OR queue IN (SELECT value FROM json_each(?5)))
   ORDER BY priority, scheduled_at, id
   LIMIT ?2)
+RETURNING ${columns}, ${nowMs} AS db_now`;
+
+// attemptClaim for every queue but those of the JSON array ?5 (the queues with flow control,
+// which only attemptClaimLimited claims): the same statement with one more filter.
+export const attemptClaimExcept = `
+UPDATE {{table}}
+SET status = 'running', num_attempts = num_attempts + 1, locked_by = ?1,
+  locked_until = ${nowMs} + ?3, updated_at = ${nowMs}
+WHERE id IN (
+  SELECT id FROM {{table}} INDEXED BY "{{name}}_due_idx"
+  WHERE status = 'pending'
+    AND scheduled_at <= ${nowMs}
+    AND (?4 IS NULL OR scheduled_at <= ?4)
+    AND queue NOT IN (SELECT value FROM json_each(?5))
+  ORDER BY priority, scheduled_at, id
+  LIMIT ?2)
+RETURNING ${columns}, ${nowMs} AS db_now`;
+
+// A claim from the queue ?5 within its limits: at most ?6 running in the queue (null: no limit),
+// at most ?7 running per concurrency key (rows without one: no limit), round-robin across keys
+// when ?8. Race-free as every write here: counting the running rows and leasing new ones is one
+// statement under the write lock, so no other claimer runs in between. Running rows are counted
+// through the lease index (exactly the running ones); an expired lease counts until the rescuer
+// returns its row. The candidates are every due row of the queue, ranked within their key: a
+// limited claim costs in proportion to the queue's due backlog. LIMIT is clamped at 0 (SQLite
+// reads a negative LIMIT as none).
+export const attemptClaimLimited = `
+UPDATE {{table}}
+SET status = 'running', num_attempts = num_attempts + 1, locked_by = ?1,
+  locked_until = ${nowMs} + ?3, updated_at = ${nowMs}
+WHERE id IN (
+  SELECT c.id FROM (
+    SELECT id, priority, scheduled_at, concurrency_key,
+      row_number() OVER (PARTITION BY concurrency_key ORDER BY priority, scheduled_at, id)
+        AS key_rank
+    FROM {{table}} INDEXED BY "{{name}}_due_idx"
+    WHERE status = 'pending'
+      AND scheduled_at <= ${nowMs}
+      AND (?4 IS NULL OR scheduled_at <= ?4)
+      AND queue = ?5) AS c
+  LEFT JOIN (
+    SELECT concurrency_key, count(*) AS running FROM {{table}} INDEXED BY "{{name}}_lease_idx"
+    WHERE status = 'running' AND queue = ?5 AND concurrency_key IS NOT NULL
+    GROUP BY concurrency_key) AS k ON k.concurrency_key = c.concurrency_key
+  WHERE c.concurrency_key IS NULL OR c.key_rank <= ?7 - coalesce(k.running, 0)
+  ORDER BY CASE WHEN ?8 THEN c.key_rank END, c.priority, c.scheduled_at, c.id
+  LIMIT max(0, min(?2, coalesce(?6 - (
+    SELECT count(*) FROM {{table}} INDEXED BY "{{name}}_lease_idx"
+    WHERE status = 'running' AND queue = ?5), ?2))))
 RETURNING ${columns}, ${nowMs} AS db_now`;
 
 // Fenced: a row is written only while still running under this lease and this attempt count,

@@ -1,0 +1,110 @@
+import { ConfigError, shown } from './errors.js';
+import { checkQueue } from './target.js';
+
+/**
+ * Flow control of one queue (`queues: { mail: { concurrency: 5 } }` on the AsyncTask), enforced
+ * by the claim itself across every worker and host that configures it.
+ */
+export interface QueueFlowOptions {
+  /**
+   * Most attempts of this queue `running` at once across all workers. Claimed attempts count from
+   * their claim until their outcome is written, or until the rescuer hands back an expired lease.
+   * @defaultValue no limit
+   */
+  readonly concurrency?: number;
+  /**
+   * Most attempts `running` at once per `concurrencyKey` (enqueue option) in this queue; attempts
+   * without a key are not limited by it. A key at its limit does not hold back other keys.
+   * @defaultValue 1
+   */
+  readonly keyConcurrency?: number;
+  /**
+   * `'key'`: claims take attempts round-robin across concurrency keys (the first due of each key,
+   * then the second, …), so a key with a large backlog does not delay a key with a few.
+   * @defaultValue due order (priority, then due time)
+   */
+  readonly fairness?: 'key';
+}
+
+/** A queue's flow control once checked: what the limited claim is given. */
+export interface QueueFlow {
+  readonly queue: string;
+  /** null: no limit across the queue. */
+  readonly concurrency: number | null;
+  readonly keyConcurrency: number;
+  /** Round-robin across keys. */
+  readonly fair: boolean;
+}
+
+/** The longest concurrency key (MySQL's column is VARCHAR(255)). */
+export const maxConcurrencyKeyLength = 255;
+
+const flowOptionNames = new Set(['concurrency', 'keyConcurrency', 'fairness']);
+
+/** Checks the AsyncTask's `queues` option: a ConfigError names the first wrong entry. */
+export function checkQueueFlows(given: unknown, where: string): ReadonlyMap<string, QueueFlow> {
+  const flows = new Map<string, QueueFlow>();
+  if (given === undefined) return flows;
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+    throw new ConfigError(
+      `${where}: queues must be an object of queue name to limits, e.g. { mail: { concurrency: 5 } }`,
+    );
+  }
+  for (const [queue, options] of Object.entries(given as Record<string, unknown>)) {
+    checkQueue(queue, `${where}: queues`);
+    const at = `${where}: queues.${queue}`;
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+      throw new ConfigError(`${at} must be an object such as { concurrency: 5 }`);
+    }
+    const unknown = Object.keys(options).filter((name) => !flowOptionNames.has(name));
+    if (unknown.length > 0) {
+      throw new ConfigError(
+        `${at}: unknown option(s) ${unknown.join(', ')}; the options are concurrency, keyConcurrency, fairness`,
+      );
+    }
+    const { concurrency, keyConcurrency, fairness } = options as QueueFlowOptions;
+    if (fairness !== undefined && fairness !== 'key') {
+      throw new ConfigError(`${at}: fairness must be 'key' (or left out), got ${shown(fairness)}`);
+    }
+    flows.set(queue, {
+      queue,
+      concurrency: concurrency === undefined ? null : checkLimit(concurrency, `${at}.concurrency`),
+      keyConcurrency:
+        keyConcurrency === undefined ? 1 : checkLimit(keyConcurrency, `${at}.keyConcurrency`),
+      fair: fairness === 'key',
+    });
+  }
+  return flows;
+}
+
+function checkLimit(value: unknown, at: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new ConfigError(`${at} must be a whole number of at least 1, got ${shown(value)}`);
+  }
+  return value;
+}
+
+/** Checks an enqueue's `concurrencyKey`; `flows` must limit its queue, or the key would do nothing. */
+export function checkConcurrencyKey(
+  key: unknown,
+  queue: string,
+  flows: ReadonlyMap<string, QueueFlow>,
+  where: string,
+): string {
+  if (typeof key !== 'string' || key.length === 0 || key.length > maxConcurrencyKeyLength) {
+    throw new ConfigError(
+      `${where}: concurrencyKey must be a string of 1-${maxConcurrencyKeyLength} characters, got ${shown(key)}`,
+    );
+  }
+  if (/\p{Surrogate}/u.test(key)) {
+    throw new ConfigError(
+      `${where}: concurrencyKey contains a lone surrogate (half of a UTF-16 pair), which cannot be stored as UTF-8; pass well-formed text`,
+    );
+  }
+  if (!flows.has(queue)) {
+    throw new ConfigError(
+      `${where}: concurrencyKey is limited per queue, and queue '${queue}' has no limits; add queues: { '${queue}': { keyConcurrency: 1 } } to the AsyncTask`,
+    );
+  }
+  return key;
+}

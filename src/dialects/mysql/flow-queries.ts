@@ -1,0 +1,69 @@
+// MySQL statements of flow control (the AsyncTask's `queues`), beside queries.ts and bound with
+// it: the same substitutions ({{table}}, and {{flow}}, the lock table of migration 0004), the same
+// positional parameters.
+
+import { columns, epochMs, leaseList } from './sql-parts.js';
+
+// attemptClaimSelect for every queue but those of the JSON array (the queues with flow control,
+// which only the limited claim takes): the same statement with the queue filter negated.
+export const attemptClaimSelectExcept = `
+SELECT ${columns('t.')}, ${epochMs('UTC_TIMESTAMP(3)')} AS db_now
+FROM {{table}} AS t FORCE INDEX (due_idx)
+WHERE t.status = 'pending'
+  AND t.scheduled_at <= UTC_TIMESTAMP(3)
+  AND (t.locked_until IS NULL OR t.locked_until <= UTC_TIMESTAMP(3))
+  AND (? IS NULL OR t.scheduled_at <= CAST(? AS DATETIME(3)))
+  AND (? IS NULL OR NOT JSON_CONTAINS(?, JSON_QUOTE(t.queue)))
+ORDER BY t.priority, t.scheduled_at, t.id
+LIMIT ?
+FOR UPDATE SKIP LOCKED`;
+
+// First statement of a limited claim: the queue's lock row (migration 0004), locked exclusively
+// until the claim's transaction ends (ON DUPLICATE KEY UPDATE takes an exclusive lock on the
+// existing row, where INSERT IGNORE would take a shared one, and two shared holders upgrading
+// would deadlock). Limited claims of one queue take turns here; other queues are not held up.
+export const flowLock = `
+INSERT INTO {{flow}} (queue) VALUES (?) ON DUPLICATE KEY UPDATE queue = queue`;
+
+// Running attempts of one queue, after flowLock: a fresh READ COMMITTED read, so every claim
+// committed before the lock was granted is counted. Reads the claim index alone (it leads with
+// the status and ends with the queue). Rows under a completion's marker still count until it
+// commits.
+export const attemptCountRunning = `
+SELECT COUNT(*) AS running FROM {{table}} AS t FORCE INDEX (due_idx)
+WHERE t.status = 'running' AND t.queue = ?`;
+
+// A limited claim's candidates, after flowLock (a plain read; no other claimer takes rows of this
+// queue meanwhile): every due row of the queue ranked within its concurrency key, keeping those
+// that fit under the key's limit beside its running rows (rows without a key always fit), in due
+// order, or round-robin across keys (by rank first) when fair. Costs in proportion to the queue's
+// due backlog. Rows under a marker's hold are left out, as in attemptClaimSelect.
+export const attemptClaimLimitedCandidates = `
+SELECT CAST(c.id AS CHAR) AS id FROM (
+  SELECT t.id, t.priority, t.scheduled_at, t.concurrency_key,
+    ROW_NUMBER() OVER (PARTITION BY t.concurrency_key
+      ORDER BY t.priority, t.scheduled_at, t.id) AS key_rank
+  FROM {{table}} AS t FORCE INDEX (due_idx)
+  WHERE t.status = 'pending'
+    AND t.scheduled_at <= UTC_TIMESTAMP(3)
+    AND (t.locked_until IS NULL OR t.locked_until <= UTC_TIMESTAMP(3))
+    AND (? IS NULL OR t.scheduled_at <= CAST(? AS DATETIME(3)))
+    AND t.queue = ?) AS c
+LEFT JOIN (
+  SELECT r.concurrency_key, COUNT(*) AS running FROM {{table}} AS r FORCE INDEX (due_idx)
+  WHERE r.status = 'running' AND r.queue = ? AND r.concurrency_key IS NOT NULL
+  GROUP BY r.concurrency_key) AS k ON k.concurrency_key = c.concurrency_key
+WHERE c.concurrency_key IS NULL OR c.key_rank <= ? - COALESCE(k.running, 0)
+ORDER BY CASE WHEN ? THEN c.key_rank END, c.priority, c.scheduled_at, c.id
+LIMIT ?`;
+
+// Locks a limited claim's candidates by id, for attemptClaimUpdate. SKIP LOCKED and the checks
+// again: a row an enqueue or a release still holds, or one changed since the candidates were
+// read (expired, say), is left out.
+export const attemptClaimSelectIds = `
+SELECT ${columns('t.')}, ${epochMs('UTC_TIMESTAMP(3)')} AS db_now
+FROM ${leaseList} AS c
+  STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = c.attempt_id
+WHERE t.status = 'pending'
+  AND (t.locked_until IS NULL OR t.locked_until <= UTC_TIMESTAMP(3))
+FOR UPDATE SKIP LOCKED`;

@@ -1,0 +1,111 @@
+-- Claims for queues with flow control (the AsyncTask's `queues` option), beside the claim of
+-- migration 0003, which stays the only statement a queue without limits ever runs.
+--
+-- <name>_claim_except: migration 0003's claim for every queue but those with limits (a worker
+-- with no queue list, when some queues have limits: their attempts are only claimed below). The
+-- same statement, plan settings and durability as 0003, with one more filter on the queue.
+--
+-- <name>_claim_limited: a claim from one queue that keeps its limits across every claimer:
+--   p_concurrency      most running attempts of the queue (NULL: no limit);
+--   p_key_concurrency  most running attempts per concurrency_key (rows without a key: no limit);
+--   p_fair             take attempts round-robin across keys (each key's first due, then its
+--                      second, ...) instead of in due order.
+-- Race-free: a transaction-scoped advisory lock on (table, queue) serialises the limited claims
+-- of a queue, and it is taken before anything is counted. Each statement of a plpgsql function
+-- reads a new snapshot under READ COMMITTED, and the lock is released only after the previous
+-- holder's commit is visible, so the counts below include every earlier claim. Only claims raise
+-- the counts (completion, release and rescue lower them), so nothing else needs the lock. Running
+-- rows are counted through the lease index (exactly the running rows: few). An expired lease
+-- still counts until the rescuer returns its row to pending.
+-- The candidates are every due pending row of the queue (ranked within their key), read along
+-- the due index: a limited claim costs in proportion to the due backlog, where 0003's stops at
+-- its limit. Rows are taken without SKIP LOCKED (no other claimer takes rows of this queue while
+-- the lock is held); the UPDATE re-checks `pending`, so a row expired meanwhile is left alone.
+CREATE OR REPLACE FUNCTION {{schema}}"{{name}}_claim_except"(p_locked_by text, p_limit integer,
+  p_lease_ms float8, p_horizon timestamptz, p_except text[], p_durable boolean)
+RETURNS TABLE (id bigint, target text, method_name text, method_args text, encryptor text,
+  num_attempts integer, max_attempts integer, queue text, priority smallint,
+  idempotence_token text, scheduled_at float8, last_error text, created_at float8, db_now float8)
+LANGUAGE plpgsql
+SET enable_seqscan = off
+SET enable_bitmapscan = off
+SET enable_sort = off
+AS $$
+#variable_conflict use_column
+BEGIN
+  IF NOT p_durable THEN
+    PERFORM set_config('synchronous_commit', 'off', true);
+  END IF;
+  RETURN QUERY
+  UPDATE {{table}} AS t
+  SET status = 'running', num_attempts = t.num_attempts + 1, locked_by = p_locked_by,
+    locked_until = now() + p_lease_ms * interval '1 millisecond', updated_at = now()
+  WHERE t.id = ANY(ARRAY(
+    SELECT d.id FROM {{table}} AS d
+    WHERE d.status = 'pending'
+      AND d.scheduled_at <= now()
+      AND (p_horizon IS NULL OR d.scheduled_at <= p_horizon)
+      AND d.queue <> ALL(p_except)
+    ORDER BY d.priority, d.scheduled_at, d.id
+    LIMIT p_limit
+    FOR NO KEY UPDATE SKIP LOCKED))
+  RETURNING t.id, t.target, t.method_name, t.method_args, t.encryptor, t.num_attempts,
+    t.max_attempts, t.queue, t.priority, t.idempotence_token,
+    (extract(epoch FROM t.scheduled_at) * 1000)::float8,
+    t.last_error, (extract(epoch FROM t.created_at) * 1000)::float8,
+    (extract(epoch FROM now()) * 1000)::float8;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION {{schema}}"{{name}}_claim_limited"(p_locked_by text, p_limit integer,
+  p_lease_ms float8, p_horizon timestamptz, p_queue text, p_concurrency integer,
+  p_key_concurrency integer, p_fair boolean, p_durable boolean)
+RETURNS TABLE (id bigint, target text, method_name text, method_args text, encryptor text,
+  num_attempts integer, max_attempts integer, queue text, priority smallint,
+  idempotence_token text, scheduled_at float8, last_error text, created_at float8, db_now float8)
+LANGUAGE plpgsql
+AS $$
+#variable_conflict use_column
+DECLARE
+  v_room integer := p_limit;
+BEGIN
+  IF NOT p_durable THEN
+    PERFORM set_config('synchronous_commit', 'off', true);
+  END IF;
+  PERFORM pg_advisory_xact_lock(hashtext('async-task:flow:{{table}}'), hashtext(p_queue));
+  IF p_concurrency IS NOT NULL THEN
+    SELECT least(p_limit, p_concurrency - count(*)) INTO v_room FROM {{table}} AS r
+    WHERE r.locked_until IS NOT NULL AND r.status = 'running' AND r.queue = p_queue;
+  END IF;
+  IF v_room <= 0 THEN
+    RETURN;
+  END IF;
+  RETURN QUERY
+  UPDATE {{table}} AS t
+  SET status = 'running', num_attempts = t.num_attempts + 1, locked_by = p_locked_by,
+    locked_until = now() + p_lease_ms * interval '1 millisecond', updated_at = now()
+  WHERE t.status = 'pending' AND t.id = ANY(ARRAY(
+    SELECT c.id FROM (
+      SELECT d.id, d.priority, d.scheduled_at, d.concurrency_key,
+        row_number() OVER (PARTITION BY d.concurrency_key
+          ORDER BY d.priority, d.scheduled_at, d.id) AS key_rank
+      FROM {{table}} AS d
+      WHERE d.status = 'pending'
+        AND d.scheduled_at <= now()
+        AND (p_horizon IS NULL OR d.scheduled_at <= p_horizon)
+        AND d.queue = p_queue) AS c
+    LEFT JOIN (
+      SELECT r.concurrency_key, count(*) AS running FROM {{table}} AS r
+      WHERE r.locked_until IS NOT NULL AND r.status = 'running' AND r.queue = p_queue
+        AND r.concurrency_key IS NOT NULL
+      GROUP BY r.concurrency_key) AS k ON k.concurrency_key = c.concurrency_key
+    WHERE c.concurrency_key IS NULL OR c.key_rank <= p_key_concurrency - coalesce(k.running, 0)
+    ORDER BY CASE WHEN p_fair THEN c.key_rank END, c.priority, c.scheduled_at, c.id
+    LIMIT v_room))
+  RETURNING t.id, t.target, t.method_name, t.method_args, t.encryptor, t.num_attempts,
+    t.max_attempts, t.queue, t.priority, t.idempotence_token,
+    (extract(epoch FROM t.scheduled_at) * 1000)::float8,
+    t.last_error, (extract(epoch FROM t.created_at) * 1000)::float8,
+    (extract(epoch FROM now()) * 1000)::float8;
+END;
+$$;
