@@ -113,7 +113,8 @@ export class AsyncTask<
   /**
    * Records a task in the caller's transaction: it exists if and only if that transaction commits.
    * With an idempotence token already present for the same target and method, returns the
-   * existing attempt and writes nothing.
+   * existing attempt and writes nothing; with `replace: 'pending'` a still-pending one takes these
+   * arguments and due time first (returned `pending`; any other status: left alone, as it is).
    *
    * @throws UnknownTargetError when `method` is not a method of one of `targets`
    * @throws SerializationError when `args` cannot be stored as JSON faithfully

@@ -1,6 +1,6 @@
 import { toAttempt, type Attempt } from '../core/attempt.js';
 import { decodeArgs, encodeArgs } from '../core/codec.js';
-import { ConfigError, SerializationError, UnknownTargetError } from '../core/errors.js';
+import { ConfigError, SerializationError, UnknownTargetError, shown } from '../core/errors.js';
 import type { JsonArgs } from '../core/json-args.js';
 import type { Uninferred } from '../core/uninferred.js';
 import { tickToken, type ScheduleDefinition } from '../core/schedule.js';
@@ -17,9 +17,32 @@ import type { AttemptInsertParams, AttemptInsertResult, Executor } from '../seam
 import type { Runtime } from '../worker/runtime.js';
 
 /** Per-enqueue options; each overrides the method's, the target's and the `defaults`. */
-export interface EnqueueOptions<EncryptorName extends string = string> {
-  /** At most one attempt per (target, method, token): enqueueing it again returns the first. */
-  readonly idempotenceToken?: string;
+export type EnqueueOptions<EncryptorName extends string = string> =
+  EnqueueRowOptions<EncryptorName> &
+    (
+      | {
+          /** At most one attempt per (target, method, token): enqueueing it again returns the first. */
+          readonly idempotenceToken?: string;
+          /** Only with an `idempotenceToken`. */
+          readonly replace?: undefined;
+        }
+      | {
+          /** At most one attempt per (target, method, token): enqueueing it again returns the first. */
+          readonly idempotenceToken: string;
+          /**
+           * Debounce, "latest wins": if the attempt holding this token is still `pending`, its
+           * arguments, encryptor and due time become this call's (its queue, priority and
+           * maxAttempts stay), and the call returns it, `pending`, with these arguments. If it is
+           * `running` or finished it is left alone, and the call returns it as it is (its own
+           * arguments, its status): these arguments were not recorded. Without such an attempt,
+           * a plain enqueue.
+           */
+          readonly replace: 'pending';
+        }
+    );
+
+/** The options of `EnqueueOptions` that describe the row, whatever its token. */
+export interface EnqueueRowOptions<EncryptorName extends string = string> {
   /** Not run before this time. @defaultValue now, by the database's clock */
   readonly scheduledAt?: Date;
   /** Name of an encryptor from `encryptors`; `null` stores plain JSON. @defaultValue `defaults.encryptor`, else `null` */
@@ -206,7 +229,7 @@ export class Enqueuer<Tx> {
         `${where}: options must be an object such as { queue: 'mail' }, or left out; got ${given === null ? 'null' : `a ${typeof given}`}`,
       );
     }
-    const { idempotenceToken, scheduledAt, maxAttempts, queue, priority } = options;
+    const { idempotenceToken, scheduledAt, maxAttempts, queue, priority, replace } = options;
     if (idempotenceToken !== undefined) {
       if (
         typeof idempotenceToken !== 'string' ||
@@ -225,6 +248,7 @@ export class Enqueuer<Tx> {
         );
       }
     }
+    checkReplace(replace, idempotenceToken, where);
     if (
       scheduledAt !== undefined &&
       (!(scheduledAt instanceof Date) || Number.isNaN(scheduledAt.getTime()))
@@ -254,6 +278,7 @@ export class Enqueuer<Tx> {
       priority: checkPriority(priority ?? ref.options.priority ?? this.#defaults.priority, where),
       idempotenceToken: idempotenceToken ?? null,
       scheduledAt: scheduledAt ?? null,
+      replacePending: replace === 'pending',
     };
     if (encryptor === null || plain === null) return row;
     const encrypted = encryptor.encrypt(plain);
@@ -302,6 +327,21 @@ export class Enqueuer<Tx> {
       // A synchronous client inside a transaction: the INSERT must happen before enqueue returns.
       synchronous: connection.querySync !== undefined && connection.inTransaction?.() === true,
     };
+  }
+}
+
+/** `replace` is `'pending'` with a token, or left out. */
+function checkReplace(replace: unknown, idempotenceToken: string | undefined, where: string): void {
+  if (replace === undefined) return;
+  if (replace !== 'pending') {
+    throw new ConfigError(
+      `${where}: replace must be 'pending' (a still-pending attempt with the same idempotenceToken takes these arguments and due time) or left out; got ${shown(replace)}`,
+    );
+  }
+  if (idempotenceToken === undefined) {
+    throw new ConfigError(
+      `${where}: replace: 'pending' needs an idempotenceToken, which names the pending attempt to replace; pass { idempotenceToken, replace: 'pending' }`,
+    );
   }
 }
 

@@ -13,6 +13,12 @@ export interface AttemptInsertParams {
   readonly idempotenceToken: string | null;
   /** null: due now, by the database's clock. */
   readonly scheduledAt: Date | null;
+  /**
+   * Debounce: when an attempt holding the same token is still `pending`, it takes this row's
+   * `methodArgs`, `encryptor` and `scheduledAt` (the last such row of a batch wins); one that is
+   * running or finished is left as it is. Only meaningful with a token.
+   */
+  readonly replacePending?: boolean;
 }
 
 export interface AttemptInsertResult {
@@ -148,7 +154,10 @@ export interface Executor {
     leaseMs: number,
   ): Promise<string[]>;
   attemptGet(id: string): Promise<AttemptRecord | null>;
-  /** Inserts rows in one statement; idempotence-token conflicts return the existing row. Results in input order. */
+  /**
+   * Inserts rows in one statement; idempotence-token conflicts return the existing row, after
+   * `replacePending` rows replaced what a pending one holds. Results in input order.
+   */
   attemptInsertMany(rows: readonly AttemptInsertParams[]): Promise<AttemptInsertResult[]>;
   attemptList(params: AttemptListParams): Promise<AttemptRecord[]>;
   /** Running attempts by lease expiry, soonest first, through the lease index (the dashboard's workers). */

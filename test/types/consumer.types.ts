@@ -83,6 +83,21 @@ export async function consumer(tasks: AsyncTask<Tx>, tx: Tx): Promise<void> {
     { method: Shop.order, args: { to: 'd@example.com' } },
   ]);
 
+  // Debounce: replace names the pending attempt to replace by its token, so it needs one.
+  const digest = { idempotenceToken: 'digest-1', replace: 'pending' } as const;
+  await tasks.enqueue(tx, MailTarget.send, { to: 'a@example.com' }, digest);
+  await tasks.enqueueMany(tx, [{ method: MailTarget.send, args: { to: 'a' }, options: digest }]);
+  // @ts-expect-error replace without an idempotenceToken
+  await tasks.enqueue(tx, MailTarget.send, { to: 'a@example.com' }, { replace: 'pending' });
+  await tasks.enqueueMany(tx, [
+    // @ts-expect-error replace without an idempotenceToken, in enqueueMany
+    { method: MailTarget.send, args: { to: 'a' }, options: { replace: 'pending' } },
+  ]);
+  const maybeToken: string | undefined = undefined;
+  const maybe = { idempotenceToken: maybeToken, replace: 'pending' } as const;
+  // @ts-expect-error replace with a token that may be undefined
+  await tasks.enqueue(tx, MailTarget.send, { to: 'a@example.com' }, maybe);
+
   // Refused: a function that is not a method of a target made by defineTarget.
   const plain = (args: { to: string }): void => void args;
   // @ts-expect-error plain function: madeByDefineTarget

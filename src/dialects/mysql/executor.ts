@@ -18,6 +18,7 @@ import type {
 import type { SqlConnection } from '../../seam/sql-connection.js';
 import { convertingParsers, idOf, recordMapper, tokenKey } from '../attempt-rows.js';
 import { exactStats, statsByIdSample } from '../estimated-stats.js';
+import { replacingRows } from '../match-inserted.js';
 import { SqlExecutor, type ExecutorDialect } from '../sql-executor.js';
 import { statementBinder, type BoundStatement } from '../statements.js';
 import {
@@ -26,9 +27,11 @@ import {
   markerHold,
   matchMarked,
   newMarker,
+  replaceJson,
   tokensJson,
   uniqueTokens,
   visible,
+  withoutNulls,
 } from './marked-rows.js';
 import * as queries from './queries.js';
 import { microseconds, sqlTime } from './sql-time.js';
@@ -153,6 +156,8 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
     const marker = newMarker('enqueue');
     const hold = sqlTime(markerHold());
     await this.run(insertStatement(this.statements, rows.length), insertParams(rows, marker, hold));
+    const replacing = replacingRows(rows);
+    if (replacing.length > 0) await this.query('attemptReplacePending', [replaceJson(replacing)]);
 
     // Every row without a token was inserted; rows with one were inserted unless it was taken.
     const marked = rows.some((row) => row.idempotenceToken === null)
@@ -363,11 +368,6 @@ export function isNoSuchTable(error: unknown): boolean {
   const cause = error instanceof AsyncTaskError ? error.cause : error;
   const { errno, code } = (cause ?? {}) as { errno?: unknown; code?: unknown };
   return errno === 1146 || code === 'ER_NO_SUCH_TABLE';
-}
-
-/** JSON for JSON_TABLE: a null field is left out, which reads as SQL NULL on every version. */
-function withoutNulls(object: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== null));
 }
 
 function idsJson(records: readonly { id: string }[]): string {

@@ -92,6 +92,27 @@ export function tokensJson(rows: readonly AttemptInsertParams[]): string {
   );
 }
 
+/** attemptReplacePending's JSON: a null field is left out, which reads as SQL NULL everywhere. */
+export function replaceJson(rows: readonly AttemptInsertParams[]): string {
+  return JSON.stringify(
+    rows.map((row) =>
+      withoutNulls({
+        target: row.target,
+        methodName: row.methodName,
+        idempotenceToken: row.idempotenceToken,
+        methodArgs: row.methodArgs,
+        encryptor: row.encryptor,
+        scheduledAt: row.scheduledAt === null ? null : sqlTime(row.scheduledAt),
+      }),
+    ),
+  );
+}
+
+/** JSON for JSON_TABLE: a null field is left out, which reads as SQL NULL on every version. */
+export function withoutNulls(object: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== null));
+}
+
 export function uniqueTokens(rows: readonly AttemptInsertParams[]): AttemptInsertParams[] {
   const seen = new Set<string>();
   return rows.filter((row) => {
