@@ -10,12 +10,7 @@ import type { AttemptInsertResult } from './seam/executor.js';
 import { runPass, type RunDueOptions, type RunDueResult } from './worker/pass.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 import type { Runtime } from './worker/runtime.js';
-import {
-  Enqueuer,
-  type EnqueueArgs,
-  type EnqueueItem,
-  type EnqueueOptions,
-} from './facade/enqueuer.js';
+import { Enqueuer, type EnqueueItem, type EnqueueParameters } from './facade/enqueuer.js';
 import {
   Management,
   type AttemptStats,
@@ -123,8 +118,9 @@ export class AsyncTask<
   enqueue<Args>(
     tx: Tx,
     method: TaskMethod<Args>,
-    args: EnqueueArgs<Args>,
-    options: EnqueueOptions<keyof Encryptors & string> = {},
+    // A rest tuple rather than an optional `args`: only a method that takes no arguments may
+    // leave them out, and one signature keeps TypeScript's errors about the arguments precise.
+    ...[args, options = {}]: EnqueueParameters<Args, keyof Encryptors & string>
   ): Promise<Attempt> {
     return this.#enqueuer.enqueue(tx, method, args, options);
   }

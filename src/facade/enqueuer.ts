@@ -62,12 +62,21 @@ export interface EnqueueRowOptions<EncryptorName extends string = string> {
  */
 export type EnqueueArgs<Args> = JsonArgs<Uninferred<Args>>;
 
-/** One entry of `enqueueMany`. */
-export interface EnqueueItem<Args, EncryptorName extends string = string> {
+/**
+ * What `enqueue` takes after the method: its arguments, which may be left out where the method
+ * takes none (no parameter, or an optional one), then the options.
+ */
+export type EnqueueParameters<Args, EncryptorName extends string = string> = undefined extends Args
+  ? [args?: EnqueueArgs<Args>, options?: EnqueueOptions<EncryptorName>]
+  : [args: EnqueueArgs<Args>, options?: EnqueueOptions<EncryptorName>];
+
+/** One entry of `enqueueMany`; `args` may be left out where the method takes none. */
+export type EnqueueItem<Args, EncryptorName extends string = string> = {
   readonly method: TaskMethod<Args>;
-  readonly args: EnqueueArgs<Args>;
   readonly options?: EnqueueOptions<EncryptorName>;
-}
+} & (undefined extends Args
+  ? { readonly args?: EnqueueArgs<Args> }
+  : { readonly args: EnqueueArgs<Args> });
 
 /** The `defaults` of `AsyncTaskOptions` that a row takes when neither call nor method sets them. */
 export interface EnqueueDefaults {

@@ -43,14 +43,20 @@ export interface AsyncTaskDefaults<EncryptorName extends string> {
 
 /**
  * One recurring task of `schedules`: `args` are checked against `method`'s parameter as in
- * `enqueue`; `options` are `enqueue`'s but for `idempotenceToken` and `scheduledAt`, which each
- * tick sets, and `replace`.
+ * `enqueue` (and may be left out where the method takes none); `options` are `enqueue`'s but for
+ * `idempotenceToken` and `scheduledAt`, which each tick sets, and `replace`.
  */
-export type Schedule<Args, EncryptorName extends string = string> = ScheduleOptions<
-  TaskMethod<Args>,
-  EnqueueArgs<Args>,
-  Omit<EnqueueOptions<EncryptorName>, 'idempotenceToken' | 'scheduledAt' | 'replace'>
->;
+export type Schedule<Args, EncryptorName extends string = string> = Omit<
+  ScheduleOptions<
+    TaskMethod<Args>,
+    EnqueueArgs<Args>,
+    Omit<EnqueueOptions<EncryptorName>, 'idempotenceToken' | 'scheduledAt' | 'replace'>
+  >,
+  'args'
+> &
+  (undefined extends Args
+    ? { readonly args?: EnqueueArgs<Args> }
+    : { readonly args: EnqueueArgs<Args> });
 
 /** The encryptor names a schedule may use: those of `encryptors`, which its entries must not widen. */
 type EncryptorNameOf<Encryptors> = keyof Uninferred<Encryptors> & string;
