@@ -10,12 +10,7 @@ import type { AttemptInsertResult } from './seam/executor.js';
 import { runPass, type RunDueOptions, type RunDueResult } from './worker/pass.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 import type { Runtime } from './worker/runtime.js';
-import {
-  Enqueuer,
-  type EnqueueArgs,
-  type EnqueueItem,
-  type EnqueueOptions,
-} from './facade/enqueuer.js';
+import { Enqueuer, type EnqueueItem, type EnqueueParameters } from './facade/enqueuer.js';
 import {
   Management,
   type AttemptStats,
@@ -113,7 +108,8 @@ export class AsyncTask<
   /**
    * Records a task in the caller's transaction: it exists if and only if that transaction commits.
    * With an idempotence token already present for the same target and method, returns the
-   * existing attempt and writes nothing.
+   * existing attempt and writes nothing; with `replace: 'pending'` a still-pending one takes these
+   * arguments and due time first (returned `pending`; any other status: left alone, as it is).
    *
    * @throws UnknownTargetError when `method` is not a method of one of `targets`
    * @throws SerializationError when `args` cannot be stored as JSON faithfully
@@ -122,8 +118,9 @@ export class AsyncTask<
   enqueue<Args>(
     tx: Tx,
     method: TaskMethod<Args>,
-    args: EnqueueArgs<Args>,
-    options: EnqueueOptions<keyof Encryptors & string> = {},
+    // A rest tuple rather than an optional `args`: only a method that takes no arguments may
+    // leave them out, and one signature keeps TypeScript's errors about the arguments precise.
+    ...[args, options = {}]: EnqueueParameters<Args, keyof Encryptors & string>
   ): Promise<Attempt> {
     return this.#enqueuer.enqueue(tx, method, args, options);
   }

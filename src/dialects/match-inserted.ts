@@ -27,12 +27,42 @@ export function splitInserted<Row>(
   return { plain, byToken };
 }
 
-/** Rows with a token the insert did not return: someone (maybe this batch) holds it already. */
+/**
+ * Rows with a token the insert did not return: someone (maybe this batch) holds it already. Those
+ * whose token is in `replaced` (read back by the replace) are left out.
+ */
 export function missingTokens<Row>(
   rows: readonly AttemptInsertParams[],
   inserted: InsertedRows<Row>,
+  replaced: ReadonlyMap<string, unknown> = new Map(),
 ): AttemptInsertParams[] {
-  return rows.filter((r) => r.idempotenceToken !== null && !inserted.byToken.has(tokenKey(r)));
+  return rows.filter((r) => {
+    if (r.idempotenceToken === null) return false;
+    const key = tokenKey(r);
+    return !inserted.byToken.has(key) && !replaced.has(key);
+  });
+}
+
+/**
+ * The `replacePending` rows that did not insert their token themselves (it was held already, or
+ * an earlier row of the batch inserted it), one per token: the last, so the latest wins. A
+ * dialect whose insert does not say which rows it inserted passes no `inserted` and gets every
+ * `replacePending` row's token (replacing a row with what it was just inserted with is harmless).
+ */
+export function replacingRows<Row>(
+  rows: readonly AttemptInsertParams[],
+  inserted?: InsertedRows<Row>,
+): AttemptInsertParams[] {
+  const seen = new Set<string>();
+  const last = new Map<string, AttemptInsertParams>();
+  for (const row of rows) {
+    if (row.idempotenceToken === null) continue;
+    const key = tokenKey(row);
+    const inserting = !seen.has(key) && inserted?.byToken.has(key) === true;
+    seen.add(key);
+    if (row.replacePending === true && !inserting) last.set(key, row);
+  }
+  return [...last.values()];
 }
 
 /**
@@ -40,7 +70,8 @@ export function missingTokens<Row>(
  * insert follows input order); the first row with a token that this insert won is `inserted`,
  * later rows with the same token (in the batch) and rows whose token was already taken
  * (`existing`, read after the insert) map to that record with `inserted: false`. `record` makes
- * the record of an inserted row from what was sent and what the insert returned.
+ * the record of an inserted row from what was sent and what the insert returned. A token in
+ * `replaced` (by {@link tokenKey}; rows {@link replacingRows} rewrote) maps to that record.
  */
 export function matchInserted<Row>(
   rows: readonly AttemptInsertParams[],
@@ -48,6 +79,7 @@ export function matchInserted<Row>(
   existing: readonly AttemptRecord[],
   record: (params: AttemptInsertParams, row: Row) => AttemptRecord,
   fewerRowsMessage: string,
+  replaced: ReadonlyMap<string, AttemptRecord> = new Map(),
 ): AttemptInsertResult[] {
   const held = new Map(existing.map((r) => [tokenKey(r), r]));
   const fresh = new Map<string, AttemptRecord>();
@@ -63,11 +95,11 @@ export function matchInserted<Row>(
     if (seen) return { record: seen, inserted: false };
     const returned = inserted.byToken.get(key);
     if (returned !== undefined) {
-      const won = record(row, returned);
+      const won = replaced.get(key) ?? record(row, returned);
       fresh.set(key, won);
       return { record: won, inserted: true };
     }
-    const other = held.get(key);
+    const other = replaced.get(key) ?? held.get(key);
     if (!other) throw tokenVanishedError(row.idempotenceToken);
     return { record: other, inserted: false };
   });

@@ -16,11 +16,35 @@ import {
 import type { Driver } from '../seam/driver.js';
 import type { AttemptInsertParams, AttemptInsertResult, Executor } from '../seam/executor.js';
 import type { Runtime } from '../worker/runtime.js';
+import { checkReplace } from './enqueue-checks.js';
 
 /** Per-enqueue options; each overrides the method's, the target's and the `defaults`. */
-export interface EnqueueOptions<EncryptorName extends string = string> {
-  /** At most one attempt per (target, method, token): enqueueing it again returns the first. */
-  readonly idempotenceToken?: string;
+export type EnqueueOptions<EncryptorName extends string = string> =
+  EnqueueRowOptions<EncryptorName> &
+    (
+      | {
+          /** At most one attempt per (target, method, token): enqueueing it again returns the first. */
+          readonly idempotenceToken?: string;
+          /** Only with an `idempotenceToken`. */
+          readonly replace?: undefined;
+        }
+      | {
+          /** At most one attempt per (target, method, token): enqueueing it again returns the first. */
+          readonly idempotenceToken: string;
+          /**
+           * Debounce, "latest wins": if the attempt holding this token is still `pending`, its
+           * arguments, encryptor and due time become this call's (its queue, priority and
+           * maxAttempts stay), and the call returns it, `pending`, with these arguments. If it is
+           * `running` or finished it is left alone, and the call returns it as it is (its own
+           * arguments, its status): these arguments were not recorded. Without such an attempt,
+           * a plain enqueue.
+           */
+          readonly replace: 'pending';
+        }
+    );
+
+/** The options of `EnqueueOptions` that describe the row, whatever its token. */
+export interface EnqueueRowOptions<EncryptorName extends string = string> {
   /** Not run before this time. @defaultValue now, by the database's clock */
   readonly scheduledAt?: Date;
   /** Name of an encryptor from `encryptors`; `null` stores plain JSON. @defaultValue `defaults.encryptor`, else `null` */
@@ -47,12 +71,21 @@ export interface EnqueueOptions<EncryptorName extends string = string> {
  */
 export type EnqueueArgs<Args> = JsonArgs<Uninferred<Args>>;
 
-/** One entry of `enqueueMany`. */
-export interface EnqueueItem<Args, EncryptorName extends string = string> {
+/**
+ * What `enqueue` takes after the method: its arguments, which may be left out where the method
+ * takes none (no parameter, or an optional one), then the options.
+ */
+export type EnqueueParameters<Args, EncryptorName extends string = string> = undefined extends Args
+  ? [args?: EnqueueArgs<Args>, options?: EnqueueOptions<EncryptorName>]
+  : [args: EnqueueArgs<Args>, options?: EnqueueOptions<EncryptorName>];
+
+/** One entry of `enqueueMany`; `args` may be left out where the method takes none. */
+export type EnqueueItem<Args, EncryptorName extends string = string> = {
   readonly method: TaskMethod<Args>;
-  readonly args: EnqueueArgs<Args>;
   readonly options?: EnqueueOptions<EncryptorName>;
-}
+} & (undefined extends Args
+  ? { readonly args?: EnqueueArgs<Args> }
+  : { readonly args: EnqueueArgs<Args> });
 
 /** The `defaults` of `AsyncTaskOptions` that a row takes when neither call nor method sets them. */
 export interface EnqueueDefaults {
@@ -214,7 +247,8 @@ export class Enqueuer<Tx> {
         `${where}: options must be an object such as { queue: 'mail' }, or left out; got ${given === null ? 'null' : `a ${typeof given}`}`,
       );
     }
-    const { idempotenceToken, scheduledAt, maxAttempts, queue, priority, concurrencyKey } = options;
+    const { idempotenceToken, scheduledAt, maxAttempts, queue, priority, concurrencyKey, replace } =
+      options;
     if (idempotenceToken !== undefined) {
       if (
         typeof idempotenceToken !== 'string' ||
@@ -233,6 +267,7 @@ export class Enqueuer<Tx> {
         );
       }
     }
+    checkReplace(replace, idempotenceToken, where);
     if (
       scheduledAt !== undefined &&
       (!(scheduledAt instanceof Date) || Number.isNaN(scheduledAt.getTime()))
@@ -263,6 +298,7 @@ export class Enqueuer<Tx> {
       idempotenceToken: idempotenceToken ?? null,
       scheduledAt: scheduledAt ?? null,
       concurrencyKey: null as string | null,
+      replacePending: replace === 'pending',
     };
     if (concurrencyKey !== undefined) {
       row.concurrencyKey = checkConcurrencyKey(

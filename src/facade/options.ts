@@ -44,14 +44,20 @@ export interface AsyncTaskDefaults<EncryptorName extends string> {
 
 /**
  * One recurring task of `schedules`: `args` are checked against `method`'s parameter as in
- * `enqueue`; `options` are `enqueue`'s but for `idempotenceToken` and `scheduledAt`, which each
- * tick sets.
+ * `enqueue` (and may be left out where the method takes none); `options` are `enqueue`'s but for
+ * `idempotenceToken` and `scheduledAt`, which each tick sets, and `replace`.
  */
-export type Schedule<Args, EncryptorName extends string = string> = ScheduleOptions<
-  TaskMethod<Args>,
-  EnqueueArgs<Args>,
-  Omit<EnqueueOptions<EncryptorName>, 'idempotenceToken' | 'scheduledAt'>
->;
+export type Schedule<Args, EncryptorName extends string = string> = Omit<
+  ScheduleOptions<
+    TaskMethod<Args>,
+    EnqueueArgs<Args>,
+    Omit<EnqueueOptions<EncryptorName>, 'idempotenceToken' | 'scheduledAt' | 'replace'>
+  >,
+  'args'
+> &
+  (undefined extends Args
+    ? { readonly args?: EnqueueArgs<Args> }
+    : { readonly args: EnqueueArgs<Args> });
 
 /** The encryptor names a schedule may use: those of `encryptors`, which its entries must not widen. */
 type EncryptorNameOf<Encryptors> = keyof Uninferred<Encryptors> & string;
@@ -133,7 +139,10 @@ export interface AsyncTaskOptions<
     ? readonly ScheduleOptions<
         AnyTaskMethod,
         unknown,
-        Omit<EnqueueOptions<EncryptorNameOf<Encryptors>>, 'idempotenceToken' | 'scheduledAt'>
+        Omit<
+          EnqueueOptions<EncryptorNameOf<Encryptors>>,
+          'idempotenceToken' | 'scheduledAt' | 'replace'
+        >
       >[]
     : // `[...]` makes the array literal a tuple, so that each entry gets its own method's `Args`;
       // a bare mapped type does that from TypeScript 5.4 only (as in `enqueueMany`).

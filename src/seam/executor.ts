@@ -16,6 +16,12 @@ export interface AttemptInsertParams {
   readonly scheduledAt: Date | null;
   /** Groups attempts for per-key limits and fair claims; absent or null: none. */
   readonly concurrencyKey?: string | null;
+  /**
+   * Debounce: when an attempt holding the same token is still `pending`, it takes this row's
+   * `methodArgs`, `encryptor` and `scheduledAt` (the last such row of a batch wins); one that is
+   * running or finished is left as it is. Only meaningful with a token.
+   */
+  readonly replacePending?: boolean;
 }
 
 export interface AttemptInsertResult {
@@ -178,7 +184,10 @@ export interface Executor {
     leaseMs: number,
   ): Promise<string[]>;
   attemptGet(id: string): Promise<AttemptRecord | null>;
-  /** Inserts rows in one statement; idempotence-token conflicts return the existing row. Results in input order. */
+  /**
+   * Inserts rows in one statement; idempotence-token conflicts return the existing row, after
+   * `replacePending` rows replaced what a pending one holds. Results in input order.
+   */
   attemptInsertMany(rows: readonly AttemptInsertParams[]): Promise<AttemptInsertResult[]>;
   attemptList(params: AttemptListParams): Promise<AttemptRecord[]>;
   /** Running attempts by lease expiry, soonest first, through the lease index (the dashboard's workers). */

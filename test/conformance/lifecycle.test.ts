@@ -85,6 +85,30 @@ for (const fixture of fixtures) {
       expect(stored?.scheduledAt.getTime()).toBe(later.scheduledAt.getTime());
     });
 
+    it('enqueues a method without parameters with no arguments, alone, with options and in a batch', async () => {
+      let runs = 0;
+      const target = defineTarget('Nightly', {
+        report() {
+          runs += 1;
+        },
+      });
+      const tasks = await migratedTasks(harness(), { targets: [target] });
+
+      const attempts = await harness().transaction(async (tx) => [
+        await tasks.enqueue(tx, target.report),
+        await tasks.enqueue(tx, target.report, undefined, { queue: 'nightly' }),
+        ...(await tasks.enqueueMany(tx, [{ method: target.report }])),
+      ]);
+
+      expect(attempts.map((a) => [a.args, a.queue])).toEqual([
+        [undefined, 'default'],
+        [undefined, 'nightly'],
+        [undefined, 'default'],
+      ]);
+      expect(await tasks.runDue()).toMatchObject({ claimed: 3, succeeded: 3 });
+      expect(runs).toBe(3);
+    });
+
     it('marks a successful attempt succeeded, with completedAt, counting the attempt', async () => {
       const { target, calls } = ordersTarget();
       const tasks = await migratedTasks(harness(), { targets: [target] });

@@ -54,7 +54,9 @@ export async function consumer(tasks: AsyncTask<Tx>, tx: Tx): Promise<void> {
   // Accepted.
   await tasks.enqueue(tx, Shop.order, { id: 1, tags: [] });
   await tasks.enqueue(tx, Shop.order, { id: 1, note: 'gift', tags: ['a'] }, { queue: 'shop' });
-  await tasks.enqueue(tx, Shop.nightly, undefined);
+  await tasks.enqueue(tx, Shop.nightly);
+  await tasks.enqueue(tx, Shop.nightly, undefined, { queue: 'nightly' });
+  await tasks.enqueue(tx, Shop.cancel);
   await tasks.enqueue(tx, Shop.cancel, { id: 1 });
   await tasks.enqueue(tx, Shop.cancel, undefined);
   await tasks.enqueue(tx, Shop.relay, { payload: { anything: [1, 'two', null] } });
@@ -62,6 +64,7 @@ export async function consumer(tasks: AsyncTask<Tx>, tx: Tx): Promise<void> {
   const send: TaskMethod<{ to: string }> = MailTarget.send;
   await tasks.enqueue(tx, send, { to: 'b@example.com' });
   await tasks.enqueueMany(tx, [
+    { method: Shop.nightly },
     { method: Shop.order, args: { id: 2, tags: [] } },
     { method: MailTarget.send, args: { to: 'c@example.com' }, options: { priority: 1 } },
   ]);
@@ -77,11 +80,35 @@ export async function consumer(tasks: AsyncTask<Tx>, tx: Tx): Promise<void> {
   await tasks.enqueue(tx, MailTarget.send, { id: 1, tags: [] });
   // @ts-expect-error a method with no parameters takes no arguments
   await tasks.enqueue(tx, Shop.nightly, { day: 1 });
+  // @ts-expect-error a method with no parameters takes no arguments, not even a number
+  await tasks.enqueue(tx, Shop.nightly, 1);
+  // @ts-expect-error a method with required parameters needs its arguments
+  await tasks.enqueue(tx, Shop.order);
   await tasks.enqueueMany(tx, [
     { method: MailTarget.send, args: { to: 'd@example.com' } },
     // @ts-expect-error each item's arguments are checked against its own method
     { method: Shop.order, args: { to: 'd@example.com' } },
   ]);
+  await tasks.enqueueMany(tx, [
+    { method: Shop.nightly },
+    // @ts-expect-error an item whose method has required parameters needs its arguments
+    { method: Shop.order },
+  ]);
+
+  // Debounce: replace names the pending attempt to replace by its token, so it needs one.
+  const digest = { idempotenceToken: 'digest-1', replace: 'pending' } as const;
+  await tasks.enqueue(tx, MailTarget.send, { to: 'a@example.com' }, digest);
+  await tasks.enqueueMany(tx, [{ method: MailTarget.send, args: { to: 'a' }, options: digest }]);
+  // @ts-expect-error replace without an idempotenceToken
+  await tasks.enqueue(tx, MailTarget.send, { to: 'a@example.com' }, { replace: 'pending' });
+  await tasks.enqueueMany(tx, [
+    // @ts-expect-error replace without an idempotenceToken, in enqueueMany
+    { method: MailTarget.send, args: { to: 'a' }, options: { replace: 'pending' } },
+  ]);
+  const maybeToken: string | undefined = undefined;
+  const maybe = { idempotenceToken: maybeToken, replace: 'pending' } as const;
+  // @ts-expect-error replace with a token that may be undefined
+  await tasks.enqueue(tx, MailTarget.send, { to: 'a@example.com' }, maybe);
 
   // Refused: a function that is not a method of a target made by defineTarget.
   const plain = (args: { to: string }): void => void args;
@@ -122,6 +149,7 @@ export function scheduled(driver: Driver<Tx, Tx>): AsyncTask<Tx>[] {
       { name: 'orders', cron: '0 3 * * *', method: Shop.order, args: { id: 1, tags: [] } },
       { name: 'mail', cron: '0 4 * * *', method: MailTarget.send, args: { to: 'a@example.com' } },
       { name: 'nightly', cron: '0 5 * * *', method: Shop.nightly, args: undefined },
+      { name: 'nightly-bare', cron: '0 5 * * *', method: Shop.nightly },
     ],
   });
   const refused = new AsyncTask({
@@ -131,6 +159,10 @@ export function scheduled(driver: Driver<Tx, Tx>): AsyncTask<Tx>[] {
       { name: 'orders', cron: '0 3 * * *', method: Shop.order, args: { id: 1, tags: [] } },
       // @ts-expect-error the arguments of another method
       { name: 'mail', cron: '0 4 * * *', method: MailTarget.send, args: { id: 1, tags: [] } },
+      // @ts-expect-error a schedule of a method with required parameters needs its arguments
+      { name: 'order', cron: '0 7 * * *', method: Shop.order },
+      // @ts-expect-error a schedule of a method with no parameters takes no arguments
+      { name: 'nightly', cron: '0 8 * * *', method: Shop.nightly, args: 1 },
       // @ts-expect-error not JSON: a Date, in a schedule
       { name: 'remind', cron: '0 6 * * *', method: Shop.remind, args: { at: new Date() } },
     ],

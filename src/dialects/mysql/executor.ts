@@ -18,13 +18,16 @@ import type {
 import type { SqlConnection } from '../../seam/sql-connection.js';
 import { convertingParsers, idOf, recordMapper, tokenKey } from '../attempt-rows.js';
 import { exactStats, statsByIdSample } from '../estimated-stats.js';
+import { replacingRows } from '../match-inserted.js';
 import { SqlExecutor, type ExecutorDialect } from '../sql-executor.js';
 import {
   insertParams,
   insertStatement,
+  markedBy,
   markerHold,
   matchMarked,
   newMarker,
+  replaceJson,
   tokensJson,
   uniqueTokens,
   visible,
@@ -188,6 +191,8 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
     const marker = newMarker('enqueue');
     const hold = sqlTime(markerHold());
     await this.run(insertStatement(this.statements, rows.length), insertParams(rows, marker, hold));
+    const replacing = replacingRows(rows);
+    if (replacing.length > 0) await this.query('attemptReplacePending', [replaceJson(replacing)]);
 
     // Every row without a token was inserted; rows with one were inserted unless it was taken.
     const marked = rows.some((row) => row.idempotenceToken === null)
@@ -202,12 +207,7 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
       const result = await this.query('attemptGetByTokens', [tokensJson(missing)]);
       for (const record of result.rows.map(toRecord)) found.set(tokenKey(record), record);
     }
-    const mine = [
-      ...marked,
-      ...[...found.values()].filter(
-        (record) => record.lockedBy === marker && !marked.includes(record),
-      ),
-    ];
+    const mine = markedBy(marker, marked, found);
     if (mine.length > 0) await this.query('attemptUnmark', [idsJson(mine), marker]);
     return matchMarked(rows, marked, found, marker);
   }

@@ -7,6 +7,7 @@ import { byId, tokenKey } from '../attempt-rows.js';
 import { tokenVanishedError } from '../dialect-errors.js';
 import type { MysqlStatements } from './bound-statements.js';
 import { sqlTime } from './sql-time.js';
+import { withoutNulls } from './json-params.js';
 
 // MySQL has no RETURNING: the rows one operation writes are marked with a one-off `locked_by`
 // value, read back by it and unmarked again (see MysqlExecutor).
@@ -93,6 +94,22 @@ export function tokensJson(rows: readonly AttemptInsertParams[]): string {
   );
 }
 
+/** attemptReplacePending's JSON: a null field is left out, which reads as SQL NULL everywhere. */
+export function replaceJson(rows: readonly AttemptInsertParams[]): string {
+  return JSON.stringify(
+    rows.map((row) =>
+      withoutNulls({
+        target: row.target,
+        methodName: row.methodName,
+        idempotenceToken: row.idempotenceToken,
+        methodArgs: row.methodArgs,
+        encryptor: row.encryptor,
+        scheduledAt: row.scheduledAt === null ? null : sqlTime(row.scheduledAt),
+      }),
+    ),
+  );
+}
+
 export function uniqueTokens(rows: readonly AttemptInsertParams[]): AttemptInsertParams[] {
   const seen = new Set<string>();
   return rows.filter((row) => {
@@ -142,4 +159,18 @@ export function matchMarked(
 /** A row this operation marked, as it is once unmarked. */
 export function unmarked(record: AttemptRecord): AttemptRecord {
   return { ...record, lockedBy: null, lockedUntil: null };
+}
+
+/** The rows an enqueue marked: those it inserted, and rows found by token still carrying its marker. */
+export function markedBy(
+  marker: string,
+  marked: readonly AttemptRecord[],
+  found: ReadonlyMap<string, AttemptRecord>,
+): AttemptRecord[] {
+  return [
+    ...marked,
+    ...[...found.values()].filter(
+      (record) => record.lockedBy === marker && !marked.includes(record),
+    ),
+  ];
 }

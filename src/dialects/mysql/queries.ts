@@ -39,6 +39,27 @@ export const attemptInsertManyRow = `(?, ?, ?, ?, ?, ?, ?, ?,
   COALESCE(CAST(? AS DATETIME(3)), UTC_TIMESTAMP(3)), ?, CAST(? AS DATETIME(3)), ?,
   UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`;
 
+// Debounce (enqueue's replace: 'pending'): attempts still pending that hold these tokens take the
+// new arguments, encryptor and due time. Runs right after the insert, whose ON DUPLICATE KEY
+// UPDATE already holds an exclusive lock on each such row until the caller commits: a claim
+// (SKIP LOCKED) passes them by and later runs the new arguments. A claim that locked a row first
+// made the insert wait for its commit, and an UPDATE reads the newest committed version: the row
+// is running, and left alone. Through the unique index only, so it locks just these rows.
+export const attemptReplacePending = `
+UPDATE JSON_TABLE(?, '$[*]' COLUMNS (
+    target ${text} PATH '$.target',
+    method_name ${text} PATH '$.methodName',
+    idempotence_token ${text} PATH '$.idempotenceToken',
+    method_args ${text} PATH '$.methodArgs',
+    encryptor ${text} PATH '$.encryptor',
+    scheduled_at VARCHAR(32) PATH '$.scheduledAt')) AS k
+  STRAIGHT_JOIN {{table}} AS t FORCE INDEX (idempotence_idx)
+    ON t.idempotence_key = ${idempotenceKey('k')}
+SET t.method_args = k.method_args, t.encryptor = k.encryptor,
+  t.scheduled_at = COALESCE(CAST(k.scheduled_at AS DATETIME(3)), UTC_TIMESTAMP(3)),
+  t.updated_at = UTC_TIMESTAMP(3)
+WHERE t.status = 'pending'`;
+
 // The rows one attemptInsertMany marked, through the lease index (the marker's hold is its key).
 // A plain read: it takes no lock, and a transaction always sees its own writes.
 export const attemptGetMarked = `

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AttemptRecord } from '../../core/attempt.js';
 import { shortestRetentionMs } from '../../core/retention.js';
 import type { TableName } from '../../seam/driver.js';
@@ -15,7 +16,7 @@ import type {
 import type { SqlConnection } from '../../seam/sql-connection.js';
 import { claimOrder, compareIds, recordMapper, tokenKey } from '../attempt-rows.js';
 import { estimatedStats, exactStats, splitSampled } from '../estimated-stats.js';
-import { matchInserted, missingTokens, splitInserted } from '../match-inserted.js';
+import { matchInserted, missingTokens, replacingRows, splitInserted } from '../match-inserted.js';
 import { ReturningExecutor, type ReturningDialect } from '../returning-executor.js';
 import { statementBinder, type BoundStatement } from '../statements.js';
 import * as queries from './queries.js';
@@ -36,7 +37,12 @@ export function quoteTable(table: TableName): string {
   return table.schema === null ? `"${table.name}"` : `"${table.schema}"."${table.name}"`;
 }
 
-/** Fills the table name into every statement, once per table. */
+/** Channel names are identifiers (63 bytes at most): derive a short, stable one per table. */
+export function notifyChannel(table: TableName): string {
+  return `async_task_${createHash('sha1').update(quoteTable(table)).digest('hex').slice(0, 16)}`;
+}
+
+/** Fills the table name (and its notification channel) into every statement, once per table. */
 export const bindStatements: (table: TableName) => PostgresStatements = statementBinder(
   'async_task_',
   queries,
@@ -45,6 +51,7 @@ export const bindStatements: (table: TableName) => PostgresStatements = statemen
     '{{claim}}': quoteTable({ schema: table.schema, name: `${table.name}_claim` }),
     '{{claimExcept}}': quoteTable({ schema: table.schema, name: `${table.name}_claim_except` }),
     '{{claimLimited}}': quoteTable({ schema: table.schema, name: `${table.name}_claim_limited` }),
+    '{{channel}}': notifyChannel(table),
   }),
 );
 
@@ -226,7 +233,15 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
     returned: readonly Record<string, unknown>[],
   ): Promise<AttemptInsertResult[]> {
     const inserted = splitInserted([...returned].sort(byIdRow), returnedTokenKey);
-    const missing = missingTokens(rows, inserted);
+    const replacing = replacingRows(rows, inserted);
+    const replaced = new Map(
+      replacing.length === 0
+        ? []
+        : (await this.query('attemptReplacePending', [replaceJson(replacing)])).rows
+            .map(toRecord)
+            .map((record) => [tokenKey(record), record] as const),
+    );
+    const missing = missingTokens(rows, inserted, replaced);
     const existing =
       missing.length === 0
         ? []
@@ -245,8 +260,23 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
       existing,
       insertedRecord,
       'the insert returned fewer rows than it was sent',
+      replaced,
     );
   }
+}
+
+/** What a replacing row brings: its token, arguments, encryptor and due time. */
+function replaceJson(rows: readonly AttemptInsertParams[]): string {
+  return JSON.stringify(
+    rows.map((r) => ({
+      target: r.target,
+      method_name: r.methodName,
+      idempotence_token: r.idempotenceToken,
+      method_args: r.methodArgs,
+      encryptor: r.encryptor,
+      scheduled_at_ms: r.scheduledAt === null ? null : r.scheduledAt.getTime(),
+    })),
+  );
 }
 
 function byIdRow(a: Record<string, unknown>, b: Record<string, unknown>): number {

@@ -1,8 +1,8 @@
 import type { Dialect, TableNameLimit } from '../../seam/driver.js';
 import { migrateTable, migrationScripts, readSchemaState, uninstallTable } from '../migrate.js';
 import { loadMigrations } from '../migration-files.js';
-import { PostgresExecutor } from './executor.js';
-import { notifyChannel, postgresSteps } from './schema.js';
+import { notifyChannel, PostgresExecutor } from './executor.js';
+import { postgresSteps } from './schema.js';
 
 const migrations = loadMigrations(new URL('./migrations/', import.meta.url));
 const latestVersion = Math.max(...migrations.map((m) => m.version));

@@ -35,6 +35,29 @@ ON CONFLICT (target, method_name, idempotence_token) WHERE idempotence_token IS 
 RETURNING id, target, method_name, idempotence_token, (extract(epoch FROM scheduled_at) * 1000)::float8 AS scheduled_at,
   (extract(epoch FROM created_at) * 1000)::float8 AS created_at`;
 
+// Debounce (enqueue's replace: 'pending'): attempts still pending that hold these tokens take the
+// new arguments, encryptor and due time. Runs after the insert, in the caller's transaction; the
+// insert waited for any uncommitted holder of a token, so each is committed or our own. A claim
+// that locked a row first makes this UPDATE wait, and under READ COMMITTED it then re-checks the
+// row's newest version: claimed (running), it is left alone. A row updated here stays locked
+// until the caller commits, so a claim (SKIP LOCKED) passes it by and later runs the new
+// arguments. The trigger of migration 0002 fires on INSERT only, so this statement sends its
+// notification for rows it made due, the same one the trigger sends (one per queue).
+export const attemptReplacePending = `
+WITH replaced AS (
+  UPDATE {{table}} AS t
+  SET method_args = r.method_args, encryptor = r.encryptor,
+    scheduled_at = coalesce(to_timestamp(r.scheduled_at_ms / 1000.0), now()), updated_at = now()
+  FROM json_to_recordset($1::json) AS r(target text, method_name text, idempotence_token text,
+    method_args text, encryptor text, scheduled_at_ms float8)
+  WHERE t.target = r.target AND t.method_name = r.method_name
+    AND t.idempotence_token = r.idempotence_token AND t.status = 'pending'
+  RETURNING t.*),
+notified AS (
+  SELECT count(pg_notify('{{channel}}', due.queue)) AS sent
+  FROM (SELECT DISTINCT queue FROM replaced WHERE scheduled_at <= now()) AS due)
+SELECT ${columns('replaced.')} FROM replaced CROSS JOIN notified`;
+
 // Reads the rows that won an idempotence conflict. Runs after the insert, in the same
 // transaction, so the winner is committed (or our own) and visible under READ COMMITTED.
 export const attemptGetByTokens = `

@@ -26,6 +26,7 @@ import { exactStats, statsByIdSample } from '../estimated-stats.js';
 import {
   matchInserted,
   missingTokens,
+  replacingRows,
   splitInserted,
   type InsertedRows,
 } from '../match-inserted.js';
@@ -117,12 +118,18 @@ export class SqliteExecutor extends ReturningExecutor<StatementName> implements 
     const params = [insertJson(rows)];
     if (this.connection.querySync) {
       const inserted = splitRecords(this.querySync('attemptInsertMany', params).rows);
-      const missing = missingTokens(rows, inserted);
+      const replacing = replacingRows(rows, inserted);
+      const replaced = byToken(
+        replacing.length === 0
+          ? []
+          : this.querySync('attemptReplacePending', [insertJson(replacing)]).rows,
+      );
+      const missing = missingTokens(rows, inserted, replaced);
       const existing =
         missing.length === 0
           ? []
           : this.querySync('attemptGetByTokens', [tokensJson(missing)]).rows.map(toRecord);
-      return Promise.resolve(matchRecords(rows, inserted, existing));
+      return Promise.resolve(matchRecords(rows, inserted, existing, replaced));
     }
     return this.#insertManyAsync(rows, params);
   }
@@ -192,12 +199,18 @@ export class SqliteExecutor extends ReturningExecutor<StatementName> implements 
     params: readonly unknown[],
   ): Promise<AttemptInsertResult[]> {
     const inserted = splitRecords((await this.query('attemptInsertMany', params)).rows);
-    const missing = missingTokens(rows, inserted);
+    const replacing = replacingRows(rows, inserted);
+    const replaced = byToken(
+      replacing.length === 0
+        ? []
+        : (await this.query('attemptReplacePending', [insertJson(replacing)])).rows,
+    );
+    const missing = missingTokens(rows, inserted, replaced);
     const existing =
       missing.length === 0
         ? []
         : (await this.query('attemptGetByTokens', [tokensJson(missing)])).rows.map(toRecord);
-    return matchRecords(rows, inserted, existing);
+    return matchRecords(rows, inserted, existing, replaced);
   }
 }
 
@@ -276,10 +289,16 @@ function splitRecords(rows: readonly Record<string, unknown>[]): InsertedRows<At
   );
 }
 
+/** The records a replace returned, by token. */
+function byToken(rows: readonly Record<string, unknown>[]): Map<string, AttemptRecord> {
+  return new Map(rows.map(toRecord).map((record) => [tokenKey(record), record] as const));
+}
+
 function matchRecords(
   rows: readonly AttemptInsertParams[],
   inserted: InsertedRows<AttemptRecord>,
   existing: readonly AttemptRecord[],
+  replaced: ReadonlyMap<string, AttemptRecord>,
 ): AttemptInsertResult[] {
   return matchInserted(
     rows,
@@ -287,5 +306,6 @@ function matchRecords(
     existing,
     (_, record) => record,
     'insert returned fewer rows than sent',
+    replaced,
   );
 }

@@ -41,6 +41,20 @@ ORDER BY key
 ON CONFLICT (target, method_name, idempotence_token) WHERE idempotence_token IS NOT NULL DO NOTHING
 RETURNING ${columns}`;
 
+// Debounce (enqueue's replace: 'pending'): attempts still pending that hold these tokens take the
+// new arguments, encryptor and due time. Runs right after the insert on its connection; under
+// the write lock a claim either ran before (the row is running: left alone) or runs after the
+// caller commits (and sees the new arguments). Rows not pending are not returned.
+export const attemptReplacePending = `
+UPDATE {{table}} AS t
+SET method_args = r.value ->> 'methodArgs', encryptor = r.value ->> 'encryptor',
+  scheduled_at = coalesce(r.value ->> 'scheduledAt', ${nowMs}), updated_at = ${nowMs}
+FROM json_each(?1) AS r
+WHERE t.idempotence_token IS NOT NULL AND t.status = 'pending'
+  AND t.target = r.value ->> 'target' AND t.method_name = r.value ->> 'methodName'
+  AND t.idempotence_token = r.value ->> 'idempotenceToken'
+RETURNING ${columns}`;
+
 // Reads the rows that won an idempotence conflict. Runs on the insert's connection right after
 // it (in the caller's transaction, if any), so the winner is committed or our own: visible.
 export const attemptGetByTokens = `
