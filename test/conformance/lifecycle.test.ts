@@ -77,6 +77,7 @@ for (const fixture of fixtures) {
         succeeded: 1,
         retried: 0,
         failed: 0,
+        cancelled: 0,
         lost: 0,
       });
       expect(calls.map((call) => call.attempt.id)).toEqual([now.id]);
@@ -116,6 +117,7 @@ for (const fixture of fixtures) {
         succeeded: 1,
         retried: 0,
         failed: 0,
+        cancelled: 0,
         lost: 0,
       });
       expect(calls).toHaveLength(1);
@@ -158,6 +160,7 @@ for (const fixture of fixtures) {
         succeeded: 0,
         retried: 1,
         failed: 0,
+        cancelled: 0,
         lost: 0,
       });
       expect(calls).toHaveLength(1);

@@ -30,6 +30,7 @@ import {
   uniqueTokens,
   visible,
 } from './marked-rows.js';
+import { idsJson, leasesJson, uniqueLeases, withoutNulls } from './lease-lists.js';
 import * as queries from './queries.js';
 import { microseconds, sqlTime } from './sql-time.js';
 
@@ -100,6 +101,18 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
         })),
         now,
       };
+    });
+  }
+
+  /**
+   * In a short transaction: the row lock of the first read orders this against a claim of the
+   * same row (which skips it, or which it waits for), so the row read back is what this wrote.
+   */
+  async attemptCancel(id: string): Promise<AttemptRecord | null> {
+    return this.#transaction(async (tx) => {
+      if ((await tx.query('attemptCancelLock', [id])).rows.length === 0) return null;
+      await tx.query('attemptCancel', [id]);
+      return tx.attemptGet(id);
     });
   }
 
@@ -183,6 +196,11 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
     const twice = [status, target, methodName, queue, beforeId, ...optional].flatMap((v) => [v, v]);
     const result = await this.query('attemptList', [...twice, limit]);
     return result.rows.map((row) => visible(toRecord(row)));
+  }
+
+  async attemptListCancelRequested(leases: readonly LeaseRef[]): Promise<string[]> {
+    if (leases.length === 0) return [];
+    return (await this.query('attemptListCancelRequested', [leasesJson(leases)])).rows.map(idOf);
   }
 
   async attemptListLeased(limit: number): Promise<AttemptRecord[]> {
@@ -363,30 +381,6 @@ export function isNoSuchTable(error: unknown): boolean {
   const cause = error instanceof AsyncTaskError ? error.cause : error;
   const { errno, code } = (cause ?? {}) as { errno?: unknown; code?: unknown };
   return errno === 1146 || code === 'ER_NO_SUCH_TABLE';
-}
-
-/** JSON for JSON_TABLE: a null field is left out, which reads as SQL NULL on every version. */
-function withoutNulls(object: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== null));
-}
-
-function idsJson(records: readonly { id: string }[]): string {
-  return JSON.stringify(records.map((record) => ({ id: record.id })));
-}
-
-function leasesJson(leases: readonly LeaseRef[]): string {
-  return JSON.stringify(leases.map((lease) => ({ id: lease.id, n: lease.numAttempts })));
-}
-
-/** One entry per (id, attempt count): a batch naming a lease twice writes it once. */
-function uniqueLeases<T extends LeaseRef>(leases: readonly T[]): T[] {
-  const seen = new Set<string>();
-  return leases.filter((lease) => {
-    const key = `${lease.id}:${lease.numAttempts}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
 }
 
 /** Epoch milliseconds come as numbers, or as strings under `bigNumberStrings`. */

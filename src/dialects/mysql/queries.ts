@@ -173,7 +173,9 @@ SET t.status = 'running', t.num_attempts = t.num_attempts + 1, t.locked_by = ?,
 // it was written; for several, the written rows carry this call's marker (and a hold) until
 // attemptUnmark, which is how the caller learns which were written without RETURNING and without
 // a transaction of its own (completion also runs inside ctx.transaction). Each assignment reads
-// only the JSON row and its own column: MySQL orders a multi-table UPDATE's assignments freely.
+// only the JSON row, its own column and cancel_requested_at (which none assigns): MySQL orders a
+// multi-table UPDATE's assignments freely. A row whose cancel was requested ends expired whatever
+// the run said (a retry would run a cancelled task); the UPDATE reads the latest committed row.
 export const attemptCompleteMany = `
 UPDATE JSON_TABLE(?, '$[*]' COLUMNS (
     attempt_id BIGINT UNSIGNED PATH '$.id',
@@ -182,11 +184,13 @@ UPDATE JSON_TABLE(?, '$[*]' COLUMNS (
     delay_ms BIGINT PATH '$.delayMs',
     error ${text} PATH '$.error')) AS o
   STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = o.attempt_id
-SET t.status = o.status,
-  t.completed_at = CASE WHEN o.status = 'pending' THEN NULL ELSE UTC_TIMESTAMP(3) END,
-  t.scheduled_at = CASE WHEN o.status = 'pending'
+SET t.status = CASE WHEN t.cancel_requested_at IS NULL THEN o.status ELSE 'expired' END,
+  t.completed_at = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
+    ELSE UTC_TIMESTAMP(3) END,
+  t.scheduled_at = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL
     THEN UTC_TIMESTAMP(3) + INTERVAL o.delay_ms * 1000 MICROSECOND ELSE t.scheduled_at END,
-  t.last_error = COALESCE(o.error, t.last_error),
+  t.last_error = CASE WHEN t.cancel_requested_at IS NULL THEN COALESCE(o.error, t.last_error)
+    ELSE 'Cancelled' END,
   t.locked_by = ?, t.locked_until = CAST(? AS DATETIME(3)), t.updated_at = UTC_TIMESTAMP(3)
 WHERE t.status = 'running' AND t.locked_by = ? AND t.num_attempts = o.num_attempts`;
 
@@ -227,17 +231,20 @@ ORDER BY t.locked_until
 LIMIT ?
 FOR UPDATE SKIP LOCKED`;
 
-// Second half of a rescue: the rows are locked by this transaction since the SELECT.
+// Second half of a rescue: the rows are locked by this transaction since the SELECT. An attempt
+// whose cancel was requested is expired, not run again.
 export const attemptRescueUpdate = `
 UPDATE JSON_TABLE(?, '$[*]' COLUMNS (
     attempt_id BIGINT UNSIGNED PATH '$.id',
     error ${text} PATH '$.error')) AS r
   STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = r.attempt_id
-SET t.status = CASE WHEN t.num_attempts >= t.max_attempts THEN 'failed' ELSE 'pending' END,
-  t.completed_at = CASE WHEN t.num_attempts >= t.max_attempts THEN UTC_TIMESTAMP(3) END,
-  t.scheduled_at = CASE WHEN t.num_attempts >= t.max_attempts
-    THEN t.scheduled_at ELSE UTC_TIMESTAMP(3) END,
-  t.last_error = r.error,
+SET t.status = CASE WHEN t.cancel_requested_at IS NOT NULL THEN 'expired'
+    WHEN t.num_attempts >= t.max_attempts THEN 'failed' ELSE 'pending' END,
+  t.completed_at = CASE WHEN t.cancel_requested_at IS NOT NULL
+    OR t.num_attempts >= t.max_attempts THEN UTC_TIMESTAMP(3) END,
+  t.scheduled_at = CASE WHEN t.cancel_requested_at IS NOT NULL
+    OR t.num_attempts >= t.max_attempts THEN t.scheduled_at ELSE UTC_TIMESTAMP(3) END,
+  t.last_error = CASE WHEN t.cancel_requested_at IS NOT NULL THEN 'Cancelled' ELSE r.error END,
   t.locked_by = NULL, t.locked_until = NULL, t.updated_at = UTC_TIMESTAMP(3)
 WHERE t.status = 'running'`;
 
@@ -246,10 +253,41 @@ export const attemptSetFinalIfPending = `
 UPDATE {{table}} SET status = ?, completed_at = UTC_TIMESTAMP(3), updated_at = UTC_TIMESTAMP(3)
 WHERE id = CAST(? AS UNSIGNED) AND status = 'pending'`;
 
+// First half of a cancel, inside its transaction: locks the row while it is pending or running.
+// A claim holding it is waited for (the row is then running); a later claim skips it (SKIP
+// LOCKED) and, once this commits, no longer sees it pending.
+export const attemptCancelLock = `
+SELECT t.status FROM {{table}} AS t
+WHERE t.id = CAST(? AS UNSIGNED) AND t.status IN ('pending', 'running')
+FOR UPDATE`;
+
+// Second half of a cancel, the row locked: pending → expired; running → marked for its worker's
+// next look (the first request's time kept). A single-table UPDATE assigns left to right, so
+// status, which the others read, goes last.
+export const attemptCancel = `
+UPDATE {{table}} SET
+  completed_at = CASE WHEN status = 'pending' THEN UTC_TIMESTAMP(3) ELSE completed_at END,
+  last_error = CASE WHEN status = 'pending' THEN 'Cancelled' ELSE last_error END,
+  cancel_requested_at = CASE WHEN status = 'running'
+    THEN COALESCE(cancel_requested_at, UTC_TIMESTAMP(3)) END,
+  updated_at = UTC_TIMESTAMP(3),
+  status = CASE WHEN status = 'pending' THEN 'expired' ELSE status END
+WHERE id = CAST(? AS UNSIGNED)`;
+
+// The held attempts whose cancel was requested: primary-key lookups, a plain read.
+export const attemptListCancelRequested = `
+SELECT CAST(t.id AS CHAR) AS id
+FROM ${leaseList} AS l
+  STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = l.attempt_id
+WHERE t.num_attempts = l.num_attempts AND t.cancel_requested_at IS NOT NULL
+  AND t.status = 'running'`;
+
 // Gives an exhausted attempt room for one more run, due now (and clears a marker a crashed
-// completion may have left, whose hold would otherwise keep the claim off it for a minute).
+// completion may have left, whose hold would otherwise keep the claim off it for a minute, and a
+// cancel request of its last run).
 export const attemptSetPendingIfFinished = `
 UPDATE {{table}} SET status = 'pending', completed_at = NULL, scheduled_at = UTC_TIMESTAMP(3),
+  cancel_requested_at = NULL,
   max_attempts = GREATEST(max_attempts, num_attempts + 1), locked_by = NULL, locked_until = NULL,
   updated_at = UTC_TIMESTAMP(3)
 WHERE id = CAST(? AS UNSIGNED) AND status IN ('failed', 'expired')`;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AttemptRecord } from '../../core/attempt.js';
 import { shortestRetentionMs } from '../../core/retention.js';
 import type { TableName } from '../../seam/driver.js';
@@ -35,13 +36,19 @@ export function quoteTable(table: TableName): string {
   return table.schema === null ? `"${table.name}"` : `"${table.schema}"."${table.name}"`;
 }
 
-/** Fills the table name into every statement, once per table. */
+/** Channel names are identifiers (63 bytes at most): derive a short, stable one per table. */
+export function notifyChannel(table: TableName): string {
+  return `async_task_${createHash('sha1').update(quoteTable(table)).digest('hex').slice(0, 16)}`;
+}
+
+/** Fills the table name (and the notification channel) into every statement, once per table. */
 export const bindStatements: (table: TableName) => PostgresStatements = statementBinder(
   'async_task_',
   queries,
   (table) => ({
     '{{table}}': quoteTable(table),
     '{{claim}}': quoteTable({ schema: table.schema, name: `${table.name}_claim` }),
+    '{{channel}}': notifyChannel(table),
   }),
 );
 

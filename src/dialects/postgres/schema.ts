@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { TableName } from '../../seam/driver.js';
 import type { SqlConnection } from '../../seam/sql-connection.js';
 import {
@@ -10,12 +9,9 @@ import {
 import type { MigrationFile } from '../migration-files.js';
 import { markerText, parseMarker } from '../schema-marker.js';
 import { adHoc } from '../statements.js';
-import { quoteTable } from './executor.js';
+import { notifyChannel, quoteTable } from './executor.js';
 
-/** Channel names are identifiers (63 bytes at most): derive a short, stable one per table. */
-export function notifyChannel(table: TableName): string {
-  return `async_task_${createHash('sha1').update(quoteTable(table)).digest('hex').slice(0, 16)}`;
-}
+export { notifyChannel };
 
 /** async-task 0.1's bookkeeping table. */
 function legacyTable(table: TableName): string {
