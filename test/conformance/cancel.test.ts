@@ -13,11 +13,14 @@ import {
   type TaskContext,
 } from '../../src/index.js';
 import { fixtures } from '../harness/dialects.js';
+import { itRequires } from '../harness/it-requires.js';
 import { claimParams, executorHarness } from '../harness/executor-harness.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { useHarness } from '../harness/use-harness.js';
 import { useWorkers } from '../harness/use-workers.js';
 import { waitFor } from '../harness/wait-for.js';
+import { workerChildTarget } from '../harness/worker-child-target.js';
+import { useFleets, within } from '../harness/worker-process.js';
 
 const done = (record: AttemptRecord, status: 'succeeded' | 'pending' | 'failed') => ({
   id: record.id,
@@ -55,6 +58,8 @@ for (const fixture of fixtures) {
   describe(`cancel: ${fixture.label}`, () => {
     const harness = useHarness(fixture);
     const track = useWorkers();
+    const newFleet = useFleets();
+    const itMultiProcess = itRequires(fixture, 'multiProcessWorkers');
 
     it('attemptCancel expires a pending row and marks a running one; a finished or unknown row is left alone', async () => {
       const x = await executorHarness(harness(), fixture.dialect);
@@ -123,6 +128,22 @@ for (const fixture of fixtures) {
       expect(await x.run((e) => e.attemptListCancelRequested([rerun]))).toEqual([]);
       await x.run((e) => e.attemptCompleteMany('w2', [done(rerun, 'succeeded')]));
       expect(await x.get(retried!.id)).toMatchObject({ status: 'succeeded' });
+    });
+
+    it('a cancel-requested run handed back at shutdown is expired, not made pending', async () => {
+      const x = await executorHarness(harness(), fixture.dialect);
+      await x.insert([{}, {}]);
+      const { records } = await x.run((e) => e.attemptClaim(claimParams('w1')));
+      const [cancelled, plain] = records;
+      await x.run((e) => e.attemptCancel(cancelled!.id));
+      const released = await x.run((e) => e.attemptReleaseMany('w1', records));
+      expect(released.sort()).toEqual([cancelled!.id, plain!.id].sort());
+      expect(await x.get(cancelled!.id)).toMatchObject({
+        status: 'expired',
+        lastError: 'Cancelled',
+        lockedBy: null,
+      });
+      expect(await x.get(plain!.id)).toMatchObject({ status: 'pending', completedAt: null });
     });
 
     it('the rescuer expires a cancelled attempt whose worker died, instead of running it again', async () => {
@@ -274,6 +295,36 @@ for (const fixture of fixtures) {
       await waitFor('the cancelled event', () => cancelledEvents.length === 1);
       expect(cancelledEvents).toEqual([attempt.id]);
     });
+
+    itMultiProcess(
+      'in a worker process, a hanging handler’s signal aborts within a second of the cancel; stopped, the attempt ends expired instead of going back to pending',
+      async () => {
+        const target = workerChildTarget();
+        const tasks = await migratedTasks(harness(), { targets: [target] });
+        const fleet = newFleet(harness().childEnv(), { pollIntervalMs: 100 });
+        const worker = fleet.start('cancel-1');
+        await within(worker.ready, 20_000, 'the worker to start');
+        const { id } = await harness().transaction((tx) =>
+          tasks.enqueue(tx, target.hang, { n: 1 }),
+        );
+        await worker.line((line) => line.startsWith(`start ${id} `), 'the run to start');
+
+        const asked = performance.now();
+        expect((await tasks.cancel(id)).outcome).toBe('requested');
+        await worker.line((line) => line === `aborted ${id}`, 'the signal to abort', 5000);
+        const latencyMs = performance.now() - asked;
+        expect(latencyMs).toBeLessThan(1000);
+
+        // The handler never settles: stop() gives up on it and hands its lease back.
+        worker.stop(200);
+        expect(await within(worker.exited, 20_000, 'the worker to exit')).toEqual({
+          code: 0,
+          signal: null,
+        });
+        expect(await tasks.get(id)).toMatchObject({ status: 'expired', lastError: 'Cancelled' });
+        expect(worker.starts).toHaveLength(1);
+      },
+    );
 
     it('a handler that ignores its signal and throws later still ends expired, without a retry or onError', async () => {
       const errors: unknown[] = [];

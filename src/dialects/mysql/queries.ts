@@ -210,11 +210,16 @@ FROM ${leaseList} AS l
 WHERE t.status = 'running' AND t.locked_by = ? AND t.num_attempts = l.num_attempts`;
 
 // Fenced; undoes the claim's count so a shutdown does not burn an attempt. Marks several rows like
-// completion does; the marker's hold keeps claimers off them until they are unmarked.
+// completion does; the marker's hold keeps claimers off them until they are unmarked. One whose
+// cancel was requested ends expired instead of pending (handed back, it would run again).
 export const attemptReleaseMany = `
 UPDATE ${leaseList} AS l
   STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = l.attempt_id
-SET t.status = 'pending', t.num_attempts = t.num_attempts - 1, t.locked_by = ?,
+SET t.status = CASE WHEN t.cancel_requested_at IS NULL THEN 'pending' ELSE 'expired' END,
+  t.num_attempts = t.num_attempts - 1,
+  t.completed_at = CASE WHEN t.cancel_requested_at IS NOT NULL THEN UTC_TIMESTAMP(3) END,
+  t.last_error = CASE WHEN t.cancel_requested_at IS NULL THEN t.last_error ELSE 'Cancelled' END,
+  t.locked_by = ?,
   t.locked_until = CAST(? AS DATETIME(3)), t.updated_at = UTC_TIMESTAMP(3)
 WHERE t.status = 'running' AND t.locked_by = ? AND t.num_attempts = l.num_attempts`;
 

@@ -140,11 +140,15 @@ FROM json_to_recordset($2::json) AS l(id bigint, num_attempts int)
 WHERE ${fence('l')}
 RETURNING t.id`;
 
-// Fenced; undoes the claim's count so a shutdown does not burn an attempt.
+// Fenced; undoes the claim's count so a shutdown does not burn an attempt. One whose cancel was
+// requested ends expired instead of pending (handed back, it would run again).
 export const attemptReleaseMany = `
 UPDATE {{table}} AS t
-SET status = 'pending', num_attempts = t.num_attempts - 1, locked_by = NULL, locked_until = NULL,
-  updated_at = now()
+SET status = CASE WHEN t.cancel_requested_at IS NULL THEN 'pending' ELSE 'expired' END,
+  num_attempts = t.num_attempts - 1,
+  completed_at = CASE WHEN t.cancel_requested_at IS NOT NULL THEN now() END,
+  last_error = CASE WHEN t.cancel_requested_at IS NULL THEN t.last_error ELSE 'Cancelled' END,
+  locked_by = NULL, locked_until = NULL, updated_at = now()
 FROM json_to_recordset($2::json) AS l(id bigint, num_attempts int)
 WHERE ${fence('l')}
 RETURNING t.id`;

@@ -130,11 +130,15 @@ FROM (
 WHERE t.id = l.id AND +t.status = 'running' AND t.locked_by = ?1 AND t.num_attempts = l.num_attempts
 RETURNING CAST(id AS TEXT) AS id`;
 
-// Fenced; undoes the claim's count so a shutdown does not burn an attempt.
+// Fenced; undoes the claim's count so a shutdown does not burn an attempt. One whose cancel was
+// requested ends expired instead of pending (handed back, it would run again).
 export const attemptReleaseMany = `
 UPDATE {{table}} AS t
-SET status = 'pending', num_attempts = t.num_attempts - 1, locked_by = NULL, locked_until = NULL,
-  updated_at = ${nowMs}
+SET status = CASE WHEN t.cancel_requested_at IS NULL THEN 'pending' ELSE 'expired' END,
+  num_attempts = t.num_attempts - 1,
+  completed_at = CASE WHEN t.cancel_requested_at IS NOT NULL THEN ${nowMs} END,
+  last_error = CASE WHEN t.cancel_requested_at IS NULL THEN t.last_error ELSE 'Cancelled' END,
+  locked_by = NULL, locked_until = NULL, updated_at = ${nowMs}
 FROM (
   SELECT CAST(value ->> 'id' AS INTEGER) AS id, value ->> 'numAttempts' AS num_attempts
   FROM json_each(?2)) AS l
