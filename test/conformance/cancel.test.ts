@@ -326,10 +326,11 @@ for (const fixture of fixtures) {
       },
     );
 
-    it('a handler that ignores its signal and throws later still ends expired, without a retry or onError', async () => {
+    it('a handler that goes on after its signal aborted and then throws still ends expired, without a retry or onError', async () => {
       const errors: unknown[] = [];
-      const { target, runs, started } = workTarget(async () => {
-        await delay(700);
+      const { target, runs, started } = workTarget(async (ctx) => {
+        await abortOf(ctx.signal);
+        await delay(20); // goes on with its work regardless
         throw new Error('ignored the signal');
       });
       const tasks = await migratedTasks(harness(), {
