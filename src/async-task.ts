@@ -14,6 +14,7 @@ import { Enqueuer, type EnqueueItem, type EnqueueParameters } from './facade/enq
 import {
   Management,
   type AttemptStats,
+  type CancelResult,
   type ListOptions,
   type PruneOptions,
 } from './facade/management.js';
@@ -21,7 +22,7 @@ import { resolveOptions, type AsyncTaskOptions } from './facade/options.js';
 import { SchemaCheck } from './facade/schema-check.js';
 
 export type { EnqueueArgs, EnqueueItem, EnqueueOptions } from './facade/enqueuer.js';
-export type { AttemptStats, ListOptions, PruneOptions } from './facade/management.js';
+export type { AttemptStats, CancelResult, ListOptions, PruneOptions } from './facade/management.js';
 export type { AsyncTaskDefaults, AsyncTaskOptions, Schedule } from './facade/options.js';
 
 /**
@@ -167,6 +168,21 @@ export class AsyncTask<
   /** `pending` → `failed`, with `completedAt` (the gem's `fail!`). */
   async fail(id: string): Promise<Attempt> {
     return this.#management.fail(id);
+  }
+
+  /**
+   * Cancels an attempt. A pending one becomes `expired` (last error 'Cancelled') at once and never
+   * runs, even if a worker is claiming it right now. A running one is asked to stop: its
+   * handler's `ctx.signal` aborts with a `CancelledError` (code `CANCELLED`) within about a
+   * second (at once on PostgreSQL with LISTEN, else at the worker's next look, every 500 ms), and
+   * the attempt ends `expired` when the handler returns or throws, whatever it returned. A
+   * finished attempt is left as it is. Never throws for a state; the result says what happened.
+   *
+   * @example
+   * const { outcome } = await tasks.cancel(id); // 'cancelled' | 'requested' | 'finished' | 'not-found'
+   */
+  async cancel(id: string): Promise<CancelResult> {
+    return this.#management.cancel(id);
   }
 
   /** `failed`/`expired` → `pending`, due now; an exhausted attempt gets room for one more run. */

@@ -3,6 +3,7 @@ export type {
   AsyncTaskDefaults,
   AsyncTaskOptions,
   AttemptStats,
+  CancelResult,
   EnqueueArgs,
   EnqueueItem,
   EnqueueOptions,
@@ -15,6 +16,7 @@ export { aesGcmEncryptor } from './core/encryptor.js';
 export type { AesGcmEncryptorOptions, Encryptor } from './core/encryptor.js';
 export {
   AsyncTaskError,
+  CancelledError,
   ConfigError,
   DatabaseError,
   DecryptionError,

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { dashboardCommand } from './commands/dashboard.js';
 import { demoCommand } from './commands/demo.js';
+import { cancelCommand } from './commands/cancel.js';
 import { expireCommand } from './commands/expire.js';
 import { failCommand } from './commands/fail.js';
 import { listCommand } from './commands/list.js';
@@ -72,6 +73,7 @@ Try it with no server: npx async-task demo`,
     retryCommand(),
     expireCommand(),
     failCommand(),
+    cancelCommand(),
     pruneCommand(),
     uninstallCommand(),
     dashboardCommand(),

@@ -60,6 +60,7 @@ export const allowedFrom = {
   expire: ['pending'],
   fail: ['pending'],
   retry: ['failed', 'expired'],
+  cancel: ['pending', 'running'],
 } as const satisfies Record<string, readonly AttemptStatus[]>;
 
 /** The outcome of one run, as the completer writes it. */

@@ -2,6 +2,7 @@
  * Stable codes carried by every error async-task throws. Match on `error.code`, not on messages.
  */
 export type AsyncTaskErrorCode =
+  | 'CANCELLED'
   | 'CONFIG'
   | 'DATABASE'
   | 'DECRYPTION'
@@ -24,6 +25,23 @@ export class AsyncTaskError extends Error {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
+  }
+}
+
+/**
+ * The reason `ctx.signal` aborts when `tasks.cancel(id)` asked the running attempt to stop (and
+ * what `ctx.transaction` throws once it has). The attempt ends `expired` with `lastError`
+ * 'Cancelled' whatever the handler does next.
+ *
+ * @example
+ * if (ctx.signal.aborted && (ctx.signal.reason as Error).code === 'CANCELLED') return;
+ */
+export class CancelledError extends AsyncTaskError {
+  readonly attemptId: string;
+
+  constructor(attemptId: string, message: string) {
+    super('CANCELLED', message);
+    this.attemptId = attemptId;
   }
 }
 

@@ -20,7 +20,11 @@ type RegisteredTransaction = Register extends { transaction: infer T } ? T : unk
 export interface TaskContext<Tx = RegisteredTransaction> {
   /** The attempt being performed (status `running`; `numAttempts` counts this run). */
   readonly attempt: Attempt;
-  /** Aborted when the worker stops or the lease on this attempt is lost. */
+  /**
+   * Aborted when the worker stops, the lease on this attempt is lost, the run's time limit passes,
+   * or `tasks.cancel()` asks this attempt to stop (its `reason` is then a `CancelledError`, code
+   * `CANCELLED`, and the attempt ends `expired` however the handler ends).
+   */
   readonly signal: AbortSignal;
   /**
    * Runs `fn` in a database transaction that also marks this attempt succeeded: the writes and

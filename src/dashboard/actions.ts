@@ -4,8 +4,8 @@ import { attemptsPage, loggerOf, type AnyTasks, type AttemptFilter } from './dat
 
 /**
  * What an operator can do to attempts from the dashboard: one entry per management method of
- * AsyncTask. `cancel` joins this table when `AsyncTask.cancel` exists; the pages and the routes
- * offer whatever is listed here, with the statuses it applies to.
+ * AsyncTask. The pages and the routes offer whatever is listed here, with the statuses it
+ * applies to.
  */
 export const actions = {
   retry: {
@@ -26,6 +26,12 @@ export const actions = {
     from: allowedFrom.fail,
     run: (tasks: AnyTasks, id: string) => tasks.fail(id),
   },
+  cancel: {
+    label: 'Cancel',
+    past: 'cancelled',
+    from: allowedFrom.cancel,
+    run: cancel,
+  },
 } as const satisfies Record<
   string,
   {
@@ -37,6 +43,22 @@ export const actions = {
 >;
 
 export type ActionName = keyof typeof actions;
+
+/**
+ * `tasks.cancel` as the other actions behave: an attempt already finished (or gone) is an
+ * InvalidStateError, which a selection counts as skipped.
+ */
+async function cancel(tasks: AnyTasks, id: string): Promise<Attempt> {
+  const { outcome, attempt } = await tasks.cancel(id);
+  if (outcome === 'cancelled' || outcome === 'requested') return attempt;
+  throw new InvalidStateError(
+    id,
+    attempt?.status ?? null,
+    attempt
+      ? `cannot cancel attempt ${id}: it is already ${attempt.status}`
+      : `cannot cancel attempt ${id}: no such attempt`,
+  );
+}
 
 /** Most attempts one confirmed selection acts on; the operator confirms again for more. */
 export const selectionLimit = 1000;

@@ -6,10 +6,12 @@ import { SqlExecutor, type ExecutorDialect } from './sql-executor.js';
 
 /** The statements whose parameters and results are the same on every dialect with RETURNING. */
 export type ReturningStatementName =
+  | 'attemptCancel'
   | 'attemptCompleteMany'
   | 'attemptExtendLeases'
   | 'attemptGet'
   | 'attemptList'
+  | 'attemptListCancelRequested'
   | 'attemptListLeased'
   | 'attemptReleaseMany'
   | 'attemptRescueExpired'
@@ -47,6 +49,10 @@ export abstract class ReturningExecutor<Name extends string> extends SqlExecutor
     super(connection, table, dialect);
     this.#rows = dialect;
     this.toRecord = dialect.toRecord;
+  }
+
+  async attemptCancel(id: string): Promise<AttemptRecord | null> {
+    return this.#recordOrNull('attemptCancel', [id]);
   }
 
   /** Fenced by lease and attempt count; returns the ids it wrote. */
@@ -92,6 +98,12 @@ export abstract class ReturningExecutor<Name extends string> extends SqlExecutor
       params.afterId ?? null,
     ]);
     return result.rows.map(this.toRecord);
+  }
+
+  async attemptListCancelRequested(leases: readonly LeaseRef[]): Promise<string[]> {
+    if (leases.length === 0) return [];
+    const result = await this.query('attemptListCancelRequested', [this.#rows.leasesJson(leases)]);
+    return result.rows.map(this.#rows.idOf);
   }
 
   async attemptListLeased(limit: number): Promise<AttemptRecord[]> {

@@ -47,6 +47,20 @@ export interface PruneOptions {
   readonly onProgress?: (deleted: number) => void;
 }
 
+/** What `tasks.cancel(id)` did. */
+export type CancelResult =
+  /** It was pending: now `expired` with last error 'Cancelled'; it never runs. */
+  | { readonly outcome: 'cancelled'; readonly attempt: Attempt }
+  /**
+   * It was running: its handler's `ctx.signal` aborts (with a CancelledError) and the attempt
+   * ends `expired` ('Cancelled') when the handler returns or throws. `attempt` is still running.
+   */
+  | { readonly outcome: 'requested'; readonly attempt: Attempt }
+  /** It had already succeeded, failed or expired: nothing changed. */
+  | { readonly outcome: 'finished'; readonly attempt: Attempt }
+  /** No attempt has this id. */
+  | { readonly outcome: 'not-found'; readonly attempt: null };
+
 const statusOrder = new Map(attemptStatuses.map((status, index) => [status, index]));
 
 /**
@@ -115,6 +129,25 @@ export class Management {
     return this.#transition(id, 'fail', (executor) =>
       executor.attemptSetFinalIfPending(id, 'failed'),
     );
+  }
+
+  async cancel(id: string): Promise<CancelResult> {
+    if (!isAttemptId(id)) return { outcome: 'not-found', attempt: null };
+    // A retry() between the two reads can make a finished attempt pending again: look once more.
+    for (let tries = 0; ; tries += 1) {
+      const record = await this.#run((executor) => executor.attemptCancel(id));
+      if (record) {
+        const attempt = toAttempt(record, decodeArgs);
+        return record.status === 'expired'
+          ? { outcome: 'cancelled', attempt }
+          : { outcome: 'requested', attempt };
+      }
+      const current = await this.#run((executor) => executor.attemptGet(id));
+      if (!current) return { outcome: 'not-found', attempt: null };
+      if (tries === 2 || (current.status !== 'pending' && current.status !== 'running')) {
+        return { outcome: 'finished', attempt: toAttempt(current, decodeArgs) };
+      }
+    }
   }
 
   retry(id: string): Promise<Attempt> {

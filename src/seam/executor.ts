@@ -71,8 +71,12 @@ export interface LeaseRef {
   readonly numAttempts: number;
 }
 
+/**
+ * One run's outcome. Whatever its status, a row whose cancel was requested meanwhile is written
+ * `expired` with last error 'Cancelled' (see `attemptCancel`).
+ */
 export interface AttemptCompletion extends LeaseRef {
-  readonly status: Extract<AttemptStatus, 'succeeded' | 'pending' | 'failed'>;
+  readonly status: Extract<AttemptStatus, 'succeeded' | 'pending' | 'failed' | 'expired'>;
   /** For `pending`: how long until it is due again. */
   readonly delayMs: number;
   /** Recorded in `last_error`; null keeps the previous value. */
@@ -164,6 +168,14 @@ export interface SchemaState {
  * Named noun-first; each dialect implements each with one statement where it can.
  */
 export interface Executor {
+  /**
+   * Cancels one attempt: `pending` → `expired` (last error 'Cancelled', `completed_at` set), or
+   * marks a `running` one cancel-requested (and, where the database can, notifies the workers on
+   * the channel of `Dialect.notifyChannel` with payload `cancel <id>`). Returns the row after,
+   * else null (finished, or no such attempt). A claim racing it either took the row first (it is
+   * marked) or finds it expired.
+   */
+  attemptCancel(id: string): Promise<AttemptRecord | null>;
   /** Claims due pending attempts under a lease (skipping rows other workers hold). */
   attemptClaim(params: AttemptClaimParams): Promise<AttemptClaimResult>;
   /**
@@ -190,6 +202,8 @@ export interface Executor {
    */
   attemptInsertMany(rows: readonly AttemptInsertParams[]): Promise<AttemptInsertResult[]>;
   attemptList(params: AttemptListParams): Promise<AttemptRecord[]>;
+  /** Which of these held leases have a cancel request: a primary-key lookup per lease. */
+  attemptListCancelRequested(leases: readonly LeaseRef[]): Promise<string[]>;
   /** Running attempts by lease expiry, soonest first, through the lease index (the dashboard's workers). */
   attemptListLeased(limit: number): Promise<AttemptRecord[]>;
   /**
@@ -199,11 +213,17 @@ export interface Executor {
   attemptOutcomesLastHour(): Promise<AttemptOutcomesRow[]>;
   /** Hands leased attempts back without counting the run (graceful shutdown). Returns ids released. */
   attemptReleaseMany(lockedBy: string, leases: readonly LeaseRef[]): Promise<string[]>;
-  /** Returns attempts whose lease ran out to `pending`, or `failed` when out of attempts. */
+  /**
+   * Returns attempts whose lease ran out to `pending`, or `failed` when out of attempts, or
+   * `expired` ('Cancelled') when their cancel was requested.
+   */
   attemptRescueExpired(limit: number): Promise<AttemptRecord[]>;
   /** `pending` → `status` (with `completed_at`), else null. */
   attemptSetFinalIfPending(id: string, status: 'expired' | 'failed'): Promise<AttemptRecord | null>;
-  /** `failed`/`expired` → `pending`, due now, with room for one more run; else null. */
+  /**
+   * `failed`/`expired` → `pending`, due now, with room for one more run and any cancel request
+   * cleared; else null.
+   */
   attemptSetPendingIfFinished(id: string): Promise<AttemptRecord | null>;
   /**
    * Moves the due time of every pending attempt `ms` (a whole number) earlier, as if `ms` had

@@ -40,7 +40,7 @@ export interface DrainRun {
    * `retried`: it failed and is pending again, due after its backoff. `lost`: its lease ran out
    * while it ran, so its outcome was not recorded (it will run again).
    */
-  readonly outcome: 'succeeded' | 'retried' | 'failed' | 'lost';
+  readonly outcome: 'succeeded' | 'retried' | 'failed' | 'cancelled' | 'lost';
   /** What the handler threw (or the reason the run failed); `undefined` when it succeeded. */
   readonly error: unknown;
 }

@@ -1,4 +1,5 @@
 import type { AttemptRecord } from '../core/attempt.js';
+import { CancelledError } from '../core/errors.js';
 import type { LeaseRef } from '../seam/executor.js';
 
 /**
@@ -22,6 +23,11 @@ export class HeldAttempt implements LeaseRef {
 
   get aborted(): boolean {
     return this.#aborted;
+  }
+
+  /** Aborted because `tasks.cancel()` asked (rather than a lost lease, a timeout or shutdown). */
+  get cancelled(): boolean {
+    return this.#reason instanceof CancelledError;
   }
 
   get signal(): AbortSignal {

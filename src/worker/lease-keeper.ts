@@ -32,6 +32,11 @@ export class LeaseKeeper {
     return this.#held.size;
   }
 
+  /** The attempts held now. */
+  get held(): ReadonlySet<HeldAttempt> {
+    return this.#held;
+  }
+
   hold(held: HeldAttempt): void {
     this.#held.add(held);
   }

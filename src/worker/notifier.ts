@@ -28,6 +28,11 @@ export class Notifier {
     this.#onError = onError;
   }
 
+  /** Subscribed now: notifications arrive. */
+  get listening(): boolean {
+    return this.#unlisten !== undefined;
+  }
+
   /** Subscribes; resolves once LISTEN is in place (or failed, with a retry scheduled). */
   async start(): Promise<void> {
     const driver = this.#runtime.driver;

@@ -39,6 +39,8 @@ export interface RunDueResult {
   readonly succeeded: number;
   readonly retried: number;
   readonly failed: number;
+  /** Runs stopped by `tasks.cancel()`, recorded expired. */
+  readonly cancelled: number;
   /**
    * Runs whose outcome was not recorded because their lease ran out while they ran (the attempt
    * was rescued and will run again, or has already); counted in none of the three above.
@@ -77,7 +79,7 @@ export async function runPass(
       throw error;
     }).enqueueDue();
   }
-  const counts = { claimed: 0, succeeded: 0, retried: 0, failed: 0, lost: 0 };
+  const counts = { claimed: 0, succeeded: 0, retried: 0, failed: 0, cancelled: 0, lost: 0 };
   const pipeline = new Pipeline(runtime, {
     lockedBy,
     concurrency,

@@ -1,36 +1,16 @@
 import type { AttemptRecord } from '../core/attempt.js';
 import type { AttemptClaimResult, LeaseRef } from '../seam/executor.js';
+import { CancelWatcher } from './cancel-watcher.js';
 import { Completer } from './completer.js';
 import { claimWithFlows } from './flow-claim.js';
 import { HeldAttempt } from './held-attempt.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { QueueCaps } from './queue-caps.js';
+import type { ClaimSizing, PipelineHooks } from './pipeline-hooks.js';
 import { performAttempt, type RunResult } from './runner.js';
 import type { Runtime } from './runtime.js';
 
-/** Decides how many attempts one claim takes. */
-export interface ClaimSizing {
-  /** `held`: attempts running plus those claimed and not started (`buffered`). 0: do not claim now. */
-  claimSize(held: number, buffered: number): number;
-  /** Counts a handler that finished. */
-  finished(): void;
-}
-
-/** What the pipeline tells its owner. Called synchronously; none may throw. */
-export interface PipelineHooks {
-  /** A claim took `count` attempts. */
-  claimed(count: number, durationMs: number): void;
-  /** A run ended and its outcome went to the completer (or was written by `ctx.transaction`). */
-  ran?(record: AttemptRecord, result: RunResult): void;
-  /**
-   * A run's outcome was written, or (`written` false) fenced off because its lease ran out
-   * meanwhile. Owners report outcomes here, not at `ran`: a fenced-off run did not happen, as far
-   * as the table is concerned, and reporting it would count one attempt twice.
-   */
-  recorded(record: AttemptRecord, result: RunResult, written: boolean): void;
-  /** A statement in the background failed; `log`: nobody has logged it yet. */
-  error?(error: unknown, during: string, log: boolean): void;
-}
+export type { ClaimSizing, PipelineHooks } from './pipeline-hooks.js';
 
 export interface PipelineOptions {
   readonly lockedBy: string;
@@ -56,6 +36,8 @@ export interface PipelineOptions {
    * too), and a retry of an attempt already run here stays leased and unrun until `drain()`.
    */
   readonly followEnqueues?: boolean;
+  /** True while cancel requests arrive as notifications (`cancelRequested`); else they are polled. */
+  readonly notified?: () => boolean;
   readonly hooks: PipelineHooks;
 }
 
@@ -81,6 +63,7 @@ export class Pipeline {
   readonly #followEnqueues: boolean;
   readonly #keeper: LeaseKeeper;
   readonly #completer: Completer;
+  readonly #cancels: CancelWatcher;
   /** Claimed, lease held, not started: waiting for a slot. */
   readonly #buffer: HeldAttempt[] = [];
   readonly #running = new Set<HeldAttempt>();
@@ -114,6 +97,11 @@ export class Pipeline {
       leaseMs: options.leaseMs,
       heartbeatMs: options.heartbeatMs,
       onError: (error) => this.#hooks.error?.(error, 'heartbeat', false),
+    });
+    this.#cancels = new CancelWatcher(runtime, {
+      held: () => this.#keeper.held,
+      notified: options.notified ?? (() => false),
+      onError: (error) => this.#hooks.error?.(error, 'cancel check', false),
     });
     this.#completer = new Completer(runtime, options.lockedBy, {
       ...options.completer,
@@ -212,6 +200,15 @@ export class Pipeline {
     }
   }
 
+  /**
+   * `tasks.cancel(id)` asked attempt `id` to stop: aborts it if held here. Null: some request may
+   * have been missed (no notifications for a while), so look them all up now.
+   */
+  cancelRequested(id: string | null): void {
+    if (id === null) void this.#cancels.check(true);
+    else this.#cancels.requested(id);
+  }
+
   /** Claims no more: `work()` returns at its next turn; `wake()` makes that now. */
   stop(): void {
     this.#stopped = true;
@@ -260,6 +257,7 @@ export class Pipeline {
       this.#onDrained = undefined;
     }
     await this.#keeper.close();
+    this.#cancels.close();
     // Bounded too: with the database gone, unwritten outcomes are left to lease expiry.
     await this.#completer.flush(
       timeoutMs === null ? undefined : AbortSignal.timeout(Math.max(timeoutMs, 1000)),

@@ -2,6 +2,7 @@ import { toAttempt, type Attempt, type AttemptRecord } from '../core/attempt.js'
 import { decodeArgs } from '../core/codec.js';
 import { storedErrorText } from '../core/error-text.js';
 import {
+  CancelledError,
   ConfigError,
   DecryptionError,
   LeaseLostError,
@@ -19,7 +20,8 @@ import { ProgressReporter } from './progress-reporter.js';
 import type { Runtime } from './runtime.js';
 import { settle } from './settle.js';
 
-export type RunOutcome = 'succeeded' | 'retried' | 'failed';
+/** `cancelled`: `tasks.cancel()` asked it to stop; the attempt is recorded expired. */
+export type RunOutcome = 'succeeded' | 'retried' | 'failed' | 'cancelled';
 
 export interface RunResult {
   readonly outcome: RunOutcome;
@@ -93,6 +95,18 @@ class RunContext implements TaskContext<unknown> {
         throw new LeaseLostError(
           `attempt ${held.id} is no longer leased to this worker (its lease ran out); the transaction was rolled back and the attempt will run again`,
         );
+      }
+      // A cancel request committed before the completion turns it into `expired` (see
+      // attemptCompleteMany): the handler's writes must not commit with it. Read back under the
+      // row lock the completion holds, so no request can land between the two.
+      const current = await this.#runtime.executor(connection).attemptGet(held.id);
+      if (current?.status === 'expired') {
+        const error = new CancelledError(
+          held.id,
+          `attempt ${held.id} was cancelled; its ctx.transaction was rolled back`,
+        );
+        held.abort(error);
+        throw error;
       }
       return value;
     });
@@ -176,11 +190,16 @@ async function perform(
     return result('failed', completion(held, 'failed', 0, describeError(error)), error, started);
   }
 
+  // Cancelled while it waited for a slot: it never starts.
+  if (held.cancelled) return cancelled(held, started);
   const ctx = new RunContext(runtime, held, lockedBy);
   const call = settle(() => (ref.fn as Handler).call(ref.owner, args, ctx), timeoutMs);
   const settled = call instanceof Promise ? await call : call;
   const finishing = ctx.finishProgress();
   if (finishing) await finishing;
+  // Whatever the handler did after its signal aborted, a cancelled run ends expired (and is no
+  // error of the handler's: no onError, no retry), unless its ctx.transaction committed first.
+  if (held.cancelled && ctx.transactionState !== 'committed') return cancelled(held, started);
   if (settled.timedOut) {
     // The handler goes on in the background, told to stop; its slot is free and its outcome
     // decided. ctx.transaction refuses to start from now on (and a write already under way is
@@ -214,6 +233,11 @@ async function perform(
   }
   if (ctx.transactionState === 'committed') return result('succeeded', null, undefined, started);
   return result('succeeded', completion(held, 'succeeded', 0, null), undefined, started);
+}
+
+function cancelled(held: HeldAttempt, started: number): RunResult {
+  const error = new CancelledError(held.id, `attempt ${held.id} was cancelled`);
+  return result('cancelled', completion(held, 'expired', 0, 'Cancelled'), error, started);
 }
 
 async function failure(

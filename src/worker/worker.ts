@@ -22,12 +22,16 @@ import {
 
 export type { QueueOption, StopOptions, WorkerOptions } from './worker-options.js';
 
+const cancelPrefix = 'cancel ';
+
 /** Events a worker emits. Durations in milliseconds. Arguments are never included when encrypted. */
 export interface WorkerEvents {
   claimed: [{ readonly count: number; readonly durationMs: number }];
   succeeded: [{ readonly attempt: Attempt; readonly durationMs: number }];
   retried: [{ readonly attempt: Attempt; readonly error: unknown; readonly durationMs: number }];
   failed: [{ readonly attempt: Attempt; readonly error: unknown; readonly durationMs: number }];
+  /** A run that `tasks.cancel()` stopped, recorded expired. */
+  cancelled: [{ readonly attempt: Attempt; readonly durationMs: number }];
   /** `durationMs`: how long the rescue statement that handed the attempt back took. */
   rescued: [{ readonly attempt: Attempt; readonly durationMs: number }];
   error: [{ readonly error: unknown; readonly during: string }];
@@ -125,7 +129,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#notifier = new Notifier(
         this.#runtime,
         channel,
-        (queue) => this.#onWake(queue),
+        (payload) => this.#onNotify(payload),
         (error) => this.#error(error, 'listen'),
       );
       await this.#notifier.start();
@@ -160,6 +164,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       durableClaims: settings.durableClaims,
       completer: { flushMs: settings.flushMs },
       maxUnwritten: Worker.maxUnwritten,
+      notified: () => this.#notifier?.listening ?? false,
       hooks: {
         claimed: (count, durationMs) => this.#emitSafely('claimed', { count, durationMs }),
         recorded: (record, result, written) => {
@@ -237,6 +242,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#emitSafely('stopped');
   }
 
+  /** A payload is a queue with due work, `cancel <id>` (no queue has a space), or '' (resubscribed). */
+  #onNotify(payload: string): void {
+    if (payload.startsWith(cancelPrefix)) {
+      this.#pipeline?.cancelRequested(payload.slice(cancelPrefix.length));
+      return;
+    }
+    // Requests made while nobody listened came without a notification.
+    if (payload === '') this.#pipeline?.cancelRequested(null);
+    this.#onWake(payload);
+  }
+
   #onWake(queue: string): void {
     const queues = this.#settings.queues;
     if (queue !== '' && queues !== null && !queues.includes(queue)) return;
@@ -245,9 +261,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   #report(record: AttemptRecord, result: RunResult): void {
     const { outcome, durationMs } = result;
-    if (outcome === 'succeeded') {
-      if (this.listenerCount('succeeded') > 0) {
-        this.#emitSafely('succeeded', { attempt: toAttempt(record, decodeArgs), durationMs });
+    if (outcome === 'succeeded' || outcome === 'cancelled') {
+      if (this.listenerCount(outcome) > 0) {
+        this.#emitSafely(outcome, { attempt: toAttempt(record, decodeArgs), durationMs });
+      }
+      if (outcome === 'cancelled') {
+        this.#runtime.logger.info({ attemptId: record.id }, 'attempt cancelled; recorded expired');
       }
       return;
     }

@@ -14,6 +14,7 @@ const commands = [
   'retry',
   'expire',
   'fail',
+  'cancel',
   'prune',
   'dashboard',
   'demo',

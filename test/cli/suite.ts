@@ -320,6 +320,40 @@ export function cliSuite(setup: () => Promise<CliDatabase>): void {
     });
   });
 
+  describe('cancel', () => {
+    it('expires a pending attempt; a finished or unknown one exits 1 with one line (JSON still printed)', async () => {
+      const a = await enqueue(1, 'cancel-q');
+
+      const cancelled = await cli('cancel', a.id);
+      expect(cancelled.stderr).toBe('');
+      expect(cancelled.code).toBe(0);
+      expect(cancelled.stdout).toBe(
+        `attempt ${a.id} (CliFixture.record) was pending and is now expired (Cancelled)\n`,
+      );
+      expect(await db.tasks.get(a.id)).toMatchObject({ status: 'expired', lastError: 'Cancelled' });
+
+      const again = await cli('cancel', a.id, '--json');
+      expect(again.code).toBe(1);
+      expect(JSON.parse(again.stdout)).toMatchObject({
+        outcome: 'finished',
+        attempt: { id: a.id, status: 'expired' },
+      });
+      expectOneLineError(
+        again.stderr,
+        new RegExp(`cannot cancel attempt ${a.id} \\(CliFixture.record\\): it is already expired`),
+      );
+
+      const b = await enqueue(2, 'cancel-q');
+      expect(await cliJson('cancel', b.id)).toMatchObject({
+        outcome: 'cancelled',
+        attempt: { id: b.id, status: 'expired' },
+      });
+      const unknown = await cli('cancel', '987654321');
+      expect(unknown.code).toBe(1);
+      expectOneLineError(unknown.stderr, /cannot cancel attempt 987654321: no such attempt/);
+    });
+  });
+
   describe('prune', () => {
     it('deletes finished attempts older than the duration, and only those', async () => {
       const old = await enqueue(1, 'prune-q');

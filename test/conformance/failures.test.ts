@@ -176,6 +176,7 @@ for (const fixture of fixtures) {
         succeeded: 0,
         retried: 4,
         failed: 0,
+        cancelled: 0,
         lost: 0,
       });
 

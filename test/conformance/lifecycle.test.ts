@@ -77,6 +77,7 @@ for (const fixture of fixtures) {
         succeeded: 1,
         retried: 0,
         failed: 0,
+        cancelled: 0,
         lost: 0,
       });
       expect(calls.map((call) => call.attempt.id)).toEqual([now.id]);
@@ -140,6 +141,7 @@ for (const fixture of fixtures) {
         succeeded: 1,
         retried: 0,
         failed: 0,
+        cancelled: 0,
         lost: 0,
       });
       expect(calls).toHaveLength(1);
@@ -182,6 +184,7 @@ for (const fixture of fixtures) {
         succeeded: 0,
         retried: 1,
         failed: 0,
+        cancelled: 0,
         lost: 0,
       });
       expect(calls).toHaveLength(1);

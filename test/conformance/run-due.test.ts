@@ -180,6 +180,7 @@ for (const fixture of fixtures) {
         succeeded: 3,
         retried: 0,
         failed: 0,
+        cancelled: 0,
         lost: 0,
       });
       expect(ran).toHaveLength(3);
@@ -232,6 +233,7 @@ for (const fixture of fixtures) {
         succeeded: 0,
         retried: 3,
         failed: 0,
+        cancelled: 0,
         lost: 0,
       });
       expect(runs).toEqual(ids);

@@ -262,6 +262,68 @@ for (const fixture of [postgresFixture, mysqlFixture, sqliteFixture]) {
       expect(actionsLogged[0]!.object).toMatchObject({ action: 'retry', ids: [failed.id] });
     });
 
+    it('cancels one attempt and a selection through the same confirm and CSRF path; a finished one is skipped', async () => {
+      const { tasks, done, encrypted, logged } = await seeded(harness());
+      const handle = dashboard(tasks, { authorize: () => true });
+      const browser = new DashboardClient(handle);
+      const csrf = await browser.csrf(`/attempts/${encrypted.id}`);
+      expect(await browser.text(`/attempts/${encrypted.id}`)).toContain(
+        'class="action action-cancel"',
+      );
+      expect(await browser.text(`/attempts/${done.id}`)).not.toContain('action-cancel');
+
+      const noToken = await browser.post('/actions/cancel', { id: encrypted.id, confirmed: 'yes' });
+      expect(noToken.status).toBe(403);
+      const question = await browser.post('/actions/cancel', { id: encrypted.id, csrf });
+      expect(question.status).toBe(200);
+      expect(await question.text()).toContain('name="confirmed" value="yes"');
+      expect((await tasks.get(encrypted.id))?.status).toBe('pending');
+      const cancelled = await browser.post('/actions/cancel', {
+        id: encrypted.id,
+        csrf,
+        confirmed: 'yes',
+      });
+      expect([cancelled.status, cancelled.headers.get('location')]).toEqual([
+        303,
+        `/attempts/${encrypted.id}`,
+      ]);
+      expect(await tasks.get(encrypted.id)).toMatchObject({
+        status: 'expired',
+        lastError: 'Cancelled',
+      });
+      const finished = await browser.post('/actions/cancel', {
+        id: done.id,
+        csrf,
+        confirmed: 'yes',
+      });
+      expect(finished.status).toBe(303);
+      expect((await tasks.get(done.id))?.status).toBe('succeeded');
+
+      const selection = { scope: 'selection', status: 'pending', queue: 'bulk', csrf };
+      const count = await browser.post('/actions/cancel', selection);
+      expect(await count.text()).toContain('53 attempt(s) matching status = pending, queue = bulk');
+      const all = await browser.post('/actions/cancel', { ...selection, confirmed: 'yes' });
+      expect(all.headers.get('location')).toBe(
+        '/attempts?status=pending&queue=bulk&action=cancel&done=53&skipped=0',
+      );
+      const expired = await tasks.list({ queue: 'bulk', status: 'expired', limit: 100 });
+      expect(expired.map((attempt) => attempt.lastError)).toEqual(Array(53).fill('Cancelled'));
+      const wrongStatus = await browser.post('/actions/cancel', {
+        ...selection,
+        status: 'succeeded',
+        confirmed: 'yes',
+      });
+      expect(wrongStatus.status).toBe(400);
+
+      expect(
+        logged.filter((entry) => entry.message?.startsWith('dashboard:')).map((e) => e.message),
+      ).toEqual([
+        'dashboard: cancelled 1 attempt(s)',
+        'dashboard: cancelled 0 attempt(s), skipped 1 no longer pending or running',
+        'dashboard: cancelled 53 attempt(s)',
+      ]);
+    });
+
     it('read-only shows no action and refuses them; unauthenticated serves loopback only', async () => {
       const { tasks, failed } = await seeded(harness());
       expect(() => dashboard(tasks)).toThrow(ConfigError);

@@ -26,6 +26,7 @@ describe('error classes', () => {
 
   it('each carry their own code and are AsyncTaskErrors', () => {
     const byCode: [api.AsyncTaskErrorCode, api.AsyncTaskError][] = [
+      ['CANCELLED', new api.CancelledError('1', 'm')],
       ['CONFIG', new api.ConfigError('m')],
       ['DATABASE', new api.DatabaseError('m')],
       ['DECRYPTION', new api.DecryptionError('m')],

@@ -7,6 +7,7 @@ describe('public exports', () => {
     expect(names).toEqual([
       'AsyncTask',
       'AsyncTaskError',
+      'CancelledError',
       'ConfigError',
       'DatabaseError',
       'DecryptionError',

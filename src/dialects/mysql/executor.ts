@@ -17,7 +17,6 @@ import type {
 } from '../../seam/executor.js';
 import type { SqlConnection } from '../../seam/sql-connection.js';
 import { convertingParsers, idOf, recordMapper, tokenKey } from '../attempt-rows.js';
-import { exactStats, statsByIdSample } from '../estimated-stats.js';
 import { replacingRows } from '../match-inserted.js';
 import { SqlExecutor, type ExecutorDialect } from '../sql-executor.js';
 import {
@@ -36,6 +35,7 @@ import { bindStatements, quoteTable, type StatementName } from './bound-statemen
 import { isNoSuchTable } from './missing-table.js';
 import { idsJson, leasesJson, uniqueLeases, withoutNulls } from './json-params.js';
 import { microseconds, sqlTime } from './sql-time.js';
+import { mysqlStats } from './stats.js';
 
 export { quoteTable };
 
@@ -141,6 +141,18 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
     };
   }
 
+  /**
+   * In a short transaction: the row lock of the first read orders this against a claim of the
+   * same row (which skips it, or which it waits for), so the row read back is what this wrote.
+   */
+  async attemptCancel(id: string): Promise<AttemptRecord | null> {
+    return this.#transaction(async (tx) => {
+      if ((await tx.query('attemptCancelLock', [id])).rows.length === 0) return null;
+      await tx.query('attemptCancel', [id]);
+      return tx.attemptGet(id);
+    });
+  }
+
   async attemptCompleteMany(
     lockedBy: string,
     completions: readonly AttemptCompletion[],
@@ -218,6 +230,11 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
     const twice = [status, target, methodName, queue, beforeId, ...optional].flatMap((v) => [v, v]);
     const result = await this.query('attemptList', [...twice, limit]);
     return result.rows.map((row) => visible(toRecord(row)));
+  }
+
+  async attemptListCancelRequested(leases: readonly LeaseRef[]): Promise<string[]> {
+    if (leases.length === 0) return [];
+    return (await this.query('attemptListCancelRequested', [leasesJson(leases)])).rows.map(idOf);
   }
 
   async attemptListLeased(limit: number): Promise<AttemptRecord[]> {
@@ -323,28 +340,8 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
     return result.rowCount === 0 ? null : this.attemptGet(id);
   }
 
-  /**
-   * Small tables are counted exactly (under {@link exactStatsBytes} of data, as InnoDB estimates
-   * it). Larger ones count every status but succeeded exactly from the claim index, and estimate
-   * succeeded from a sample of id ranges (see {@link idSample}).
-   */
   async attemptStats(): Promise<AttemptStatsRow[]> {
-    const size = (await this.query('attemptStatsSize', [this.table.schema, this.table.name]))
-      .rows[0];
-    const minId = size?.['min_id'];
-    const maxId = size?.['max_id'];
-    if (
-      Number(size?.['bytes'] ?? 0) <= exactStatsBytes ||
-      typeof minId !== 'string' ||
-      typeof maxId !== 'string'
-    ) {
-      return exactStats((await this.query('attemptStats', [])).rows);
-    }
-    return statsByIdSample(
-      BigInt(minId),
-      BigInt(maxId),
-      async (ranges) => (await this.query('attemptStatsEstimated', [ranges])).rows,
-    );
+    return mysqlStats(this.table, (name, params) => this.query(name, params));
   }
 
   /**
@@ -383,12 +380,6 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
     );
   }
 }
-
-/**
- * Tables with up to this much data (16 MB as InnoDB estimates it, about 100,000 attempts) are
- * counted exactly by stats(): one scan of them takes tens of milliseconds.
- */
-const exactStatsBytes = 16 * 1024 * 1024;
 
 /** Epoch milliseconds come as numbers, or as strings under `bigNumberStrings`. */
 const toRecord = recordMapper(convertingParsers);

@@ -167,7 +167,9 @@ SET t.status = 'running', t.num_attempts = t.num_attempts + 1, t.locked_by = ?,
 // it was written; for several, the written rows carry this call's marker (and a hold) until
 // attemptUnmark, which is how the caller learns which were written without RETURNING and without
 // a transaction of its own (completion also runs inside ctx.transaction). Each assignment reads
-// only the JSON row and its own column: MySQL orders a multi-table UPDATE's assignments freely.
+// only the JSON row, its own column and cancel_requested_at (which none assigns): MySQL orders a
+// multi-table UPDATE's assignments freely. A row whose cancel was requested ends expired whatever
+// the run said (a retry would run a cancelled task); the UPDATE reads the latest committed row.
 export const attemptCompleteMany = `
 UPDATE JSON_TABLE(?, '$[*]' COLUMNS (
     attempt_id BIGINT UNSIGNED PATH '$.id',
@@ -176,13 +178,17 @@ UPDATE JSON_TABLE(?, '$[*]' COLUMNS (
     delay_ms BIGINT PATH '$.delayMs',
     error ${text} PATH '$.error')) AS o
   STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = o.attempt_id
-SET t.status = o.status,
-  t.completed_at = CASE WHEN o.status = 'pending' THEN NULL ELSE UTC_TIMESTAMP(3) END,
-  t.scheduled_at = CASE WHEN o.status = 'pending'
+SET t.status = CASE WHEN t.cancel_requested_at IS NULL THEN o.status ELSE 'expired' END,
+  t.completed_at = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
+    ELSE UTC_TIMESTAMP(3) END,
+  t.scheduled_at = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL
     THEN UTC_TIMESTAMP(3) + INTERVAL o.delay_ms * 1000 MICROSECOND ELSE t.scheduled_at END,
-  t.last_error = COALESCE(o.error, t.last_error),
-  t.progress = CASE WHEN o.status = 'pending' THEN NULL ELSE t.progress END,
-  t.progress_message = CASE WHEN o.status = 'pending' THEN NULL ELSE t.progress_message END,
+  t.last_error = CASE WHEN t.cancel_requested_at IS NULL THEN COALESCE(o.error, t.last_error)
+    ELSE 'Cancelled' END,
+  t.progress = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
+    ELSE t.progress END,
+  t.progress_message = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
+    ELSE t.progress_message END,
   t.locked_by = ?, t.locked_until = CAST(? AS DATETIME(3)), t.updated_at = UTC_TIMESTAMP(3)
 WHERE t.status = 'running' AND t.locked_by = ? AND t.num_attempts = o.num_attempts`;
 
@@ -202,12 +208,19 @@ FROM ${leaseList} AS l
 WHERE t.status = 'running' AND t.locked_by = ? AND t.num_attempts = l.num_attempts`;
 
 // Fenced; undoes the claim's count so a shutdown does not burn an attempt. Marks several rows like
-// completion does; the marker's hold keeps claimers off them until they are unmarked.
+// completion does; the marker's hold keeps claimers off them until they are unmarked. One whose
+// cancel was requested ends expired instead of pending (handed back, it would run again).
 export const attemptReleaseMany = `
 UPDATE ${leaseList} AS l
   STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = l.attempt_id
-SET t.status = 'pending', t.num_attempts = t.num_attempts - 1, t.locked_by = ?,
-  t.locked_until = CAST(? AS DATETIME(3)), t.progress = NULL, t.progress_message = NULL,
+SET t.status = CASE WHEN t.cancel_requested_at IS NULL THEN 'pending' ELSE 'expired' END,
+  t.num_attempts = t.num_attempts - 1,
+  t.completed_at = CASE WHEN t.cancel_requested_at IS NOT NULL THEN UTC_TIMESTAMP(3) END,
+  t.last_error = CASE WHEN t.cancel_requested_at IS NULL THEN t.last_error ELSE 'Cancelled' END,
+  t.locked_by = ?,
+  t.locked_until = CAST(? AS DATETIME(3)),
+  t.progress = CASE WHEN t.cancel_requested_at IS NULL THEN NULL ELSE t.progress END,
+  t.progress_message = CASE WHEN t.cancel_requested_at IS NULL THEN NULL ELSE t.progress_message END,
   t.updated_at = UTC_TIMESTAMP(3)
 WHERE t.status = 'running' AND t.locked_by = ? AND t.num_attempts = l.num_attempts`;
 
@@ -230,19 +243,24 @@ ORDER BY t.locked_until
 LIMIT ?
 FOR UPDATE SKIP LOCKED`;
 
-// Second half of a rescue: the rows are locked by this transaction since the SELECT.
+// Second half of a rescue: the rows are locked by this transaction since the SELECT. An attempt
+// whose cancel was requested is expired, not run again.
 export const attemptRescueUpdate = `
 UPDATE JSON_TABLE(?, '$[*]' COLUMNS (
     attempt_id BIGINT UNSIGNED PATH '$.id',
     error ${text} PATH '$.error')) AS r
   STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = r.attempt_id
-SET t.status = CASE WHEN t.num_attempts >= t.max_attempts THEN 'failed' ELSE 'pending' END,
-  t.completed_at = CASE WHEN t.num_attempts >= t.max_attempts THEN UTC_TIMESTAMP(3) END,
-  t.scheduled_at = CASE WHEN t.num_attempts >= t.max_attempts
-    THEN t.scheduled_at ELSE UTC_TIMESTAMP(3) END,
-  t.last_error = r.error,
-  t.progress = CASE WHEN t.num_attempts >= t.max_attempts THEN t.progress END,
-  t.progress_message = CASE WHEN t.num_attempts >= t.max_attempts THEN t.progress_message END,
+SET t.status = CASE WHEN t.cancel_requested_at IS NOT NULL THEN 'expired'
+    WHEN t.num_attempts >= t.max_attempts THEN 'failed' ELSE 'pending' END,
+  t.completed_at = CASE WHEN t.cancel_requested_at IS NOT NULL
+    OR t.num_attempts >= t.max_attempts THEN UTC_TIMESTAMP(3) END,
+  t.scheduled_at = CASE WHEN t.cancel_requested_at IS NOT NULL
+    OR t.num_attempts >= t.max_attempts THEN t.scheduled_at ELSE UTC_TIMESTAMP(3) END,
+  t.last_error = CASE WHEN t.cancel_requested_at IS NOT NULL THEN 'Cancelled' ELSE r.error END,
+  t.progress = CASE WHEN t.cancel_requested_at IS NOT NULL OR t.num_attempts >= t.max_attempts
+    THEN t.progress END,
+  t.progress_message = CASE WHEN t.cancel_requested_at IS NOT NULL
+    OR t.num_attempts >= t.max_attempts THEN t.progress_message END,
   t.locked_by = NULL, t.locked_until = NULL, t.updated_at = UTC_TIMESTAMP(3)
 WHERE t.status = 'running'`;
 
@@ -252,9 +270,11 @@ UPDATE {{table}} SET status = ?, completed_at = UTC_TIMESTAMP(3), updated_at = U
 WHERE id = CAST(? AS UNSIGNED) AND status = 'pending'`;
 
 // Gives an exhausted attempt room for one more run, due now (and clears a marker a crashed
-// completion may have left, whose hold would otherwise keep the claim off it for a minute).
+// completion may have left, whose hold would otherwise keep the claim off it for a minute, and a
+// cancel request of its last run).
 export const attemptSetPendingIfFinished = `
 UPDATE {{table}} SET status = 'pending', completed_at = NULL, scheduled_at = UTC_TIMESTAMP(3),
+  cancel_requested_at = NULL,
   max_attempts = GREATEST(max_attempts, num_attempts + 1), locked_by = NULL, locked_until = NULL,
   progress = NULL, progress_message = NULL, updated_at = UTC_TIMESTAMP(3)
 WHERE id = CAST(? AS UNSIGNED) AND status IN ('failed', 'expired')`;

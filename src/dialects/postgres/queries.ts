@@ -148,16 +148,23 @@ const fence = (alias: string): string => `t.id = ${alias}.id
     = ${alias}.num_attempts`;
 
 // Fenced (see above), so a worker that lost its lease (rescued, re-claimed elsewhere) cannot
-// overwrite the outcome.
+// overwrite the outcome. A row whose cancel was requested ends expired whatever the run said:
+// the request may land after the worker last looked, and a retry would run a cancelled task.
+// Under READ COMMITTED the SET reads the version the fence re-checked, so a cancel that committed
+// while this waited on the row is seen.
 export const attemptCompleteMany = `
 UPDATE {{table}} AS t
-SET status = o.status,
-  completed_at = CASE WHEN o.status = 'pending' THEN NULL ELSE now() END,
-  scheduled_at = CASE WHEN o.status = 'pending' THEN now() + o.delay_ms * interval '1 millisecond'
-    ELSE t.scheduled_at END,
-  last_error = coalesce(o.error, t.last_error),
-  progress = CASE WHEN o.status = 'pending' THEN NULL ELSE t.progress END,
-  progress_message = CASE WHEN o.status = 'pending' THEN NULL ELSE t.progress_message END,
+SET status = CASE WHEN t.cancel_requested_at IS NULL THEN o.status ELSE 'expired' END,
+  completed_at = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
+    ELSE now() END,
+  scheduled_at = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL
+    THEN now() + o.delay_ms * interval '1 millisecond' ELSE t.scheduled_at END,
+  last_error = CASE WHEN t.cancel_requested_at IS NULL THEN coalesce(o.error, t.last_error)
+    ELSE 'Cancelled' END,
+  progress = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
+    ELSE t.progress END,
+  progress_message = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
+    ELSE t.progress_message END,
   locked_by = NULL, locked_until = NULL, updated_at = now()
 FROM json_to_recordset($2::json)
   AS o(id bigint, num_attempts int, status text, delay_ms bigint, error text)
@@ -172,11 +179,18 @@ FROM json_to_recordset($2::json) AS l(id bigint, num_attempts int)
 WHERE ${fence('l')}
 RETURNING t.id`;
 
-// Fenced; undoes the claim's count so a shutdown does not burn an attempt.
+// Fenced; undoes the claim's count so a shutdown does not burn an attempt. One whose cancel was
+// requested ends expired instead of pending (handed back, it would run again).
 export const attemptReleaseMany = `
 UPDATE {{table}} AS t
-SET status = 'pending', num_attempts = t.num_attempts - 1, locked_by = NULL, locked_until = NULL,
-  progress = NULL, progress_message = NULL, updated_at = now()
+SET status = CASE WHEN t.cancel_requested_at IS NULL THEN 'pending' ELSE 'expired' END,
+  num_attempts = t.num_attempts - 1,
+  completed_at = CASE WHEN t.cancel_requested_at IS NOT NULL THEN now() END,
+  last_error = CASE WHEN t.cancel_requested_at IS NULL THEN t.last_error ELSE 'Cancelled' END,
+  locked_by = NULL, locked_until = NULL,
+  progress = CASE WHEN t.cancel_requested_at IS NULL THEN NULL ELSE t.progress END,
+  progress_message = CASE WHEN t.cancel_requested_at IS NULL THEN NULL ELSE t.progress_message END,
+  updated_at = now()
 FROM json_to_recordset($2::json) AS l(id bigint, num_attempts int)
 WHERE ${fence('l')}
 RETURNING t.id`;
@@ -189,15 +203,22 @@ UPDATE {{table}} SET progress = $1, progress_message = $2
 WHERE id = $3 AND status = 'running' AND locked_by = $4 AND num_attempts = $5`;
 
 // SKIP LOCKED so concurrent rescuers split the work; a worker completing the same row at the
-// same moment either wins (row no longer running) or finds its fence gone.
+// same moment either wins (row no longer running) or finds its fence gone. An attempt whose
+// cancel was requested is expired, not run again.
 export const attemptRescueExpired = `
 UPDATE {{table}} AS t
-SET status = CASE WHEN t.num_attempts >= t.max_attempts THEN 'failed' ELSE 'pending' END,
-  completed_at = CASE WHEN t.num_attempts >= t.max_attempts THEN now() END,
-  scheduled_at = CASE WHEN t.num_attempts >= t.max_attempts THEN t.scheduled_at ELSE now() END,
-  last_error = 'LeaseExpired: the lease of worker ' || t.locked_by || ' ran out before it finished',
-  progress = CASE WHEN t.num_attempts >= t.max_attempts THEN t.progress END,
-  progress_message = CASE WHEN t.num_attempts >= t.max_attempts THEN t.progress_message END,
+SET status = CASE WHEN t.cancel_requested_at IS NOT NULL THEN 'expired'
+    WHEN t.num_attempts >= t.max_attempts THEN 'failed' ELSE 'pending' END,
+  completed_at = CASE WHEN t.cancel_requested_at IS NOT NULL OR t.num_attempts >= t.max_attempts
+    THEN now() END,
+  scheduled_at = CASE WHEN t.cancel_requested_at IS NOT NULL OR t.num_attempts >= t.max_attempts
+    THEN t.scheduled_at ELSE now() END,
+  last_error = CASE WHEN t.cancel_requested_at IS NOT NULL THEN 'Cancelled'
+    ELSE 'LeaseExpired: the lease of worker ' || t.locked_by || ' ran out before it finished' END,
+  progress = CASE WHEN t.cancel_requested_at IS NOT NULL OR t.num_attempts >= t.max_attempts
+    THEN t.progress END,
+  progress_message = CASE WHEN t.cancel_requested_at IS NOT NULL
+    OR t.num_attempts >= t.max_attempts THEN t.progress_message END,
   locked_by = NULL, locked_until = NULL, updated_at = now()
 WHERE t.id = ANY(ARRAY(
   SELECT id FROM {{table}}
@@ -213,9 +234,34 @@ UPDATE {{table}} SET status = $2, completed_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'pending'
 RETURNING ${columns()}`;
 
-// Gives an exhausted attempt room for one more run.
+// Pending: expired at once. Running: marked (the first request's time is kept) and the workers
+// told at commit, on the channel they LISTEN on for due work (payload `cancel <id>`, which no
+// queue name can be). The row lock makes the check and the write one step: a claim that locked
+// the row first commits, and this UPDATE re-checks the running version; a claim that comes after
+// skips the locked row, then finds it expired. RETURNING runs pg_notify once per running row.
+export const attemptCancel = `
+UPDATE {{table}} SET
+  status = CASE WHEN status = 'pending' THEN 'expired' ELSE status END,
+  completed_at = CASE WHEN status = 'pending' THEN now() ELSE completed_at END,
+  last_error = CASE WHEN status = 'pending' THEN 'Cancelled' ELSE last_error END,
+  cancel_requested_at = CASE WHEN status = 'running' THEN coalesce(cancel_requested_at, now()) END,
+  updated_at = now()
+WHERE id = $1 AND status IN ('pending', 'running')
+RETURNING ${columns()},
+  (CASE WHEN status = 'running' THEN pg_notify('{{channel}}', 'cancel ' || id) END) IS NULL
+    AS notified`;
+
+// The held attempts whose cancel was requested: primary-key lookups, a plain read.
+export const attemptListCancelRequested = `
+SELECT t.id FROM {{table}} AS t
+JOIN json_to_recordset($1::json) AS l(id bigint, num_attempts int)
+  ON t.id = l.id AND t.num_attempts = l.num_attempts
+WHERE t.cancel_requested_at IS NOT NULL AND t.status = 'running'`;
+
+// Gives an exhausted attempt room for one more run; a cancel request of its last run goes.
 export const attemptSetPendingIfFinished = `
 UPDATE {{table}} SET status = 'pending', completed_at = NULL, scheduled_at = now(),
+  cancel_requested_at = NULL,
   max_attempts = greatest(max_attempts, num_attempts + 1), progress = NULL, progress_message = NULL,
   updated_at = now()
 WHERE id = $1 AND status IN ('failed', 'expired')

@@ -165,16 +165,21 @@ RETURNING ${columns}, ${nowMs} AS db_now`;
 
 // Fenced: a row is written only while still running under this lease and this attempt count,
 // so a worker that lost its lease (rescued, re-claimed elsewhere) cannot overwrite the outcome.
-// The check and the write are one statement under the write lock.
+// The check and the write are one statement under the write lock. A row whose cancel was
+// requested ends expired whatever the run said (a retry would run a cancelled task).
 export const attemptCompleteMany = `
 UPDATE {{table}} AS t
-SET status = o.status,
-  completed_at = CASE WHEN o.status = 'pending' THEN NULL ELSE ${nowMs} END,
-  scheduled_at = CASE WHEN o.status = 'pending' THEN ${nowMs} + o.delay_ms
-    ELSE t.scheduled_at END,
-  last_error = coalesce(o.error, t.last_error),
-  progress = CASE WHEN o.status = 'pending' THEN NULL ELSE t.progress END,
-  progress_message = CASE WHEN o.status = 'pending' THEN NULL ELSE t.progress_message END,
+SET status = CASE WHEN t.cancel_requested_at IS NULL THEN o.status ELSE 'expired' END,
+  completed_at = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
+    ELSE ${nowMs} END,
+  scheduled_at = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL
+    THEN ${nowMs} + o.delay_ms ELSE t.scheduled_at END,
+  last_error = CASE WHEN t.cancel_requested_at IS NULL THEN coalesce(o.error, t.last_error)
+    ELSE 'Cancelled' END,
+  progress = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
+    ELSE t.progress END,
+  progress_message = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
+    ELSE t.progress_message END,
   locked_by = NULL, locked_until = NULL, updated_at = ${nowMs}
 FROM (
   SELECT CAST(value ->> 'id' AS INTEGER) AS id, value ->> 'numAttempts' AS num_attempts,
@@ -193,11 +198,18 @@ FROM (
 WHERE t.id = l.id AND +t.status = 'running' AND t.locked_by = ?1 AND t.num_attempts = l.num_attempts
 RETURNING CAST(id AS TEXT) AS id`;
 
-// Fenced; undoes the claim's count so a shutdown does not burn an attempt.
+// Fenced; undoes the claim's count so a shutdown does not burn an attempt. One whose cancel was
+// requested ends expired instead of pending (handed back, it would run again).
 export const attemptReleaseMany = `
 UPDATE {{table}} AS t
-SET status = 'pending', num_attempts = t.num_attempts - 1, locked_by = NULL, locked_until = NULL,
-  progress = NULL, progress_message = NULL, updated_at = ${nowMs}
+SET status = CASE WHEN t.cancel_requested_at IS NULL THEN 'pending' ELSE 'expired' END,
+  num_attempts = t.num_attempts - 1,
+  completed_at = CASE WHEN t.cancel_requested_at IS NOT NULL THEN ${nowMs} END,
+  last_error = CASE WHEN t.cancel_requested_at IS NULL THEN t.last_error ELSE 'Cancelled' END,
+  locked_by = NULL, locked_until = NULL,
+  progress = CASE WHEN t.cancel_requested_at IS NULL THEN NULL ELSE t.progress END,
+  progress_message = CASE WHEN t.cancel_requested_at IS NULL THEN NULL ELSE t.progress_message END,
+  updated_at = ${nowMs}
 FROM (
   SELECT CAST(value ->> 'id' AS INTEGER) AS id, value ->> 'numAttempts' AS num_attempts
   FROM json_each(?2)) AS l
@@ -212,15 +224,21 @@ WHERE id = CAST(?3 AS INTEGER) AND status = 'running' AND locked_by = ?4 AND num
 
 // One statement under the write lock, so concurrent rescuers never hand back the same row twice;
 // a worker completing the same row either committed first (row no longer running) or finds its
-// fence gone.
+// fence gone. An attempt whose cancel was requested is expired, not run again.
 export const attemptRescueExpired = `
 UPDATE {{table}}
-SET status = CASE WHEN num_attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
-  completed_at = CASE WHEN num_attempts >= max_attempts THEN ${nowMs} END,
-  scheduled_at = CASE WHEN num_attempts >= max_attempts THEN scheduled_at ELSE ${nowMs} END,
-  last_error = 'LeaseExpired: the lease of worker ' || locked_by || ' ran out before it finished',
-  progress = CASE WHEN num_attempts >= max_attempts THEN progress END,
-  progress_message = CASE WHEN num_attempts >= max_attempts THEN progress_message END,
+SET status = CASE WHEN cancel_requested_at IS NOT NULL THEN 'expired'
+    WHEN num_attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
+  completed_at = CASE WHEN cancel_requested_at IS NOT NULL OR num_attempts >= max_attempts
+    THEN ${nowMs} END,
+  scheduled_at = CASE WHEN cancel_requested_at IS NOT NULL OR num_attempts >= max_attempts
+    THEN scheduled_at ELSE ${nowMs} END,
+  last_error = CASE WHEN cancel_requested_at IS NOT NULL THEN 'Cancelled'
+    ELSE 'LeaseExpired: the lease of worker ' || locked_by || ' ran out before it finished' END,
+  progress = CASE WHEN cancel_requested_at IS NOT NULL OR num_attempts >= max_attempts
+    THEN progress END,
+  progress_message = CASE WHEN cancel_requested_at IS NOT NULL OR num_attempts >= max_attempts
+    THEN progress_message END,
   locked_by = NULL, locked_until = NULL, updated_at = ${nowMs}
 WHERE id IN (
   SELECT id FROM {{table}} INDEXED BY "{{name}}_lease_idx"
@@ -235,9 +253,32 @@ UPDATE {{table}} SET status = ?2, completed_at = ${nowMs}, updated_at = ${nowMs}
 WHERE id = CAST(?1 AS INTEGER) AND status = 'pending'
 RETURNING ${columns}`;
 
+// Pending: expired at once; running: marked (the first request's time kept), for its worker's
+// next look. One statement under the write lock, so a claim either leased the row before (it is
+// marked) or comes after and finds it expired.
+export const attemptCancel = `
+UPDATE {{table}} SET
+  status = CASE WHEN status = 'pending' THEN 'expired' ELSE status END,
+  completed_at = CASE WHEN status = 'pending' THEN ${nowMs} ELSE completed_at END,
+  last_error = CASE WHEN status = 'pending' THEN 'Cancelled' ELSE last_error END,
+  cancel_requested_at = CASE WHEN status = 'running' THEN coalesce(cancel_requested_at, ${nowMs}) END,
+  updated_at = ${nowMs}
+WHERE id = CAST(?1 AS INTEGER) AND status IN ('pending', 'running')
+RETURNING ${columns}`;
+
+// The held attempts whose cancel was requested: primary-key lookups, a read.
+export const attemptListCancelRequested = `
+SELECT CAST(t.id AS TEXT) AS id
+FROM json_each(?1) AS l
+JOIN {{table}} AS t ON t.id = CAST(l.value ->> 'id' AS INTEGER)
+WHERE t.num_attempts = l.value ->> 'numAttempts' AND t.cancel_requested_at IS NOT NULL
+  AND t.status = 'running'`;
+
 // Gives an exhausted attempt room for one more run; check and write are one statement, as above.
+// A cancel request of its last run goes.
 export const attemptSetPendingIfFinished = `
 UPDATE {{table}} SET status = 'pending', completed_at = NULL, scheduled_at = ${nowMs},
+  cancel_requested_at = NULL,
   max_attempts = max(max_attempts, num_attempts + 1), progress = NULL, progress_message = NULL,
   updated_at = ${nowMs}
 WHERE id = CAST(?1 AS INTEGER) AND status IN ('failed', 'expired')
