@@ -45,6 +45,7 @@ export function recordMapper(parse: RowParsers): (row: Record<string, unknown>) 
     lastError: row['last_error'] as string | null,
     createdAt: date(row['created_at']),
     updatedAt: date(row['updated_at']),
+    traceContext: (row['trace_context'] ?? null) as string | null,
   });
 }
 
@@ -77,6 +78,7 @@ export function attemptColumns(
     c('last_error'),
     `${ms(c('created_at'))} AS created_at`,
     `${ms(c('updated_at'))} AS updated_at`,
+    c('trace_context'),
   ].join(', ');
 }
 

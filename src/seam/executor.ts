@@ -13,6 +13,8 @@ export interface AttemptInsertParams {
   readonly idempotenceToken: string | null;
   /** null: due now, by the database's clock. */
   readonly scheduledAt: Date | null;
+  /** The enqueuing span's context (see `AttemptRecord.traceContext`). @defaultValue null */
+  readonly traceContext?: string | null;
 }
 
 export interface AttemptInsertResult {
@@ -35,6 +37,12 @@ export interface AttemptClaimParams {
    * commit claims as the server is set.
    */
   readonly durable: boolean;
+  /**
+   * Return each attempt's `traceContext` (telemetry is on). Where reading it costs the claim
+   * something (PostgreSQL), it is read only when asked; elsewhere it always comes along.
+   * @defaultValue false
+   */
+  readonly traceContext?: boolean;
 }
 
 export interface AttemptClaimResult {

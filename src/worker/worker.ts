@@ -132,7 +132,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       hooks: {
         claimed: (count, durationMs) => this.#emitSafely('claimed', { count, durationMs }),
         recorded: (record, result, written) => {
-          if (written) this.#report(record, result);
+          if (!written) return;
+          this.#runtime.telemetry?.recorded(record, result.outcome);
+          this.#report(record, result);
         },
         error: (error, during, log) => this.#error(error, during, log),
       },

@@ -57,13 +57,13 @@ function idempotenceKey(alias: string): string {
 // until the statement ends, so one enqueue waiting on a token would stall every other enqueue.
 export const attemptInsertMany = `
 INSERT INTO {{table}} (target, method_name, method_args, encryptor, max_attempts, queue, priority,
-  idempotence_token, scheduled_at, locked_by, locked_until, created_at, updated_at)
+  idempotence_token, scheduled_at, trace_context, locked_by, locked_until, created_at, updated_at)
 VALUES {{rows}}
 ON DUPLICATE KEY UPDATE id = id`;
 
-/** One VALUES tuple of attemptInsertMany: eleven parameters, in the column order above. */
+/** One VALUES tuple of attemptInsertMany: twelve parameters, in the column order above. */
 export const attemptInsertManyRow = `(?, ?, ?, ?, ?, ?, ?, ?,
-  COALESCE(CAST(? AS DATETIME(3)), UTC_TIMESTAMP(3)), ?, CAST(? AS DATETIME(3)),
+  COALESCE(CAST(? AS DATETIME(3)), UTC_TIMESTAMP(3)), ?, ?, CAST(? AS DATETIME(3)),
   UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`;
 
 // The rows one attemptInsertMany marked, through the lease index (the marker's hold is its key).

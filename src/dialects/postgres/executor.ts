@@ -90,14 +90,17 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
   }
 
   async attemptClaim(params: AttemptClaimParams): Promise<AttemptClaimResult> {
-    const result = await this.query('attemptClaim', [
-      params.lockedBy,
-      params.limit,
-      params.leaseMs,
-      params.horizon,
-      params.queues,
-      params.durable,
-    ]);
+    const result = await this.query(
+      params.traceContext === true ? 'attemptClaimTraced' : 'attemptClaim',
+      [
+        params.lockedBy,
+        params.limit,
+        params.leaseMs,
+        params.horizon,
+        params.queues,
+        params.durable,
+      ],
+    );
     const first = result.rows[0];
     if (!first) return { records: [], now: new Date() };
     const nowMs = first['db_now'] as number;
@@ -122,6 +125,7 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
           priority: r.priority,
           idempotence_token: r.idempotenceToken,
           scheduled_at_ms: r.scheduledAt === null ? null : r.scheduledAt.getTime(),
+          trace_context: r.traceContext ?? null,
         })),
       ),
     ]);
@@ -258,6 +262,7 @@ function insertedRecord(params: AttemptInsertParams, row: Record<string, unknown
     lastError: null,
     createdAt,
     updatedAt: createdAt,
+    traceContext: params.traceContext ?? null,
   };
 }
 
@@ -285,5 +290,6 @@ function claimedRecord(
     lastError: row['last_error'] as string | null,
     createdAt: new Date(row['created_at'] as number),
     updatedAt: new Date(claim.nowMs),
+    traceContext: (row['trace_context'] ?? null) as string | null,
   };
 }

@@ -229,6 +229,7 @@ function insertJson(rows: readonly AttemptInsertParams[]): string {
       priority: r.priority,
       idempotenceToken: r.idempotenceToken,
       scheduledAt: r.scheduledAt === null ? null : r.scheduledAt.getTime(),
+      traceContext: r.traceContext ?? null,
     })),
   );
 }
