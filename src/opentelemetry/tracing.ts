@@ -61,7 +61,12 @@ export class Tracing {
     );
     const active = trace.setSpan(parent, span);
     const carrier: Record<string, string> = {};
-    this.#propagator.inject(active, carrier, defaultTextMapSetter);
+    try {
+      this.#propagator.inject(active, carrier, defaultTextMapSetter);
+    } catch {
+      // A propagator of the application's that throws costs the link, never the enqueue.
+      return { span, active, traceContext: null };
+    }
     const traceContext = Object.keys(carrier).length === 0 ? null : JSON.stringify(carrier);
     return { span, active, traceContext };
   }
@@ -119,14 +124,15 @@ export class Tracing {
 
   #extract(stored: string | null): Context | null {
     if (stored === null) return null;
-    let carrier: unknown;
+    let extracted: Context;
     try {
-      carrier = JSON.parse(stored);
+      // Not JSON when written by hand: no parent, as when the propagator fails to read it.
+      const carrier: unknown = JSON.parse(stored);
+      if (typeof carrier !== 'object' || carrier === null) return null;
+      extracted = this.#propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
     } catch {
-      return null; // written by hand (the SQL enqueue function takes no context): no parent
+      return null;
     }
-    if (typeof carrier !== 'object' || carrier === null) return null;
-    const extracted = this.#propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
     const parent = trace.getSpanContext(extracted);
     return parent !== undefined && isSpanContextValid(parent) ? extracted : null;
   }

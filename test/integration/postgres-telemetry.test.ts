@@ -16,7 +16,7 @@ import {
   type MetricPoint,
   type SpanRecord,
 } from '../harness/otel.js';
-import { postgresFixture } from '../harness/postgres.js';
+import { postgresFixture, postgresHarness } from '../harness/postgres.js';
 import { tracedTarget } from '../harness/traced-target.js';
 import { useHarness } from '../harness/use-harness.js';
 import { waitFor } from '../harness/wait-for.js';
@@ -117,5 +117,43 @@ describe('postgres/pg', () => {
       runs: count,
       pickups: count,
     });
+  });
+
+  it('runs what the SQL enqueue function wrote, or a row with an unreadable context, in a trace of its own', async () => {
+    enableAsyncContext();
+    const pg = await postgresHarness();
+    try {
+      const otel = new OtelRecorder();
+      const tasks = await migratedTasks(pg, {
+        targets: [tracedTarget],
+        telemetry: openTelemetry({
+          tracerProvider: otel.tracerProvider,
+          meterProvider: otel.meterProvider,
+          propagator: otel.propagator,
+        }),
+      });
+      const fromSql = await pg.pool.query<{ id: string }>(
+        `SELECT "${pg.schema}".async_task_attempts_enqueue('Traced', 'note', '{"n": 1}') AS id`,
+      );
+      const garbled = await tasks.enqueue(pg.pool, tracedTarget.note, { n: 2 });
+      await pg.pool.query(
+        `UPDATE "${pg.schema}".async_task_attempts SET trace_context = 'not json' WHERE id = $1`,
+        [garbled.id],
+      );
+      expect(await tasks.runDue()).toMatchObject({ succeeded: 2 });
+      const runs = otel.spans().filter((span) => span.kind === SpanKind.CONSUMER);
+      expect(
+        runs
+          .map((run) => [run.attributes['messaging.message.id'], run.parentSpanId, run.links])
+          .sort(),
+      ).toEqual(
+        [
+          [fromSql.rows[0]!.id, null, []],
+          [garbled.id, null, []],
+        ].sort(),
+      );
+    } finally {
+      await pg.close();
+    }
   });
 });
