@@ -63,6 +63,11 @@ export class AsyncTask<
     this.#enqueuer = new Enqueuer(driver, runtime, defaults);
     for (const schedule of runtime.schedules) this.#enqueuer.checkSchedule(schedule);
     this.#management = new Management(runtime);
+    runtime.telemetry?.attach({
+      table: tableLabel(table),
+      stats: () => this.#management.stats(),
+      logger: runtime.logger,
+    });
   }
 
   /** The table, as `schema.name` or `name`. */

@@ -44,6 +44,7 @@ export type {
   TaskMethod,
 } from './core/target.js';
 export type { Driver } from './seam/driver.js';
+export type { Telemetry } from './seam/telemetry.js';
 export type { RunDueOptions, RunDueResult } from './worker/pass.js';
 export type { ErrorHook } from './worker/runtime.js';
 export { Worker } from './worker/worker.js';

@@ -53,6 +53,11 @@ export interface AttemptRecord extends Omit<Attempt, 'args'> {
   readonly methodArgs: string | null;
   readonly lockedBy: string | null;
   readonly lockedUntil: Date | null;
+  /**
+   * The enqueuing span's trace context as JSON (W3C `traceparent`, `tracestate`), written when
+   * telemetry is configured; never arguments.
+   */
+  readonly traceContext: string | null;
 }
 
 /** Statuses from which each management transition is allowed (the gem's `expire!`/`fail!`). */

@@ -172,7 +172,8 @@ export function errorClassName(error: unknown): string {
   return 'NonError';
 }
 
-function errorMessage(error: unknown): string {
+/** The message of what was thrown; never throws itself (a hostile value, a Proxy). */
+export function errorMessage(error: unknown): string {
   try {
     if (isError(error)) {
       const message = (error as { message?: unknown }).message;

@@ -52,6 +52,7 @@ export function recordMapper(parse: RowParsers): (row: Record<string, unknown>) 
     progressMessage: row['progress_message'] as string | null,
     createdAt: date(row['created_at']),
     updatedAt: date(row['updated_at']),
+    traceContext: (row['trace_context'] ?? null) as string | null,
   });
 }
 
@@ -86,6 +87,7 @@ export function attemptColumns(
     c('progress_message'),
     `${ms(c('created_at'))} AS created_at`,
     `${ms(c('updated_at'))} AS updated_at`,
+    c('trace_context'),
   ].join(', ');
 }
 

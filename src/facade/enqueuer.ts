@@ -15,6 +15,7 @@ import {
 } from '../core/target.js';
 import type { Driver } from '../seam/driver.js';
 import type { AttemptInsertParams, AttemptInsertResult, Executor } from '../seam/executor.js';
+import type { EnqueueOperation } from '../seam/telemetry.js';
 import type { Runtime } from '../worker/runtime.js';
 import { checkReplace } from './enqueue-checks.js';
 
@@ -137,7 +138,7 @@ export class Enqueuer<Tx> {
     const { executor, synchronous } = this.#executorFor(tx, 'enqueue');
     const row = this.#prepare(method, args, options, 'enqueue');
     const insert = (prepared: AttemptInsertParams): Promise<Attempt> =>
-      executor.attemptInsertMany([prepared]).then((results) => {
+      this.#insert(executor, [prepared], 'enqueue').then((results) => {
         const [result] = results;
         this.#wakeLocal([prepared]);
         this.#observe(results);
@@ -172,7 +173,7 @@ export class Enqueuer<Tx> {
     });
     if (rows.length === 0) return Promise.resolve([]);
     const insert = (prepared: AttemptInsertParams[]): Promise<Attempt[]> =>
-      executor.attemptInsertMany(prepared).then((results) => {
+      this.#insert(executor, prepared, 'enqueue_many').then((results) => {
         this.#wakeLocal(prepared);
         this.#observe(results);
         return results.map((result) => toAttempt(result.record, decodeArgs));
@@ -193,7 +194,7 @@ export class Enqueuer<Tx> {
       ticks.map((tick) => Promise.resolve(this.#prepare(...tickEnqueue(schedule, tick)))),
     );
     await this.#runtime.driver.run((connection) =>
-      this.#runtime.executor(connection).attemptInsertMany(rows),
+      this.#insert(this.#runtime.executor(connection), rows, 'schedule'),
     );
     this.#wakeLocal(rows);
   }
@@ -222,6 +223,21 @@ export class Enqueuer<Tx> {
   onEnqueued(observer: (results: readonly AttemptInsertResult[]) => void): () => void {
     this.#observers.add(observer);
     return () => this.#observers.delete(observer);
+  }
+
+  /** The INSERT, inside the telemetry's producer span when there is telemetry. */
+  #insert(
+    executor: Executor,
+    rows: readonly AttemptInsertParams[],
+    operation: EnqueueOperation,
+  ): Promise<AttemptInsertResult[]> {
+    const telemetry = this.#runtime.telemetry;
+    if (telemetry === null) return executor.attemptInsertMany(rows);
+    return telemetry.enqueue(rows, operation, (traceContext) =>
+      executor.attemptInsertMany(
+        traceContext === null ? rows : rows.map((row) => ({ ...row, traceContext })),
+      ),
+    );
   }
 
   #observe(results: readonly AttemptInsertResult[]): void {

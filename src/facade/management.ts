@@ -197,7 +197,12 @@ export class Management {
     write: (executor: Executor) => Promise<AttemptRecord | null>,
   ): Promise<Attempt> {
     const record = isAttemptId(id) ? await this.#run(write) : null;
-    if (record) return toAttempt(record, decodeArgs);
+    if (record) {
+      if (action !== 'retry') {
+        this.#runtime.telemetry?.recorded(record, action === 'expire' ? 'expired' : 'failed');
+      }
+      return toAttempt(record, decodeArgs);
+    }
     const current = isAttemptId(id) ? await this.#run((executor) => executor.attemptGet(id)) : null;
     const from = allowedFrom[action].join(' or ');
     throw new InvalidStateError(

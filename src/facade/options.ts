@@ -25,6 +25,7 @@ import {
 import type { Driver, TableName } from '../seam/driver.js';
 import type { Executor } from '../seam/executor.js';
 import type { SqlConnection } from '../seam/sql-connection.js';
+import { telemetryHooks, type Telemetry } from '../seam/telemetry.js';
 import type { ErrorHook, Runtime } from '../worker/runtime.js';
 import type { EnqueueArgs, EnqueueDefaults, EnqueueOptions } from './enqueuer.js';
 import { resolveSchemaOwner, type SchemaOwner } from './schema-check.js';
@@ -117,6 +118,15 @@ export interface AsyncTaskOptions<
    * new AsyncTask({ driver, targets, schema: { external: 'knex', out: 'db/migrations' } });
    */
   readonly schema?: SchemaOwner;
+  /**
+   * Traces and metrics: `openTelemetry()` from `async-task/opentelemetry` (which needs the
+   * optional peer `@opentelemetry/api`). Enqueues get a producer span whose trace context is
+   * stored with the attempt; runs get a consumer span under it. @defaultValue none
+   * @example
+   * import { openTelemetry } from 'async-task/opentelemetry';
+   * new AsyncTask({ driver, targets, telemetry: openTelemetry() });
+   */
+  readonly telemetry?: Telemetry;
   /**
    * Recurring tasks. Every worker enqueues their ticks (and `runDue` those due when it is
    * called); each tick is one attempt however many workers run, through the idempotence token
@@ -214,6 +224,7 @@ export function resolveOptions<
   const dialect = driver.dialect;
   const schedules = checkSchedules(options.schedules);
   const flows = checkQueueFlows(options.queues, 'new AsyncTask');
+  const telemetry = telemetryHooks(options.telemetry, 'new AsyncTask');
   const runtime: Omit<Runtime, 'enqueueTicks'> = {
     driver,
     table,
@@ -226,6 +237,7 @@ export function resolveOptions<
     retention,
     flows,
     schedules,
+    telemetry,
     executor: (connection: SqlConnection): Executor => dialect.executor(connection, table),
   };
   const schemaOwner = resolveSchemaOwner(options.schema);

@@ -22,6 +22,8 @@ export interface AttemptInsertParams {
    * running or finished is left as it is. Only meaningful with a token.
    */
   readonly replacePending?: boolean;
+  /** The enqueuing span's context (see `AttemptRecord.traceContext`). @defaultValue null */
+  readonly traceContext?: string | null;
 }
 
 export interface AttemptInsertResult {
@@ -49,6 +51,12 @@ export interface AttemptClaimParams {
    * commit claims as the server is set.
    */
   readonly durable: boolean;
+  /**
+   * Return each attempt's `traceContext` (telemetry is on). Where reading it costs the claim
+   * something (PostgreSQL), it is read only when asked; elsewhere it always comes along.
+   * @defaultValue false
+   */
+  readonly traceContext?: boolean;
 }
 
 /** A claim from one queue with flow control: the limits hold across every claimer. */

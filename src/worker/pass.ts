@@ -3,7 +3,9 @@ import { integerOption } from '../core/options.js';
 import { checkQueue, checkTimeout } from '../core/target.js';
 import { Pipeline } from './pipeline.js';
 import type { Runtime } from './runtime.js';
+import { rescuedOutcome } from './rescuer.js';
 import { Scheduler } from './scheduler.js';
+import { writtenOutcome } from '../seam/telemetry.js';
 
 const integer = integerOption('runDue');
 
@@ -68,11 +70,11 @@ export async function runPass(
     'runDue: taskTimeoutMs',
   );
 
-  const rescued = (
-    await runtime.driver.run((connection) =>
-      runtime.executor(connection).attemptRescueExpired(1000),
-    )
-  ).length;
+  const rescuedRecords = await runtime.driver.run((connection) =>
+    runtime.executor(connection).attemptRescueExpired(1000),
+  );
+  for (const record of rescuedRecords) runtime.telemetry?.recorded(record, rescuedOutcome(record));
+  const rescued = rescuedRecords.length;
   if (runtime.schedules.length > 0) {
     // Serverless and cron callers have no Scheduler running: each pass enqueues the ticks due.
     await new Scheduler(runtime, (error) => {
@@ -104,8 +106,9 @@ export async function runPass(
       },
       // Counted once the outcome is written: a fenced-off one did not happen, as far as the
       // table is concerned.
-      recorded: (_record, result, written) => {
+      recorded: (record, result, written) => {
         counts[written ? result.outcome : 'lost'] += 1;
+        if (written) runtime.telemetry?.recorded(record, writtenOutcome(result.outcome));
       },
       ran: (record, result) => {
         if (result.outcome === 'succeeded') return;

@@ -126,7 +126,6 @@ export class Pipeline {
   get unwritten(): number {
     return this.#completer.size;
   }
-
   /**
    * A worker's loop: claims until `stop()`, waiting up to `pollIntervalMs` (or a `wake()`) when
    * there is nothing to claim or no room. A failed claim is reported and tried again with backoff.
@@ -292,6 +291,7 @@ export class Pipeline {
         queues,
         horizon: this.#horizon,
         durable: this.#durableClaims,
+        traceContext: this.#runtime.telemetry !== null,
       }),
     );
   }

@@ -62,6 +62,7 @@ export class Rescuer {
               { attemptId: record.id, status: record.status },
               'rescued an attempt whose lease ran out',
             );
+            this.#runtime.telemetry?.recorded(record, rescuedOutcome(record));
             this.#onRescued(record, durationMs);
           }
           if (rescued.length > 0) this.#onWake();
@@ -75,4 +76,9 @@ export class Rescuer {
     });
     await this.#rescuing;
   }
+}
+
+/** A rescued attempt goes back to `pending` (counted as a retry) or, out of attempts, fails. */
+export function rescuedOutcome(record: AttemptRecord): 'retried' | 'failed' {
+  return record.status === 'failed' ? 'failed' : 'retried';
 }

@@ -85,8 +85,18 @@ class RunContext implements TaskContext<unknown> {
     this.transactionState = 'open';
     // Before the completion, which ends the run and with it any later progress write.
     await this.finishProgress();
+    const { telemetry } = this.#runtime;
+    const result = await (telemetry === null
+      ? this.#transaction(fn)
+      : telemetry.transaction(this.#held.record, () => this.#transaction(fn)));
+    this.transactionState = 'committed';
+    return result;
+  }
+
+  /** The handler's writes and this run's success, in one transaction of the driver's. */
+  #transaction<T>(fn: (tx: unknown) => Promise<T>): Promise<T> {
     const held = this.#held;
-    const result = await this.#runtime.driver.transaction(async (connection, tx) => {
+    return this.#runtime.driver.transaction(async (connection, tx) => {
       const value = await fn(tx);
       const written = await this.#runtime
         .executor(connection)
@@ -110,8 +120,6 @@ class RunContext implements TaskContext<unknown> {
       }
       return value;
     });
-    this.transactionState = 'committed';
-    return result;
   }
 }
 
@@ -139,7 +147,20 @@ function result(
  * handler or hook past its time limit, a throwing backoff, a value that cannot describe itself)
  * becomes an outcome.
  */
-export async function performAttempt(
+export function performAttempt(
+  runtime: Runtime,
+  held: HeldAttempt,
+  lockedBy: string,
+  defaultTimeoutMs: number,
+): Promise<RunResult> {
+  const { telemetry } = runtime;
+  // Without telemetry no closure is made: this is once per task.
+  return telemetry === null
+    ? performGuarded(runtime, held, lockedBy, defaultTimeoutMs)
+    : telemetry.run(held.record, () => performGuarded(runtime, held, lockedBy, defaultTimeoutMs));
+}
+
+async function performGuarded(
   runtime: Runtime,
   held: HeldAttempt,
   lockedBy: string,

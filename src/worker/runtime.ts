@@ -10,6 +10,7 @@ import type { TargetDefinition } from '../core/target.js';
 import type { Driver, TableName } from '../seam/driver.js';
 import type { Executor } from '../seam/executor.js';
 import type { SqlConnection } from '../seam/sql-connection.js';
+import type { TelemetryHooks } from '../seam/telemetry.js';
 
 /** Called when a handler throws (the gem's `handle_perform_error`). Its own errors are logged, never rethrown. */
 export type ErrorHook = (error: unknown, attempt: Attempt) => void | Promise<void>;
@@ -31,6 +32,8 @@ export interface Runtime {
   readonly flows: ReadonlyMap<string, QueueFlow>;
   /** Recurring tasks, enqueued by every worker's Scheduler and by `runDue`. */
   readonly schedules: readonly ScheduleDefinition[];
+  /** Spans and metrics (async-task/opentelemetry); null when not configured. */
+  readonly telemetry: TelemetryHooks | null;
   /** Inserts one attempt per tick of `schedule` (each with its tick's token), on the pool. */
   enqueueTicks(schedule: ScheduleDefinition, ticks: readonly Date[]): Promise<void>;
   executor(connection: SqlConnection): Executor;

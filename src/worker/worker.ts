@@ -19,6 +19,7 @@ import {
   type WorkerOptions,
   type WorkerSettings,
 } from './worker-options.js';
+import { writtenOutcome } from '../seam/telemetry.js';
 
 export type { QueueOption, StopOptions, WorkerOptions } from './worker-options.js';
 
@@ -168,7 +169,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       hooks: {
         claimed: (count, durationMs) => this.#emitSafely('claimed', { count, durationMs }),
         recorded: (record, result, written) => {
-          if (written) this.#report(record, result);
+          if (!written) return;
+          this.#runtime.telemetry?.recorded(record, writtenOutcome(result.outcome));
+          this.#report(record, result);
         },
         error: (error, during, log) => this.#error(error, during, log),
       },

@@ -18,6 +18,8 @@ const allowed: Record<string, readonly string[]> = {
   'async-task.ts': ['core', 'seam', 'facade', 'worker'],
   // async-task/testing works on an AsyncTask (imported as ../async-task.js) and its pipeline.
   testing: ['core', 'seam', 'worker', 'async-task.js'],
+  // async-task/opentelemetry implements the seam's telemetry hooks; the core never sees it.
+  opentelemetry: ['core', 'seam'],
 };
 
 function sourceFiles(dir: string): string[] {

@@ -37,6 +37,12 @@ describe('public exports', () => {
     ]);
   });
 
+  it('of async-task/opentelemetry', async () => {
+    expect(Object.keys(await import('../../src/opentelemetry/index.js')).sort()).toEqual([
+      'openTelemetry',
+    ]);
+  });
+
   it('of the driver entry points', async () => {
     expect(Object.keys(await import('../../src/drivers/pg.js')).sort()).toEqual(['pgDriver']);
     expect(Object.keys(await import('../../src/drivers/mysql2.js')).sort()).toEqual([

@@ -70,6 +70,10 @@ describe('what an import loads', () => {
     expect(packagesLoadedBy(join(src, 'index.ts'))).toEqual([]);
   });
 
+  it('async-task/opentelemetry loads only @opentelemetry/api (the optional peer)', () => {
+    expect(packagesLoadedBy(join(src, 'opentelemetry/index.ts'))).toEqual(['@opentelemetry/api']);
+  });
+
   // Entry points: `drivers/<name>.ts`, or `drivers/<name>/index.ts` for a driver with several
   // flavours (not `internal/`, which is no entry point).
   const drivers = readdirSync(join(src, 'drivers'), { withFileTypes: true }).flatMap((entry) => {

@@ -58,6 +58,7 @@ export function insertParams(
     row.priority,
     row.idempotenceToken,
     row.scheduledAt === null ? null : sqlTime(row.scheduledAt),
+    row.traceContext ?? null,
     marker,
     hold,
     row.concurrencyKey ?? null,

@@ -30,13 +30,14 @@ import { columns, epochMs, idempotenceKey, leaseList, text } from './sql-parts.j
 // until the statement ends, so one enqueue waiting on a token would stall every other enqueue.
 export const attemptInsertMany = `
 INSERT INTO {{table}} (target, method_name, method_args, encryptor, max_attempts, queue, priority,
-  idempotence_token, scheduled_at, locked_by, locked_until, concurrency_key, created_at, updated_at)
+  idempotence_token, scheduled_at, trace_context, locked_by, locked_until, concurrency_key,
+  created_at, updated_at)
 VALUES {{rows}}
 ON DUPLICATE KEY UPDATE id = id`;
 
-/** One VALUES tuple of attemptInsertMany: twelve parameters, in the column order above. */
+/** One VALUES tuple of attemptInsertMany: thirteen parameters, in the column order above. */
 export const attemptInsertManyRow = `(?, ?, ?, ?, ?, ?, ?, ?,
-  COALESCE(CAST(? AS DATETIME(3)), UTC_TIMESTAMP(3)), ?, CAST(? AS DATETIME(3)), ?,
+  COALESCE(CAST(? AS DATETIME(3)), UTC_TIMESTAMP(3)), ?, ?, CAST(? AS DATETIME(3)), ?,
   UTC_TIMESTAMP(3), UTC_TIMESTAMP(3))`;
 
 // Debounce (enqueue's replace: 'pending'): attempts still pending that hold these tokens take the

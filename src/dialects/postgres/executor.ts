@@ -101,7 +101,15 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
 
   async attemptClaim(params: AttemptClaimParams): Promise<AttemptClaimResult> {
     const except = params.queues === null && (params.exceptQueues?.length ?? 0) > 0;
-    const result = await this.query(except ? 'attemptClaimExcept' : 'attemptClaim', [
+    const traced = params.traceContext === true;
+    const name = except
+      ? traced
+        ? 'attemptClaimExceptTraced'
+        : 'attemptClaimExcept'
+      : traced
+        ? 'attemptClaimTraced'
+        : 'attemptClaim';
+    const result = await this.query(name, [
       params.lockedBy,
       params.limit,
       params.leaseMs,
@@ -114,7 +122,8 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
 
   async attemptClaimLimited(params: AttemptClaimLimitedParams): Promise<AttemptClaimResult> {
     const { flow } = params;
-    const result = await this.query('attemptClaimLimited', [
+    const traced = params.traceContext === true;
+    const result = await this.query(traced ? 'attemptClaimLimitedTraced' : 'attemptClaimLimited', [
       params.lockedBy,
       params.limit,
       params.leaseMs,
@@ -157,6 +166,7 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
           idempotence_token: r.idempotenceToken,
           scheduled_at_ms: r.scheduledAt === null ? null : r.scheduledAt.getTime(),
           concurrency_key: r.concurrencyKey ?? null,
+          trace_context: r.traceContext ?? null,
         })),
       ),
     ]);
@@ -318,6 +328,7 @@ function insertedRecord(params: AttemptInsertParams, row: Record<string, unknown
     progressMessage: null,
     createdAt,
     updatedAt: createdAt,
+    traceContext: params.traceContext ?? null,
   };
 }
 
@@ -348,5 +359,6 @@ function claimedRecord(
     progressMessage: null,
     createdAt: new Date(row['created_at'] as number),
     updatedAt: new Date(claim.nowMs),
+    traceContext: (row['trace_context'] ?? null) as string | null,
   };
 }

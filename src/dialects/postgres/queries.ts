@@ -22,14 +22,15 @@ function columns(alias = ''): string {
 // drawn in ordinality order, so ascending ids follow the input order.
 export const attemptInsertMany = `
 INSERT INTO {{table}} (target, method_name, method_args, encryptor, max_attempts, queue, priority,
-  idempotence_token, scheduled_at, concurrency_key)
+  idempotence_token, scheduled_at, concurrency_key, trace_context)
 SELECT target, method_name, method_args, encryptor, max_attempts, queue, priority,
-  idempotence_token, coalesce(to_timestamp(scheduled_at_ms / 1000.0), now()), concurrency_key
+  idempotence_token, coalesce(to_timestamp(scheduled_at_ms / 1000.0), now()), concurrency_key,
+  trace_context
 FROM ROWS FROM (json_to_recordset($1::json) AS (target text, method_name text, method_args text,
   encryptor text, max_attempts int, queue text, priority smallint, idempotence_token text,
-  scheduled_at_ms float8, concurrency_key text)) WITH ORDINALITY
+  scheduled_at_ms float8, concurrency_key text, trace_context text)) WITH ORDINALITY
   AS r(target, method_name, method_args, encryptor, max_attempts, queue, priority,
-  idempotence_token, scheduled_at_ms, concurrency_key, ord)
+  idempotence_token, scheduled_at_ms, concurrency_key, trace_context, ord)
 ORDER BY ord
 ON CONFLICT (target, method_name, idempotence_token) WHERE idempotence_token IS NOT NULL DO NOTHING
 RETURNING id, target, method_name, idempotence_token, (extract(epoch FROM scheduled_at) * 1000)::float8 AS scheduled_at,
@@ -133,6 +134,28 @@ SELECT * FROM {{claimExcept}}($1::text, $2::integer, $3::float8, $4::timestamptz
 export const attemptClaimLimited = `
 SELECT * FROM {{claimLimited}}($1::text, $2::integer, $3::float8, $4::timestamptz, $5::text,
   $6::integer, $7::integer, $8::boolean, $9::boolean)`;
+
+// attemptClaim with each attempt's trace_context, for workers with telemetry: the claim function
+// (migration 0003) does not return it, so it is joined by primary key, one index probe per row
+// that only a traced worker pays. The join reads this statement's snapshot, which predates the
+// function's own: a row committed between the two comes back without its context (its run span
+// starts a new trace), never wrong. trace_context is written once, at insert.
+export const attemptClaimTraced = `
+SELECT c.*, t.trace_context
+FROM {{claim}}($1::text, $2::integer, $3::float8, $4::timestamptz, $5::text[], $6::boolean) AS c
+LEFT JOIN {{table}} AS t ON t.id = c.id`;
+
+// attemptClaimExcept and attemptClaimLimited with each attempt's trace_context, as attemptClaimTraced.
+export const attemptClaimExceptTraced = `
+SELECT c.*, t.trace_context
+FROM {{claimExcept}}($1::text, $2::integer, $3::float8, $4::timestamptz, $5::text[], $6::boolean) AS c
+LEFT JOIN {{table}} AS t ON t.id = c.id`;
+
+export const attemptClaimLimitedTraced = `
+SELECT c.*, t.trace_context
+FROM {{claimLimited}}($1::text, $2::integer, $3::float8, $4::timestamptz, $5::text,
+  $6::integer, $7::integer, $8::boolean, $9::boolean) AS c
+LEFT JOIN {{table}} AS t ON t.id = c.id`;
 
 // The fence: only rows still running, under this lease, at this attempt count are written. It
 // sits in the UPDATE's own WHERE: under READ COMMITTED an UPDATE that waited on a concurrently

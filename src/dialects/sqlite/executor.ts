@@ -268,6 +268,7 @@ function insertJson(rows: readonly AttemptInsertParams[]): string {
       idempotenceToken: r.idempotenceToken,
       scheduledAt: r.scheduledAt === null ? null : r.scheduledAt.getTime(),
       concurrencyKey: r.concurrencyKey ?? null,
+      traceContext: r.traceContext ?? null,
     })),
   );
 }

@@ -21,7 +21,8 @@ const nowMs = `CAST(round(unixepoch('subsec') * 1000) AS INTEGER)`;
 /** Every column, as the row mapper expects them; the id as text, so 64-bit ids survive. */
 const columns = `CAST(id AS TEXT) AS id, target, method_name, method_args, encryptor, status,
   num_attempts, max_attempts, queue, priority, idempotence_token, scheduled_at, completed_at,
-  locked_by, locked_until, last_error, progress, progress_message, created_at, updated_at`;
+  locked_by, locked_until, last_error, progress, progress_message, created_at, updated_at,
+  trace_context`;
 
 // One row per element of the JSON array ?1, in array order. The write lock makes the check of
 // the unique idempotence index and the insert one step, so racing enqueuers (other connections or
@@ -30,11 +31,11 @@ const columns = `CAST(id AS TEXT) AS id, target, method_name, method_args, encry
 // disambiguation between an upsert and a join constraint.)
 export const attemptInsertMany = `
 INSERT INTO {{table}} (target, method_name, method_args, encryptor, max_attempts, queue, priority,
-  idempotence_token, scheduled_at, created_at, updated_at, concurrency_key)
+  idempotence_token, scheduled_at, created_at, updated_at, concurrency_key, trace_context)
 SELECT value ->> 'target', value ->> 'methodName', value ->> 'methodArgs',
   value ->> 'encryptor', value ->> 'maxAttempts', value ->> 'queue', value ->> 'priority',
   value ->> 'idempotenceToken', coalesce(value ->> 'scheduledAt', ${nowMs}), ${nowMs}, ${nowMs},
-  value ->> 'concurrencyKey'
+  value ->> 'concurrencyKey', value ->> 'traceContext'
 FROM json_each(?1)
 WHERE true
 ORDER BY key
