@@ -24,7 +24,30 @@ export interface QueueFlowOptions {
    * @defaultValue due order (priority, then due time)
    */
   readonly fairness?: 'key';
+  /**
+   * Most starts (claims, a retry's included) of this queue, or of each concurrency key with
+   * `perKey: true`, in any sliding window of `periodMs` across all workers and hosts.
+   * @defaultValue no limit
+   */
+  readonly rateLimit?: RateLimitOptions;
 }
+
+/** A queue's rate limit: at most `limit` starts in any `periodMs` window. */
+export interface RateLimitOptions {
+  /** Most starts per window: a whole number of at least 1. */
+  readonly limit: number;
+  /** The window, in milliseconds: a whole number from 1 to {@link maxRatePeriodMs}. */
+  readonly periodMs: number;
+  /**
+   * Count starts per concurrency key (attempts without a key share one count) instead of across
+   * the queue.
+   * @defaultValue false
+   */
+  readonly perKey?: boolean;
+}
+
+/** The longest rate-limit window: 30 days (starts are kept this long at most). */
+export const maxRatePeriodMs = 30 * 24 * 3_600_000;
 
 /** A queue's flow control once checked: what the limited claim is given. */
 export interface QueueFlow {
@@ -34,12 +57,18 @@ export interface QueueFlow {
   readonly keyConcurrency: number;
   /** Round-robin across keys. */
   readonly fair: boolean;
+  /** null: no rate limit. */
+  readonly rateLimit: {
+    readonly limit: number;
+    readonly periodMs: number;
+    readonly perKey: boolean;
+  } | null;
 }
 
 /** The longest concurrency key (MySQL's column is VARCHAR(255)). */
 export const maxConcurrencyKeyLength = 255;
 
-const flowOptionNames = new Set(['concurrency', 'keyConcurrency', 'fairness']);
+const flowOptionNames = new Set(['concurrency', 'keyConcurrency', 'fairness', 'rateLimit']);
 
 /** Checks the AsyncTask's `queues` option: a ConfigError names the first wrong entry. */
 export function checkQueueFlows(given: unknown, where: string): ReadonlyMap<string, QueueFlow> {
@@ -59,10 +88,10 @@ export function checkQueueFlows(given: unknown, where: string): ReadonlyMap<stri
     const unknown = Object.keys(options).filter((name) => !flowOptionNames.has(name));
     if (unknown.length > 0) {
       throw new ConfigError(
-        `${at}: unknown option(s) ${unknown.join(', ')}; the options are concurrency, keyConcurrency, fairness`,
+        `${at}: unknown option(s) ${unknown.join(', ')}; the options are concurrency, keyConcurrency, fairness, rateLimit`,
       );
     }
-    const { concurrency, keyConcurrency, fairness } = options as QueueFlowOptions;
+    const { concurrency, keyConcurrency, fairness, rateLimit } = options as QueueFlowOptions;
     if (fairness !== undefined && fairness !== 'key') {
       throw new ConfigError(`${at}: fairness must be 'key' (or left out), got ${shown(fairness)}`);
     }
@@ -72,9 +101,41 @@ export function checkQueueFlows(given: unknown, where: string): ReadonlyMap<stri
       keyConcurrency:
         keyConcurrency === undefined ? 1 : checkLimit(keyConcurrency, `${at}.keyConcurrency`),
       fair: fairness === 'key',
+      rateLimit: rateLimit === undefined ? null : checkRateLimit(rateLimit, `${at}.rateLimit`),
     });
   }
   return flows;
+}
+
+const rateOptionNames = new Set(['limit', 'periodMs', 'perKey']);
+
+function checkRateLimit(value: unknown, at: string): NonNullable<QueueFlow['rateLimit']> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(
+      `${at} must be an object such as { limit: 100, periodMs: 60_000 }, got ${shown(value)}`,
+    );
+  }
+  const unknown = Object.keys(value).filter((name) => !rateOptionNames.has(name));
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      `${at}: unknown option(s) ${unknown.join(', ')}; the options are limit, periodMs, perKey`,
+    );
+  }
+  const { limit, periodMs, perKey } = value as RateLimitOptions;
+  if (
+    typeof periodMs !== 'number' ||
+    !Number.isSafeInteger(periodMs) ||
+    periodMs < 1 ||
+    periodMs > maxRatePeriodMs
+  ) {
+    throw new ConfigError(
+      `${at}.periodMs must be a whole number of milliseconds from 1 to ${maxRatePeriodMs} (30 days), got ${shown(periodMs)}`,
+    );
+  }
+  if (perKey !== undefined && typeof perKey !== 'boolean') {
+    throw new ConfigError(`${at}.perKey must be true or false (or left out), got ${shown(perKey)}`);
+  }
+  return { limit: checkLimit(limit, `${at}.limit`), periodMs, perKey: perKey === true };
 }
 
 function checkLimit(value: unknown, at: string): number {

@@ -35,7 +35,10 @@ export interface SqlConnection {
   query(statement: Statement, params: readonly unknown[]): Promise<SqlResult>;
   /** Present on synchronous clients (better-sqlite3): the same, without a promise. */
   querySync?(statement: Statement, params: readonly unknown[]): SqlResult;
-  /** With `querySync`: whether the connection is inside a transaction right now. */
+  /**
+   * With `querySync`: whether the connection is inside a transaction right now. Also true on a
+   * connection that is always inside one and opens none of its own (Prisma's interactive `tx`).
+   */
   inTransaction?(): boolean;
   /**
    * Runs `fn` in a new transaction on this connection: committed when `fn` returns, rolled back

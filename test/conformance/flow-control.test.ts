@@ -17,6 +17,7 @@ const flow = (overrides: Partial<QueueFlow> = {}): QueueFlow => ({
   concurrency: null,
   keyConcurrency: 1,
   fair: false,
+  rateLimit: null,
   ...overrides,
 });
 

@@ -15,20 +15,34 @@ export function quoteTable(table: TableName): string {
 }
 
 /**
- * The lock rows of flow control (migration 0004): `<name>_flow`, or, where that would pass
+ * A table derived from the attempts table's name: `<name><suffix>`, or, where that would pass
  * MySQL's 64-character identifiers, the name cut short with a hash of the whole.
  */
-export function flowTable(table: TableName): TableName {
+function derivedTable(table: TableName, suffix: string): TableName {
   const name =
-    table.name.length <= 59
-      ? `${table.name}_flow`
-      : `${table.name.slice(0, 42)}_flow_${createHash('sha1').update(table.name).digest('hex').slice(0, 12)}`;
+    table.name.length + suffix.length <= 64
+      ? `${table.name}${suffix}`
+      : `${table.name.slice(0, 47 - suffix.length)}${suffix}_${createHash('sha1').update(table.name).digest('hex').slice(0, 12)}`;
   return { schema: table.schema, name };
+}
+
+/** The lock rows of flow control (migration 0004): `<name>_flow`. */
+export function flowTable(table: TableName): TableName {
+  return derivedTable(table, '_flow');
+}
+
+/** The starts of rate-limited queues (migration 0004): `<name>_starts`. */
+export function startsTable(table: TableName): TableName {
+  return derivedTable(table, '_starts');
 }
 
 /** Fills the table names into every statement, once per table. */
 export const bindStatements: (table: TableName) => MysqlStatements = statementBinder(
   'async_task_mysql_',
   statements,
-  (table) => ({ '{{table}}': quoteTable(table), '{{flow}}': quoteTable(flowTable(table)) }),
+  (table) => ({
+    '{{table}}': quoteTable(table),
+    '{{flow}}': quoteTable(flowTable(table)),
+    '{{starts}}': quoteTable(startsTable(table)),
+  }),
 );

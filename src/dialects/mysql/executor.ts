@@ -36,6 +36,7 @@ import { isNoSuchTable } from './missing-table.js';
 import { idsJson, leasesJson, uniqueLeases, withoutNulls } from './json-params.js';
 import { microseconds, sqlTime } from './sql-time.js';
 import { mysqlStats } from './stats.js';
+import { candidateParams, limitedRoom, recordStarts, type FlowQuery } from './flow-room.js';
 
 export { quoteTable };
 
@@ -88,26 +89,20 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
     const { flow } = params;
     const horizon = params.horizon === null ? null : sqlTime(params.horizon);
     return this.#transaction(async (tx) => {
-      await tx.query('flowLock', [flow.queue]);
-      let room = params.limit;
-      if (flow.concurrency !== null) {
-        const counted = await tx.query('attemptCountRunning', [flow.queue]);
-        room = Math.min(room, flow.concurrency - Number(counted.rows[0]?.['running'] ?? 0));
-      }
+      const query: FlowQuery = (name, values) => tx.query(name, values);
+      await query('flowLock', [flow.queue]);
+      const room = await limitedRoom(query, flow, params.limit);
       if (room <= 0) return { records: [], now: new Date() };
-      const candidates = await tx.query('attemptClaimLimitedCandidates', [
-        horizon,
-        horizon,
-        flow.queue,
-        flow.queue,
-        flow.keyConcurrency,
-        flow.fair ? 1 : 0,
-        room,
-      ]);
+      const candidates = await query(
+        'attemptClaimLimitedCandidates',
+        candidateParams(flow, horizon, room),
+      );
       if (candidates.rows.length === 0) return { records: [], now: new Date() };
       const ids = candidates.rows.map((row) => ({ id: idOf(row) }));
-      const selected = await tx.query('attemptClaimSelectIds', [idsJson(ids)]);
-      return tx.#lease(selected.rows, params);
+      const selected = await query('attemptClaimSelectIds', [idsJson(ids)]);
+      const claimed = await tx.#lease(selected.rows, params);
+      await recordStarts(query, flow, claimed);
+      return claimed;
     });
   }
 

@@ -1,6 +1,6 @@
 // MySQL statements of flow control (the AsyncTask's `queues`), beside queries.ts and bound with
-// it: the same substitutions ({{table}}, and {{flow}}, the lock table of migration 0004), the same
-// positional parameters.
+// it: the same substitutions ({{table}}, and {{flow}} and {{starts}}, the lock and starts tables
+// of migration 0004), the same positional parameters.
 
 import { columns, epochMs, leaseList } from './sql-parts.js';
 
@@ -35,9 +35,11 @@ WHERE t.status = 'running' AND t.queue = ?`;
 
 // A limited claim's candidates, after flowLock (a plain read; no other claimer takes rows of this
 // queue meanwhile): every due row of the queue ranked within its concurrency key, keeping those
-// that fit under the key's limit beside its running rows (rows without a key always fit), in due
-// order, or round-robin across keys (by rank first) when fair. Costs in proportion to the queue's
-// due backlog. Rows under a marker's hold are left out, as in attemptClaimSelect.
+// that fit under the key's limit beside its running rows (rows without a key always fit) and,
+// for a per-key rate limit, under the key's room in the window (rows without a key share one
+// count), in due order, or round-robin across keys (by rank first) when fair. Costs in
+// proportion to the queue's due backlog. Rows under a marker's hold are left out, as in
+// attemptClaimSelect.
 export const attemptClaimLimitedCandidates = `
 SELECT CAST(c.id AS CHAR) AS id FROM (
   SELECT t.id, t.priority, t.scheduled_at, t.concurrency_key,
@@ -53,7 +55,12 @@ LEFT JOIN (
   SELECT r.concurrency_key, COUNT(*) AS running FROM {{table}} AS r FORCE INDEX (due_idx)
   WHERE r.status = 'running' AND r.queue = ? AND r.concurrency_key IS NOT NULL
   GROUP BY r.concurrency_key) AS k ON k.concurrency_key = c.concurrency_key
-WHERE c.concurrency_key IS NULL OR c.key_rank <= ? - COALESCE(k.running, 0)
+LEFT JOIN (
+  SELECT s.concurrency_key, COUNT(*) AS started FROM {{starts}} AS s
+  WHERE ? AND s.queue = ? AND s.started_at > UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND
+  GROUP BY s.concurrency_key) AS w ON w.concurrency_key <=> c.concurrency_key
+WHERE (c.concurrency_key IS NULL OR c.key_rank <= ? - COALESCE(k.running, 0))
+  AND (NOT ? OR c.key_rank <= ? - COALESCE(w.started, 0))
 ORDER BY CASE WHEN ? THEN c.key_rank END, c.priority, c.scheduled_at, c.id
 LIMIT ?`;
 
@@ -67,3 +74,22 @@ FROM ${leaseList} AS c
 WHERE t.status = 'pending'
   AND (t.locked_until IS NULL OR t.locked_until <= UTC_TIMESTAMP(3))
 FOR UPDATE SKIP LOCKED`;
+
+// A rate-limited claim, after flowLock: its queue's starts that have left the window (each is
+// deleted once, so the table holds about one window of starts), then those still in it. Both read
+// the clock after the lock, so every earlier claim's starts are in, and are earlier.
+export const flowPruneStarts = `
+DELETE FROM {{starts}}
+WHERE queue = ? AND started_at <= UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND`;
+
+export const flowCountStarts = `
+SELECT COUNT(*) AS started FROM {{starts}}
+WHERE queue = ? AND started_at > UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND`;
+
+// One start per attempt a rate-limited claim leased (JSON ids), at the claim's instant, in its
+// transaction.
+export const flowRecordStarts = `
+INSERT INTO {{starts}} (queue, concurrency_key, started_at)
+SELECT t.queue, t.concurrency_key, ?
+FROM ${leaseList} AS c
+  STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = c.attempt_id`;

@@ -11,7 +11,7 @@ import {
 import type { MigrationFile } from '../migration-files.js';
 import { markerText, parseMarker } from '../schema-marker.js';
 import { adHoc } from '../statements.js';
-import { flowTable, quoteTable } from './bound-statements.js';
+import { flowTable, quoteTable, startsTable } from './bound-statements.js';
 
 /** How long migrate() waits for another process's migrate() to finish. */
 const migrateLockTimeoutSeconds = 600;
@@ -110,7 +110,12 @@ export function mysqlSteps(migrations: readonly MigrationFile[]): MigrateSteps {
     },
     async installed(connection, table) {
       const objects: InstalledObject[] = [];
-      for (const name of [table.name, flowTable(table).name, legacyTableName(table)]) {
+      for (const name of [
+        table.name,
+        flowTable(table).name,
+        startsTable(table).name,
+        legacyTableName(table),
+      ]) {
         const quoted = quoteTable({ schema: table.schema, name });
         if ((await tableComment(connection, table.schema, name)) !== undefined) {
           objects.push({ label: `table ${quoted}`, drop: `DROP TABLE ${quoted}` });
@@ -122,6 +127,7 @@ export function mysqlSteps(migrations: readonly MigrationFile[]): MigrateSteps {
       renderStatements(sql, {
         '{{table}}': quoteTable(table),
         '{{flow}}': quoteTable(flowTable(table)),
+        '{{starts}}': quoteTable(startsTable(table)),
       }),
     marked(table, statements, marker) {
       const comment = `COMMENT = '${markerText(marker)}'`;

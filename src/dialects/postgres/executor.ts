@@ -132,6 +132,9 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
       flow.concurrency,
       flow.keyConcurrency,
       flow.fair,
+      flow.rateLimit?.limit ?? null,
+      flow.rateLimit?.periodMs ?? null,
+      flow.rateLimit?.perKey ?? null,
       params.durable,
     ]);
     return this.#claimed(result.rows, params);

@@ -129,11 +129,11 @@ export const attemptClaimExcept = `
 SELECT * FROM {{claimExcept}}($1::text, $2::integer, $3::float8, $4::timestamptz, $5::text[], $6::boolean)`;
 
 // A claim from one queue with flow control (migration 0008): serialised per (table, queue) by a
-// transaction-scoped advisory lock taken before it counts running attempts, so racing claimers
-// never exceed the queue's or a key's limit. Durability as attemptClaim.
+// transaction-scoped advisory lock taken before it counts running attempts and recent starts, so
+// racing claimers never exceed the queue's or a key's limits. Durability as attemptClaim.
 export const attemptClaimLimited = `
 SELECT * FROM {{claimLimited}}($1::text, $2::integer, $3::float8, $4::timestamptz, $5::text,
-  $6::integer, $7::integer, $8::boolean, $9::boolean)`;
+  $6::integer, $7::integer, $8::boolean, $9::integer, $10::float8, $11::boolean, $12::boolean)`;
 
 // attemptClaim with each attempt's trace_context, for workers with telemetry: the claim function
 // (migration 0003) does not return it, so it is joined by primary key, one index probe per row
@@ -154,7 +154,7 @@ LEFT JOIN {{table}} AS t ON t.id = c.id`;
 export const attemptClaimLimitedTraced = `
 SELECT c.*, t.trace_context
 FROM {{claimLimited}}($1::text, $2::integer, $3::float8, $4::timestamptz, $5::text,
-  $6::integer, $7::integer, $8::boolean, $9::boolean) AS c
+  $6::integer, $7::integer, $8::boolean, $9::integer, $10::float8, $11::boolean, $12::boolean) AS c
 LEFT JOIN {{table}} AS t ON t.id = c.id`;
 
 // The fence: only rows still running, under this lease, at this attempt count are written. It

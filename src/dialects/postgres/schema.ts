@@ -118,6 +118,11 @@ export function postgresSteps(migrations: readonly MigrationFile[]): MigrateStep
           : `${schemaPrefix(table)}${signature}`;
         objects.push({ label: `function ${qualified}`, drop: `DROP FUNCTION ${qualified}` });
       }
+      // Flow control's record of starts (migration 0008), also kept if the table was dropped.
+      const starts = quoteTable({ schema: table.schema, name: `${table.name}_starts` });
+      if (await exists(connection, starts)) {
+        objects.push({ label: `table ${starts}`, drop: `DROP TABLE ${starts}` });
+      }
       if (await exists(connection, legacyTable(table))) {
         objects.push({
           label: `table ${legacyTable(table)}`,

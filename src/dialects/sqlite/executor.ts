@@ -99,17 +99,44 @@ export class SqliteExecutor extends ReturningExecutor<StatementName> implements 
 
   async attemptClaimLimited(params: AttemptClaimLimitedParams): Promise<AttemptClaimResult> {
     const { flow } = params;
-    const result = await this.query('attemptClaimLimited', [
-      params.lockedBy,
-      params.limit,
-      params.leaseMs,
-      params.horizon === null ? null : params.horizon.getTime(),
-      flow.queue,
-      flow.concurrency,
-      flow.keyConcurrency,
-      flow.fair ? 1 : 0,
-    ]);
-    return claimed(result.rows);
+    const { rateLimit } = flow;
+    const claim = async (executor: SqliteExecutor): Promise<AttemptClaimResult> =>
+      claimed(
+        (
+          await executor.query('attemptClaimLimited', [
+            params.lockedBy,
+            params.limit,
+            params.leaseMs,
+            params.horizon === null ? null : params.horizon.getTime(),
+            flow.queue,
+            flow.concurrency,
+            flow.keyConcurrency,
+            flow.fair ? 1 : 0,
+            rateLimit?.limit ?? null,
+            rateLimit?.periodMs ?? null,
+            rateLimit === null ? null : rateLimit.perKey ? 1 : 0,
+          ])
+        ).rows,
+      );
+    if (rateLimit === null) return claim(this);
+    // The starts are written in the claim's transaction, which holds the write lock from its
+    // BEGIN (IMMEDIATE), or from its first statement, a write, inside a driver's own transaction
+    // (Prisma): no other claim counts them before they are there.
+    const atomically = <T>(fn: (tx: SqliteExecutor) => Promise<T>): Promise<T> =>
+      this.connection.inTransaction?.() === true
+        ? fn(this)
+        : this.connection.transaction((connection) =>
+            fn(connection === this.connection ? this : new SqliteExecutor(connection, this.table)),
+          );
+    return atomically(async (tx) => {
+      await tx.query('attemptPruneStarts', [flow.queue, rateLimit.periodMs]);
+      const result = await claim(tx);
+      if (result.records.length > 0) {
+        const ids = JSON.stringify(result.records.map((record) => record.id));
+        await tx.query('attemptRecordStarts', [ids, result.now.getTime()]);
+      }
+      return result;
+    });
   }
 
   // Not `async`: on a synchronous connection the INSERT must happen, and fail, before returning.

@@ -133,12 +133,14 @@ RETURNING ${columns}, ${nowMs} AS db_now`;
 
 // A claim from the queue ?5 within its limits: at most ?6 running in the queue (null: no limit),
 // at most ?7 running per concurrency key (rows without one: no limit), round-robin across keys
-// when ?8. Race-free as every write here: counting the running rows and leasing new ones is one
-// statement under the write lock, so no other claimer runs in between. Running rows are counted
-// through the lease index (exactly the running ones); an expired lease counts until the rescuer
-// returns its row. The candidates are every due row of the queue, ranked within their key: a
-// limited claim costs in proportion to the queue's due backlog. LIMIT is clamped at 0 (SQLite
-// reads a negative LIMIT as none).
+// when ?8, and at most ?9 starts (rows of <name>_starts, migration 0004) within the last ?10 ms,
+// across the queue or, when ?11, per key (rows without one share a count); ?9 null: no rate
+// limit. Race-free as every write here: counting and leasing is one statement under the write
+// lock, so no other claimer runs in between (a rate-limited claim records its starts in the same
+// transaction, attemptRecordStarts). Running rows are counted through the lease index (exactly
+// the running ones); an expired lease counts until the rescuer returns its row. The candidates
+// are every due row of the queue, ranked within their key: a limited claim costs in proportion
+// to the queue's due backlog. LIMIT is clamped at 0 (SQLite reads a negative LIMIT as none).
 export const attemptClaimLimited = `
 UPDATE {{table}}
 SET status = 'running', num_attempts = num_attempts + 1, locked_by = ?1,
@@ -157,12 +159,32 @@ WHERE id IN (
     SELECT concurrency_key, count(*) AS running FROM {{table}} INDEXED BY "{{name}}_lease_idx"
     WHERE status = 'running' AND queue = ?5 AND concurrency_key IS NOT NULL
     GROUP BY concurrency_key) AS k ON k.concurrency_key = c.concurrency_key
-  WHERE c.concurrency_key IS NULL OR c.key_rank <= ?7 - coalesce(k.running, 0)
+  LEFT JOIN (
+    SELECT concurrency_key, count(*) AS started FROM "{{name}}_starts"
+    WHERE ?11 AND queue = ?5 AND started_at > ${nowMs} - ?10
+    GROUP BY concurrency_key) AS w ON w.concurrency_key IS c.concurrency_key
+  WHERE (c.concurrency_key IS NULL OR c.key_rank <= ?7 - coalesce(k.running, 0))
+    AND (NOT coalesce(?11, 0) OR c.key_rank <= ?9 - coalesce(w.started, 0))
   ORDER BY CASE WHEN ?8 THEN c.key_rank END, c.priority, c.scheduled_at, c.id
   LIMIT max(0, min(?2, coalesce(?6 - (
     SELECT count(*) FROM {{table}} INDEXED BY "{{name}}_lease_idx"
-    WHERE status = 'running' AND queue = ?5), ?2))))
+    WHERE status = 'running' AND queue = ?5), ?2),
+    CASE WHEN ?9 IS NOT NULL AND NOT ?11 THEN ?9 - (
+      SELECT count(*) FROM "{{name}}_starts" WHERE queue = ?5 AND started_at > ${nowMs} - ?10)
+    ELSE ?2 END)))
 RETURNING ${columns}, ${nowMs} AS db_now`;
+
+// Before a rate-limited claim, in its transaction: the queue ?1's starts that have left the
+// window of ?2 ms, so the table holds about one window of starts (each is deleted once).
+export const attemptPruneStarts = `
+DELETE FROM "{{name}}_starts" WHERE queue = ?1 AND started_at <= ${nowMs} - ?2`;
+
+// After a rate-limited claim, in its transaction: one start per claimed attempt (ids: JSON array
+// ?1), at the claim's instant ?2.
+export const attemptRecordStarts = `
+INSERT INTO "{{name}}_starts" (queue, concurrency_key, started_at)
+SELECT queue, concurrency_key, ?2 FROM {{table}}
+WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(?1))`;
 
 // Fenced: a row is written only while still running under this lease and this attempt count,
 // so a worker that lost its lease (rescued, re-claimed elsewhere) cannot overwrite the outcome.

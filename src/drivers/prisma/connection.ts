@@ -26,6 +26,9 @@ export function prismaConnection(
   return {
     query: (statement, params) => execute(dialect, target, statement, params),
     transaction: (fn, options) => (begin ? begin(fn, options) : Promise.reject(nested())),
+    // Inside an interactive transaction (the unit of `run` on SQLite, among others): statements
+    // that must be atomic run as they are, in it.
+    ...(begin ? {} : { inTransaction: () => true }),
   };
 }
 

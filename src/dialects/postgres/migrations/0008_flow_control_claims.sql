@@ -9,7 +9,16 @@
 --   p_concurrency      most running attempts of the queue (NULL: no limit);
 --   p_key_concurrency  most running attempts per concurrency_key (rows without a key: no limit);
 --   p_fair             take attempts round-robin across keys (each key's first due, then its
---                      second, ...) instead of in due order.
+--                      second, ...) instead of in due order;
+--   p_rate_limit       most starts (claims) in any sliding window of p_rate_period_ms, across
+--                      the queue, or per concurrency_key when p_rate_per_key (rows without a key
+--                      share one count); NULL: no rate limit.
+-- Starts are rows of <name>_starts, written by the claim in its transaction, stamped with the
+-- clock read after the lock (clock_timestamp(), not the transaction's start: a claim that waited
+-- for the lock would otherwise record a start earlier than ones already counted), so starts are
+-- recorded in time order and checking the window that ends at each claim keeps every window
+-- within the limit. A rate-limited claim first deletes its queue's starts that left the window:
+-- each start is written once and deleted once, so the table holds about one window of starts.
 -- Race-free: a transaction-scoped advisory lock on (table, queue) serialises the limited claims
 -- of a queue, and it is taken before anything is counted. Each statement of a plpgsql function
 -- reads a new snapshot under READ COMMITTED, and the lock is released only after the previous
@@ -57,9 +66,18 @@ BEGIN
 END;
 $$;
 
+CREATE TABLE {{schema}}"{{name}}_starts" (
+  queue text NOT NULL,
+  concurrency_key text,
+  started_at timestamptz NOT NULL
+);
+
+CREATE INDEX "{{name}}_starts_idx" ON {{schema}}"{{name}}_starts" (queue, started_at);
+
 CREATE OR REPLACE FUNCTION {{schema}}"{{name}}_claim_limited"(p_locked_by text, p_limit integer,
   p_lease_ms float8, p_horizon timestamptz, p_queue text, p_concurrency integer,
-  p_key_concurrency integer, p_fair boolean, p_durable boolean)
+  p_key_concurrency integer, p_fair boolean, p_rate_limit integer, p_rate_period_ms float8,
+  p_rate_per_key boolean, p_durable boolean)
 RETURNS TABLE (id bigint, target text, method_name text, method_args text, encryptor text,
   num_attempts integer, max_attempts integer, queue text, priority smallint,
   idempotence_token text, scheduled_at float8, last_error text, created_at float8, db_now float8)
@@ -68,6 +86,8 @@ AS $$
 #variable_conflict use_column
 DECLARE
   v_room integer := p_limit;
+  v_now timestamptz;
+  v_since timestamptz;
 BEGIN
   IF NOT p_durable THEN
     PERFORM set_config('synchronous_commit', 'off', true);
@@ -77,10 +97,20 @@ BEGIN
     SELECT least(p_limit, p_concurrency - count(*)) INTO v_room FROM {{table}} AS r
     WHERE r.locked_until IS NOT NULL AND r.status = 'running' AND r.queue = p_queue;
   END IF;
+  IF p_rate_limit IS NOT NULL THEN
+    v_now := clock_timestamp();
+    v_since := v_now - p_rate_period_ms * interval '1 millisecond';
+    DELETE FROM {{schema}}"{{name}}_starts" AS s WHERE s.queue = p_queue AND s.started_at <= v_since;
+    IF NOT p_rate_per_key THEN
+      SELECT least(v_room, p_rate_limit - count(*)) INTO v_room
+      FROM {{schema}}"{{name}}_starts" AS s WHERE s.queue = p_queue;
+    END IF;
+  END IF;
   IF v_room <= 0 THEN
     RETURN;
   END IF;
   RETURN QUERY
+  WITH claimed AS (
   UPDATE {{table}} AS t
   SET status = 'running', num_attempts = t.num_attempts + 1, locked_by = p_locked_by,
     locked_until = now() + p_lease_ms * interval '1 millisecond', updated_at = now()
@@ -99,13 +129,24 @@ BEGIN
       WHERE r.locked_until IS NOT NULL AND r.status = 'running' AND r.queue = p_queue
         AND r.concurrency_key IS NOT NULL
       GROUP BY r.concurrency_key) AS k ON k.concurrency_key = c.concurrency_key
-    WHERE c.concurrency_key IS NULL OR c.key_rank <= p_key_concurrency - coalesce(k.running, 0)
+    LEFT JOIN (
+      SELECT s.concurrency_key, count(*) AS started FROM {{schema}}"{{name}}_starts" AS s
+      WHERE p_rate_per_key AND s.queue = p_queue
+      GROUP BY s.concurrency_key) AS w ON w.concurrency_key IS NOT DISTINCT FROM c.concurrency_key
+    WHERE (c.concurrency_key IS NULL OR c.key_rank <= p_key_concurrency - coalesce(k.running, 0))
+      AND (NOT coalesce(p_rate_per_key, false)
+        OR c.key_rank <= p_rate_limit - coalesce(w.started, 0))
     ORDER BY CASE WHEN p_fair THEN c.key_rank END, c.priority, c.scheduled_at, c.id
     LIMIT v_room))
-  RETURNING t.id, t.target, t.method_name, t.method_args, t.encryptor, t.num_attempts,
+  RETURNING t.*),
+  started AS (
+    INSERT INTO {{schema}}"{{name}}_starts" (queue, concurrency_key, started_at)
+    SELECT c.queue, c.concurrency_key, v_now FROM claimed AS c WHERE p_rate_limit IS NOT NULL)
+  SELECT t.id, t.target, t.method_name, t.method_args, t.encryptor, t.num_attempts,
     t.max_attempts, t.queue, t.priority, t.idempotence_token,
     (extract(epoch FROM t.scheduled_at) * 1000)::float8,
     t.last_error, (extract(epoch FROM t.created_at) * 1000)::float8,
-    (extract(epoch FROM now()) * 1000)::float8;
+    (extract(epoch FROM now()) * 1000)::float8
+  FROM claimed AS t;
 END;
 $$;
