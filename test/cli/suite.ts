@@ -427,7 +427,7 @@ export function cliSuite(setup: () => Promise<CliDatabase>): void {
           () => /stop with Ctrl-C or SIGTERM/.test(stdout) || child.exitCode !== null,
         );
         expect(stderr).toBe('');
-        expect(stdout).toMatch(/targets\s+CliFixture \(record, hang, refuse, explode\)/);
+        expect(stdout).toMatch(/targets\s+CliFixture \(record, hang, refuse, report, explode\)/);
         await waitFor('the attempts to finish', async () => {
           const statuses = await Promise.all(
             [...plain, secret, refused].map(async (a) => (await db.tasks.get(a.id))?.status),
