@@ -94,12 +94,12 @@ describe('postgres/pg: cancel by NOTIFY', () => {
     // The notification without the row's mark: only the LISTEN path can abort it, and the 500 ms
     // look (which reads the mark) never would.
     const channel = postgresDialect.notifyChannel(parseTableName(harness.table))!;
-    await harness.pool.query('SELECT pg_notify($1, $2)', [channel, `cancel ${id}`]);
-    await within(
-      new Promise((resolve) => signal!.addEventListener('abort', resolve, { once: true })),
-      2000,
-      'the signal to abort',
+    // Listened to before the NOTIFY: the worker can abort before this process sees the query end.
+    const aborted = new Promise((resolve) =>
+      signal!.addEventListener('abort', resolve, { once: true }),
     );
+    await harness.pool.query('SELECT pg_notify($1, $2)', [channel, `cancel ${id}`]);
+    await within(aborted, 2000, 'the signal to abort');
     expect(signal!.reason).toMatchObject({ code: 'CANCELLED', attemptId: id });
   });
 });

@@ -101,15 +101,7 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
 
   async attemptClaim(params: AttemptClaimParams): Promise<AttemptClaimResult> {
     const except = params.queues === null && (params.exceptQueues?.length ?? 0) > 0;
-    const traced = params.traceContext === true;
-    const name = except
-      ? traced
-        ? 'attemptClaimExceptTraced'
-        : 'attemptClaimExcept'
-      : traced
-        ? 'attemptClaimTraced'
-        : 'attemptClaim';
-    const result = await this.query(name, [
+    const result = await this.query(except ? 'attemptClaimExcept' : 'attemptClaim', [
       params.lockedBy,
       params.limit,
       params.leaseMs,
@@ -122,8 +114,7 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
 
   async attemptClaimLimited(params: AttemptClaimLimitedParams): Promise<AttemptClaimResult> {
     const { flow } = params;
-    const traced = params.traceContext === true;
-    const result = await this.query(traced ? 'attemptClaimLimitedTraced' : 'attemptClaimLimited', [
+    const result = await this.query('attemptClaimLimited', [
       params.lockedBy,
       params.limit,
       params.leaseMs,
@@ -140,18 +131,31 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
     return this.#claimed(result.rows, params);
   }
 
-  #claimed(
-    rows: readonly Record<string, unknown>[],
-    params: { readonly lockedBy: string; readonly leaseMs: number },
-  ): AttemptClaimResult {
-    const first = rows[0];
+  async #claimed(
+    claimedRows: readonly Record<string, unknown>[],
+    params: {
+      readonly lockedBy: string;
+      readonly leaseMs: number;
+      readonly traceContext?: boolean;
+    },
+  ): Promise<AttemptClaimResult> {
+    const first = claimedRows[0];
     if (!first) return { records: [], now: new Date() };
+    const rows = params.traceContext === true ? await this.#traced(claimedRows) : claimedRows;
     const nowMs = first['db_now'] as number;
     const claimed = { lockedBy: params.lockedBy, nowMs, lockedUntilMs: nowMs + params.leaseMs };
     return {
       records: rows.map((row) => claimedRecord(row, claimed)).sort(claimOrder),
       now: new Date(nowMs),
     };
+  }
+
+  /** The rows with each attempt's trace_context, read once the claim has committed. */
+  async #traced(rows: readonly Record<string, unknown>[]): Promise<Record<string, unknown>[]> {
+    const ids = rows.map((row) => String(row['id']));
+    const found = await this.query('attemptTraceContexts', [ids]);
+    const contexts = new Map(found.rows.map((row) => [String(row['id']), row['trace_context']]));
+    return rows.map((row) => ({ ...row, trace_context: contexts.get(String(row['id'])) ?? null }));
   }
 
   async attemptInsertMany(rows: readonly AttemptInsertParams[]): Promise<AttemptInsertResult[]> {

@@ -135,27 +135,12 @@ export const attemptClaimLimited = `
 SELECT * FROM {{claimLimited}}($1::text, $2::integer, $3::float8, $4::timestamptz, $5::text,
   $6::integer, $7::integer, $8::boolean, $9::integer, $10::float8, $11::boolean, $12::boolean)`;
 
-// attemptClaim with each attempt's trace_context, for workers with telemetry: the claim function
-// (migration 0003) does not return it, so it is joined by primary key, one index probe per row
-// that only a traced worker pays. The join reads this statement's snapshot, which predates the
-// function's own: a row committed between the two comes back without its context (its run span
-// starts a new trace), never wrong. trace_context is written once, at insert.
-export const attemptClaimTraced = `
-SELECT c.*, t.trace_context
-FROM {{claim}}($1::text, $2::integer, $3::float8, $4::timestamptz, $5::text[], $6::boolean) AS c
-LEFT JOIN {{table}} AS t ON t.id = c.id`;
-
-// attemptClaimExcept and attemptClaimLimited with each attempt's trace_context, as attemptClaimTraced.
-export const attemptClaimExceptTraced = `
-SELECT c.*, t.trace_context
-FROM {{claimExcept}}($1::text, $2::integer, $3::float8, $4::timestamptz, $5::text[], $6::boolean) AS c
-LEFT JOIN {{table}} AS t ON t.id = c.id`;
-
-export const attemptClaimLimitedTraced = `
-SELECT c.*, t.trace_context
-FROM {{claimLimited}}($1::text, $2::integer, $3::float8, $4::timestamptz, $5::text,
-  $6::integer, $7::integer, $8::boolean, $9::integer, $10::float8, $11::boolean, $12::boolean) AS c
-LEFT JOIN {{table}} AS t ON t.id = c.id`;
+// The trace contexts of just-claimed attempts, for workers with telemetry: the claim functions do
+// not return trace_context, and a join in the claiming statement would read that statement's
+// snapshot, taken before the function's own: a row committed in between would come back without
+// its context. Read after the claim, by primary key; trace_context is written once, at insert.
+export const attemptTraceContexts = `
+SELECT id, trace_context FROM {{table}} WHERE id = ANY($1::bigint[])`;
 
 // The fence: only rows still running, under this lease, at this attempt count are written. It
 // sits in the UPDATE's own WHERE: under READ COMMITTED an UPDATE that waited on a concurrently
