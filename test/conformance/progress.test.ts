@@ -162,31 +162,33 @@ for (const fixture of fixtures) {
     });
 
     // The pacing is the worker's, the same on every database: one native fixture runs it.
-    it.runIf(fixture.label === 'sqlite/better-sqlite3')(
-      'reports spread over time are written at most once a second, plus the last one',
-      async () => {
-        let elapsedMs = 0;
-        const target = defineTarget('Paced', {
-          async work(_args: { n: number }, ctx: TaskContext) {
-            const started = performance.now();
-            for (let i = 1; i <= 60; i++) {
-              ctx.progress(i / 60, `step ${i}`);
-              await delay(20); // the handler's own work between reports
-            }
-            elapsedMs = performance.now() - started;
-          },
-        });
-        const { tasks, writes } = await countedTasks(harness(), target);
-        const { id } = await harness().transaction((tx) =>
-          tasks.enqueue(tx, target.work, { n: 1 }),
-        );
-        expect(await tasks.runDue()).toMatchObject({ succeeded: 1 });
-        expect(await tasks.get(id)).toMatchObject({ progress: 1, progressMessage: 'step 60' });
-        // One write at once, one per further second begun, and the last value at the end.
-        expect(writes()).toBeGreaterThanOrEqual(2);
-        expect(writes()).toBeLessThanOrEqual(Math.ceil(elapsedMs / 1000) + 1);
-      },
-    );
+    const name = 'reports spread over time are written at most once a second, plus the last one';
+    (fixture.label === 'sqlite/better-sqlite3'
+      ? it
+      : (title: string, body: () => Promise<void>) =>
+          it.skip(
+            `${title} [skipped on ${fixture.label}: the pacing under test is the worker’s, the same on every database; it runs on sqlite/better-sqlite3]`,
+            body,
+          ))(name, async () => {
+      let elapsedMs = 0;
+      const target = defineTarget('Paced', {
+        async work(_args: { n: number }, ctx: TaskContext) {
+          const started = performance.now();
+          for (let i = 1; i <= 60; i++) {
+            ctx.progress(i / 60, `step ${i}`);
+            await delay(20); // the handler's own work between reports
+          }
+          elapsedMs = performance.now() - started;
+        },
+      });
+      const { tasks, writes } = await countedTasks(harness(), target);
+      const { id } = await harness().transaction((tx) => tasks.enqueue(tx, target.work, { n: 1 }));
+      expect(await tasks.runDue()).toMatchObject({ succeeded: 1 });
+      expect(await tasks.get(id)).toMatchObject({ progress: 1, progressMessage: 'step 60' });
+      // One write at once, one per further second begun, and the last value at the end.
+      expect(writes()).toBeGreaterThanOrEqual(2);
+      expect(writes()).toBeLessThanOrEqual(Math.ceil(elapsedMs / 1000) + 1);
+    });
 
     it('refuses fractions outside 0..1 and non-string messages, and cuts long messages', async () => {
       const refused: unknown[] = [];
