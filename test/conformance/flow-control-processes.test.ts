@@ -3,17 +3,15 @@
 // than the limit would prove the table held more running), and a busy key holds back no other.
 // One native driver per dialect: the claim under test is the dialect's, and each test spawns
 // three processes.
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { AsyncTask } from '../../src/index.js';
-import { fixtures } from '../harness/dialects.js';
+import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import type { Harness } from '../harness/fixture.js';
-import { itRequires } from '../harness/it-requires.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { useHarness } from '../harness/use-harness.js';
 import { workerChildTarget } from '../harness/worker-child-target.js';
 import { useFleets, type WorkerFleet } from '../harness/worker-process.js';
 
-const nativeFixtures = ['postgres/pg', 'mysql/mysql2', 'sqlite/better-sqlite3'];
 const target = workerChildTarget();
 
 interface TimedRun {
@@ -78,13 +76,11 @@ for (const fixture of fixtures) {
   describe(fixture.label, () => {
     const harness = useHarness(fixture);
     const newFleet = useFleets();
-    const itNative = nativeFixtures.includes(fixture.label)
-      ? itRequires(fixture, 'multiProcessWorkers')
-      : (name: string, body: () => Promise<void>) =>
-          it.skip(
-            `${name} [skipped on ${fixture.label}: the limits are kept by the dialect's claim, below the driver; three processes run on ${nativeFixtures.join(', ')}, one native driver per dialect]`,
-            body,
-          );
+    const itNative = itOnNativeDrivers(
+      fixture,
+      "the limits are kept by the dialect's claim, below the driver, whose statements run through every driver in flow-control.test.ts",
+      'multiProcessWorkers',
+    );
 
     itNative(
       'global concurrency 5 over three worker processes of 50 ms handlers: never more than 5 run',

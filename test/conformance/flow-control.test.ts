@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { QueueFlow } from '../../src/core/flow.js';
 import { ConfigError, defineTarget } from '../../src/index.js';
-import { fixtures } from '../harness/dialects.js';
+import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import { claimParams, executorHarness } from '../harness/executor-harness.js';
 import { newTasks } from '../harness/new-tasks.js';
 import { useHarness } from '../harness/use-harness.js';
@@ -38,8 +38,6 @@ const Tenant = defineTarget('FlowTenant', {
     await new Promise((resolve) => setTimeout(resolve, 1));
   },
 });
-
-const nativeFixtures = ['postgres/pg', 'mysql/mysql2', 'sqlite/better-sqlite3'];
 
 for (const fixture of fixtures) {
   describe(`flow control: ${fixture.label}`, () => {
@@ -172,13 +170,10 @@ for (const fixture of fixtures) {
       ]);
     });
 
-    const itNative = nativeFixtures.includes(fixture.label)
-      ? it
-      : (name: string, body: () => Promise<void>) =>
-          it.skip(
-            `${name} [skipped on ${fixture.label}: the order is the dialect's claim, below the driver; a 10,000-task backlog runs on ${nativeFixtures.join(', ')}]`,
-            body,
-          );
+    const itNative = itOnNativeDrivers(
+      fixture,
+      "the order is the dialect's claim, below the driver, which the fair-order test above runs through every driver with a small backlog; this one enqueues 10,000",
+    );
     const track = useWorkers();
 
     itNative(

@@ -12,7 +12,7 @@ import {
 } from '../../src/index.js';
 import type { AttemptRecord } from '../../src/core/attempt.js';
 import type { SqlConnection } from '../../src/seam/sql-connection.js';
-import { fixtures } from '../harness/dialects.js';
+import { fixtures, itOnlyOn } from '../harness/dialects.js';
 import { claimParams, executorHarness } from '../harness/executor-harness.js';
 import type { Harness } from '../harness/fixture.js';
 import { useHarness } from '../harness/use-harness.js';
@@ -162,14 +162,11 @@ for (const fixture of fixtures) {
     });
 
     // The pacing is the worker's, the same on every database: one native fixture runs it.
-    const name = 'reports spread over time are written at most once a second, plus the last one';
-    (fixture.label === 'sqlite/better-sqlite3'
-      ? it
-      : (title: string, body: () => Promise<void>) =>
-          it.skip(
-            `${title} [skipped on ${fixture.label}: the pacing under test is the worker’s, the same on every database; it runs on sqlite/better-sqlite3]`,
-            body,
-          ))(name, async () => {
+    itOnlyOn(
+      fixture,
+      ['sqlite/better-sqlite3'],
+      'the pacing under test is the worker’s timer, the same on every database; the writes it paces run through every driver in the tests above',
+    )('reports spread over time are written at most once a second, plus the last one', async () => {
       let elapsedMs = 0;
       const target = defineTarget('Paced', {
         async work(_args: { n: number }, ctx: TaskContext) {

@@ -3,16 +3,14 @@
 // trigger copies each row the claim writes to the starts table into a log the claim never prunes
 // (a handler's start lags its claim by a varying delay, so handler times would prove nothing).
 // One native driver per dialect: the claim under test is the dialect's.
-import { describe, expect, it } from 'vitest';
-import { fixtures } from '../harness/dialects.js';
+import { describe, expect } from 'vitest';
+import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import type { Harness } from '../harness/fixture.js';
-import { itRequires } from '../harness/it-requires.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { useHarness } from '../harness/use-harness.js';
 import { workerChildTarget } from '../harness/worker-child-target.js';
 import { useFleets } from '../harness/worker-process.js';
 
-const nativeFixtures = ['postgres/pg', 'mysql/mysql2', 'sqlite/better-sqlite3'];
 const target = workerChildTarget();
 
 async function sql(harness: Harness, text: string, returnsRows = false) {
@@ -76,13 +74,11 @@ for (const fixture of fixtures) {
   describe(fixture.label, () => {
     const harness = useHarness(fixture);
     const newFleet = useFleets();
-    const itNative = nativeFixtures.includes(fixture.label)
-      ? itRequires(fixture, 'multiProcessWorkers')
-      : (name: string, body: () => Promise<void>) =>
-          it.skip(
-            `${name} [skipped on ${fixture.label}: the limit is kept by the dialect's claim, below the driver; three processes run on ${nativeFixtures.join(', ')}, one native driver per dialect]`,
-            body,
-          );
+    const itNative = itOnNativeDrivers(
+      fixture,
+      "the limit is kept by the dialect's claim, below the driver, whose statements run through every driver in rate-limit.test.ts",
+      'multiProcessWorkers',
+    );
 
     itNative(
       'rate limit 100/s over three worker processes: never more than 100 starts in any second, and close to 100 in each',

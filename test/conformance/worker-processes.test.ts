@@ -1,8 +1,8 @@
 // The worker across processes: several worker processes drain a backlog with each task run once,
 // and kill -9 of a worker mid-drain loses nothing and reruns only what that process had in flight.
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { AsyncTask, WorkerOptions } from '../../src/index.js';
-import { fixtures } from '../harness/dialects.js';
+import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import { itRequires } from '../harness/it-requires.js';
 import type { DialectFixture, Harness } from '../harness/fixture.js';
 import { migratedTasks } from '../harness/new-tasks.js';
@@ -23,7 +23,6 @@ const drainOverride = Number(process.env['ASYNC_TASK_TEST_DRAIN_TASKS']);
 /** Backlog for the kill -9 test: long enough for three kills and their recoveries. */
 const killTasks: Record<Dialect, number> = { postgres: 4_000, mysql: 3_000, sqlite: 2_000 };
 
-const fairnessFixtures = ['postgres/pg', 'mysql/mysql2', 'sqlite/better-sqlite3'];
 const lease = { leaseMs: 2000, heartbeatMs: 500, rescueIntervalMs: 500 };
 /** Scheduling slack on a loaded 2-core machine, on top of lease + one rescue interval. */
 const recoveryGraceMs = 1500;
@@ -141,13 +140,11 @@ for (const fixture of fixtures) {
     // The worker's adaptive prefetch holds about 200 ms of work at the rate its handlers finish:
     // a worker of 50 ms handlers must not hoard the backlog from a second one. One driver per
     // dialect: the sizing is the worker's, not the driver's.
-    const itBaseDriver = fairnessFixtures.includes(fixture.label)
-      ? itMultiProcess
-      : (name: string, body: () => Promise<void>) =>
-          it.skip(
-            `${name} [skipped on ${fixture.label}: the prefetch sizing under test is the worker's, above the driver; it runs on ${fairnessFixtures.join(', ')}, one native driver per dialect]`,
-            body,
-          );
+    const itBaseDriver = itOnNativeDrivers(
+      fixture,
+      "the prefetch sizing under test is the worker's, above the driver",
+      'multiProcessWorkers',
+    );
     itBaseDriver(
       'a second worker process started mid-drain of 50 ms tasks gets a fair share within a second',
       async () => {

@@ -1,5 +1,6 @@
 import { it } from 'vitest';
-import type { DialectFixture } from './fixture.js';
+import type { DialectFixture, SkippableBehaviour } from './fixture.js';
+import { itRequires } from './it-requires.js';
 import {
   mysqlDrizzleFixture,
   postgresDrizzleFixture,
@@ -66,18 +67,30 @@ export const nativeFixtureLabels: readonly string[] = [
 ];
 
 /**
- * `it` on the native fixtures, for a slow test whose subject is the worker above the driver (the
- * driver's part is the executor conformance suite's); elsewhere a skip whose title says why.
+ * `it` on the fixtures named in `labels` (and there only if the fixture has `requires`), for a slow
+ * test whose subject sits above the driver (the driver's part is the executor conformance
+ * suite's); elsewhere a skip whose title says why and where it runs.
  */
+export function itOnlyOn(
+  fixture: DialectFixture,
+  labels: readonly string[],
+  why: string,
+  requires?: SkippableBehaviour,
+): (name: string, body: () => Promise<void>, timeoutMs?: number) => void {
+  if (labels.includes(fixture.label)) {
+    return requires === undefined
+      ? (name, body, timeoutMs) => it(name, body, timeoutMs)
+      : itRequires(fixture, requires);
+  }
+  return (name, body) =>
+    it.skip(`${name} [skipped on ${fixture.label}: ${why}; it runs on ${labels.join(', ')}]`, body);
+}
+
+/** {@link itOnlyOn} the native fixtures: one native driver per dialect. */
 export function itOnNativeDrivers(
   fixture: DialectFixture,
   why: string,
+  requires?: SkippableBehaviour,
 ): (name: string, body: () => Promise<void>, timeoutMs?: number) => void {
-  if (nativeFixtureLabels.includes(fixture.label))
-    return (name, body, timeoutMs) => it(name, body, timeoutMs);
-  return (name, body) =>
-    it.skip(
-      `${name} [skipped on ${fixture.label}: ${why}; it runs on ${nativeFixtureLabels.join(', ')}, one native driver per dialect]`,
-      body,
-    );
+  return itOnlyOn(fixture, nativeFixtureLabels, why, requires);
 }
