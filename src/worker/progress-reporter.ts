@@ -26,8 +26,8 @@ interface Reported {
  * The `ctx.progress` of one run. `report` only remembers the value, so a handler may call it in
  * a tight loop; a write goes out at once if none went out in the last second, else when the
  * second is up, with the latest value (the values in between are never written). Writes run in
- * the background, on a pool connection, fenced like completion, and their failures are logged,
- * never thrown at the handler. `finish` writes the last value before the run's outcome.
+ * the background, on a pool connection, fenced like completion; a failed one is logged (never
+ * thrown at the handler) and tried again a second later. `finish` writes the last value before the run's outcome.
  */
 export class ProgressReporter {
   readonly #runtime: Runtime;
@@ -96,10 +96,13 @@ export class ProgressReporter {
     this.#writing = runtime.driver
       .run((connection) => runtime.executor(connection).attemptSetProgress(params))
       .catch((error: unknown) => {
+        // The failed value is tried again a second later unless a newer one replaced it: the
+        // last report of a long stretch of work must not be lost to one failed write.
+        this.#unwritten ??= value;
         try {
           runtime.logger.warn(
             { attemptId: params.id, error: describeError(error) },
-            'could not record progress; the next report will try again',
+            'could not record progress; trying again in a second',
           );
         } catch {
           // a log line is never worth a failed run

@@ -11,6 +11,7 @@ import {
   type TaskContext,
 } from '../../src/index.js';
 import type { AttemptRecord } from '../../src/core/attempt.js';
+import { silentLogger } from '../../src/core/logger.js';
 import type { SqlConnection } from '../../src/seam/sql-connection.js';
 import { fixtures, itOnlyOn } from '../harness/dialects.js';
 import { claimParams, executorHarness } from '../harness/executor-harness.js';
@@ -25,8 +26,14 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
-/** The harness's driver, counting the progress writes that go through its pool connections. */
-function countingProgressWrites(driver: Driver<unknown, unknown>): {
+/**
+ * The harness's driver, counting the progress writes that go through its pool connections; the
+ * first `failing` of them fail (as a dropped connection would) without reaching the database.
+ */
+function countingProgressWrites(
+  driver: Driver<unknown, unknown>,
+  failing = 0,
+): {
   driver: Driver<unknown, unknown>;
   writes: () => number;
 } {
@@ -35,8 +42,11 @@ function countingProgressWrites(driver: Driver<unknown, unknown>): {
     new Proxy(connection, {
       get(target, property) {
         if (property === 'query') {
-          return (statement: { name: string }, params: readonly unknown[]) => {
-            if (statement.name.includes('attemptSetProgress')) writes += 1;
+          return async (statement: { name: string }, params: readonly unknown[]) => {
+            if (statement.name.includes('attemptSetProgress')) {
+              writes += 1;
+              if (writes <= failing) throw new Error('connection terminated unexpectedly');
+            }
             return target.query(statement as never, params);
           };
         }
@@ -57,11 +67,21 @@ function countingProgressWrites(driver: Driver<unknown, unknown>): {
   return { driver: wrapped, writes: () => writes };
 }
 
-async function countedTasks(harness: Harness, target: ReturnType<typeof defineTarget>) {
-  const { driver, writes } = countingProgressWrites(harness.driver);
-  const tasks = new AsyncTask({ driver, table: harness.table, targets: [target] });
+async function countedTasks(
+  harness: Harness,
+  target: ReturnType<typeof defineTarget>,
+  failing = 0,
+) {
+  const { driver, writes } = countingProgressWrites(harness.driver, failing);
+  const warnings: string[] = [];
+  const logger = {
+    ...silentLogger,
+    warn: (fields: object, message: string) =>
+      warnings.push(`${message} ${JSON.stringify(fields)}`),
+  };
+  const tasks = new AsyncTask({ driver, table: harness.table, targets: [target], logger });
   await tasks.migrate();
-  return { tasks, writes };
+  return { tasks, writes, warnings };
 }
 
 const total = 10_000;
@@ -81,7 +101,7 @@ for (const fixture of fixtures) {
           await release.promise;
         },
       });
-      const { tasks, writes } = await countedTasks(harness(), target);
+      const { tasks, writes, warnings } = await countedTasks(harness(), target);
       const worker = track(tasks.worker({ pollIntervalMs: 50 }));
       let succeeded = 0;
       worker.on('succeeded', () => (succeeded += 1));
@@ -96,6 +116,8 @@ for (const fixture of fixtures) {
       await waitFor('the last report to be written', async () => {
         const attempt = await tasks.get(id);
         return attempt?.progress === 1;
+      }).catch((error: unknown) => {
+        throw new Error(`${String(error)}; ${writes()} writes, warnings: ${warnings.join('; ')}`);
       });
       const running = await tasks.get(id);
       expect(running).toMatchObject({
@@ -186,6 +208,43 @@ for (const fixture of fixtures) {
       expect(writes()).toBeGreaterThanOrEqual(2);
       expect(writes()).toBeLessThanOrEqual(Math.ceil(elapsedMs / 1000) + 1);
     });
+
+    itOnlyOn(
+      fixture,
+      ['sqlite/better-sqlite3', 'postgres/pg'],
+      'the retry under test is the worker’s timer, the same on every database; the writes it retries run through every driver in the tests above',
+    )(
+      'a failed write is logged and tried again a second later, with no report after it',
+      async () => {
+        const release = deferred();
+        const target = defineTarget('Flaky', {
+          async work(_args: { n: number }, ctx: TaskContext) {
+            ctx.progress(0.5, 'half');
+            await release.promise;
+          },
+        });
+        const { tasks, writes, warnings } = await countedTasks(harness(), target, 1);
+        const worker = track(tasks.worker({ pollIntervalMs: 50 }));
+        const { id } = await harness().transaction((tx) =>
+          tasks.enqueue(tx, target.work, { n: 1 }),
+        );
+        await worker.start();
+        await waitFor('the report to be written on the second try', async () => {
+          const attempt = await tasks.get(id);
+          return attempt?.progress === 0.5;
+        });
+        expect(await tasks.get(id)).toMatchObject({ status: 'running', progressMessage: 'half' });
+        expect(writes()).toBe(2);
+        expect(warnings).toEqual([expect.stringContaining('could not record progress')]);
+        expect(warnings[0]).toContain('connection terminated unexpectedly');
+        release.resolve();
+        await waitFor('the run to succeed', async () => {
+          const attempt = await tasks.get(id);
+          return attempt?.status === 'succeeded';
+        });
+        expect(writes()).toBe(2);
+      },
+    );
 
     it('refuses fractions outside 0..1 and non-string messages, and cuts long messages', async () => {
       const refused: unknown[] = [];
