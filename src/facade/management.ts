@@ -138,6 +138,7 @@ export class Management {
       const record = await this.#run((executor) => executor.attemptCancel(id));
       if (record) {
         const attempt = toAttempt(record, decodeArgs);
+        if (record.status === 'expired') this.#runtime.telemetry?.recorded(record, 'expired');
         return record.status === 'expired'
           ? { outcome: 'cancelled', attempt }
           : { outcome: 'requested', attempt };
