@@ -68,6 +68,7 @@ describe('async-task migrations', () => {
       'async_task_0002_failed_queue_in_index.mjs',
       'async_task_0003_keys_cancel_trace_progress.mjs',
       'async_task_0004_rate_limit_starts.mjs',
+      'async_task_0005_workers.mjs',
     ]);
     const again = await runCliJson<{ written: string[] }>(args);
     expect(again.written).toEqual([]);
