@@ -5,13 +5,14 @@ import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { defineTarget, type TaskContext, type WorkerInfo } from '../../src/index.js';
 import type { WorkerBeatParams } from '../../src/seam/executor.js';
-import { fixtures } from '../harness/dialects.js';
+import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import type { Harness } from '../harness/fixture.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { quotedTable, rawQuery } from '../harness/schema-catalog.js';
 import { useHarness } from '../harness/use-harness.js';
 import { useWorkers } from '../harness/use-workers.js';
 import { waitFor } from '../harness/wait-for.js';
+import { useFleets, within } from '../harness/worker-process.js';
 
 /** A target whose `hold` runs until `release()` is called. */
 function holdingTarget() {
@@ -32,6 +33,11 @@ for (const fixture of fixtures) {
   describe(fixture.label, () => {
     const harness = useHarness(fixture);
     const track = useWorkers();
+    const newFleet = useFleets();
+    const inProcesses = itOnNativeDrivers(
+      fixture,
+      'worker processes: the driver is not the subject',
+    );
 
     /** The registry table as SQL names it. */
     const workersTable = (): string =>
@@ -153,6 +159,44 @@ for (const fixture of fixtures) {
 
       expect(new Set(errors)).toEqual(new Set(['registry']));
       expect(await tasks.list({ status: 'succeeded' })).toHaveLength(1);
+    });
+
+    inProcesses(
+      'a worker killed with SIGKILL stays listed until its alive_until passes, then is not',
+      async () => {
+        const { target } = holdingTarget();
+        const tasks = await migratedTasks(harness(), { targets: [target] });
+        const fleet = newFleet(harness().childEnv(), { heartbeatMs: 100, leaseMs: 1500 });
+        const child = fleet.start('doomed');
+        await within(child.ready, 20_000, 'the child worker to start');
+        expect(ids(await tasks.workers())).toEqual(['doomed']);
+
+        await fleet.kill(child);
+        const [listed] = await tasks.workers();
+        expect(listed).toMatchObject({ id: 'doomed', pid: child.pid });
+        expect(listed!.aliveUntil.getTime() - listed!.lastSeenAt.getTime()).toBe(1500);
+        await waitFor(
+          'the dead worker to drop out',
+          async () => ids(await tasks.workers()).length === 0,
+        );
+        // Not before its alive_until (the database's clock is this machine's; 50 ms of slack).
+        expect(Date.now()).toBeGreaterThanOrEqual(listed!.aliveUntil.getTime() - 50);
+        // Its row stays (for an hour) until a beat deletes it; only the listing leaves it out.
+        expect(await storedIds()).toEqual(['doomed']);
+      },
+    );
+
+    inProcesses('a worker stopped while it starts leaves no row behind', async () => {
+      const { target } = holdingTarget();
+      const tasks = await migratedTasks(harness(), { targets: [target] });
+      const fleet = newFleet(harness().childEnv(), {});
+      const child = fleet.start('brief', {}, { ASYNC_TASK_CHILD_STOP_DURING_START: '1' });
+      expect(await within(child.exited, 20_000, 'the child to exit')).toEqual({
+        code: 0,
+        signal: null,
+      });
+      expect(await tasks.workers()).toEqual([]);
+      expect(await storedIds()).toEqual([]);
     });
 
     it('uninstall() removes the registry; migrate() recreates it', async () => {
