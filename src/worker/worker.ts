@@ -36,6 +36,7 @@ export interface WorkerEvents {
   cancelled: [{ readonly attempt: Attempt; readonly durationMs: number }];
   /** `durationMs`: how long the rescue statement that handed the attempt back took. */
   rescued: [{ readonly attempt: Attempt; readonly durationMs: number }];
+  /** `during`: what failed, e.g. 'claim', 'complete', 'heartbeat', 'rescue', 'registry'. */
   error: [{ readonly error: unknown; readonly during: string }];
   stopped: [];
 }
