@@ -33,6 +33,7 @@ for (const setup of [postgresCliDatabase, sqliteCliDatabase]) {
       ]);
       expect(done.table).toBe(db.table);
       expect(done.removed[0]).toMatch(/^table /);
+      expect(done.removed.filter((object) => /_workers\W*$/.test(object))).toHaveLength(1);
       if (db.label === 'postgres') {
         const functions = done.removed.filter((object) => object.startsWith('function '));
         expect(functions.join('\n')).toMatch(/_notify_due\(\)/);
