@@ -12,6 +12,7 @@ import type {
   AttemptPruneWindowResult,
   AttemptStatsRow,
   Executor,
+  WorkerBeatParams,
 } from '../../seam/executor.js';
 import type { SqlConnection } from '../../seam/sql-connection.js';
 import { claimOrder, compareIds, recordMapper, tokenKey } from '../attempt-rows.js';
@@ -20,8 +21,11 @@ import { matchInserted, missingTokens, replacingRows, splitInserted } from '../m
 import { ReturningExecutor, type ReturningDialect } from '../returning-executor.js';
 import { statementBinder, type BoundStatement } from '../statements.js';
 import * as queries from './queries.js';
+import * as workerQueries from './worker-queries.js';
+import { workerBeatValues } from '../worker-rows.js';
 
-type StatementName = keyof typeof queries;
+const statements = { ...queries, ...workerQueries };
+type StatementName = keyof typeof statements;
 
 /**
  * Tables up to this many pages (16 MB, about 100,000 attempts) are counted exactly by stats():
@@ -45,9 +49,10 @@ export function notifyChannel(table: TableName): string {
 /** Fills the table name (and its notification channel) into every statement, once per table. */
 export const bindStatements: (table: TableName) => PostgresStatements = statementBinder(
   'async_task_',
-  queries,
+  statements,
   (table) => ({
     '{{table}}': quoteTable(table),
+    '{{workers}}': quoteTable({ schema: table.schema, name: `${table.name}_workers` }),
     '{{claim}}': quoteTable({ schema: table.schema, name: `${table.name}_claim` }),
     '{{claimExcept}}': quoteTable({ schema: table.schema, name: `${table.name}_claim_except` }),
     '{{claimLimited}}': quoteTable({ schema: table.schema, name: `${table.name}_claim_limited` }),
@@ -189,6 +194,11 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
       }));
     }
     return this.#matchInserted(rows, returned);
+  }
+
+  /** One statement: the upsert and, in a CTE, the delete of workers dead for over an hour. */
+  override async workerBeat(params: WorkerBeatParams): Promise<void> {
+    await this.query('workerBeat', workerBeatValues(params));
   }
 
   async attemptShiftScheduled(ms: number): Promise<number> {
