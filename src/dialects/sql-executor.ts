@@ -1,5 +1,5 @@
 import type { TableName } from '../seam/driver.js';
-import type { AttemptOutcomesRow, AttemptProgressParams } from '../seam/executor.js';
+import type { AttemptOutcomesRow, AttemptProgressParams, StartCount } from '../seam/executor.js';
 import type { SqlConnection, SqlResult } from '../seam/sql-connection.js';
 import { translateMissingTable } from './dialect-errors.js';
 import { outcomeRows } from './outcome-rows.js';
@@ -57,6 +57,23 @@ export abstract class SqlExecutor<Name extends string> {
       params.lockedBy,
       params.numAttempts,
     ]);
+  }
+
+  /** Every dialect has this statement, with these parameters and columns. */
+  async startCount(
+    this: SqlExecutor<Name | 'startCount'>,
+    queue: string,
+    periodMs: number,
+  ): Promise<StartCount> {
+    const row = (await this.query('startCount', [queue, periodMs])).rows[0];
+    if (!row) return { started: 0, busiestKey: null };
+    return {
+      started: Number(row['total']),
+      busiestKey: {
+        key: (row['concurrency_key'] ?? null) as string | null,
+        started: Number(row['started']),
+      },
+    };
   }
 
   protected query(name: Name, params: readonly unknown[]): Promise<SqlResult> {

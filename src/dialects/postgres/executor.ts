@@ -19,9 +19,11 @@ import { estimatedStats, exactStats, splitSampled } from '../estimated-stats.js'
 import { matchInserted, missingTokens, replacingRows, splitInserted } from '../match-inserted.js';
 import { ReturningExecutor, type ReturningDialect } from '../returning-executor.js';
 import { statementBinder, type BoundStatement } from '../statements.js';
+import * as dashboardQueries from './dashboard-queries.js';
 import * as queries from './queries.js';
 
-type StatementName = keyof typeof queries;
+const statements = { ...queries, ...dashboardQueries };
+type StatementName = keyof typeof statements;
 
 /**
  * Tables up to this many pages (16 MB, about 100,000 attempts) are counted exactly by stats():
@@ -45,12 +47,13 @@ export function notifyChannel(table: TableName): string {
 /** Fills the table name (and its notification channel) into every statement, once per table. */
 export const bindStatements: (table: TableName) => PostgresStatements = statementBinder(
   'async_task_',
-  queries,
+  statements,
   (table) => ({
     '{{table}}': quoteTable(table),
     '{{claim}}': quoteTable({ schema: table.schema, name: `${table.name}_claim` }),
     '{{claimExcept}}': quoteTable({ schema: table.schema, name: `${table.name}_claim_except` }),
     '{{claimLimited}}': quoteTable({ schema: table.schema, name: `${table.name}_claim_limited` }),
+    '{{starts}}': quoteTable({ schema: table.schema, name: `${table.name}_starts` }),
     '{{channel}}': notifyChannel(table),
   }),
 );

@@ -32,9 +32,11 @@ import {
 } from '../match-inserted.js';
 import { ReturningExecutor, type ReturningDialect } from '../returning-executor.js';
 import { plainPlaceholders, statementBinder, type BoundStatement } from '../statements.js';
+import * as dashboardQueries from './dashboard-queries.js';
 import * as queries from './queries.js';
 
-type StatementName = keyof typeof queries;
+const statements = { ...queries, ...dashboardQueries };
+type StatementName = keyof typeof statements;
 
 /**
  * Tables whose ids span up to this many are counted exactly by stats(): a scan of 50,000 rows
@@ -68,7 +70,7 @@ export function quoteTable(table: TableName): string {
  */
 export const bindStatements: (table: TableName) => SqliteStatements = statementBinder(
   'async_task_sqlite_',
-  queries,
+  statements,
   (table) => ({ '{{table}}': quoteTable(table), '{{name}}': table.name }),
   plainPlaceholders,
 );
