@@ -12,16 +12,19 @@ const columns = attemptColumns(
 
 // A schedule's newest tick attempt: equality on target and method and a range on the token, a
 // backward walk of the idempotence index (the range implies the index's `token IS NOT NULL`)
-// that stops at the first row passing the prefix and length checks, which are filters: under a
-// linguistic collation the range may hold another schedule's tokens (collations that ignore
-// punctuation sort `a:1:…` among `a:…`), and only those are stepped over. A schedule's own tokens
-// differ only in their instants, digits at fixed places, so any collation sorts them in time.
+// that stops at the first row passing the prefix and length checks. The range can hold another
+// schedule's tokens (`a:3:…` sorts among `a:…`'s, and a linguistic collation, which ignores
+// punctuation, mixes more in); the checks step over them. A schedule's own tokens differ only in
+// their instants, digits at fixed places, so any collation sorts them in time. The checks are one
+// CASE, which the planner cannot estimate and takes for an even chance: written as two
+// equalities, they looked so selective (1 row in 40,000) that it read the whole range and sorted
+// it, 440 ms for 40,000 ticks (test/dashboard/postgres-plans.test.ts checks the plan).
 export const attemptGetLastInTokenRange = `
 SELECT ${columns} FROM {{table}}
 WHERE target = $1::text AND method_name = $2::text
   AND idempotence_token >= $3::text AND idempotence_token <= $4::text
-  AND left(idempotence_token, length($5::text)) = $5::text
-  AND length(idempotence_token) = length($3::text)
+  AND CASE WHEN left(idempotence_token, length($5::text)) = $5::text
+    THEN length(idempotence_token) = length($3::text) ELSE false END
 ORDER BY idempotence_token DESC
 LIMIT 1`;
 
