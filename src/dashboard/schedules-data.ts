@@ -2,7 +2,7 @@ import type { AttemptStatus } from '../core/attempt.js';
 import { inTimeZone, scheduleSummary, type ScheduleSummary } from '../core/schedule-summary.js';
 import { tickToken, type ScheduleDefinition } from '../core/schedule.js';
 import type { QueueFlow } from '../core/flow.js';
-import type { StartCount } from '../seam/executor.js';
+import type { Executor, StartCount } from '../seam/executor.js';
 import { queueCounts, withExecutor, type AnyTasks } from './data.js';
 
 /** Next ticks shown per schedule. */
@@ -33,24 +33,29 @@ export interface ScheduleRow extends Omit<ScheduleSummary, 'next'> {
  */
 export async function scheduleRows(tasks: AnyTasks, now = new Date()): Promise<ScheduleRow[]> {
   const { schedules, defaultQueue } = tasks.runtime;
-  return Promise.all(
-    schedules.map(async (schedule) => {
+  if (schedules.length === 0) return [];
+  // One connection, one index lookup per schedule after another: a long list of schedules does
+  // not take the pool's every connection at once.
+  return withExecutor(tasks, async (executor) => {
+    const rows: ScheduleRow[] = [];
+    for (const schedule of schedules) {
       const summary = scheduleSummary(schedule, nextTicks, now, defaultQueue);
       const lastTick =
         summary.target === null || summary.method === null
           ? null
-          : await newestTick(tasks, schedule, summary.target, summary.method, now);
-      return {
+          : await newestTick(executor, schedule, summary.target, summary.method, now);
+      rows.push({
         ...summary,
         next: summary.next.map((at) => ({ at, inZone: inTimeZone(at, schedule.timezone) })),
         lastTick,
-      };
-    }),
-  );
+      });
+    }
+    return rows;
+  });
 }
 
 async function newestTick(
-  tasks: AnyTasks,
+  executor: Executor,
   schedule: ScheduleDefinition,
   target: string,
   methodName: string,
@@ -60,16 +65,14 @@ async function newestTick(
   const tokenFrom = tickToken(schedule.name, new Date('0000-01-01T00:00:00.000Z'));
   const tokenTo = tickToken(schedule.name, new Date('9999-12-31T23:59:59.999Z'));
   const recent = schedule.cron.previousRuns(recentTicks, new Date(now.getTime() + 1));
-  const record = await withExecutor(tasks, (executor) =>
-    executor.attemptGetLastInTokenRange({
-      target,
-      methodName,
-      tokenFrom,
-      tokenTo,
-      tokenPrefix: tickToken(schedule.name, new Date(0)).slice(0, -24),
-      recentTokens: recent.map((tick) => tickToken(schedule.name, tick)),
-    }),
-  );
+  const record = await executor.attemptGetLastInTokenRange({
+    target,
+    methodName,
+    tokenFrom,
+    tokenTo,
+    tokenPrefix: tokenFrom.slice(0, -24),
+    recentTokens: recent.map((tick) => tickToken(schedule.name, tick)),
+  });
   if (record === null) return null;
   const token = record.idempotenceToken ?? '';
   return { tick: new Date(token.slice(-24)), attemptId: record.id, status: record.status };
