@@ -4,7 +4,7 @@
 // API request through the handler (no network), median and worst of --runs after two warm-ups.
 // Target: every request under 200 ms. Options: --rows=6000000 --runs=9 --reuse
 import pg from 'pg';
-import { AsyncTask } from '../src/index.js';
+import { AsyncTask, defineTarget } from '../src/index.js';
 import { pgDriver } from '../src/drivers/pg.js';
 import { dashboard } from '../src/dashboard/index.js';
 import { fillAttempts, rowShape } from './dashboard-fill.mjs';
@@ -23,10 +23,22 @@ const schema = 'dashboard_bench';
 const table = `"${schema}".async_task_attempts`;
 
 const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+// The schedules and limits page reads each schedule's newest tick (rows of Reports.nightly get
+// tick tokens below) and each limited queue's counts and starts.
+const Reports = defineTarget('Reports', { nightly() {} });
 const tasks = new AsyncTask({
   driver: pgDriver(pool),
-  targets: [],
+  targets: [Reports],
   table: `${schema}.async_task_attempts`,
+  schedules: [
+    { name: 'nightly', cron: '* * * * *', method: Reports.nightly, args: {} },
+    { name: 'nightly:2', cron: '* * * * *', method: Reports.nightly, args: {} },
+    { name: 'weekly', cron: '0 3 * * 1', timezone: 'Europe/Berlin', method: Reports.nightly },
+  ],
+  queues: {
+    mail: { concurrency: 10, rateLimit: { limit: 100, periodMs: 60_000, perKey: true } },
+    reports: { rateLimit: { limit: 100, periodMs: 3_600_000 } },
+  },
 });
 const { rows: existing } = await pool.query(`SELECT to_regclass($1) IS NOT NULL AS present`, [
   table,
@@ -43,6 +55,20 @@ if (args.get('reuse') !== 'true' || count !== rows) {
     onProgress: (inserted) =>
       process.stderr.write(`\rfilled ${inserted.toLocaleString('en-US')} rows`),
   });
+  // Ticks of two schedules (the second's name extends the first's, so its tokens sort inside
+  // the first's range), one a minute, on 120,000 rows of Reports.nightly.
+  for (const [name, from, to] of [
+    ['nightly', 1, 60_000],
+    ['nightly:2', 60_001, 120_000],
+  ]) {
+    await pool.query(
+      `UPDATE ${table} SET idempotence_token = 'schedule:' || $1 || ':' ||
+         to_char(to_timestamp(1767225600 + id * 60) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+       WHERE target = 'Reports' AND id BETWEEN $2 AND $3`,
+      [name, from, to],
+    );
+  }
+  await pool.query(`ANALYZE ${table}`);
   process.stderr.write(
     `\nfilled and analysed in ${((performance.now() - started) / 1000).toFixed(0)} s\n`,
   );
@@ -85,6 +111,9 @@ const requests = [
   ],
   ['api: attempts, page in the middle', `/api/attempts?before=${Math.floor(rows / 2)}`],
   ['api: one attempt', `/api/attempts/${failedId}`],
+  ['page: schedules and limits', '/schedules'],
+  ['api: schedules (newest ticks)', '/api/schedules'],
+  ['api: limits (counts, starts)', '/api/limits'],
 ];
 
 const time = async (path) => {

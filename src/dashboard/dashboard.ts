@@ -7,6 +7,7 @@ import { loggerOf, type AnyTasks } from './data.js';
 import { DashboardForbiddenError, DashboardUnauthorizedError } from './errors.js';
 import { errorPage, type PageContext } from './pages/layout.js';
 import { actionRoutes, pageRoutes, type DashboardEnv } from './routes.js';
+import { schedulesRoutes } from './schedules-routes.js';
 import {
   checkLoopback,
   checkSameOrigin,
@@ -155,6 +156,7 @@ function application(tasks: AnyTasks, settings: Settings): Hono<DashboardEnv> {
   });
 
   pageRoutes(mounted, tasks);
+  schedulesRoutes(mounted, tasks);
   if (!settings.readOnly) actionRoutes(mounted, tasks);
 
   app.notFound((c) => respondError(c, settings, 404, 'NOT_FOUND', 'Not found', 'No such page.'));

@@ -237,7 +237,11 @@ export function loggerOf(tasks: AnyTasks): Logger {
   return tasks.runtime.logger;
 }
 
-function withExecutor<T>(tasks: AnyTasks, fn: (executor: Executor) => Promise<T>): Promise<T> {
+/** Runs `fn` with an executor on a connection of the AsyncTask's pool. */
+export function withExecutor<T>(
+  tasks: AnyTasks,
+  fn: (executor: Executor) => Promise<T>,
+): Promise<T> {
   const { runtime } = tasks;
   return runtime.driver.run((connection) => fn(runtime.executor(connection)));
 }

@@ -1,7 +1,12 @@
 import type { AttemptRecord } from '../core/attempt.js';
 import type { SqlConnection } from '../seam/sql-connection.js';
 import type { TableName } from '../seam/driver.js';
-import type { AttemptCompletion, AttemptListParams, LeaseRef } from '../seam/executor.js';
+import type {
+  AttemptCompletion,
+  AttemptListParams,
+  AttemptTokenRangeParams,
+  LeaseRef,
+} from '../seam/executor.js';
 import { SqlExecutor, type ExecutorDialect } from './sql-executor.js';
 
 /** The statements whose parameters and results are the same on every dialect with RETURNING. */
@@ -10,6 +15,7 @@ export type ReturningStatementName =
   | 'attemptCompleteMany'
   | 'attemptExtendLeases'
   | 'attemptGet'
+  | 'attemptGetLastInTokenRange'
   | 'attemptList'
   | 'attemptListCancelRequested'
   | 'attemptListLeased'
@@ -84,6 +90,16 @@ export abstract class ReturningExecutor<Name extends string> extends SqlExecutor
 
   async attemptGet(id: string): Promise<AttemptRecord | null> {
     return this.#recordOrNull('attemptGet', [id]);
+  }
+
+  async attemptGetLastInTokenRange(params: AttemptTokenRangeParams): Promise<AttemptRecord | null> {
+    return this.#recordOrNull('attemptGetLastInTokenRange', [
+      params.target,
+      params.methodName,
+      params.tokenFrom,
+      params.tokenTo,
+      params.tokenPrefix,
+    ]);
   }
 
   async attemptList(params: AttemptListParams): Promise<AttemptRecord[]> {

@@ -3,6 +3,7 @@ import type { WorkerInfo } from '../core/worker-info.js';
 import type {
   AttemptOutcomesRow,
   AttemptProgressParams,
+  StartCount,
   WorkerBeatParams,
 } from '../seam/executor.js';
 import type { SqlConnection, SqlResult } from '../seam/sql-connection.js';
@@ -84,6 +85,23 @@ export abstract class SqlExecutor<Name extends string> {
 
   async workerListAlive(this: SqlExecutor<Name | 'workerListAlive'>): Promise<WorkerInfo[]> {
     return (await this.query('workerListAlive', [])).rows.map(toWorkerInfo);
+  }
+
+  /** Every dialect has this statement, with these parameters and columns. */
+  async startCount(
+    this: SqlExecutor<Name | 'startCount'>,
+    queue: string,
+    periodMs: number,
+  ): Promise<StartCount> {
+    const row = (await this.query('startCount', [queue, periodMs])).rows[0];
+    if (!row) return { started: 0, busiestKey: null };
+    return {
+      started: Number(row['total']),
+      busiestKey: {
+        key: (row['concurrency_key'] ?? null) as string | null,
+        started: Number(row['started']),
+      },
+    };
   }
 
   protected query(name: Name, params: readonly unknown[]): Promise<SqlResult> {

@@ -237,6 +237,7 @@ export function resolveOptions<
     retention,
     flows,
     schedules,
+    defaultQueue: enqueueDefaults.queue,
     telemetry,
     executor: (connection: SqlConnection): Executor => dialect.executor(connection, table),
   };

@@ -114,6 +114,36 @@ export interface AttemptListParams {
   readonly limit: number;
 }
 
+/**
+ * The attempt of one (target, method) with the greatest idempotence token from `tokenFrom` to
+ * `tokenTo`, among tokens as long as those two that start with `tokenPrefix`: tokens whose suffix
+ * sorts in time order, such as a schedule's ticks (`schedule:<name>:<ISO instant>`), where the
+ * greatest is the newest. The prefix and length checks keep out another family's tokens that
+ * sort inside the range (schedule `a:3`'s within schedule `a`'s).
+ */
+export interface AttemptTokenRangeParams {
+  readonly target: string;
+  readonly methodName: string;
+  readonly tokenFrom: string;
+  readonly tokenTo: string;
+  readonly tokenPrefix: string;
+  /**
+   * The newest tokens the family may hold, newest first: a dialect whose idempotence index cannot
+   * be read as a range (MySQL's holds a hash of target, method and token) looks up these only.
+   */
+  readonly recentTokens: readonly string[];
+}
+
+/** A rate-limited queue's starts in the window that ends now (see `startCount`). */
+export interface StartCount {
+  readonly started: number;
+  /**
+   * The concurrency key with the most starts in the window (`key` null: the attempts without
+   * one, which share a count), or null when the window holds no start.
+   */
+  readonly busiestKey: { readonly key: string | null; readonly started: number } | null;
+}
+
 /** How many attempts reached one final outcome in one minute (see `attemptOutcomesLastHour`). */
 export interface AttemptOutcomesRow {
   /** The minute's start. */
@@ -219,6 +249,8 @@ export interface Executor {
     leaseMs: number,
   ): Promise<string[]>;
   attemptGet(id: string): Promise<AttemptRecord | null>;
+  /** See {@link AttemptTokenRangeParams}: through the idempotence index, at most one row. */
+  attemptGetLastInTokenRange(params: AttemptTokenRangeParams): Promise<AttemptRecord | null>;
   /**
    * Inserts rows in one statement; idempotence-token conflicts return the existing row, after
    * `replacePending` rows replaced what a pending one holds. Results in input order.
@@ -280,4 +312,9 @@ export interface Executor {
   workerDelete(id: string): Promise<void>;
   /** Workers whose `aliveUntil` is still ahead on the database's clock, by `startedAt`. */
   workerListAlive(): Promise<WorkerInfo[]>;
+  /**
+   * The starts a rate-limited claim of `queue` counts now (rows of `<table>_starts` from the last
+   * `periodMs`), through the starts index; a plain read (the dashboard's limits).
+   */
+  startCount(queue: string, periodMs: number): Promise<StartCount>;
 }

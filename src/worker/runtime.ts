@@ -32,6 +32,8 @@ export interface Runtime {
   readonly flows: ReadonlyMap<string, QueueFlow>;
   /** Recurring tasks, enqueued by every worker's Scheduler and by `runDue`. */
   readonly schedules: readonly ScheduleDefinition[];
+  /** The queue of an enqueue that names none, nor does its method (`defaults.queue`). */
+  readonly defaultQueue: string;
   /** Spans and metrics (async-task/opentelemetry); null when not configured. */
   readonly telemetry: TelemetryHooks | null;
   /** Inserts one attempt per tick of `schedule` (each with its tick's token), on the pool. */

@@ -256,6 +256,78 @@ describe.skipIf(!haveChromium)(`dashboard in chromium (${chromiumPath})`, () => 
     }
   });
 
+  it('schedules and limits: next ticks, the last tick enqueued, and each limited queue', async () => {
+    const reports = defineTarget('Reports', { nightly(_args: { kind: string }) {} });
+    const digest = defineTarget('Digest', { send(_args: { to: string }) {} });
+    const tasks = await migratedTasks(harness, {
+      targets: [reports, digest],
+      schedules: [
+        {
+          name: 'nightly-report',
+          cron: '0 3 * * *',
+          timezone: 'Europe/Berlin',
+          method: reports.nightly,
+          args: { kind: 'daily' },
+          options: { queue: 'reports' },
+        },
+        {
+          name: 'hourly-digest',
+          cron: '0 * * * *',
+          timezone: 'America/New_York',
+          method: digest.send,
+          args: { to: 'team@example.com' },
+          options: { queue: 'digests' },
+          catchUp: 0,
+        },
+      ],
+      queues: {
+        digests: {
+          concurrency: 4,
+          keyConcurrency: 2,
+          fairness: 'key',
+          rateLimit: { limit: 100, periodMs: 60_000, perKey: true },
+        },
+        reports: { concurrency: 1, rateLimit: { limit: 10, periodMs: 3_600_000 } },
+      },
+    });
+    for (const to of ['a@example.com', 'a@example.com', 'b@example.com']) {
+      await tasks.enqueue(
+        harness.pool,
+        digest.send,
+        { to },
+        { queue: 'digests', concurrencyKey: to },
+      );
+    }
+    await tasks.runDue({ queues: ['reports', 'digests'] });
+    const server = createServer(nodeListener(dashboard(tasks, { allowUnauthenticated: true })));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const address = server.address();
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${url}/`);
+      await page.click('nav a[href="/schedules"]');
+      expect(await page.locator('h1').innerText()).toBe('Schedules and limits');
+      const schedules = page.locator('table.schedules tbody tr');
+      expect(await schedules.count()).toBe(2);
+      expect(await schedules.first().innerText()).toMatch(/nightly-report[\s\S]*03:00:00/);
+      expect(await schedules.nth(1).innerText()).toContain('none in the table');
+      const limits = page.locator('table.limits tbody tr');
+      expect(await limits.count()).toBe(2);
+      expect(await limits.first().innerText()).toMatch(
+        /^digests\s+0 \/ 4\s+2\s+100 per 1 min, per key/,
+      );
+      await shot(page, '9-schedules-and-limits');
+      await schedules.first().locator('a').click();
+      expect(await page.locator('h1 .status').innerText()).toBe('succeeded');
+    } finally {
+      await context.close();
+      server.close();
+    }
+  });
+
   it('read-only: no buttons, and actions refused', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();

@@ -14,6 +14,7 @@ import { buildOptions, repositoryRoot as root } from '../harness/build-options.j
 
 const fixture = readFileSync(resolve(root, 'test/types/consumer.types.ts'), 'utf8');
 const sourceImport = "} from '../../src/index.js'";
+const openTelemetryImport = "} from '../../src/opentelemetry/index.js'";
 
 type Compiler = typeof ts;
 
@@ -21,7 +22,7 @@ type Compiler = typeof ts;
 function emitPackage(dir: string): void {
   const packageDir = join(dir, 'node_modules/async-task');
   const program = ts.createProgram({
-    rootNames: [resolve(root, 'src/index.ts')],
+    rootNames: [resolve(root, 'src/index.ts'), resolve(root, 'src/opentelemetry/index.ts')],
     options: {
       ...buildOptions(),
       outDir: join(packageDir, 'dist'),
@@ -36,9 +37,10 @@ function emitPackage(dir: string): void {
   const manifest = readFileSync(resolve(root, 'package.json'), 'utf8');
   writeFileSync(join(packageDir, 'package.json'), manifest);
   writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
-  // What an installation brings along: our dependencies, and the node:* types a user's project has.
+  // What an installation brings along: our dependencies, and what a user's project has: the
+  // node:* types, and the peer that async-task/opentelemetry needs.
   const { dependencies = {} } = JSON.parse(manifest) as { dependencies?: Record<string, string> };
-  for (const name of [...Object.keys(dependencies), '@types/node']) {
+  for (const name of [...Object.keys(dependencies), '@types/node', '@opentelemetry/api']) {
     mkdirSync(dirname(join(dir, 'node_modules', name)), { recursive: true });
     symlinkSync(resolve(root, 'node_modules', name), join(dir, 'node_modules', name));
   }
@@ -107,7 +109,9 @@ const expectations = fixture
 
 describe('a user file compiled against the emitted .d.ts', () => {
   let dir = '';
-  const consumer = fixture.replace(sourceImport, "} from 'async-task'");
+  const consumer = fixture
+    .replace(sourceImport, "} from 'async-task'")
+    .replace(openTelemetryImport, "} from 'async-task/opentelemetry'");
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'async-task-types-'));

@@ -9,6 +9,7 @@ import {
   type TaskContext,
   type TaskMethod,
 } from '../../src/index.js';
+import { openTelemetry } from '../../src/opentelemetry/index.js';
 
 interface Tx {
   query(sql: string): Promise<unknown>;
@@ -168,4 +169,20 @@ export function scheduled(driver: Driver<Tx, Tx>): AsyncTask<Tx>[] {
     ],
   });
   return [accepted, refused];
+}
+
+/** Never called: telemetry from async-task/opentelemetry is what the AsyncTask takes. */
+export function traced(driver: Driver<Tx, Tx>): AsyncTask<Tx>[] {
+  // @ts-expect-error queueDepthCacheMs is a number of milliseconds
+  void openTelemetry({ queueDepthCacheMs: '5s' });
+  return [
+    new AsyncTask({ driver, targets: [Shop], telemetry: openTelemetry() }),
+    new AsyncTask({
+      driver,
+      targets: [Shop],
+      telemetry: openTelemetry({ queueDepthCacheMs: 5_000 }),
+    }),
+    // @ts-expect-error openTelemetry itself, not what it returns
+    new AsyncTask({ driver, targets: [Shop], telemetry: openTelemetry }),
+  ];
 }

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { checkSchedules } from '../../core/schedule.js';
-import { methodRef } from '../../core/target.js';
+import { inTimeZone, scheduleSummary } from '../../core/schedule-summary.js';
 import { addJsonOption, integerIn, out, outJson, type JsonOption } from '../common.js';
 import { CliError } from '../errors.js';
 import { table } from '../format.js';
@@ -9,24 +9,6 @@ import { loadTargetsModule } from '../targets-module.js';
 interface SchedulesOptions extends JsonOption {
   readonly targets: string;
   readonly next: number;
-}
-
-/** `2026-12-05 03:00:00 CET`: the instant as the schedule's time zone reads it. */
-function inZone(instant: Date, timezone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone: timezone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    timeZoneName: 'short',
-  }).formatToParts(instant);
-  const part = (type: Intl.DateTimeFormatPartTypes): string =>
-    parts.find((p) => p.type === type)?.value ?? '';
-  return `${part('year')}-${part('month')}-${part('day')} ${part('hour')}:${part('minute')}:${part('second')} ${part('timeZoneName')}`;
 }
 
 export function schedulesCommand(): Command {
@@ -48,20 +30,9 @@ export function schedulesCommand(): Command {
         );
       }
       const now = new Date();
-      const listed = checkSchedules(module.schedules).map((schedule) => {
-        const ref = methodRef(schedule.method);
-        const queue = schedule.options['queue'];
-        return {
-          name: schedule.name,
-          cron: schedule.cron.getPattern() ?? '',
-          timezone: schedule.timezone,
-          target: ref?.target ?? null,
-          method: ref?.methodName ?? null,
-          queue: typeof queue === 'string' ? queue : (ref?.options.queue ?? null),
-          catchUp: schedule.catchUp,
-          next: schedule.cron.nextRuns(options.next, now),
-        };
-      });
+      const listed = checkSchedules(module.schedules).map((schedule) =>
+        scheduleSummary(schedule, options.next, now),
+      );
       if (options.json) {
         outJson(
           listed.map((entry) => ({ ...entry, next: entry.next.map((d) => d.toISOString()) })),
@@ -73,7 +44,7 @@ export function schedulesCommand(): Command {
         entry.cron,
         entry.timezone,
         entry.target === null ? '?' : `${entry.target}.${entry.method}`,
-        entry.next[0] ? inZone(entry.next[0], entry.timezone) : 'never',
+        entry.next[0] ? inTimeZone(entry.next[0], entry.timezone) : 'never',
       ]);
       for (const line of table(['name', 'cron', 'time zone', 'method', 'next run'], rows)) {
         out(line);
@@ -83,7 +54,7 @@ export function schedulesCommand(): Command {
           out();
           out(`${entry.name}:`);
           for (const instant of entry.next) {
-            out(`  ${inZone(instant, entry.timezone)}  (${instant.toISOString()})`);
+            out(`  ${inTimeZone(instant, entry.timezone)}  (${instant.toISOString()})`);
           }
         }
       }

@@ -34,6 +34,7 @@ export function layout(context: PageContext, title: string, body: Html): Html {
             <a href="${base}/">Queues</a>
             <a href="${base}/attempts">Attempts</a>
             <a href="${base}/workers">Workers</a>
+            <a href="${base}/schedules">Schedules and limits</a>
           </nav>
           ${context.readOnly ? html`<span class="read-only">read-only</span>` : ''}
         </header>

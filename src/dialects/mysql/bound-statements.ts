@@ -2,11 +2,18 @@ import { createHash } from 'node:crypto';
 import type { TableName } from '../../seam/driver.js';
 import { statementBinder, type BoundStatement } from '../statements.js';
 import * as cancelQueries from './cancel-queries.js';
+import * as dashboardQueries from './dashboard-queries.js';
 import * as flowQueries from './flow-queries.js';
 import * as queries from './queries.js';
 import * as workerQueries from './worker-queries.js';
 
-const statements = { ...queries, ...flowQueries, ...cancelQueries, ...workerQueries };
+const statements = {
+  ...queries,
+  ...flowQueries,
+  ...cancelQueries,
+  ...workerQueries,
+  ...dashboardQueries,
+};
 export type StatementName = keyof typeof statements;
 export type MysqlStatements = Readonly<Record<StatementName, BoundStatement>>;
 

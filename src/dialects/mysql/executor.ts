@@ -12,6 +12,7 @@ import type {
   AttemptPruneWindowParams,
   AttemptPruneWindowResult,
   AttemptStatsRow,
+  AttemptTokenRangeParams,
   Executor,
   LeaseRef,
 } from '../../seam/executor.js';
@@ -186,6 +187,19 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
 
   async attemptGet(id: string): Promise<AttemptRecord | null> {
     const result = await this.query('attemptGet', [id]);
+    const row = result.rows[0];
+    return row ? visible(toRecord(row)) : null;
+  }
+
+  /** Looks up `recentTokens` only: the idempotence index holds hashes, not tokens in order. */
+  async attemptGetLastInTokenRange(params: AttemptTokenRangeParams): Promise<AttemptRecord | null> {
+    if (params.recentTokens.length === 0) return null;
+    const tokens = JSON.stringify(params.recentTokens);
+    const result = await this.query('attemptGetLastInTokenRange', [
+      tokens,
+      params.target,
+      params.methodName,
+    ]);
     const row = result.rows[0];
     return row ? visible(toRecord(row)) : null;
   }

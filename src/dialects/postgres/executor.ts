@@ -20,11 +20,12 @@ import { estimatedStats, exactStats, splitSampled } from '../estimated-stats.js'
 import { matchInserted, missingTokens, replacingRows, splitInserted } from '../match-inserted.js';
 import { ReturningExecutor, type ReturningDialect } from '../returning-executor.js';
 import { statementBinder, type BoundStatement } from '../statements.js';
+import * as dashboardQueries from './dashboard-queries.js';
 import * as queries from './queries.js';
 import * as workerQueries from './worker-queries.js';
 import { workerBeatValues } from '../worker-rows.js';
 
-const statements = { ...queries, ...workerQueries };
+const statements = { ...queries, ...workerQueries, ...dashboardQueries };
 type StatementName = keyof typeof statements;
 
 /**
@@ -56,6 +57,7 @@ export const bindStatements: (table: TableName) => PostgresStatements = statemen
     '{{claim}}': quoteTable({ schema: table.schema, name: `${table.name}_claim` }),
     '{{claimExcept}}': quoteTable({ schema: table.schema, name: `${table.name}_claim_except` }),
     '{{claimLimited}}': quoteTable({ schema: table.schema, name: `${table.name}_claim_limited` }),
+    '{{starts}}': quoteTable({ schema: table.schema, name: `${table.name}_starts` }),
     '{{channel}}': notifyChannel(table),
   }),
 );

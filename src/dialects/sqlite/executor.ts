@@ -32,10 +32,11 @@ import {
 } from '../match-inserted.js';
 import { ReturningExecutor, type ReturningDialect } from '../returning-executor.js';
 import { plainPlaceholders, statementBinder, type BoundStatement } from '../statements.js';
+import * as dashboardQueries from './dashboard-queries.js';
 import * as queries from './queries.js';
 import * as workerQueries from './worker-queries.js';
 
-const statements = { ...queries, ...workerQueries };
+const statements = { ...queries, ...workerQueries, ...dashboardQueries };
 type StatementName = keyof typeof statements;
 
 /**
