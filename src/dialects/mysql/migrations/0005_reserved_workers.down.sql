@@ -1,0 +1,1 @@
+-- PLACEHOLDER (see the .sql beside it): nothing to undo.
