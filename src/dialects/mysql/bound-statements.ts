@@ -4,8 +4,9 @@ import { statementBinder, type BoundStatement } from '../statements.js';
 import * as cancelQueries from './cancel-queries.js';
 import * as flowQueries from './flow-queries.js';
 import * as queries from './queries.js';
+import * as runQueries from './run-queries.js';
 
-const statements = { ...queries, ...flowQueries, ...cancelQueries };
+const statements = { ...queries, ...flowQueries, ...cancelQueries, ...runQueries };
 export type StatementName = keyof typeof statements;
 export type MysqlStatements = Readonly<Record<StatementName, BoundStatement>>;
 

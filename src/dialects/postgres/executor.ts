@@ -20,8 +20,10 @@ import { matchInserted, missingTokens, replacingRows, splitInserted } from '../m
 import { ReturningExecutor, type ReturningDialect } from '../returning-executor.js';
 import { statementBinder, type BoundStatement } from '../statements.js';
 import * as queries from './queries.js';
+import * as runQueries from './run-queries.js';
 
-type StatementName = keyof typeof queries;
+const statements = { ...queries, ...runQueries };
+type StatementName = keyof typeof statements;
 
 /**
  * Tables up to this many pages (16 MB, about 100,000 attempts) are counted exactly by stats():
@@ -45,7 +47,7 @@ export function notifyChannel(table: TableName): string {
 /** Fills the table name (and its notification channel) into every statement, once per table. */
 export const bindStatements: (table: TableName) => PostgresStatements = statementBinder(
   'async_task_',
-  queries,
+  statements,
   (table) => ({
     '{{table}}': quoteTable(table),
     '{{claim}}': quoteTable({ schema: table.schema, name: `${table.name}_claim` }),
@@ -90,6 +92,18 @@ const postgres: ReturningDialect<StatementName> = {
         status: c.status,
         delay_ms: c.delayMs,
         error: c.error,
+      })),
+    ),
+  unsucceededJson: (completions) =>
+    JSON.stringify(
+      completions.map((c) => ({
+        id: c.id,
+        num_attempts: c.numAttempts,
+        status: c.status,
+        delay_ms: c.delayMs,
+        error: c.error,
+        started_at_ms: c.startedAtMs ?? null,
+        ended_at_ms: c.endedAtMs ?? null,
       })),
     ),
 };

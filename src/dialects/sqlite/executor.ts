@@ -33,8 +33,10 @@ import {
 import { ReturningExecutor, type ReturningDialect } from '../returning-executor.js';
 import { plainPlaceholders, statementBinder, type BoundStatement } from '../statements.js';
 import * as queries from './queries.js';
+import * as runQueries from './run-queries.js';
 
-type StatementName = keyof typeof queries;
+const statements = { ...queries, ...runQueries };
+type StatementName = keyof typeof statements;
 
 /**
  * Tables whose ids span up to this many are counted exactly by stats(): a scan of 50,000 rows
@@ -68,7 +70,7 @@ export function quoteTable(table: TableName): string {
  */
 export const bindStatements: (table: TableName) => SqliteStatements = statementBinder(
   'async_task_sqlite_',
-  queries,
+  statements,
   (table) => ({ '{{table}}': quoteTable(table), '{{name}}': table.name }),
   plainPlaceholders,
 );
@@ -266,6 +268,18 @@ const sqlite: ReturningDialect<StatementName> = {
         status: c.status,
         delayMs: Math.round(c.delayMs),
         error: c.error,
+      })),
+    ),
+  unsucceededJson: (completions) =>
+    JSON.stringify(
+      completions.map((c) => ({
+        id: c.id,
+        numAttempts: c.numAttempts,
+        status: c.status,
+        delayMs: Math.round(c.delayMs),
+        error: c.error,
+        startedAt: c.startedAtMs === undefined ? null : Math.round(c.startedAtMs),
+        endedAt: c.endedAtMs === undefined ? null : Math.round(c.endedAtMs),
       })),
     ),
 };
