@@ -55,7 +55,7 @@ export interface Attempt {
 }
 
 /** How a run that did not succeed ended, as {@link RunRecord.outcome} records it. */
-export type RunOutcomeRecorded =
+export type RunRecordOutcome =
   /** Its handler failed (threw, timed out) with attempts left: the attempt is pending again. */
   | 'retried'
   /** It failed for good: a permanent error, the last attempt, an unknown method, bad arguments. */
@@ -68,7 +68,9 @@ export type RunOutcomeRecorded =
 /**
  * One run of an attempt that did not succeed, as kept in the attempt's bounded run history.
  * Operator transitions (`expire`, `fail`, `retry`, cancelling a pending attempt) are not runs and
- * add nothing.
+ * add nothing; nor does a run handed back uncounted at shutdown, nor a success turned `expired`
+ * by a cancel request that landed after the worker last looked (the success statement writes no
+ * history). A rescued run and a cancelled one are recorded.
  */
 export interface RunRecord {
   /** The run's number: the attempt's `numAttempts` while it ran. */
@@ -79,7 +81,7 @@ export interface RunRecord {
   readonly startedAt: Date | null;
   /** When it ended: by the worker's clock, or the database's when its lease was rescued. */
   readonly endedAt: Date;
-  readonly outcome: RunOutcomeRecorded;
+  readonly outcome: RunRecordOutcome;
   /**
    * What it left in `lastError` (class and message, never arguments); for an encrypted task only
    * `ClassName: [encrypted]`.
@@ -152,7 +154,7 @@ export function parseRuns(stored: unknown): readonly RunRecord[] {
           ? null
           : new Date(Number(e['startedAt'])),
       endedAt: new Date(ended),
-      outcome: e['outcome'] as RunOutcomeRecorded,
+      outcome: e['outcome'] as RunRecordOutcome,
       error: typeof e['error'] === 'string' ? e['error'] : null,
     });
   }
