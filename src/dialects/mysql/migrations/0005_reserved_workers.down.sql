@@ -1,1 +1,0 @@
--- PLACEHOLDER (see the .sql beside it): nothing to undo.

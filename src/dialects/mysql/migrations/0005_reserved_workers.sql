@@ -1,4 +1,0 @@
--- PLACEHOLDER, not for release: holds this version for the workers-table migration being written
--- on another branch, because migration versions must run 1, 2, 3, … without gaps (see
--- migration-files.ts). Delete this file (and its .down.sql) when that branch is merged; its
--- migration takes this version.
