@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Attempt } from './core/attempt.js';
 import type { Encryptor } from './core/encryptor.js';
+import type { WorkerInfo } from './core/worker-info.js';
 import { ConfigError } from './core/errors.js';
 import { tableLabel } from './core/table-name.js';
 import type { TaskMethod } from './core/target.js';
@@ -24,6 +25,7 @@ import { SchemaCheck } from './facade/schema-check.js';
 export type { EnqueueArgs, EnqueueItem, EnqueueOptions } from './facade/enqueuer.js';
 export type { AttemptStats, CancelResult, ListOptions, PruneOptions } from './facade/management.js';
 export type { AsyncTaskDefaults, AsyncTaskOptions, Schedule } from './facade/options.js';
+export type { WorkerInfo } from './core/worker-info.js';
 
 /**
  * The entry point: enqueue tasks inside your transactions, perform them with `runDue` or a worker,
@@ -215,6 +217,19 @@ export class AsyncTask<
    */
   async stats(): Promise<AttemptStats[]> {
     return this.#management.stats();
+  }
+
+  /**
+   * The workers alive now, on every host, oldest first: each started worker writes its row in the
+   * worker registry, refreshes it at every heartbeat and deletes it when it stops. A worker that
+   * died without stopping (kill -9, a lost host) is listed until its `aliveUntil` passes on the
+   * database's clock (its last heartbeat plus three heartbeat intervals, at least its lease).
+   *
+   * @example
+   * for (const w of await tasks.workers()) console.log(w.id, w.hostname, w.pid, w.running);
+   */
+  async workers(): Promise<WorkerInfo[]> {
+    return this.#management.workers();
   }
 
   /**

@@ -10,6 +10,7 @@ export type {
   ListOptions,
   PruneOptions,
   Schedule,
+  WorkerInfo,
 } from './async-task.js';
 export type { Attempt, AttemptStatus, RunRecord, RunRecordOutcome } from './core/attempt.js';
 export { aesGcmEncryptor } from './core/encryptor.js';

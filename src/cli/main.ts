@@ -16,6 +16,7 @@ import { showCommand } from './commands/show.js';
 import { statsCommand } from './commands/stats.js';
 import { uninstallCommand } from './commands/uninstall.js';
 import { workerCommand } from './commands/worker.js';
+import { workersCommand } from './commands/workers.js';
 import { describeForCli, describeVerbose, exitCode, exitCodeOf } from './errors.js';
 
 function version(): string {
@@ -66,6 +67,7 @@ Try it with no server: npx async-task demo`,
     migrateCommand(),
     migrationsCommand(),
     workerCommand(),
+    workersCommand(),
     schedulesCommand(),
     statsCommand(),
     listCommand(),

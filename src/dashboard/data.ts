@@ -185,40 +185,6 @@ export async function outcomesLastHour(tasks: AnyTasks): Promise<OutcomeSeries> 
   return series;
 }
 
-/** A worker seen through the leases it holds now. */
-export interface LeaseHolder {
-  readonly worker: string;
-  readonly running: number;
-  readonly queues: string[];
-  /** The latest lease expiry among its attempts. */
-  readonly leasedUntil: Date | null;
-}
-
-/**
- * Workers that hold at least one lease now, from the running attempts (read through the lease
- * index). The table records no idle worker: a worker with nothing running does not appear.
- */
-export async function leaseHolders(tasks: AnyTasks, limit = 1000): Promise<LeaseHolder[]> {
-  const records = await withExecutor(tasks, (executor) => executor.attemptListLeased(limit));
-  const holders = new Map<string, { running: number; queues: Set<string>; until: number }>();
-  for (const record of records) {
-    const worker = record.lockedBy ?? '(unknown)';
-    const holder = holders.get(worker) ?? { running: 0, queues: new Set<string>(), until: 0 };
-    holder.running += 1;
-    holder.queues.add(record.queue);
-    holder.until = Math.max(holder.until, record.lockedUntil?.getTime() ?? 0);
-    holders.set(worker, holder);
-  }
-  return [...holders]
-    .map(([worker, { running, queues, until }]) => ({
-      worker,
-      running,
-      queues: [...queues].sort(),
-      leasedUntil: until === 0 ? null : new Date(until),
-    }))
-    .sort((a, b) => (a.worker < b.worker ? -1 : a.worker > b.worker ? 1 : 0));
-}
-
 /** One attempt with its lease; never its stored (possibly encrypted) arguments. */
 export interface AttemptDetail extends Attempt {
   readonly lockedBy: string | null;

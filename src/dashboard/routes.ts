@@ -12,7 +12,6 @@ import {
 import {
   attemptDetail,
   attemptsPage as readAttemptsPage,
-  leaseHolders,
   outcomesLastHour,
   parseCursor,
   parseFilter,
@@ -24,6 +23,7 @@ import { attemptPage, confirmPage } from './pages/attempt.js';
 import { attemptsPage, type Flash } from './pages/attempts.js';
 import { errorPage, filterInputs, queryString, type PageContext } from './pages/layout.js';
 import { queuesPage } from './pages/queues.js';
+import { workersPage } from './pages/workers.js';
 import { html } from 'hono/html';
 
 /** The Hono environment of the dashboard's routes. */
@@ -38,9 +38,11 @@ type Ctx = Context<DashboardEnv>;
 /** The pages and their JSON API: reads only. */
 export function pageRoutes(app: App, tasks: AnyTasks): void {
   app.get('/', async (c) => {
-    const [queues, workers] = await Promise.all([queueCounts(tasks), leaseHolders(tasks)]);
+    const [queues, workers] = await Promise.all([queueCounts(tasks), tasks.workers()]);
     return c.html(queuesPage(c.get('page'), queues, workers));
   });
+
+  app.get('/workers', async (c) => c.html(workersPage(c.get('page'), await tasks.workers())));
 
   app.get('/attempts', async (c) => {
     const filter = parseFilter((key) => c.req.query(key));
@@ -55,9 +57,11 @@ export function pageRoutes(app: App, tasks: AnyTasks): void {
   });
 
   app.get('/api/queues', async (c) => {
-    const [queues, workers] = await Promise.all([queueCounts(tasks), leaseHolders(tasks)]);
+    const [queues, workers] = await Promise.all([queueCounts(tasks), tasks.workers()]);
     return c.json({ queues, workers });
   });
+
+  app.get('/api/workers', async (c) => c.json({ workers: await tasks.workers() }));
 
   app.get('/api/outcomes', async (c) => c.json(await outcomesLastHour(tasks)));
 

@@ -1,9 +1,15 @@
 import type { TableName } from '../seam/driver.js';
-import type { AttemptOutcomesRow, AttemptProgressParams } from '../seam/executor.js';
+import type { WorkerInfo } from '../core/worker-info.js';
+import type {
+  AttemptOutcomesRow,
+  AttemptProgressParams,
+  WorkerBeatParams,
+} from '../seam/executor.js';
 import type { SqlConnection, SqlResult } from '../seam/sql-connection.js';
 import { translateMissingTable } from './dialect-errors.js';
 import { outcomeRows } from './outcome-rows.js';
 import { paramsFor, type BoundStatement } from './statements.js';
+import { toWorkerInfo, workerBeatValues } from './worker-rows.js';
 
 /** What a dialect tells its executor besides the statements. */
 export interface ExecutorDialect<Name extends string> {
@@ -57,6 +63,27 @@ export abstract class SqlExecutor<Name extends string> {
       params.lockedBy,
       params.numAttempts,
     ]);
+  }
+
+  /**
+   * The worker registry's beat where it takes two statements (no writable CTE): the upsert, then
+   * the delete of workers dead for over an hour.
+   */
+  async workerBeat(
+    this: SqlExecutor<Name | 'workerUpsert' | 'workerDeleteDead'>,
+    params: WorkerBeatParams,
+  ): Promise<void> {
+    await this.query('workerUpsert', workerBeatValues(params));
+    await this.query('workerDeleteDead', []);
+  }
+
+  /** Every dialect has these statements, with these parameters. */
+  async workerDelete(this: SqlExecutor<Name | 'workerDelete'>, id: string): Promise<void> {
+    await this.query('workerDelete', [id]);
+  }
+
+  async workerListAlive(this: SqlExecutor<Name | 'workerListAlive'>): Promise<WorkerInfo[]> {
+    return (await this.query('workerListAlive', [])).rows.map(toWorkerInfo);
   }
 
   protected query(name: Name, params: readonly unknown[]): Promise<SqlResult> {

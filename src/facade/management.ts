@@ -10,6 +10,7 @@ import {
 import { decodeArgs } from '../core/codec.js';
 import { ConfigError, InvalidStateError } from '../core/errors.js';
 import { decryptedErrorText } from '../core/error-text.js';
+import type { WorkerInfo } from '../core/worker-info.js';
 import type { Executor } from '../seam/executor.js';
 import type { Runtime } from '../worker/runtime.js';
 
@@ -138,6 +139,7 @@ export class Management {
       const record = await this.#run((executor) => executor.attemptCancel(id));
       if (record) {
         const attempt = toAttempt(record, decodeArgs);
+        if (record.status === 'expired') this.#runtime.telemetry?.recorded(record, 'expired');
         return record.status === 'expired'
           ? { outcome: 'cancelled', attempt }
           : { outcome: 'requested', attempt };
@@ -163,6 +165,10 @@ export class Management {
           (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : 0) ||
           (statusOrder.get(a.status) ?? 0) - (statusOrder.get(b.status) ?? 0),
       );
+  }
+
+  workers(): Promise<WorkerInfo[]> {
+    return this.#run((executor) => executor.workerListAlive());
   }
 
   async prune(options: PruneOptions): Promise<number> {

@@ -39,7 +39,7 @@ export class Metrics {
       succeeded: counter('succeeded', 'Runs whose success was written'),
       retried: counter('retried', 'Failed runs (or lost leases) written back as pending'),
       failed: counter('failed', 'Attempts failed for good: by a run, the rescuer or fail()'),
-      expired: counter('expired', 'Attempts expired by expire()'),
+      expired: counter('expired', 'Attempts expired: by expire(), cancel() or a cancelled run'),
     };
     const histogram = (name: string, description: string): Histogram =>
       meter.createHistogram(`async_task.${name}`, {

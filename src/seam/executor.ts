@@ -1,6 +1,7 @@
 import type { AttemptRecord, AttemptStatus } from '../core/attempt.js';
 import type { QueueFlow } from '../core/flow.js';
 import type { Retention } from '../core/retention.js';
+import type { WorkerInfo } from '../core/worker-info.js';
 
 /** One row `enqueue` writes. Arguments are already encoded (and encrypted, if asked). */
 export interface AttemptInsertParams {
@@ -162,6 +163,20 @@ export interface AttemptPruneWindowResult {
   readonly done: boolean;
 }
 
+/** One heartbeat of a worker: its whole row in the worker registry (`<table>_workers`). */
+export interface WorkerBeatParams {
+  readonly id: string;
+  readonly hostname: string;
+  readonly pid: number;
+  /** Null: every queue. */
+  readonly queues: readonly string[] | null;
+  readonly concurrency: number;
+  /** Attempts held now. */
+  readonly running: number;
+  /** How long after this beat, on the database's clock, the worker counts as alive. */
+  readonly aliveMs: number;
+}
+
 export interface SchemaState {
   /**
    * The version the table is at, read from the table itself (see `schema-marker.ts`): 0 when the
@@ -268,4 +283,14 @@ export interface Executor {
    * may be estimates on a large table (flagged), every other count is exact.
    */
   attemptStats(): Promise<AttemptStatsRow[]>;
+  /**
+   * Writes a worker's row in the registry (inserted at its first beat, with `startedAt`; later
+   * beats refresh it) and deletes the rows of workers whose `aliveUntil` passed over an hour ago.
+   * One statement on PostgreSQL, two elsewhere; the same whatever the worker holds.
+   */
+  workerBeat(params: WorkerBeatParams): Promise<void>;
+  /** Deletes a worker's row from the registry (the worker stopped). */
+  workerDelete(id: string): Promise<void>;
+  /** Workers whose `aliveUntil` is still ahead on the database's clock, by `startedAt`. */
+  workerListAlive(): Promise<WorkerInfo[]>;
 }

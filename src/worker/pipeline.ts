@@ -122,6 +122,11 @@ export class Pipeline {
     return this.#running.size;
   }
 
+  /** Attempts held now: claimed and leased, running or waiting for a slot. */
+  get held(): number {
+    return this.#keeper.size;
+  }
+
   /** Outcomes of finished handlers not yet written. */
   get unwritten(): number {
     return this.#completer.size;
@@ -266,13 +271,9 @@ export class Pipeline {
   #claimSize(): number {
     // Backpressure: with outcomes piling up unwritten, claiming more would only grow the pile
     // (and the crash window). A landed write wakes the loop.
-    return this.#backedUp()
+    return this.#completer.size >= this.#maxUnwritten
       ? 0
       : this.#sizing.claimSize(this.#running.size + this.#buffer.length, this.#buffer.length);
-  }
-
-  #backedUp(): boolean {
-    return this.#completer.size >= this.#maxUnwritten;
   }
 
   /** Queues that may take more work now; undefined when every allowed queue is at its cap. */
@@ -318,7 +319,7 @@ export class Pipeline {
   }
 
   #dispatch(): void {
-    if (this.#backedUp()) return;
+    if (this.#completer.size >= this.#maxUnwritten) return;
     if (this.#caps === null) {
       // FIFO without per-queue caps: shift() is O(1) amortised in V8, unlike splice at an index.
       while (this.#buffer.length > 0 && this.#running.size < this.#concurrency) {

@@ -78,7 +78,10 @@ export class Rescuer {
   }
 }
 
-/** A rescued attempt goes back to `pending` (counted as a retry) or, out of attempts, fails. */
-export function rescuedOutcome(record: AttemptRecord): 'retried' | 'failed' {
-  return record.status === 'failed' ? 'failed' : 'retried';
+/**
+ * A rescued attempt goes back to `pending` (counted as a retry), or, out of attempts, fails, or,
+ * its cancel requested, is expired.
+ */
+export function rescuedOutcome(record: AttemptRecord): 'retried' | 'failed' | 'expired' {
+  return record.status === 'failed' || record.status === 'expired' ? record.status : 'retried';
 }

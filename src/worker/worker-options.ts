@@ -41,7 +41,10 @@ export interface WorkerOptions {
   readonly durableClaims?: boolean;
   /** Lease on each claimed attempt. @defaultValue 30000 */
   readonly leaseMs?: number;
-  /** How often leases of in-flight attempts are extended. @defaultValue 10000 */
+  /**
+   * How often leases of in-flight attempts are extended and the worker's row in the worker
+   * registry (`tasks.workers()`) is refreshed. @defaultValue 10000
+   */
   readonly heartbeatMs?: number;
   /**
    * Longest a run may take unless its method or target says otherwise (`timeoutMs`): past it,

@@ -8,6 +8,7 @@ import { Completer } from './completer.js';
 import { Notifier } from './notifier.js';
 import { Pipeline } from './pipeline.js';
 import { Pruner } from './pruner.js';
+import { Registration } from './registration.js';
 import { Rescuer } from './rescuer.js';
 import { Scheduler } from './scheduler.js';
 import type { RunResult } from './runner.js';
@@ -35,6 +36,7 @@ export interface WorkerEvents {
   cancelled: [{ readonly attempt: Attempt; readonly durationMs: number }];
   /** `durationMs`: how long the rescue statement that handed the attempt back took. */
   rescued: [{ readonly attempt: Attempt; readonly durationMs: number }];
+  /** `during`: what failed, e.g. 'claim', 'complete', 'heartbeat', 'rescue', 'registry'. */
   error: [{ readonly error: unknown; readonly during: string }];
   stopped: [];
 }
@@ -60,6 +62,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #stopping: Promise<void> | undefined;
   #unsubscribeLocal: (() => void) | undefined;
   #scheduler: Scheduler | undefined;
+  #registration: Registration | undefined;
 
   /**
    * @internal use `tasks.worker(options)`. A factory rather than the constructor: the emitted
@@ -152,6 +155,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
         );
       }
     }
+    // Listed in the registry from here on; stop() deletes the row once its attempts are handed
+    // back, also when it came during this write.
+    this.#registration = new Registration(this.#runtime, {
+      id: this.id,
+      queues: settings.queues,
+      concurrency: settings.concurrency,
+      leaseMs: settings.leaseMs,
+      heartbeatMs: settings.heartbeatMs,
+      held: () => this.#pipeline?.held ?? 0,
+      onError: (error) => this.#error(error, 'registry', false),
+    });
+    await this.#registration.start();
+    if (this.#state !== 'running') return;
     // From here to the end, nothing awaits: stop() cannot come in between.
     const pipeline = new Pipeline(this.#runtime, {
       lockedBy: this.id,
@@ -240,6 +256,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await rescueEnded;
     await schedulerEnded;
     await this.#pipeline?.drain(timeoutMs);
+    await this.#registration?.close();
     this.#state = 'stopped';
     this.#runtime.logger.info({ workerId: this.id }, 'worker stopped');
     this.#emitSafely('stopped');

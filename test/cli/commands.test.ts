@@ -8,6 +8,7 @@ import { lines, runCli } from './run-cli.js';
 const commands = [
   'migrate',
   'worker',
+  'workers',
   'stats',
   'list',
   'show',

@@ -33,6 +33,7 @@ for (const setup of [postgresCliDatabase, sqliteCliDatabase]) {
       ]);
       expect(done.table).toBe(db.table);
       expect(done.removed[0]).toMatch(/^table /);
+      expect(done.removed.filter((object) => /_workers\W*$/.test(object))).toHaveLength(1);
       if (db.label === 'postgres') {
         const functions = done.removed.filter((object) => object.startsWith('function '));
         expect(functions.join('\n')).toMatch(/_notify_due\(\)/);
@@ -68,6 +69,7 @@ describe('async-task migrations', () => {
       'async_task_0002_failed_queue_in_index.mjs',
       'async_task_0003_keys_cancel_trace_progress.mjs',
       'async_task_0004_rate_limit_starts.mjs',
+      'async_task_0005_workers.mjs',
     ]);
     const again = await runCliJson<{ written: string[] }>(args);
     expect(again.written).toEqual([]);

@@ -109,6 +109,44 @@ export function cliSuite(setup: () => Promise<CliDatabase>): void {
     });
   });
 
+  describe('workers', () => {
+    it('lists a live worker, as a table and as JSON; a stopped one is gone', async () => {
+      const worker = db.tasks.worker({
+        id: 'cli-test-w1',
+        concurrency: 3,
+        queues: ['w-q'],
+      });
+      await worker.start();
+      try {
+        const listed = await cliJson<Record<string, unknown>[]>('workers');
+        expect(listed.find((w) => w['id'] === worker.id)).toMatchObject({
+          id: worker.id,
+          pid: process.pid,
+          queues: ['w-q'],
+          concurrency: 3,
+          running: 0,
+        });
+        const found = listed.find((w) => w['id'] === worker.id);
+        expect(String(found?.['startedAt'])).toMatch(/^\d{4}-\d\d-\d\dT.*Z$/);
+        const text = await cli('workers');
+        expect(text.code).toBe(0);
+        const rows = lines(text.stdout);
+        expect(rows[0]).toMatch(
+          /^ID\s+HOST\s+PID\s+QUEUES\s+CONCURRENCY\s+RUNNING\s+STARTED\s+SEEN$/,
+        );
+        expect(rows).toContainEqual(
+          expect.stringMatching(
+            new RegExp(`^cli-test-w1\\s+\\S+\\s+${process.pid}\\s+w-q\\s+3\\s+0\\s`),
+          ),
+        );
+      } finally {
+        await worker.stop();
+      }
+      const after = await cliJson<{ id: string }[]>('workers');
+      expect(after.map((w) => w.id)).not.toContain(worker.id);
+    });
+  });
+
   describe('list', () => {
     it('lists newest first, filters, and pages with --before', async () => {
       const first = await enqueue(1, 'list-q');

@@ -110,6 +110,24 @@ for (const fixture of fixtures) {
       expect(again.records).toEqual([]);
     });
 
+    it('a busy key whose backlog is longer than the first look of a claim hides no other key', async () => {
+      const x = await setup();
+      const keyed = flow({ keyConcurrency: 1 });
+      // A claim first reads the queue's first limit * 4 + 256 due rows: here all 'busy', whose
+      // one slot is taken, so that read yields nothing and the claim must read on.
+      const [busy] = await x.insert(
+        Array.from({ length: 400 }, () => ({ queue: 'q', concurrencyKey: 'busy' })),
+      );
+      const [calm] = await x.insert([{ queue: 'q', concurrencyKey: 'calm' }]);
+      const first = await x.run((e) => e.attemptClaimLimited(limitedClaim('w1', 1, keyed)));
+      expect(first.records.map((r) => r.id)).toEqual([busy!.id]);
+      const second = await x.run((e) => e.attemptClaimLimited(limitedClaim('w2', 5, keyed)));
+      expect(second.records.map((r) => r.id)).toEqual([calm!.id]);
+      expect(
+        (await x.run((e) => e.attemptClaimLimited(limitedClaim('w3', 5, keyed)))).records,
+      ).toEqual([]);
+    });
+
     it('fair: claims round-robin across keys, so a key enqueued behind a backlog is not delayed', async () => {
       const x = await setup();
       await x.insert(Array.from({ length: 30 }, () => ({ queue: 'q', concurrencyKey: 'A' })));

@@ -227,6 +227,88 @@ for (const fixture of [postgresFixture, sqliteFixture, mysqlFixture]) {
       expect(JSON.stringify(points)).not.toContain(secret);
     });
 
+    it('counts what the rescuer and cancel write; a schedule tick has a producer span its run joins', async () => {
+      const otel = new OtelRecorder();
+      const late = {} as { tasks: Awaited<ReturnType<typeof migratedTasks>> };
+      const Hung = defineTarget('Hung', {
+        async work(args: { cancel: boolean }, ctx: TaskContext) {
+          if (ctx.attempt.numAttempts > 1) return;
+          // Play a worker whose lease ran out while it hung (after a cancel, for one of them).
+          if (args.cancel) await late.tasks.cancel(ctx.attempt.id);
+          await harness().expireLease(ctx.attempt.id);
+          await late.tasks.runDue({ queues: ['nothing-here'] });
+        },
+      });
+      const Reports = defineTarget('Reports', { nightly(_args: { kind: string }) {} });
+      const tasks = await migratedTasks(harness(), {
+        targets: [Hung, Reports],
+        schedules: [
+          {
+            name: 'nightly',
+            cron: '0 3 * * *',
+            method: Reports.nightly,
+            args: { kind: 'sales' },
+            options: { queue: 'reports' },
+          },
+        ],
+        telemetry: openTelemetry({
+          tracerProvider: otel.tracerProvider,
+          meterProvider: otel.meterProvider,
+          propagator: otel.propagator,
+          queueDepthCacheMs: 0,
+        }),
+      });
+      late.tasks = tasks;
+      const [, , , pending] = await harness().transaction((tx) =>
+        tasks.enqueueMany(tx, [
+          { method: Hung.work, args: { cancel: false }, options: { queue: 'retryable' } },
+          {
+            method: Hung.work,
+            args: { cancel: false },
+            options: { queue: 'exhausted', maxAttempts: 1 },
+          },
+          { method: Hung.work, args: { cancel: true }, options: { queue: 'cancelled' } },
+          {
+            method: Hung.work,
+            args: { cancel: false },
+            options: { queue: 'cancelled-pending', scheduledAt: new Date(Date.now() + 3_600_000) },
+          },
+        ]),
+      );
+      expect(await tasks.cancel(pending!.id)).toMatchObject({ outcome: 'cancelled' });
+      expect(
+        await tasks.runDue({ concurrency: 1, queues: ['retryable', 'exhausted', 'cancelled'] }),
+      ).toMatchObject({ claimed: 3, lost: 3 });
+      expect(await tasks.runDue({ queues: ['reports'] })).toMatchObject({ succeeded: 1 });
+
+      const points = await otel.metrics();
+      const inQueue = (queue: string) => ({ 'messaging.destination.name': queue });
+      expect(total(points, 'async_task.retried', inQueue('retryable'))).toBe(1);
+      expect(total(points, 'async_task.failed', inQueue('exhausted'))).toBe(1);
+      expect(total(points, 'async_task.expired', inQueue('cancelled'))).toBe(1);
+      expect(total(points, 'async_task.retried', inQueue('cancelled'))).toBe(0);
+      expect(total(points, 'async_task.expired', inQueue('cancelled-pending'))).toBe(1);
+      expect(total(points, 'async_task.enqueued', inQueue('reports'))).toBe(1);
+      expect(total(points, 'async_task.succeeded', inQueue('reports'))).toBe(1);
+
+      const spans = otel.spans();
+      const tick = spans.find((span) => span.name === 'schedule reports')!;
+      expect(tick).toMatchObject({
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          'messaging.operation.name': 'schedule',
+          'async_task.target': 'Reports',
+          'async_task.method': 'nightly',
+        },
+      });
+      expect(spans.find((span) => span.name === 'process reports')).toMatchObject({
+        kind: SpanKind.CONSUMER,
+        traceId: tick.traceId,
+        parentSpanId: tick.spanId,
+        attributes: { 'messaging.message.id': tick.attributes['messaging.message.id'] },
+      });
+    });
+
     it('stores no trace context without telemetry', async () => {
       const Mail = defineTarget('Mail', { async send(_args: { to: string }) {} });
       const tasks = await migratedTasks(harness(), { targets: [Mail] });

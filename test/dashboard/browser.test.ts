@@ -7,10 +7,17 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aesGcmEncryptor, defineTarget, type Attempt, type TaskContext } from '../../src/index.js';
+import {
+  aesGcmEncryptor,
+  defineTarget,
+  type Attempt,
+  type TaskContext,
+  type Worker,
+} from '../../src/index.js';
 import { dashboard, nodeListener } from '../../src/dashboard/index.js';
 import { repositoryRoot, spawnCli } from '../cli/run-cli.js';
 import { migratedTasks } from '../harness/new-tasks.js';
@@ -31,6 +38,7 @@ describe.skipIf(!haveChromium)(`dashboard in chromium (${chromiumPath})`, () => 
   let readOnlyServer: Server;
   let readOnlyUrl: string;
   let seeded: { failed: Attempt; encrypted: Attempt };
+  let newWorker: () => Worker;
 
   beforeAll(async () => {
     mkdirSync(artifacts, { recursive: true });
@@ -82,6 +90,13 @@ describe.skipIf(!haveChromium)(`dashboard in chromium (${chromiumPath})`, () => 
     await tasks.enqueue(database, images.resize, { done: 4 }, { queue: 'images' });
     await tasks.runDue();
     seeded = { failed, encrypted };
+    newWorker = () =>
+      tasks.worker({
+        id: 'web-1:4242:3f9a1c2e',
+        concurrency: 8,
+        queues: ['default', 'reports'],
+        pollIntervalMs: 60_000,
+      });
 
     // The read-only dashboard, in this process: loopback only, no login.
     readOnlyServer = createServer(
@@ -225,6 +240,31 @@ describe.skipIf(!haveChromium)(`dashboard in chromium (${chromiumPath})`, () => 
 
     expect(blocked).toEqual([]);
     await context.close();
+  });
+
+  it('the Workers page lists a live worker; the queues page shows it in short', async () => {
+    const worker = newWorker();
+    await worker.start();
+    try {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 700 } });
+      const page = await context.newPage();
+      await page.goto(readOnlyUrl);
+      expect(await page.locator('main').innerText()).toContain('web-1:4242:3f9a1c2e');
+      await page.click('nav a[href="/ops/tasks/workers"]');
+      const cells = await page.locator('table tbody tr').first().locator('td').allInnerTexts();
+      expect(cells.slice(0, 6)).toEqual([
+        'web-1:4242:3f9a1c2e',
+        hostname(),
+        String(process.pid),
+        'default, reports',
+        '8',
+        '0',
+      ]);
+      await shot(page, '9-workers');
+      await context.close();
+    } finally {
+      await worker.stop();
+    }
   });
 
   it('read-only: no buttons, and actions refused', async () => {

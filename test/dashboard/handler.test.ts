@@ -151,6 +151,56 @@ for (const fixture of [postgresFixture, mysqlFixture, sqliteFixture]) {
       expect((await browser.get('/tasks/attempts/999999')).status).toBe(404);
     });
 
+    it('lists live workers on /workers, the queues page and the API, escaped', async () => {
+      const { tasks } = await seeded(harness());
+      const worker = tasks.worker({ id: '<i>w1</i>', concurrency: 3, queues: ['bulk'] });
+      await worker.start();
+      try {
+        // A row as another deployment (or a hand-made write) may leave it: not what a worker
+        // validates.
+        const hostile = '<img src=x onerror=alert(1)>';
+        await harness().driver.run((connection) =>
+          tasks.runtime.executor(connection).workerBeat({
+            id: 'w2',
+            hostname: `${hostile}.example`,
+            pid: 4242,
+            queues: [hostile],
+            concurrency: 5,
+            running: 2,
+            aliveMs: 60_000,
+          }),
+        );
+        const browser = new DashboardClient(dashboard(tasks, { authorize: () => true }));
+
+        const page = await browser.text('/workers');
+        expect(page).toContain('&lt;i&gt;w1&lt;/i&gt;');
+        expect(page).toContain('&lt;img src=x onerror=alert(1)&gt;.example');
+        expect(page).toContain('4242');
+        expect(page).not.toContain('<img src=x');
+        expect(page).not.toContain('<i>w1');
+        const home = await browser.text('/');
+        expect(home).toContain('&lt;i&gt;w1&lt;/i&gt;');
+        expect(home).toContain('href="/workers"');
+        expect(home).not.toContain('<img src=x');
+
+        const { workers } = await browser.json<{ workers: Record<string, unknown>[] }>(
+          '/api/workers',
+        );
+        expect(workers.map((w) => [w['id'], w['queues'], w['concurrency']])).toEqual([
+          ['<i>w1</i>', ['bulk'], 3],
+          ['w2', [hostile], 5],
+        ]);
+        const queuesApi = await browser.json<{ workers: { id: string }[] }>('/api/queues');
+        expect(queuesApi.workers.map((w) => w.id)).toEqual(['<i>w1</i>', 'w2']);
+      } finally {
+        await worker.stop();
+      }
+      const { workers } = await new DashboardClient(
+        dashboard(tasks, { authorize: () => true }),
+      ).json<{ workers: { id: string }[] }>('/api/workers');
+      expect(workers.map((w) => w.id)).toEqual(['w2']);
+    });
+
     it('shows reported progress, escaped, in the attempts list, the attempt page and the API', async () => {
       const message = '<script>alert(1)</script> resized 4 of 10';
       const resizer = defineTarget('Resizer', {

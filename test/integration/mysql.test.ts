@@ -666,8 +666,14 @@ describe('mysql/mysql2: migrate', () => {
         `SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY 1`,
         [other],
       );
-      // The attempts and, beside them, flow control's lock rows and rate limits' starts (0004).
-      expect(rows.map((row) => String(row['t']))).toEqual(['jobs', 'jobs_flow', 'jobs_starts']);
+      // The attempts and, beside them, flow control's lock rows and rate limits' starts (0004),
+      // and the worker registry (0005).
+      expect(rows.map((row) => String(row['t']))).toEqual([
+        'jobs',
+        'jobs_flow',
+        'jobs_starts',
+        'jobs_workers',
+      ]);
     } finally {
       await harness.pool.query(`DROP DATABASE IF EXISTS \`${other}\``);
     }

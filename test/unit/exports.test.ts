@@ -43,6 +43,14 @@ describe('public exports', () => {
     ]);
   });
 
+  it('async-task/otel is async-task/opentelemetry under the short name', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const manifest = JSON.parse(
+      await readFile(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as { exports: Record<string, unknown> };
+    expect(manifest.exports['./otel']).toEqual(manifest.exports['./opentelemetry']);
+  });
+
   it('of the driver entry points', async () => {
     expect(Object.keys(await import('../../src/drivers/pg.js')).sort()).toEqual(['pgDriver']);
     expect(Object.keys(await import('../../src/drivers/mysql2.js')).sort()).toEqual([

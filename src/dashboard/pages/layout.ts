@@ -33,6 +33,7 @@ export function layout(context: PageContext, title: string, body: Html): Html {
           <nav>
             <a href="${base}/">Queues</a>
             <a href="${base}/attempts">Attempts</a>
+            <a href="${base}/workers">Workers</a>
           </nav>
           ${context.readOnly ? html`<span class="read-only">read-only</span>` : ''}
         </header>

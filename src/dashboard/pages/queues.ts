@@ -1,16 +1,17 @@
 import { html } from 'hono/html';
 import { attemptStatuses } from '../../core/attempt.js';
-import type { LeaseHolder, QueueCounts } from '../data.js';
+import type { WorkerInfo } from '../../core/worker-info.js';
+import type { QueueCounts } from '../data.js';
 import { layout, queryString, when, type Html, type PageContext } from './layout.js';
 
 /**
  * Counts per queue and status (each a link to those attempts), the last hour's outcomes as two
- * charts (drawn by dashboard.js from the outcomes API), and the workers holding leases.
+ * charts (drawn by dashboard.js from the outcomes API), and the live workers in short.
  */
 export function queuesPage(
   context: PageContext,
   queues: readonly QueueCounts[],
-  workers: readonly LeaseHolder[],
+  workers: readonly WorkerInfo[],
 ): Html {
   const { base } = context;
   const rows = queues.map(
@@ -65,37 +66,33 @@ export function queuesPage(
       <p class="note">
         Final outcomes only: a run that fails with retries left is counted when the attempt ends.
       </p>
-      <h2>Workers holding leases</h2>
-      ${workersTable(workers)}`,
+      <h2>Workers</h2>
+      ${workersTable(base, workers)}`,
   );
 }
 
-function workersTable(workers: readonly LeaseHolder[]): Html {
-  if (workers.length === 0) {
-    return html`<p class="note">No attempt is running now.</p>`;
-  }
+function workersTable(base: string, workers: readonly WorkerInfo[]): Html {
+  if (workers.length === 0) return html`<p class="note">No worker is running now.</p>`;
   return html`<table>
       <thead>
         <tr>
           <th scope="col">worker</th>
+          <th scope="col">host</th>
           <th scope="col" class="count">running</th>
-          <th scope="col">queues</th>
-          <th scope="col">lease until</th>
+          <th scope="col">last seen</th>
         </tr>
       </thead>
       <tbody>
         ${workers.map(
           (worker) =>
             html`<tr>
-              <td>${worker.worker}</td>
+              <td>${worker.id}</td>
+              <td>${worker.hostname}</td>
               <td class="count">${worker.running}</td>
-              <td>${worker.queues.join(', ')}</td>
-              <td>${when(worker.leasedUntil)}</td>
+              <td>${when(worker.lastSeenAt)}</td>
             </tr>`,
         )}
       </tbody>
     </table>
-    <p class="note">
-      Workers are seen through the attempts they run; an idle worker leaves no trace in the table.
-    </p>`;
+    <p class="note"><a href="${base}/workers">Every live worker, in detail</a></p>`;
 }

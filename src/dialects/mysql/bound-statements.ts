@@ -5,8 +5,15 @@ import * as cancelQueries from './cancel-queries.js';
 import * as flowQueries from './flow-queries.js';
 import * as queries from './queries.js';
 import * as runQueries from './run-queries.js';
+import * as workerQueries from './worker-queries.js';
 
-const statements = { ...queries, ...flowQueries, ...cancelQueries, ...runQueries };
+const statements = {
+  ...queries,
+  ...flowQueries,
+  ...cancelQueries,
+  ...workerQueries,
+  ...runQueries,
+};
 export type StatementName = keyof typeof statements;
 export type MysqlStatements = Readonly<Record<StatementName, BoundStatement>>;
 
@@ -37,6 +44,11 @@ export function startsTable(table: TableName): TableName {
   return derivedTable(table, '_starts');
 }
 
+/** The registry of live workers (migration 0005): `<name>_workers`. */
+export function workersTable(table: TableName): TableName {
+  return derivedTable(table, '_workers');
+}
+
 /** Fills the table names into every statement, once per table. */
 export const bindStatements: (table: TableName) => MysqlStatements = statementBinder(
   'async_task_mysql_',
@@ -45,5 +57,6 @@ export const bindStatements: (table: TableName) => MysqlStatements = statementBi
     '{{table}}': quoteTable(table),
     '{{flow}}': quoteTable(flowTable(table)),
     '{{starts}}': quoteTable(startsTable(table)),
+    '{{workers}}': quoteTable(workersTable(table)),
   }),
 );

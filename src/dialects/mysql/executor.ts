@@ -43,7 +43,7 @@ import {
 } from './json-params.js';
 import { microseconds, sqlTime } from './sql-time.js';
 import { mysqlStats } from './stats.js';
-import { candidateParams, limitedRoom, recordStarts, type FlowQuery } from './flow-room.js';
+import { limitedCandidates, limitedRoom, recordStarts, type FlowQuery } from './flow-room.js';
 
 export { quoteTable };
 
@@ -100,10 +100,7 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
       await query('flowLock', [flow.queue]);
       const room = await limitedRoom(query, flow, params.limit);
       if (room <= 0) return { records: [], now: new Date() };
-      const candidates = await query(
-        'attemptClaimLimitedCandidates',
-        candidateParams(flow, horizon, room),
-      );
+      const candidates = await limitedCandidates(query, flow, horizon, room);
       if (candidates.rows.length === 0) return { records: [], now: new Date() };
       const ids = candidates.rows.map((row) => ({ id: idOf(row) }));
       const selected = await query('attemptClaimSelectIds', [idsJson(ids)]);

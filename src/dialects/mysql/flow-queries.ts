@@ -34,23 +34,27 @@ SELECT COUNT(*) AS running FROM {{table}} AS t FORCE INDEX (due_idx)
 WHERE t.status = 'running' AND t.queue = ?`;
 
 // A limited claim's candidates, after flowLock (a plain read; no other claimer takes rows of this
-// queue meanwhile): every due row of the queue ranked within its concurrency key, keeping those
-// that fit under the key's limit beside its running rows (rows without a key always fit) and,
-// for a per-key rate limit, under the key's room in the window (rows without a key share one
-// count), in due order, or round-robin across keys (by rank first) when fair. Costs in
-// proportion to the queue's due backlog. Rows under a marker's hold are left out, as in
-// attemptClaimSelect.
+// queue meanwhile): the queue's first due rows (as many as the prefix parameter: see
+// limitedCandidates) ranked within their concurrency key, keeping those that fit under the
+// key's limit beside its running rows (rows without a key always fit) and, for a per-key rate
+// limit, under the key's room in the window (rows without a key share one count), in due order,
+// or round-robin across keys (by rank first) when fair. Rows under a marker's hold are left out,
+// as in attemptClaimSelect.
 export const attemptClaimLimitedCandidates = `
 SELECT CAST(c.id AS CHAR) AS id FROM (
   SELECT t.id, t.priority, t.scheduled_at, t.concurrency_key,
     ROW_NUMBER() OVER (PARTITION BY t.concurrency_key
       ORDER BY t.priority, t.scheduled_at, t.id) AS key_rank
-  FROM {{table}} AS t FORCE INDEX (due_idx)
-  WHERE t.status = 'pending'
-    AND t.scheduled_at <= UTC_TIMESTAMP(3)
-    AND (t.locked_until IS NULL OR t.locked_until <= UTC_TIMESTAMP(3))
-    AND (? IS NULL OR t.scheduled_at <= CAST(? AS DATETIME(3)))
-    AND t.queue = ?) AS c
+  FROM (
+    SELECT t.id, t.priority, t.scheduled_at, t.concurrency_key
+    FROM {{table}} AS t FORCE INDEX (due_idx)
+    WHERE t.status = 'pending'
+      AND t.scheduled_at <= UTC_TIMESTAMP(3)
+      AND (t.locked_until IS NULL OR t.locked_until <= UTC_TIMESTAMP(3))
+      AND (? IS NULL OR t.scheduled_at <= CAST(? AS DATETIME(3)))
+      AND t.queue = ?
+    ORDER BY t.priority, t.scheduled_at, t.id
+    LIMIT ?) AS t) AS c
 LEFT JOIN (
   SELECT r.concurrency_key, COUNT(*) AS running FROM {{table}} AS r FORCE INDEX (due_idx)
   WHERE r.status = 'running' AND r.queue = ? AND r.concurrency_key IS NOT NULL

@@ -34,13 +34,46 @@ export async function limitedRoom(
   return room;
 }
 
+/** Every row, as a LIMIT (MySQL's has no "all"). */
+const everyRow = 2_147_483_647;
+
+/**
+ * A limited claim's candidates: first among the queue's first room * 4 + 256 due rows only. A
+ * row's rank within its key is the same in any due-order prefix as in the whole backlog, so when
+ * the prefix yields the room the result is the one over the whole backlog, at a cost that does
+ * not grow with the backlog. Only when it yields less (a short backlog, or a prefix crowded with
+ * busy keys' rows), and always for fairness (round-robin needs each key's first rows, wherever
+ * they are), every due row is read: a cost in proportion to the backlog.
+ */
+export async function limitedCandidates(
+  query: FlowQuery,
+  flow: QueueFlow,
+  horizon: string | null,
+  room: number,
+): Promise<SqlResult> {
+  if (!flow.fair) {
+    const first = await query(
+      'attemptClaimLimitedCandidates',
+      candidateParams(flow, horizon, room, room * 4 + 256),
+    );
+    if (first.rows.length >= room) return first;
+  }
+  return query('attemptClaimLimitedCandidates', candidateParams(flow, horizon, room, everyRow));
+}
+
 /** attemptClaimLimitedCandidates' parameters. */
-export function candidateParams(flow: QueueFlow, horizon: string | null, room: number): unknown[] {
+function candidateParams(
+  flow: QueueFlow,
+  horizon: string | null,
+  room: number,
+  prefix: number,
+): unknown[] {
   const perKey = flow.rateLimit?.perKey === true;
   return [
     horizon,
     horizon,
     flow.queue,
+    prefix,
     flow.queue,
     perKey ? 1 : 0,
     flow.queue,

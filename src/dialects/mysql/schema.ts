@@ -11,7 +11,7 @@ import {
 import type { MigrationFile } from '../migration-files.js';
 import { markerText, parseMarker } from '../schema-marker.js';
 import { adHoc } from '../statements.js';
-import { flowTable, quoteTable, startsTable } from './bound-statements.js';
+import { flowTable, quoteTable, startsTable, workersTable } from './bound-statements.js';
 
 /** How long migrate() waits for another process's migrate() to finish. */
 const migrateLockTimeoutSeconds = 600;
@@ -114,6 +114,7 @@ export function mysqlSteps(migrations: readonly MigrationFile[]): MigrateSteps {
         table.name,
         flowTable(table).name,
         startsTable(table).name,
+        workersTable(table).name,
         legacyTableName(table),
       ]) {
         const quoted = quoteTable({ schema: table.schema, name });
@@ -128,6 +129,7 @@ export function mysqlSteps(migrations: readonly MigrationFile[]): MigrateSteps {
         '{{table}}': quoteTable(table),
         '{{flow}}': quoteTable(flowTable(table)),
         '{{starts}}': quoteTable(startsTable(table)),
+        '{{workers}}': quoteTable(workersTable(table)),
       }),
     marked(table, statements, marker) {
       const comment = `COMMENT = '${markerText(marker)}'`;

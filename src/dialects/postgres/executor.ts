@@ -12,6 +12,7 @@ import type {
   AttemptPruneWindowResult,
   AttemptStatsRow,
   Executor,
+  WorkerBeatParams,
 } from '../../seam/executor.js';
 import type { SqlConnection } from '../../seam/sql-connection.js';
 import { claimOrder, compareIds, recordMapper, tokenKey } from '../attempt-rows.js';
@@ -21,8 +22,10 @@ import { ReturningExecutor, type ReturningDialect } from '../returning-executor.
 import { statementBinder, type BoundStatement } from '../statements.js';
 import * as queries from './queries.js';
 import * as runQueries from './run-queries.js';
+import * as workerQueries from './worker-queries.js';
+import { workerBeatValues } from '../worker-rows.js';
 
-const statements = { ...queries, ...runQueries };
+const statements = { ...queries, ...workerQueries, ...runQueries };
 type StatementName = keyof typeof statements;
 
 /**
@@ -50,6 +53,7 @@ export const bindStatements: (table: TableName) => PostgresStatements = statemen
   statements,
   (table) => ({
     '{{table}}': quoteTable(table),
+    '{{workers}}': quoteTable({ schema: table.schema, name: `${table.name}_workers` }),
     '{{claim}}': quoteTable({ schema: table.schema, name: `${table.name}_claim` }),
     '{{claimExcept}}': quoteTable({ schema: table.schema, name: `${table.name}_claim_except` }),
     '{{claimLimited}}': quoteTable({ schema: table.schema, name: `${table.name}_claim_limited` }),
@@ -203,6 +207,11 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
       }));
     }
     return this.#matchInserted(rows, returned);
+  }
+
+  /** One statement: the upsert and, in a CTE, the delete of workers dead for over an hour. */
+  override async workerBeat(params: WorkerBeatParams): Promise<void> {
+    await this.query('workerBeat', workerBeatValues(params));
   }
 
   async attemptShiftScheduled(ms: number): Promise<number> {

@@ -118,10 +118,13 @@ export function postgresSteps(migrations: readonly MigrationFile[]): MigrateStep
           : `${schemaPrefix(table)}${signature}`;
         objects.push({ label: `function ${qualified}`, drop: `DROP FUNCTION ${qualified}` });
       }
-      // Flow control's record of starts (migration 0008), also kept if the table was dropped.
-      const starts = quoteTable({ schema: table.schema, name: `${table.name}_starts` });
-      if (await exists(connection, starts)) {
-        objects.push({ label: `table ${starts}`, drop: `DROP TABLE ${starts}` });
+      // Flow control's record of starts (migration 0008) and the registry of workers (0009),
+      // also kept if the table was dropped.
+      for (const suffix of ['_starts', '_workers']) {
+        const beside = quoteTable({ schema: table.schema, name: `${table.name}${suffix}` });
+        if (await exists(connection, beside)) {
+          objects.push({ label: `table ${beside}`, drop: `DROP TABLE ${beside}` });
+        }
       }
       if (await exists(connection, legacyTable(table))) {
         objects.push({

@@ -34,8 +34,9 @@ import { ReturningExecutor, type ReturningDialect } from '../returning-executor.
 import { plainPlaceholders, statementBinder, type BoundStatement } from '../statements.js';
 import * as queries from './queries.js';
 import * as runQueries from './run-queries.js';
+import * as workerQueries from './worker-queries.js';
 
-const statements = { ...queries, ...runQueries };
+const statements = { ...queries, ...workerQueries, ...runQueries };
 type StatementName = keyof typeof statements;
 
 /**
@@ -102,12 +103,16 @@ export class SqliteExecutor extends ReturningExecutor<StatementName> implements 
   async attemptClaimLimited(params: AttemptClaimLimitedParams): Promise<AttemptClaimResult> {
     const { flow } = params;
     const { rateLimit } = flow;
-    const claim = async (executor: SqliteExecutor): Promise<AttemptClaimResult> =>
+    const pass = async (
+      executor: SqliteExecutor,
+      limit: number,
+      prefix: number,
+    ): Promise<AttemptClaimResult> =>
       claimed(
         (
           await executor.query('attemptClaimLimited', [
             params.lockedBy,
-            params.limit,
+            limit,
             params.leaseMs,
             params.horizon === null ? null : params.horizon.getTime(),
             flow.queue,
@@ -117,9 +122,29 @@ export class SqliteExecutor extends ReturningExecutor<StatementName> implements 
             rateLimit?.limit ?? null,
             rateLimit?.periodMs ?? null,
             rateLimit === null ? null : rateLimit.perKey ? 1 : 0,
+            prefix,
           ])
         ).rows,
       );
+    // First among the queue's first limit * 4 + 256 due rows only: a row's rank within its key
+    // is the same in any due-order prefix as in the whole backlog, so the claim is one the whole
+    // backlog allows, at a cost that does not grow with it. Every due row is read when the
+    // prefix yields nothing though the queue has room (a prefix crowded with busy keys' rows
+    // must not starve the rest), and always for fairness (round-robin needs each key's first
+    // rows, wherever they are).
+    const claim = async (executor: SqliteExecutor): Promise<AttemptClaimResult> => {
+      if (flow.fair) return pass(executor, params.limit, -1);
+      const first = await pass(executor, params.limit, params.limit * 4 + 256);
+      if (first.records.length > 0) return first;
+      const left = await executor.query('attemptLimitedRoom', [
+        flow.queue,
+        flow.concurrency,
+        rateLimit?.limit ?? null,
+        rateLimit?.periodMs ?? null,
+        rateLimit?.perKey === true ? 1 : 0,
+      ]);
+      return Number(left.rows[0]?.['room']) > 0 ? pass(executor, params.limit, -1) : first;
+    };
     if (rateLimit === null) return claim(this);
     // The starts are written in the claim's transaction, which holds the write lock from its
     // BEGIN (IMMEDIATE), or from its first statement, a write, inside a driver's own transaction

@@ -140,8 +140,8 @@ RETURNING ${columns}, ${nowMs} AS db_now`;
 // lock, so no other claimer runs in between (a rate-limited claim records its starts in the same
 // transaction, attemptRecordStarts). Running rows are counted through the lease index (exactly
 // the running ones); an expired lease counts until the rescuer returns its row. The candidates
-// are every due row of the queue, ranked within their key: a limited claim costs in proportion
-// to the queue's due backlog. LIMIT is clamped at 0 (SQLite reads a negative LIMIT as none).
+// are the queue's first ?12 due rows (-1: all of them; see attemptClaimLimited in executor.ts),
+// ranked within their key. LIMIT is clamped at 0 (SQLite reads a negative LIMIT as none).
 export const attemptClaimLimited = `
 UPDATE {{table}}
 SET status = 'running', num_attempts = num_attempts + 1, locked_by = ?1,
@@ -151,11 +151,15 @@ WHERE id IN (
     SELECT id, priority, scheduled_at, concurrency_key,
       row_number() OVER (PARTITION BY concurrency_key ORDER BY priority, scheduled_at, id)
         AS key_rank
-    FROM {{table}} INDEXED BY "{{name}}_due_idx"
-    WHERE status = 'pending'
-      AND scheduled_at <= ${nowMs}
-      AND (?4 IS NULL OR scheduled_at <= ?4)
-      AND queue = ?5) AS c
+    FROM (
+      SELECT id, priority, scheduled_at, concurrency_key
+      FROM {{table}} INDEXED BY "{{name}}_due_idx"
+      WHERE status = 'pending'
+        AND scheduled_at <= ${nowMs}
+        AND (?4 IS NULL OR scheduled_at <= ?4)
+        AND queue = ?5
+      ORDER BY priority, scheduled_at, id
+      LIMIT ?12)) AS c
   LEFT JOIN (
     SELECT concurrency_key, count(*) AS running FROM {{table}} INDEXED BY "{{name}}_lease_idx"
     WHERE status = 'running' AND queue = ?5 AND concurrency_key IS NOT NULL
@@ -174,6 +178,17 @@ WHERE id IN (
       SELECT count(*) FROM "{{name}}_starts" WHERE queue = ?5 AND started_at > ${nowMs} - ?10)
     ELSE ?2 END)))
 RETURNING ${columns}, ${nowMs} AS db_now`;
+
+// What a limited claim of queue ?1 may still take, as far as its concurrency ?2 and (across the
+// queue, not per key: ?5) its rate limit ?3 per ?4 ms leave it (NULL: no such limit): a claim
+// whose first pass took nothing reads every due row only if this is above 0.
+export const attemptLimitedRoom = `
+SELECT min(coalesce(?2 - (
+    SELECT count(*) FROM {{table}} INDEXED BY "{{name}}_lease_idx"
+    WHERE status = 'running' AND queue = ?1), 1),
+  CASE WHEN ?3 IS NOT NULL AND NOT ?5 THEN ?3 - (
+    SELECT count(*) FROM "{{name}}_starts" WHERE queue = ?1 AND started_at > ${nowMs} - ?4)
+  ELSE 1 END) AS room`;
 
 // Before a rate-limited claim, in its transaction: the queue ?1's starts that have left the
 // window of ?2 ms, so the table holds about one window of starts (each is deleted once).

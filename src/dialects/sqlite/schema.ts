@@ -70,7 +70,12 @@ export function sqliteSteps(migrations: readonly MigrationFile[]): MigrateSteps 
     async installed(connection, table) {
       const objects: InstalledObject[] = [];
       // Indexes and triggers go with their table.
-      for (const name of [table.name, `${table.name}_starts`, legacyTableName(table)]) {
+      for (const name of [
+        table.name,
+        `${table.name}_starts`,
+        `${table.name}_workers`,
+        legacyTableName(table),
+      ]) {
         if ((await schemaSql(connection, 'table', name)) !== undefined) {
           objects.push({ label: `table "${name}"`, drop: `DROP TABLE "${name}"` });
         }

@@ -26,10 +26,16 @@
 -- the counts (completion, release and rescue lower them), so nothing else needs the lock. Running
 -- rows are counted through the lease index (exactly the running rows: few). An expired lease
 -- still counts until the rescuer returns its row to pending.
--- The candidates are every due pending row of the queue (ranked within their key), read along
--- the due index: a limited claim costs in proportion to the due backlog, where 0003's stops at
--- its limit. Rows are taken without SKIP LOCKED (no other claimer takes rows of this queue while
--- the lock is held); the UPDATE re-checks `pending`, so a row expired meanwhile is left alone.
+-- The candidates are the queue's due pending rows, ranked within their key, read along the due
+-- index. First only the first v_room * 4 + 256 of them in due order: a row's rank within its key
+-- is the same in any due-order prefix as in the whole backlog, so when that prefix yields the
+-- room the claim is exactly the one over the whole backlog, at a cost that does not grow with
+-- the backlog. Only when it yields less (a short backlog, or a prefix crowded with busy keys'
+-- rows), and always for fairness (round-robin needs each key's first rows, wherever they are),
+-- the rest of the room is claimed over every due row: a cost in proportion to the backlog.
+-- Rows are taken without SKIP LOCKED (no other claimer takes rows of this queue while the lock
+-- is held); the UPDATE re-checks `pending`, so a row expired meanwhile is left alone. The second
+-- pass sees the first's claims and starts (a later statement of the same transaction).
 CREATE OR REPLACE FUNCTION {{schema}}"{{name}}_claim_except"(p_locked_by text, p_limit integer,
   p_lease_ms float8, p_horizon timestamptz, p_except text[], p_durable boolean)
 RETURNS TABLE (id bigint, target text, method_name text, method_args text, encryptor text,
@@ -88,6 +94,8 @@ DECLARE
   v_room integer := p_limit;
   v_now timestamptz;
   v_since timestamptz;
+  v_prefix integer;
+  v_claimed integer;
 BEGIN
   IF NOT p_durable THEN
     PERFORM set_config('synchronous_commit', 'off', true);
@@ -109,6 +117,9 @@ BEGIN
   IF v_room <= 0 THEN
     RETURN;
   END IF;
+  -- NULL: LIMIT ALL, every due row.
+  v_prefix := CASE WHEN p_fair THEN NULL ELSE v_room * 4 + 256 END;
+  LOOP
   RETURN QUERY
   WITH claimed AS (
   UPDATE {{table}} AS t
@@ -119,11 +130,14 @@ BEGIN
       SELECT d.id, d.priority, d.scheduled_at, d.concurrency_key,
         row_number() OVER (PARTITION BY d.concurrency_key
           ORDER BY d.priority, d.scheduled_at, d.id) AS key_rank
-      FROM {{table}} AS d
-      WHERE d.status = 'pending'
-        AND d.scheduled_at <= now()
-        AND (p_horizon IS NULL OR d.scheduled_at <= p_horizon)
-        AND d.queue = p_queue) AS c
+      FROM (
+        SELECT d.id, d.priority, d.scheduled_at, d.concurrency_key FROM {{table}} AS d
+        WHERE d.status = 'pending'
+          AND d.scheduled_at <= now()
+          AND (p_horizon IS NULL OR d.scheduled_at <= p_horizon)
+          AND d.queue = p_queue
+        ORDER BY d.priority, d.scheduled_at, d.id
+        LIMIT v_prefix) AS d) AS c
     LEFT JOIN (
       SELECT r.concurrency_key, count(*) AS running FROM {{table}} AS r
       WHERE r.locked_until IS NOT NULL AND r.status = 'running' AND r.queue = p_queue
@@ -148,5 +162,10 @@ BEGIN
     t.last_error, (extract(epoch FROM t.created_at) * 1000)::float8,
     (extract(epoch FROM now()) * 1000)::float8
   FROM claimed AS t;
+  GET DIAGNOSTICS v_claimed = ROW_COUNT;
+  v_room := v_room - v_claimed;
+  EXIT WHEN v_room <= 0 OR v_prefix IS NULL;
+  v_prefix := NULL;
+  END LOOP;
 END;
 $$;

@@ -1,0 +1,2 @@
+-- Undoes 0005: the registry of live workers.
+DROP TABLE {{workers}};
