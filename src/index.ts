@@ -12,7 +12,7 @@ export type {
   Schedule,
   WorkerInfo,
 } from './async-task.js';
-export type { Attempt, AttemptStatus } from './core/attempt.js';
+export type { Attempt, AttemptStatus, RunRecord, RunRecordOutcome } from './core/attempt.js';
 export { aesGcmEncryptor } from './core/encryptor.js';
 export type { AesGcmEncryptorOptions, Encryptor } from './core/encryptor.js';
 export {

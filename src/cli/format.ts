@@ -1,4 +1,4 @@
-import type { Attempt } from '../core/attempt.js';
+import type { Attempt, RunRecord } from '../core/attempt.js';
 
 /**
  * An attempt as the CLI prints it in JSON: dates as ISO strings. Arguments are included only for
@@ -23,6 +23,11 @@ export function attemptJson(attempt: Attempt): Record<string, unknown> {
     lastError: attempt.lastError,
     progress: attempt.progress,
     progressMessage: attempt.progressMessage,
+    runs: attempt.runs.map((run) => ({
+      ...run,
+      startedAt: run.startedAt?.toISOString() ?? null,
+      endedAt: run.endedAt.toISOString(),
+    })),
     createdAt: attempt.createdAt.toISOString(),
     updatedAt: attempt.updatedAt.toISOString(),
   };
@@ -141,5 +146,24 @@ export function attemptDetails(a: Attempt): string[] {
   return [
     `attempt ${printable(a.id)}`,
     ...fields.map(([name, value]) => `  ${name.padEnd(width)}  ${printable(value)}`),
+    ...runLines(a.runs),
   ];
+}
+
+/** The run history under `show`: one line per run, then its error, indented. */
+function runLines(runs: readonly RunRecord[]): string[] {
+  if (runs.length === 0) return ['  runs (not succeeded): none'];
+  const lines = ['  runs (not succeeded, oldest first; the last 20 are kept):'];
+  for (const run of runs) {
+    const started = run.startedAt === null ? 'start unknown' : run.startedAt.toISOString();
+    const took =
+      run.startedAt === null ? '' : ` (${run.endedAt.getTime() - run.startedAt.getTime()} ms)`;
+    lines.push(
+      printable(
+        `    #${run.n} ${run.outcome} by ${run.by ?? '?'}: ${started} to ${run.endedAt.toISOString()}${took}`,
+      ),
+    );
+    if (run.error !== null) lines.push(`      ${printable(run.error)}`);
+  }
+  return lines;
 }

@@ -44,12 +44,56 @@ export interface Attempt {
    */
   readonly progress: number | null;
   readonly progressMessage: string | null;
+  /**
+   * The runs that did not succeed, oldest first: at most the last {@link maxRunRecords}, older
+   * ones dropped. A succeeded run adds nothing, so an attempt that succeeded the first time has
+   * none. Read by `get` and `list`; empty in `ctx.attempt` (the claim does not read it).
+   */
+  readonly runs: readonly RunRecord[];
   readonly createdAt: Date;
   readonly updatedAt: Date;
 }
 
+/** How a run that did not succeed ended, as {@link RunRecord.outcome} records it. */
+export type RunRecordOutcome =
+  /** Its handler failed (threw, timed out) with attempts left: the attempt is pending again. */
+  | 'retried'
+  /** It failed for good: a permanent error, the last attempt, an unknown method, bad arguments. */
+  | 'failed'
+  /** `tasks.cancel()` stopped it: the attempt is expired. */
+  | 'cancelled'
+  /** Its worker's lease ran out before it finished (the worker died or hung); rescued. */
+  | 'lease expired';
+
+/**
+ * One run of an attempt that did not succeed, as kept in the attempt's bounded run history.
+ * Operator transitions (`expire`, `fail`, `retry`, cancelling a pending attempt) are not runs and
+ * add nothing; nor does a run handed back uncounted at shutdown, nor a success turned `expired`
+ * by a cancel request that landed after the worker last looked (the success statement writes no
+ * history). A rescued run and a cancelled one are recorded.
+ */
+export interface RunRecord {
+  /** The run's number: the attempt's `numAttempts` while it ran. */
+  readonly n: number;
+  /** The worker that ran it (its lease holder id). */
+  readonly by: string | null;
+  /** When its handler started, by the worker's clock; null when unknown (a rescued lease). */
+  readonly startedAt: Date | null;
+  /** When it ended: by the worker's clock, or the database's when its lease was rescued. */
+  readonly endedAt: Date;
+  readonly outcome: RunRecordOutcome;
+  /**
+   * What it left in `lastError` (class and message, never arguments); for an encrypted task only
+   * `ClassName: [encrypted]`.
+   */
+  readonly error: string | null;
+}
+
+/** The most entries a run history keeps; each new one past it drops the oldest. */
+export const maxRunRecords = 20;
+
 /** An attempt as a dialect reads it: arguments still in their stored (possibly encrypted) form. */
-export interface AttemptRecord extends Omit<Attempt, 'args'> {
+export interface AttemptRecord extends Omit<Attempt, 'args' | 'runs'> {
   readonly methodArgs: string | null;
   readonly lockedBy: string | null;
   readonly lockedUntil: Date | null;
@@ -58,6 +102,11 @@ export interface AttemptRecord extends Omit<Attempt, 'args'> {
    * telemetry is configured; never arguments.
    */
   readonly traceContext: string | null;
+  /**
+   * The run history, as stored; absent when there is none, or where the statement did not read
+   * it (claims, inserts, management transitions).
+   */
+  readonly runs?: readonly RunRecord[] | undefined;
 }
 
 /** Statuses from which each management transition is allowed (the gem's `expire!`/`fail!`). */
@@ -73,6 +122,44 @@ export type Outcome =
   | { readonly kind: 'succeeded' }
   | { readonly kind: 'retry'; readonly delayMs: number; readonly error: string }
   | { readonly kind: 'failed'; readonly error: string };
+
+const noRuns: readonly RunRecord[] = Object.freeze([]);
+
+/**
+ * A stored run history (JSON text, or the array a client already parsed) as records; anything
+ * unreadable is left out rather than failing the read of the attempt.
+ */
+export function parseRuns(stored: unknown): readonly RunRecord[] {
+  if (stored === null || stored === undefined) return noRuns;
+  let value: unknown = stored;
+  if (typeof stored === 'string') {
+    try {
+      value = JSON.parse(stored);
+    } catch {
+      return noRuns;
+    }
+  }
+  if (!Array.isArray(value)) return noRuns;
+  const runs: RunRecord[] = [];
+  for (const entry of value as unknown[]) {
+    if (typeof entry !== 'object' || entry === null) continue;
+    const e = entry as Record<string, unknown>;
+    const ended = Number(e['endedAt']);
+    if (!Number.isFinite(ended)) continue;
+    runs.push({
+      n: Number(e['n']),
+      by: typeof e['by'] === 'string' ? e['by'] : null,
+      startedAt:
+        e['startedAt'] === null || e['startedAt'] === undefined
+          ? null
+          : new Date(Number(e['startedAt'])),
+      endedAt: new Date(ended),
+      outcome: e['outcome'] as RunRecordOutcome,
+      error: typeof e['error'] === 'string' ? e['error'] : null,
+    });
+  }
+  return runs;
+}
 
 const idPattern = /^[1-9][0-9]{0,18}$/;
 
@@ -111,6 +198,10 @@ export function toAttempt(
     lastError: shownErrorText(record.lastError, record.encryptor !== null),
     progress: record.progress,
     progressMessage: record.progressMessage,
+    runs:
+      record.runs === undefined || record.encryptor === null
+        ? (record.runs ?? noRuns)
+        : record.runs.map((run) => ({ ...run, error: shownErrorText(run.error, true) })),
     createdAt: record.createdAt,
     updatedAt: record.updatedAt,
   };

@@ -2,10 +2,12 @@ import type { AsyncTask } from '../async-task.js';
 import {
   attemptStatuses,
   isAttemptId,
+  maxRunRecords,
   toAttempt,
   type Attempt,
   type AttemptRecord,
   type AttemptStatus,
+  type RunRecord,
 } from '../core/attempt.js';
 import { decodeArgs } from '../core/codec.js';
 import { ConfigError } from '../core/errors.js';
@@ -202,25 +204,43 @@ export async function attemptDetail(tasks: AnyTasks, id: string): Promise<Attemp
   };
 }
 
-/** One event of an attempt's life, as far as its row tells it (no per-run history is kept). */
+/** One event of an attempt's life: from its row, and from its run history. */
 export interface TimelineEvent {
   readonly at: Date;
   readonly what: string;
+  /** A recorded run that did not succeed: the page shows its times, outcome and error. */
+  readonly run?: RunRecord;
 }
 
+/**
+ * The attempt's life in time order: enqueued, each run its history kept (the last
+ * {@link maxRunRecords} that did not succeed), the run under way with its lease, the next due time,
+ * and how it ended. A run that succeeded has no entry of its own: the final outcome stands for it.
+ */
 export function timeline(attempt: AttemptDetail): TimelineEvent[] {
   const events: TimelineEvent[] = [{ at: attempt.createdAt, what: 'enqueued' }];
-  if (attempt.scheduledAt.getTime() !== attempt.createdAt.getTime()) {
+  const first = attempt.runs[0];
+  if (first && first.n > 1) {
     events.push({
-      at: attempt.scheduledAt,
-      what: attempt.status === 'pending' ? 'due (next run)' : 'due (last run)',
+      at: first.startedAt ?? first.endedAt,
+      what: `runs before ${first.n} not kept (the history keeps the last ${maxRunRecords} that did not succeed)`,
     });
   }
-  if (attempt.lockedUntil && attempt.status === 'running') {
+  for (const run of attempt.runs) {
+    events.push({ at: run.startedAt ?? run.endedAt, what: `run ${run.n}: ${run.outcome}`, run });
+  }
+  if (attempt.status === 'running') {
+    // The claim wrote updated_at; only a cancel request changes it while the run goes on.
     events.push({
-      at: attempt.lockedUntil,
-      what: `run ${attempt.numAttempts} of ${attempt.maxAttempts} leased by ${attempt.lockedBy ?? '?'} until`,
+      at: attempt.updatedAt,
+      what: `run ${attempt.numAttempts} of ${attempt.maxAttempts} started by ${attempt.lockedBy ?? '?'}, leased until ${utcTime(attempt.lockedUntil)}`,
     });
+  }
+  if (
+    attempt.status === 'pending' &&
+    attempt.scheduledAt.getTime() !== attempt.createdAt.getTime()
+  ) {
+    events.push({ at: attempt.scheduledAt, what: 'due (next run)' });
   }
   if (attempt.completedAt) {
     events.push({
@@ -228,8 +248,21 @@ export function timeline(attempt: AttemptDetail): TimelineEvent[] {
       what: `${attempt.status} after ${attempt.numAttempts} run(s)`,
     });
   }
-  events.push({ at: attempt.updatedAt, what: 'last change' });
   return events.sort((a, b) => a.at.getTime() - b.at.getTime());
+}
+
+/** A run's length, for people: milliseconds under a second, then seconds, then minutes. */
+export function runDuration(run: RunRecord): string {
+  if (run.startedAt === null) return 'unknown';
+  const ms = Math.max(0, run.endedAt.getTime() - run.startedAt.getTime());
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+/** A time in UTC, to the millisecond; a dash for none. */
+function utcTime(date: Date | null): string {
+  return date === null ? '—' : `${date.toISOString().replace('T', ' ').replace('Z', '')} UTC`;
 }
 
 /** The AsyncTask's logger (what `logger` it was given, made unable to throw). */

@@ -1,4 +1,4 @@
-import type { AttemptRecord, AttemptStatus } from '../core/attempt.js';
+import { parseRuns, type AttemptRecord, type AttemptStatus } from '../core/attempt.js';
 
 /**
  * How a dialect's client hands back the values the row mapper converts: ids (text, so 64-bit ids
@@ -53,6 +53,8 @@ export function recordMapper(parse: RowParsers): (row: Record<string, unknown>) 
     createdAt: date(row['created_at']),
     updatedAt: date(row['updated_at']),
     traceContext: (row['trace_context'] ?? null) as string | null,
+    // Only the statements that select `runs` (get, list, rescue) carry it; none stored, none here.
+    runs: row['runs'] === undefined || row['runs'] === null ? undefined : parseRuns(row['runs']),
   });
 }
 

@@ -7,12 +7,14 @@ import type {
   AttemptTokenRangeParams,
   LeaseRef,
 } from '../seam/executor.js';
+import { splitCompletions } from './completions.js';
 import { SqlExecutor, type ExecutorDialect } from './sql-executor.js';
 
 /** The statements whose parameters and results are the same on every dialect with RETURNING. */
 export type ReturningStatementName =
   | 'attemptCancel'
   | 'attemptCompleteMany'
+  | 'attemptCompleteUnsucceededMany'
   | 'attemptExtendLeases'
   | 'attemptGet'
   | 'attemptGetLastInTokenRange'
@@ -34,6 +36,8 @@ export interface ReturningDialect<Name extends string> extends ExecutorDialect<N
   /** The leases as the one JSON parameter the fenced writes read. */
   readonly leasesJson: (leases: readonly LeaseRef[]) => string;
   readonly completionsJson: (completions: readonly AttemptCompletion[]) => string;
+  /** Completions other than succeeded, with their runs' times, for the run history. */
+  readonly unsucceededJson: (completions: readonly AttemptCompletion[]) => string;
 }
 
 /**
@@ -61,17 +65,32 @@ export abstract class ReturningExecutor<Name extends string> extends SqlExecutor
     return this.#recordOrNull('attemptCancel', [id]);
   }
 
-  /** Fenced by lease and attempt count; returns the ids it wrote. */
+  /**
+   * Fenced by lease and attempt count; returns the ids it wrote. Successes go through their own
+   * statement, with the parameters they always had; the rest, which add to the run history,
+   * through another (see {@link splitCompletions}).
+   */
   async attemptCompleteMany(
     lockedBy: string,
     completions: readonly AttemptCompletion[],
   ): Promise<string[]> {
-    if (completions.length === 0) return [];
-    const result = await this.query('attemptCompleteMany', [
-      lockedBy,
-      this.#rows.completionsJson(completions),
-    ]);
-    return result.rows.map(this.#rows.idOf);
+    const { succeeded, unsucceeded } = splitCompletions(completions);
+    const written: string[] = [];
+    if (succeeded.length > 0) {
+      const result = await this.query('attemptCompleteMany', [
+        lockedBy,
+        this.#rows.completionsJson(succeeded),
+      ]);
+      for (const row of result.rows) written.push(this.#rows.idOf(row));
+    }
+    if (unsucceeded.length > 0) {
+      const result = await this.query('attemptCompleteUnsucceededMany', [
+        lockedBy,
+        this.#rows.unsucceededJson(unsucceeded),
+      ]);
+      for (const row of result.rows) written.push(this.#rows.idOf(row));
+    }
+    return written;
   }
 
   async attemptExtendLeases(

@@ -90,6 +90,13 @@ export interface AttemptCompletion extends LeaseRef {
   readonly delayMs: number;
   /** Recorded in `last_error`; null keeps the previous value. */
   readonly error: string | null;
+  /**
+   * For a status other than succeeded: when the run's handler started and ended, by the worker's
+   * clock (epoch milliseconds), for the entry the run adds to the attempt's run history. Absent:
+   * started unknown, ended at the database's now. A succeeded completion carries neither.
+   */
+  readonly startedAtMs?: number;
+  readonly endedAtMs?: number;
 }
 
 /** A running attempt's progress, as its handler last reported it (see `ctx.progress`). */
@@ -237,7 +244,12 @@ export interface Executor {
    * claimers never exceed them. Takes at most `limit`; fewer (or none) at a limit.
    */
   attemptClaimLimited(params: AttemptClaimLimitedParams): Promise<AttemptClaimResult>;
-  /** Records outcomes, fenced: only rows still running under `lockedBy` with that attempt count. Returns ids written. */
+  /**
+   * Records outcomes, fenced: only rows still running under `lockedBy` with that attempt count.
+   * Returns ids written. An outcome other than succeeded also appends an entry to the attempt's
+   * run history (RunRecord; the oldest dropped past 20); succeeded ones are written by a statement
+   * of their own that touches no history, so the success path costs what it always did.
+   */
   attemptCompleteMany(
     lockedBy: string,
     completions: readonly AttemptCompletion[],
@@ -270,7 +282,8 @@ export interface Executor {
   attemptReleaseMany(lockedBy: string, leases: readonly LeaseRef[]): Promise<string[]>;
   /**
    * Returns attempts whose lease ran out to `pending`, or `failed` when out of attempts, or
-   * `expired` ('Cancelled') when their cancel was requested.
+   * `expired` ('Cancelled') when their cancel was requested; each gets a run history entry
+   * ('lease expired', or 'cancelled'; started unknown, ended at the database's now).
    */
   attemptRescueExpired(limit: number): Promise<AttemptRecord[]>;
   /** `pending` → `status` (with `completed_at`), else null. */

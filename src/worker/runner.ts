@@ -138,7 +138,13 @@ function result(
   error: unknown,
   started: number,
 ): RunResult {
-  return { outcome, completion, error, durationMs: performance.now() - started };
+  const durationMs = performance.now() - started;
+  // A run that did not succeed goes into the run history with its times, by this process's clock.
+  const endedAtMs = completion?.status === 'succeeded' ? 0 : Date.now();
+  if (completion && endedAtMs > 0) {
+    completion = { ...completion, startedAtMs: endedAtMs - durationMs, endedAtMs };
+  }
+  return { outcome, completion, error, durationMs };
 }
 
 /**

@@ -267,7 +267,8 @@ export function cliSuite(setup: () => Promise<CliDatabase>): void {
         expect(result.stdout).toContain('\\x1b[2J');
         expect(result.stdout).not.toMatch(/^\s*status\s+succeeded/m);
       }
-      expect(lines(shown.stdout)).toHaveLength(13);
+      // 12 fields and the heading, then the run history: its heading, the run, its error.
+      expect(lines(shown.stdout)).toHaveLength(16);
       expect(shown.stdout).toContain('\\u202Eevil\\u2066x\\u2069 \\u2028end\\tok');
       expect(shown.stdout).toMatch(/^ {2}status\s+failed$/m);
       expect(shown.stdout).toContain(
@@ -282,6 +283,39 @@ export function cliSuite(setup: () => Promise<CliDatabase>): void {
       );
       expect(json.lastError).toBe(`PermanentError: ${message}`);
       expect(json.idempotenceToken).toBe(token);
+    });
+
+    it('shows the runs that did not succeed, oldest first, in text and JSON', async () => {
+      const attempt = await db.tasks.enqueue(
+        db.pool,
+        CliFixture.explode,
+        { message: 'card declined' },
+        { queue: 'show-runs' },
+      );
+      const before = await cli('show', attempt.id);
+      expect(before.stdout).toMatch(/^ {2}runs \(not succeeded\): none$/m);
+      await db.tasks.runDue({ queues: ['show-runs'] });
+
+      const text = await cli('show', attempt.id);
+      expect(text.code).toBe(0);
+      expect(text.stdout).toMatch(
+        /^ {4}#1 failed by \S+: \d{4}-\d\d-\d\dT[\d:.]+Z to \d{4}-\d\d-\d\dT[\d:.]+Z \(\d+ ms\)$/m,
+      );
+      expect(text.stdout).toMatch(/^ {6}PermanentError: card declined$/m);
+      const json = await cliJson<JsonAttempt & { runs: Record<string, unknown>[] }>(
+        'show',
+        attempt.id,
+      );
+      expect(json.runs).toEqual([
+        {
+          n: 1,
+          by: expect.any(String) as unknown,
+          startedAt: expect.stringMatching(/Z$/) as unknown,
+          endedAt: expect.stringMatching(/Z$/) as unknown,
+          outcome: 'failed',
+          error: 'PermanentError: card declined',
+        },
+      ]);
     });
 
     it('shows the progress a handler reported, escaped; JSON has it exactly', async () => {

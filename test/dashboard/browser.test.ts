@@ -180,8 +180,19 @@ describe.skipIf(!haveChromium)(`dashboard in chromium (${chromiumPath})`, () => 
     await shot(page, '2-attempts-failed');
 
     await rows.first().locator('a').click();
-    expect(await page.locator('pre.error').innerText()).toBe(
+    expect(await page.locator('pre.error').first().innerText()).toBe(
       'Error: SMTP 554: <relay denied> for example.com',
+    );
+    // The timeline: enqueued, the one run with its worker, times and error, then the outcome.
+    const run = page.locator('ol.timeline li.run');
+    expect(await run.count()).toBe(1);
+    expect(await run.locator('.run-title').innerText()).toBe('run 1: failed');
+    expect(await run.locator('pre.run-error').innerText()).toBe(
+      'Error: SMTP 554: <relay denied> for example.com',
+    );
+    expect(await run.locator('.run-fields').innerText()).toMatch(/worker\s+\S+/);
+    expect(await page.locator('ol.timeline').innerText()).toMatch(
+      /enqueued[\s\S]*run 1: failed[\s\S]*failed after 1 run\(s\)/,
     );
     await shot(page, '3-attempt-failed');
 

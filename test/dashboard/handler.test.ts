@@ -234,6 +234,47 @@ for (const fixture of [postgresFixture, mysqlFixture, sqliteFixture]) {
       });
     });
 
+    it('the attempt page lists each recorded run on its timeline, hostile error text escaped', async () => {
+      const flaky = defineTarget(
+        'Flaky',
+        {
+          work(_args: { n: number }, ctx: TaskContext) {
+            if (ctx.attempt.numAttempts < 3) {
+              throw new Error(`<img src=x onerror=alert(${ctx.attempt.numAttempts})> run broke`);
+            }
+          },
+        },
+        { backoff: () => 0 },
+      );
+      const tasks = await migratedTasks(harness(), { targets: [flaky] });
+      const { id } = await harness().transaction((tx) => tasks.enqueue(tx, flaky.work, { n: 1 }));
+      for (let i = 0; i < 3; i++) await tasks.runDue();
+      const browser = new DashboardClient(dashboard(tasks, { authorize: () => true }));
+
+      const page = await browser.text(`/attempts/${id}`);
+      const timeline = page.slice(page.indexOf('<ol class="timeline">'));
+      expect(timeline).toContain('run 1: retried');
+      expect(timeline).toContain('run 2: retried');
+      expect(timeline).toMatch(/<dt>worker<\/dt>\s*<dd>[^<]+<\/dd>/);
+      expect(timeline).toMatch(/<dt>duration<\/dt>\s*<dd>\d+ ms<\/dd>/);
+      expect(timeline).toContain('&lt;img src=x onerror=alert(1)&gt; run broke');
+      expect(timeline).toContain('&lt;img src=x onerror=alert(2)&gt; run broke');
+      expect(timeline).toContain('succeeded after 3 run(s)');
+      expect(page).not.toContain('<img src=x');
+      expect(page).not.toContain('no per-run history');
+      // In order: enqueued, run 1, run 2, the outcome.
+      const order = ['enqueued', 'run 1: retried', 'run 2: retried', 'succeeded after 3'].map(
+        (text) => timeline.indexOf(text),
+      );
+      expect(order).toEqual([...order].sort((a, b) => a - b));
+      expect(await browser.json(`/api/attempts/${id}`)).toMatchObject({
+        runs: [
+          { n: 1, outcome: 'retried', startedAt: expect.any(String) as unknown },
+          { n: 2, outcome: 'retried', startedAt: expect.any(String) as unknown },
+        ],
+      });
+    });
+
     it('retries, expires and fails one at a time and by selection, confirmed and logged', async () => {
       const { tasks, failed, logged } = await seeded(harness());
       const handle = dashboard(tasks, { authorize: () => true });

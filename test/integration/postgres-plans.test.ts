@@ -49,13 +49,18 @@ describe('postgres statement plans under stale statistics', () => {
     return rows.map((row) => row['QUERY PLAN']).join('\n');
   };
 
-  it('fenced completion, lease extension and release look each row up once: by primary key or in a hash', async () => {
+  it('fenced completion (with or without run history), lease extension and release look each row up once: by primary key or in a hash', async () => {
     const outcomes = JSON.stringify(
       claimed.map((c) => ({ ...c, status: 'succeeded', delay_ms: null, error: null })),
+    );
+    // Retries: the statement that also appends to the run history has the same fence.
+    const retries = JSON.stringify(
+      claimed.map((c) => ({ ...c, status: 'pending', delay_ms: 1000, error: 'Error: boom' })),
     );
     const leases = JSON.stringify(claimed);
     const plans = [
       await plan(harness.pool, statements.attemptCompleteMany.text, ['w1', outcomes]),
+      await plan(harness.pool, statements.attemptCompleteUnsucceededMany.text, ['w1', retries]),
       await plan(harness.pool, statements.attemptExtendLeases.text, ['w1', leases, 60_000]),
       await plan(harness.pool, statements.attemptReleaseMany.text, ['w1', leases]),
     ];

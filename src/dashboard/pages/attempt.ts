@@ -1,6 +1,6 @@
 import { html } from 'hono/html';
 import { actions, appliesTo, type ActionName } from '../actions.js';
-import { timeline, type AttemptDetail } from '../data.js';
+import { runDuration, timeline, type AttemptDetail, type TimelineEvent } from '../data.js';
 import {
   csrfInput,
   layout,
@@ -12,7 +12,7 @@ import {
 } from './layout.js';
 
 /**
- * Every field of one attempt, its last error and its timeline. Arguments are shown only for a
+ * Every field of one attempt, its last error and its timeline (with the runs its history keeps). Arguments are shown only for a
  * plain attempt: an encrypted one's are never decrypted here (Attempt.args is withheld).
  */
 export function attemptPage(context: PageContext, attempt: AttemptDetail): Html {
@@ -63,15 +63,29 @@ export function attemptPage(context: PageContext, attempt: AttemptDetail): Html 
       }
       <h2>Timeline</h2>
       <ol class="timeline">
-        ${timeline(attempt).map(
-          (event) => html`<li><time>${when(event.at)}</time> ${event.what}</li>`,
-        )}
-      </ol>
-      <p class="note">
-        The table keeps one row per attempt: its run count, last error and times, not a record of
-        each run.
-      </p>`,
+        ${timeline(attempt).map((event) => timelineItem(event))}
+      </ol>`,
   );
+}
+
+/** One event; a recorded run with its worker, times, duration and error (escaped, as all text). */
+function timelineItem(event: TimelineEvent): Html {
+  const { run } = event;
+  if (!run) return html`<li><time>${when(event.at)}</time> ${event.what}</li>`;
+  return html`<li class="run run-${run.outcome.replace(' ', '-')}">
+    <time>${when(event.at)}</time> <span class="run-title">${event.what}</span>
+    <dl class="run-fields">
+      <dt>worker</dt>
+      <dd>${run.by ?? '—'}</dd>
+      <dt>started</dt>
+      <dd>${run.startedAt === null ? 'unknown (lease rescued)' : when(run.startedAt)}</dd>
+      <dt>ended</dt>
+      <dd>${when(run.endedAt)}</dd>
+      <dt>duration</dt>
+      <dd>${runDuration(run)}</dd>
+    </dl>
+    ${run.error === null ? '' : html`<pre class="error run-error">${run.error}</pre>`}
+  </li>`;
 }
 
 function argsText(args: unknown): string {

@@ -5,6 +5,7 @@ import * as cancelQueries from './cancel-queries.js';
 import * as dashboardQueries from './dashboard-queries.js';
 import * as flowQueries from './flow-queries.js';
 import * as queries from './queries.js';
+import * as runQueries from './run-queries.js';
 import * as workerQueries from './worker-queries.js';
 
 const statements = {
@@ -13,6 +14,7 @@ const statements = {
   ...cancelQueries,
   ...workerQueries,
   ...dashboardQueries,
+  ...runQueries,
 };
 export type StatementName = keyof typeof statements;
 export type MysqlStatements = Readonly<Record<StatementName, BoundStatement>>;

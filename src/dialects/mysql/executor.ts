@@ -1,5 +1,4 @@
 import type { AttemptRecord } from '../../core/attempt.js';
-import { shortestRetentionMs } from '../../core/retention.js';
 import type { TableName } from '../../seam/driver.js';
 import type {
   AttemptClaimLimitedParams,
@@ -18,6 +17,7 @@ import type {
 } from '../../seam/executor.js';
 import type { SqlConnection } from '../../seam/sql-connection.js';
 import { convertingParsers, idOf, recordMapper, tokenKey } from '../attempt-rows.js';
+import { splitCompletions } from '../completions.js';
 import { replacingRows } from '../match-inserted.js';
 import { SqlExecutor, type ExecutorDialect } from '../sql-executor.js';
 import {
@@ -34,10 +34,17 @@ import {
 } from './marked-rows.js';
 import { bindStatements, quoteTable, type StatementName } from './bound-statements.js';
 import { isNoSuchTable } from './missing-table.js';
-import { idsJson, leasesJson, uniqueLeases, withoutNulls } from './json-params.js';
-import { microseconds, sqlTime } from './sql-time.js';
+import {
+  completionJson,
+  idsJson,
+  leasesJson,
+  uniqueLeases,
+  unsucceededJson,
+} from './json-params.js';
+import { sqlTime } from './sql-time.js';
 import { mysqlStats } from './stats.js';
 import { limitedCandidates, limitedRoom, recordStarts, type FlowQuery } from './flow-room.js';
+import { pruneWindow } from './prune-window.js';
 
 export { quoteTable };
 
@@ -146,29 +153,31 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
     });
   }
 
+  /** Successes through their own statement, as they always were; the rest add to the run history. */
   async attemptCompleteMany(
     lockedBy: string,
     completions: readonly AttemptCompletion[],
   ): Promise<string[]> {
     const unique = uniqueLeases(completions);
     if (unique.length === 0) return [];
+    const { succeeded, unsucceeded } = splitCompletions(unique);
+    const written = succeeded.length === 0 ? [] : await this.#complete(lockedBy, succeeded, false);
+    if (unsucceeded.length === 0) return written;
+    return [...written, ...(await this.#complete(lockedBy, unsucceeded, true))];
+  }
+
+  async #complete(
+    lockedBy: string,
+    unique: readonly AttemptCompletion[],
+    withRun: boolean,
+  ): Promise<string[]> {
     const marker = unique.length === 1 ? null : newMarker('complete');
-    const written = await this.query('attemptCompleteMany', [
-      JSON.stringify(
-        unique.map((c) =>
-          withoutNulls({
-            id: c.id,
-            n: c.numAttempts,
-            status: c.status,
-            delayMs: Math.max(0, Math.round(c.delayMs)),
-            error: c.error,
-          }),
-        ),
-      ),
-      marker,
-      marker === null ? null : sqlTime(markerHold()),
-      lockedBy,
-    ]);
+    const hold = marker === null ? null : sqlTime(markerHold());
+    const list = JSON.stringify(unique.map(withRun ? unsucceededJson : completionJson));
+    const written = await this.query(
+      withRun ? 'attemptCompleteUnsucceededMany' : 'attemptCompleteMany',
+      withRun ? [list, lockedBy, marker, hold, lockedBy] : [list, marker, hold, lockedBy],
+    );
     return this.#takeMarked(unique, written.rowCount, marker);
   }
 
@@ -268,43 +277,10 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
    * a client may have moved on to another connection); a pruner that takes it in between finds
    * these rows locked, waits for the commit and deletes nothing twice.
    */
-  async attemptPruneWindow(params: AttemptPruneWindowParams): Promise<AttemptPruneWindowResult> {
-    const { succeededMs, failedMs, expiredMs } = params.retention;
-    const ages = [succeededMs, failedMs, expiredMs].map(microseconds);
-    const lock = [this.table.schema, this.table.name];
-    return this.#transaction(async (tx) => {
-      const acquired = await tx.query('attemptPruneLock', lock);
-      if (Number(acquired.rows[0]?.['acquired']) !== 1) {
-        return { locked: false, deleted: 0, lastId: null, done: false };
-      }
-      try {
-        const window = await tx.query('attemptPruneWindowSelect', [
-          ...ages,
-          microseconds(shortestRetentionMs(params.retention)),
-          params.afterId,
-          params.limit,
-        ]);
-        const last = window.rows.at(-1);
-        const candidates = window.rows.filter((row) => Number(row['prunable']) === 1);
-        const deleted =
-          candidates.length === 0
-            ? 0
-            : (
-                await tx.query('attemptPruneWindowDelete', [
-                  JSON.stringify(candidates.map((row) => ({ id: idOf(row) }))),
-                  ...ages,
-                ])
-              ).rowCount;
-        return {
-          locked: true,
-          deleted,
-          lastId: last ? idOf(last) : null,
-          done: last === undefined || Number(last['recent']) === 1,
-        };
-      } finally {
-        await tx.query('attemptPruneUnlock', lock);
-      }
-    });
+  attemptPruneWindow(params: AttemptPruneWindowParams): Promise<AttemptPruneWindowResult> {
+    return pruneWindow(this.table, params, (fn) =>
+      this.#transaction((tx) => fn((name, values) => tx.query(name, values))),
+    );
   }
 
   async attemptReleaseMany(lockedBy: string, leases: readonly LeaseRef[]): Promise<string[]> {
@@ -325,7 +301,11 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
       const expired = await tx.query('attemptRescueSelect', [limit]);
       if (expired.rows.length === 0) return [];
       const list = JSON.stringify(
-        expired.rows.map((row) => ({ id: idOf(row), error: row['error'] as string })),
+        expired.rows.map((row) => ({
+          id: idOf(row),
+          by: row['locked_by'] as string,
+          error: row['error'] as string,
+        })),
       );
       await tx.query('attemptRescueUpdate', [list]);
       const rescued = await tx.query('attemptGetByIds', [list]);

@@ -1,4 +1,4 @@
-import type { LeaseRef } from '../../seam/executor.js';
+import type { AttemptCompletion, LeaseRef } from '../../seam/executor.js';
 
 // Lists travel to MySQL as one JSON parameter, read with JSON_TABLE (see queries.ts).
 
@@ -23,5 +23,25 @@ export function uniqueLeases<T extends LeaseRef>(leases: readonly T[]): T[] {
     if (seen.has(key)) return false;
     seen.add(key);
     return true;
+  });
+}
+
+/** A completion as attemptCompleteMany reads it. */
+export function completionJson(c: AttemptCompletion): Record<string, unknown> {
+  return withoutNulls({
+    id: c.id,
+    n: c.numAttempts,
+    status: c.status,
+    delayMs: Math.max(0, Math.round(c.delayMs)),
+    error: c.error,
+  });
+}
+
+/** A completion other than succeeded, with its run's times (attemptCompleteUnsucceededMany). */
+export function unsucceededJson(c: AttemptCompletion): Record<string, unknown> {
+  return withoutNulls({
+    ...completionJson(c),
+    startedAt: c.startedAtMs === undefined ? null : Math.round(c.startedAtMs),
+    endedAt: c.endedAtMs === undefined ? null : Math.round(c.endedAtMs),
   });
 }

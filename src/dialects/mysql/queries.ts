@@ -97,19 +97,21 @@ FROM ${leaseList} AS m
   STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = m.attempt_id
 WHERE t.locked_by = ?`;
 
-// A plain read: the last committed state (or the caller's own writes, in its transaction).
-export const attemptGet = `SELECT ${columns('t.')} FROM {{table}} AS t WHERE t.id = CAST(? AS UNSIGNED)`;
+// A plain read: the last committed state (or the caller's own writes, in its transaction). With
+// the run history, which only get and list read (migration 0006).
+export const attemptGet = `SELECT ${columns('t.')}, t.runs FROM {{table}} AS t WHERE t.id = CAST(? AS UNSIGNED)`;
 
-// A plain read, for the rows this operation just wrote under its own locks (rescue).
+// A plain read, for the rows this operation just wrote under its own locks (rescue), with their
+// run history.
 export const attemptGetByIds = `
-SELECT ${columns('t.')}
+SELECT ${columns('t.')}, t.runs
 FROM ${leaseList} AS m
   STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = m.attempt_id
 ORDER BY t.id`;
 
 // Newest first; every filter optional. Pages by id (keyset), never by offset. A plain read.
 export const attemptList = `
-SELECT ${columns('t.')} FROM {{table}} AS t
+SELECT ${columns('t.')}, t.runs FROM {{table}} AS t
 WHERE (? IS NULL OR t.status = ?)
   AND (? IS NULL OR t.target = ?)
   AND (? IS NULL OR t.method_name = ?)
@@ -230,40 +232,6 @@ WHERE t.status = 'running' AND t.locked_by = ? AND t.num_attempts = l.num_attemp
 export const attemptSetProgress = `
 UPDATE {{table}} SET progress = ?, progress_message = ?
 WHERE id = CAST(? AS UNSIGNED) AND status = 'running' AND locked_by = ? AND num_attempts = ?`;
-
-// First half of a rescue, inside its transaction: SKIP LOCKED so concurrent rescuers split the
-// work and never wait on a worker completing the same row (that worker either committed first,
-// so the row is no longer running, or its fenced write finds the row rescued). The error text
-// is built here because the UPDATE clears locked_by.
-export const attemptRescueSelect = `
-SELECT CAST(t.id AS CHAR) AS id,
-  CONCAT('LeaseExpired: the lease of worker ', t.locked_by, ' ran out before it finished') AS error
-FROM {{table}} AS t FORCE INDEX (lease_idx)
-WHERE t.locked_until < UTC_TIMESTAMP(3) AND t.status = 'running'
-ORDER BY t.locked_until
-LIMIT ?
-FOR UPDATE SKIP LOCKED`;
-
-// Second half of a rescue: the rows are locked by this transaction since the SELECT. An attempt
-// whose cancel was requested is expired, not run again.
-export const attemptRescueUpdate = `
-UPDATE JSON_TABLE(?, '$[*]' COLUMNS (
-    attempt_id BIGINT UNSIGNED PATH '$.id',
-    error ${text} PATH '$.error')) AS r
-  STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = r.attempt_id
-SET t.status = CASE WHEN t.cancel_requested_at IS NOT NULL THEN 'expired'
-    WHEN t.num_attempts >= t.max_attempts THEN 'failed' ELSE 'pending' END,
-  t.completed_at = CASE WHEN t.cancel_requested_at IS NOT NULL
-    OR t.num_attempts >= t.max_attempts THEN UTC_TIMESTAMP(3) END,
-  t.scheduled_at = CASE WHEN t.cancel_requested_at IS NOT NULL
-    OR t.num_attempts >= t.max_attempts THEN t.scheduled_at ELSE UTC_TIMESTAMP(3) END,
-  t.last_error = CASE WHEN t.cancel_requested_at IS NOT NULL THEN 'Cancelled' ELSE r.error END,
-  t.progress = CASE WHEN t.cancel_requested_at IS NOT NULL OR t.num_attempts >= t.max_attempts
-    THEN t.progress END,
-  t.progress_message = CASE WHEN t.cancel_requested_at IS NOT NULL
-    OR t.num_attempts >= t.max_attempts THEN t.progress_message END,
-  t.locked_by = NULL, t.locked_until = NULL, t.updated_at = UTC_TIMESTAMP(3)
-WHERE t.status = 'running'`;
 
 // Only from pending: the row lock taken by the UPDATE makes the check and the write one step.
 export const attemptSetFinalIfPending = `

@@ -22,10 +22,11 @@ import { ReturningExecutor, type ReturningDialect } from '../returning-executor.
 import { statementBinder, type BoundStatement } from '../statements.js';
 import * as dashboardQueries from './dashboard-queries.js';
 import * as queries from './queries.js';
+import * as runQueries from './run-queries.js';
 import * as workerQueries from './worker-queries.js';
 import { workerBeatValues } from '../worker-rows.js';
 
-const statements = { ...queries, ...workerQueries, ...dashboardQueries };
+const statements = { ...queries, ...workerQueries, ...dashboardQueries, ...runQueries };
 type StatementName = keyof typeof statements;
 
 /**
@@ -97,6 +98,18 @@ const postgres: ReturningDialect<StatementName> = {
         status: c.status,
         delay_ms: c.delayMs,
         error: c.error,
+      })),
+    ),
+  unsucceededJson: (completions) =>
+    JSON.stringify(
+      completions.map((c) => ({
+        id: c.id,
+        num_attempts: c.numAttempts,
+        status: c.status,
+        delay_ms: c.delayMs,
+        error: c.error,
+        started_at_ms: c.startedAtMs ?? null,
+        ended_at_ms: c.endedAtMs ?? null,
       })),
     ),
 };

@@ -66,7 +66,8 @@ SELECT ${columns()} FROM {{table}}
 WHERE (target, method_name, idempotence_token) IN (
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`;
 
-export const attemptGet = `SELECT ${columns()} FROM {{table}} WHERE id = $1`;
+// With the run history, which only get and list read (see migration 0010).
+export const attemptGet = `SELECT ${columns()}, runs FROM {{table}} WHERE id = $1`;
 
 // Newest first; every filter optional. Pages by id (keyset), never by offset; $8 bounds how far
 // back it reads. Each filter is `$n IS NULL OR …`, so a generic plan looks as dear as a full
@@ -75,7 +76,7 @@ export const attemptGet = `SELECT ${columns()} FROM {{table}} WHERE id = $1`;
 // Running attempts are few and may be old: the second line (true of every running row) lets a
 // plan made for status 'running' read them from the lease index instead of the whole table.
 export const attemptList = `
-SELECT ${columns()} FROM {{table}}
+SELECT ${columns()}, runs FROM {{table}}
 WHERE ($1::text IS NULL OR status = $1)
   AND ($1::text IS DISTINCT FROM 'running' OR locked_until IS NOT NULL)
   AND ($2::text IS NULL OR target = $2)
@@ -209,32 +210,6 @@ RETURNING t.id`;
 export const attemptSetProgress = `
 UPDATE {{table}} SET progress = $1, progress_message = $2
 WHERE id = $3 AND status = 'running' AND locked_by = $4 AND num_attempts = $5`;
-
-// SKIP LOCKED so concurrent rescuers split the work; a worker completing the same row at the
-// same moment either wins (row no longer running) or finds its fence gone. An attempt whose
-// cancel was requested is expired, not run again.
-export const attemptRescueExpired = `
-UPDATE {{table}} AS t
-SET status = CASE WHEN t.cancel_requested_at IS NOT NULL THEN 'expired'
-    WHEN t.num_attempts >= t.max_attempts THEN 'failed' ELSE 'pending' END,
-  completed_at = CASE WHEN t.cancel_requested_at IS NOT NULL OR t.num_attempts >= t.max_attempts
-    THEN now() END,
-  scheduled_at = CASE WHEN t.cancel_requested_at IS NOT NULL OR t.num_attempts >= t.max_attempts
-    THEN t.scheduled_at ELSE now() END,
-  last_error = CASE WHEN t.cancel_requested_at IS NOT NULL THEN 'Cancelled'
-    ELSE 'LeaseExpired: the lease of worker ' || t.locked_by || ' ran out before it finished' END,
-  progress = CASE WHEN t.cancel_requested_at IS NOT NULL OR t.num_attempts >= t.max_attempts
-    THEN t.progress END,
-  progress_message = CASE WHEN t.cancel_requested_at IS NOT NULL
-    OR t.num_attempts >= t.max_attempts THEN t.progress_message END,
-  locked_by = NULL, locked_until = NULL, updated_at = now()
-WHERE t.id = ANY(ARRAY(
-  SELECT id FROM {{table}}
-  WHERE locked_until < now() AND status = 'running'
-  ORDER BY locked_until
-  LIMIT $1
-  FOR NO KEY UPDATE SKIP LOCKED))
-RETURNING ${columns('t.')}`;
 
 // Only from pending: the row lock taken by UPDATE makes the check and the write one step.
 export const attemptSetFinalIfPending = `

@@ -34,9 +34,10 @@ import { ReturningExecutor, type ReturningDialect } from '../returning-executor.
 import { plainPlaceholders, statementBinder, type BoundStatement } from '../statements.js';
 import * as dashboardQueries from './dashboard-queries.js';
 import * as queries from './queries.js';
+import * as runQueries from './run-queries.js';
 import * as workerQueries from './worker-queries.js';
 
-const statements = { ...queries, ...workerQueries, ...dashboardQueries };
+const statements = { ...queries, ...workerQueries, ...dashboardQueries, ...runQueries };
 type StatementName = keyof typeof statements;
 
 /**
@@ -293,6 +294,18 @@ const sqlite: ReturningDialect<StatementName> = {
         status: c.status,
         delayMs: Math.round(c.delayMs),
         error: c.error,
+      })),
+    ),
+  unsucceededJson: (completions) =>
+    JSON.stringify(
+      completions.map((c) => ({
+        id: c.id,
+        numAttempts: c.numAttempts,
+        status: c.status,
+        delayMs: Math.round(c.delayMs),
+        error: c.error,
+        startedAt: c.startedAtMs === undefined ? null : Math.round(c.startedAtMs),
+        endedAt: c.endedAtMs === undefined ? null : Math.round(c.endedAtMs),
       })),
     ),
 };

@@ -65,12 +65,13 @@ WHERE idempotence_token IS NOT NULL
     SELECT value ->> 'target', value ->> 'methodName', value ->> 'idempotenceToken'
     FROM json_each(?1))`;
 
-// A read: sees the last committed state (WAL readers never wait for the writer).
-export const attemptGet = `SELECT ${columns} FROM {{table}} AS t WHERE t.id = CAST(?1 AS INTEGER)`;
+// A read: sees the last committed state (WAL readers never wait for the writer). With the run
+// history, which only get and list read (migration 0006).
+export const attemptGet = `SELECT ${columns}, runs FROM {{table}} AS t WHERE t.id = CAST(?1 AS INTEGER)`;
 
 // Newest first; every filter optional. Pages by id (keyset), never by offset. A read, as above.
 export const attemptList = `
-SELECT ${columns} FROM {{table}} AS t
+SELECT ${columns}, runs FROM {{table}} AS t
 WHERE (?1 IS NULL OR t.status = ?1)
   AND (?2 IS NULL OR t.target = ?2)
   AND (?3 IS NULL OR t.method_name = ?3)
@@ -259,31 +260,6 @@ RETURNING CAST(id AS TEXT) AS id`;
 export const attemptSetProgress = `
 UPDATE {{table}} SET progress = ?1, progress_message = ?2
 WHERE id = CAST(?3 AS INTEGER) AND status = 'running' AND locked_by = ?4 AND num_attempts = ?5`;
-
-// One statement under the write lock, so concurrent rescuers never hand back the same row twice;
-// a worker completing the same row either committed first (row no longer running) or finds its
-// fence gone. An attempt whose cancel was requested is expired, not run again.
-export const attemptRescueExpired = `
-UPDATE {{table}}
-SET status = CASE WHEN cancel_requested_at IS NOT NULL THEN 'expired'
-    WHEN num_attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
-  completed_at = CASE WHEN cancel_requested_at IS NOT NULL OR num_attempts >= max_attempts
-    THEN ${nowMs} END,
-  scheduled_at = CASE WHEN cancel_requested_at IS NOT NULL OR num_attempts >= max_attempts
-    THEN scheduled_at ELSE ${nowMs} END,
-  last_error = CASE WHEN cancel_requested_at IS NOT NULL THEN 'Cancelled'
-    ELSE 'LeaseExpired: the lease of worker ' || locked_by || ' ran out before it finished' END,
-  progress = CASE WHEN cancel_requested_at IS NOT NULL OR num_attempts >= max_attempts
-    THEN progress END,
-  progress_message = CASE WHEN cancel_requested_at IS NOT NULL OR num_attempts >= max_attempts
-    THEN progress_message END,
-  locked_by = NULL, locked_until = NULL, updated_at = ${nowMs}
-WHERE id IN (
-  SELECT id FROM {{table}} INDEXED BY "{{name}}_lease_idx"
-  WHERE status = 'running' AND locked_until < ${nowMs}
-  ORDER BY locked_until
-  LIMIT ?1)
-RETURNING ${columns}`;
 
 // Only from pending: the check and the write are one statement under the write lock.
 export const attemptSetFinalIfPending = `

@@ -1,0 +1,55 @@
+import { shortestRetentionMs } from '../../core/retention.js';
+import type { TableName } from '../../seam/driver.js';
+import type { AttemptPruneWindowParams, AttemptPruneWindowResult } from '../../seam/executor.js';
+import { idOf } from '../attempt-rows.js';
+import type { FlowQuery } from './flow-room.js';
+import { microseconds } from './sql-time.js';
+
+/**
+ * MySQL's attemptPruneWindow, inside the transaction `inTransaction` opens, through the query it
+ * passes: GET_LOCK, the window read, the delete, RELEASE_LOCK.
+ */
+export function pruneWindow(
+  table: TableName,
+  params: AttemptPruneWindowParams,
+  inTransaction: (
+    fn: (query: FlowQuery) => Promise<AttemptPruneWindowResult>,
+  ) => Promise<AttemptPruneWindowResult>,
+): Promise<AttemptPruneWindowResult> {
+  const { succeededMs, failedMs, expiredMs } = params.retention;
+  const ages = [succeededMs, failedMs, expiredMs].map(microseconds);
+  const lock = [table.schema, table.name];
+  return inTransaction(async (query) => {
+    const acquired = await query('attemptPruneLock', lock);
+    if (Number(acquired.rows[0]?.['acquired']) !== 1) {
+      return { locked: false, deleted: 0, lastId: null, done: false };
+    }
+    try {
+      const window = await query('attemptPruneWindowSelect', [
+        ...ages,
+        microseconds(shortestRetentionMs(params.retention)),
+        params.afterId,
+        params.limit,
+      ]);
+      const last = window.rows.at(-1);
+      const candidates = window.rows.filter((row) => Number(row['prunable']) === 1);
+      const deleted =
+        candidates.length === 0
+          ? 0
+          : (
+              await query('attemptPruneWindowDelete', [
+                JSON.stringify(candidates.map((row) => ({ id: idOf(row) }))),
+                ...ages,
+              ])
+            ).rowCount;
+      return {
+        locked: true,
+        deleted,
+        lastId: last ? idOf(last) : null,
+        done: last === undefined || Number(last['recent']) === 1,
+      };
+    } finally {
+      await query('attemptPruneUnlock', lock);
+    }
+  });
+}
