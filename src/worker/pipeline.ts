@@ -1,8 +1,8 @@
 import type { AttemptRecord } from '../core/attempt.js';
-import type { AttemptClaimResult, LeaseRef } from '../seam/executor.js';
+import type { LeaseRef } from '../seam/executor.js';
 import { CancelWatcher } from './cancel-watcher.js';
 import { Completer } from './completer.js';
-import { claimWithFlows } from './flow-claim.js';
+import { FlowClaimer } from './flow-claim.js';
 import { HeldAttempt } from './held-attempt.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { QueueCaps } from './queue-caps.js';
@@ -55,9 +55,8 @@ export class Pipeline {
   readonly #queues: readonly string[] | null;
   /** Null without per-queue caps, which keeps the caps' bookkeeping off the hot path. */
   readonly #caps: QueueCaps | null;
-  readonly #leaseMs: number;
+  readonly #claimer: FlowClaimer;
   readonly #taskTimeoutMs: number;
-  readonly #durableClaims: boolean;
   readonly #maxUnwritten: number;
   readonly #hooks: PipelineHooks;
   readonly #followEnqueues: boolean;
@@ -87,9 +86,13 @@ export class Pipeline {
     this.#sizing = options.sizing;
     this.#queues = options.queues;
     this.#caps = options.queueLimits.size === 0 ? null : new QueueCaps(options.queueLimits);
-    this.#leaseMs = options.leaseMs;
+    this.#claimer = new FlowClaimer(runtime.flows, {
+      lockedBy: options.lockedBy,
+      leaseMs: options.leaseMs,
+      durable: options.durableClaims,
+      traceContext: runtime.telemetry !== null,
+    });
     this.#taskTimeoutMs = options.taskTimeoutMs;
-    this.#durableClaims = options.durableClaims;
     this.#maxUnwritten = options.maxUnwritten ?? Infinity;
     this.#hooks = options.hooks;
     this.#followEnqueues = options.followEnqueues ?? false;
@@ -147,7 +150,7 @@ export class Pipeline {
       const started = performance.now();
       let records: readonly AttemptRecord[];
       try {
-        ({ records } = await this.#claim(want, queues));
+        ({ records } = await this.#claim(want, queues, true));
         failures = 0;
       } catch (error) {
         this.#hooks.error?.(error, 'claim', true);
@@ -218,8 +221,12 @@ export class Pipeline {
     this.#stopped = true;
   }
 
-  /** Makes the loop look again now (a notification, a rescue, a retry coming due). */
-  wake(): void {
+  /**
+   * Makes the loop look again now (a notification, a rescue, a retry coming due); `queue`: one an
+   * enqueue just wrote to ('' for any), whose claim then runs at once.
+   */
+  wake(queue?: string): void {
+    if (queue !== undefined) this.#claimer.enqueued(queue);
     this.#wakeRequested = true;
     const wake = this.#wake;
     this.#wake = undefined;
@@ -283,17 +290,10 @@ export class Pipeline {
       : this.#caps.claimable(this.#queues ?? [], this.#buffer);
   }
 
-  #claim(limit: number, queues: readonly string[] | null): Promise<AttemptClaimResult> {
+  #claim(limit: number, queues: readonly string[] | null, busy = false) {
+    const params = { limit, queues, horizon: this.#horizon };
     return this.#runtime.driver.run((connection) =>
-      claimWithFlows(this.#runtime.executor(connection), this.#runtime.flows, {
-        lockedBy: this.#lockedBy,
-        limit,
-        leaseMs: this.#leaseMs,
-        queues,
-        horizon: this.#horizon,
-        durable: this.#durableClaims,
-        traceContext: this.#runtime.telemetry !== null,
-      }),
+      this.#claimer.claim(this.#runtime.executor(connection), params, busy),
     );
   }
 

@@ -276,7 +276,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #onWake(queue: string): void {
     const queues = this.#settings.queues;
     if (queue !== '' && queues !== null && !queues.includes(queue)) return;
-    this.#pipeline?.wake();
+    this.#pipeline?.wake(queue);
   }
 
   #report(record: AttemptRecord, result: RunResult): void {

@@ -70,6 +70,8 @@ describe('async-task migrations', () => {
       'async_task_0003_keys_cancel_trace_progress.mjs',
       'async_task_0004_rate_limit_starts.mjs',
       'async_task_0005_workers.mjs',
+      'async_task_0006_run_history.mjs',
+      'async_task_0007_queue_due_index.mjs',
     ]);
     const again = await runCliJson<{ written: string[] }>(args);
     expect(again.written).toEqual([]);

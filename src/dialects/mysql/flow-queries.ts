@@ -47,7 +47,7 @@ SELECT CAST(c.id AS CHAR) AS id FROM (
       ORDER BY t.priority, t.scheduled_at, t.id) AS key_rank
   FROM (
     SELECT t.id, t.priority, t.scheduled_at, t.concurrency_key
-    FROM {{table}} AS t FORCE INDEX (due_idx)
+    FROM {{table}} AS t FORCE INDEX (queue_due_idx)
     WHERE t.status = 'pending'
       AND t.scheduled_at <= UTC_TIMESTAMP(3)
       AND (t.locked_until IS NULL OR t.locked_until <= UTC_TIMESTAMP(3))

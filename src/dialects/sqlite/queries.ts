@@ -153,7 +153,7 @@ WHERE id IN (
         AS key_rank
     FROM (
       SELECT id, priority, scheduled_at, concurrency_key
-      FROM {{table}} INDEXED BY "{{name}}_due_idx"
+      FROM {{table}} INDEXED BY "{{name}}_queue_due_idx"
       WHERE status = 'pending'
         AND scheduled_at <= ${nowMs}
         AND (?4 IS NULL OR scheduled_at <= ?4)
