@@ -14,7 +14,16 @@ async function library(root) {
     import(new URL('dist/index.js', root).href),
     import(new URL('dist/drivers/pg.js', root).href),
   ]);
-  return { AsyncTask: main.AsyncTask, defineTarget: main.defineTarget, pgDriver: driver.pgDriver };
+  return {
+    AsyncTask: main.AsyncTask,
+    defineTarget: main.defineTarget,
+    pgDriver: driver.pgDriver,
+    // Loaded when a MySQL or SQLite system runs: their clients are optional here.
+    mysql2Driver: async () =>
+      (await import(new URL('dist/drivers/mysql2.js', root).href)).mysql2Driver,
+    betterSqlite3Driver: async () =>
+      (await import(new URL('dist/drivers/better-sqlite3.js', root).href)).betterSqlite3Driver,
+  };
 }
 const current = await library(new URL('../', import.meta.url));
 // ASYNC_TASK_BASELINE=<another checkout, built>: the `…-baseline` systems run that build, so a
@@ -44,6 +53,8 @@ export const workerSettings = {
   'async-task-tuned-baseline': { concurrency: 100 },
   'async-task-mysql': {},
   'async-task-sqlite': {},
+  'async-task-mysql-baseline': {},
+  'async-task-sqlite-baseline': {},
   'graphile-worker': {
     concurrentJobs: 100,
     localQueue: { size: 1000 },
@@ -147,11 +158,12 @@ async function loadPg(pool, enqueueBulk, count) {
 /** async-task on MySQL/MariaDB: a table of its own in the test database. */
 async function asyncTaskMysql(name, schema, onRun) {
   const { default: mysql } = await import('mysql2/promise');
-  const { mysql2Driver } = await import('../dist/drivers/mysql2.js');
-  const Bench = benchTarget(onRun);
+  const lib = libraryOf(name);
+  const mysql2Driver = await lib.mysql2Driver();
+  const Bench = benchTarget(onRun, lib.defineTarget);
   const pool = mysql.createPool({ uri: mysqlUrl, connectionLimit: 10 });
   const table = `${schema}_attempts`;
-  const tasks = new AsyncTask({ driver: mysql2Driver(pool), targets: [Bench], table });
+  const tasks = new lib.AsyncTask({ driver: mysql2Driver(pool), targets: [Bench], table });
   let worker;
   return {
     name,
@@ -206,8 +218,9 @@ async function asyncTaskMysql(name, schema, onRun) {
 /** async-task on SQLite: a database file of its own (WAL mode, as the driver sets it). */
 async function asyncTaskSqlite(name, schema, onRun) {
   const { default: Database } = await import('better-sqlite3');
-  const { betterSqlite3Driver } = await import('../dist/drivers/better-sqlite3.js');
-  const Bench = benchTarget(onRun);
+  const lib = libraryOf(name);
+  const betterSqlite3Driver = await lib.betterSqlite3Driver();
+  const Bench = benchTarget(onRun, lib.defineTarget);
   const dir = join(tmpdir(), `async-task-bench-${schema}`);
   const file = join(dir, 'tasks.db');
   let db;
@@ -215,7 +228,7 @@ async function asyncTaskSqlite(name, schema, onRun) {
   let worker;
   const open = () => {
     db = new Database(file);
-    tasks = new AsyncTask({ driver: betterSqlite3Driver(db), targets: [Bench] });
+    tasks = new lib.AsyncTask({ driver: betterSqlite3Driver(db), targets: [Bench] });
   };
   return {
     name,
@@ -346,8 +359,8 @@ export async function makeSystem(name, schema, onRun) {
   if (/^async-task(-tuned)?(-baseline)?$/.test(name)) {
     return asyncTaskPg(name, schema, onRun);
   }
-  if (name === 'async-task-mysql') return asyncTaskMysql(name, schema, onRun);
-  if (name === 'async-task-sqlite') return asyncTaskSqlite(name, schema, onRun);
+  if (/^async-task-mysql(-baseline)?$/.test(name)) return asyncTaskMysql(name, schema, onRun);
+  if (/^async-task-sqlite(-baseline)?$/.test(name)) return asyncTaskSqlite(name, schema, onRun);
   if (name === 'graphile-worker') return graphileWorker(name, schema, onRun);
   throw new Error(`unknown system ${name}; one of ${systemNames.join(', ')}`);
 }
