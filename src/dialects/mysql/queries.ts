@@ -13,7 +13,14 @@
 // epoch milliseconds (see `columns`), so neither the client's `timezone` option nor the session's
 // time_zone touches a stored value. Parameters are positional `?`, substituted in text order.
 
-import { columns, epochMs, idempotenceKey, leaseList, text } from './sql-parts.js';
+import {
+  columns,
+  epochMs,
+  idempotenceKey,
+  leaseList,
+  outcomeAssignments,
+  text,
+} from './sql-parts.js';
 
 // One row per VALUES tuple (attemptInsertManyRow, repeated once per row: the only statement whose
 // text depends on its input), inserted and numbered in order, each marked as being enqueued (the
@@ -181,17 +188,7 @@ UPDATE JSON_TABLE(?, '$[*]' COLUMNS (
     delay_ms BIGINT PATH '$.delayMs',
     error ${text} PATH '$.error')) AS o
   STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = o.attempt_id
-SET t.status = CASE WHEN t.cancel_requested_at IS NULL THEN o.status ELSE 'expired' END,
-  t.completed_at = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
-    ELSE UTC_TIMESTAMP(3) END,
-  t.scheduled_at = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL
-    THEN UTC_TIMESTAMP(3) + INTERVAL o.delay_ms * 1000 MICROSECOND ELSE t.scheduled_at END,
-  t.last_error = CASE WHEN t.cancel_requested_at IS NULL THEN COALESCE(o.error, t.last_error)
-    ELSE 'Cancelled' END,
-  t.progress = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
-    ELSE t.progress END,
-  t.progress_message = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
-    ELSE t.progress_message END,
+SET ${outcomeAssignments}
   t.locked_by = ?, t.locked_until = CAST(? AS DATETIME(3)), t.updated_at = UTC_TIMESTAMP(3)
 WHERE t.status = 'running' AND t.locked_by = ? AND t.num_attempts = o.num_attempts`;
 

@@ -2,7 +2,7 @@
 // conventions they follow: the completion of runs that did not succeed, and the rescue of expired
 // leases. Succeeded runs keep their own statement, attemptCompleteMany, which touches no history.
 
-import { epochMs, text } from './sql-parts.js';
+import { epochMs, outcomeAssignments, text } from './sql-parts.js';
 
 /**
  * `t.runs` with `entry` (a JSON_OBJECT) appended, keeping at most 20 entries: every entry is
@@ -28,17 +28,7 @@ UPDATE JSON_TABLE(?, '$[*]' COLUMNS (
     started_at BIGINT PATH '$.startedAt',
     ended_at BIGINT PATH '$.endedAt')) AS o
   STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = o.attempt_id
-SET t.status = CASE WHEN t.cancel_requested_at IS NULL THEN o.status ELSE 'expired' END,
-  t.completed_at = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
-    ELSE UTC_TIMESTAMP(3) END,
-  t.scheduled_at = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL
-    THEN UTC_TIMESTAMP(3) + INTERVAL o.delay_ms * 1000 MICROSECOND ELSE t.scheduled_at END,
-  t.last_error = CASE WHEN t.cancel_requested_at IS NULL THEN COALESCE(o.error, t.last_error)
-    ELSE 'Cancelled' END,
-  t.progress = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
-    ELSE t.progress END,
-  t.progress_message = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
-    ELSE t.progress_message END,
+SET ${outcomeAssignments}
   t.runs = ${appended(`JSON_OBJECT('n', o.num_attempts, 'by', ?, 'startedAt', o.started_at,
     'endedAt', COALESCE(o.ended_at, ${epochMs('UTC_TIMESTAMP(3)')}),
     'outcome', CASE WHEN t.cancel_requested_at IS NOT NULL OR o.status = 'expired' THEN 'cancelled'

@@ -28,3 +28,18 @@ export const leaseList = `JSON_TABLE(?, '$[*]' COLUMNS (
 export function idempotenceKey(alias: string): string {
   return `UNHEX(SHA2(CONCAT(${alias}.target, 0x00, ${alias}.method_name, 0x00, ${alias}.idempotence_token), 256))`;
 }
+
+// The assignments of a fenced completion that every outcome shares, written once for
+// attemptCompleteMany (queries.ts) and attemptCompleteUnsucceededMany (run-queries.ts), whose
+// comments say why each is so: a cancel requested meanwhile wins, a retry clears the progress.
+export const outcomeAssignments = `t.status = CASE WHEN t.cancel_requested_at IS NULL THEN o.status ELSE 'expired' END,
+  t.completed_at = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
+    ELSE UTC_TIMESTAMP(3) END,
+  t.scheduled_at = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL
+    THEN UTC_TIMESTAMP(3) + INTERVAL o.delay_ms * 1000 MICROSECOND ELSE t.scheduled_at END,
+  t.last_error = CASE WHEN t.cancel_requested_at IS NULL THEN COALESCE(o.error, t.last_error)
+    ELSE 'Cancelled' END,
+  t.progress = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
+    ELSE t.progress END,
+  t.progress_message = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
+    ELSE t.progress_message END,`;

@@ -2,6 +2,7 @@
 // double-quoted table name, filled in once per table (see bindStatements).
 
 import { attemptColumns } from '../attempt-rows.js';
+import { outcomeAssignments } from './sql-parts.js';
 
 /**
  * Every column, as the row mapper expects them. Timestamps travel as epoch milliseconds: parsing a
@@ -163,17 +164,7 @@ const fence = (alias: string): string => `t.id = ${alias}.id
 // while this waited on the row is seen.
 export const attemptCompleteMany = `
 UPDATE {{table}} AS t
-SET status = CASE WHEN t.cancel_requested_at IS NULL THEN o.status ELSE 'expired' END,
-  completed_at = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
-    ELSE now() END,
-  scheduled_at = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL
-    THEN now() + o.delay_ms * interval '1 millisecond' ELSE t.scheduled_at END,
-  last_error = CASE WHEN t.cancel_requested_at IS NULL THEN coalesce(o.error, t.last_error)
-    ELSE 'Cancelled' END,
-  progress = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
-    ELSE t.progress END,
-  progress_message = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
-    ELSE t.progress_message END,
+SET ${outcomeAssignments}
   locked_by = NULL, locked_until = NULL, updated_at = now()
 FROM json_to_recordset($2::json)
   AS o(id bigint, num_attempts int, status text, delay_ms bigint, error text)

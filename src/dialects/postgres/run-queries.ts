@@ -3,6 +3,7 @@
 // statement, attemptCompleteMany in queries.ts, which touches no history.
 
 import { attemptColumns } from '../attempt-rows.js';
+import { outcomeAssignments } from './sql-parts.js';
 
 /** Every column as the row mapper expects them (as queries.ts's `columns`). */
 const columns = attemptColumns(
@@ -26,17 +27,7 @@ function appended(entry: string): string {
 // The entry's error is what last_error becomes.
 export const attemptCompleteUnsucceededMany = `
 UPDATE {{table}} AS t
-SET status = CASE WHEN t.cancel_requested_at IS NULL THEN o.status ELSE 'expired' END,
-  completed_at = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
-    ELSE now() END,
-  scheduled_at = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL
-    THEN now() + o.delay_ms * interval '1 millisecond' ELSE t.scheduled_at END,
-  last_error = CASE WHEN t.cancel_requested_at IS NULL THEN coalesce(o.error, t.last_error)
-    ELSE 'Cancelled' END,
-  progress = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
-    ELSE t.progress END,
-  progress_message = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
-    ELSE t.progress_message END,
+SET ${outcomeAssignments}
   runs = ${appended(`jsonb_build_object('n', o.num_attempts, 'by', $1::text,
     'startedAt', o.started_at_ms,
     'endedAt', coalesce(o.ended_at_ms, round(extract(epoch FROM now()) * 1000)),

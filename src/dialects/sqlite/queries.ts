@@ -14,15 +14,11 @@
 // is the process's clock); it is fixed for the length of one statement. Parameters are numbered
 // here (`?1`, some used twice); bindStatements sends plain `?` with the parameters in that order,
 // which every client binds from an array. Lists travel as one JSON text read with json_each.
+import { columns, nowMs, outcomeAssignments } from './sql-parts.js';
 
 /** The current time in whole milliseconds. `subsec` needs SQLite 3.42; round() undoes float error. */
-const nowMs = `CAST(round(unixepoch('subsec') * 1000) AS INTEGER)`;
 
 /** Every column, as the row mapper expects them; the id as text, so 64-bit ids survive. */
-const columns = `CAST(id AS TEXT) AS id, target, method_name, method_args, encryptor, status,
-  num_attempts, max_attempts, queue, priority, idempotence_token, scheduled_at, completed_at,
-  locked_by, locked_until, last_error, progress, progress_message, created_at, updated_at,
-  trace_context`;
 
 // One row per element of the JSON array ?1, in array order. The write lock makes the check of
 // the unique idempotence index and the insert one step, so racing enqueuers (other connections or
@@ -208,17 +204,7 @@ WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(?1))`;
 // requested ends expired whatever the run said (a retry would run a cancelled task).
 export const attemptCompleteMany = `
 UPDATE {{table}} AS t
-SET status = CASE WHEN t.cancel_requested_at IS NULL THEN o.status ELSE 'expired' END,
-  completed_at = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
-    ELSE ${nowMs} END,
-  scheduled_at = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL
-    THEN ${nowMs} + o.delay_ms ELSE t.scheduled_at END,
-  last_error = CASE WHEN t.cancel_requested_at IS NULL THEN coalesce(o.error, t.last_error)
-    ELSE 'Cancelled' END,
-  progress = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
-    ELSE t.progress END,
-  progress_message = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
-    ELSE t.progress_message END,
+SET ${outcomeAssignments}
   locked_by = NULL, locked_until = NULL, updated_at = ${nowMs}
 FROM (
   SELECT CAST(value ->> 'id' AS INTEGER) AS id, value ->> 'numAttempts' AS num_attempts,

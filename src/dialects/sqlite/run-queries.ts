@@ -2,15 +2,7 @@
 // runs that did not succeed, and the rescue of expired leases. Succeeded runs keep their own
 // statement, attemptCompleteMany in queries.ts, which touches no history. Locking as queries.ts
 // says: each is one statement under the write lock.
-
-/** The current time in whole milliseconds (as queries.ts's `nowMs`). */
-const nowMs = `CAST(round(unixepoch('subsec') * 1000) AS INTEGER)`;
-
-/** Every column, as the row mapper expects them (as queries.ts's `columns`). */
-const columns = `CAST(id AS TEXT) AS id, target, method_name, method_args, encryptor, status,
-  num_attempts, max_attempts, queue, priority, idempotence_token, scheduled_at, completed_at,
-  locked_by, locked_until, last_error, progress, progress_message, created_at, updated_at,
-  trace_context`;
+import { columns, nowMs, outcomeAssignments } from './sql-parts.js';
 
 /**
  * `runs` with `entry` (a JSON object) appended, keeping at most 20 entries: every entry is
@@ -27,17 +19,7 @@ function appended(runs: string, entry: string): string {
 // (?1); n, the attempt count it matched. The entry's error is what last_error becomes.
 export const attemptCompleteUnsucceededMany = `
 UPDATE {{table}} AS t
-SET status = CASE WHEN t.cancel_requested_at IS NULL THEN o.status ELSE 'expired' END,
-  completed_at = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
-    ELSE ${nowMs} END,
-  scheduled_at = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL
-    THEN ${nowMs} + o.delay_ms ELSE t.scheduled_at END,
-  last_error = CASE WHEN t.cancel_requested_at IS NULL THEN coalesce(o.error, t.last_error)
-    ELSE 'Cancelled' END,
-  progress = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
-    ELSE t.progress END,
-  progress_message = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
-    ELSE t.progress_message END,
+SET ${outcomeAssignments}
   runs = ${appended(
     't.runs',
     `json_object('n', o.num_attempts, 'by', ?1, 'startedAt', o.started_at,
