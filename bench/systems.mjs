@@ -37,7 +37,7 @@ const libraryOf = (name) => {
   if (!baseline) throw new Error(`${name} needs ASYNC_TASK_BASELINE=<a built checkout>`);
   return baseline;
 };
-const { AsyncTask, defineTarget } = current;
+const { defineTarget } = current;
 
 export const databaseUrl =
   process.env.ASYNC_TASK_BENCH_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
