@@ -106,6 +106,8 @@ for (const fixture of fixtures) {
       const first = track(tasks.worker({ id: 'worker-b-first' }));
       const second = track(tasks.worker({ id: 'worker-a-second', queues: ['other'] }));
       await first.start();
+      // SQLite's clock counts milliseconds: two starts within one would tie.
+      await new Promise((resolve) => setTimeout(resolve, 5));
       await second.start();
 
       const listed = await tasks.workers();

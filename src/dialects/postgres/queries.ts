@@ -206,7 +206,7 @@ WHERE id = $3 AND status = 'running' AND locked_by = $4 AND num_attempts = $5`;
 export const attemptSetFinalIfPending = `
 UPDATE {{table}} SET status = $2, completed_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'pending'
-RETURNING ${columns()}`;
+RETURNING ${columns()}, runs`;
 
 // Pending: expired at once. Running: marked (the first request's time is kept) and the workers
 // told at commit, on the channel they LISTEN on for due work (payload `cancel <id>`, which no
@@ -221,7 +221,7 @@ UPDATE {{table}} SET
   cancel_requested_at = CASE WHEN status = 'running' THEN coalesce(cancel_requested_at, now()) END,
   updated_at = now()
 WHERE id = $1 AND status IN ('pending', 'running')
-RETURNING ${columns()},
+RETURNING ${columns()}, runs,
   (CASE WHEN status = 'running' THEN pg_notify('{{channel}}', 'cancel ' || id) END) IS NULL
     AS notified`;
 
@@ -239,7 +239,7 @@ UPDATE {{table}} SET status = 'pending', completed_at = NULL, scheduled_at = now
   max_attempts = greatest(max_attempts, num_attempts + 1), progress = NULL, progress_message = NULL,
   updated_at = now()
 WHERE id = $1 AND status IN ('failed', 'expired')
-RETURNING ${columns()}`;
+RETURNING ${columns()}, runs`;
 
 // Oldest first along the primary key (no index on completed_at: it would cost every completion);
 // bounded batches keep each delete short, SKIP LOCKED never waits on a row being changed.

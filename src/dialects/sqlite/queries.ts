@@ -251,7 +251,7 @@ WHERE id = CAST(?3 AS INTEGER) AND status = 'running' AND locked_by = ?4 AND num
 export const attemptSetFinalIfPending = `
 UPDATE {{table}} SET status = ?2, completed_at = ${nowMs}, updated_at = ${nowMs}
 WHERE id = CAST(?1 AS INTEGER) AND status = 'pending'
-RETURNING ${columns}`;
+RETURNING ${columns}, runs`;
 
 // Pending: expired at once; running: marked (the first request's time kept), for its worker's
 // next look. One statement under the write lock, so a claim either leased the row before (it is
@@ -264,7 +264,7 @@ UPDATE {{table}} SET
   cancel_requested_at = CASE WHEN status = 'running' THEN coalesce(cancel_requested_at, ${nowMs}) END,
   updated_at = ${nowMs}
 WHERE id = CAST(?1 AS INTEGER) AND status IN ('pending', 'running')
-RETURNING ${columns}`;
+RETURNING ${columns}, runs`;
 
 // The held attempts whose cancel was requested: primary-key lookups, a read.
 export const attemptListCancelRequested = `
@@ -282,7 +282,7 @@ UPDATE {{table}} SET status = 'pending', completed_at = NULL, scheduled_at = ${n
   max_attempts = max(max_attempts, num_attempts + 1), progress = NULL, progress_message = NULL,
   updated_at = ${nowMs}
 WHERE id = CAST(?1 AS INTEGER) AND status IN ('failed', 'expired')
-RETURNING ${columns}`;
+RETURNING ${columns}, runs`;
 
 // Oldest first along the primary key (no index on completed_at: it would cost every completion);
 // bounded batches keep each hold of the write lock short, so enqueuers and claimers wait little.
