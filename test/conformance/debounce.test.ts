@@ -12,7 +12,7 @@ import {
   type TaskContext,
 } from '../../src/index.js';
 import { caughtSync } from '../harness/caught.js';
-import { fixtures } from '../harness/dialects.js';
+import { fixtures, itOnlyOn } from '../harness/dialects.js';
 import { itRequires } from '../harness/it-requires.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { useHarness } from '../harness/use-harness.js';
@@ -219,12 +219,12 @@ for (const fixture of fixtures) {
       expect(await harness().countAttempts()).toBe(0);
     });
 
-    const wakeTest =
-      fixture.dialect === 'postgres'
-        ? itRequires(fixture, 'listen')
-        : (name: string, body: () => Promise<void>) =>
-            it.skip(`${name} [skipped on ${fixture.label}: no NOTIFY on ${fixture.dialect}]`, body);
-    wakeTest(
+    itOnlyOn(
+      fixture,
+      fixtures.filter((f) => f.dialect === 'postgres').map((f) => f.label),
+      `${fixture.dialect} has no NOTIFY (its workers find a replaced attempt by polling)`,
+      'listen',
+    )(
       'a replace that makes the attempt due wakes a listening worker of another AsyncTask',
       async () => {
         const { target, ran } = digestTarget();
