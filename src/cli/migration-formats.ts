@@ -26,8 +26,8 @@ export const formatWriters: Record<MigrationFormat, (input: FormatInput) => Outp
     input.scripts.flatMap((script, i) => {
       const base = `${timestamp(input.now, i)}_${input.stem(script)}`;
       return [
-        { path: `${base}.up.sql`, content: sqlFile(input, script, script.up) },
-        { path: `${base}.down.sql`, content: sqlFile(input, script, script.down) },
+        { path: `${base}.up.sql`, content: sqlFile(input, script, script.up, clientScript) },
+        { path: `${base}.down.sql`, content: sqlFile(input, script, script.down, clientScript) },
       ];
     }),
   knex: (input) =>
@@ -78,9 +78,12 @@ export const formatWriters: Record<MigrationFormat, (input: FormatInput) => Outp
     const files: OutputFile[] = input.scripts.flatMap((script, i) => {
       const folder = `${timestamp(input.now, i)}_${input.stem(script)}`;
       return [
-        { path: `${folder}/migration.sql`, content: sqlFile(input, script, script.up) },
+        {
+          path: `${folder}/migration.sql`,
+          content: sqlFile(input, script, script.up, serverScript),
+        },
         // Prisma applies no down migrations; kept beside, for `prisma db execute --file`.
-        { path: `${folder}/down.sql`, content: sqlFile(input, script, script.down) },
+        { path: `${folder}/down.sql`, content: sqlFile(input, script, script.down, serverScript) },
       ];
     });
     if (input.read('migration_lock.toml') === undefined) {
@@ -144,12 +147,32 @@ function header(input: FormatInput, script: MigrationScript, comment: string): s
   ];
 }
 
+/**
+ * How a statement ends in a script. `clientScript`: the plain SQL files, which the database's
+ * command-line client applies; `mysql` cuts them at every `;`, so a statement holding some (a
+ * stored procedure's body) goes between DELIMITER commands. Prisma sends its migration.sql to the
+ * server as one multi-statement text, which the server parses whole: DELIMITER, a command of the
+ * `mysql` client only, would be an error there.
+ */
+type Terminate = (input: FormatInput, statement: string) => string;
+
+const clientScript: Terminate = (input, statement) =>
+  input.dialect === 'mysql' && statement.includes(';')
+    ? `DELIMITER //\n${statement}//\nDELIMITER ;`
+    : `${statement};`;
+
+const serverScript: Terminate = (_input, statement) => `${statement};`;
+
 function sqlFile(
   input: FormatInput,
   script: MigrationScript,
   statements: readonly string[],
+  terminate: Terminate,
 ): string {
-  const body = statements.length === 0 ? ['-- (nothing to undo)'] : statements.map((s) => `${s};`);
+  const body =
+    statements.length === 0
+      ? ['-- (nothing to undo)']
+      : statements.map((statement) => terminate(input, statement));
   return `${[...header(input, script, '--'), '', ...body].join('\n')}\n`;
 }
 

@@ -245,7 +245,10 @@ export function newerSchemaError(
 /**
  * A migration file's text with its placeholders filled in, split into statements for clients
  * that prepare one at a time: comment lines are dropped and the text is cut where a line ends
- * with `;` outside a `$$` body (our files keep to that, and no comment line ends with one).
+ * with `;` outside a body (our files keep to that, and no comment line ends with one). A body is
+ * PostgreSQL's `$$ … $$`, or a MySQL compound statement's, from a line `BEGIN` to a line `END;`
+ * (unindented, and alone on their lines: the blocks nested inside are indented), which MySQL has
+ * no other way to delimit; its comment lines are dropped too.
  */
 export function renderStatements(
   sql: string,
@@ -254,10 +257,13 @@ export function renderStatements(
   const statements: string[] = [];
   let current: string[] = [];
   let inBody = false;
+  let inBlock = false;
   for (const line of fill(sql, substitutions).split('\n')) {
     if (!inBody && /^\s*--/.test(line)) continue;
     if ((line.match(/\$\$/g)?.length ?? 0) % 2 === 1) inBody = !inBody;
-    if (!inBody && /;[ \t]*$/.test(line)) {
+    if (!inBody && line === 'BEGIN') inBlock = true;
+    if (inBlock && line === 'END;') inBlock = false;
+    if (!inBody && !inBlock && /;[ \t]*$/.test(line)) {
       current.push(line.replace(/;[ \t]*$/, ''));
       statements.push(current.join('\n').trim());
       current = [];

@@ -7,8 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import knexFactory, { type Knex } from 'knex';
+import mysql from 'mysql2/promise';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeMigrations } from '../../src/cli/commands/migrations.js';
+import { adHoc } from '../../src/dialects/statements.js';
 import type { MigrationFormat } from '../../src/facade/schema-check.js';
 import { AsyncTask, SchemaOutdatedError } from '../../src/index.js';
 import { caught } from '../harness/caught.js';
@@ -59,16 +61,45 @@ function tasksFor(target: Target, schema: 'managed' | { external: MigrationForma
   return { tasks, notes, ran };
 }
 
-/** The table passes the external check and the managed one, and enqueue + runDue work. */
-async function expectAccepted(target: Target, format: MigrationFormat, out: string): Promise<void> {
+/**
+ * The table passes the external check and the managed one, and enqueue + runDue work; so does
+ * enqueueing from SQL (PostgreSQL's function, MySQL's procedure), which the tool created too.
+ */
+async function expectAccepted(
+  dialect: DialectName,
+  target: Target,
+  format: MigrationFormat,
+  out: string,
+): Promise<void> {
   const external = tasksFor(target, { external: format, out });
   expect(await external.tasks.migrate()).toEqual({ applied: [] });
   await target.harness.transaction((tx) =>
     external.tasks.enqueue(tx, external.notes.write, { text: format }),
   );
-  expect(await external.tasks.runDue()).toMatchObject({ succeeded: 1, failed: 0 });
-  expect(external.ran).toEqual([format]);
+  const fromSql = await enqueueFromSql(dialect, target, `${format} from SQL`);
+  expect(await external.tasks.runDue()).toMatchObject({
+    succeeded: fromSql ? 2 : 1,
+    failed: 0,
+  });
+  expect(external.ran).toEqual(fromSql ? [format, `${format} from SQL`] : [format]);
   expect(await tasksFor(target, 'managed').tasks.migrate()).toEqual({ applied: [] });
+}
+
+/** Enqueues Notes.write(text) through the table's SQL enqueue; false where there is none. */
+async function enqueueFromSql(
+  dialect: DialectName,
+  target: Target,
+  text: string,
+): Promise<boolean> {
+  if (dialect === 'sqlite') return false;
+  const enqueue =
+    dialect === 'postgres'
+      ? `SELECT "${target.namespace}"."async_task_attempts_enqueue"('Notes', 'write', $1::jsonb, '{}')`
+      : `CALL \`${target.namespace}\`.\`async_task_attempts_enqueue\`('Notes', 'write', ?, NULL, @id)`;
+  await target.harness.driver.run((connection) =>
+    connection.query(adHoc(enqueue), [JSON.stringify({ text })]),
+  );
+  return true;
 }
 
 function knexFor(dialect: DialectName, target: Target): Knex {
@@ -133,8 +164,11 @@ const apply: Record<
   },
   // `prisma migrate deploy` needs Prisma's schema-engine binary, which it downloads on first use
   // (binaries.prisma.sh), out of reach here: each folder's migration.sql goes, in folder order,
-  // through the database's command-line client instead, as one script, as Prisma runs it.
-  prisma(dialect, target, out) {
+  // through the database's command-line client instead, as one script, as Prisma runs it. On
+  // MySQL, Prisma sends the script to the server as one multi-statement text (the schema engine's
+  // apply_migration_script), which the server parses whole, stored procedure bodies included;
+  // the `mysql` client would cut it at every `;`. So there it goes through mysql2 the same way.
+  async prisma(dialect, target, out) {
     const folders = readdirSync(out, { withFileTypes: true })
       .filter((entry) => entry.isDirectory())
       .map((entry) => entry.name)
@@ -142,8 +176,11 @@ const apply: Record<
     expect(readFileSync(join(out, 'migration_lock.toml'), 'utf8')).toContain(
       `provider = "${{ postgres: 'postgresql', mysql: 'mysql', sqlite: 'sqlite' }[dialect]}"`,
     );
-    for (const folder of folders) runScript(dialect, target, join(out, folder, 'migration.sql'));
-    return Promise.resolve();
+    for (const folder of folders) {
+      const file = join(out, folder, 'migration.sql');
+      if (dialect === 'mysql') await runMultiStatementScript(target, file);
+      else runScript(dialect, target, file);
+    }
   },
   // drizzle-kit itself, as the printed hint says (`npx drizzle-kit migrate`), with a config of
   // the kind a user keeps beside the folder.
@@ -184,6 +221,19 @@ function runScript(dialect: DialectName, target: Target, file: string): void {
   }
 }
 
+/** Sends one SQL script to MySQL as a single multi-statement text, as Prisma's schema engine does. */
+async function runMultiStatementScript(target: Target, file: string): Promise<void> {
+  const connection = await mysql.createConnection({
+    uri: mysqlUrlFor(target.namespace!),
+    multipleStatements: true,
+  });
+  try {
+    await connection.query(readFileSync(file, 'utf8'));
+  } finally {
+    await connection.end();
+  }
+}
+
 const formats: readonly MigrationFormat[] = ['sql', 'knex', 'typeorm', 'prisma', 'drizzle'];
 
 for (const dialect of ['postgres', 'mysql', 'sqlite'] as const) {
@@ -209,7 +259,7 @@ for (const dialect of ['postgres', 'mysql', 'sqlite'] as const) {
 
         await apply[format](dialect, target, out);
 
-        await expectAccepted(target, format, out);
+        await expectAccepted(dialect, target, format, out);
         // Written again: nothing new.
         expect(
           writeMigrations({ dialect, format, out, table: target.harness.table }).written,
@@ -249,7 +299,7 @@ for (const dialect of ['postgres', 'mysql', 'sqlite'] as const) {
 
       expect(writeMigrations({ dialect, format: 'knex', out, table }).versions).toEqual([latest]);
       await apply.knex(dialect, target, out);
-      await expectAccepted(target, 'knex', out);
+      await expectAccepted(dialect, target, 'knex', out);
       expect(await caught(tasks.uninstall())).toMatchObject({ code: 'CONFIG' });
     });
 

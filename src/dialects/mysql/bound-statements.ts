@@ -51,6 +51,14 @@ export function workersTable(table: TableName): TableName {
   return derivedTable(table, '_workers');
 }
 
+/**
+ * The procedure enqueueing from SQL (migration 0007): `<name>_enqueue`, shortened like the tables
+ * above where that passes 64 characters, MySQL's limit on routine names too.
+ */
+export function enqueueProcedure(table: TableName): TableName {
+  return derivedTable(table, '_enqueue');
+}
+
 /** Fills the table names into every statement, once per table. */
 export const bindStatements: (table: TableName) => MysqlStatements = statementBinder(
   'async_task_mysql_',

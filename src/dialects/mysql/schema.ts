@@ -11,7 +11,13 @@ import {
 import type { MigrationFile } from '../migration-files.js';
 import { markerText, parseMarker } from '../schema-marker.js';
 import { adHoc } from '../statements.js';
-import { flowTable, quoteTable, startsTable, workersTable } from './bound-statements.js';
+import {
+  enqueueProcedure,
+  flowTable,
+  quoteTable,
+  startsTable,
+  workersTable,
+} from './bound-statements.js';
 
 /** How long migrate() waits for another process's migrate() to finish. */
 const migrateLockTimeoutSeconds = 600;
@@ -122,6 +128,20 @@ export function mysqlSteps(migrations: readonly MigrationFile[]): MigrateSteps {
           objects.push({ label: `table ${quoted}`, drop: `DROP TABLE ${quoted}` });
         }
       }
+      // The procedure of 0007 outlives a dropped table: found by name.
+      const procedure = enqueueProcedure(table);
+      const { rows } = await connection.query(
+        adHoc(
+          `SELECT 1 AS present FROM information_schema.ROUTINES
+           WHERE ROUTINE_SCHEMA = COALESCE(?, DATABASE()) AND ROUTINE_NAME = ?
+             AND ROUTINE_TYPE = 'PROCEDURE'`,
+        ),
+        [procedure.schema, procedure.name],
+      );
+      if (rows.length > 0) {
+        const quoted = quoteTable(procedure);
+        objects.push({ label: `procedure ${quoted}`, drop: `DROP PROCEDURE IF EXISTS ${quoted}` });
+      }
       return objects;
     },
     statements: (sql, table) =>
@@ -130,6 +150,7 @@ export function mysqlSteps(migrations: readonly MigrationFile[]): MigrateSteps {
         '{{flow}}': quoteTable(flowTable(table)),
         '{{starts}}': quoteTable(startsTable(table)),
         '{{workers}}': quoteTable(workersTable(table)),
+        '{{enqueue}}': quoteTable(enqueueProcedure(table)),
       }),
     marked(table, statements, marker) {
       const comment = `COMMENT = '${markerText(marker)}'`;
