@@ -6,6 +6,7 @@ import mysql from 'mysql2/promise';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AsyncTask } from '../../src/index.js';
 import { enqueueProcedure } from '../../src/dialects/mysql/bound-statements.js';
+import { mysql2Driver } from '../../src/drivers/mysql2.js';
 import { caught } from '../harness/caught.js';
 import { mysqlHarness, mysqlUrlFor } from '../harness/mysql.js';
 import { noteTarget } from '../harness/note-target.js';
@@ -363,7 +364,6 @@ describe('MySQL: SQL enqueue procedure', () => {
       connection.query("SET SESSION sql_mode = ''");
     });
     try {
-      const { mysql2Driver } = await import('../../src/drivers/mysql2.js');
       const laxTasks = new AsyncTask({
         driver: mysql2Driver(lax),
         targets: [notes.target],
