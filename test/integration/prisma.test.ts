@@ -420,6 +420,28 @@ describe('mysql/prisma: session', () => {
   });
 });
 
+describe('mysql/prisma: statements the server cannot prepare', () => {
+  let harness: PrismaHarness;
+  beforeEach(async () => {
+    harness = await mysqlPrismaHarness();
+  });
+  afterEach(() => harness.close());
+
+  // MySQL 8 cannot prepare CREATE PROCEDURE (migration 7); MariaDB can, so a statement neither
+  // prepares (PREPARE itself) stands in for it here.
+  it('says to give the MariaDB adapter the text protocol', async () => {
+    const connection = prismaDriver(harness.prisma as unknown as Client).connection(
+      harness.prisma as unknown as Client,
+    );
+    const refused = await caught(connection.query(adHoc("PREPARE s FROM 'SELECT 1'"), []));
+    expect(refused).toBeInstanceOf(DatabaseError);
+    expect((refused as DatabaseError).cause).toMatchObject({ errno: 1295 });
+    expect((refused as Error).message).toContain(
+      'new PrismaMariaDb(url, { useTextProtocol: true })',
+    );
+  });
+});
+
 describe('sqlite/prisma: statements', () => {
   let harness: PrismaHarness;
   beforeEach(async () => {

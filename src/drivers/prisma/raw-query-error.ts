@@ -43,7 +43,7 @@ export function databaseError(dialect: PrismaDialectName, error: unknown): Async
   const reported = reportedByDatabase(error);
   if (reported) {
     return new DatabaseError(
-      `${databaseNames[dialect]} refused the statement: ${reported.message}`,
+      `${databaseNames[dialect]} refused the statement: ${reported.message}${hint(dialect, reported.code)}`,
       {
         cause: new PrismaRawQueryError(reported, dialect, error),
       },
@@ -79,6 +79,16 @@ function reportedByDatabase(
     return { code: meta['code'], message: meta['message'] };
   }
   return null;
+}
+
+/**
+ * What to do about a refusal that comes from Prisma rather than from the statement. MySQL 8 cannot
+ * prepare some statements (CREATE PROCEDURE, which migrate() runs for the MySQL schema's SQL
+ * enqueue; MariaDB prepares it), and the MariaDB adapter prepares every statement by default.
+ */
+function hint(dialect: PrismaDialectName, code: string): string {
+  if (dialect !== 'mysql' || code !== '1295') return '';
+  return " (ER_UNSUPPORTED_PS: Prisma's MariaDB adapter prepares every statement, and the server cannot prepare this one); create the adapter with the text protocol, new PrismaMariaDb(url, { useTextProtocol: true }), or run migrate() with another client";
 }
 
 /** Prisma's message without its "Invalid `prisma.…()` invocation:" preamble, on one line. */
