@@ -55,6 +55,18 @@ export const workerSettings = {
   'async-task-sqlite': {},
   'async-task-mysql-baseline': {},
   'async-task-sqlite-baseline': {},
+  // Flow control (README "Flow control"), one worker with the recommended setting: see `flows`.
+  'async-task-flow-unlimited': { concurrency: 100 },
+  'async-task-flow-limited': { concurrency: 100 },
+  'async-task-flow-keyed': { concurrency: 100 },
+  'async-task-flow-rate': { concurrency: 100 },
+  'async-task-flow-fair': { concurrency: 100 },
+  'async-task-mysql-flow-unlimited': { concurrency: 100 },
+  'async-task-mysql-flow-limited': { concurrency: 100 },
+  'async-task-mysql-flow-keyed': { concurrency: 100 },
+  'async-task-sqlite-flow-unlimited': { concurrency: 100 },
+  'async-task-sqlite-flow-limited': { concurrency: 100 },
+  'async-task-sqlite-flow-keyed': { concurrency: 100 },
   'graphile-worker': {
     concurrentJobs: 100,
     localQueue: { size: 1000 },
@@ -63,6 +75,59 @@ export const workerSettings = {
     pollInterval: 1000,
   },
 };
+
+// Each flow system's `-baseline` twin runs the same flow on the baseline build.
+for (const name of Object.keys(workerSettings)) {
+  if (name.startsWith('async-task-flow-'))
+    workerSettings[`${name}-baseline`] = workerSettings[name];
+}
+
+/**
+ * What the flow systems drain, beside four queues with limits that hold nothing (so every
+ * worker runs the limited claims as a deployment with limits does): `unlimited`, a backlog in a
+ * queue without limits, to compare with async-task-tuned in the same run (a queue without limits
+ * must not get slower); `limited`, a backlog in a queue with `concurrency: 100`; `keyed`, one
+ * whose attempts carry one of 1,000 concurrency keys, one running per key; `rate`, a rate limit
+ * that never binds (the cost of recording starts); `fair`, 100 keys claimed round-robin (its
+ * claims read the queue's whole due backlog: keep its backlog small).
+ */
+const idleLimited = {
+  idle1: { concurrency: 10 },
+  idle2: { keyConcurrency: 2 },
+  idle3: { rateLimit: { limit: 100, periodMs: 1000 } },
+  idle4: { concurrency: 5, fairness: 'key' },
+};
+const flows = {
+  unlimited: { queues: idleLimited, options: () => undefined },
+  limited: {
+    queues: { ...idleLimited, bench: { concurrency: 100 } },
+    options: () => ({ queue: 'bench' }),
+  },
+  keyed: {
+    queues: { ...idleLimited, bench: { keyConcurrency: 1 } },
+    options: (i) => ({ queue: 'bench', concurrencyKey: `k${i % 1000}` }),
+  },
+  rate: {
+    queues: { ...idleLimited, bench: { rateLimit: { limit: 1_000_000, periodMs: 1000 } } },
+    options: () => ({ queue: 'bench' }),
+  },
+  fair: {
+    queues: { ...idleLimited, bench: { fairness: 'key', keyConcurrency: 100 } },
+    options: (i) => ({ queue: 'bench', concurrencyKey: `k${i % 100}` }),
+  },
+};
+const flowOf = (name) => flows[/-flow-(\w+?)(-baseline)?$/.exec(name)?.[1]];
+
+/** An enqueueMany item of task i, with the flow system's enqueue options. */
+function itemOf(name, Bench) {
+  const flow = flowOf(name);
+  return (i) => {
+    const options = flow?.options(i);
+    return options
+      ? { method: Bench.noop, args: payload(i), options }
+      : { method: Bench.noop, args: payload(i) };
+  };
+}
 
 export const systemNames = Object.keys(workerSettings);
 
@@ -83,7 +148,14 @@ function asyncTaskPg(name, schema, onRun) {
   const Bench = benchTarget(onRun, lib.defineTarget);
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
   const table = `${schema}.attempts`;
-  const tasks = new lib.AsyncTask({ driver: lib.pgDriver(pool), targets: [Bench], table });
+  const flow = flowOf(name);
+  const tasks = new lib.AsyncTask({
+    driver: lib.pgDriver(pool),
+    targets: [Bench],
+    table,
+    ...(flow && { queues: flow.queues }),
+  });
+  const item = itemOf(name, Bench);
   let worker;
   return {
     name,
@@ -100,7 +172,7 @@ function asyncTaskPg(name, schema, onRun) {
     async enqueueBulk(client, from, count) {
       await tasks.enqueueMany(
         client,
-        Array.from({ length: count }, (_, j) => ({ method: Bench.noop, args: payload(from + j) })),
+        Array.from({ length: count }, (_, j) => item(from + j)),
       );
     },
     async load(count) {
@@ -163,7 +235,14 @@ async function asyncTaskMysql(name, schema, onRun) {
   const Bench = benchTarget(onRun, lib.defineTarget);
   const pool = mysql.createPool({ uri: mysqlUrl, connectionLimit: 10 });
   const table = `${schema}_attempts`;
-  const tasks = new lib.AsyncTask({ driver: mysql2Driver(pool), targets: [Bench], table });
+  const flow = flowOf(name);
+  const tasks = new lib.AsyncTask({
+    driver: mysql2Driver(pool),
+    targets: [Bench],
+    table,
+    ...(flow && { queues: flow.queues }),
+  });
+  const item = itemOf(name, Bench);
   let worker;
   return {
     name,
@@ -180,7 +259,7 @@ async function asyncTaskMysql(name, schema, onRun) {
           await connection.beginTransaction();
           await tasks.enqueueMany(
             connection,
-            Array.from({ length: n }, (_, j) => ({ method: Bench.noop, args: payload(from + j) })),
+            Array.from({ length: n }, (_, j) => item(from + j)),
           );
           await connection.commit();
         } finally {
@@ -226,9 +305,15 @@ async function asyncTaskSqlite(name, schema, onRun) {
   let db;
   let tasks;
   let worker;
+  const flow = flowOf(name);
+  const item = itemOf(name, Bench);
   const open = () => {
     db = new Database(file);
-    tasks = new lib.AsyncTask({ driver: betterSqlite3Driver(db), targets: [Bench] });
+    tasks = new lib.AsyncTask({
+      driver: betterSqlite3Driver(db),
+      targets: [Bench],
+      ...(flow && { queues: flow.queues }),
+    });
   };
   return {
     name,
@@ -249,7 +334,7 @@ async function asyncTaskSqlite(name, schema, onRun) {
         db.transaction(() => {
           tasks.enqueueMany(
             db,
-            Array.from({ length: n }, (_, j) => ({ method: Bench.noop, args: payload(from + j) })),
+            Array.from({ length: n }, (_, j) => item(from + j)),
           );
         })();
       }
@@ -356,11 +441,15 @@ async function graphileWorker(name, schema, onRun) {
 }
 
 export async function makeSystem(name, schema, onRun) {
-  if (/^async-task(-tuned)?(-baseline)?$/.test(name)) {
+  if (/^async-task(-tuned|-flow-\w+?)?(-baseline)?$/.test(name)) {
     return asyncTaskPg(name, schema, onRun);
   }
-  if (/^async-task-mysql(-baseline)?$/.test(name)) return asyncTaskMysql(name, schema, onRun);
-  if (/^async-task-sqlite(-baseline)?$/.test(name)) return asyncTaskSqlite(name, schema, onRun);
+  if (/^async-task-mysql(-flow-\w+?)?(-baseline)?$/.test(name)) {
+    return asyncTaskMysql(name, schema, onRun);
+  }
+  if (/^async-task-sqlite(-flow-\w+?)?(-baseline)?$/.test(name)) {
+    return asyncTaskSqlite(name, schema, onRun);
+  }
   if (name === 'graphile-worker') return graphileWorker(name, schema, onRun);
   throw new Error(`unknown system ${name}; one of ${systemNames.join(', ')}`);
 }
