@@ -232,14 +232,17 @@ describe('MySQL: SQL enqueue procedure', () => {
   it('from a trigger: the task exists if and only if the transaction commits', async () => {
     const orders = `\`${harness.database}\`.orders`;
     await harness.pool.query(`CREATE TABLE ${orders} (number INT PRIMARY KEY) ENGINE = InnoDB`);
-    await harness.pool.query(`
-      CREATE TRIGGER \`${harness.database}\`.order_placed AFTER INSERT ON ${orders}
-      FOR EACH ROW
-      BEGIN
-        DECLARE attempt_id BIGINT UNSIGNED;
-        CALL ${enqueueProc}('Notes', 'write', JSON_OBJECT('text', CONCAT('order ', NEW.number)),
-          JSON_OBJECT('idempotenceToken', CONCAT('order-', NEW.number)), attempt_id);
-      END`);
+    // The trigger of the README's example, enqueueing with `options` (SQL for a JSON object).
+    const createTrigger = (options: string) =>
+      harness.pool.query(`
+        CREATE TRIGGER \`${harness.database}\`.order_placed AFTER INSERT ON ${orders}
+        FOR EACH ROW
+        BEGIN
+          DECLARE attempt_id BIGINT UNSIGNED;
+          CALL ${enqueueProc}('Notes', 'write', JSON_OBJECT('text', CONCAT('order ', NEW.number)),
+            ${options}, attempt_id);
+        END`);
+    await createTrigger(`JSON_OBJECT('idempotenceToken', CONCAT('order-', NEW.number))`);
 
     await harness.pool.query(`INSERT INTO ${orders} VALUES (7)`);
     const rolledBack = await caught(
@@ -251,14 +254,7 @@ describe('MySQL: SQL enqueue procedure', () => {
     // An enqueue the procedure refuses fails the statement that fired the trigger.
     await harness.pool.query(`ALTER TABLE ${orders} ADD COLUMN queue VARCHAR(200) NULL`);
     await harness.pool.query(`DROP TRIGGER \`${harness.database}\`.order_placed`);
-    await harness.pool.query(`
-      CREATE TRIGGER \`${harness.database}\`.order_placed AFTER INSERT ON ${orders}
-      FOR EACH ROW
-      BEGIN
-        DECLARE attempt_id BIGINT UNSIGNED;
-        CALL ${enqueueProc}('Notes', 'write', JSON_OBJECT('text', CONCAT('order ', NEW.number)),
-          JSON_OBJECT('queue', NEW.queue), attempt_id);
-      END`);
+    await createTrigger(`JSON_OBJECT('queue', NEW.queue)`);
     const refused = await caught(
       harness.pool.query(`INSERT INTO ${orders} VALUES (9, 'no spaces')`),
     );
