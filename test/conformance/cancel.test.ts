@@ -173,21 +173,35 @@ for (const fixture of fixtures) {
       const rows = await x.insert(Array.from({ length: 40 }, () => ({})));
       const claimedIds = new Set<string>();
       const claims: AttemptRecord[] = [];
+      // The two sides race in the middle, but each is sure to reach its own end first: the
+      // claimers start once the newest attempt is cancelled (still pending), and the canceller
+      // goes past the newer half once a few of the oldest are claimed (running). Without these,
+      // a loaded machine let one side finish before the other began.
+      let newestCancelled!: () => void;
+      const cancelStarted = new Promise<void>((resolve) => (newestCancelled = resolve));
+      let someClaimed!: () => void;
+      const claimsStarted = new Promise<void>((resolve) => (someClaimed = resolve));
       const claimer = async (name: string) => {
+        await cancelStarted;
         for (let i = 0; i < 20; i++) {
           const { records } = await x.run((e) => e.attemptClaim(claimParams(name, { limit: 2 })));
           for (const record of records) {
             claimedIds.add(record.id);
             claims.push(record);
           }
-          if (records.length === 0) return;
+          if (claimedIds.size >= 4) someClaimed();
+          if (records.length === 0) break;
         }
+        // Never leave the canceller waiting, whatever the claims found.
+        someClaimed();
       };
       const outcomes = new Map<string, AttemptRecord | null>();
       // Newest first, against claims taking the oldest first: they meet somewhere in between.
       const canceller = async () => {
-        for (const row of [...rows].reverse()) {
+        for (const [index, row] of [...rows].reverse().entries()) {
+          if (index === rows.length / 2) await claimsStarted;
           outcomes.set(row.id, await x.run((e) => e.attemptCancel(row.id)));
+          if (index === 0) newestCancelled();
         }
       };
       await Promise.all([claimer('a'), claimer('b'), canceller()]);

@@ -163,7 +163,9 @@ describe('dashboard queries on a large PostgreSQL table', () => {
     const handle = dashboard(tasks, { authorize: () => true });
     for (const path of ['/api/schedules', '/api/limits', '/schedules']) {
       const timings: number[] = [];
-      for (let run = 0; run < 4; run++) {
+      // Nine runs: the suite runs beside this test, and the best of eight is less at its mercy
+      // than the best of three (once 211 ms on a machine loaded 3.5 times over; 35-46 ms alone).
+      for (let run = 0; run < 9; run++) {
         const started = performance.now();
         const response = await handle(new Request(`http://127.0.0.1${path}`));
         await response.arrayBuffer();
