@@ -10,7 +10,7 @@ import { postgresHarness } from '../harness/postgres.js';
 
 const Noop = defineTarget('FlowCost', { run(_args: { i: number }) {} });
 
-describe('postgres: the reads of a limited claim', () => {
+describe('postgres: the reads and plans of a limited claim', () => {
   let harness: Awaited<ReturnType<typeof postgresHarness>>;
 
   beforeEach(async () => {
@@ -78,18 +78,6 @@ describe('postgres: the reads of a limited claim', () => {
     expect(busy.claimed).toBe(10);
     // Its first look: room * 4 + 256 due rows, plus the few running rows it counts.
     expect(busy.read).toBeLessThan(10 * 4 + 256 + 100);
-  });
-});
-
-describe('postgres: a limited claim finds what it claims by primary key', () => {
-  let harness: Awaited<ReturnType<typeof postgresHarness>>;
-
-  beforeEach(async () => {
-    harness = await postgresHarness();
-  });
-
-  afterEach(async () => {
-    await harness.close();
   });
 
   /**
