@@ -168,7 +168,10 @@ export function isAttemptId(id: string): boolean {
   return idPattern.test(id) && (id.length < 19 || id <= '9223372036854775807');
 }
 
-/** The public view of a record: plain arguments decoded, encrypted ones withheld. */
+/**
+ * The public view of a record: plain arguments decoded, encrypted ones withheld, Dates of its own
+ * (records of one claim share theirs, see ClaimedValues, and user code may change a Date).
+ */
 export function toAttempt(
   record: AttemptRecord,
   decode: (text: string | null) => unknown,
@@ -193,8 +196,8 @@ export function toAttempt(
     queue: record.queue,
     priority: record.priority,
     idempotenceToken: record.idempotenceToken,
-    scheduledAt: record.scheduledAt,
-    completedAt: record.completedAt,
+    scheduledAt: new Date(record.scheduledAt.getTime()),
+    completedAt: record.completedAt && new Date(record.completedAt.getTime()),
     lastError: shownErrorText(record.lastError, record.encryptor !== null),
     progress: record.progress,
     progressMessage: record.progressMessage,
@@ -202,7 +205,7 @@ export function toAttempt(
       record.runs === undefined || record.encryptor === null
         ? (record.runs ?? noRuns)
         : record.runs.map((run) => ({ ...run, error: shownErrorText(run.error, true) })),
-    createdAt: record.createdAt,
-    updatedAt: record.updatedAt,
+    createdAt: new Date(record.createdAt.getTime()),
+    updatedAt: new Date(record.updatedAt.getTime()),
   };
 }

@@ -21,6 +21,13 @@ export interface PipelineHooks {
    * as the table is concerned, and reporting it would count one attempt twice.
    */
   recorded(record: AttemptRecord, result: RunResult, written: boolean): void;
+  /**
+   * False when `recorded` would do nothing with this run's outcome once written: the outcome then
+   * waits to be written without the run's record, which becomes garbage at once instead of living
+   * on until the write (at tens of thousands a second, the most the garbage collector copied).
+   * Absent: always told.
+   */
+  wantsRecorded?(result: RunResult): boolean;
   /** A statement in the background failed; `log`: nobody has logged it yet. */
   error?(error: unknown, during: string, log: boolean): void;
 }

@@ -353,7 +353,9 @@ export class Pipeline {
     if (this.#running.size === 0) this.#onDrained?.();
     if (this.#abandoned.has(held)) return;
     this.#keeper.drop(held);
-    if (result.completion) {
+    if (result.completion && this.#hooks.wantsRecorded?.(result) === false) {
+      this.#completer.add(result.completion);
+    } else if (result.completion) {
       this.#completer.add(result.completion, (written) =>
         this.#hooks.recorded(held.record, result, written),
       );

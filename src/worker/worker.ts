@@ -189,6 +189,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
           this.#runtime.telemetry?.recorded(record, writtenOutcome(result.outcome));
           this.#report(record, result);
         },
+        // A success is reported only to telemetry and to 'succeeded' listeners.
+        wantsRecorded: (result) =>
+          result.outcome !== 'succeeded' ||
+          this.#runtime.telemetry !== null ||
+          this.listenerCount('succeeded') > 0,
         error: (error, during, log) => this.#error(error, during, log),
       },
     });

@@ -207,5 +207,48 @@ for (const fixture of fixtures) {
       await worker.stop();
       expect(await tasks.get(id)).toMatchObject({ status: 'succeeded', numAttempts: 1 });
     });
+
+    it("attempts claimed together each have Dates of their own: a handler changing its attempt's changes no other", async () => {
+      const seen: { createdAt: number; scheduledAt: number }[] = [];
+      const target = defineTarget('Clock', {
+        touch(_args: { n: number }, ctx: TaskContext) {
+          const { attempt } = ctx;
+          seen.push({
+            createdAt: attempt.createdAt.getTime(),
+            scheduledAt: attempt.scheduledAt.getTime(),
+          });
+          attempt.createdAt.setTime(0);
+          attempt.scheduledAt.setTime(0);
+          attempt.updatedAt.setTime(0);
+        },
+      });
+      const tasks = await migratedTasks(harness(), { targets: [target] });
+      // One transaction: one created_at and scheduled_at for all, so one claim takes them together.
+      const enqueued = await harness().transaction((tx) =>
+        tasks.enqueueMany(
+          tx,
+          [1, 2, 3, 4].map((n) => ({ method: target.touch, args: { n } })),
+        ),
+      );
+      const succeeded: { createdAt: number; updatedAt: number }[] = [];
+      const worker = track(tasks.worker({ concurrency: 1, pollIntervalMs: 50 }));
+      worker.on('succeeded', ({ attempt }) =>
+        succeeded.push({
+          createdAt: attempt.createdAt.getTime(),
+          updatedAt: attempt.updatedAt.getTime(),
+        }),
+      );
+      await worker.start();
+      await waitFor('every task to run', () => succeeded.length === 4);
+      await worker.stop();
+      const createdAt = enqueued[0]!.createdAt.getTime();
+      expect(seen).toEqual(
+        enqueued.map((a) => ({ createdAt, scheduledAt: a.scheduledAt.getTime() })),
+      );
+      for (const attempt of succeeded) {
+        expect(attempt.createdAt).toBe(createdAt);
+        expect(attempt.updatedAt).toBeGreaterThan(0);
+      }
+    });
   });
 }

@@ -15,7 +15,7 @@ import type {
   WorkerBeatParams,
 } from '../../seam/executor.js';
 import type { SqlConnection } from '../../seam/sql-connection.js';
-import { claimOrder, compareIds, recordMapper, tokenKey } from '../attempt-rows.js';
+import { ClaimedValues, claimOrder, compareIds, recordMapper, tokenKey } from '../attempt-rows.js';
 import { estimatedStats, exactStats, splitSampled } from '../estimated-stats.js';
 import { matchInserted, missingTokens, replacingRows, splitInserted } from '../match-inserted.js';
 import { ReturningExecutor, type ReturningDialect } from '../returning-executor.js';
@@ -163,7 +163,13 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
     if (!first) return { records: [], now: new Date() };
     const rows = params.traceContext === true ? await this.#traced(claimedRows) : claimedRows;
     const nowMs = first['db_now'] as number;
-    const claimed = { lockedBy: params.lockedBy, nowMs, lockedUntilMs: nowMs + params.leaseMs };
+    const shared = new ClaimedValues();
+    const claimed = {
+      lockedBy: params.lockedBy,
+      lockedUntil: new Date(nowMs + params.leaseMs),
+      updatedAt: new Date(nowMs),
+      shared,
+    };
     return {
       records: rows.map((row) => claimedRecord(row, claimed)).sort(claimOrder),
       now: new Date(nowMs),
@@ -364,33 +370,34 @@ function insertedRecord(params: AttemptInsertParams, row: Record<string, unknown
   };
 }
 
-/** A row the claim returned (see claimedColumns) and what the claim set. */
+/** A row the claim returned (see claimedColumns) and what the claim set, for all its rows. */
 function claimedRecord(
   row: Record<string, unknown>,
-  claim: { lockedBy: string; nowMs: number; lockedUntilMs: number },
+  claim: { lockedBy: string; lockedUntil: Date; updatedAt: Date; shared: ClaimedValues },
 ): AttemptRecord {
+  const { shared } = claim;
   return {
     id: row['id'] as string,
-    target: row['target'] as string,
-    methodName: row['method_name'] as string,
+    target: shared.name(row['target'] as string),
+    methodName: shared.name(row['method_name'] as string),
     methodArgs: row['method_args'] as string | null,
     encryptor: row['encryptor'] as string | null,
     status: 'running',
     numAttempts: row['num_attempts'] as number,
     maxAttempts: row['max_attempts'] as number,
-    queue: row['queue'] as string,
+    queue: shared.name(row['queue'] as string),
     priority: row['priority'] as number,
     idempotenceToken: row['idempotence_token'] as string | null,
-    scheduledAt: new Date(row['scheduled_at'] as number),
+    scheduledAt: shared.date(row['scheduled_at'] as number),
     completedAt: null,
     lockedBy: claim.lockedBy,
-    lockedUntil: new Date(claim.lockedUntilMs),
+    lockedUntil: claim.lockedUntil,
     lastError: row['last_error'] as string | null,
     // Every way back to pending clears progress, so a claimed row has none.
     progress: null,
     progressMessage: null,
-    createdAt: new Date(row['created_at'] as number),
-    updatedAt: new Date(claim.nowMs),
+    createdAt: shared.date(row['created_at'] as number),
+    updatedAt: claim.updatedAt,
     traceContext: (row['trace_context'] ?? null) as string | null,
   };
 }
