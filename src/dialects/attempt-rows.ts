@@ -59,42 +59,6 @@ export function recordMapper(parse: RowParsers): (row: Record<string, unknown>) 
 }
 
 /**
- * One claim's rows, made into records that share what they have in common. A claimed attempt is
- * held from its claim to its written outcome, long enough at tens of thousands a second for the
- * garbage collector to copy it once or twice: four Dates (about 100 bytes each) per attempt were
- * a third of what a drain's worker promoted (`--trace-gc-nvp`). Rows enqueued in one transaction
- * share their created_at and scheduled_at, and a claim returns them side by side; names repeat
- * from claim to claim. The records keep these Dates to themselves: `toAttempt` copies them
- * before user code sees one.
- */
-export class ClaimedValues {
-  /** Kept across claims; cleared whole past this many, which no real set of names reaches. */
-  static readonly #names = new Map<string, string>();
-  static readonly #maxNames = 10_000;
-  #lastMs = Number.NaN;
-  #lastDate: Date | undefined;
-
-  /** The Date of `ms`, the same one as the previous call's when the time is the same. */
-  date(ms: number): Date {
-    if (ms !== this.#lastMs || this.#lastDate === undefined) {
-      this.#lastMs = ms;
-      this.#lastDate = new Date(ms);
-    }
-    return this.#lastDate;
-  }
-
-  /** One string per distinct target, method or queue name. */
-  name(value: string): string {
-    const names = ClaimedValues.#names;
-    const known = names.get(value);
-    if (known !== undefined) return known;
-    if (names.size >= ClaimedValues.#maxNames) names.clear();
-    names.set(value, value);
-    return value;
-  }
-}
-
-/**
  * Every column, as the row mapper expects them, for a select list: `id` and `ms` say how the
  * dialect writes the id (as text) and a time (as epoch milliseconds) under its own name.
  */

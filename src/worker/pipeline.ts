@@ -353,14 +353,12 @@ export class Pipeline {
     if (this.#running.size === 0) this.#onDrained?.();
     if (this.#abandoned.has(held)) return;
     this.#keeper.drop(held);
-    if (result.completion && this.#hooks.wantsRecorded?.(result) === false) {
-      this.#completer.add(result.completion);
-    } else if (result.completion) {
+    if (!result.completion) this.#hooks.recorded(held.record, result, true);
+    else if (this.#hooks.wantsRecorded?.(result) === false) this.#completer.add(result.completion);
+    else {
       this.#completer.add(result.completion, (written) =>
         this.#hooks.recorded(held.record, result, written),
       );
-    } else {
-      this.#hooks.recorded(held.record, result, true);
     }
     this.#hooks.ran?.(held.record, result);
     this.#dispatch();

@@ -15,7 +15,8 @@ import type {
   WorkerBeatParams,
 } from '../../seam/executor.js';
 import type { SqlConnection } from '../../seam/sql-connection.js';
-import { ClaimedValues, claimOrder, compareIds, recordMapper, tokenKey } from '../attempt-rows.js';
+import { claimOrder, compareIds, recordMapper, tokenKey } from '../attempt-rows.js';
+import { ClaimedValues } from '../claimed-values.js';
 import { estimatedStats, exactStats, splitSampled } from '../estimated-stats.js';
 import { matchInserted, missingTokens, replacingRows, splitInserted } from '../match-inserted.js';
 import { ReturningExecutor, type ReturningDialect } from '../returning-executor.js';
@@ -163,13 +164,7 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
     if (!first) return { records: [], now: new Date() };
     const rows = params.traceContext === true ? await this.#traced(claimedRows) : claimedRows;
     const nowMs = first['db_now'] as number;
-    const shared = new ClaimedValues();
-    const claimed = {
-      lockedBy: params.lockedBy,
-      lockedUntil: new Date(nowMs + params.leaseMs),
-      updatedAt: new Date(nowMs),
-      shared,
-    };
+    const claimed = new ClaimedValues(params.lockedBy, nowMs, nowMs + params.leaseMs);
     return {
       records: rows.map((row) => claimedRecord(row, claimed)).sort(claimOrder),
       now: new Date(nowMs),
@@ -371,11 +366,7 @@ function insertedRecord(params: AttemptInsertParams, row: Record<string, unknown
 }
 
 /** A row the claim returned (see claimedColumns) and what the claim set, for all its rows. */
-function claimedRecord(
-  row: Record<string, unknown>,
-  claim: { lockedBy: string; lockedUntil: Date; updatedAt: Date; shared: ClaimedValues },
-): AttemptRecord {
-  const { shared } = claim;
+function claimedRecord(row: Record<string, unknown>, shared: ClaimedValues): AttemptRecord {
   return {
     id: row['id'] as string,
     target: shared.name(row['target'] as string),
@@ -390,14 +381,14 @@ function claimedRecord(
     idempotenceToken: row['idempotence_token'] as string | null,
     scheduledAt: shared.date(row['scheduled_at'] as number),
     completedAt: null,
-    lockedBy: claim.lockedBy,
-    lockedUntil: claim.lockedUntil,
+    lockedBy: shared.lockedBy,
+    lockedUntil: shared.lockedUntil,
     lastError: row['last_error'] as string | null,
     // Every way back to pending clears progress, so a claimed row has none.
     progress: null,
     progressMessage: null,
     createdAt: shared.date(row['created_at'] as number),
-    updatedAt: claim.updatedAt,
+    updatedAt: shared.updatedAt,
     traceContext: (row['trace_context'] ?? null) as string | null,
   };
 }
