@@ -31,6 +31,7 @@ export {
 } from './core/errors.js';
 export type { AsyncTaskErrorCode } from './core/errors.js';
 export type { Logger } from './core/logger.js';
+export type { QueueFlowOptions, RateLimitOptions } from './core/flow.js';
 export type { RetentionOptions } from './core/retention.js';
 export { exponentialBackoff } from './core/retry-policy.js';
 export type { Backoff } from './core/retry-policy.js';

@@ -6,6 +6,8 @@ import {
   AsyncTask,
   defineTarget,
   type Driver,
+  type QueueFlowOptions,
+  type RateLimitOptions,
   type TaskContext,
   type TaskMethod,
 } from '../../src/index.js';
@@ -169,6 +171,15 @@ export function scheduled(driver: Driver<Tx, Tx>): AsyncTask<Tx>[] {
     ],
   });
   return [accepted, refused];
+}
+
+/** Never called: a queue's flow control can be named and built apart from the AsyncTask. */
+export function flowControlled(driver: Driver<Tx, Tx>): AsyncTask<Tx> {
+  const perRecipient: RateLimitOptions = { limit: 1, periodMs: 60_000, perKey: true };
+  const mail: QueueFlowOptions = { concurrency: 5, rateLimit: perRecipient };
+  // @ts-expect-error fairness is by key or not at all
+  const unfair: QueueFlowOptions = { fairness: 'queue' };
+  return new AsyncTask({ driver, targets: [Shop], queues: { mail, push: unfair } });
 }
 
 /** Never called: telemetry from async-task/opentelemetry is what the AsyncTask takes. */
