@@ -1,4 +1,5 @@
 import { parseRuns, type AttemptRecord, type AttemptStatus } from '../core/attempt.js';
+import type { ClaimedValues } from './claimed-values.js';
 
 /**
  * How a dialect's client hands back the values the row mapper converts: ids (text, so 64-bit ids
@@ -23,25 +24,43 @@ export const convertingParsers: RowParsers = {
  * per dialect; it allocates nothing per row beyond the record and its dates.
  */
 export function recordMapper(parse: RowParsers): (row: Record<string, unknown>) => AttemptRecord {
-  const { id, number, date } = parse;
-  const optionalDate = (value: unknown): Date | null =>
-    value === null || value === undefined ? null : date(value);
-  return (row) => ({
+  const build = recordBuilder(parse);
+  const own = (name: string): string => name;
+  return (row) => build(row, parse.date, own);
+}
+
+/** The row mapper for the rows of one claim: their Dates and names shared (see ClaimedValues). */
+export function claimedRecordMapper(
+  parse: RowParsers,
+): (row: Record<string, unknown>, shared: ClaimedValues) => AttemptRecord {
+  const build = recordBuilder(parse);
+  return (row, shared) => build(row, shared.date, shared.name);
+}
+
+function recordBuilder(
+  parse: RowParsers,
+): (
+  row: Record<string, unknown>,
+  date: (value: unknown) => Date,
+  name: (value: string) => string,
+) => AttemptRecord {
+  const { id, number } = parse;
+  return (row, date, name) => ({
     id: id(row['id']),
-    target: row['target'] as string,
-    methodName: row['method_name'] as string,
+    target: name(row['target'] as string),
+    methodName: name(row['method_name'] as string),
     methodArgs: row['method_args'] as string | null,
     encryptor: row['encryptor'] as string | null,
     status: row['status'] as AttemptStatus,
     numAttempts: number(row['num_attempts']),
     maxAttempts: number(row['max_attempts']),
-    queue: row['queue'] as string,
+    queue: name(row['queue'] as string),
     priority: number(row['priority']),
     idempotenceToken: row['idempotence_token'] as string | null,
     scheduledAt: date(row['scheduled_at']),
-    completedAt: optionalDate(row['completed_at']),
-    lockedBy: row['locked_by'] as string | null,
-    lockedUntil: optionalDate(row['locked_until']),
+    completedAt: row['completed_at'] == null ? null : date(row['completed_at']),
+    lockedBy: row['locked_by'] == null ? null : name(row['locked_by'] as string),
+    lockedUntil: row['locked_until'] == null ? null : date(row['locked_until']),
     lastError: row['last_error'] as string | null,
     // PostgreSQL's `real` comes back as the nearest double (0.4 as 0.4000000059604645): progress
     // is written to a millionth, so rounding to a millionth gives back what was written.

@@ -11,35 +11,26 @@ export class ClaimedValues {
   /** Kept across claims; cleared whole past this many, which no real set of names reaches. */
   static readonly #names = new Map<string, string>();
   static readonly #maxNames = 10_000;
-  readonly lockedBy: string;
-  /** The lease's end and the row's update time: the same for every row of the claim. */
-  readonly lockedUntil: Date;
-  readonly updatedAt: Date;
-  #lastMs = Number.NaN;
-  #lastDate: Date | undefined;
+  readonly #dates = new Map<number, Date>();
 
-  constructor(lockedBy: string, nowMs: number, lockedUntilMs: number) {
-    this.lockedBy = lockedBy;
-    this.updatedAt = new Date(nowMs);
-    this.lockedUntil = new Date(lockedUntilMs);
-  }
-
-  /** The Date of `ms`, the same one as the previous call's when the time is the same. */
-  date(ms: number): Date {
-    if (ms !== this.#lastMs || this.#lastDate === undefined) {
-      this.#lastMs = ms;
-      this.#lastDate = new Date(ms);
+  /** The Date of a time (epoch milliseconds, as a number or numeric text): one per distinct time. */
+  readonly date = (value: unknown): Date => {
+    const ms = Number(value);
+    let date = this.#dates.get(ms);
+    if (date === undefined) {
+      date = new Date(ms);
+      this.#dates.set(ms, date);
     }
-    return this.#lastDate;
-  }
+    return date;
+  };
 
-  /** One string per distinct target, method or queue name. */
-  name(value: string): string {
+  /** One string per distinct target, method, queue or worker name. */
+  readonly name = (value: string): string => {
     const names = ClaimedValues.#names;
     const known = names.get(value);
     if (known !== undefined) return known;
     if (names.size >= ClaimedValues.#maxNames) names.clear();
     names.set(value, value);
     return value;
-  }
+  };
 }

@@ -16,7 +16,14 @@ import type {
   LeaseRef,
 } from '../../seam/executor.js';
 import type { SqlConnection } from '../../seam/sql-connection.js';
-import { convertingParsers, idOf, recordMapper, tokenKey } from '../attempt-rows.js';
+import {
+  claimedRecordMapper,
+  convertingParsers,
+  idOf,
+  recordMapper,
+  tokenKey,
+} from '../attempt-rows.js';
+import { ClaimedValues } from '../claimed-values.js';
 import { splitCompletions } from '../completions.js';
 import { replacingRows } from '../match-inserted.js';
 import { SqlExecutor, type ExecutorDialect } from '../sql-executor.js';
@@ -120,7 +127,8 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
     if (!first) return { records: [], now: new Date() };
     const now = convertingParsers.date(first['db_now']);
     const lockedUntil = new Date(now.getTime() + params.leaseMs);
-    const records = rows.map(toRecord);
+    const shared = new ClaimedValues();
+    const records = rows.map((row) => toClaimedRecord(row, shared));
     await this.query('attemptClaimUpdate', [
       idsJson(records),
       params.lockedBy,
@@ -369,6 +377,7 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
 
 /** Epoch milliseconds come as numbers, or as strings under `bigNumberStrings`. */
 const toRecord = recordMapper(convertingParsers);
+const toClaimedRecord = claimedRecordMapper(convertingParsers);
 
 const mysql: ExecutorDialect<StatementName> = {
   bindStatements,

@@ -17,6 +17,7 @@ import type {
 import type { SqlConnection } from '../../seam/sql-connection.js';
 import { claimOrder, compareIds, recordMapper, tokenKey } from '../attempt-rows.js';
 import { ClaimedValues } from '../claimed-values.js';
+import { claimedRecord } from './claimed-record.js';
 import { estimatedStats, exactStats, splitSampled } from '../estimated-stats.js';
 import { matchInserted, missingTokens, replacingRows, splitInserted } from '../match-inserted.js';
 import { ReturningExecutor, type ReturningDialect } from '../returning-executor.js';
@@ -164,9 +165,11 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
     if (!first) return { records: [], now: new Date() };
     const rows = params.traceContext === true ? await this.#traced(claimedRows) : claimedRows;
     const nowMs = first['db_now'] as number;
-    const claimed = new ClaimedValues(params.lockedBy, nowMs, nowMs + params.leaseMs);
+    const shared = new ClaimedValues();
+    const lockedUntil = shared.date(nowMs + params.leaseMs);
+    const lease = { lockedBy: params.lockedBy, lockedUntil, updatedAt: shared.date(nowMs) };
     return {
-      records: rows.map((row) => claimedRecord(row, claimed)).sort(claimOrder),
+      records: rows.map((row) => claimedRecord(row, shared, lease)).sort(claimOrder),
       now: new Date(nowMs),
     };
   }
@@ -362,33 +365,5 @@ function insertedRecord(params: AttemptInsertParams, row: Record<string, unknown
     createdAt,
     updatedAt: createdAt,
     traceContext: params.traceContext ?? null,
-  };
-}
-
-/** A row the claim returned (see claimedColumns) and what the claim set, for all its rows. */
-function claimedRecord(row: Record<string, unknown>, shared: ClaimedValues): AttemptRecord {
-  return {
-    id: row['id'] as string,
-    target: shared.name(row['target'] as string),
-    methodName: shared.name(row['method_name'] as string),
-    methodArgs: row['method_args'] as string | null,
-    encryptor: row['encryptor'] as string | null,
-    status: 'running',
-    numAttempts: row['num_attempts'] as number,
-    maxAttempts: row['max_attempts'] as number,
-    queue: shared.name(row['queue'] as string),
-    priority: row['priority'] as number,
-    idempotenceToken: row['idempotence_token'] as string | null,
-    scheduledAt: shared.date(row['scheduled_at'] as number),
-    completedAt: null,
-    lockedBy: shared.lockedBy,
-    lockedUntil: shared.lockedUntil,
-    lastError: row['last_error'] as string | null,
-    // Every way back to pending clears progress, so a claimed row has none.
-    progress: null,
-    progressMessage: null,
-    createdAt: shared.date(row['created_at'] as number),
-    updatedAt: shared.updatedAt,
-    traceContext: (row['trace_context'] ?? null) as string | null,
   };
 }

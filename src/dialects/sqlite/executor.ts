@@ -15,6 +15,7 @@ import type {
 } from '../../seam/executor.js';
 import type { SqlConnection } from '../../seam/sql-connection.js';
 import {
+  claimedRecordMapper,
   byId,
   claimOrder,
   convertingParsers,
@@ -22,6 +23,7 @@ import {
   recordMapper,
   tokenKey,
 } from '../attempt-rows.js';
+import { ClaimedValues } from '../claimed-values.js';
 import { exactStats, statsByIdSample } from '../estimated-stats.js';
 import {
   matchInserted,
@@ -277,6 +279,7 @@ export function isMissingTable(error: unknown): boolean {
 
 /** Integers (numbers, or bigints from a client in safe-integers mode) are converted. */
 const toRecord = recordMapper(convertingParsers);
+const toClaimedRecord = claimedRecordMapper(convertingParsers);
 
 const sqlite: ReturningDialect<StatementName> = {
   bindStatements,
@@ -316,8 +319,9 @@ function queuesJson(queues: readonly string[] | null): string | null {
 
 function claimed(rows: readonly Record<string, unknown>[]): AttemptClaimResult {
   const first = rows[0];
+  const shared = new ClaimedValues();
   return {
-    records: rows.map(toRecord).sort(claimOrder),
+    records: rows.map((row) => toClaimedRecord(row, shared)).sort(claimOrder),
     now: first ? convertingParsers.date(first['db_now']) : new Date(),
   };
 }
