@@ -6,6 +6,7 @@ import type { AttemptRecord } from '../../src/core/attempt.js';
 import type { AttemptCompletion } from '../../src/seam/executor.js';
 import { fixtures } from '../harness/dialects.js';
 import { claimParams, executorHarness } from '../harness/executor-harness.js';
+import { itRequires } from '../harness/it-requires.js';
 import { useHarness } from '../harness/use-harness.js';
 
 const hour = 3_600_000;
@@ -101,13 +102,9 @@ for (const fixture of fixtures) {
       expect(await claim({})).toEqual([d!.id]);
     });
 
-    const itLocks = fixture.dialect === 'sqlite' ? it.skip : it;
-    itLocks(
-      `attemptClaim skips rows another transaction holds locked, without waiting${
-        fixture.dialect === 'sqlite'
-          ? ' [skipped: SQLite has no row locks, claims wait for the writer]'
-          : ''
-      }`,
+    // It holds one transaction open while another acts: SQLite's single writer cannot.
+    itRequires(fixture, 'concurrentTransactions')(
+      'attemptClaim skips rows another transaction holds locked, without waiting',
       async () => {
         const x = await setup();
         const [a, b, c] = await x.insert([

@@ -7,6 +7,7 @@ import type { Retention } from '../../src/core/retention.js';
 import type { AttemptListParams, AttemptPruneWindowParams } from '../../src/seam/executor.js';
 import { fixtures } from '../harness/dialects.js';
 import { claimParams, executorHarness, insertRow } from '../harness/executor-harness.js';
+import { itRequires } from '../harness/it-requires.js';
 import { useHarness } from '../harness/use-harness.js';
 
 const hour = 3_600_000;
@@ -330,13 +331,9 @@ for (const fixture of fixtures) {
       }
     });
 
-    const itLocks = fixture.dialect === 'sqlite' ? it.skip : it;
-    itLocks(
-      `attemptPruneWindow reads and deletes nothing while another session holds the table’s prune lock${
-        fixture.dialect === 'sqlite'
-          ? ' [skipped: SQLite takes no prune lock, its single writer serialises the deletes]'
-          : ''
-      }`,
+    // It holds one transaction open while another acts: SQLite's single writer cannot.
+    itRequires(fixture, 'concurrentTransactions')(
+      'attemptPruneWindow reads and deletes nothing while another session holds the table’s prune lock',
       async () => {
         const x = await setup();
         const [a] = await x.insert([{}]);
