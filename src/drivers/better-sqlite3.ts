@@ -42,11 +42,15 @@ export interface BetterSqlite3DriverOptions<Db extends BetterSqlite3Database> {
   /**
    * Opens the worker's own connection to the same file, for when reopening `db.name` with `db`'s
    * own constructor is not enough (extensions to load, a key pragma). The driver still sets
-   * `journal_mode = WAL` on it, and closes it in `close()`.
-   * @defaultValue `new (db.constructor)(db.name, { fileMustExist: true })`
+   * `journal_mode = WAL` on it, and closes it in `close()`; its other pragmas are yours.
+   * @defaultValue `new (db.constructor)(db.name, { fileMustExist: true })`, with SQLite's default
+   * 2 MB page cache (`cache_size = -2000`) instead of better-sqlite3's 16 MB
    */
   readonly openWorkerConnection?: () => Db;
 }
+
+/** Page cache of the worker connection the driver opens (`PRAGMA cache_size`: -KiB). */
+const workerCacheSizeKib = -2000;
 
 /** The better-sqlite3 driver: a `Driver` plus `close()` for the connection it opened. */
 export interface BetterSqlite3Driver<
@@ -120,7 +124,17 @@ export function betterSqlite3Driver<Db extends BetterSqlite3Database>(
     ((): Db => {
       const Database = (db as unknown as { constructor: new (file: string, o: object) => Db })
         .constructor;
-      return new Database(db.name, { fileMustExist: true, timeout: busyTimeoutMs });
+      const connection = new Database(db.name, { fileMustExist: true, timeout: busyTimeoutMs });
+      try {
+        // better-sqlite3 gives every connection a 16 MB page cache; a drain's claims and writes
+        // work at the front of the table and its indexes, and the pages it leaves are in the OS
+        // cache anyway. SQLite's own default keeps the worker 16 MB smaller at the same speed.
+        connection.pragma(`cache_size = ${workerCacheSizeKib}`);
+      } catch (error) {
+        connection.close();
+        throw error;
+      }
+      return connection;
     });
   const worker = new SqliteWorkerConnection<Db>(
     db.memory ? { shared: db } : { open },

@@ -225,6 +225,37 @@ describe('sqlite/better-sqlite3: the worker connection', () => {
     other.close();
   });
 
+  it("opens its connection with SQLite's 2 MB page cache, and leaves the pragmas of a connection you open alone", async () => {
+    const cacheSizes: number[] = [];
+    const target = shopTarget(async (_args, ctx) => {
+      await ctx.transaction((tx) => {
+        cacheSizes.push((tx as TestDatabase).pragma('cache_size', { simple: true }) as number);
+        return Promise.resolve();
+      });
+    });
+    const { tasks } = await newTasks(harness, target);
+    await tasks.enqueue(harness.pool, target.order, { n: 1 });
+    expect(await tasks.runDue()).toMatchObject({ succeeded: 1 });
+
+    const ownDriver = betterSqlite3Driver(harness.pool, {
+      openWorkerConnection: () => {
+        const connection = new Database(harness.file);
+        connection.pragma('cache_size = -8000');
+        return connection;
+      },
+    });
+    try {
+      const own = new AsyncTask({ driver: ownDriver, table: harness.table, targets: [target] });
+      await own.enqueue(harness.pool, target.order, { n: 2 });
+      expect(await own.runDue()).toMatchObject({ succeeded: 1 });
+    } finally {
+      await ownDriver.close();
+    }
+    // better-sqlite3 opens every connection with 16 MB (-16000); db keeps it.
+    expect(cacheSizes).toEqual([-2000, -8000]);
+    expect(harness.pool.pragma('cache_size', { simple: true })).toBe(-16000);
+  });
+
   it('runs ctx.transaction on its own connection: db neither sees it before commit nor waits for it', async () => {
     let reached!: () => void;
     const inside = new Promise<void>((resolve) => (reached = resolve));
