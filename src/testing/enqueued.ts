@@ -9,7 +9,7 @@ import { decodeArgs } from '../core/codec.js';
 import type { Encryptor } from '../core/encryptor.js';
 import { ConfigError, UnknownTargetError } from '../core/errors.js';
 import { methodRef, type MethodRef, type TaskMethod } from '../core/target.js';
-import { decryptArgs } from '../worker/runner.js';
+import { decryptArgs } from '../worker/decrypt-args.js';
 import type { Runtime } from '../worker/runtime.js';
 import type { Uninferred } from '../core/uninferred.js';
 import { mismatches } from './partial-match.js';

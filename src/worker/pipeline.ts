@@ -7,7 +7,7 @@ import { HeldAttempt } from './held-attempt.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { QueueCaps } from './queue-caps.js';
 import type { ClaimSizing, PipelineHooks } from './pipeline-hooks.js';
-import { performAttempt, type RunResult } from './runner.js';
+import { performAttempt, type RunResult, type RunSink } from './runner.js';
 import type { Runtime } from './runtime.js';
 
 export type { ClaimSizing, PipelineHooks } from './pipeline-hooks.js';
@@ -68,6 +68,7 @@ export class Pipeline {
   readonly #running = new Set<HeldAttempt>();
   /** Attempts handed back at shutdown while their handler still ran: their outcome is dropped. */
   readonly #abandoned = new WeakSet<HeldAttempt>();
+  readonly #ran: RunSink = (held, result) => this.#finish(held, result);
   /** A pass's: attempts it has claimed, so that none runs twice in one pass. */
   readonly #performed = new Set<string>();
   /** With `followEnqueues`: attempts claimed again after their run, held unrun until `drain()`. */
@@ -341,9 +342,7 @@ export class Pipeline {
   #start(held: HeldAttempt): void {
     this.#running.add(held);
     this.#caps?.started(held.record.queue);
-    void performAttempt(this.#runtime, held, this.#lockedBy, this.#taskTimeoutMs).then((result) =>
-      this.#finish(held, result),
-    );
+    performAttempt(this.#runtime, held, this.#lockedBy, this.#taskTimeoutMs, this.#ran);
   }
 
   #finish(held: HeldAttempt, result: RunResult): void {

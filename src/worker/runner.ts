@@ -1,11 +1,8 @@
-import { toAttempt, type Attempt, type AttemptRecord } from '../core/attempt.js';
+import type { Attempt } from '../core/attempt.js';
 import { decodeArgs } from '../core/codec.js';
 import { storedErrorText } from '../core/error-text.js';
 import {
   CancelledError,
-  ConfigError,
-  DecryptionError,
-  LeaseLostError,
   PermanentError,
   TaskTimeoutError,
   UnknownTargetError,
@@ -15,10 +12,19 @@ import {
 import { defaultBackoff, delayFor } from '../core/retry-policy.js';
 import type { MethodRef, TaskContext } from '../core/target.js';
 import type { AttemptCompletion } from '../seam/executor.js';
+import { decryptArgs } from './decrypt-args.js';
 import type { HeldAttempt } from './held-attempt.js';
-import { ProgressReporter } from './progress-reporter.js';
+import { RunContext, completion } from './run-context.js';
 import type { Runtime } from './runtime.js';
-import { settle } from './settle.js';
+import {
+  isThenable,
+  returned,
+  settle,
+  unwatch,
+  watch,
+  type Settled,
+  type Watch,
+} from './settle.js';
 
 /** `cancelled`: `tasks.cancel()` asked it to stop; the attempt is recorded expired. */
 export type RunOutcome = 'succeeded' | 'retried' | 'failed' | 'cancelled';
@@ -34,103 +40,10 @@ export interface RunResult {
 type Handler = (args: unknown, ctx: TaskContext<unknown>) => unknown;
 
 /**
- * What a handler gets besides its arguments. A class rather than an object literal: the worker
- * makes one per task, and `attempt` and `signal` are only built when a handler reads them.
+ * Where a run's result goes, once: when the run ends, or at its time limit while an asynchronous
+ * handler is still going.
  */
-class RunContext implements TaskContext<unknown> {
-  readonly #runtime: Runtime;
-  readonly #held: HeldAttempt;
-  readonly #lockedBy: string;
-  #attempt: Attempt | undefined;
-  /** Made on the first `progress` call: most handlers never report any. */
-  #progress: ProgressReporter | undefined;
-  /** `closed`: the run timed out and its outcome is decided; the handler may write nothing more. */
-  transactionState: 'unused' | 'open' | 'committed' | 'closed' = 'unused';
-
-  constructor(runtime: Runtime, held: HeldAttempt, lockedBy: string) {
-    this.#runtime = runtime;
-    this.#held = held;
-    this.#lockedBy = lockedBy;
-  }
-
-  get attempt(): Attempt {
-    return (this.#attempt ??= toAttempt(this.#held.record, decodeArgs));
-  }
-
-  get signal(): AbortSignal {
-    return this.#held.signal;
-  }
-
-  progress(fraction: number, message?: string): void {
-    this.#progress ??= new ProgressReporter(this.#runtime, this.#held, this.#lockedBy);
-    this.#progress.report(fraction, message);
-  }
-
-  /** Writes the last reported progress while the run still holds its lease; undefined if none. */
-  finishProgress(): Promise<void> | undefined {
-    return this.#progress?.finish();
-  }
-
-  async transaction<T>(fn: (tx: unknown) => Promise<T>): Promise<T> {
-    if (this.transactionState === 'closed') {
-      throw new TaskTimeoutError(
-        `attempt ${this.#held.id} ran past its time limit and was counted as failed; its ctx.transaction was not started`,
-      );
-    }
-    if (this.transactionState !== 'unused') {
-      throw new ConfigError(
-        'ctx.transaction was already called for this run; do all of the handler’s writes in one ctx.transaction',
-      );
-    }
-    this.transactionState = 'open';
-    // Before the completion, which ends the run and with it any later progress write.
-    await this.finishProgress();
-    const { telemetry } = this.#runtime;
-    const result = await (telemetry === null
-      ? this.#transaction(fn)
-      : telemetry.transaction(this.#held.record, () => this.#transaction(fn)));
-    this.transactionState = 'committed';
-    return result;
-  }
-
-  /** The handler's writes and this run's success, in one transaction of the driver's. */
-  #transaction<T>(fn: (tx: unknown) => Promise<T>): Promise<T> {
-    const held = this.#held;
-    return this.#runtime.driver.transaction(async (connection, tx) => {
-      const value = await fn(tx);
-      const written = await this.#runtime
-        .executor(connection)
-        .attemptCompleteMany(this.#lockedBy, [completion(held, 'succeeded', 0, null)]);
-      if (written.length === 0) {
-        throw new LeaseLostError(
-          `attempt ${held.id} is no longer leased to this worker (its lease ran out); the transaction was rolled back and the attempt will run again`,
-        );
-      }
-      // A cancel request committed before the completion turns it into `expired` (see
-      // attemptCompleteMany): the handler's writes must not commit with it. Read back under the
-      // row lock the completion holds, so no request can land between the two.
-      const current = await this.#runtime.executor(connection).attemptGet(held.id);
-      if (current?.status === 'expired') {
-        const error = new CancelledError(
-          held.id,
-          `attempt ${held.id} was cancelled; its ctx.transaction was rolled back`,
-        );
-        held.abort(error);
-        throw error;
-      }
-      return value;
-    });
-  }
-}
-
-function completion(
-  held: HeldAttempt,
-  status: AttemptCompletion['status'],
-  delayMs: number,
-  error: string | null,
-): AttemptCompletion {
-  return { id: held.id, numAttempts: held.numAttempts, status, delayMs, error };
-}
+export type RunSink = (held: HeldAttempt, result: RunResult) => void;
 
 function result(
   outcome: RunOutcome,
@@ -148,54 +61,77 @@ function result(
 }
 
 /**
- * Performs one claimed attempt, outside any transaction, and says how it ended. Never throws and
- * always settles: every failure (unknown target, undecryptable args, the handler's error, a
- * handler or hook past its time limit, a throwing backoff, a value that cannot describe itself)
- * becomes an outcome.
+ * Performs one claimed attempt, outside any transaction, and hands how it ended to `sink`, once.
+ * Never throws and always reports: every failure (unknown target, undecryptable args, the
+ * handler's error, a handler or hook past its time limit, a throwing backoff, a value that cannot
+ * describe itself) becomes an outcome.
  */
 export function performAttempt(
   runtime: Runtime,
   held: HeldAttempt,
   lockedBy: string,
   defaultTimeoutMs: number,
-): Promise<RunResult> {
+  sink: RunSink,
+): void {
   const { telemetry } = runtime;
-  // Without telemetry no closure is made: this is once per task.
-  return telemetry === null
-    ? performGuarded(runtime, held, lockedBy, defaultTimeoutMs)
-    : telemetry.run(held.record, () => performGuarded(runtime, held, lockedBy, defaultTimeoutMs));
+  if (telemetry === null) {
+    void performGuarded(runtime, held, lockedBy, defaultTimeoutMs, sink);
+    return;
+  }
+  // The span ends with the run's result, so a run past its limit must end where it is awaited:
+  // it waits through settle(), and the result comes back here.
+  void telemetry
+    .run(
+      held.record,
+      // Without a sink no deadline reports the run: it never resolves to null.
+      () => performGuarded(runtime, held, lockedBy, defaultTimeoutMs, null) as Promise<RunResult>,
+    )
+    .then((ended) => sink(held, ended));
 }
 
+/** With a sink, reports the run to it unless its deadline did; resolves to what the run ended with. */
 async function performGuarded(
   runtime: Runtime,
   held: HeldAttempt,
   lockedBy: string,
   defaultTimeoutMs: number,
-): Promise<RunResult> {
+  sink: RunSink | null,
+): Promise<RunResult | null> {
   const started = performance.now();
+  let ended: RunResult | null;
   try {
-    return await perform(runtime, held, lockedBy, defaultTimeoutMs, started);
+    ended = await perform(runtime, held, lockedBy, defaultTimeoutMs, started, sink);
   } catch (error) {
-    // Not expected (everything above is guarded); if it happens the attempt must still leave
-    // `running`: retry it in a second, and say so.
-    safeLog(
-      runtime,
-      'error',
-      { attemptId: held.id, error: errorClassName(error) },
-      'run failed unexpectedly; retrying it',
-    );
-    const text = describeError(error);
-    return result('retried', completion(held, 'pending', 1000, text), error, started);
+    ended = unexpected(runtime, held, error, started);
   }
+  // null: the run's deadline reported it.
+  if (ended !== null) sink?.(held, ended);
+  return ended;
 }
 
+/**
+ * Not expected (everything is guarded); if it happens the attempt must still leave `running`:
+ * retry it in a second, and say so.
+ */
+function unexpected(runtime: Runtime, held: HeldAttempt, error: unknown, started: number) {
+  safeLog(
+    runtime,
+    'error',
+    { attemptId: held.id, error: errorClassName(error) },
+    'run failed unexpectedly; retrying it',
+  );
+  return result('retried', completion(held, 'pending', 1000, describeError(error)), error, started);
+}
+
+/** null: the run's deadline reported it to `sink` first. */
 async function perform(
   runtime: Runtime,
   held: HeldAttempt,
   lockedBy: string,
   defaultTimeoutMs: number,
   started: number,
-): Promise<RunResult> {
+  sink: RunSink | null,
+): Promise<RunResult | null> {
   const record = held.record;
   const ref = runtime.targets.get(record.target)?.methods.get(record.methodName);
   if (!ref) {
@@ -220,25 +156,34 @@ async function perform(
   // Cancelled while it waited for a slot: it never starts.
   if (held.cancelled) return cancelled(held, started);
   const ctx = new RunContext(runtime, held, lockedBy);
-  const call = settle(() => (ref.fn as Handler).call(ref.owner, args, ctx), timeoutMs);
-  const settled = call instanceof Promise ? await call : call;
+  let settled: Settled;
+  if (sink === null) {
+    const call = settle(() => (ref.fn as Handler).call(ref.owner, args, ctx), timeoutMs);
+    settled = call instanceof Promise ? await call : call;
+    if (settled.timedOut) return timedOut({ runtime, ref, held, ctx, timeoutMs, started });
+  } else {
+    // The promise an async handler returns is awaited as it is: wrapping it to race a timer
+    // (a promise and five closures per run) cost a no-op task a fifth of its CPU. The time limit
+    // is kept by a deadline that reports the run's failure to `sink` if it passes first.
+    let deadline: RunDeadline | undefined;
+    try {
+      const value = (ref.fn as Handler).call(ref.owner, args, ctx);
+      if (isThenable(value)) {
+        deadline = new RunDeadline(runtime, ref, held, ctx, timeoutMs, started, sink);
+        watch(deadline, timeoutMs);
+        await value;
+      }
+      settled = returned;
+    } catch (error) {
+      settled = { error, threw: true, timedOut: false };
+    }
+    if (deadline && !unwatch(deadline)) return null;
+  }
   const finishing = ctx.finishProgress();
   if (finishing) await finishing;
   // Whatever the handler did after its signal aborted, a cancelled run ends expired (and is no
   // error of the handler's: no onError, no retry), unless its ctx.transaction committed first.
   if (held.cancelled && ctx.transactionState !== 'committed') return cancelled(held, started);
-  if (settled.timedOut) {
-    // The handler goes on in the background, told to stop; its slot is free and its outcome
-    // decided. ctx.transaction refuses to start from now on (and a write already under way is
-    // fenced off once this failure lands).
-    const error = new TaskTimeoutError(
-      `attempt ${record.id} (${record.target}.${record.methodName}) ran longer than its time limit of ${timeoutMs} ms; its ctx.signal was aborted`,
-    );
-    if (ctx.transactionState !== 'open') ctx.transactionState = 'closed';
-    held.abort(error);
-    await callErrorHook(runtime, error, ctx, timeoutMs);
-    return failure(runtime, ref, held, error, started);
-  }
   if (settled.threw) {
     const error = settled.error;
     if (ctx.transactionState === 'committed') {
@@ -260,6 +205,75 @@ async function perform(
   }
   if (ctx.transactionState === 'committed') return result('succeeded', null, undefined, started);
   return result('succeeded', completion(held, 'succeeded', 0, null), undefined, started);
+}
+
+/** A run of a claimed attempt, from the start of its handler. */
+interface Run {
+  readonly runtime: Runtime;
+  readonly ref: MethodRef;
+  readonly held: HeldAttempt;
+  readonly ctx: RunContext;
+  readonly timeoutMs: number;
+  readonly started: number;
+}
+
+/** The time limit of a run whose handler returned a promise: at it, the run is reported failed. */
+class RunDeadline implements Run, Watch {
+  readonly deadline: number;
+  readonly runtime: Runtime;
+  readonly ref: MethodRef;
+  readonly held: HeldAttempt;
+  readonly ctx: RunContext;
+  readonly timeoutMs: number;
+  readonly started: number;
+  readonly #sink: RunSink;
+
+  constructor(
+    runtime: Runtime,
+    ref: MethodRef,
+    held: HeldAttempt,
+    ctx: RunContext,
+    timeoutMs: number,
+    started: number,
+    sink: RunSink,
+  ) {
+    this.runtime = runtime;
+    this.ref = ref;
+    this.held = held;
+    this.ctx = ctx;
+    this.timeoutMs = timeoutMs;
+    this.started = started;
+    this.#sink = sink;
+    this.deadline = performance.now() + timeoutMs;
+  }
+
+  expire(): void {
+    void timedOut(this).then(
+      (failed) => this.#sink(this.held, failed),
+      (error: unknown) =>
+        this.#sink(this.held, unexpected(this.runtime, this.held, error, this.started)),
+    );
+  }
+}
+
+/**
+ * How a run past its time limit ended. The handler goes on in the background, told to stop; its
+ * slot is free and its outcome decided. ctx.transaction refuses to start from now on (and a
+ * write already under way is fenced off once this failure lands).
+ */
+async function timedOut(run: Run): Promise<RunResult> {
+  const { runtime, ref, held, ctx, timeoutMs, started } = run;
+  const finishing = ctx.finishProgress();
+  if (finishing) await finishing;
+  if (held.cancelled && ctx.transactionState !== 'committed') return cancelled(held, started);
+  const record = held.record;
+  const error = new TaskTimeoutError(
+    `attempt ${record.id} (${record.target}.${record.methodName}) ran longer than its time limit of ${timeoutMs} ms; its ctx.signal was aborted`,
+  );
+  if (ctx.transactionState !== 'open') ctx.transactionState = 'closed';
+  held.abort(error);
+  await callErrorHook(runtime, error, ctx, timeoutMs);
+  return failure(runtime, ref, held, error, started);
 }
 
 function cancelled(held: HeldAttempt, started: number): RunResult {
@@ -312,43 +326,6 @@ function isPermanent(error: unknown): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * Arguments stored with an encryptor (NULL, "no arguments", never reaches here), the encryptor
- * bounded by `timeoutMs`; every failure is a DecryptionError that names the attempt.
- */
-export async function decryptArgs(
-  runtime: Runtime,
-  record: AttemptRecord,
-  timeoutMs: number,
-): Promise<unknown> {
-  const encryptor = runtime.encryptors.get(record.encryptor!);
-  if (!encryptor) {
-    throw new DecryptionError(
-      `attempt ${record.id} was encrypted with encryptor '${record.encryptor}', which this AsyncTask does not have; add it to \`encryptors\``,
-    );
-  }
-  let text: unknown;
-  const settled = await settle(() => {
-    const value = encryptor.decrypt(record.methodArgs!);
-    return Promise.resolve(value).then((plain) => (text = plain));
-  }, timeoutMs);
-  if (settled.threw || settled.timedOut) {
-    if (settled.error instanceof DecryptionError) throw settled.error;
-    throw new DecryptionError(
-      settled.timedOut
-        ? `encryptor '${record.encryptor}' did not decrypt the arguments of attempt ${record.id} within ${timeoutMs} ms`
-        : `encryptor '${record.encryptor}' could not decrypt the arguments of attempt ${record.id}`,
-      settled.timedOut ? undefined : { cause: settled.error },
-    );
-  }
-  if (typeof text !== 'string') {
-    throw new DecryptionError(
-      `encryptor '${record.encryptor}' returned ${typeof text} instead of a string for attempt ${record.id}`,
-    );
-  }
-  return decodeArgs(text);
 }
 
 /** The `onError` hook, bounded like the handler; whatever it throws is logged and dropped. */

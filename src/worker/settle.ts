@@ -5,13 +5,13 @@ export type Settled = {
   readonly timedOut: boolean;
 };
 
-const returned: Settled = { threw: false, timedOut: false };
+export const returned: Settled = { threw: false, timedOut: false };
 const timedOut: Settled = { threw: false, timedOut: true };
 
 /** A run waiting on user code, and what to do if its time runs out first. */
-interface Watch {
+export interface Watch {
   readonly deadline: number;
-  readonly expire: () => void;
+  expire(): void;
 }
 
 /**
@@ -24,12 +24,33 @@ const watched = new Set<Watch>();
 let sweeper: NodeJS.Timeout | undefined;
 const sweepMs = 100;
 
+/** Calls `waiting.expire()` once its deadline passes (to within 100 ms), unless unwatched first. */
+export function watch(waiting: Watch, timeoutMs: number): void {
+  watched.add(waiting);
+  // Unref'd: a run abandoned at stop() must not keep the process alive for its whole limit.
+  // Whoever waits on a run holds the process open by other means (its pool, its server).
+  sweeper ??= setInterval(sweep, Math.min(sweepMs, timeoutMs)).unref();
+}
+
+/** False when the deadline passed first (`expire()` was called). */
+export function unwatch(waiting: Watch): boolean {
+  return watched.delete(waiting);
+}
+
+/** A value `await` would wait on; reading `then` runs user code, which may throw. */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    ((typeof value === 'object' && value !== null) || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
 function sweep(): void {
   const now = performance.now();
-  for (const watch of watched) {
-    if (now < watch.deadline) continue;
-    watched.delete(watch);
-    watch.expire();
+  for (const waiting of watched) {
+    if (now < waiting.deadline) continue;
+    watched.delete(waiting);
+    waiting.expire();
   }
   if (watched.size === 0) {
     clearInterval(sweeper);
@@ -46,19 +67,14 @@ export function settle(call: () => unknown, timeoutMs: number): Settled | Promis
   let value: unknown;
   try {
     value = call();
+    if (!isThenable(value)) return returned;
   } catch (error) {
     return { error, threw: true, timedOut: false };
   }
-  if (
-    (typeof value !== 'object' && typeof value !== 'function') ||
-    value === null ||
-    typeof (value as { then?: unknown }).then !== 'function'
-  ) {
-    return returned;
-  }
+  const pending = value;
   return new Promise<Settled>((resolve) => {
     let done = false;
-    const watch: Watch = {
+    const timeLimit: Watch = {
       deadline: performance.now() + timeoutMs,
       expire: () => {
         done = true;
@@ -68,15 +84,12 @@ export function settle(call: () => unknown, timeoutMs: number): Settled | Promis
     const finish = (settled: Settled): void => {
       if (done) return;
       done = true;
-      watched.delete(watch);
+      unwatch(timeLimit);
       resolve(settled);
     };
-    watched.add(watch);
-    // Unref'd: a run abandoned at stop() must not keep the process alive for its whole limit.
-    // Whoever waits on a run holds the process open by other means (its pool, its server).
-    sweeper ??= setInterval(sweep, Math.min(sweepMs, timeoutMs)).unref();
+    watch(timeLimit, timeoutMs);
     try {
-      (value as PromiseLike<unknown>).then(
+      pending.then(
         () => finish(returned),
         (error: unknown) => finish({ error, threw: true, timedOut: false }),
       );

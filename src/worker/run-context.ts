@@ -1,0 +1,110 @@
+// The context a handler gets (`ctx`), and the completion of a held attempt that both the run and
+// `ctx.transaction` write.
+import { toAttempt, type Attempt } from '../core/attempt.js';
+import { decodeArgs } from '../core/codec.js';
+import { CancelledError, ConfigError, LeaseLostError, TaskTimeoutError } from '../core/errors.js';
+import type { TaskContext } from '../core/target.js';
+import type { AttemptCompletion } from '../seam/executor.js';
+import type { HeldAttempt } from './held-attempt.js';
+import { ProgressReporter } from './progress-reporter.js';
+import type { Runtime } from './runtime.js';
+
+/**
+ * What a handler gets besides its arguments. A class rather than an object literal: the worker
+ * makes one per task, and `attempt` and `signal` are only built when a handler reads them.
+ */
+export class RunContext implements TaskContext<unknown> {
+  readonly #runtime: Runtime;
+  readonly #held: HeldAttempt;
+  readonly #lockedBy: string;
+  #attempt: Attempt | undefined;
+  /** Made on the first `progress` call: most handlers never report any. */
+  #progress: ProgressReporter | undefined;
+  /** `closed`: the run timed out and its outcome is decided; the handler may write nothing more. */
+  transactionState: 'unused' | 'open' | 'committed' | 'closed' = 'unused';
+
+  constructor(runtime: Runtime, held: HeldAttempt, lockedBy: string) {
+    this.#runtime = runtime;
+    this.#held = held;
+    this.#lockedBy = lockedBy;
+  }
+
+  get attempt(): Attempt {
+    return (this.#attempt ??= toAttempt(this.#held.record, decodeArgs));
+  }
+
+  get signal(): AbortSignal {
+    return this.#held.signal;
+  }
+
+  progress(fraction: number, message?: string): void {
+    this.#progress ??= new ProgressReporter(this.#runtime, this.#held, this.#lockedBy);
+    this.#progress.report(fraction, message);
+  }
+
+  /** Writes the last reported progress while the run still holds its lease; undefined if none. */
+  finishProgress(): Promise<void> | undefined {
+    return this.#progress?.finish();
+  }
+
+  async transaction<T>(fn: (tx: unknown) => Promise<T>): Promise<T> {
+    if (this.transactionState === 'closed') {
+      throw new TaskTimeoutError(
+        `attempt ${this.#held.id} ran past its time limit and was counted as failed; its ctx.transaction was not started`,
+      );
+    }
+    if (this.transactionState !== 'unused') {
+      throw new ConfigError(
+        'ctx.transaction was already called for this run; do all of the handler’s writes in one ctx.transaction',
+      );
+    }
+    this.transactionState = 'open';
+    // Before the completion, which ends the run and with it any later progress write.
+    await this.finishProgress();
+    const { telemetry } = this.#runtime;
+    const result = await (telemetry === null
+      ? this.#transaction(fn)
+      : telemetry.transaction(this.#held.record, () => this.#transaction(fn)));
+    this.transactionState = 'committed';
+    return result;
+  }
+
+  /** The handler's writes and this run's success, in one transaction of the driver's. */
+  #transaction<T>(fn: (tx: unknown) => Promise<T>): Promise<T> {
+    const held = this.#held;
+    return this.#runtime.driver.transaction(async (connection, tx) => {
+      const value = await fn(tx);
+      const written = await this.#runtime
+        .executor(connection)
+        .attemptCompleteMany(this.#lockedBy, [completion(held, 'succeeded', 0, null)]);
+      if (written.length === 0) {
+        throw new LeaseLostError(
+          `attempt ${held.id} is no longer leased to this worker (its lease ran out); the transaction was rolled back and the attempt will run again`,
+        );
+      }
+      // A cancel request committed before the completion turns it into `expired` (see
+      // attemptCompleteMany): the handler's writes must not commit with it. Read back under the
+      // row lock the completion holds, so no request can land between the two.
+      const current = await this.#runtime.executor(connection).attemptGet(held.id);
+      if (current?.status === 'expired') {
+        const error = new CancelledError(
+          held.id,
+          `attempt ${held.id} was cancelled; its ctx.transaction was rolled back`,
+        );
+        held.abort(error);
+        throw error;
+      }
+      return value;
+    });
+  }
+}
+
+/** What the completer writes for `held`. */
+export function completion(
+  held: HeldAttempt,
+  status: AttemptCompletion['status'],
+  delayMs: number,
+  error: string | null,
+): AttemptCompletion {
+  return { id: held.id, numAttempts: held.numAttempts, status, delayMs, error };
+}
