@@ -16,15 +16,7 @@ import { decryptArgs } from './decrypt-args.js';
 import type { HeldAttempt } from './held-attempt.js';
 import { RunContext, completion } from './run-context.js';
 import type { Runtime } from './runtime.js';
-import {
-  isThenable,
-  returned,
-  settle,
-  unwatch,
-  watch,
-  type Settled,
-  type Watch,
-} from './settle.js';
+import { isThenable, returned, settle, unwatch, watch, type Settled, Watch } from './settle.js';
 
 /** `cancelled`: `tasks.cancel()` asked it to stop; the attempt is recorded expired. */
 export type RunOutcome = 'succeeded' | 'retried' | 'failed' | 'cancelled';
@@ -218,7 +210,7 @@ interface Run {
 }
 
 /** The time limit of a run whose handler returned a promise: at it, the run is reported failed. */
-class RunDeadline implements Run, Watch {
+class RunDeadline extends Watch implements Run {
   readonly deadline: number;
   readonly runtime: Runtime;
   readonly ref: MethodRef;
@@ -237,6 +229,7 @@ class RunDeadline implements Run, Watch {
     started: number,
     sink: RunSink,
   ) {
+    super();
     this.runtime = runtime;
     this.ref = ref;
     this.held = held;

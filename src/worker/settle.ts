@@ -8,10 +8,20 @@ export type Settled = {
 export const returned: Settled = { threw: false, timedOut: false };
 const timedOut: Settled = { threw: false, timedOut: true };
 
-/** A run waiting on user code, and what to do if its time runs out first. */
-export interface Watch {
-  readonly deadline: number;
-  expire(): void;
+/**
+ * A run waiting on user code, and what to do if its time runs out first. While watched it is
+ * linked into one list: adding and removing a run then allocates nothing, where a Set churned
+ * its hash table at every task.
+ */
+export abstract class Watch {
+  abstract readonly deadline: number;
+  abstract expire(): void;
+  /** @internal the watch list's links */
+  prevWatch: Watch | undefined = undefined;
+  /** @internal */
+  nextWatch: Watch | undefined = undefined;
+  /** @internal */
+  watched = false;
 }
 
 /**
@@ -20,21 +30,37 @@ export interface Watch {
  * no-op task's cost. Only runs still waiting are here, so a sweep is short; the timer stops once
  * nothing waits.
  */
-const watched = new Set<Watch>();
+let first: Watch | undefined;
+let watchedCount = 0;
 let sweeper: NodeJS.Timeout | undefined;
 const sweepMs = 100;
 
 /** Calls `waiting.expire()` once its deadline passes (to within 100 ms), unless unwatched first. */
 export function watch(waiting: Watch, timeoutMs: number): void {
-  watched.add(waiting);
+  if (waiting.watched) return;
+  waiting.watched = true;
+  waiting.prevWatch = undefined;
+  waiting.nextWatch = first;
+  if (first) first.prevWatch = waiting;
+  first = waiting;
+  watchedCount += 1;
   // Unref'd: a run abandoned at stop() must not keep the process alive for its whole limit.
   // Whoever waits on a run holds the process open by other means (its pool, its server).
   sweeper ??= setInterval(sweep, Math.min(sweepMs, timeoutMs)).unref();
 }
 
-/** False when the deadline passed first (`expire()` was called). */
+/** False when the deadline passed first (`expire()` was called) or it was not watched. */
 export function unwatch(waiting: Watch): boolean {
-  return watched.delete(waiting);
+  if (!waiting.watched) return false;
+  waiting.watched = false;
+  const { prevWatch, nextWatch } = waiting;
+  if (prevWatch) prevWatch.nextWatch = nextWatch;
+  else first = nextWatch;
+  if (nextWatch) nextWatch.prevWatch = prevWatch;
+  waiting.prevWatch = undefined;
+  waiting.nextWatch = undefined;
+  watchedCount -= 1;
+  return true;
 }
 
 /** A value `await` would wait on; reading `then` runs user code, which may throw. */
@@ -47,14 +73,33 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 function sweep(): void {
   const now = performance.now();
-  for (const waiting of watched) {
-    if (now < waiting.deadline) continue;
-    watched.delete(waiting);
-    waiting.expire();
+  // Collected first: an expire() runs user code (abort listeners), which may end other runs.
+  const due: Watch[] = [];
+  for (let waiting = first; waiting; waiting = waiting.nextWatch) {
+    if (now >= waiting.deadline) due.push(waiting);
   }
-  if (watched.size === 0) {
+  for (const waiting of due) {
+    if (unwatch(waiting)) waiting.expire();
+  }
+  if (watchedCount === 0) {
     clearInterval(sweeper);
     sweeper = undefined;
+  }
+}
+
+/** A settle() waiting on a promise: resolves it as timed out at its deadline. */
+class TimeLimit extends Watch {
+  readonly deadline: number;
+  readonly #onExpired: () => void;
+
+  constructor(timeoutMs: number, onExpired: () => void) {
+    super();
+    this.deadline = performance.now() + timeoutMs;
+    this.#onExpired = onExpired;
+  }
+
+  expire(): void {
+    this.#onExpired();
   }
 }
 
@@ -74,13 +119,10 @@ export function settle(call: () => unknown, timeoutMs: number): Settled | Promis
   const pending = value;
   return new Promise<Settled>((resolve) => {
     let done = false;
-    const timeLimit: Watch = {
-      deadline: performance.now() + timeoutMs,
-      expire: () => {
-        done = true;
-        resolve(timedOut);
-      },
-    };
+    const timeLimit = new TimeLimit(timeoutMs, () => {
+      done = true;
+      resolve(timedOut);
+    });
     const finish = (settled: Settled): void => {
       if (done) return;
       done = true;
