@@ -1,5 +1,5 @@
 import { CancelledError, describeError } from '../core/errors.js';
-import type { HeldAttempt } from './held-attempt.js';
+import type { HeldAttempt, HeldAttempts } from './held-attempt.js';
 import type { Runtime } from './runtime.js';
 
 /** How often held attempts are checked for cancel requests when no notification brings them. */
@@ -13,7 +13,7 @@ export const cancelCheckMs = 500;
  */
 export class CancelWatcher {
   readonly #runtime: Runtime;
-  readonly #held: () => ReadonlySet<HeldAttempt>;
+  readonly #held: () => HeldAttempts;
   readonly #notified: () => boolean;
   readonly #onError: (error: unknown) => void;
   #timer: NodeJS.Timeout | undefined;
@@ -23,7 +23,7 @@ export class CancelWatcher {
     runtime: Runtime,
     options: {
       /** What this process holds now (claimed, started or not). */
-      held: () => ReadonlySet<HeldAttempt>;
+      held: () => HeldAttempts;
       /** True while notifications arrive: no lookups then. */
       notified: () => boolean;
       onError: (error: unknown) => void;

@@ -14,6 +14,10 @@ export class HeldAttempt implements LeaseRef {
   #controller: AbortController | undefined;
   #aborted = false;
   #reason: unknown;
+  /** Links of the one HeldList this attempt may be in. */
+  listPrev: HeldAttempt | undefined = undefined;
+  listNext: HeldAttempt | undefined = undefined;
+  listed = false;
 
   constructor(record: AttemptRecord) {
     this.record = record;
@@ -43,5 +47,55 @@ export class HeldAttempt implements LeaseRef {
     this.#aborted = true;
     this.#reason = reason;
     this.#controller?.abort(reason);
+  }
+}
+
+/** Attempts held, as the lease keeper and the cancel watcher read them. */
+export interface HeldAttempts extends Iterable<HeldAttempt> {
+  readonly size: number;
+}
+
+/**
+ * A set of held attempts linked through their own fields: the lease keeper adds and removes one
+ * per task, and a Set of thousands churned its hash table at that rate (its backing stores were
+ * promoted by the garbage collector). An attempt is in at most one list.
+ */
+export class HeldList implements HeldAttempts {
+  #first: HeldAttempt | undefined;
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  has(held: HeldAttempt): boolean {
+    return held.listed;
+  }
+
+  add(held: HeldAttempt): void {
+    if (held.listed) return;
+    held.listed = true;
+    held.listPrev = undefined;
+    held.listNext = this.#first;
+    if (this.#first) this.#first.listPrev = held;
+    this.#first = held;
+    this.#size += 1;
+  }
+
+  delete(held: HeldAttempt): void {
+    if (!held.listed) return;
+    held.listed = false;
+    const { listPrev, listNext } = held;
+    if (listPrev) listPrev.listNext = listNext;
+    else this.#first = listNext;
+    if (listNext) listNext.listPrev = listPrev;
+    held.listPrev = undefined;
+    held.listNext = undefined;
+    this.#size -= 1;
+  }
+
+  /** Copy it (`[...list]`) before adding or deleting while going through it. */
+  *[Symbol.iterator](): Iterator<HeldAttempt> {
+    for (let held = this.#first; held; held = held.listNext) yield held;
   }
 }

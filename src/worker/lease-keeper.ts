@@ -1,5 +1,5 @@
 import { describeError } from '../core/errors.js';
-import type { HeldAttempt } from './held-attempt.js';
+import { HeldList, type HeldAttempt, type HeldAttempts } from './held-attempt.js';
 import type { Runtime } from './runtime.js';
 
 /**
@@ -10,7 +10,7 @@ export class LeaseKeeper {
   readonly #runtime: Runtime;
   readonly #lockedBy: string;
   readonly #leaseMs: number;
-  readonly #held = new Set<HeldAttempt>();
+  readonly #held = new HeldList();
   #timer: NodeJS.Timeout | undefined;
   #beating: Promise<void> | undefined;
   readonly #onError: ((error: unknown) => void) | undefined;
@@ -33,7 +33,7 @@ export class LeaseKeeper {
   }
 
   /** The attempts held now. */
-  get held(): ReadonlySet<HeldAttempt> {
+  get held(): HeldAttempts {
     return this.#held;
   }
 
