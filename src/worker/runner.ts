@@ -200,17 +200,10 @@ async function perform(
 }
 
 /** A run of a claimed attempt, from the start of its handler. */
-interface Run {
-  readonly runtime: Runtime;
-  readonly ref: MethodRef;
-  readonly held: HeldAttempt;
-  readonly ctx: RunContext;
-  readonly timeoutMs: number;
-  readonly started: number;
-}
+type Run = Pick<RunDeadline, 'runtime' | 'ref' | 'held' | 'ctx' | 'timeoutMs' | 'started'>;
 
 /** The time limit of a run whose handler returned a promise: at it, the run is reported failed. */
-class RunDeadline extends Watch implements Run {
+class RunDeadline extends Watch {
   readonly deadline: number;
   readonly runtime: Runtime;
   readonly ref: MethodRef;
