@@ -36,7 +36,7 @@ for (const fixture of fixtures) {
     const newFleet = useFleets();
     const inProcesses = itOnNativeDrivers(
       fixture,
-      'worker processes: the driver is not the subject',
+      'these spawn worker processes and test the worker’s start, stop and the listing’s alive_until; the registry’s statements run through every driver in the tests above',
     );
 
     /** The registry table as SQL names it. */

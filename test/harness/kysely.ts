@@ -20,11 +20,11 @@ export type KyselyHarness = Harness & { readonly db: Kysely<AnyDb> };
 
 /**
  * The heavy multi-process runs took about 100 s for the two Kysely fixtures together (and passed);
- * the same dialect SQL runs them under pg and mysql2, and the child-process tests of
+ * the same dialect SQL runs them under the native drivers, and the child-process tests of
  * worker-leases and worker-shutdown still run on this driver. Delete the skip to run them.
  */
 const multiProcessWorkers =
-  'the 4-process drain and kill -9 runs add ~50 s per Kysely fixture (they pass); the pg/mysql2 fixtures run the same dialect SQL';
+  'the Kysely driver runs the native drivers’ dialect SQL through Kysely; the 4-process drain and kill -9 runs (about 50 s per fixture) are left to postgres/pg, mysql/mysql2 and sqlite/better-sqlite3';
 
 /**
  * A base harness (its own schema or database, its helpers in plain SQL on the native pool) with

@@ -19,7 +19,7 @@ export { MysqlPrismaClient, PostgresPrismaClient, SqlitePrismaClient };
  * worker-leases and worker-shutdown still run on this driver. Delete the skip to run them.
  */
 const multiProcessWorkers =
-  "the 4-process drain and kill -9 runs add 17-60 s per Prisma fixture (they pass); the native drivers' fixtures run the same dialect SQL";
+  "the Prisma driver runs the native drivers' dialect SQL through Prisma's raw queries; the 4-process drain and kill -9 runs (17-60 s per fixture) are left to postgres/pg, mysql/mysql2 and sqlite/better-sqlite3";
 
 const listen =
   'Prisma has no LISTEN/NOTIFY API; the Prisma driver leaves Driver.listen undefined and workers poll';
