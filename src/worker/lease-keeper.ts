@@ -1,5 +1,6 @@
 import { describeError } from '../core/errors.js';
-import { HeldList, type HeldAttempt, type HeldAttempts } from './held-attempt.js';
+import type { HeldAttempt, HeldAttempts } from './held-attempt.js';
+import { LinkedSet } from './linked-set.js';
 import type { Runtime } from './runtime.js';
 
 /**
@@ -10,7 +11,7 @@ export class LeaseKeeper {
   readonly #runtime: Runtime;
   readonly #lockedBy: string;
   readonly #leaseMs: number;
-  readonly #held = new HeldList();
+  readonly #held = new LinkedSet<HeldAttempt>();
   #timer: NodeJS.Timeout | undefined;
   #beating: Promise<void> | undefined;
   readonly #onError: ((error: unknown) => void) | undefined;

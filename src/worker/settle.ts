@@ -1,3 +1,5 @@
+import { Linked, LinkedSet } from './linked-set.js';
+
 /** How a handler's call ended: its value settled, it threw, or its time ran out first. */
 export type Settled = {
   readonly error?: unknown;
@@ -8,20 +10,10 @@ export type Settled = {
 export const returned: Settled = { threw: false, timedOut: false };
 const timedOut: Settled = { threw: false, timedOut: true };
 
-/**
- * A run waiting on user code, and what to do if its time runs out first. While watched it is
- * linked into one list: adding and removing a run then allocates nothing, where a Set churned
- * its hash table at every task.
- */
-export abstract class Watch {
+/** A run waiting on user code, and what to do if its time runs out first. */
+export abstract class Watch extends Linked<Watch> {
   abstract readonly deadline: number;
   abstract expire(): void;
-  /** @internal the watch list's links */
-  prevWatch: Watch | undefined = undefined;
-  /** @internal */
-  nextWatch: Watch | undefined = undefined;
-  /** @internal */
-  watched = false;
 }
 
 /**
@@ -30,20 +22,13 @@ export abstract class Watch {
  * no-op task's cost. Only runs still waiting are here, so a sweep is short; the timer stops once
  * nothing waits.
  */
-let first: Watch | undefined;
-let watchedCount = 0;
+const watched = new LinkedSet<Watch>();
 let sweeper: NodeJS.Timeout | undefined;
 const sweepMs = 100;
 
 /** Calls `waiting.expire()` once its deadline passes (to within 100 ms), unless unwatched first. */
 export function watch(waiting: Watch, timeoutMs: number): void {
-  if (waiting.watched) return;
-  waiting.watched = true;
-  waiting.prevWatch = undefined;
-  waiting.nextWatch = first;
-  if (first) first.prevWatch = waiting;
-  first = waiting;
-  watchedCount += 1;
+  watched.add(waiting);
   // Unref'd: a run abandoned at stop() must not keep the process alive for its whole limit.
   // Whoever waits on a run holds the process open by other means (its pool, its server).
   sweeper ??= setInterval(sweep, Math.min(sweepMs, timeoutMs)).unref();
@@ -51,16 +36,7 @@ export function watch(waiting: Watch, timeoutMs: number): void {
 
 /** False when the deadline passed first (`expire()` was called) or it was not watched. */
 export function unwatch(waiting: Watch): boolean {
-  if (!waiting.watched) return false;
-  waiting.watched = false;
-  const { prevWatch, nextWatch } = waiting;
-  if (prevWatch) prevWatch.nextWatch = nextWatch;
-  else first = nextWatch;
-  if (nextWatch) nextWatch.prevWatch = prevWatch;
-  waiting.prevWatch = undefined;
-  waiting.nextWatch = undefined;
-  watchedCount -= 1;
-  return true;
+  return watched.delete(waiting);
 }
 
 /** A value `await` would wait on; reading `then` runs user code, which may throw. */
@@ -74,14 +50,11 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
 function sweep(): void {
   const now = performance.now();
   // Collected first: an expire() runs user code (abort listeners), which may end other runs.
-  const due: Watch[] = [];
-  for (let waiting = first; waiting; waiting = waiting.nextWatch) {
-    if (now >= waiting.deadline) due.push(waiting);
-  }
+  const due = [...watched].filter((waiting) => now >= waiting.deadline);
   for (const waiting of due) {
-    if (unwatch(waiting)) waiting.expire();
+    if (watched.delete(waiting)) waiting.expire();
   }
-  if (watchedCount === 0) {
+  if (watched.size === 0) {
     clearInterval(sweeper);
     sweeper = undefined;
   }
