@@ -27,7 +27,12 @@ export function statementBinder<Name extends string>(
   placeholders: PlaceholderForm = (text) => ({ text }),
 ): (table: TableName) => Readonly<Record<Name, BoundStatement>> {
   const cache = new Map<string, Readonly<Record<Name, BoundStatement>>>();
+  // Every executor binds its table's statements, and one is made per enqueue and per claim:
+  // keyed by the TableName object first, so that is a lookup, not the substitutions and a SHA-1.
+  const byTable = new WeakMap<TableName, Readonly<Record<Name, BoundStatement>>>();
   return (table) => {
+    const known = byTable.get(table);
+    if (known) return known;
     const values = substitutions(table);
     const key = JSON.stringify(Object.entries(values));
     let bound = cache.get(key);
@@ -46,6 +51,7 @@ export function statementBinder<Name extends string>(
       bound = Object.fromEntries(entries) as Record<Name, BoundStatement>;
       cache.set(key, bound);
     }
+    byTable.set(table, bound);
     return bound;
   };
 }
