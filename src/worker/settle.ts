@@ -20,15 +20,24 @@ export abstract class Watch extends Linked<Watch> {
  * Runs waiting on user code, checked by one timer every 100 ms rather than a timer per run: at tens
  * of thousands of tasks a second, arming and clearing a timer per task is a measurable share of a
  * no-op task's cost. Only runs still waiting are here, so a sweep is short; the timer stops once
- * nothing waits.
+ * nothing has waited for ten sweeps.
  */
 const watched = new LinkedSet<Watch>();
 let sweeper: NodeJS.Timeout | undefined;
 const sweepMs = 100;
+/**
+ * Sweeps in a row with nothing watched since the last, before the timer stops. Runs of fast
+ * handlers end between sweeps, so a timer stopped at the first empty sweep was started again
+ * every 100 ms in a busy worker, and each restart, a branch that hot code had not run since it
+ * was optimized, sent V8 back to compiling it.
+ */
+const idleSweepsToStop = 10;
+let idleSweeps = 0;
 
 /** Calls `waiting.expire()` once its deadline passes (to within 100 ms), unless unwatched first. */
 export function watch(waiting: Watch, timeoutMs: number): void {
   watched.add(waiting);
+  idleSweeps = 0;
   // Unref'd: a run abandoned at stop() must not keep the process alive for its whole limit.
   // Whoever waits on a run holds the process open by other means (its pool, its server).
   sweeper ??= setInterval(sweep, Math.min(sweepMs, timeoutMs)).unref();
@@ -54,10 +63,9 @@ function sweep(): void {
   for (const waiting of due) {
     if (watched.delete(waiting)) waiting.expire();
   }
-  if (watched.size === 0) {
-    clearInterval(sweeper);
-    sweeper = undefined;
-  }
+  if (watched.size > 0 || ++idleSweeps < idleSweepsToStop) return;
+  clearInterval(sweeper);
+  sweeper = undefined;
 }
 
 /** A settle() waiting on a promise: resolves it as timed out at its deadline. */

@@ -1,6 +1,7 @@
 // The list of runs waiting on user code (worker/settle.ts): one sweep expires each run whose
 // deadline passed exactly once, leaves the others, and copes with an expire() that ends other
-// runs (user code: abort listeners) while the sweep is under way.
+// runs (user code: abort listeners) while the sweep is under way. Its one timer outlives a run by
+// ten sweeps, so a busy worker does not stop and start it between runs.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { unwatch, watch, Watch } from '../../src/worker/settle.js';
 
@@ -25,7 +26,32 @@ describe('the watch list', () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'performance'] });
   });
   afterEach(() => {
+    // The sweep timer is module state: let it stop before its fake clock goes.
+    vi.advanceTimersByTime(2_000);
+    expect(vi.getTimerCount()).toBe(0);
     vi.useRealTimers();
+  });
+
+  it('keeps sweeping while runs come and go, and stops after ten sweeps with none', () => {
+    const run = new Run(1_000);
+    watch(run, 1_000);
+    expect(vi.getTimerCount()).toBe(1);
+    unwatch(run);
+    // A busy worker's fast runs end between sweeps: the timer is not stopped and started again.
+    vi.advanceTimersByTime(900);
+    expect(vi.getTimerCount()).toBe(1);
+    const next = new Run(1_000);
+    watch(next, 1_000);
+    unwatch(next);
+    vi.advanceTimersByTime(900);
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(200);
+    expect(vi.getTimerCount()).toBe(0);
+
+    const late = new Run(50);
+    watch(late, 1_000);
+    vi.advanceTimersByTime(200);
+    expect(late.expired).toBe(1);
   });
 
   it('expires the runs past their deadline once, and only them', () => {
