@@ -2,7 +2,31 @@
 // The clock stops when the database shows every task finished (no row pending or running),
 // not when the last handler returns: an outcome waiting in memory is not done.
 // Run with --expose-gc so the heap after a forced GC can be sampled.
+import { readFileSync, readdirSync } from 'node:fs';
 import { makeSystem } from './systems.mjs';
+
+/**
+ * CPU ms of this process's main thread, and of all its other threads (V8's compiler and GC
+ * helpers, libuv's pool), from /proc (Linux; undefined elsewhere). A cold process spends a large
+ * share of a short drain compiling hot code on the helper threads: this shows how much.
+ */
+function threadCpuMs() {
+  try {
+    const tick = 10; // ms per clock tick (USER_HZ is 100 on Linux)
+    let main = 0;
+    let helpers = 0;
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = (Number(fields[11]) + Number(fields[12])) * tick;
+      if (Number(tid) === process.pid) main += ms;
+      else helpers += ms;
+    }
+    return { main, helpers };
+  } catch {
+    return undefined;
+  }
+}
 
 const [name, schema, countText] = process.argv.slice(2);
 const count = Number(countText);
@@ -34,6 +58,7 @@ const heapSampler = setInterval(() => {
   heapSamples.push({ done, heapMb: process.memoryUsage().heapUsed / 2 ** 20 });
 }, 50);
 
+const threadsBefore = threadCpuMs();
 const cpuBefore = process.cpuUsage();
 const started = performance.now();
 const stop = await system.startWorker();
@@ -44,6 +69,7 @@ while (await system.busy(client)) await new Promise((resolve) => setTimeout(reso
 const durableAt = performance.now();
 client?.release();
 const cpu = process.cpuUsage(cpuBefore);
+const threadsAfter = threadCpuMs();
 sample();
 clearInterval(sampler);
 clearInterval(heapSampler);
@@ -60,6 +86,11 @@ process.stdout.write(
     perSecond: count / (elapsedMs / 1000),
     handlersMs: lastHandlerAt - started,
     cpuUsPerTask: (cpu.user + cpu.system) / count,
+    // Exited helper threads are not counted; V8's and libuv's live as long as the process.
+    helperCpuUsPerTask:
+      threadsBefore && threadsAfter
+        ? ((threadsAfter.helpers - threadsBefore.helpers) * 1000) / count
+        : null,
     peakRssMb: Math.max(peakRss, process.resourceUsage().maxRSS * 1024) / 2 ** 20,
     peakUnwritten: system.unwritten() === undefined ? null : peakUnwritten,
     heapSamples,

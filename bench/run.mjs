@@ -290,6 +290,10 @@ const drainRows = [
   ['last handler returned at (s)', (r) => fmt(r.handlersMs / 1000, 1)],
   ['every outcome written at (s)', (r) => fmt(r.elapsedMs / 1000, 1)],
   ['worker CPU µs/task', (r) => fmt(r.cpuUsPerTask, 1)],
+  [
+    '… of it on V8/libuv helper threads',
+    (r) => (r.helperCpuUsPerTask == null ? 'n/a' : fmt(r.helperCpuUsPerTask, 1)),
+  ],
   ['database CPU µs/task', (r) => fmt(r.dbCpuUsPerTask, 1)],
   ['WAL bytes/task', (r) => fmt(r.walPerTask)],
   ['commits/task', (r) => fmt(r.commitsPerTask, 3)],
