@@ -28,7 +28,11 @@ function threadCpuMs() {
   }
 }
 
-const [name, schema, countText] = process.argv.slice(2);
+const [name, schema, countText, mode] = process.argv.slice(2);
+// `heap`: also take the heap after a forced GC at each tenth of the drain. A run that does is
+// not timed: each forced full collection costs its pause and makes V8 throw away and compile
+// again the optimized code of the hot functions (3-4 us of worker CPU per task at 200,000).
+const sampleHeap = mode === 'heap';
 const count = Number(countText);
 let done = 0;
 let handlersDone;
@@ -48,9 +52,8 @@ const sample = () => {
   peakRss = Math.max(peakRss, process.memoryUsage.rss());
 };
 const sampler = setInterval(sample, 20);
-// Heap after a forced GC at each tenth of the drain: flat means nothing builds up per task. Only
-// on drains of 100,000 or more: on a short one ten forced collections are a tenth of its time.
-let nextHeapAt = count >= 100_000 ? count / 10 : Infinity;
+// Heap after a forced GC at each tenth of the drain: flat means nothing builds up per task.
+let nextHeapAt = sampleHeap ? count / 10 : Infinity;
 const heapSampler = setInterval(() => {
   if (done < nextHeapAt || !global.gc) return;
   nextHeapAt += count / 10;
@@ -73,7 +76,7 @@ const threadsAfter = threadCpuMs();
 sample();
 clearInterval(sampler);
 clearInterval(heapSampler);
-if (global.gc && count >= 100_000) {
+if (global.gc && sampleHeap) {
   global.gc();
   heapSamples.push({ done, heapMb: process.memoryUsage().heapUsed / 2 ** 20 });
 }
