@@ -6,23 +6,21 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { makeSystem } from './systems.mjs';
 
 /**
- * CPU ms of this process's main thread, and of all its other threads (V8's compiler and GC
- * helpers, libuv's pool), from /proc (Linux; undefined elsewhere). A cold process spends a large
- * share of a short drain compiling hot code on the helper threads: this shows how much.
+ * CPU ms of this process's threads other than the main one (V8's compiler and GC helpers,
+ * libuv's pool), from /proc (Linux; undefined elsewhere). A cold process spends a large share of
+ * a short drain compiling hot code on them: this shows how much.
  */
-function threadCpuMs() {
+function helperCpuMs() {
   try {
     const tick = 10; // ms per clock tick (USER_HZ is 100 on Linux)
-    let main = 0;
     let helpers = 0;
     for (const tid of readdirSync('/proc/self/task')) {
+      if (Number(tid) === process.pid) continue;
       const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ms = (Number(fields[11]) + Number(fields[12])) * tick;
-      if (Number(tid) === process.pid) main += ms;
-      else helpers += ms;
+      helpers += (Number(fields[11]) + Number(fields[12])) * tick;
     }
-    return { main, helpers };
+    return helpers;
   } catch {
     return undefined;
   }
@@ -61,7 +59,7 @@ const heapSampler = setInterval(() => {
   heapSamples.push({ done, heapMb: process.memoryUsage().heapUsed / 2 ** 20 });
 }, 50);
 
-const threadsBefore = threadCpuMs();
+const helpersBefore = helperCpuMs();
 const cpuBefore = process.cpuUsage();
 const started = performance.now();
 const stop = await system.startWorker();
@@ -72,7 +70,7 @@ while (await system.busy(client)) await new Promise((resolve) => setTimeout(reso
 const durableAt = performance.now();
 client?.release();
 const cpu = process.cpuUsage(cpuBefore);
-const threadsAfter = threadCpuMs();
+const helpersAfter = helperCpuMs();
 sample();
 clearInterval(sampler);
 clearInterval(heapSampler);
@@ -91,9 +89,9 @@ process.stdout.write(
     cpuUsPerTask: (cpu.user + cpu.system) / count,
     // Exited helper threads are not counted; V8's and libuv's live as long as the process.
     helperCpuUsPerTask:
-      threadsBefore && threadsAfter
-        ? ((threadsAfter.helpers - threadsBefore.helpers) * 1000) / count
-        : null,
+      helpersBefore === undefined || helpersAfter === undefined
+        ? null
+        : ((helpersAfter - helpersBefore) * 1000) / count,
     peakRssMb: Math.max(peakRss, process.resourceUsage().maxRSS * 1024) / 2 ** 20,
     peakUnwritten: system.unwritten() === undefined ? null : peakUnwritten,
     heapSamples,
