@@ -4,7 +4,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
-import { databaseUrl, makeSystem, systemNames, workerSettings } from './systems.mjs';
+import { databaseUrl, makeSystem, paddingChars, systemNames, workerSettings } from './systems.mjs';
 
 const args = new Map(
   process.argv.slice(2).map((arg) => {
@@ -289,7 +289,7 @@ console.log(
 for (const name of systems)
   console.log(`${name} worker settings: ${JSON.stringify(workerSettings[name])}`);
 console.log(
-  `drain: no-op tasks, one worker process, timed until the database shows no task pending or running; ${runs} run(s) each, separated by /`,
+  `drain: no-op tasks${paddingChars > 0 ? ` (payloads padded by ${paddingChars} characters)` : ''}, one worker process, timed until the database shows no task pending or running; ${runs} run(s) each, separated by /`,
 );
 const fmt = (n, digits = 0) =>
   Number.isFinite(n)

@@ -131,8 +131,16 @@ function itemOf(name, Bench) {
 
 export const systemNames = Object.keys(workerSettings);
 
+/**
+ * Characters of padding in every payload: ASYNC_TASK_BENCH_PAYLOAD=100000 measures large
+ * arguments (the drain child inherits the setting).
+ */
+export const paddingChars = Number(process.env.ASYNC_TASK_BENCH_PAYLOAD ?? 0);
+const padding = 'p'.repeat(paddingChars);
 /** The payload of task i, built in JavaScript for every system. */
-const payload = (i) => ({ i });
+const payload = paddingChars === 0 ? (i) => ({ i }) : (i) => ({ i, padding });
+/** Tasks per loading transaction: fewer for large payloads (MySQL's packets stop at 16 MB). */
+const loadBatch = Math.max(1, Math.min(1000, Math.floor(4_000_000 / (paddingChars + 20))));
 
 function benchTarget(onRun, define = defineTarget) {
   return define('Bench', {
@@ -217,9 +225,9 @@ function asyncTaskPg(name, schema, onRun) {
 async function loadPg(pool, enqueueBulk, count) {
   const client = await pool.connect();
   try {
-    for (let i = 0; i < count; i += 1000) {
+    for (let i = 0; i < count; i += loadBatch) {
       await client.query('BEGIN');
-      await enqueueBulk(client, i, Math.min(1000, count - i));
+      await enqueueBulk(client, i, Math.min(loadBatch, count - i));
       await client.query('COMMIT');
     }
   } finally {
@@ -252,8 +260,8 @@ async function asyncTaskMysql(name, schema, onRun) {
       await tasks.migrate();
     },
     async load(count) {
-      for (let from = 0; from < count; from += 1000) {
-        const n = Math.min(1000, count - from);
+      for (let from = 0; from < count; from += loadBatch) {
+        const n = Math.min(loadBatch, count - from);
         const connection = await pool.getConnection();
         try {
           await connection.beginTransaction();
@@ -329,8 +337,8 @@ async function asyncTaskSqlite(name, schema, onRun) {
     },
     async load(count) {
       if (!db) open();
-      for (let from = 0; from < count; from += 1000) {
-        const n = Math.min(1000, count - from);
+      for (let from = 0; from < count; from += loadBatch) {
+        const n = Math.min(loadBatch, count - from);
         db.transaction(() => {
           tasks.enqueueMany(
             db,

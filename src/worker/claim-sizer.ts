@@ -1,3 +1,4 @@
+import type { AttemptRecord } from '../core/attempt.js';
 import type { ClaimSizing } from './pipeline.js';
 
 /**
@@ -5,7 +6,8 @@ import type { ClaimSizing } from './pipeline.js';
  * takes. Unless the user fixed `prefetch`, the worker holds about `horizonMs` worth of work at the
  * rate its handlers finish: a drain of no-op handlers holds thousands, so claims are big and rare;
  * handlers of 50 ms hold a few dozen, so nothing claimed waits long and a second worker finds the
- * rest of the backlog still pending.
+ * rest of the backlog still pending. Large arguments hold fewer: the held attempts' stored
+ * arguments stay under `maxHeldArgChars`, so 100 KB payloads do not make a claim of a thousand.
  */
 export class ClaimSizer implements ClaimSizing {
   /** Adaptive holding never goes past this: a claim of it takes milliseconds, its memory ~1 MB. */
@@ -14,6 +16,12 @@ export class ClaimSizer implements ClaimSizing {
   static readonly defaultBatchSize = 1000;
   /** How much work, at the measured rate, the worker holds. */
   static readonly horizonMs = 200;
+  /**
+   * Characters of stored arguments (and last errors) held at most, at the average of recent
+   * claims: a 1,000-row claim of 100 KB payloads would hold 100 MB as text and again as parsed
+   * objects. Never fewer than `concurrency` attempts.
+   */
+  static readonly maxHeldArgChars = 16 * 2 ** 20;
   /** Short, so that a backlog is met at full size within a few claims. */
   static readonly #sampleMs = 25;
 
@@ -24,6 +32,8 @@ export class ClaimSizer implements ClaimSizing {
   #sampledAt = performance.now();
   /** Finished handlers per millisecond, smoothed. */
   #rate = 0;
+  /** Stored characters per claimed attempt, smoothed; 0 until the first claim. */
+  #charsPerAttempt = 0;
 
   constructor(options: {
     concurrency: number;
@@ -41,6 +51,19 @@ export class ClaimSizer implements ClaimSizing {
     this.#finished += 1;
   }
 
+  /** Learns how large claimed attempts are. */
+  claimed(records: readonly AttemptRecord[]): void {
+    if (records.length === 0) return;
+    let chars = 0;
+    for (const record of records) {
+      chars += (record.methodArgs?.length ?? 0) + (record.lastError?.length ?? 0);
+    }
+    const average = chars / records.length;
+    // Rises at once (one claim of large payloads is enough to hold fewer), falls by halves.
+    this.#charsPerAttempt =
+      average > this.#charsPerAttempt ? average : (this.#charsPerAttempt + average) / 2;
+  }
+
   /** How many attempts to hold now. */
   hold(): number {
     if (this.#fixedHold !== undefined) return this.#fixedHold;
@@ -55,7 +78,10 @@ export class ClaimSizer implements ClaimSizing {
     }
     const wanted = Math.ceil(this.#rate * ClaimSizer.horizonMs);
     const least = 2 * this.#concurrency;
-    return Math.min(Math.max(wanted, least), Math.max(ClaimSizer.maxAdaptiveHold, least));
+    const hold = Math.min(Math.max(wanted, least), Math.max(ClaimSizer.maxAdaptiveHold, least));
+    if (this.#charsPerAttempt === 0) return hold;
+    const bySize = Math.floor(ClaimSizer.maxHeldArgChars / this.#charsPerAttempt);
+    return Math.min(hold, Math.max(bySize, this.#concurrency));
   }
 
   /**

@@ -7,6 +7,8 @@ export interface ClaimSizing {
   claimSize(held: number, buffered: number): number;
   /** Counts a handler that finished. */
   finished(): void;
+  /** Sees what a claim took (before any of it runs). */
+  claimed?(records: readonly AttemptRecord[]): void;
 }
 
 /** What the pipeline tells its owner. Called synchronously; none may throw. */

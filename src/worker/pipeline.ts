@@ -301,6 +301,7 @@ export class Pipeline {
   /** Holds the leases of claimed attempts and starts what there is room for. */
   #take(records: readonly AttemptRecord[], started: number): void {
     if (records.length === 0) return;
+    this.#sizing.claimed?.(records);
     for (const record of records) {
       const held = new HeldAttempt(record);
       this.#keeper.hold(held);

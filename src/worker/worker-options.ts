@@ -20,8 +20,9 @@ export interface WorkerOptions {
   /**
    * Attempts claimed ahead of free handler slots, so handlers never wait for a round trip. Leave
    * it out: the worker then holds about 200 ms of work at the rate its handlers finish (from
-   * twice `concurrency` up to 2,000), which drains a backlog of short tasks in big claims and
-   * leaves slow tasks pending for other workers. A number fixes it.
+   * twice `concurrency` up to 2,000, and fewer when arguments are large: about 16 MB of them as
+   * stored, but never fewer than `concurrency`), which drains a backlog of short tasks in big
+   * claims and leaves slow tasks pending for other workers. A number fixes it, whatever the size.
    * @defaultValue adaptive
    */
   readonly prefetch?: number;
