@@ -133,6 +133,40 @@ describe('postgres claim commit', () => {
 
 // The claim lives in a function whose SET clauses pin its plan (migration 0003): the plan of the
 // statement inside is read with auto_explain, which reports nested statements to the client.
+/**
+ * Runs the claim on a connection of its own with auto_explain reporting every nested statement's
+ * plan (and, with `buffers`, the pages each node read); returns the rows and the plans.
+ */
+async function explainedClaim(
+  pool: pg.Pool,
+  text: string,
+  limit: number,
+  buffers = false,
+): Promise<{ rows: { priority: number }[]; notices: string[] }> {
+  const client = await pool.connect();
+  const notices: string[] = [];
+  client.on('notice', (notice) => notices.push(notice.message ?? ''));
+  try {
+    await client.query(`LOAD 'auto_explain'`);
+    await client.query(`SET auto_explain.log_min_duration = 0`);
+    await client.query(`SET auto_explain.log_nested_statements = on`);
+    await client.query(`SET auto_explain.log_analyze = on`);
+    await client.query(`SET auto_explain.log_buffers = ${buffers ? 'on' : 'off'}`);
+    await client.query(`SET auto_explain.log_level = notice`);
+    const { rows } = await client.query<{ priority: number }>(text, [
+      'w1',
+      limit,
+      60_000,
+      null,
+      null,
+      false,
+    ]);
+    return { rows, notices };
+  } finally {
+    client.release();
+  }
+}
+
 describe('postgres claim plan under stale statistics', () => {
   let harness: Awaited<ReturnType<typeof postgresHarness>>;
 
@@ -165,32 +199,65 @@ describe('postgres claim plan under stale statistics', () => {
     // estimates promise a few due rows, and an unpinned planner fetched all 20,000 and sorted them.
     await enqueue(20_000);
 
-    const client = await harness.pool.connect();
-    const notices: string[] = [];
-    client.on('notice', (notice) => notices.push(notice.message ?? ''));
-    try {
-      await client.query(`LOAD 'auto_explain'`);
-      await client.query(`SET auto_explain.log_min_duration = 0`);
-      await client.query(`SET auto_explain.log_nested_statements = on`);
-      await client.query(`SET auto_explain.log_analyze = on`);
-      await client.query(`SET auto_explain.log_level = notice`);
-      const { rows } = await client.query(statements.attemptClaim.text, [
-        'w1',
-        1000,
-        60_000,
-        null,
-        null,
-        false,
-      ]);
-      expect(rows).toHaveLength(1000);
-    } finally {
-      client.release();
-    }
-    const inner = notices.find((text) => /Update on async_task_attempts/.test(text));
-    expect(inner, notices.join('\n---\n')).toBeDefined();
+    const { rows, notices } = await explainedClaim(
+      harness.pool,
+      statements.attemptClaim.text,
+      1000,
+    );
+    expect(rows).toHaveLength(1000);
+    // The walk of the one priority there is (migration 0012 walks one priority at a time).
+    const walk = notices.find((text) => /LockRows/.test(text));
+    expect(walk, notices.join('\n---\n')).toBeDefined();
     // An ordered walk that stopped after the limit: not every due row fetched, then sorted.
-    expect(inner).toMatch(/Index Scan using async_task_attempts_due_idx/);
-    expect(inner).not.toMatch(/Sort|Bitmap Heap Scan on async_task_attempts d\b|Seq Scan/);
-    expect(inner).toMatch(/Limit .*actual time=\S+ rows=1000 /);
+    expect(walk).toMatch(/Index Scan using async_task_attempts_due_idx/);
+    expect(walk).toMatch(/Index Cond: \(\(priority = .+\) AND \(scheduled_at <= now\(\)\)\)/);
+    expect(walk).not.toMatch(/Sort|Bitmap Heap Scan on async_task_attempts d\b|Seq Scan/);
+    expect(walk).toMatch(/Limit .*actual time=\S+ rows=1000 /);
+    const update = notices.find((text) => /Update on async_task_attempts/.test(text));
+    expect(update).toMatch(/Index Scan using async_task_attempts_pkey/);
+  });
+
+  it('does not read the attempts scheduled for later: a claim costs the rows it takes, not the pending ones', async () => {
+    const tasks = new AsyncTask({ driver: harness.driver, table: harness.table, targets: [Noop] });
+    await tasks.migrate();
+    const statements = bindStatements({ schema: harness.schema, name: 'async_task_attempts' });
+    const table = `"${harness.schema}".async_task_attempts`;
+    // 100,000 attempts due tomorrow at the first priority and at the second; 10 due now at the
+    // second and 5 at the third. One ordered walk read every entry of the first two priorities.
+    const insert = (count: number, priority: number, dueIn: string) =>
+      harness.pool.query(
+        `INSERT INTO ${table} (target, method_name, method_args, priority, scheduled_at)
+         SELECT 'Noop', 'run', json_build_object('i', g)::text, $2, now() + $3::interval
+         FROM generate_series(1, $1) g`,
+        [count, priority, dueIn],
+      );
+    await insert(50_000, -1, '1 day');
+    await insert(50_000, 0, '1 day');
+    await insert(10, 0, '-1 minute');
+    await insert(5, 1, '-1 minute');
+    await harness.pool.query(`VACUUM ANALYZE ${table}`);
+
+    const { rows: claimed, notices } = await explainedClaim(
+      harness.pool,
+      statements.attemptClaim.text,
+      1000,
+      true,
+    );
+    expect(claimed.map((row) => row.priority).sort()).toEqual([
+      ...Array<number>(10).fill(0),
+      ...Array<number>(5).fill(1),
+    ]);
+    // Index pages the claim's walks and probes read: the 100,000 future entries alone fill
+    // about 300.
+    const pages = notices
+      .flatMap((text) => [
+        ...text.matchAll(
+          /Index (?:Only )?Scan using async_task_attempts_due_idx[^\n]*\n(?:[^\n]*\n)*?\s*Buffers: shared ((?:\w+=\d+ ?)+)/g,
+        ),
+      ])
+      .flatMap((match) => [...match[1]!.matchAll(/=(\d+)/g)].map((n) => Number(n[1])))
+      .reduce((a, b) => a + b, 0);
+    expect(pages, notices.join('\n---\n')).toBeGreaterThan(0);
+    expect(pages, notices.join('\n---\n')).toBeLessThan(40);
   });
 });

@@ -52,6 +52,7 @@ import { sqlTime } from './sql-time.js';
 import { mysqlStats } from './stats.js';
 import { limitedCandidates, limitedRoom, recordStarts, type FlowQuery } from './flow-room.js';
 import { pruneWindow } from './prune-window.js';
+import { dueByPriority } from './priority-walk.js';
 
 export { quoteTable };
 
@@ -82,14 +83,13 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
         ? null
         : JSON.stringify(params.queues);
     return this.#transaction(async (tx) => {
-      const selected = await tx.query(except ? 'attemptClaimSelectExcept' : 'attemptClaimSelect', [
-        horizon,
-        horizon,
-        queues,
-        queues,
+      const rows = await dueByPriority(
+        (name, values) => tx.query(name, values),
+        except ? 'attemptClaimSelectExcept' : 'attemptClaimSelect',
+        [horizon, horizon, queues, queues],
         params.limit,
-      ]);
-      return tx.#lease(selected.rows, params);
+      );
+      return tx.#lease(rows, params);
     });
   }
 

@@ -10,6 +10,7 @@ export const attemptClaimSelectExcept = `
 SELECT ${columns('t.')}, ${epochMs('UTC_TIMESTAMP(3)')} AS db_now
 FROM {{table}} AS t FORCE INDEX (due_idx)
 WHERE t.status = 'pending'
+  AND t.priority = ?
   AND t.scheduled_at <= UTC_TIMESTAMP(3)
   AND (t.locked_until IS NULL OR t.locked_until <= UTC_TIMESTAMP(3))
   AND (? IS NULL OR t.scheduled_at <= CAST(? AS DATETIME(3)))

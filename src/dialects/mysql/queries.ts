@@ -146,15 +146,16 @@ WHERE t.completed_at >= UTC_TIMESTAMP(3) - INTERVAL 1 HOUR
   AND t.status IN ('succeeded', 'failed')
 GROUP BY minute, t.status`;
 
-// First half of a claim, inside its transaction: FOR UPDATE SKIP LOCKED, so concurrent claimers
-// each lock different rows and never wait on each other (nor on rows still being enqueued, which
-// are locked by their uncommitted insert). Rows under a marker's hold (an enqueue or a release
-// still reading its rows back) are left alone. Also reads the server's clock, which the second
-// half uses for the lease.
+// First half of a claim, inside its transaction, for one priority (see dueByPriority): FOR UPDATE
+// SKIP LOCKED, so concurrent claimers each lock different rows and never wait on each other (nor
+// on rows still being enqueued, which are locked by their uncommitted insert). Rows under a
+// marker's hold (an enqueue or a release still reading its rows back) are left alone. Also reads
+// the server's clock, which the second half uses for the lease.
 export const attemptClaimSelect = `
 SELECT ${columns('t.')}, ${epochMs('UTC_TIMESTAMP(3)')} AS db_now
 FROM {{table}} AS t FORCE INDEX (due_idx)
 WHERE t.status = 'pending'
+  AND t.priority = ?
   AND t.scheduled_at <= UTC_TIMESTAMP(3)
   AND (t.locked_until IS NULL OR t.locked_until <= UTC_TIMESTAMP(3))
   AND (? IS NULL OR t.scheduled_at <= CAST(? AS DATETIME(3)))
@@ -162,6 +163,12 @@ WHERE t.status = 'pending'
 ORDER BY t.priority, t.scheduled_at, t.id
 LIMIT ?
 FOR UPDATE SKIP LOCKED`;
+
+// The lowest priority above ? that has pending rows: a claim walks one priority at a time (see
+// dueByPriority). With a constant bound the server reads it off the claim index's edge.
+export const attemptNextPriority = `
+SELECT MIN(t.priority) AS priority FROM {{table}} AS t
+WHERE t.status = 'pending' AND t.priority > ?`;
 
 // Second half of a claim: the rows are locked by this transaction since the SELECT, so the lease
 // is set without a fence and no other worker can have seen them as pending in between.
