@@ -85,7 +85,9 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
     return this.#transaction(async (tx) => {
       const rows = await dueByPriority(
         (name, values) => tx.query(name, values),
-        except ? 'attemptClaimSelectExcept' : 'attemptClaimSelect',
+        except
+          ? { first: 'attemptClaimSelectExceptFirst', next: 'attemptClaimSelectExcept' }
+          : { first: 'attemptClaimSelectFirst', next: 'attemptClaimSelect' },
         [horizon, horizon, queues, queues],
         params.limit,
       );

@@ -2,22 +2,13 @@
 // it: the same substitutions ({{table}}, and {{flow}} and {{starts}}, the lock and starts tables
 // of migration 0004), the same positional parameters.
 
-import { columns, epochMs, leaseList } from './sql-parts.js';
+import { claimSelect, columns, epochMs, leaseList, lowestPendingPriority } from './sql-parts.js';
 
 // attemptClaimSelect for every queue but those of the JSON array (the queues with flow control,
-// which only the limited claim takes): the same statement with the queue filter negated.
-export const attemptClaimSelectExcept = `
-SELECT ${columns('t.')}, ${epochMs('UTC_TIMESTAMP(3)')} AS db_now
-FROM {{table}} AS t FORCE INDEX (due_idx)
-WHERE t.status = 'pending'
-  AND t.priority = ?
-  AND t.scheduled_at <= UTC_TIMESTAMP(3)
-  AND (t.locked_until IS NULL OR t.locked_until <= UTC_TIMESTAMP(3))
-  AND (? IS NULL OR t.scheduled_at <= CAST(? AS DATETIME(3)))
-  AND (? IS NULL OR NOT JSON_CONTAINS(?, JSON_QUOTE(t.queue)))
-ORDER BY t.priority, t.scheduled_at, t.id
-LIMIT ?
-FOR UPDATE SKIP LOCKED`;
+// which only the limited claim takes): the same statements with the queue filter negated.
+const claimQueuesExcept = '(? IS NULL OR NOT JSON_CONTAINS(?, JSON_QUOTE(t.queue)))';
+export const attemptClaimSelectExceptFirst = claimSelect(lowestPendingPriority, claimQueuesExcept);
+export const attemptClaimSelectExcept = claimSelect('?', claimQueuesExcept);
 
 // First statement of a limited claim: the queue's lock row (migration 0004), locked exclusively
 // until the claim's transaction ends (ON DUPLICATE KEY UPDATE takes an exclusive lock on the

@@ -14,10 +14,12 @@
 // time_zone touches a stored value. Parameters are positional `?`, substituted in text order.
 
 import {
+  claimSelect,
   columns,
   epochMs,
   idempotenceKey,
   leaseList,
+  lowestPendingPriority,
   outcomeAssignments,
   text,
 } from './sql-parts.js';
@@ -150,19 +152,11 @@ GROUP BY minute, t.status`;
 // SKIP LOCKED, so concurrent claimers each lock different rows and never wait on each other (nor
 // on rows still being enqueued, which are locked by their uncommitted insert). Rows under a
 // marker's hold (an enqueue or a release still reading its rows back) are left alone. Also reads
-// the server's clock, which the second half uses for the lease.
-export const attemptClaimSelect = `
-SELECT ${columns('t.')}, ${epochMs('UTC_TIMESTAMP(3)')} AS db_now
-FROM {{table}} AS t FORCE INDEX (due_idx)
-WHERE t.status = 'pending'
-  AND t.priority = ?
-  AND t.scheduled_at <= UTC_TIMESTAMP(3)
-  AND (t.locked_until IS NULL OR t.locked_until <= UTC_TIMESTAMP(3))
-  AND (? IS NULL OR t.scheduled_at <= CAST(? AS DATETIME(3)))
-  AND (? IS NULL OR JSON_CONTAINS(?, JSON_QUOTE(t.queue)))
-ORDER BY t.priority, t.scheduled_at, t.id
-LIMIT ?
-FOR UPDATE SKIP LOCKED`;
+// the server's clock, which the second half uses for the lease. The first walks the lowest
+// priority with pending rows, which a busy queue's claim seldom goes past.
+const claimQueues = '(? IS NULL OR JSON_CONTAINS(?, JSON_QUOTE(t.queue)))';
+export const attemptClaimSelectFirst = claimSelect(lowestPendingPriority, claimQueues);
+export const attemptClaimSelect = claimSelect('?', claimQueues);
 
 // The lowest priority above ? that has pending rows: a claim walks one priority at a time (see
 // dueByPriority). With a constant bound the server reads it off the claim index's edge.

@@ -43,3 +43,25 @@ export const outcomeAssignments = `t.status = CASE WHEN t.cancel_requested_at IS
     ELSE t.progress END,
   t.progress_message = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
     ELSE t.progress_message END,`;
+
+/**
+ * The first half of a claim for one priority (see dueByPriority): `priority` is `?` (a parameter
+ * before the others) or `lowestPendingPriority`; `queueFilter` takes two parameters.
+ */
+export function claimSelect(priority: string, queueFilter: string): string {
+  return `
+SELECT ${columns('t.')}, ${epochMs('UTC_TIMESTAMP(3)')} AS db_now
+FROM {{table}} AS t FORCE INDEX (due_idx)
+WHERE t.status = 'pending'
+  AND t.priority = ${priority}
+  AND t.scheduled_at <= UTC_TIMESTAMP(3)
+  AND (t.locked_until IS NULL OR t.locked_until <= UTC_TIMESTAMP(3))
+  AND (? IS NULL OR t.scheduled_at <= CAST(? AS DATETIME(3)))
+  AND ${queueFilter}
+ORDER BY t.priority, t.scheduled_at, t.id
+LIMIT ?
+FOR UPDATE SKIP LOCKED`;
+}
+
+/** Evaluated once per statement, and read off the claim index's edge. */
+export const lowestPendingPriority = `(SELECT MIN(p.priority) FROM {{table}} AS p WHERE p.status = 'pending')`;
