@@ -5,6 +5,7 @@ import type { RowDataPacket } from 'mysql2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AsyncTask, defineTarget } from '../../src/index.js';
 import { mysqlHarness } from '../harness/mysql.js';
+import { dueAcrossPriorities } from '../harness/due-across-priorities.js';
 
 const Noop = defineTarget('Noop', { run(_args: { i: number }) {} });
 
@@ -38,18 +39,7 @@ describe('mysql claim beside attempts scheduled for later', () => {
          FROM ${table}`,
       );
     }
-    const due = [
-      ...Array.from({ length: 10 }, (_, i) => ({
-        method: Noop.run,
-        args: { i },
-        options: { priority: 0 },
-      })),
-      ...Array.from({ length: 5 }, (_, i) => ({
-        method: Noop.run,
-        args: { i },
-        options: { priority: 1 },
-      })),
-    ];
+    const due = dueAcrossPriorities(Noop.run);
     await harness.transaction((tx) => tasks.enqueueMany(tx, due));
     await harness.pool.query(`ANALYZE TABLE ${table}`);
 

@@ -52,7 +52,8 @@ import { sqlTime } from './sql-time.js';
 import { mysqlStats } from './stats.js';
 import { limitedCandidates, limitedRoom, recordStarts, type FlowQuery } from './flow-room.js';
 import { pruneWindow } from './prune-window.js';
-import { dueByPriority } from './priority-walk.js';
+import { dueByPriority } from '../priority-walk.js';
+import { claimWalk } from './claim-walk.js';
 
 export { quoteTable };
 
@@ -84,11 +85,12 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
         : JSON.stringify(params.queues);
     return this.#transaction(async (tx) => {
       const rows = await dueByPriority(
-        (name, values) => tx.query(name, values),
-        except
-          ? { first: 'attemptClaimSelectExceptFirst', next: 'attemptClaimSelectExcept' }
-          : { first: 'attemptClaimSelectFirst', next: 'attemptClaimSelect' },
-        [horizon, horizon, queues, queues],
+        claimWalk((name, values) => tx.query(name, values), except, [
+          horizon,
+          horizon,
+          queues,
+          queues,
+        ]),
         params.limit,
       );
       return tx.#lease(rows, params);

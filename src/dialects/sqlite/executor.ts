@@ -24,6 +24,7 @@ import {
   tokenKey,
 } from '../attempt-rows.js';
 import { ClaimedValues } from '../claimed-values.js';
+import { dueByPriority } from '../priority-walk.js';
 import { exactStats, statsByIdSample } from '../estimated-stats.js';
 import {
   matchInserted,
@@ -34,6 +35,7 @@ import {
 } from '../match-inserted.js';
 import { ReturningExecutor, type ReturningDialect } from '../returning-executor.js';
 import { plainPlaceholders, statementBinder, type BoundStatement } from '../statements.js';
+import { claimWalk } from './claim-walk.js';
 import * as dashboardQueries from './dashboard-queries.js';
 import * as queries from './queries.js';
 import * as runQueries from './run-queries.js';
@@ -93,14 +95,20 @@ export class SqliteExecutor extends ReturningExecutor<StatementName> implements 
 
   async attemptClaim(params: AttemptClaimParams): Promise<AttemptClaimResult> {
     const except = params.queues === null && (params.exceptQueues?.length ?? 0) > 0;
-    const result = await this.query(except ? 'attemptClaimExcept' : 'attemptClaim', [
-      params.lockedBy,
+    const rows = await dueByPriority(
+      claimWalk(
+        (name, values) => this.query(name, values),
+        except ? 'attemptClaimExcept' : 'attemptClaim',
+        [
+          params.lockedBy,
+          params.leaseMs,
+          params.horizon === null ? null : params.horizon.getTime(),
+          except ? JSON.stringify(params.exceptQueues) : queuesJson(params.queues),
+        ],
+      ),
       params.limit,
-      params.leaseMs,
-      params.horizon === null ? null : params.horizon.getTime(),
-      except ? JSON.stringify(params.exceptQueues) : queuesJson(params.queues),
-    ]);
-    return claimed(result.rows);
+    );
+    return claimed(rows);
   }
 
   async attemptClaimLimited(params: AttemptClaimLimitedParams): Promise<AttemptClaimResult> {

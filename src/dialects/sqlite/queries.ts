@@ -93,9 +93,17 @@ FROM {{table}}
 WHERE completed_at >= ${nowMs} - 3600000 AND status IN ('succeeded', 'failed')
 GROUP BY 1, 2`;
 
+// The lowest priority with pending rows, read off the due index's edge (a claim's first walk).
+const lowestPendingPriority = `(SELECT min(priority) FROM {{table}} WHERE status = 'pending')`;
+
+// The lowest priority above ?1 with pending rows: the next one a claim walks.
+export const attemptNextPriority = `
+SELECT min(priority) AS priority FROM {{table}} WHERE status = 'pending' AND priority > ?1`;
+
 // No SKIP LOCKED, and none needed: choosing the rows and leasing them is one statement under the
 // write lock, so a concurrent claimer (another connection or process) waits for our commit and
-// then no longer sees these rows as pending. ?5 is a JSON array of queues, or null for all.
+// then no longer sees these rows as pending. ?5 is a JSON array of queues, or null for all. One
+// priority per statement (see dueByPriority): ?6, or null for the lowest with pending rows.
 // ?4, the horizon of a runDue pass (its first claim's time), keeps retries out of the pass; a row
 // retried within the horizon's own millisecond can still come back, and the pass hands it back.
 export const attemptClaim = `
@@ -105,6 +113,7 @@ SET status = 'running', num_attempts = num_attempts + 1, locked_by = ?1,
 WHERE id IN (
   SELECT id FROM {{table}} INDEXED BY "{{name}}_due_idx"
   WHERE status = 'pending'
+    AND priority = COALESCE(?6, ${lowestPendingPriority})
     AND scheduled_at <= ${nowMs}
     AND (?4 IS NULL OR scheduled_at <= ?4)
     AND (?5 IS NULL OR queue IN (SELECT value FROM json_each(?5)))
@@ -121,6 +130,7 @@ SET status = 'running', num_attempts = num_attempts + 1, locked_by = ?1,
 WHERE id IN (
   SELECT id FROM {{table}} INDEXED BY "{{name}}_due_idx"
   WHERE status = 'pending'
+    AND priority = COALESCE(?6, ${lowestPendingPriority})
     AND scheduled_at <= ${nowMs}
     AND (?4 IS NULL OR scheduled_at <= ?4)
     AND queue NOT IN (SELECT value FROM json_each(?5))

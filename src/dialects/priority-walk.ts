@@ -1,0 +1,43 @@
+/**
+ * How one dialect claims due rows one priority at a time (see {@link dueByPriority}).
+ * `Row` is a claimed row as the dialect's statement returns it.
+ */
+export interface PriorityWalk<Row> {
+  /** Up to `limit` due rows of the lowest priority that has pending rows. */
+  lowest(limit: number): Promise<readonly Row[]>;
+  /** Up to `limit` due rows of `priority`. */
+  of(priority: number, limit: number): Promise<readonly Row[]>;
+  /** The lowest priority with pending rows above `after` (null: any), or null: none. */
+  above(after: number | null): Promise<number | null>;
+  priorityOf(row: Row): number;
+}
+
+/**
+ * The due rows a claim takes, read one priority at a time. The claim's index is ordered by
+ * priority, then due time, and holds the rows scheduled for later too: one ordered walk over every
+ * priority could not stop at a priority's first future row, so a claim that found fewer due rows
+ * than its limit (every claim of an idle or keeping-up worker) read every pending row (beside
+ * 500,000 attempts due tomorrow: 72 ms per empty claim on MariaDB, 22 ms on SQLite without
+ * statistics). Here each priority is walked from its first due row to its first later one, in
+ * order, until `limit` rows are taken: first the lowest pending priority (a busy queue's claim
+ * seldom needs more, and costs one statement as before), then each next one, found by a probe
+ * the database answers off the index's edge.
+ */
+export async function dueByPriority<Row>(walk: PriorityWalk<Row>, limit: number): Promise<Row[]> {
+  const rows = [...(await walk.lowest(limit))];
+  if (rows.length >= limit) return rows;
+  const first = rows[0];
+  let priority = first === undefined ? await walk.above(null) : walk.priorityOf(first);
+  while (priority !== null) {
+    priority = await walk.above(priority);
+    if (priority === null) break;
+    for (const row of await walk.of(priority, limit - rows.length)) rows.push(row);
+    if (rows.length >= limit) break;
+  }
+  return rows;
+}
+
+/** A priority as a probe returns it (a number, or text from some clients), or null: none. */
+export function probedPriority(value: unknown): number | null {
+  return value === null || value === undefined ? null : Number(value);
+}
