@@ -257,7 +257,9 @@ describe('postgres claim plan under stale statistics', () => {
       ])
       .flatMap((match) => [...match[1]!.matchAll(/=(\d+)/g)].map((n) => Number(n[1])))
       .reduce((a, b) => a + b, 0);
-    expect(pages, notices.join('\n---\n')).toBeGreaterThan(0);
-    expect(pages, notices.join('\n---\n')).toBeLessThan(40);
+    // Here about 30 (the walks' heap pages included); one walk over every priority read 496.
+    const plans = `${pages} pages:\n${notices.join('\n---\n')}`;
+    expect(pages, plans).toBeGreaterThan(0);
+    expect(pages, plans).toBeLessThan(100);
   });
 });

@@ -57,8 +57,7 @@ export const bindStatements: (table: TableName) => PostgresStatements = statemen
   (table) => ({
     '{{table}}': quoteTable(table),
     '{{workers}}': quoteTable({ schema: table.schema, name: `${table.name}_workers` }),
-    '{{claim}}': quoteTable({ schema: table.schema, name: `${table.name}_claim` }),
-    '{{claimExcept}}': quoteTable({ schema: table.schema, name: `${table.name}_claim_except` }),
+    '{{claimDue}}': quoteTable({ schema: table.schema, name: `${table.name}_claim_due` }),
     '{{claimLimited}}': quoteTable({ schema: table.schema, name: `${table.name}_claim_limited` }),
     '{{starts}}': quoteTable({ schema: table.schema, name: `${table.name}_starts` }),
     '{{channel}}': notifyChannel(table),

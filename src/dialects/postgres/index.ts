@@ -12,7 +12,7 @@ const steps = postgresSteps(migrations);
  * Names the dialect's own code derives from the table's name, beside those in the migrations
  * (`_migrations`: async-task 0.1's bookkeeping table, still adopted and removed).
  */
-const derivedInCode = ['_migrations', '_claim'];
+const derivedInCode = ['_migrations', '_claim_due'];
 
 /**
  * PostgreSQL cuts identifiers to 63 bytes (with a notice only), so two derived names that differ

@@ -122,13 +122,17 @@ GROUP BY 1, 2`;
 // pending again and may run twice, which at-least-once delivery allows (the first run's outcome
 // is fenced off). A later synchronous commit flushes the WAL before it, claims included, so
 // nothing recorded after a claim can survive without it. Durable keeps the session's own setting.
+// The function walks one priority at a time (migration 0012), so attempts scheduled for later
+// cost a claim nothing; it takes the queue list and the excepted queues, one of them null, and is
+// called directly: <name>_claim and <name>_claim_except, which wrap it for code of before 0012,
+// cost a SQL function's planning on every call.
 export const attemptClaim = `
-SELECT * FROM {{claim}}($1::text, $2::integer, $3::float8, $4::timestamptz, $5::text[], $6::boolean)`;
+SELECT * FROM {{claimDue}}($1::text, $2::integer, $3::float8, $4::timestamptz, $5::text[], NULL, $6::boolean)`;
 
 // attemptClaim for every queue but $5, those with flow control (migration 0008): the same
 // statement with one more filter, so queues without limits are claimed as they always were.
 export const attemptClaimExcept = `
-SELECT * FROM {{claimExcept}}($1::text, $2::integer, $3::float8, $4::timestamptz, $5::text[], $6::boolean)`;
+SELECT * FROM {{claimDue}}($1::text, $2::integer, $3::float8, $4::timestamptz, NULL, $5::text[], $6::boolean)`;
 
 // A claim from one queue with flow control (migration 0008): serialised per (table, queue) by a
 // transaction-scoped advisory lock taken before it counts running attempts and recent starts, so
