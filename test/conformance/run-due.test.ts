@@ -8,7 +8,7 @@ import { defineTarget, type AsyncTask, type TaskContext } from '../../src/index.
 import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import type { Harness } from '../harness/fixture.js';
 import { migratedTasks } from '../harness/new-tasks.js';
-import { recorderTarget } from '../harness/recorder-target.js';
+import { recorderTarget, recorderTargetName } from '../harness/recorder-target.js';
 import { useHarness } from '../harness/use-harness.js';
 import { waitFor } from '../harness/wait-for.js';
 
@@ -118,13 +118,23 @@ for (const fixture of fixtures) {
     it(`three concurrent callers over ${taskCount} tasks: each task succeeds exactly once`, async () => {
       const ran: string[] = [];
       const perCaller = [0, 0, 0];
+      // Each run waits until every caller has started one (5 s at most): on a fast machine two
+      // callers once drained all 500 before the third's first claim (split 244/0/256 under a
+      // loaded CI), and the race under test did not happen.
+      let everyCallerIn!: () => void;
+      const allIn = new Promise<void>((resolve) => (everyCallerIn = resolve));
+      const atMost = setTimeout(everyCallerIn, 5000);
       const callers = await Promise.all(
         perCaller.map((_, caller) =>
           migratedTasks(harness(), {
             targets: [
-              recorderTarget((id) => {
-                ran.push(id);
-                perCaller[caller]! += 1;
+              defineTarget(recorderTargetName, {
+                async record(_args: { n: number }, ctx: TaskContext) {
+                  ran.push(ctx.attempt.id);
+                  perCaller[caller]! += 1;
+                  if (perCaller.every((count) => count > 0)) everyCallerIn();
+                  await allIn;
+                },
               }),
             ],
           }),
@@ -134,7 +144,11 @@ for (const fixture of fixtures) {
       const tasks = await migratedTasks(harness(), { targets: [target] });
       const enqueued = await enqueueRecorderTasks(harness(), tasks, target);
 
-      await Promise.all(callers.map(drain));
+      try {
+        await Promise.all(callers.map(drain));
+      } finally {
+        clearTimeout(atMost);
+      }
 
       await expectEachRanOnce(tasks, enqueued, ran);
       expect(
