@@ -131,6 +131,39 @@ describe('postgres claim commit', () => {
   });
 });
 
+describe('postgres claim functions of before migration 12', () => {
+  it('<name>_claim and <name>_claim_except still claim, for code of before it during a rolling deploy', async () => {
+    const harness = await postgresHarness();
+    try {
+      const tasks = new AsyncTask({
+        driver: harness.driver,
+        table: harness.table,
+        targets: [Noop],
+      });
+      await tasks.migrate();
+      await tasks.enqueueMany(harness.pool, [
+        { method: Noop.run, args: { i: 1 } },
+        { method: Noop.run, args: { i: 2 }, options: { queue: 'mail', priority: 1 } },
+        { method: Noop.run, args: { i: 3 }, options: { queue: 'other', priority: -1 } },
+      ]);
+      const call = async (fn: string, queues: string[] | null) =>
+        (
+          await harness.pool.query<{ queue: string }>(
+            `SELECT * FROM "${harness.schema}".${fn}($1, $2, $3, $4, $5, $6)`,
+            ['old', 10, 60_000, null, queues, false],
+          )
+        ).rows.map((row) => row.queue);
+      expect(await call('async_task_attempts_claim', ['mail'])).toEqual(['mail']);
+      expect((await call('async_task_attempts_claim_except', ['other'])).sort()).toEqual([
+        'default',
+      ]);
+      expect(await call('async_task_attempts_claim', null)).toEqual(['other']);
+    } finally {
+      await harness.close();
+    }
+  });
+});
+
 // The claim lives in a function whose SET clauses pin its plan (migration 0003): the plan of the
 // statement inside is read with auto_explain, which reports nested statements to the client.
 /**

@@ -113,8 +113,11 @@ GROUP BY 1, 2`;
 // each other; the lease is set in the same statement, so a claimed row is never seen as pending.
 // `id = ANY(ARRAY(...))` makes the update a primary-key lookup; a join against the locked set
 // let the planner hash the whole table, which grows with every finished attempt. The statement
-// lives in a function (migration 0003) that pins its plan: an ordered walk of the due index,
-// whatever the statistics say.
+// lives in a function (migrations 0003, 0012) that pins its plan: an ordered walk of the due
+// index, whatever the statistics say, one priority at a time, so attempts scheduled for later
+// cost a claim nothing. It takes the queue list and the excepted queues, one of them null, and is
+// called directly: <name>_claim and <name>_claim_except, which wrap it for code of before 0012,
+// cost a SQL function's planning on every call.
 //
 // Unless $6 (durable) is true, the claim commits without waiting for its WAL flush
 // (synchronous_commit off for its own transaction only): the flush is most of an idle pickup's
@@ -122,10 +125,6 @@ GROUP BY 1, 2`;
 // pending again and may run twice, which at-least-once delivery allows (the first run's outcome
 // is fenced off). A later synchronous commit flushes the WAL before it, claims included, so
 // nothing recorded after a claim can survive without it. Durable keeps the session's own setting.
-// The function walks one priority at a time (migration 0012), so attempts scheduled for later
-// cost a claim nothing; it takes the queue list and the excepted queues, one of them null, and is
-// called directly: <name>_claim and <name>_claim_except, which wrap it for code of before 0012,
-// cost a SQL function's planning on every call.
 export const attemptClaim = `
 SELECT * FROM {{claimDue}}($1::text, $2::integer, $3::float8, $4::timestamptz, $5::text[], NULL, $6::boolean)`;
 
