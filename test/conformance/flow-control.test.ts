@@ -3,28 +3,14 @@
 // and enqueueMany through every driver. The races between worker processes are in
 // flow-control-processes.test.ts.
 import { describe, expect, it } from 'vitest';
-import type { QueueFlow } from '../../src/core/flow.js';
 import { ConfigError, defineTarget } from '../../src/index.js';
 import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import { claimParams, executorHarness } from '../harness/executor-harness.js';
+import { flow, limitedClaim } from '../harness/flow-claims.js';
 import { newTasks } from '../harness/new-tasks.js';
 import { useHarness } from '../harness/use-harness.js';
 import { useWorkers } from '../harness/use-workers.js';
 import { waitFor } from '../harness/wait-for.js';
-
-const flow = (overrides: Partial<QueueFlow> = {}): QueueFlow => ({
-  queue: 'q',
-  concurrency: null,
-  keyConcurrency: 1,
-  fair: false,
-  rateLimit: null,
-  ...overrides,
-});
-
-const limitedClaim = (lockedBy: string, limit: number, queueFlow: QueueFlow) => {
-  const { queues: _queues, ...params } = claimParams(lockedBy, { limit });
-  return { ...params, flow: queueFlow };
-};
 
 const Mail = defineTarget('FlowMail', {
   async send(_args: { to: string }): Promise<void> {},

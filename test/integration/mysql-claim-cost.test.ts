@@ -1,9 +1,9 @@
 // A claim on MySQL/MariaDB costs the rows it takes, not the attempts scheduled for later: the
 // claim index holds every pending row, and one walk over all priorities read each of them
 // whenever it found fewer due rows than its limit (every claim of an idle or keeping-up worker).
-import type { RowDataPacket } from 'mysql2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AsyncTask, defineTarget } from '../../src/index.js';
+import { mysqlEntriesRead } from '../harness/claim-reads.js';
 import { mysqlHarness } from '../harness/mysql.js';
 import { dueAcrossPriorities } from '../harness/due-across-priorities.js';
 
@@ -43,17 +43,9 @@ describe('mysql claim beside attempts scheduled for later', () => {
     await harness.transaction((tx) => tasks.enqueueMany(tx, due));
     await harness.pool.query(`ANALYZE TABLE ${table}`);
 
-    // Index entries the session read: those handed to the server, and those InnoDB looked at
-    // and passed over itself (index condition pushdown).
-    const entriesRead = async (): Promise<number> => {
-      const [rows] = await harness.pool.query<({ Value: string } & RowDataPacket)[]>(
-        `SHOW SESSION STATUS WHERE Variable_name IN ('Handler_read_next', 'Handler_icp_attempts')`,
-      );
-      return rows.reduce((sum, row) => sum + Number(row.Value), 0);
-    };
-    const before = await entriesRead();
+    const before = await mysqlEntriesRead(harness.pool);
     const result = await tasks.runDue();
-    const read = (await entriesRead()) - before;
+    const read = (await mysqlEntriesRead(harness.pool)) - before;
     expect(result.succeeded).toBe(15);
     expect(read).toBeLessThan(1000);
   });

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { bindStatements } from '../../src/dialects/postgres/executor.js';
 import { AsyncTask, defineTarget } from '../../src/index.js';
+import { explainNested, indexPagesRead } from '../harness/claim-reads.js';
 import { postgresHarness } from '../harness/postgres.js';
 
 const Noop = defineTarget('Noop', { run(_args: { i: number }) {} });
@@ -180,12 +181,7 @@ async function explainedClaim(
   const notices: string[] = [];
   client.on('notice', (notice) => notices.push(notice.message ?? ''));
   try {
-    await client.query(`LOAD 'auto_explain'`);
-    await client.query(`SET auto_explain.log_min_duration = 0`);
-    await client.query(`SET auto_explain.log_nested_statements = on`);
-    await client.query(`SET auto_explain.log_analyze = on`);
-    await client.query(`SET auto_explain.log_buffers = ${buffers ? 'on' : 'off'}`);
-    await client.query(`SET auto_explain.log_level = notice`);
+    await explainNested(client, buffers);
     const { rows } = await client.query<{ priority: number }>(text, [
       'w1',
       limit,
@@ -282,14 +278,7 @@ describe('postgres claim plan under stale statistics', () => {
     ]);
     // Index pages the claim's walks and probes read: the 100,000 future entries alone fill
     // about 300.
-    const pages = notices
-      .flatMap((text) => [
-        ...text.matchAll(
-          /Index (?:Only )?Scan using async_task_attempts_due_idx[^\n]*\n(?:[^\n]*\n)*?\s*Buffers: shared ((?:\w+=\d+ ?)+)/g,
-        ),
-      ])
-      .flatMap((match) => [...match[1]!.matchAll(/=(\d+)/g)].map((n) => Number(n[1])))
-      .reduce((a, b) => a + b, 0);
+    const pages = indexPagesRead(notices, 'async_task_attempts_due_idx');
     // Here about 30 (the walks' heap pages included); one walk over every priority read 496.
     const plans = `${pages} pages:\n${notices.join('\n---\n')}`;
     expect(pages, plans).toBeGreaterThan(0);

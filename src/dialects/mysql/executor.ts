@@ -50,7 +50,7 @@ import {
 } from './json-params.js';
 import { sqlTime } from './sql-time.js';
 import { mysqlStats } from './stats.js';
-import { limitedCandidates, limitedRoom, recordStarts, type FlowQuery } from './flow-room.js';
+import { claimLimitedByPriority, limitedRoom, type FlowQuery } from './flow-room.js';
 import { pruneWindow } from './prune-window.js';
 import { dueByPriority } from '../priority-walk.js';
 import { claimWalk } from './claim-walk.js';
@@ -112,13 +112,7 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
       await query('flowLock', [flow.queue]);
       const room = await limitedRoom(query, flow, params.limit);
       if (room <= 0) return { records: [], now: new Date() };
-      const candidates = await limitedCandidates(query, flow, horizon, room);
-      if (candidates.rows.length === 0) return { records: [], now: new Date() };
-      const ids = candidates.rows.map((row) => ({ id: idOf(row) }));
-      const selected = await query('attemptClaimSelectIds', [idsJson(ids)]);
-      const claimed = await tx.#lease(selected.rows, params);
-      await recordStarts(query, flow, claimed);
-      return claimed;
+      return claimLimitedByPriority(query, flow, horizon, room, (rows) => tx.#lease(rows, params));
     });
   }
 

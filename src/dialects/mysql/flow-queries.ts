@@ -2,7 +2,14 @@
 // it: the same substitutions ({{table}}, and {{flow}} and {{starts}}, the lock and starts tables
 // of migration 0004), the same positional parameters.
 
-import { claimSelect, columns, epochMs, leaseList, lowestPendingPriority } from './sql-parts.js';
+import {
+  claimSelect,
+  columns,
+  epochMs,
+  leaseList,
+  limitedPrioritySlots,
+  lowestPendingPriority,
+} from './sql-parts.js';
 
 // attemptClaimSelect for every queue but those of the JSON array (the queues with flow control,
 // which only the limited claim takes): the same statements with the queue filter negated.
@@ -27,15 +34,19 @@ WHERE t.status = 'running' AND t.queue = ?`;
 
 // A limited claim's candidates, after flowLock (a plain read; no other claimer takes rows of this
 // queue meanwhile): the queue's first due rows (as many as the prefix parameter: see
-// limitedCandidates) ranked within their concurrency key, keeping those that fit under the
-// key's limit beside its running rows (rows without a key always fit) and, for a per-key rate
-// limit, under the key's room in the window (rows without a key share one count), in due order,
-// or round-robin across keys (by rank first) when fair. Rows under a marker's hold are left out,
-// as in attemptClaimSelect. Read along the claim index, which holds every queue's rows, so other
-// queues' due rows ahead of this one's are stepped over: a queue-leading index, as PostgreSQL
-// and SQLite have, cost 10-18% more server CPU per task in the drain benchmark for every MySQL
-// user (InnoDB has no partial indexes: every status change writes it).
-export const attemptClaimLimitedCandidates = `
+// limitedByPriority) of some priorities, ranked within their concurrency key, keeping those that
+// fit under the key's limit beside its running rows (rows without a key always fit) and, for a
+// per-key rate limit, under the key's room in the window (rows without a key share one count), in
+// due order, or round-robin across keys (by rank first) when fair. Rows under a marker's hold are
+// left out, as in attemptClaimSelect. Read along the claim index, which holds every queue's rows,
+// so other queues' due rows ahead of this one's are stepped over: a queue-leading index, as
+// PostgreSQL and SQLite have, cost 10-18% more server CPU per task in the drain benchmark for
+// every MySQL user (InnoDB has no partial indexes: every status change writes it). The
+// priorities are a list of constants (`limitedPrioritySlots` parameters, repeated to fill them):
+// the server walks each one's range from its first due row to its first row due later, where
+// one walk over every priority (a list from JSON is a join, not ranges) read every pending row.
+function limitedCandidates(priorityFilter: string): string {
+  return `
 SELECT CAST(c.id AS CHAR) AS id FROM (
   SELECT t.id, t.priority, t.scheduled_at, t.concurrency_key,
     ROW_NUMBER() OVER (PARTITION BY t.concurrency_key
@@ -47,7 +58,7 @@ SELECT CAST(c.id AS CHAR) AS id FROM (
       AND t.scheduled_at <= UTC_TIMESTAMP(3)
       AND (t.locked_until IS NULL OR t.locked_until <= UTC_TIMESTAMP(3))
       AND (? IS NULL OR t.scheduled_at <= CAST(? AS DATETIME(3)))
-      AND t.queue = ?
+      AND t.queue = ?${priorityFilter}
     ORDER BY t.priority, t.scheduled_at, t.id
     LIMIT ?) AS t) AS c
 LEFT JOIN (
@@ -62,6 +73,12 @@ WHERE (c.concurrency_key IS NULL OR c.key_rank <= ? - COALESCE(k.running, 0))
   AND (NOT ? OR c.key_rank <= ? - COALESCE(w.started, 0))
 ORDER BY CASE WHEN ? THEN c.key_rank END, c.priority, c.scheduled_at, c.id
 LIMIT ?`;
+}
+
+export const attemptClaimLimitedCandidates = limitedCandidates(
+  `\n      AND t.priority IN (${Array<string>(limitedPrioritySlots).fill('?').join(', ')})`,
+);
+export const attemptClaimLimitedCandidatesAnyPriority = limitedCandidates('');
 
 // Locks a limited claim's candidates by id, for attemptClaimUpdate. SKIP LOCKED and the checks
 // again: a row an enqueue or a release still holds, or one changed since the candidates were

@@ -36,6 +36,7 @@ import {
 import { ReturningExecutor, type ReturningDialect } from '../returning-executor.js';
 import { plainPlaceholders, statementBinder, type BoundStatement } from '../statements.js';
 import { claimWalk } from './claim-walk.js';
+import { claimLimited } from './limited-claim.js';
 import * as dashboardQueries from './dashboard-queries.js';
 import * as queries from './queries.js';
 import * as runQueries from './run-queries.js';
@@ -112,51 +113,10 @@ export class SqliteExecutor extends ReturningExecutor<StatementName> implements 
   }
 
   async attemptClaimLimited(params: AttemptClaimLimitedParams): Promise<AttemptClaimResult> {
-    const { flow } = params;
-    const { rateLimit } = flow;
-    const pass = async (
-      executor: SqliteExecutor,
-      limit: number,
-      prefix: number,
-    ): Promise<AttemptClaimResult> =>
-      claimed(
-        (
-          await executor.query('attemptClaimLimited', [
-            params.lockedBy,
-            limit,
-            params.leaseMs,
-            params.horizon === null ? null : params.horizon.getTime(),
-            flow.queue,
-            flow.concurrency,
-            flow.keyConcurrency,
-            flow.fair ? 1 : 0,
-            rateLimit?.limit ?? null,
-            rateLimit?.periodMs ?? null,
-            rateLimit === null ? null : rateLimit.perKey ? 1 : 0,
-            prefix,
-          ])
-        ).rows,
-      );
-    // First among the queue's first limit * 4 + 256 due rows only: a row's rank within its key
-    // is the same in any due-order prefix as in the whole backlog, so the claim is one the whole
-    // backlog allows, at a cost that does not grow with it. Every due row is read when the
-    // prefix yields nothing though the queue has room (a prefix crowded with busy keys' rows
-    // must not starve the rest), and always for fairness (round-robin needs each key's first
-    // rows, wherever they are).
-    const claim = async (executor: SqliteExecutor): Promise<AttemptClaimResult> => {
-      if (flow.fair) return pass(executor, params.limit, -1);
-      const first = await pass(executor, params.limit, params.limit * 4 + 256);
-      if (first.records.length > 0) return first;
-      const left = await executor.query('attemptLimitedRoom', [
-        flow.queue,
-        flow.concurrency,
-        rateLimit?.limit ?? null,
-        rateLimit?.periodMs ?? null,
-        rateLimit?.perKey === true ? 1 : 0,
-      ]);
-      return Number(left.rows[0]?.['room']) > 0 ? pass(executor, params.limit, -1) : first;
-    };
-    if (rateLimit === null) return claim(this);
+    const { periodMs } = params.flow.rateLimit ?? {};
+    if (periodMs === undefined) {
+      return claimed(await claimLimited((name, values) => this.query(name, values), params));
+    }
     // The starts are written in the claim's transaction, which holds the write lock from its
     // BEGIN (IMMEDIATE), or from its first statement, a write, inside a driver's own transaction
     // (Prisma): no other claim counts them before they are there.
@@ -167,13 +127,8 @@ export class SqliteExecutor extends ReturningExecutor<StatementName> implements 
             fn(connection === this.connection ? this : new SqliteExecutor(connection, this.table)),
           );
     return atomically(async (tx) => {
-      await tx.query('attemptPruneStarts', [flow.queue, rateLimit.periodMs]);
-      const result = await claim(tx);
-      if (result.records.length > 0) {
-        const ids = JSON.stringify(result.records.map((record) => record.id));
-        await tx.query('attemptRecordStarts', [ids, result.now.getTime()]);
-      }
-      return result;
+      await tx.query('attemptPruneStarts', [params.flow.queue, periodMs]);
+      return claimed(await claimLimited((name, values) => tx.query(name, values), params));
     });
   }
 

@@ -146,8 +146,11 @@ RETURNING ${columns}, ${nowMs} AS db_now`;
 // lock, so no other claimer runs in between (a rate-limited claim records its starts in the same
 // transaction, attemptRecordStarts). Running rows are counted through the lease index (exactly
 // the running ones); an expired lease counts until the rescuer returns its row. The candidates
-// are the queue's first ?12 due rows (-1: all of them; see attemptClaimLimited in executor.ts),
-// ranked within their key. LIMIT is clamped at 0 (SQLite reads a negative LIMIT as none).
+// are the queue's first ?12 due rows (-1: all of them) of the priorities of the JSON array ?13
+// (see limited-claim.ts), ranked within their key. Each priority is a bounded walk of the index,
+// from its first due row to its first row due later: one walk over every priority could not stop
+// at the rows scheduled for later, and read them all (34 ms per claim beside 200,000). LIMIT is
+// clamped at 0 (SQLite reads a negative LIMIT as none).
 export const attemptClaimLimited = `
 UPDATE {{table}}
 SET status = 'running', num_attempts = num_attempts + 1, locked_by = ?1,
@@ -164,6 +167,7 @@ WHERE id IN (
         AND scheduled_at <= ${nowMs}
         AND (?4 IS NULL OR scheduled_at <= ?4)
         AND queue = ?5
+        AND priority IN (SELECT value FROM json_each(?13))
       ORDER BY priority, scheduled_at, id
       LIMIT ?12)) AS c
   LEFT JOIN (
@@ -184,6 +188,11 @@ WHERE id IN (
       SELECT count(*) FROM "{{name}}_starts" WHERE queue = ?5 AND started_at > ${nowMs} - ?10)
     ELSE ?2 END)))
 RETURNING ${columns}, ${nowMs} AS db_now`;
+
+// The lowest priority above ?2 with pending rows in queue ?1: the next one a limited claim walks.
+export const attemptNextQueuePriority = `
+SELECT min(priority) AS priority FROM {{table}} INDEXED BY "{{name}}_queue_due_idx"
+WHERE status = 'pending' AND queue = ?1 AND priority > ?2`;
 
 // What a limited claim of queue ?1 may still take, as far as its concurrency ?2 and (across the
 // queue, not per key: ?5) its rate limit ?3 per ?4 ms leave it (NULL: no such limit): a claim

@@ -1,0 +1,71 @@
+import type { AttemptClaimLimitedParams } from '../../seam/executor.js';
+import type { SqlResult } from '../../seam/sql-connection.js';
+import { convertingParsers, idOf } from '../attempt-rows.js';
+import { limitedByPriority } from '../limited-walk.js';
+import { probedPriority } from '../priority-walk.js';
+
+type Row = Record<string, unknown>;
+type Query = (
+  name:
+    | 'attemptClaimLimited'
+    | 'attemptLimitedRoom'
+    | 'attemptNextQueuePriority'
+    | 'attemptRecordStarts',
+  values: readonly unknown[],
+) => Promise<SqlResult>;
+
+/**
+ * The rows a limited claim leases, one priority at a time (see limitedByPriority). Each pass is
+ * one statement that counts and leases under the write lock, so the limits hold between passes
+ * too; a rate-limited claim records each pass's starts before the next counts them, all in the
+ * caller's transaction.
+ */
+export function claimLimited(query: Query, params: AttemptClaimLimitedParams): Promise<Row[]> {
+  const { flow } = params;
+  const { rateLimit } = flow;
+  return limitedByPriority<Row>(
+    {
+      pass: async (priorities, limit, prefix) => {
+        const { rows } = await query('attemptClaimLimited', [
+          params.lockedBy,
+          limit,
+          params.leaseMs,
+          params.horizon === null ? null : params.horizon.getTime(),
+          flow.queue,
+          flow.concurrency,
+          flow.keyConcurrency,
+          flow.fair ? 1 : 0,
+          rateLimit?.limit ?? null,
+          rateLimit?.periodMs ?? null,
+          rateLimit === null ? null : rateLimit.perKey ? 1 : 0,
+          prefix ?? -1,
+          JSON.stringify(priorities),
+        ]);
+        const first = rows[0];
+        if (rateLimit !== null && first !== undefined) {
+          const now = convertingParsers.date(first['db_now']).getTime();
+          await query('attemptRecordStarts', [JSON.stringify(rows.map(idOf)), now]);
+        }
+        return rows;
+      },
+      hasRoom: async () => {
+        const left = await query('attemptLimitedRoom', [
+          flow.queue,
+          flow.concurrency,
+          rateLimit?.limit ?? null,
+          rateLimit?.periodMs ?? null,
+          rateLimit?.perKey === true ? 1 : 0,
+        ]);
+        return Number(left.rows[0]?.['room']) > 0;
+      },
+      above: async (after) => {
+        const [probe] = (
+          await query('attemptNextQueuePriority', [flow.queue, after ?? Number.MIN_SAFE_INTEGER])
+        ).rows;
+        return probedPriority(probe?.['priority']);
+      },
+    },
+    flow.fair,
+    params.limit,
+  );
+}
