@@ -78,7 +78,7 @@ export const workerSettings = {
 
 // Each flow system's `-baseline` twin runs the same flow on the baseline build.
 for (const name of Object.keys(workerSettings)) {
-  if (name.startsWith('async-task-flow-'))
+  if (/^async-task(-mysql|-sqlite)?-flow-/.test(name))
     workerSettings[`${name}-baseline`] = workerSettings[name];
 }
 

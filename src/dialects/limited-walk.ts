@@ -13,8 +13,17 @@ export interface LimitedPasses<Row> {
     limit: number,
     prefix: number | null,
   ): Promise<readonly Row[]>;
+  /**
+   * `pass` over the lowest priority with pending rows in the table, found by the statement itself
+   * (one round trip fewer than a probe first); absent: the walk probes for it.
+   */
+  passLowest?(limit: number, prefix: number): Promise<readonly Row[]>;
+  /** The priority of a row `pass` or `passLowest` returned. */
+  priorityOf(row: Row): number;
   /** Whether the queue's limits still leave room, after a pass that took fewer than asked. */
   hasRoom(): Promise<boolean>;
+  /** Whether the last pass's first look read every due row of its priority (no more to see). */
+  sawEvery(): boolean;
   /** The lowest priority with pending rows in the queue above `after` (null: any), or null. */
   above(after: number | null): Promise<number | null>;
 }
@@ -45,13 +54,24 @@ export async function limitedByPriority<Row>(
     return priorities.length === 0 ? [] : [...(await passes.pass(priorities, limit, null))];
   }
   const rows: Row[] = [];
-  for (let p = await passes.above(null); p !== null; p = await passes.above(p)) {
+  const lowest = passes.passLowest?.bind(passes);
+  let p = lowest === undefined ? await passes.above(null) : undefined;
+  while (p !== null) {
     const wanted = limit - rows.length;
-    const first = await passes.pass([p], wanted, wanted * 4 + 256);
+    const first =
+      p === undefined
+        ? await lowest!(wanted, wanted * 4 + 256)
+        : await passes.pass([p], wanted, wanted * 4 + 256);
     rows.push(...first);
-    if (first.length >= wanted || !(await passes.hasRoom())) break;
-    rows.push(...(await passes.pass([p], wanted - first.length, null)));
-    if (rows.length >= limit) break;
+    if (first.length >= wanted) break;
+    p ??= first[0] === undefined ? await passes.above(null) : passes.priorityOf(first[0]);
+    if (p === null) break;
+    if (!passes.sawEvery()) {
+      if (!(await passes.hasRoom())) break;
+      rows.push(...(await passes.pass([p], wanted - first.length, null)));
+      if (rows.length >= limit) break;
+    }
+    p = await passes.above(p);
   }
   return rows;
 }

@@ -45,22 +45,31 @@ WHERE t.status = 'running' AND t.queue = ?`;
 // priorities are a list of constants (`limitedPrioritySlots` parameters, repeated to fill them):
 // the server walks each one's range from its first due row to its first row due later, where
 // one walk over every priority (a list from JSON is a join, not ranges) read every pending row.
-function limitedCandidates(priorityFilter: string): string {
+// A first look (`firstLook`) returns one more row, of no attempt (id NULL, key '' which no
+// attempt has, sorted last; the LIMIT is then the room plus one), carrying `seen`: how many due
+// rows it read. Fewer than it asked for means it saw every one, and a claim of a queue with
+// nothing due (every claim of an idle one) does not read its priority's due rows again. Only
+// first looks of up to `countedLook` rows carry it: the row costs a copy of the rows read, a
+// fifth more for a look of thousands, which seldom falls short of its prefix.
+function limitedCandidates(priorityFilter: string, firstLook: boolean): string {
+  const prefix = `
+      SELECT t.id, t.priority, t.scheduled_at, t.concurrency_key
+      FROM {{table}} AS t FORCE INDEX (due_idx)
+      WHERE t.status = 'pending'
+        AND t.scheduled_at <= UTC_TIMESTAMP(3)
+        AND (t.locked_until IS NULL OR t.locked_until <= UTC_TIMESTAMP(3))
+        AND (? IS NULL OR t.scheduled_at <= CAST(? AS DATETIME(3)))
+        AND t.queue = ?${priorityFilter}
+      ORDER BY t.priority, t.scheduled_at, t.id
+      LIMIT ?`;
+  const fits = `(c.concurrency_key IS NULL OR c.key_rank <= ? - COALESCE(k.running, 0))
+  AND (NOT ? OR c.key_rank <= ? - COALESCE(w.started, 0))`;
   return `
-SELECT CAST(c.id AS CHAR) AS id FROM (
+SELECT CAST(c.id AS CHAR) AS id${firstLook ? ', c.seen' : ''} FROM (
   SELECT t.id, t.priority, t.scheduled_at, t.concurrency_key,
     ROW_NUMBER() OVER (PARTITION BY t.concurrency_key
-      ORDER BY t.priority, t.scheduled_at, t.id) AS key_rank
-  FROM (
-    SELECT t.id, t.priority, t.scheduled_at, t.concurrency_key
-    FROM {{table}} AS t FORCE INDEX (due_idx)
-    WHERE t.status = 'pending'
-      AND t.scheduled_at <= UTC_TIMESTAMP(3)
-      AND (t.locked_until IS NULL OR t.locked_until <= UTC_TIMESTAMP(3))
-      AND (? IS NULL OR t.scheduled_at <= CAST(? AS DATETIME(3)))
-      AND t.queue = ?${priorityFilter}
-    ORDER BY t.priority, t.scheduled_at, t.id
-    LIMIT ?) AS t) AS c
+      ORDER BY t.priority, t.scheduled_at, t.id) AS key_rank${firstLook ? ',\n    COUNT(t.id) OVER () AS seen' : ''}
+  FROM (${firstLook ? `\n    SELECT d.* FROM (${prefix}) AS d\n    UNION ALL SELECT NULL, NULL, NULL, ''` : prefix}) AS t) AS c
 LEFT JOIN (
   SELECT r.concurrency_key, COUNT(*) AS running FROM {{table}} AS r FORCE INDEX (due_idx)
   WHERE r.status = 'running' AND r.queue = ? AND r.concurrency_key IS NOT NULL
@@ -69,16 +78,29 @@ LEFT JOIN (
   SELECT s.concurrency_key, COUNT(*) AS started FROM {{starts}} AS s
   WHERE ? AND s.queue = ? AND s.started_at > UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND
   GROUP BY s.concurrency_key) AS w ON w.concurrency_key <=> c.concurrency_key
-WHERE (c.concurrency_key IS NULL OR c.key_rank <= ? - COALESCE(k.running, 0))
-  AND (NOT ? OR c.key_rank <= ? - COALESCE(w.started, 0))
-ORDER BY CASE WHEN ? THEN c.key_rank END, c.priority, c.scheduled_at, c.id
+WHERE ${firstLook ? `c.id IS NULL OR (${fits})` : fits}
+ORDER BY ${firstLook ? 'c.id IS NULL, ' : ''}CASE WHEN ? THEN c.key_rank END, c.priority, c.scheduled_at, c.id
 LIMIT ?`;
 }
 
-export const attemptClaimLimitedCandidates = limitedCandidates(
-  `\n      AND t.priority IN (${Array<string>(limitedPrioritySlots).fill('?').join(', ')})`,
-);
-export const attemptClaimLimitedCandidatesAnyPriority = limitedCandidates('');
+const priorityIn = `\n        AND t.priority IN (${Array<string>(limitedPrioritySlots).fill('?').join(', ')})`;
+// The lowest pending priority of the table, found by the statement (limitedByPriority's
+// passLowest).
+const lowestPriority = `\n        AND t.priority = ${lowestPendingPriority}`;
+export const attemptClaimLimitedFirstLook = limitedCandidates(priorityIn, true);
+export const attemptClaimLimitedFirstLookLowest = limitedCandidates(lowestPriority, true);
+export const attemptClaimLimitedCandidates = limitedCandidates(priorityIn, false);
+export const attemptClaimLimitedCandidatesLowest = limitedCandidates(lowestPriority, false);
+export const attemptClaimLimitedCandidatesAnyPriority = limitedCandidates('', false);
+
+// The lowest two priorities above ? with pending rows: a limited claim's walk probes once for the
+// priority and the one after it (each an index dive at the claim index's edge).
+export const attemptNextTwoPriorities = `
+SELECT (SELECT MIN(a.priority) FROM {{table}} AS a WHERE a.status = 'pending' AND a.priority > ?)
+    AS priority,
+  (SELECT MIN(b.priority) FROM {{table}} AS b WHERE b.status = 'pending' AND b.priority > (
+    SELECT MIN(a.priority) FROM {{table}} AS a WHERE a.status = 'pending' AND a.priority > ?))
+    AS after`;
 
 // Locks a limited claim's candidates by id, for attemptClaimUpdate. SKIP LOCKED and the checks
 // again: a row an enqueue or a release still holds, or one changed since the candidates were

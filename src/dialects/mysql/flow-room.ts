@@ -42,6 +42,13 @@ export async function limitedRoom(
 /** Every row, as a LIMIT (MySQL's has no "all"). */
 const everyRow = 2_147_483_647;
 
+/**
+ * The largest first look that counts the due rows it read (see attemptClaimLimitedFirstLook):
+ * the count makes the claim of a queue with little due skip a second read, and costs a copy of
+ * the rows read, which a first look of thousands, seldom short, would pay on every claim.
+ */
+const countedLook = 1000;
+
 /** Below every priority (a SMALLINT): where the walk of a claim starts looking. */
 const belowEveryPriority = -32769;
 
@@ -61,27 +68,64 @@ export async function claimLimitedByPriority(
   lease: (rows: readonly Record<string, unknown>[]) => Promise<AttemptClaimResult>,
 ): Promise<AttemptClaimResult> {
   let now = new Date();
+  let sawEvery = false;
+  // What each probe learnt of the priority after the one it found: the walk's next probe.
+  const nextOf = new Map<number | null, number | null>();
+  const claim = async (
+    statement: StatementName,
+    params: readonly unknown[],
+    limit: number,
+    prefix: number | null,
+  ): Promise<readonly AttemptRecord[]> => {
+    const { rows } = await query(statement, params);
+    // Only a counted first look knows; other passes read on when they fall short.
+    const seen = rows[0]?.['seen'];
+    sawEvery = prefix !== null && prefix <= countedLook && Number(seen ?? 0) < prefix;
+    // Not the first look's row of no attempt, nor one candidate past the room.
+    const ids = rows
+      .filter((row) => row['id'] !== null)
+      .slice(0, limit)
+      .map((row) => ({ id: idOf(row) }));
+    if (ids.length === 0) return [];
+    const claimed = await lease((await query('attemptClaimSelectIds', [idsJson(ids)])).rows);
+    await recordStarts(query, flow, claimed);
+    now = claimed.now;
+    return claimed.records;
+  };
   const records = await limitedByPriority<AttemptRecord>(
     {
-      pass: async (priorities, limit, prefix) => {
-        const candidates = await query(
-          priorities.length > limitedPrioritySlots
-            ? 'attemptClaimLimitedCandidatesAnyPriority'
-            : 'attemptClaimLimitedCandidates',
-          candidateParams(flow, horizon, limit, prefix ?? everyRow, priorities),
-        );
-        if (candidates.rows.length === 0) return [];
-        const ids = candidates.rows.map((row) => ({ id: idOf(row) }));
-        const claimed = await lease((await query('attemptClaimSelectIds', [idsJson(ids)])).rows);
-        await recordStarts(query, flow, claimed);
-        now = claimed.now;
-        return claimed.records;
-      },
+      pass: (priorities, limit, prefix) =>
+        claim(
+          prefix !== null && prefix <= countedLook
+            ? 'attemptClaimLimitedFirstLook'
+            : priorities.length > limitedPrioritySlots
+              ? 'attemptClaimLimitedCandidatesAnyPriority'
+              : 'attemptClaimLimitedCandidates',
+          candidateParams(flow, horizon, limit, prefix, priorities),
+          limit,
+          prefix,
+        ),
+      passLowest: (limit, prefix) =>
+        claim(
+          prefix <= countedLook
+            ? 'attemptClaimLimitedFirstLookLowest'
+            : 'attemptClaimLimitedCandidatesLowest',
+          candidateParams(flow, horizon, limit, prefix, []),
+          limit,
+          prefix,
+        ),
+      priorityOf: (record) => record.priority,
       // `room` was counted under the queue's lock, and each pass asks for what is left of it.
       hasRoom: () => Promise.resolve(true),
+      sawEvery: () => sawEvery,
       above: async (after) => {
-        const [probe] = (await query('attemptNextPriority', [after ?? belowEveryPriority])).rows;
-        return probedPriority(probe?.['priority']);
+        const known = nextOf.get(after);
+        if (known !== undefined) return known;
+        const bound = after ?? belowEveryPriority;
+        const [probe] = (await query('attemptNextTwoPriorities', [bound, bound])).rows;
+        const priority = probedPriority(probe?.['priority']);
+        if (priority !== null) nextOf.set(priority, probedPriority(probe?.['after']));
+        return priority;
       },
     },
     flow.fair,
@@ -90,18 +134,18 @@ export async function claimLimitedByPriority(
   return { records, now };
 }
 
-/** The candidates statements' parameters. */
+/** The candidates statements' parameters; a counted first look asks for one row more. */
 function candidateParams(
   flow: QueueFlow,
   horizon: string | null,
   room: number,
-  prefix: number,
+  prefix: number | null,
   priorities: readonly number[],
 ): unknown[] {
   const perKey = flow.rateLimit?.perKey === true;
-  // The list repeats its last priority to fill the slots; more than fit take no list.
+  // The list repeats its last priority to fill the slots; none, or more than fit, take no list.
   const slots =
-    priorities.length > limitedPrioritySlots
+    priorities.length === 0 || priorities.length > limitedPrioritySlots
       ? []
       : Array.from(
           { length: limitedPrioritySlots },
@@ -112,7 +156,7 @@ function candidateParams(
     horizon,
     flow.queue,
     ...slots,
-    prefix,
+    prefix ?? everyRow,
     flow.queue,
     perKey ? 1 : 0,
     flow.queue,
@@ -121,7 +165,7 @@ function candidateParams(
     perKey ? 1 : 0,
     flow.rateLimit?.limit ?? 0,
     flow.fair ? 1 : 0,
-    room,
+    prefix !== null && prefix <= countedLook ? room + 1 : room,
   ];
 }
 

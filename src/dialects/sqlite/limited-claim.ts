@@ -48,6 +48,9 @@ export function claimLimited(query: Query, params: AttemptClaimLimitedParams): P
         }
         return rows;
       },
+      priorityOf: (row) => Number(row['priority']),
+      // Not known here: a short first look reads every due row when there is room.
+      sawEvery: () => false,
       hasRoom: async () => {
         const left = await query('attemptLimitedRoom', [
           flow.queue,
