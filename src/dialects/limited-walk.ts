@@ -29,10 +29,11 @@ export interface LimitedPasses<Row> {
 }
 
 /**
- * A limited claim, one priority at a time, as dueByPriority (priority-walk.ts) claims the others. The queue's due index is ordered by priority, then due
- * time, and holds the rows scheduled for later too: one walk over every priority read each of
- * those whenever it found fewer due rows than it looked for (every claim of an idle or keeping-up
- * worker; 34 ms per claim on SQLite, 83 ms on MariaDB beside 200,000 due tomorrow). Each priority
+ * A limited claim, one priority at a time, as dueByPriority (priority-walk.ts) takes the others.
+ * The queue's due index is ordered by priority, then due time, and holds the rows scheduled for
+ * later too: one walk over every priority read each of those whenever it found fewer due rows
+ * than it looked for (every claim of an idle or keeping-up worker; 34 ms per claim on SQLite,
+ * 83 ms on MariaDB beside 200,000 due tomorrow). Each priority
  * is a walk from its first due row to its first later one, lowest first, until `limit` rows are
  * taken. Within one, a pass first ranks only its first `limit × 4 + 256` due rows (a row's rank
  * within its key is the same in any due-order prefix as in the whole backlog, so the claim is one

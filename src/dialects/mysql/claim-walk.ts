@@ -4,7 +4,7 @@ import type { FlowQuery } from './flow-room.js';
 type Row = Record<string, unknown>;
 
 /** Below every priority (a SMALLINT): where the walk of a claim starts looking. */
-const belowEveryPriority = -32769;
+export const belowEveryPriority = -32769;
 
 /**
  * The first half of a claim, in its transaction, one priority at a time (see dueByPriority): each

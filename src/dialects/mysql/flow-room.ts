@@ -6,6 +6,7 @@ import { idOf } from '../attempt-rows.js';
 import { limitedByPriority } from '../limited-walk.js';
 import { probedPriority } from '../priority-walk.js';
 import type { StatementName } from './bound-statements.js';
+import { belowEveryPriority } from './claim-walk.js';
 import { idsJson } from './json-params.js';
 import { limitedPrioritySlots } from './sql-parts.js';
 import { sqlTime } from './sql-time.js';
@@ -48,9 +49,6 @@ const everyRow = 2_147_483_647;
  * the rows read, which a first look of thousands, seldom short, would pay on every claim.
  */
 const countedLook = 1000;
-
-/** Below every priority (a SMALLINT): where the walk of a claim starts looking. */
-const belowEveryPriority = -32769;
 
 /**
  * A limited claim after flowLock and limitedRoom: up to `room` of the queue's due rows, one

@@ -196,7 +196,7 @@ WHERE status = 'pending' AND queue = ?1 AND priority > ?2`;
 
 // What a limited claim of queue ?1 may still take, as far as its concurrency ?2 and (across the
 // queue, not per key: ?5) its rate limit ?3 per ?4 ms leave it (NULL: no such limit): a claim
-// whose first pass took nothing reads every due row only if this is above 0.
+// whose first look at a priority fell short reads every due row of it only if this is above 0.
 export const attemptLimitedRoom = `
 SELECT min(coalesce(?2 - (
     SELECT count(*) FROM {{table}} INDEXED BY "{{name}}_lease_idx"
