@@ -27,6 +27,6 @@ describe('SQLite statements', () => {
     const names = new Map(statements.map((s) => [s.name, s.text]));
     expect(names.size).toBe(statements.length);
     const claim = bindStatements({ schema: null, name: 'tasks' }).attemptClaim;
-    expect(claim.order).toEqual([0, 2, 5, 3, 3, 4, 4, 1]);
+    expect(claim.order).toEqual([0, 6, 2, 6, 5, 6, 3, 3, 4, 4, 1, 6]);
   });
 });

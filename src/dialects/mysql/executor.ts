@@ -112,18 +112,24 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
       await query('flowLock', [flow.queue]);
       const room = await limitedRoom(query, flow, params.limit);
       if (room <= 0) return { records: [], now: new Date() };
-      return claimLimitedByPriority(query, flow, horizon, room, (rows) => tx.#lease(rows, params));
+      return claimLimitedByPriority(query, flow, horizon, room, (rows, at) =>
+        tx.#lease(rows, params, at),
+      );
     });
   }
 
-  /** Second half of a claim, in its transaction: leases the rows the first half locked. */
+  /**
+   * Second half of a claim, in its transaction: leases the rows the first half locked, from `at`
+   * (the time of a limited claim's first pass) or the database's time of the locking read.
+   */
   async #lease(
     rows: readonly Record<string, unknown>[],
     params: { readonly lockedBy: string; readonly leaseMs: number },
+    at?: Date,
   ): Promise<AttemptClaimResult> {
     const first = rows[0];
     if (!first) return { records: [], now: new Date() };
-    const now = convertingParsers.date(first['db_now']);
+    const now = at ?? convertingParsers.date(first['db_now']);
     const lockedUntil = new Date(now.getTime() + params.leaseMs);
     const shared = new ClaimedValues();
     const records = rows.map((row) => toClaimedRecord(row, shared));

@@ -63,9 +63,10 @@ export async function claimLimitedByPriority(
   flow: QueueFlow,
   horizon: string | null,
   room: number,
-  lease: (rows: readonly Record<string, unknown>[]) => Promise<AttemptClaimResult>,
+  lease: (rows: readonly Record<string, unknown>[], at?: Date) => Promise<AttemptClaimResult>,
 ): Promise<AttemptClaimResult> {
-  let now = new Date();
+  // The first pass that leased rows: every later pass leases from its time too.
+  let now: Date | undefined;
   let sawEvery = false;
   // What each probe learnt of the priority after the one it found: the walk's next probe.
   const nextOf = new Map<number | null, number | null>();
@@ -85,9 +86,11 @@ export async function claimLimitedByPriority(
       .slice(0, limit)
       .map((row) => ({ id: idOf(row) }));
     if (ids.length === 0) return [];
-    const claimed = await lease((await query('attemptClaimSelectIds', [idsJson(ids)])).rows);
+    const locked = (await query('attemptClaimSelectIds', [idsJson(ids)])).rows;
+    const claimed = await lease(locked, now);
+    if (claimed.records.length === 0) return [];
     await recordStarts(query, flow, claimed);
-    now = claimed.now;
+    now ??= claimed.now;
     return claimed.records;
   };
   const records = await limitedByPriority<AttemptRecord>(
@@ -129,7 +132,7 @@ export async function claimLimitedByPriority(
     flow.fair,
     room,
   );
-  return { records, now };
+  return { records, now: now ?? new Date() };
 }
 
 /** The candidates statements' parameters; a counted first look asks for one row more. */

@@ -10,7 +10,7 @@ type Query = (
 /**
  * A claim one priority at a time (see dueByPriority), each statement choosing and leasing its rows
  * under the write lock. `params`: ?1, ?3, ?4 and ?5 of `statement` (worker, lease, horizon,
- * queues); the limit (?2) and the priority (?6) come per statement.
+ * queues); the limit (?2) and the priority (?6) come per statement, and ?7, the claim's time.
  */
 export function claimWalk(
   query: Query,
@@ -18,8 +18,21 @@ export function claimWalk(
   params: readonly [unknown, unknown, unknown, unknown],
 ): PriorityWalk<Row> {
   const [lockedBy, leaseMs, horizon, queues] = params;
-  const claim = async (priority: number | null, limit: number): Promise<readonly Row[]> =>
-    (await query(statement, [lockedBy, limit, leaseMs, horizon, queues, priority])).rows;
+  // The time of the claim's first statement that leased rows: the later ones lease from it too.
+  let now: unknown = null;
+  const claim = async (priority: number | null, limit: number): Promise<readonly Row[]> => {
+    const { rows } = await query(statement, [
+      lockedBy,
+      limit,
+      leaseMs,
+      horizon,
+      queues,
+      priority,
+      now,
+    ]);
+    now ??= rows[0]?.['db_now'] ?? null;
+    return rows;
+  };
   return {
     lowest: (limit) => claim(null, limit),
     of: claim,

@@ -23,6 +23,8 @@ type Query = (
 export function claimLimited(query: Query, params: AttemptClaimLimitedParams): Promise<Row[]> {
   const { flow } = params;
   const { rateLimit } = flow;
+  // The time of the claim's first pass that leased rows: the later ones lease from it too.
+  let now: unknown = null;
   return limitedByPriority<Row>(
     {
       pass: async (priorities, limit, prefix) => {
@@ -40,11 +42,14 @@ export function claimLimited(query: Query, params: AttemptClaimLimitedParams): P
           rateLimit === null ? null : rateLimit.perKey ? 1 : 0,
           prefix ?? -1,
           JSON.stringify(priorities),
+          now,
         ]);
         const first = rows[0];
-        if (rateLimit !== null && first !== undefined) {
-          const now = convertingParsers.date(first['db_now']).getTime();
-          await query('attemptRecordStarts', [JSON.stringify(rows.map(idOf)), now]);
+        if (first === undefined) return rows;
+        now ??= first['db_now'];
+        if (rateLimit !== null) {
+          const at = convertingParsers.date(first['db_now']).getTime();
+          await query('attemptRecordStarts', [JSON.stringify(rows.map(idOf)), at]);
         }
         return rows;
       },
