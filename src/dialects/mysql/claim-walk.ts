@@ -4,7 +4,25 @@ import type { FlowQuery } from './flow-room.js';
 type Row = Record<string, unknown>;
 
 /** Below every priority (a SMALLINT): where the walk of a claim starts looking. */
-export const belowEveryPriority = -32769;
+const belowEveryPriority = -32769;
+
+/**
+ * A claim's probe for the lowest priority with pending rows above `after` (null: any), or null.
+ * Each probe also learns the priority after the one it finds, so a walk of a table with one or
+ * two pending priorities probes once. One per claim: what it learns is kept for that claim only.
+ */
+export function priorityProbe(query: FlowQuery): (after: number | null) => Promise<number | null> {
+  const nextOf = new Map<number | null, number | null>();
+  return async (after) => {
+    const known = nextOf.get(after);
+    if (known !== undefined) return known;
+    const bound = after ?? belowEveryPriority;
+    const [probe] = (await query('attemptNextTwoPriorities', [bound, bound])).rows;
+    const priority = probedPriority(probe?.['priority']);
+    if (priority !== null) nextOf.set(priority, probedPriority(probe?.['after']));
+    return priority;
+  };
+}
 
 /**
  * The first half of a claim, in its transaction, one priority at a time (see dueByPriority): each
@@ -29,10 +47,7 @@ export function claimWalk(
         ...filters,
         limit,
       ]),
-    above: async (after) => {
-      const [probe] = await rows('attemptNextPriority', [after ?? belowEveryPriority]);
-      return probedPriority(probe?.['priority']);
-    },
+    above: priorityProbe(query),
     priorityOf: (row) => Number(row['priority']),
   };
 }

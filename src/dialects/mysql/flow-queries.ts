@@ -100,15 +100,6 @@ export const attemptClaimLimitedCandidates = limitedCandidates(priorityIn, false
 export const attemptClaimLimitedCandidatesLowest = limitedCandidates(lowestPriority, false);
 export const attemptClaimLimitedCandidatesAnyPriority = limitedCandidates('', false);
 
-// The lowest two priorities above ? with pending rows: a limited claim's walk probes once for the
-// priority and the one after it (each an index dive at the claim index's edge).
-export const attemptNextTwoPriorities = `
-SELECT (SELECT MIN(a.priority) FROM {{table}} AS a WHERE a.status = 'pending' AND a.priority > ?)
-    AS priority,
-  (SELECT MIN(b.priority) FROM {{table}} AS b WHERE b.status = 'pending' AND b.priority > (
-    SELECT MIN(a.priority) FROM {{table}} AS a WHERE a.status = 'pending' AND a.priority > ?))
-    AS after`;
-
 // Locks a limited claim's candidates by id, for attemptClaimUpdate. SKIP LOCKED and the checks
 // again: a row an enqueue or a release still holds, or one changed since the candidates were
 // read (expired, say), is left out.

@@ -4,9 +4,8 @@ import type { AttemptClaimResult } from '../../seam/executor.js';
 import type { SqlResult } from '../../seam/sql-connection.js';
 import { idOf } from '../attempt-rows.js';
 import { limitedByPriority } from '../limited-walk.js';
-import { probedPriority } from '../priority-walk.js';
 import type { StatementName } from './bound-statements.js';
-import { belowEveryPriority } from './claim-walk.js';
+import { priorityProbe } from './claim-walk.js';
 import { idsJson } from './json-params.js';
 import { limitedPrioritySlots } from './sql-parts.js';
 import { sqlTime } from './sql-time.js';
@@ -68,8 +67,6 @@ export async function claimLimitedByPriority(
   // The first pass that leased rows: every later pass leases from its time too.
   let now: Date | undefined;
   let sawEvery = false;
-  // What each probe learnt of the priority after the one it found: the walk's next probe.
-  const nextOf = new Map<number | null, number | null>();
   const claim = async (
     statement: StatementName,
     params: readonly unknown[],
@@ -119,15 +116,7 @@ export async function claimLimitedByPriority(
       // `room` was counted under the queue's lock, and each pass asks for what is left of it.
       hasRoom: () => Promise.resolve(true),
       sawEvery: () => sawEvery,
-      above: async (after) => {
-        const known = nextOf.get(after);
-        if (known !== undefined) return known;
-        const bound = after ?? belowEveryPriority;
-        const [probe] = (await query('attemptNextTwoPriorities', [bound, bound])).rows;
-        const priority = probedPriority(probe?.['priority']);
-        if (priority !== null) nextOf.set(priority, probedPriority(probe?.['after']));
-        return priority;
-      },
+      above: priorityProbe(query),
     },
     flow.fair,
     room,

@@ -158,11 +158,15 @@ const claimQueues = '(? IS NULL OR JSON_CONTAINS(?, JSON_QUOTE(t.queue)))';
 export const attemptClaimSelectFirst = claimSelect(lowestPendingPriority, claimQueues);
 export const attemptClaimSelect = claimSelect('?', claimQueues);
 
-// The lowest priority above ? that has pending rows: a claim walks one priority at a time (see
-// dueByPriority). With a constant bound the server reads it off the claim index's edge.
-export const attemptNextPriority = `
-SELECT MIN(t.priority) AS priority FROM {{table}} AS t
-WHERE t.status = 'pending' AND t.priority > ?`;
+// The lowest two priorities above ? with pending rows: a claim walks one priority at a time (see
+// dueByPriority, limitedByPriority), and one probe tells it the priority and the one after it.
+// With a constant bound (the inner one first) the server reads each off the claim index's edge.
+export const attemptNextTwoPriorities = `
+SELECT (SELECT MIN(a.priority) FROM {{table}} AS a WHERE a.status = 'pending' AND a.priority > ?)
+    AS priority,
+  (SELECT MIN(b.priority) FROM {{table}} AS b WHERE b.status = 'pending' AND b.priority > (
+    SELECT MIN(a.priority) FROM {{table}} AS a WHERE a.status = 'pending' AND a.priority > ?))
+    AS after`;
 
 // Second half of a claim: the rows are locked by this transaction since the SELECT, so the lease
 // is set without a fence and no other worker can have seen them as pending in between.
