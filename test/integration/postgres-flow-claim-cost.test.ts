@@ -21,16 +21,22 @@ describe('postgres: the reads and plans of a limited claim', () => {
     await harness.close();
   });
 
-  /** Index tuples the limited claim of `queue` (room 10) returned, and the rows it claimed. */
-  async function claimReads(queue: string): Promise<{ read: number; claimed: number }> {
+  /**
+   * Index tuples the limited claim of `queue` (room 10, `concurrency` as given) returned, and the
+   * rows it claimed.
+   */
+  async function claimReads(
+    queue: string,
+    concurrency: number | null = 100,
+  ): Promise<{ read: number; claimed: number }> {
     const client = await harness.pool.connect();
     const table = `"${harness.schema}".async_task_attempts`;
     try {
       await client.query('BEGIN');
       const { rowCount } = await client.query(
         `SELECT * FROM "${harness.schema}".async_task_attempts_claim_limited(
-           'w1', 10, 60000, NULL, $1, 100, 1, false, NULL, NULL, NULL, true)`,
-        [queue],
+           'w1', 10, 60000, NULL, $1, $2, 1, false, NULL, NULL, NULL, true)`,
+        [queue, concurrency],
       );
       const { rows } = await client.query<{ read: string }>(
         `SELECT sum(pg_stat_get_xact_tuples_returned(indexrelid))::bigint AS read
@@ -80,8 +86,55 @@ describe('postgres: the reads and plans of a limited claim', () => {
     expect(busy.read).toBeLessThan(10 * 4 + 256 + 100);
   });
 
+  // With every key at its limit the first look falls short, and the second one ranked every due
+  // row of the priority within its key: O(due backlog) per claim, 110 ms at 100,000 due over
+  // 1,000 busy keys. It walks the keys now, one descent of the key-leading index per key.
+  it('reads the queue’s keys, not its backlog, when every key is busy', async () => {
+    const tasks = new AsyncTask({
+      driver: harness.driver,
+      table: harness.table,
+      targets: [Noop],
+      queues: { keyed: { keyConcurrency: 1 } },
+    });
+    await tasks.migrate();
+    const client = await harness.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await tasks.enqueueMany(
+        client,
+        Array.from({ length: 20_000 }, (_, i) => ({
+          method: Noop.run,
+          args: { i },
+          options: { queue: 'keyed', concurrencyKey: `k${i % 1000}` },
+        })),
+      );
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    // On a connection of its own, closed after: a backend's counts of a transaction can stay
+    // unflushed into its next one, which claimReads counts.
+    const lessor = await harness.pool.connect();
+    const { rows } = await lessor.query<{ leased: string }>(
+      `SELECT count(*) AS leased FROM "${harness.schema}".async_task_attempts_claim_limited(
+         'w0', 1000, 60000, NULL, 'keyed', NULL, 1, false, NULL, NULL, NULL, true)`,
+    );
+    lessor.release(true);
+    expect(Number(rows[0]!.leased)).toBe(1000);
+    // Without the leased rows' old entries, which the first scans would step over.
+    await harness.pool.query(`VACUUM ANALYZE "${harness.schema}".async_task_attempts`);
+
+    const busy = await claimReads('keyed', null);
+    expect(busy.claimed).toBe(0);
+    // The first look (10 * 4 + 256 rows), the 1,000 running rows each look counts, and one entry
+    // per key: about 3,300, and up to 2,000 more while a concurrent snapshot keeps vacuum from
+    // removing the leased rows' old entries. Ranking the backlog read more than 20,000.
+    expect(busy.read).toBeLessThan(10_000);
+  });
+
   /**
-   * The plan of the claiming UPDATE in each of eight limited claims (rolled back) of one session,
+   * The plans of the claiming UPDATE and of the looks that chose its rows (the statements that
+   * set v_ids) in each of eight limited claims (rolled back) of one session,
    * on 20,000 attempts of `queue` in a table without statistics. PL/pgSQL keeps a statement's
    * plan per session and after five runs may keep a generic one (planned without the
    * parameters' values): eight claims cover both. auto_explain reports the function's plans.
@@ -89,8 +142,8 @@ describe('postgres: the reads and plans of a limited claim', () => {
   async function claimPlans(
     queues: Readonly<Record<string, QueueFlowOptions>>,
     key: ((i: number) => string) | null,
-    claim: { room: number; keyConcurrency: number },
-  ): Promise<string[]> {
+    claim: { room: number; keyConcurrency: number; busy?: number },
+  ): Promise<{ updates: string[]; looks: string[] }> {
     const tasks = new AsyncTask({
       driver: harness.driver,
       table: harness.table,
@@ -106,7 +159,8 @@ describe('postgres: the reads and plans of a limited claim', () => {
     client.on('notice', (notice) => notices.push(notice.message ?? ''));
     const claimSql = `SELECT * FROM "${harness.schema}".async_task_attempts_claim_limited(
       'w1', $1, 60000, NULL, 'solo', NULL, $2, false, NULL, NULL, NULL, true)`;
-    const plans: string[] = [];
+    const updates: string[] = [];
+    const looks: string[] = [];
     try {
       await client.query('BEGIN');
       await tasks.enqueueMany(
@@ -119,7 +173,7 @@ describe('postgres: the reads and plans of a limited claim', () => {
       );
       await client.query('COMMIT');
       // Some attempts running (busy keys), as in a drain.
-      await client.query(claimSql, [claim.room, claim.keyConcurrency]);
+      await client.query(claimSql, [claim.busy ?? claim.room, claim.keyConcurrency]);
       await client.query(`LOAD 'auto_explain'`);
       await client.query(`SET auto_explain.log_min_duration = 0`);
       await client.query(`SET auto_explain.log_nested_statements = on`);
@@ -134,12 +188,13 @@ describe('postgres: the reads and plans of a limited claim', () => {
           /Update on async_task_attempts t(_\d+)?\b/.test(text),
         );
         expect(update, `claim ${run}: ${notices.join('\n---\n')}`).toBeDefined();
-        plans.push(update!);
+        updates.push(update!);
+        looks.push(...notices.filter((text) => /Query Text: v_ids := ARRAY\(/.test(text)));
       }
     } finally {
       client.release();
     }
-    return plans;
+    return { updates, looks };
   }
 
   // The claiming UPDATE re-checks that each row is still pending, the predicate of the partial
@@ -147,11 +202,11 @@ describe('postgres: the reads and plans of a limited claim', () => {
   // the 100 claimed ids instead of looking them up by primary key, 60 ms per claim, and a queue
   // with `concurrency: 100` drained at 2,000/s.
   it('looks the claimed rows up by primary key', async () => {
-    const plans = await claimPlans({ solo: { concurrency: 100_000 } }, null, {
+    const { updates } = await claimPlans({ solo: { concurrency: 100_000 } }, null, {
       room: 100,
       keyConcurrency: 1,
     });
-    for (const [run, plan] of plans.entries()) {
+    for (const [run, plan] of updates.entries()) {
       expect(plan, `claim ${run + 1}`).toMatch(
         /Index Scan using async_task_attempts_pkey on async_task_attempts t(_\d+)?\b/,
       );
@@ -160,21 +215,31 @@ describe('postgres: the reads and plans of a limited claim', () => {
 
   // The counts per key joined to the ranked rows in a nested loop: every ranked row compared with
   // every busy key, 130 ms for the first look of a claim in a queue of 1,000 keys. The one nested
-  // loop a plan has (since migration 0013) is the walk's: over the claim's priorities, each an
-  // ordered index scan.
+  // loop each look has is its walk: the first look's over the claim's priorities, the look by
+  // key's over the keys with room, each an ordered index scan.
   it('joins the running attempts per key by hash or merge, not in a nested loop', async () => {
-    const plans = await claimPlans({ solo: { keyConcurrency: 1 } }, (i) => `k${i % 1000}`, {
-      room: 500,
+    // 500 keys busy, room 600: the first look takes the other 500 keys' first rows and falls
+    // short, so the look by key runs too.
+    const { looks } = await claimPlans({ solo: { keyConcurrency: 1 } }, (i) => `k${i % 1000}`, {
+      room: 600,
       keyConcurrency: 1,
+      busy: 500,
     });
-    for (const [run, plan] of plans.entries()) {
-      expect(plan, `claim ${run + 1}`).toMatch(
-        /(?:Hash|Merge) Cond: \(\w+\.concurrency_key = \w+\.concurrency_key\)/,
-      );
-      const loops = [...plan.matchAll(/Nested Loop.*\n\s*(.*)/g)].map((match) => match[1]);
-      expect(loops, `claim ${run + 1}: ${plan}`).toEqual([
-        expect.stringMatching(/^-> +Function Scan on unnest p /),
-      ]);
+    // The look by key's outer side: the keys with their rooms (the CTE, or inlined, its join).
+    const walks = [
+      /^-> +Function Scan on unnest p /,
+      /^-> +(?:CTE Scan on rooms f|Hash Left Join|Merge Left Join) /,
+    ];
+    for (const [index, walk] of walks.entries()) {
+      const plans = looks.filter((plan) => plan.includes(index === 0 ? 'unnest(' : 'RECURSIVE'));
+      expect(plans.length, `look ${index + 1}`).toBe(8);
+      for (const plan of plans) {
+        expect(plan).toMatch(
+          /(?:Hash|Merge) Cond: \(\w+\.concurrency_key = \w+\.concurrency_key\)/,
+        );
+        const loops = [...plan.matchAll(/Nested Loop.*\n\s*(.*)/g)].map((match) => match[1]);
+        expect(loops, plan).toEqual([expect.stringMatching(walk)]);
+      }
     }
   });
 });
