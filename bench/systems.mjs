@@ -88,8 +88,7 @@ for (const name of Object.keys(workerSettings)) {
  * queue without limits, to compare with async-task-tuned in the same run (a queue without limits
  * must not get slower); `limited`, a backlog in a queue with `concurrency: 100`; `keyed`, one
  * whose attempts carry one of 1,000 concurrency keys, one running per key; `rate`, a rate limit
- * that never binds (the cost of recording starts); `fair`, 100 keys claimed round-robin (its
- * claims read the queue's whole due backlog: keep its backlog small).
+ * that never binds (the cost of recording starts); `fair`, 100 keys claimed round-robin.
  */
 const idleLimited = {
   idle1: { concurrency: 10 },
