@@ -74,6 +74,20 @@ export interface AttemptClaimResult {
   readonly now: Date;
 }
 
+/** Executor.flowRateWindow: a queue's rate-limit windows as of one instant. */
+export interface RateWindow {
+  /**
+   * Milliseconds until the first window that holds `limit` starts now has room (one start leaves
+   * it); null when none is full.
+   */
+  readonly fullForMs: number | null;
+  /**
+   * A window held `limit` starts within the last period and has room now: a claim that found it
+   * full a moment ago would find room.
+   */
+  readonly freedLately: boolean;
+}
+
 /** Identifies one claim of one attempt: fenced writes match all three. */
 export interface LeaseRef {
   readonly id: string;
@@ -244,6 +258,12 @@ export interface Executor {
    * claimers never exceed them. Takes at most `limit`; fewer (or none) at a limit.
    */
   attemptClaimLimited(params: AttemptClaimLimitedParams): Promise<AttemptClaimResult>;
+  /**
+   * The windows of a queue's rate limit (per key, with `perKey`) as of now, by the database's
+   * clock: how long until the first full one has room, and whether one that was full lately has
+   * room now (see RateWindow). Nothing full for a queue without a rate limit.
+   */
+  flowRateWindow(flow: QueueFlow): Promise<RateWindow>;
   /**
    * Records outcomes, fenced: only rows still running under `lockedBy` with that attempt count.
    * Returns ids written. An outcome other than succeeded also appends an entry to the attempt's

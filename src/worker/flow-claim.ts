@@ -16,6 +16,7 @@ export async function claimWithFlows(
   flows: ReadonlyMap<string, QueueFlow>,
   params: AttemptClaimParams,
   open?: { readonly skip: boolean; exhausted?: boolean },
+  short?: QueueFlow[],
 ): Promise<AttemptClaimResult> {
   if (flows.size === 0) return executor.attemptClaim(params);
   const limited =
@@ -29,11 +30,9 @@ export async function claimWithFlows(
   const first = Math.floor(Math.random() * limited.length);
   for (let i = 0; i < limited.length && records.length < limit; i += 1) {
     const flow = limited[(first + i) % limited.length]!;
-    const claimed = await executor.attemptClaimLimited({
-      ...common,
-      limit: limit - records.length,
-      flow,
-    });
+    const asked = limit - records.length;
+    const claimed = await executor.attemptClaimLimited({ ...common, limit: asked, flow });
+    if (claimed.records.length < asked) short?.push(flow);
     if (claimed.records.length > 0) now ??= claimed.now;
     records.push(...claimed.records);
   }
@@ -61,12 +60,24 @@ export async function claimWithFlows(
  * claimed it at a fraction of the rate. Now that walk runs at most ten times a second, and a task
  * of an unlimited queue that no notification announces (another process on MySQL or SQLite)
  * waits at most that much longer. `runDue` passes never skip.
+ *
+ * A worker's claim also says how long until a rate-limited queue it came up short in has room
+ * in its window again (`waitMs`), so that the worker claims again then instead of after its poll
+ * interval: with `{ limit: 5, periodMs: 100 }` and a poll interval of a second, a full window made
+ * it wait the second, and the queue ran at a tenth of its rate. Asked only of a queue this worker
+ * claimed from within its last two periods (one with nothing due costs no statement more). A window that
+ * freed between the claim and the question (`freedLately`) means claim again at once, but only
+ * once in a row: a queue short of due attempts would otherwise be claimed in a loop for a period.
  */
 export class FlowClaimer {
   static readonly quietMs = 100;
   readonly #flows: ReadonlyMap<string, QueueFlow>;
   readonly #fixed: Omit<AttemptClaimParams, 'limit' | 'queues' | 'horizon'>;
   #openQuietUntil = 0;
+  /** performance.now() of this worker's last claim that took attempts of a rate-limited queue. */
+  readonly #ratedClaimedAt = new Map<string, number>();
+  /** The last wait given was 0 for a window freed lately: the next such is not waited for. */
+  #retriedFreed = false;
 
   constructor(
     flows: ReadonlyMap<string, QueueFlow>,
@@ -81,22 +92,45 @@ export class FlowClaimer {
     if (queue === '' || !this.#flows.has(queue)) this.#openQuietUntil = 0;
   }
 
-  /** A claim; `mayWait`: a worker's, whose unlimited queues' claim may wait its turn. */
+  /**
+   * A claim; `mayWait`: a worker's, whose unlimited queues' claim may wait its turn, and which
+   * says how long to wait for a full rate-limit window (`waitMs`: at least 1).
+   */
   async claim(
     executor: Executor,
     varying: Pick<AttemptClaimParams, 'limit' | 'queues' | 'horizon'>,
     mayWait: boolean,
-  ): Promise<AttemptClaimResult> {
+  ): Promise<AttemptClaimResult & { readonly waitMs?: number }> {
     const params = { ...this.#fixed, ...varying };
     if (this.#flows.size === 0) return executor.attemptClaim(params);
     const now = performance.now();
     const open: { skip: boolean; exhausted?: boolean } = {
       skip: mayWait && now < this.#openQuietUntil,
     };
-    const claimed = await claimWithFlows(executor, this.#flows, params, open);
-    if (mayWait && open.exhausted !== undefined) {
+    const short: QueueFlow[] = [];
+    const claimed = await claimWithFlows(executor, this.#flows, params, open, short);
+    if (!mayWait) return claimed;
+    if (open.exhausted !== undefined) {
       this.#openQuietUntil = open.exhausted ? now + FlowClaimer.quietMs : 0;
     }
-    return claimed;
+    for (const record of claimed.records) {
+      if (this.#flows.get(record.queue)?.rateLimit) this.#ratedClaimedAt.set(record.queue, now);
+    }
+    let waitMs: number | undefined;
+    let freed = false;
+    for (const flow of short) {
+      const claimedAt = this.#ratedClaimedAt.get(flow.queue);
+      if (flow.rateLimit === null || claimedAt === undefined) continue;
+      // Two periods: the claim that comes when the window frees is a period after the one that
+      // filled it, give or take the round trips.
+      if (now - claimedAt > 2 * flow.rateLimit.periodMs) continue;
+      const window = await executor.flowRateWindow(flow);
+      freed ||= window.freedLately;
+      if (window.fullForMs !== null) waitMs = Math.min(waitMs ?? Infinity, window.fullForMs);
+    }
+    if (freed && !this.#retriedFreed) waitMs = 0;
+    this.#retriedFreed = freed && waitMs === 0;
+    // Not below 1 ms: a timer, so that the claim after it sees a later clock.
+    return waitMs === undefined ? claimed : { ...claimed, waitMs: Math.max(1, waitMs) };
   }
 }

@@ -150,8 +150,9 @@ export class Pipeline {
       }
       const started = performance.now();
       let records: readonly AttemptRecord[];
+      let waitMs: number | undefined;
       try {
-        ({ records } = await this.#claim(want, queues, true));
+        ({ records, waitMs } = await this.#claim(want, queues, true));
         failures = 0;
       } catch (error) {
         this.#hooks.error?.(error, 'claim', true);
@@ -160,7 +161,7 @@ export class Pipeline {
         continue;
       }
       this.#take(records, started);
-      if (records.length < want) await this.#idle(pollIntervalMs);
+      if (records.length < want) await this.#idle(Math.min(pollIntervalMs, waitMs ?? Infinity));
       // A synchronous driver (better-sqlite3) claims, runs no-op handlers and writes outcomes
       // all in promise callbacks, which never let the event loop reach its timers: a drain would
       // send no heartbeat, rescue nothing and ignore stop() timeouts until it ended. One turn of

@@ -72,3 +72,96 @@ describe(`flow claimer: ${sqliteFixture.label}`, () => {
     expect(openClaims).toBe(4);
   });
 });
+
+describe(`flow claimer, rate limits: ${sqliteFixture.label}`, () => {
+  const harness = useHarness(sqliteFixture);
+  const rated = (queue: string): QueueFlow => ({
+    queue,
+    concurrency: null,
+    keyConcurrency: 1,
+    fair: false,
+    rateLimit: { limit: 2, periodMs: 60_000, perKey: false },
+  });
+
+  it('says how long a full window lasts, asking only of a queue it claimed from within it', async () => {
+    const x = await executorHarness(harness(), sqliteFixture.dialect);
+    await x.insert(Array.from({ length: 5 }, () => ({ queue: 'rated' })));
+    const asked: string[] = [];
+    const counting = (executor: Executor): Executor =>
+      new Proxy(executor, {
+        get(target, property) {
+          if (property === 'flowRateWindow') {
+            return (flow: QueueFlow) => {
+              asked.push(flow.queue);
+              return target.flowRateWindow(flow);
+            };
+          }
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === 'function' ? (value.bind(target) as unknown) : value;
+        },
+      });
+    const claimer = new FlowClaimer(
+      new Map([
+        ['rated', rated('rated')],
+        ['idle', rated('idle')],
+      ]),
+      { lockedBy: 'w1', leaseMs: 60_000, durable: false, traceContext: false },
+    );
+    const claim = (mayWait: boolean) =>
+      x.run((e) => claimer.claim(counting(e), { limit: 10, queues: null, horizon: null }, mayWait));
+
+    // The window's two, and the queue came up short: full for about a minute from now.
+    const first = await claim(true);
+    expect(first.records).toHaveLength(2);
+    expect(asked).toEqual(['rated']);
+    expect(first.waitMs).toBeGreaterThan(55_000);
+    expect(first.waitMs).toBeLessThanOrEqual(60_000);
+    // Still full: asked again, never of the idle queue; a runDue pass does not ask.
+    const second = await claim(true);
+    expect(second.records).toEqual([]);
+    expect(second.waitMs).toBeLessThanOrEqual(first.waitMs!);
+    await claim(false);
+    expect(asked).toEqual(['rated', 'rated']);
+  });
+
+  it('claims again at once when the window freed between the claim and the question, once in a row', async () => {
+    const x = await executorHarness(harness(), sqliteFixture.dialect);
+    await x.insert(Array.from({ length: 3 }, () => ({ queue: 'rated' })));
+    const flow = { ...rated('rated'), rateLimit: { limit: 2, periodMs: 300, perKey: false } };
+    const claimer = new FlowClaimer(new Map([['rated', flow]]), {
+      lockedBy: 'w1',
+      leaseMs: 60_000,
+      durable: false,
+      traceContext: false,
+    });
+    let askAfterMs = 0;
+    const slowToAsk = (executor: Executor): Executor =>
+      new Proxy(executor, {
+        get(target, property) {
+          if (property === 'flowRateWindow') {
+            return async (asked: QueueFlow) => {
+              await new Promise((resolve) => setTimeout(resolve, askAfterMs));
+              return target.flowRateWindow(asked);
+            };
+          }
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === 'function' ? (value.bind(target) as unknown) : value;
+        },
+      });
+    const claim = () =>
+      x.run((e) => claimer.claim(slowToAsk(e), { limit: 10, queues: null, horizon: null }, true));
+    const filled = await claim();
+    expect(filled.records).toHaveLength(2);
+    expect(filled.waitMs).toBeGreaterThan(200);
+    // The claim finds the window full; by the time it asks, the window has room: at once (1 ms).
+    askAfterMs = 350;
+    const raced = await claim();
+    expect(raced.records).toEqual([]);
+    expect(raced.waitMs).toBe(1);
+    // The next takes the last attempt and comes up short: the same freed window, not again.
+    askAfterMs = 0;
+    const last = await claim();
+    expect(last.records).toHaveLength(1);
+    expect(last.waitMs).toBeUndefined();
+  });
+});

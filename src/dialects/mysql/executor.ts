@@ -1,4 +1,5 @@
 import type { AttemptRecord } from '../../core/attempt.js';
+import type { QueueFlow } from '../../core/flow.js';
 import type { TableName } from '../../seam/driver.js';
 import type {
   AttemptClaimLimitedParams,
@@ -14,6 +15,7 @@ import type {
   AttemptTokenRangeParams,
   Executor,
   LeaseRef,
+  RateWindow,
 } from '../../seam/executor.js';
 import type { SqlConnection } from '../../seam/sql-connection.js';
 import {
@@ -50,7 +52,7 @@ import {
 } from './json-params.js';
 import { sqlTime } from './sql-time.js';
 import { mysqlStats } from './stats.js';
-import { claimLimitedByPriority, limitedRoom, type FlowQuery } from './flow-room.js';
+import { claimLimitedByPriority, limitedRoom, rateWindowOf, type FlowQuery } from './flow-room.js';
 import { pruneWindow } from './prune-window.js';
 import { dueByPriority } from '../priority-walk.js';
 import { claimWalk } from './claim-walk.js';
@@ -116,6 +118,10 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
         tx.#lease(rows, params, at),
       );
     });
+  }
+
+  flowRateWindow(flow: QueueFlow): Promise<RateWindow> {
+    return rateWindowOf((name, values) => this.query(name, values), flow);
   }
 
   /**

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AttemptRecord } from '../../core/attempt.js';
+import type { QueueFlow } from '../../core/flow.js';
 import { shortestRetentionMs } from '../../core/retention.js';
 import type { TableName } from '../../seam/driver.js';
 import type {
@@ -12,6 +13,7 @@ import type {
   AttemptPruneWindowResult,
   AttemptStatsRow,
   Executor,
+  RateWindow,
   WorkerBeatParams,
 } from '../../seam/executor.js';
 import type { SqlConnection } from '../../seam/sql-connection.js';
@@ -20,6 +22,7 @@ import { ClaimedValues } from '../claimed-values.js';
 import { claimedRecord } from './claimed-record.js';
 import { estimatedStats, exactStats, splitSampled } from '../estimated-stats.js';
 import { matchInserted, missingTokens, replacingRows, splitInserted } from '../match-inserted.js';
+import { readRateWindow } from '../rate-wait.js';
 import { ReturningExecutor, type ReturningDialect } from '../returning-executor.js';
 import { statementBinder, type BoundStatement } from '../statements.js';
 import * as dashboardQueries from './dashboard-queries.js';
@@ -150,6 +153,10 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
       params.durable,
     ]);
     return this.#claimed(result.rows, params);
+  }
+
+  flowRateWindow(flow: QueueFlow): Promise<RateWindow> {
+    return readRateWindow(flow, (params) => this.query('flowRateWindow', params));
   }
 
   async #claimed(

@@ -140,6 +140,24 @@ export const attemptClaimLimited = `
 SELECT * FROM {{claimLimited}}($1::text, $2::integer, $3::float8, $4::timestamptz, $5::text,
   $6::integer, $7::integer, $8::boolean, $9::integer, $10::float8, $11::boolean, $12::boolean)`;
 
+// The windows of queue $1's rate limit ($3 starts per $2 ms, per key when $4) now: a window is full
+// until its $3-th newest start leaves it. Over the starts of the last two periods, so that a
+// window that freed since a claim found it full is seen (a claim prunes only starts older than
+// one period): full_for_ms, until the first full one has room (NULL: none full); freed, one was
+// full within the last period and has room now.
+export const flowRateWindow = `
+SELECT extract(epoch FROM min(w.free_at) FILTER (WHERE w.free_at > w.now) - min(w.now)) * 1000
+    AS full_for_ms,
+  coalesce(bool_or(w.free_at <= w.now), false) AS freed
+FROM (
+  SELECT s.started_at + $2::float8 * interval '1 millisecond' AS free_at, c.now,
+    row_number() OVER (PARTITION BY CASE WHEN $4::integer = 1 THEN s.concurrency_key END
+      ORDER BY s.started_at DESC) AS n
+  FROM (SELECT clock_timestamp() AS now) AS c
+  JOIN {{starts}} AS s ON s.queue = $1::text
+    AND s.started_at > c.now - 2 * $2::float8 * interval '1 millisecond') AS w
+WHERE w.n = $3::integer`;
+
 // The trace contexts of just-claimed attempts, for workers with telemetry: the claim functions do
 // not return trace_context, and a join in the claiming statement would read that statement's
 // snapshot, taken before the function's own: a row committed in between would come back without

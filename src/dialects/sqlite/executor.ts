@@ -1,6 +1,7 @@
 import type { AttemptRecord } from '../../core/attempt.js';
 import { AsyncTaskError, ConfigError } from '../../core/errors.js';
 import { shortestRetentionMs } from '../../core/retention.js';
+import type { QueueFlow } from '../../core/flow.js';
 import type { TableName } from '../../seam/driver.js';
 import type {
   AttemptClaimLimitedParams,
@@ -12,6 +13,7 @@ import type {
   AttemptPruneWindowResult,
   AttemptStatsRow,
   Executor,
+  RateWindow,
 } from '../../seam/executor.js';
 import type { SqlConnection } from '../../seam/sql-connection.js';
 import {
@@ -33,6 +35,7 @@ import {
   splitInserted,
   type InsertedRows,
 } from '../match-inserted.js';
+import { readRateWindow } from '../rate-wait.js';
 import { ReturningExecutor, type ReturningDialect } from '../returning-executor.js';
 import { plainPlaceholders, statementBinder, type BoundStatement } from '../statements.js';
 import { claimWalk } from './claim-walk.js';
@@ -130,6 +133,10 @@ export class SqliteExecutor extends ReturningExecutor<StatementName> implements 
       await tx.query('attemptPruneStarts', [params.flow.queue, periodMs]);
       return claimed(await claimLimited((name, values) => tx.query(name, values), params));
     });
+  }
+
+  flowRateWindow(flow: QueueFlow): Promise<RateWindow> {
+    return readRateWindow(flow, (params) => this.query('flowRateWindow', params));
   }
 
   // Not `async`: on a synchronous connection the INSERT must happen, and fail, before returning.

@@ -224,6 +224,19 @@ INSERT INTO "{{name}}_starts" (queue, concurrency_key, started_at)
 SELECT queue, concurrency_key, ?2 FROM {{table}}
 WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(?1))`;
 
+// The windows of queue ?1's rate limit (?3 starts per ?2 ms, per key when ?4) now, over the starts
+// of the last two periods (see the PostgreSQL statement): full_for_ms, until the first full one
+// has room (NULL: none full); freed, one was full within the last period and has room now.
+export const flowRateWindow = `
+SELECT min(CASE WHEN w.free_at > w.now THEN w.free_at - w.now END) AS full_for_ms,
+  coalesce(max(w.free_at <= w.now), 0) AS freed
+FROM (
+  SELECT s.started_at + ?2 AS free_at, c.now, row_number() OVER (
+    PARTITION BY CASE WHEN ?4 THEN s.concurrency_key END ORDER BY s.started_at DESC) AS n
+  FROM (SELECT ${nowMs} AS now) AS c
+  JOIN "{{name}}_starts" AS s ON s.queue = ?1 AND s.started_at > c.now - 2 * ?2) AS w
+WHERE w.n = ?3`;
+
 // Fenced: a row is written only while still running under this lease and this attempt count,
 // so a worker that lost its lease (rescued, re-claimed elsewhere) cannot overwrite the outcome.
 // The check and the write are one statement under the write lock. A row whose cancel was
