@@ -72,6 +72,11 @@ export interface AttemptClaimResult {
   readonly records: readonly AttemptRecord[];
   /** The database's clock when it claimed. */
   readonly now: Date;
+  /**
+   * A limited claim that had room and saw no due attempt of its queue at all (not one its limits
+   * held back). Absent where the dialect does not tell.
+   */
+  readonly exhausted?: boolean;
 }
 
 /** Executor.flowRateWindow: a queue's rate-limit windows as of one instant. */

@@ -305,7 +305,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#state === 'running'
     ) {
       // Due before the next poll: look again then rather than a poll interval later.
-      setTimeout(() => this.#pipeline?.wake(), delayMs + 1).unref();
+      setTimeout(() => this.#pipeline?.wake(record.queue), delayMs + 1).unref();
     }
     this.#runtime.logger.info(
       {

@@ -4,19 +4,46 @@
 // it. The claims are counted at the executor, on a real database.
 import { describe, expect, it } from 'vitest';
 import type { QueueFlow } from '../../src/core/flow.js';
-import type { AttemptClaimParams, Executor } from '../../src/seam/executor.js';
+import type { Executor } from '../../src/seam/executor.js';
 import { FlowClaimer } from '../../src/worker/flow-claim.js';
-import { executorHarness } from '../harness/executor-harness.js';
+import { claimParams, executorHarness } from '../harness/executor-harness.js';
+import { mysqlFixture } from '../harness/mysql.js';
 import { sqliteFixture } from '../harness/sqlite.js';
 import { useHarness } from '../harness/use-harness.js';
 
-const limited: QueueFlow = {
-  queue: 'limited',
-  concurrency: 2,
+/** Queue `queue`'s flow: one run per key and nothing else, unless overridden. */
+const flowOf = (queue: string, overrides: Partial<QueueFlow> = {}): QueueFlow => ({
+  queue,
+  concurrency: null,
   keyConcurrency: 1,
   fair: false,
   rateLimit: null,
-};
+  ...overrides,
+});
+
+const limited = flowOf('limited', { concurrency: 2 });
+
+type Spied = 'attemptClaim' | 'attemptClaimLimited' | 'flowRateWindow';
+
+/** `executor`, whose `method` first awaits `before(argument)`, then runs as it would. */
+function spied<M extends Spied>(
+  executor: Executor,
+  method: M,
+  before: (argument: Parameters<Executor[M]>[0]) => void | Promise<void>,
+): Executor {
+  return new Proxy(executor, {
+    get(target, property) {
+      if (property === method) {
+        return async (argument: Parameters<Executor[M]>[0]) => {
+          await before(argument);
+          return (target[method] as (a: typeof argument) => unknown).call(target, argument);
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value.bind(target) as unknown) : value;
+    },
+  });
+}
 
 describe(`flow claimer: ${sqliteFixture.label}`, () => {
   const harness = useHarness(sqliteFixture);
@@ -26,17 +53,8 @@ describe(`flow claimer: ${sqliteFixture.label}`, () => {
     await x.insert(Array.from({ length: 50 }, () => ({ queue: 'limited' })));
     let openClaims = 0;
     const counting = (executor: Executor): Executor =>
-      new Proxy(executor, {
-        get(target, property) {
-          if (property === 'attemptClaim') {
-            return (params: AttemptClaimParams) => {
-              openClaims += 1;
-              return target.attemptClaim(params);
-            };
-          }
-          const value: unknown = Reflect.get(target, property, target);
-          return typeof value === 'function' ? (value.bind(target) as unknown) : value;
-        },
+      spied(executor, 'attemptClaim', () => {
+        openClaims += 1;
       });
     const claimer = new FlowClaimer(new Map([['limited', limited]]), {
       lockedBy: 'w1',
@@ -75,30 +93,16 @@ describe(`flow claimer: ${sqliteFixture.label}`, () => {
 
 describe(`flow claimer, rate limits: ${sqliteFixture.label}`, () => {
   const harness = useHarness(sqliteFixture);
-  const rated = (queue: string): QueueFlow => ({
-    queue,
-    concurrency: null,
-    keyConcurrency: 1,
-    fair: false,
-    rateLimit: { limit: 2, periodMs: 60_000, perKey: false },
-  });
+  const rated = (queue: string): QueueFlow =>
+    flowOf(queue, { rateLimit: { limit: 2, periodMs: 60_000, perKey: false } });
 
   it('says how long a full window lasts, asking only of a queue it claimed from within it', async () => {
     const x = await executorHarness(harness(), sqliteFixture.dialect);
     await x.insert(Array.from({ length: 5 }, () => ({ queue: 'rated' })));
     const asked: string[] = [];
     const counting = (executor: Executor): Executor =>
-      new Proxy(executor, {
-        get(target, property) {
-          if (property === 'flowRateWindow') {
-            return (flow: QueueFlow) => {
-              asked.push(flow.queue);
-              return target.flowRateWindow(flow);
-            };
-          }
-          const value: unknown = Reflect.get(target, property, target);
-          return typeof value === 'function' ? (value.bind(target) as unknown) : value;
-        },
+      spied(executor, 'flowRateWindow', (flow) => {
+        asked.push(flow.queue);
       });
     const claimer = new FlowClaimer(
       new Map([
@@ -136,18 +140,11 @@ describe(`flow claimer, rate limits: ${sqliteFixture.label}`, () => {
     });
     let askAfterMs = 0;
     const slowToAsk = (executor: Executor): Executor =>
-      new Proxy(executor, {
-        get(target, property) {
-          if (property === 'flowRateWindow') {
-            return async (asked: QueueFlow) => {
-              await new Promise((resolve) => setTimeout(resolve, askAfterMs));
-              return target.flowRateWindow(asked);
-            };
-          }
-          const value: unknown = Reflect.get(target, property, target);
-          return typeof value === 'function' ? (value.bind(target) as unknown) : value;
-        },
-      });
+      spied(
+        executor,
+        'flowRateWindow',
+        () => new Promise((resolve) => setTimeout(resolve, askAfterMs)),
+      );
     const claim = () =>
       x.run((e) => claimer.claim(slowToAsk(e), { limit: 10, queues: null, horizon: null }, true));
     const filled = await claim();
@@ -163,5 +160,70 @@ describe(`flow claimer, rate limits: ${sqliteFixture.label}`, () => {
     const last = await claim();
     expect(last.records).toHaveLength(1);
     expect(last.waitMs).toBeUndefined();
+  });
+});
+
+// MySQL's limited claims have no queue-leading index: an idle limited queue's claim steps over
+// the other queues' due rows, on every claim a worker makes. A claim that saw nothing due says so
+// (`exhausted`), and the worker leaves that queue out for a quiet period.
+describe(`flow claimer, idle limited queues: ${mysqlFixture.label}`, () => {
+  const harness = useHarness(mysqlFixture);
+  const keyed = (queue: string): QueueFlow => flowOf(queue);
+
+  it('says a limited claim saw nothing due, and not when limits held its rows back', async () => {
+    const x = await executorHarness(harness(), mysqlFixture.dialect);
+    await x.insert([
+      { queue: 'busy', concurrencyKey: 'k' },
+      { queue: 'busy', concurrencyKey: 'k' },
+    ]);
+    const { queues: _queues, ...params } = claimParams('w1', { limit: 10 });
+    const claim = (queue: string) =>
+      x.run((e) => e.attemptClaimLimited({ ...params, flow: keyed(queue) }));
+    expect((await claim('idle')).exhausted).toBe(true);
+    const first = await claim('busy');
+    expect(first.records).toHaveLength(1);
+    expect(first.exhausted).toBe(false);
+    // The other row of key k is due and held back by the key's limit: not exhausted.
+    const held = await claim('busy');
+    expect(held.records).toEqual([]);
+    expect(held.exhausted).toBe(false);
+  });
+
+  it('leaves a limited queue whose claim saw nothing due out for 100 ms, unless an enqueue into it is heard of', async () => {
+    const x = await executorHarness(harness(), mysqlFixture.dialect);
+    await x.insert(Array.from({ length: 20 }, () => ({ queue: 'busy' })));
+    const claimedQueues: string[] = [];
+    const counting = (executor: Executor): Executor =>
+      spied(executor, 'attemptClaimLimited', (limitedParams) => {
+        claimedQueues.push(limitedParams.flow.queue);
+      });
+    const claimer = new FlowClaimer(
+      new Map([
+        ['busy', { ...keyed('busy'), concurrency: 2 }],
+        ['idle', keyed('idle')],
+      ]),
+      { lockedBy: 'w1', leaseMs: 60_000, durable: false, traceContext: false },
+    );
+    const claim = (mayWait: boolean) =>
+      x.run((e) => claimer.claim(counting(e), { limit: 10, queues: null, horizon: null }, mayWait));
+    const claimsOf = (queue: string) => claimedQueues.filter((q) => q === queue).length;
+
+    // Two of the busy queue (its limit), nothing of the idle one: quiet from here.
+    expect((await claim(true)).records).toHaveLength(2);
+    expect(claimsOf('idle')).toBe(1);
+    for (let i = 0; i < 2; i += 1) await claim(true);
+    expect(claimsOf('busy')).toBe(3);
+    expect(claimsOf('idle')).toBe(1);
+    // A runDue pass claims every queue; an enqueue into the idle one heard of ends its quiet.
+    await claim(false);
+    expect(claimsOf('idle')).toBe(2);
+    claimer.enqueued('idle');
+    await claim(true);
+    expect(claimsOf('idle')).toBe(3);
+    await claim(true);
+    expect(claimsOf('idle')).toBe(3);
+    await new Promise((resolve) => setTimeout(resolve, FlowClaimer.quietMs + 20));
+    await claim(true);
+    expect(claimsOf('idle')).toBe(4);
   });
 });

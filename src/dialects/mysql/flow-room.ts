@@ -56,7 +56,8 @@ const countedLook = 1000;
  * (which leaves out a row an enqueue or a release still holds), leased by `lease` and recorded as
  * starts, so that the next pass counts them. The priorities are the table's pending ones (a
  * probe of the claim index's edge; one of the queue's own would step over every other queue's
- * rows): a priority this queue has nothing due at costs a pass that finds nothing.
+ * rows): a priority this queue has nothing due at costs a pass that finds nothing. `exhausted`
+ * when every pass was a first look that counted no due row of the queue.
  */
 export async function claimLimitedByPriority(
   query: FlowQuery,
@@ -68,6 +69,8 @@ export async function claimLimitedByPriority(
   // The first pass that leased rows: every later pass leases from its time too.
   let now: Date | undefined;
   let sawEvery = false;
+  // Whether a pass read a due row of the queue (a look that counts none says so).
+  let sawDue = false;
   const claim = async (
     statement: StatementName,
     params: readonly unknown[],
@@ -77,7 +80,9 @@ export async function claimLimitedByPriority(
     const { rows } = await query(statement, params);
     // Only a counted first look knows; other passes read on when they fall short.
     const seen = rows[0]?.['seen'];
-    sawEvery = prefix !== null && prefix <= countedLook && Number(seen ?? 0) < prefix;
+    const counted = prefix !== null && prefix <= countedLook;
+    sawEvery = counted && Number(seen ?? 0) < prefix;
+    sawDue ||= !counted || Number(seen ?? 0) > 0;
     // Not the first look's row of no attempt, nor one candidate past the room.
     const ids = rows
       .filter((row) => row['id'] !== null)
@@ -122,7 +127,7 @@ export async function claimLimitedByPriority(
     flow.fair,
     room,
   );
-  return { records, now: now ?? new Date() };
+  return { records, now: now ?? new Date(), exhausted: !sawDue };
 }
 
 /** The candidates statements' parameters; a counted first look asks for one row more. */
