@@ -97,21 +97,16 @@ describe('postgres: the reads and plans of a limited claim', () => {
       queues: { keyed: { keyConcurrency: 1 } },
     });
     await tasks.migrate();
-    const client = await harness.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await tasks.enqueueMany(
-        client,
+    await harness.transaction((tx) =>
+      tasks.enqueueMany(
+        tx,
         Array.from({ length: 20_000 }, (_, i) => ({
           method: Noop.run,
           args: { i },
           options: { queue: 'keyed', concurrencyKey: `k${i % 1000}` },
         })),
-      );
-      await client.query('COMMIT');
-    } finally {
-      client.release();
-    }
+      ),
+    );
     // On a connection of its own, closed after: a backend's counts of a transaction can stay
     // unflushed into its next one, which claimReads counts.
     const lessor = await harness.pool.connect();
