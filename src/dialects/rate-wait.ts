@@ -18,8 +18,8 @@ export function rateWindow(row: Record<string, unknown> | undefined): RateWindow
 }
 
 /**
- * Executor.flowRateWindow where the dialect's statement takes (queue, period ms, limit, per key as
- * 1 or 0): `read` runs it.
+ * Executor.flowRateWindow: each dialect's statement takes (queue, period ms, limit, per key as 1
+ * or 0); `read` runs it.
  */
 export async function readRateWindow(
   flow: QueueFlow,

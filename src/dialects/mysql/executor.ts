@@ -52,7 +52,8 @@ import {
 } from './json-params.js';
 import { sqlTime } from './sql-time.js';
 import { mysqlStats } from './stats.js';
-import { claimLimitedByPriority, limitedRoom, rateWindowOf, type FlowQuery } from './flow-room.js';
+import { claimLimitedByPriority, limitedRoom, type FlowQuery } from './flow-room.js';
+import { readRateWindow } from '../rate-wait.js';
 import { pruneWindow } from './prune-window.js';
 import { dueByPriority } from '../priority-walk.js';
 import { claimWalk } from './claim-walk.js';
@@ -121,7 +122,7 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
   }
 
   flowRateWindow(flow: QueueFlow): Promise<RateWindow> {
-    return rateWindowOf((name, values) => this.query(name, values), flow);
+    return readRateWindow(flow, (params) => this.query('flowRateWindow', params));
   }
 
   /**

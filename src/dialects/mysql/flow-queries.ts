@@ -130,20 +130,21 @@ SELECT t.queue, t.concurrency_key, ?
 FROM ${leaseList} AS c
   STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = c.attempt_id`;
 
-// The windows of a queue's rate limit now (parameters: the period in microseconds, per key (1/0),
-// the queue, two periods in microseconds, the limit): a window is full until its limit-th newest
-// start leaves it. Over the starts of the last two periods, so that a window that freed since a
-// claim found it full is seen: full_for_ms, until the first full one has room (NULL: none full);
-// freed, one was full within the last period and has room now. The starts carry the database's
-// clock (a claim's db_now).
+// The windows of a queue's rate limit now (parameters: the queue, the period in ms, the limit,
+// per key as 1 or 0; named once in a derived table, as MySQL's placeholders are positional): a
+// window is full until its limit-th newest start leaves it. Over the starts of the last two
+// periods, so that a window that freed since a claim found it full is seen: full_for_ms, until the
+// first full one has room (NULL: none full); freed, one was full within the last period and has
+// room now. The starts carry the database's clock (a claim's db_now).
 export const flowRateWindow = `
 SELECT MIN(CASE WHEN w.free_at > w.now THEN TIMESTAMPDIFF(MICROSECOND, w.now, w.free_at) END) / 1000
     AS full_for_ms,
   COALESCE(MAX(w.free_at <= w.now), 0) AS freed
 FROM (
-  SELECT s.started_at + INTERVAL ? MICROSECOND AS free_at, c.now,
-    ROW_NUMBER() OVER (PARTITION BY CASE WHEN ? THEN s.concurrency_key END
+  SELECT s.started_at + INTERVAL p.period_ms * 1000 MICROSECOND AS free_at, p.now, p.lim,
+    ROW_NUMBER() OVER (PARTITION BY CASE WHEN p.per_key = 1 THEN s.concurrency_key END
       ORDER BY s.started_at DESC) AS n
-  FROM (SELECT UTC_TIMESTAMP(3) AS now) AS c
-  JOIN {{starts}} AS s ON s.queue = ? AND s.started_at > c.now - INTERVAL ? MICROSECOND) AS w
-WHERE w.n = ?`;
+  FROM (SELECT ? AS queue, ? AS period_ms, ? AS lim, ? AS per_key, UTC_TIMESTAMP(3) AS now) AS p
+  JOIN {{starts}} AS s ON s.queue = p.queue
+    AND s.started_at > p.now - INTERVAL 2 * p.period_ms * 1000 MICROSECOND) AS w
+WHERE w.n = w.lim`;

@@ -1,10 +1,9 @@
 import type { QueueFlow } from '../../core/flow.js';
 import type { AttemptRecord } from '../../core/attempt.js';
-import type { AttemptClaimResult, RateWindow } from '../../seam/executor.js';
+import type { AttemptClaimResult } from '../../seam/executor.js';
 import type { SqlResult } from '../../seam/sql-connection.js';
 import { idOf } from '../attempt-rows.js';
 import { limitedByPriority } from '../limited-walk.js';
-import { rateWindow, roomyWindow } from '../rate-wait.js';
 import type { StatementName } from './bound-statements.js';
 import { priorityProbe } from './claim-walk.js';
 import { idsJson } from './json-params.js';
@@ -163,20 +162,6 @@ function candidateParams(
     flow.fair ? 1 : 0,
     prefix !== null && prefix <= countedLook ? room + 1 : room,
   ];
-}
-
-/** Executor.flowRateWindow: the queue's rate-limit windows now. */
-export async function rateWindowOf(query: FlowQuery, flow: QueueFlow): Promise<RateWindow> {
-  const rate = flow.rateLimit;
-  if (rate === null) return roomyWindow;
-  const { rows } = await query('flowRateWindow', [
-    rate.periodMs * 1000,
-    rate.perKey ? 1 : 0,
-    flow.queue,
-    2 * rate.periodMs * 1000,
-    rate.limit,
-  ]);
-  return rateWindow(rows[0]);
 }
 
 /** Records the starts of a rate-limited claim, in its transaction. */
