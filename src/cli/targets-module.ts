@@ -7,7 +7,7 @@ import { targetDefinition, type Target } from '../core/target.js';
 import type { ErrorHook } from '../worker/runtime.js';
 import { CliError } from './errors.js';
 
-/** What `worker --targets <module>` (and `schedules`) take from the module. */
+/** What `worker --targets <module>` (and `schedules`, `dashboard`) take from the module. */
 export interface TargetsModule {
   readonly targets: readonly Target[];
   /** Optional export `encryptors`: needed to perform attempts stored encrypted. */
@@ -16,16 +16,22 @@ export interface TargetsModule {
   readonly onError?: ErrorHook;
   /** Optional export `schedules`: the recurring tasks the worker enqueues (checked by AsyncTask). */
   readonly schedules?: ModuleSchedules;
+  /**
+   * Optional export `queues`: the flow control of the application's AsyncTask (checked by
+   * AsyncTask). Without it a worker claims every queue without limits.
+   */
+  readonly queues?: ModuleQueues;
 }
 
-type ModuleSchedules = NonNullable<
-  AsyncTaskOptions<unknown, unknown, Record<string, Encryptor>>['schedules']
->;
+type ModuleOptions = AsyncTaskOptions<unknown, unknown, Record<string, Encryptor>>;
+type ModuleSchedules = NonNullable<ModuleOptions['schedules']>;
+type ModuleQueues = NonNullable<ModuleOptions['queues']>;
 
 /**
  * Imports the module at `path` (relative to the current directory) and reads its targets: a
  * named export `targets`, or a default export that is an array of targets (or an object with
- * `targets`). Optional named exports `encryptors` and `onError` are passed to the AsyncTask.
+ * `targets`). Optional named exports `encryptors`, `onError`, `schedules` and `queues` are passed
+ * to the AsyncTask.
  */
 export async function loadTargetsModule(path: string): Promise<TargetsModule> {
   const file = resolve(path);
@@ -62,9 +68,18 @@ export async function loadTargetsModule(path: string): Promise<TargetsModule> {
   const encryptors = module['encryptors'] ?? from['encryptors'];
   const onError = module['onError'] ?? from['onError'];
   const schedules = module['schedules'] ?? from['schedules'];
+  const queues = module['queues'] ?? from['queues'];
   if (schedules !== undefined && !Array.isArray(schedules)) {
     throw new CliError(
       `the targets module ${file}: \`schedules\` must be an array of { name, cron, method, args }`,
+    );
+  }
+  if (
+    queues !== undefined &&
+    (typeof queues !== 'object' || queues === null || Array.isArray(queues))
+  ) {
+    throw new CliError(
+      `the targets module ${file}: \`queues\` must be an object of queue names to their limits, e.g. { mail: { concurrency: 10 } }`,
     );
   }
   if (encryptors !== undefined && (typeof encryptors !== 'object' || encryptors === null)) {
@@ -81,6 +96,7 @@ export async function loadTargetsModule(path: string): Promise<TargetsModule> {
     ...(onError === undefined ? {} : { onError: onError as ErrorHook }),
     // Checked entry by entry by the AsyncTask, which says which one is wrong and how.
     ...(schedules === undefined ? {} : { schedules: schedules as ModuleSchedules }),
+    ...(queues === undefined ? {} : { queues: queues as ModuleQueues }),
   };
 }
 
@@ -90,6 +106,23 @@ export function describeTargets(targets: readonly Target[]): string {
     .map((target) => {
       const definition = targetDefinition(target);
       return definition ? `${definition.name} (${[...definition.methods.keys()].join(', ')})` : '?';
+    })
+    .join(', ');
+}
+
+/** `mail (concurrency 10), api (rate 100 per 60000 ms per key, fair by key)`; '' for none. */
+export function describeLimits(queues: ModuleQueues | undefined): string {
+  return Object.entries(queues ?? {})
+    .map(([queue, flow]) => {
+      const parts = [
+        flow.concurrency === undefined ? null : `concurrency ${flow.concurrency}`,
+        flow.keyConcurrency === undefined ? null : `keyConcurrency ${flow.keyConcurrency}`,
+        flow.rateLimit === undefined
+          ? null
+          : `rate ${flow.rateLimit.limit} per ${flow.rateLimit.periodMs} ms${flow.rateLimit.perKey ? ' per key' : ''}`,
+        flow.fairness === undefined ? null : `fair by ${flow.fairness}`,
+      ].filter((part) => part !== null);
+      return `${queue} (${parts.join(', ')})`;
     })
     .join(', ');
 }

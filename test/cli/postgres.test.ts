@@ -32,7 +32,12 @@ describe('async-task worker --json on PostgreSQL', () => {
     let refusedId: string | undefined;
     try {
       await waitFor('the worker to start', () => events.length > 0 || child.exitCode !== null);
-      expect(events[0]).toMatchObject({ event: 'started', concurrency: 10, queues: null });
+      expect(events[0]).toMatchObject({
+        event: 'started',
+        concurrency: 10,
+        queues: null,
+        limits: {},
+      });
       // Enqueued after start: LISTEN/NOTIFY wakes the worker.
       const refused = await db.tasks.enqueue(db.pool, CliFixture.refuse, { n: 9 });
       refusedId = refused.id;

@@ -88,3 +88,19 @@ export async function waitFor(
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/** The one-time login URL `async-task dashboard` prints; rejects if the process exits first. */
+export function dashboardLoginUrl(child: ChildProcess): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let output = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+      const url = /login URL: (\S+)/.exec(output)?.[1];
+      if (url) resolve(url);
+    });
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.on('exit', (code) =>
+      reject(new Error(`async-task dashboard exited (${code}): ${output}`)),
+    );
+  });
+}

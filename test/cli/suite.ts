@@ -561,6 +561,43 @@ export function cliSuite(setup: () => Promise<CliDatabase>): void {
       expect(await db.tasks.get(hung.id)).toMatchObject({ status: 'pending', numAttempts: 0 });
     });
 
+    it("keeps the flow control of the module's `queues` export", async () => {
+      const queued = await Promise.all([1, 2, 3].map((n) => enqueue(n, 'limited-q')));
+      const child = spawnCli([
+        'worker',
+        ...db.args,
+        '--targets',
+        'test/cli/fixtures/limits.ts',
+        '--queues',
+        'limited-q',
+        '--poll-interval',
+        '50',
+      ]);
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const exited = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+      const statuses = async () =>
+        Promise.all(queued.map(async (a) => (await db.tasks.get(a.id))?.status));
+      try {
+        await waitFor(
+          'one attempt of the rate-limited queue to succeed',
+          async () => (await statuses()).includes('succeeded') || child.exitCode !== null,
+        );
+        // Twenty poll intervals: a worker without the limit claims the other two in the first.
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        expect((await statuses()).sort()).toEqual(['pending', 'pending', 'succeeded']);
+      } finally {
+        child.kill('SIGTERM');
+      }
+      const [code, signal] = await exited;
+      expect({ code, signal, stderr }).toEqual({ code: 0, signal: null, stderr: '' });
+      expect(stdout).toMatch(
+        /^ {2}limits {7}limited-q \(rate 1 per 600000 ms\), keyed-q \(keyConcurrency 2, fair by key\)$/m,
+      );
+    });
+
     it('exits 1 with one line when the targets module exports no targets', async () => {
       const result = await cli('worker', '--targets', 'test/cli/run-cli.ts');
       expect(result.code).toBe(1);

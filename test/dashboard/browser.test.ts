@@ -19,7 +19,7 @@ import {
   type Worker,
 } from '../../src/index.js';
 import { dashboard, nodeListener } from '../../src/dashboard/index.js';
-import { repositoryRoot, spawnCli } from '../cli/run-cli.js';
+import { dashboardLoginUrl, repositoryRoot, spawnCli } from '../cli/run-cli.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { sqliteHarness } from '../harness/sqlite.js';
 
@@ -119,18 +119,7 @@ describe.skipIf(!haveChromium)(`dashboard in chromium (${chromiumPath})`, () => 
       '--table',
       harness.table,
     ]);
-    loginUrl = await new Promise<string>((resolve, reject) => {
-      let output = '';
-      cli.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-        output += chunk;
-        const url = /login URL: (\S+)/.exec(output)?.[1];
-        if (url) resolve(url);
-      });
-      cli.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-      cli.on('exit', (code) =>
-        reject(new Error(`async-task dashboard exited (${code}): ${output}`)),
-      );
-    });
+    loginUrl = await dashboardLoginUrl(cli);
 
     browser = await chromium.launch({
       executablePath: chromiumPath,

@@ -5,6 +5,7 @@ import type { Logger } from '../../core/logger.js';
 import { dashboard } from '../../dashboard/dashboard.js';
 import { nodeListener } from '../../dashboard/node.js';
 import { OneTimeLogin } from '../../dashboard/one-time-login.js';
+import { loadTargetsModule, type TargetsModule } from '../targets-module.js';
 import {
   addConnectionOptions,
   integerIn,
@@ -18,6 +19,7 @@ interface DashboardCommandOptions extends ConnectionOptions {
   readonly port: number;
   readonly host: string;
   readonly readOnly?: boolean;
+  readonly targets?: string;
 }
 
 export function dashboardCommand(): Command {
@@ -37,12 +39,18 @@ export function dashboardCommand(): Command {
       '127.0.0.1',
     )
     .option('--read-only', 'show everything, offer no action')
+    .option(
+      '--targets <module>',
+      "the workers' targets module (as for `async-task worker`): its `schedules` and `queues` exports fill the Schedules and limits page",
+    )
     .action((options: DashboardCommandOptions) => serve(options));
   return addConnectionOptions(command);
 }
 
 async function serve(options: DashboardCommandOptions): Promise<void> {
-  requireUrl(options);
+  requireUrl(options); // before the module runs any code of its own
+  const module: TargetsModule | undefined =
+    options.targets === undefined ? undefined : await loadTargetsModule(options.targets);
   let requestStop!: () => void;
   const stopRequested = new Promise<void>((resolve) => (requestStop = resolve));
   process.once('SIGTERM', requestStop);
@@ -73,7 +81,14 @@ async function serve(options: DashboardCommandOptions): Promise<void> {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
       },
-      { extra: { logger: stderrLogger } },
+      {
+        ...(module && { targets: module.targets }),
+        extra: {
+          logger: stderrLogger,
+          ...(module?.schedules && { schedules: module.schedules }),
+          ...(module?.queues && { queues: module.queues }),
+        },
+      },
     );
   } finally {
     process.off('SIGTERM', requestStop);

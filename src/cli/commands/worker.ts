@@ -15,7 +15,7 @@ import {
 import { describeForCli } from '../errors.js';
 import { formatCount, formatDuration } from '../progress.js';
 import { printable } from '../format.js';
-import { describeTargets, loadTargetsModule } from '../targets-module.js';
+import { describeLimits, describeTargets, loadTargetsModule } from '../targets-module.js';
 
 interface WorkerCommandOptions extends ConnectionOptions, JsonOption {
   readonly targets: string;
@@ -53,7 +53,7 @@ export function workerCommand(): Command {
     )
     .requiredOption(
       '--targets <module>',
-      'JavaScript module exporting `targets` (an array of defineTarget results) or a default array; optional exports `encryptors`, `onError` and `schedules`',
+      'JavaScript module exporting `targets` (an array of defineTarget results) or a default array; optional exports `encryptors`, `onError`, `schedules` and `queues` (flow control)',
     )
     .addOption(
       new Option('-c, --concurrency <n>', 'handlers running at once (1-10000)')
@@ -186,12 +186,15 @@ async function runWorker(options: WorkerCommandOptions): Promise<void> {
             targets: describeTargets(module.targets),
             concurrency: options.concurrency,
             queues: options.queues ?? null,
+            limits: module.queues ?? {},
           });
         } else {
           say(`async-task worker ${worker.id} started`);
           say(`  database     ${database.display}, table ${tasks.table}`);
           say(`  targets      ${describeTargets(module.targets)}`);
           say(`  concurrency  ${options.concurrency}, ${queues}`);
+          const limits = describeLimits(module.queues);
+          if (limits !== '') say(`  limits       ${limits}`);
           say('  stop with Ctrl-C or SIGTERM (in-flight tasks finish first)');
         }
 
@@ -233,6 +236,7 @@ async function runWorker(options: WorkerCommandOptions): Promise<void> {
           ...(module.encryptors === undefined ? {} : { encryptors: module.encryptors }),
           ...(module.onError === undefined ? {} : { onError: module.onError }),
           ...(module.schedules === undefined ? {} : { schedules: module.schedules }),
+          ...(module.queues === undefined ? {} : { queues: module.queues }),
           ...(options.verbose ? { logger: stderrLogger } : {}),
         },
       },

@@ -1,0 +1,35 @@
+// What `--targets <module>` refuses, in one line, before any work starts.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { lines, runCli } from './run-cli.js';
+
+const database = join(mkdtempSync(join(tmpdir(), 'async-task-cli-')), 'cli.db');
+
+describe('the targets module of `worker` and `dashboard`', () => {
+  it('refuses a `queues` export that is not an object of limits, or a limit out of range', async () => {
+    expect((await runCli(['migrate', '-d', database])).code).toBe(0);
+    const refusal = async (command: string, fixture: string) => {
+      const result = await runCli([
+        command,
+        '-d',
+        database,
+        '--targets',
+        `test/cli/fixtures/${fixture}`,
+      ]);
+      expect(result.code, command).toBe(1);
+      return lines(result.stderr);
+    };
+    for (const command of ['worker', 'dashboard']) {
+      expect(await refusal(command, 'list-queues.ts'), command).toEqual([
+        expect.stringMatching(
+          /^async-task: the targets module .*list-queues\.ts: `queues` must be an object of queue names to their limits/,
+        ),
+      ]);
+      expect(await refusal(command, 'bad-queues.ts'), command).toEqual([
+        'async-task: new AsyncTask: queues.mail.concurrency must be a whole number of at least 1, got 0',
+      ]);
+    }
+  });
+});
