@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AsyncTaskOptions } from '../async-task.js';
 import type { Encryptor } from '../core/encryptor.js';
+import type { Retention } from '../core/retention.js';
 import { targetDefinition, type Target } from '../core/target.js';
 import type { ErrorHook } from '../worker/runtime.js';
 import { CliError } from './errors.js';
@@ -21,6 +22,10 @@ export interface TargetsModule {
    * AsyncTask). Without it a worker claims every queue without limits.
    */
   readonly queues?: ModuleQueues;
+  /** Optional export `retention`: how long the worker keeps finished attempts (as AsyncTask's). */
+  readonly retention?: ModuleOptions['retention'];
+  /** Optional export `defaults`: the enqueue defaults of the schedules' ticks (as AsyncTask's). */
+  readonly defaults?: ModuleOptions['defaults'];
 }
 
 type ModuleOptions = AsyncTaskOptions<unknown, unknown, Record<string, Encryptor>>;
@@ -30,8 +35,8 @@ type ModuleQueues = NonNullable<ModuleOptions['queues']>;
 /**
  * Imports the module at `path` (relative to the current directory) and reads its targets: a
  * named export `targets`, or a default export that is an array of targets (or an object with
- * `targets`). Optional named exports `encryptors`, `onError`, `schedules` and `queues` are passed
- * to the AsyncTask.
+ * `targets`). Optional named exports `encryptors`, `onError`, `schedules`, `queues`, `retention`
+ * and `defaults` are passed to the AsyncTask, which checks them.
  */
 export async function loadTargetsModule(path: string): Promise<TargetsModule> {
   const file = resolve(path);
@@ -69,6 +74,8 @@ export async function loadTargetsModule(path: string): Promise<TargetsModule> {
   const onError = module['onError'] ?? from['onError'];
   const schedules = module['schedules'] ?? from['schedules'];
   const queues = module['queues'] ?? from['queues'];
+  const retention = module['retention'] ?? from['retention'];
+  const defaults = module['defaults'] ?? from['defaults'];
   if (schedules !== undefined && !Array.isArray(schedules)) {
     throw new CliError(
       `the targets module ${file}: \`schedules\` must be an array of { name, cron, method, args }`,
@@ -80,6 +87,16 @@ export async function loadTargetsModule(path: string): Promise<TargetsModule> {
   ) {
     throw new CliError(
       `the targets module ${file}: \`queues\` must be an object of queue names to their limits, e.g. { mail: { concurrency: 10 } }`,
+    );
+  }
+  if (retention !== undefined && retention !== false && !isObject(retention)) {
+    throw new CliError(
+      `the targets module ${file}: \`retention\` must be false or an object such as { succeededMs: 86400000 }`,
+    );
+  }
+  if (defaults !== undefined && !isObject(defaults)) {
+    throw new CliError(
+      `the targets module ${file}: \`defaults\` must be an object such as { maxAttempts: 5 }`,
     );
   }
   if (encryptors !== undefined && (typeof encryptors !== 'object' || encryptors === null)) {
@@ -97,8 +114,13 @@ export async function loadTargetsModule(path: string): Promise<TargetsModule> {
     // Checked entry by entry by the AsyncTask, which says which one is wrong and how.
     ...(schedules === undefined ? {} : { schedules: schedules as ModuleSchedules }),
     ...(queues === undefined ? {} : { queues: queues as ModuleQueues }),
+    ...(retention === undefined ? {} : { retention: retention as ModuleOptions['retention'] }),
+    ...(defaults === undefined ? {} : { defaults: defaults as ModuleOptions['defaults'] }),
   };
 }
+
+const isObject = (value: unknown): boolean =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** `Shop (fulfill, refund), Mailer (send)`. */
 export function describeTargets(targets: readonly Target[]): string {
@@ -125,4 +147,20 @@ export function describeLimits(queues: ModuleQueues | undefined): string {
       return `${queue} (${parts.join(', ')})`;
     })
     .join(', ');
+}
+
+/** `succeeded 1 d, failed 14 d, expired kept`, or `off (finished attempts are kept)`. */
+export function describeRetention(retention: Retention | null): string {
+  if (retention === null) return 'off (finished attempts are kept)';
+  const age = (ms: number | null): string => {
+    if (ms === null) return 'kept';
+    const [unit, size] = [
+      ['d', 86_400_000],
+      ['h', 3_600_000],
+      ['min', 60_000],
+      ['s', 1000],
+    ].find(([, size]) => ms >= Number(size)) ?? ['ms', 1];
+    return `${Number((ms / Number(size)).toFixed(1))} ${unit}`;
+  };
+  return `succeeded ${age(retention.succeededMs)}, failed ${age(retention.failedMs)}, expired ${age(retention.expiredMs)}`;
 }

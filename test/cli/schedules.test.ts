@@ -77,6 +77,6 @@ describe('async-task worker with schedules', () => {
     // The nightly tick is caught up (catchUp 1) into the reports queue, and waits for a worker of it.
     const nightly = all.filter((a) => a.idempotenceToken?.startsWith('schedule:nightly-report:'));
     expect(nightly).toHaveLength(1);
-    expect(nightly[0]).toMatchObject({ queue: 'reports', methodName: 'nightly' });
+    expect(nightly[0]).toMatchObject({ queue: 'reports', methodName: 'nightly', maxAttempts: 3 });
   }, 30_000);
 });

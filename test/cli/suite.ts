@@ -598,6 +598,40 @@ export function cliSuite(setup: () => Promise<CliDatabase>): void {
       );
     });
 
+    it("prunes by the module's `retention` export, not the defaults", async () => {
+      const done = await enqueue(1, 'retention-q');
+      const failed = await enqueue(2, 'retention-q');
+      await db.tasks.fail(failed.id);
+      expect(await db.tasks.runDue({ queues: ['retention-q'] })).toMatchObject({ succeeded: 1 });
+      // Older than the module's hour, younger than the default day; older than the default 14 days.
+      await db.backdateCompleted(done.id, 2 * 3_600_000);
+      await db.backdateCompleted(failed.id, 20 * 86_400_000);
+      const child = spawnCli([
+        'worker',
+        ...db.args,
+        '--targets',
+        'test/cli/fixtures/retention.ts',
+        '--queues',
+        'nothing-q',
+      ]);
+      let stdout = '';
+      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      const exited = once(child, 'close');
+      try {
+        // The first pruning round comes 2-4 s after the start.
+        await waitFor(
+          'the old success to be pruned',
+          async () => (await db.tasks.get(done.id)) === null || child.exitCode !== null,
+        );
+      } finally {
+        child.kill('SIGTERM');
+        await exited;
+      }
+      expect(await db.tasks.get(done.id)).toBeNull();
+      expect((await db.tasks.get(failed.id))?.status).toBe('failed');
+      expect(stdout).toMatch(/^ {2}retention {4}succeeded 1 h, failed kept, expired 14 d$/m);
+    });
+
     it('exits 1 with one line when the targets module exports no targets', async () => {
       const result = await cli('worker', '--targets', 'test/cli/run-cli.ts');
       expect(result.code).toBe(1);

@@ -8,7 +8,7 @@ import { lines, runCli } from './run-cli.js';
 const database = join(mkdtempSync(join(tmpdir(), 'async-task-cli-')), 'cli.db');
 
 describe('the targets module of `worker` and `dashboard`', () => {
-  it('refuses a `queues` export that is not an object of limits, or a limit out of range', async () => {
+  it('refuses `queues`, `retention` and `defaults` exports of the wrong kind, and limits out of range', async () => {
     expect((await runCli(['migrate', '-d', database])).code).toBe(0);
     const refusal = async (command: string, fixture: string) => {
       const result = await runCli([
@@ -29,6 +29,12 @@ describe('the targets module of `worker` and `dashboard`', () => {
       ]);
       expect(await refusal(command, 'bad-queues.ts'), command).toEqual([
         'async-task: new AsyncTask: queues.mail.concurrency must be a whole number of at least 1, got 0',
+      ]);
+      expect(await refusal(command, 'bad-retention.ts'), command).toEqual([
+        expect.stringMatching(/bad-retention\.ts: `retention` must be false or an object such as/),
+      ]);
+      expect(await refusal(command, 'bad-defaults.ts'), command).toEqual([
+        expect.stringMatching(/bad-defaults\.ts: `defaults` must be an object such as/),
       ]);
     }
   });

@@ -15,7 +15,12 @@ import {
 import { describeForCli } from '../errors.js';
 import { formatCount, formatDuration } from '../progress.js';
 import { printable } from '../format.js';
-import { describeLimits, describeTargets, loadTargetsModule } from '../targets-module.js';
+import {
+  describeLimits,
+  describeRetention,
+  describeTargets,
+  loadTargetsModule,
+} from '../targets-module.js';
 
 interface WorkerCommandOptions extends ConnectionOptions, JsonOption {
   readonly targets: string;
@@ -53,7 +58,7 @@ export function workerCommand(): Command {
     )
     .requiredOption(
       '--targets <module>',
-      'JavaScript module exporting `targets` (an array of defineTarget results) or a default array; optional exports `encryptors`, `onError`, `schedules` and `queues` (flow control)',
+      'JavaScript module exporting `targets` (an array of defineTarget results) or a default array; optional exports `encryptors`, `onError`, `schedules`, `queues`, `retention` and `defaults`, as the AsyncTask takes them',
     )
     .addOption(
       new Option('-c, --concurrency <n>', 'handlers running at once (1-10000)')
@@ -187,6 +192,7 @@ async function runWorker(options: WorkerCommandOptions): Promise<void> {
             concurrency: options.concurrency,
             queues: options.queues ?? null,
             limits: module.queues ?? {},
+            retention: tasks.runtime.retention,
           });
         } else {
           say(`async-task worker ${worker.id} started`);
@@ -195,6 +201,7 @@ async function runWorker(options: WorkerCommandOptions): Promise<void> {
           say(`  concurrency  ${options.concurrency}, ${queues}`);
           const limits = describeLimits(module.queues);
           if (limits !== '') say(`  limits       ${limits}`);
+          say(`  retention    ${describeRetention(tasks.runtime.retention)}`);
           say('  stop with Ctrl-C or SIGTERM (in-flight tasks finish first)');
         }
 
@@ -237,6 +244,8 @@ async function runWorker(options: WorkerCommandOptions): Promise<void> {
           ...(module.onError === undefined ? {} : { onError: module.onError }),
           ...(module.schedules === undefined ? {} : { schedules: module.schedules }),
           ...(module.queues === undefined ? {} : { queues: module.queues }),
+          ...(module.retention === undefined ? {} : { retention: module.retention }),
+          ...(module.defaults === undefined ? {} : { defaults: module.defaults }),
           ...(options.verbose ? { logger: stderrLogger } : {}),
         },
       },
