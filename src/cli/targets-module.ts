@@ -5,38 +5,52 @@ import type { AsyncTaskOptions } from '../async-task.js';
 import type { Encryptor } from '../core/encryptor.js';
 import type { Retention } from '../core/retention.js';
 import { targetDefinition, type Target } from '../core/target.js';
-import type { ErrorHook } from '../worker/runtime.js';
 import { CliError } from './errors.js';
+
+type AllOptions = AsyncTaskOptions<unknown, unknown, Record<string, Encryptor>>;
+
+const isObject = (value: unknown): boolean =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * The AsyncTask options a targets module may export by name, each with what it must be. A value
+ * of the right kind is passed on as it is: the AsyncTask checks it and says what is wrong.
+ */
+const optionExports = {
+  encryptors: ['an object of encryptors', isObject],
+  onError: ['a function', (value: unknown) => typeof value === 'function'],
+  schedules: ['an array of { name, cron, method, args }', Array.isArray],
+  queues: [
+    'an object of queue names to their limits, e.g. { mail: { concurrency: 10 } }',
+    isObject,
+  ],
+  retention: [
+    'false or an object such as { succeededMs: 86400000 }',
+    (value: unknown) => value === false || isObject(value),
+  ],
+  defaults: ['an object such as { maxAttempts: 5 }', isObject],
+  encryptedTaskErrors: ["'encrypt' or 'class'", (value: unknown) => typeof value === 'string'],
+  telemetry: ['the result of openTelemetry() from async-task/opentelemetry', isObject],
+} as const;
+
+/** The module's exports that are AsyncTask options. */
+export type ModuleOptions = Pick<Partial<AllOptions>, keyof typeof optionExports>;
 
 /** What `worker --targets <module>` (and `schedules`, `dashboard`) take from the module. */
 export interface TargetsModule {
   readonly targets: readonly Target[];
-  /** Optional export `encryptors`: needed to perform attempts stored encrypted. */
-  readonly encryptors?: Readonly<Record<string, Encryptor>>;
-  /** Optional export `onError`: called when a handler throws. */
-  readonly onError?: ErrorHook;
-  /** Optional export `schedules`: the recurring tasks the worker enqueues (checked by AsyncTask). */
-  readonly schedules?: ModuleSchedules;
   /**
-   * Optional export `queues`: the flow control of the application's AsyncTask (checked by
-   * AsyncTask). Without it a worker claims every queue without limits.
+   * Its optional exports `encryptors`, `onError`, `schedules`, `queues` (flow control),
+   * `retention`, `defaults`, `encryptedTaskErrors` and `telemetry`: a worker takes them as the
+   * application's AsyncTask does, so that it keeps the same limits, retention and defaults.
    */
-  readonly queues?: ModuleQueues;
-  /** Optional export `retention`: how long the worker keeps finished attempts (as AsyncTask's). */
-  readonly retention?: ModuleOptions['retention'];
-  /** Optional export `defaults`: the enqueue defaults of the schedules' ticks (as AsyncTask's). */
-  readonly defaults?: ModuleOptions['defaults'];
+  readonly options: ModuleOptions;
 }
-
-type ModuleOptions = AsyncTaskOptions<unknown, unknown, Record<string, Encryptor>>;
-type ModuleSchedules = NonNullable<ModuleOptions['schedules']>;
-type ModuleQueues = NonNullable<ModuleOptions['queues']>;
 
 /**
  * Imports the module at `path` (relative to the current directory) and reads its targets: a
  * named export `targets`, or a default export that is an array of targets (or an object with
- * `targets`). Optional named exports `encryptors`, `onError`, `schedules`, `queues`, `retention`
- * and `defaults` are passed to the AsyncTask, which checks them.
+ * `targets`), and the AsyncTask options it exports (see {@link TargetsModule}).
  */
 export async function loadTargetsModule(path: string): Promise<TargetsModule> {
   const file = resolve(path);
@@ -70,57 +84,17 @@ export async function loadTargetsModule(path: string): Promise<TargetsModule> {
       );
     }
   });
-  const encryptors = module['encryptors'] ?? from['encryptors'];
-  const onError = module['onError'] ?? from['onError'];
-  const schedules = module['schedules'] ?? from['schedules'];
-  const queues = module['queues'] ?? from['queues'];
-  const retention = module['retention'] ?? from['retention'];
-  const defaults = module['defaults'] ?? from['defaults'];
-  if (schedules !== undefined && !Array.isArray(schedules)) {
-    throw new CliError(
-      `the targets module ${file}: \`schedules\` must be an array of { name, cron, method, args }`,
-    );
+  const options: Record<string, unknown> = {};
+  for (const [name, [what, fits]] of Object.entries(optionExports)) {
+    const value = module[name] ?? from[name];
+    if (value === undefined) continue;
+    if (!fits(value)) {
+      throw new CliError(`the targets module ${file}: \`${name}\` must be ${what}`);
+    }
+    options[name] = value;
   }
-  if (
-    queues !== undefined &&
-    (typeof queues !== 'object' || queues === null || Array.isArray(queues))
-  ) {
-    throw new CliError(
-      `the targets module ${file}: \`queues\` must be an object of queue names to their limits, e.g. { mail: { concurrency: 10 } }`,
-    );
-  }
-  if (retention !== undefined && retention !== false && !isObject(retention)) {
-    throw new CliError(
-      `the targets module ${file}: \`retention\` must be false or an object such as { succeededMs: 86400000 }`,
-    );
-  }
-  if (defaults !== undefined && !isObject(defaults)) {
-    throw new CliError(
-      `the targets module ${file}: \`defaults\` must be an object such as { maxAttempts: 5 }`,
-    );
-  }
-  if (encryptors !== undefined && (typeof encryptors !== 'object' || encryptors === null)) {
-    throw new CliError(
-      `the targets module ${file}: \`encryptors\` must be an object of encryptors`,
-    );
-  }
-  if (onError !== undefined && typeof onError !== 'function') {
-    throw new CliError(`the targets module ${file}: \`onError\` must be a function`);
-  }
-  return {
-    targets: targets as Target[],
-    ...(encryptors === undefined ? {} : { encryptors: encryptors as Record<string, Encryptor> }),
-    ...(onError === undefined ? {} : { onError: onError as ErrorHook }),
-    // Checked entry by entry by the AsyncTask, which says which one is wrong and how.
-    ...(schedules === undefined ? {} : { schedules: schedules as ModuleSchedules }),
-    ...(queues === undefined ? {} : { queues: queues as ModuleQueues }),
-    ...(retention === undefined ? {} : { retention: retention as ModuleOptions['retention'] }),
-    ...(defaults === undefined ? {} : { defaults: defaults as ModuleOptions['defaults'] }),
-  };
+  return { targets: targets as Target[], options };
 }
-
-const isObject = (value: unknown): boolean =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** `Shop (fulfill, refund), Mailer (send)`. */
 export function describeTargets(targets: readonly Target[]): string {
@@ -133,7 +107,7 @@ export function describeTargets(targets: readonly Target[]): string {
 }
 
 /** `mail (concurrency 10), api (rate 100 per 60000 ms per key, fair by key)`; '' for none. */
-export function describeLimits(queues: ModuleQueues | undefined): string {
+export function describeLimits(queues: ModuleOptions['queues']): string {
   return Object.entries(queues ?? {})
     .map(([queue, flow]) => {
       const parts = [

@@ -632,6 +632,40 @@ export function cliSuite(setup: () => Promise<CliDatabase>): void {
       expect(stdout).toMatch(/^ {2}retention {4}succeeded 1 h, failed kept, expired 14 d$/m);
     });
 
+    it("stores the errors of encrypted tasks as the module's `encryptedTaskErrors` says", async () => {
+      const refused = await db.tasks.enqueue(
+        db.pool,
+        CliFixture.refuse,
+        { n: 7 },
+        { queue: 'class-q', encryptor: 'aes' },
+      );
+      const child = spawnCli([
+        'worker',
+        ...db.args,
+        '--targets',
+        'test/cli/fixtures/class-errors.ts',
+        '--queues',
+        'class-q',
+        '--poll-interval',
+        '50',
+      ]);
+      const exited = once(child, 'close');
+      try {
+        await waitFor(
+          'the encrypted task to fail',
+          async () =>
+            (await db.tasks.get(refused.id))?.status === 'failed' || child.exitCode !== null,
+        );
+      } finally {
+        child.kill('SIGTERM');
+        await exited;
+      }
+      // The default ('encrypt') would store the message encrypted.
+      expect((await db.tasks.get(refused.id))?.lastError).toBe(
+        'PermanentError: [message withheld]',
+      );
+    });
+
     it('exits 1 with one line when the targets module exports no targets', async () => {
       const result = await cli('worker', '--targets', 'test/cli/run-cli.ts');
       expect(result.code).toBe(1);

@@ -85,8 +85,9 @@ async function serve(options: DashboardCommandOptions): Promise<void> {
         ...(module && { targets: module.targets }),
         extra: {
           logger: stderrLogger,
-          ...(module?.schedules && { schedules: module.schedules }),
-          ...(module?.queues && { queues: module.queues }),
+          // Not its encryptors: the dashboard never decrypts.
+          ...(module?.options.schedules && { schedules: module.options.schedules }),
+          ...(module?.options.queues && { queues: module.options.queues }),
         },
       },
     );

@@ -24,13 +24,13 @@ export function schedulesCommand(): Command {
     .option('-n, --next <count>', 'next runs to show per schedule (1-100)', integerIn(1, 100), 3)
     .action(async (options: SchedulesOptions) => {
       const module = await loadTargetsModule(options.targets);
-      if (module.schedules === undefined || module.schedules.length === 0) {
+      if (module.options.schedules === undefined || module.options.schedules.length === 0) {
         throw new CliError(
           `the targets module ${options.targets} exports no schedules: export \`schedules\`, an array of { name, cron, method, args }`,
         );
       }
       const now = new Date();
-      const listed = checkSchedules(module.schedules).map((schedule) =>
+      const listed = checkSchedules(module.options.schedules).map((schedule) =>
         scheduleSummary(schedule, options.next, now),
       );
       if (options.json) {

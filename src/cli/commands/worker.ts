@@ -58,7 +58,7 @@ export function workerCommand(): Command {
     )
     .requiredOption(
       '--targets <module>',
-      'JavaScript module exporting `targets` (an array of defineTarget results) or a default array; optional exports `encryptors`, `onError`, `schedules`, `queues`, `retention` and `defaults`, as the AsyncTask takes them',
+      'JavaScript module exporting `targets` (an array of defineTarget results) or a default array; optional exports `encryptors`, `onError`, `schedules`, `queues`, `retention`, `defaults`, `encryptedTaskErrors` and `telemetry`, as the AsyncTask takes them',
     )
     .addOption(
       new Option('-c, --concurrency <n>', 'handlers running at once (1-10000)')
@@ -191,7 +191,7 @@ async function runWorker(options: WorkerCommandOptions): Promise<void> {
             targets: describeTargets(module.targets),
             concurrency: options.concurrency,
             queues: options.queues ?? null,
-            limits: module.queues ?? {},
+            limits: module.options.queues ?? {},
             retention: tasks.runtime.retention,
           });
         } else {
@@ -199,7 +199,7 @@ async function runWorker(options: WorkerCommandOptions): Promise<void> {
           say(`  database     ${database.display}, table ${tasks.table}`);
           say(`  targets      ${describeTargets(module.targets)}`);
           say(`  concurrency  ${options.concurrency}, ${queues}`);
-          const limits = describeLimits(module.queues);
+          const limits = describeLimits(module.options.queues);
           if (limits !== '') say(`  limits       ${limits}`);
           say(`  retention    ${describeRetention(tasks.runtime.retention)}`);
           say('  stop with Ctrl-C or SIGTERM (in-flight tasks finish first)');
@@ -240,12 +240,7 @@ async function runWorker(options: WorkerCommandOptions): Promise<void> {
         open: { connections: options.concurrency + 4 },
         targets: module.targets,
         extra: {
-          ...(module.encryptors === undefined ? {} : { encryptors: module.encryptors }),
-          ...(module.onError === undefined ? {} : { onError: module.onError }),
-          ...(module.schedules === undefined ? {} : { schedules: module.schedules }),
-          ...(module.queues === undefined ? {} : { queues: module.queues }),
-          ...(module.retention === undefined ? {} : { retention: module.retention }),
-          ...(module.defaults === undefined ? {} : { defaults: module.defaults }),
+          ...module.options,
           ...(options.verbose ? { logger: stderrLogger } : {}),
         },
       },
