@@ -158,7 +158,9 @@ for (const fixture of fixtures) {
       'a second worker process started mid-drain of 50 ms tasks gets a fair share within a second',
       async () => {
         const tasks = await migratedTasks(harness(), { targets: [target] });
-        const count = 800;
+        // 12 s of work for one worker: on a loaded machine the second one's start-up (a process,
+        // its imports, its connections) took 3 s, and 800 tasks were all run by then.
+        const count = 2400;
         for (let from = 0; from < count; from += 400) {
           await harness().transaction((tx) =>
             tasks.enqueueMany(

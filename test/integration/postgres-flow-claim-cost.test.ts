@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { QueueFlowOptions } from '../../src/core/flow.js';
 import { AsyncTask, defineTarget } from '../../src/index.js';
+import { keyedTasks } from '../harness/keyed-tasks.js';
 import { postgresHarness } from '../harness/postgres.js';
 
 const Noop = defineTarget('FlowCost', { run(_args: { i: number }) {} });
@@ -90,13 +91,7 @@ describe('postgres: the reads and plans of a limited claim', () => {
   // row of the priority within its key: O(due backlog) per claim, 110 ms at 100,000 due over
   // 1,000 busy keys. It walks the keys now, one descent of the key-leading index per key.
   it('reads the queue’s keys, not its backlog, when every key is busy', async () => {
-    const tasks = new AsyncTask({
-      driver: harness.driver,
-      table: harness.table,
-      targets: [Noop],
-      queues: { keyed: { keyConcurrency: 1 } },
-    });
-    await tasks.migrate();
+    const tasks = await keyedTasks(harness, Noop);
     await harness.transaction((tx) =>
       tasks.enqueueMany(
         tx,

@@ -1,0 +1,76 @@
+// A keyed queue's look past its busy keys on MySQL/MariaDB ranks every due attempt of the queue
+// by key in temporary tables. Keyed by the key itself, each row took the VARCHAR(255)'s full
+// 1,020 bytes in MariaDB's in-memory temporary tables, so past about 15,000 due rows every such
+// claim spilled them to disk (0.9-1.2 s per claim at 100,000); keyed by a digest they stay in
+// memory. Correctness of keyed claims is test/conformance/flow-control.test.ts's.
+import type { RowDataPacket } from 'mysql2';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { defineTarget } from '../../src/index.js';
+import { keyedTasks } from '../harness/keyed-tasks.js';
+import { mysqlHarness } from '../harness/mysql.js';
+
+const Noop = defineTarget('Noop', { run(_args: { i: number }) {} });
+const keys = 1000;
+const due = 30_000;
+const busyKeys = 600;
+
+describe('mysql keyed claim past busy keys', () => {
+  let harness: Awaited<ReturnType<typeof mysqlHarness>>;
+
+  beforeEach(async () => {
+    // One connection: the claim's session is the one whose counters are read.
+    harness = await mysqlHarness({ max: 1 });
+  });
+
+  afterEach(async () => {
+    await harness.close();
+  });
+
+  it('ranks the due attempts of 30,000 in memory', async () => {
+    const tasks = await keyedTasks(harness, Noop);
+    for (let from = 0; from < due; from += 1000) {
+      await harness.transaction((tx) =>
+        tasks.enqueueMany(
+          tx,
+          Array.from({ length: 1000 }, (_, j) => ({
+            method: Noop.run,
+            args: { i: from + j },
+            options: { queue: 'keyed', concurrencyKey: `customer-${(from + j) % keys}` },
+          })),
+        ),
+      );
+    }
+    const table = `\`${harness.database}\`.async_task_attempts`;
+    // The first attempt of 600 keys runs elsewhere: those keys are at their limit.
+    await harness.pool.query(
+      `UPDATE ${table} SET status = 'running', num_attempts = 1, locked_by = 'elsewhere',
+         locked_until = UTC_TIMESTAMP(3) + INTERVAL 1 HOUR
+       WHERE id <= ?`,
+      [busyKeys],
+    );
+    await harness.pool.query(`ANALYZE TABLE ${table}`);
+
+    const spills = async (): Promise<number> => {
+      const [rows] = await harness.pool.query<({ Value: string } & RowDataPacket)[]>(
+        `SHOW SESSION STATUS LIKE 'Created_tmp_disk_tables'`,
+      );
+      return Number(rows[0]!.Value);
+    };
+    const flow = tasks.runtime.flows.get('keyed')!;
+    const before = await spills();
+    // One claim: its first look sees the 400 free keys; short of its 1,000, it looks past the rest.
+    const claimed = await harness.driver.run((connection) =>
+      tasks.runtime.executor(connection).attemptClaimLimited({
+        lockedBy: 'here',
+        limit: 1000,
+        leaseMs: 60_000,
+        horizon: null,
+        durable: false,
+        flow,
+      }),
+    );
+    const spilled = (await spills()) - before;
+    expect(claimed.records).toHaveLength(keys - busyKeys);
+    expect(spilled).toBe(0);
+  }, 60_000);
+});
