@@ -32,6 +32,13 @@ export const attemptCountRunning = `
 SELECT COUNT(*) AS running FROM {{table}} AS t FORCE INDEX (due_idx)
 WHERE t.status = 'running' AND t.queue = ?`;
 
+// Keys are ranked and counted by a 16-byte digest, not as they are: MariaDB's in-memory temporary
+// tables hold a VARCHAR(255) utf8mb4 at its full 1,020 bytes, so a look over more than about
+// 15,000 due rows (the second look of a keyed queue past its busy keys) went to disk: 0.9-1.2 s
+// per claim at 100,000, 0.25-0.5 s with the digest. Two keys with one digest would share their
+// counts: fewer claimed, never more.
+const keyHash = (alias: string): string => `UNHEX(MD5(${alias}.concurrency_key))`;
+
 // A limited claim's candidates, after flowLock (a plain read; no other claimer takes rows of this
 // queue meanwhile): the queue's first due rows (as many as the prefix parameter: see
 // limitedByPriority) of some priorities, ranked within their concurrency key, keeping those that
@@ -55,13 +62,6 @@ WHERE t.status = 'running' AND t.queue = ?`;
 // nothing due (every claim of an idle one) does not read its priority's due rows again. Only
 // first looks of up to `countedLook` rows carry it: the row costs a copy of the rows read, a
 // fifth more for a look of thousands, which seldom falls short of its prefix.
-// Keys are ranked and counted by a 16-byte digest, not as they are: MariaDB's in-memory temporary
-// tables hold a VARCHAR(255) utf8mb4 at its full 1,020 bytes, so a look over more than about
-// 15,000 due rows (the second look of a keyed queue past its busy keys) went to disk: 0.9-1.2 s
-// per claim at 100,000, 0.25-0.5 s with the digest. Two keys with one digest would share their
-// counts: fewer claimed, never more.
-const keyHash = (alias: string): string => `UNHEX(MD5(${alias}.concurrency_key))`;
-
 function limitedCandidates(priorityFilter: string, firstLook: boolean): string {
   return `
 SELECT CAST(c.id AS CHAR) AS id${firstLook ? ', c.seen' : ''} FROM (
