@@ -31,21 +31,28 @@ export async function claimWithFlows(
     const flow = limited[(first + i) % limited.length]!;
     if (turn?.quiet.has(flow.queue)) continue;
     const asked = limit - records.length;
+    const started = performance.now();
     const claimed = await executor.attemptClaimLimited({ ...common, limit: asked, flow });
     if (claimed.records.length < asked) turn?.short.push(flow);
-    if (claimed.exhausted === true) turn?.empty.push(flow.queue);
+    if (claimed.exhausted === true) {
+      turn?.empty.push({ queue: flow.queue, ms: performance.now() - started });
+    }
     if (claimed.records.length > 0) now ??= claimed.now;
     records.push(...claimed.records);
   }
   const unlimited = queues === null ? null : queues.filter((queue) => !flows.has(queue));
   if (records.length < limit && (unlimited === null || unlimited.length > 0) && !turn?.skipOpen) {
+    const started = performance.now();
     const claimed = await executor.attemptClaim({
       ...common,
       limit: limit - records.length,
       queues: unlimited,
       exceptQueues: unlimited === null ? [...flows.keys()] : [],
     });
-    if (turn) turn.openExhausted = claimed.records.length < limit - records.length;
+    if (turn) {
+      const short = claimed.records.length < limit - records.length;
+      turn.openEmptyMs = short ? performance.now() - started : null;
+    }
     if (claimed.records.length > 0) now ??= claimed.now;
     records.push(...claimed.records);
   }
@@ -58,26 +65,28 @@ interface ClaimTurn {
   readonly skipOpen: boolean;
   /** Limited queues to leave out. */
   readonly quiet: ReadonlySet<string>;
-  /** Whether the claim of the queues without limits took fewer than it asked (if it ran). */
-  openExhausted?: boolean;
+  /**
+   * If the claim of the queues without limits ran: how long it took when it took fewer than it
+   * asked, or null.
+   */
+  openEmptyMs?: number | null;
   /** Limited queues whose claim took fewer than it asked. */
   readonly short: QueueFlow[];
-  /** Limited queues whose claim saw nothing due (AttemptClaimResult.exhausted). */
-  readonly empty: string[];
+  /** Limited queues whose claim saw nothing due (AttemptClaimResult.exhausted), and its time. */
+  readonly empty: { readonly queue: string; readonly ms: number }[];
 }
 
 /**
  * A worker's claims: {@link claimWithFlows}, but once the queues without limits came up empty,
- * their claim is left out for the next {@link quietMs}, unless an enqueue into one of them is
- * heard of (a notification, this process's own enqueue, one of its retries coming due). That
+ * their claim is left out for a while (see {@link quietFor}), unless an enqueue into one of them
+ * is heard of (a notification, this process's own enqueue, one of its retries coming due). That
  * claim walks the due rows of every queue in due order, leaving the limited ones' out, so behind
  * a backlog of limited queues it read the whole backlog to find nothing, on every claim: a worker
- * draining a limited queue claimed it at a fraction of the rate. Now that walk runs at most ten
- * times a second, and a task of an unlimited queue that no notification announces (another
- * process on MySQL or SQLite) waits at most that much longer. A limited queue whose claim saw
+ * draining a limited queue claimed it at a fraction of the rate. A limited queue whose claim saw
  * nothing due at all (where the dialect says so: MySQL, whose limited claims have no
- * queue-leading index and step over the other queues' due rows) is left out the same way.
- * `runDue` passes never skip.
+ * queue-leading index and step over the other queues' due rows) is left out the same way. A task
+ * that no notification announces (another process's, on MySQL or SQLite) waits at most that much
+ * longer, never more than the poll interval an idle worker waits. `runDue` passes never skip.
  *
  * A worker's claim also says how long until a rate-limited queue it came up short in has room
  * in its window again (`waitMs`), so that the worker claims again then instead of after its poll
@@ -89,7 +98,15 @@ interface ClaimTurn {
  * a period.
  */
 export class FlowClaimer {
+  /** The least time a claim that came up empty is left out. */
   static readonly quietMs = 100;
+  /**
+   * How many times its own duration a claim that came up empty is left out, when that is longer
+   * than quietMs: a walk over a backlog of 200,000 limited attempts takes 30-70 ms on MariaDB, and
+   * four such (idle limited queues and the unlimited ones) ten times a second left a third of the
+   * time to the queue with work. So stepping over costs at most about a tenth of the time.
+   */
+  static readonly quietFactor = 10;
   readonly #flows: ReadonlyMap<string, QueueFlow>;
   readonly #fixed: Omit<AttemptClaimParams, 'limit' | 'queues' | 'horizon'>;
   #openQuietUntil = 0;
@@ -115,15 +132,22 @@ export class FlowClaimer {
     if (queue === '' || !this.#flows.has(queue)) this.#openQuietUntil = 0;
   }
 
+  /** How long a claim that took `ms` to come up empty is left out, with that poll interval. */
+  static quietFor(ms: number, pollIntervalMs: number): number {
+    const most = Math.max(FlowClaimer.quietMs, pollIntervalMs);
+    return Math.min(Math.max(FlowClaimer.quietMs, FlowClaimer.quietFactor * ms), most);
+  }
+
   /**
-   * A claim; `mayWait`: a worker's, whose unlimited queues' claim may wait its turn, and which
-   * says how long to wait for a full rate-limit window (`waitMs`: at least 1).
+   * A claim; `pollIntervalMs`: a worker's (null: a runDue pass), whose empty claims may wait their
+   * turn, and which says how long to wait for a full rate-limit window (`waitMs`: at least 1).
    */
   async claim(
     executor: Executor,
     varying: Pick<AttemptClaimParams, 'limit' | 'queues' | 'horizon'>,
-    mayWait: boolean,
+    pollIntervalMs: number | null,
   ): Promise<AttemptClaimResult & { readonly waitMs?: number }> {
+    const mayWait = pollIntervalMs !== null;
     const params = { ...this.#fixed, ...varying };
     if (this.#flows.size === 0) return executor.attemptClaim(params);
     const now = performance.now();
@@ -142,10 +166,15 @@ export class FlowClaimer {
     };
     const claimed = await claimWithFlows(executor, this.#flows, params, turn);
     if (!mayWait) return claimed;
-    if (turn.openExhausted !== undefined) {
-      this.#openQuietUntil = turn.openExhausted ? now + FlowClaimer.quietMs : 0;
+    if (turn.openEmptyMs !== undefined) {
+      this.#openQuietUntil =
+        turn.openEmptyMs === null
+          ? 0
+          : now + FlowClaimer.quietFor(turn.openEmptyMs, pollIntervalMs);
     }
-    for (const queue of turn.empty) this.#quietUntil.set(queue, now + FlowClaimer.quietMs);
+    for (const { queue, ms } of turn.empty) {
+      this.#quietUntil.set(queue, now + FlowClaimer.quietFor(ms, pollIntervalMs));
+    }
     for (const record of claimed.records) {
       if (this.#flows.get(record.queue)?.rateLimit) this.#ratedClaimedAt.set(record.queue, now);
     }

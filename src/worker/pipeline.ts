@@ -152,7 +152,7 @@ export class Pipeline {
       let records: readonly AttemptRecord[];
       let waitMs: number | undefined;
       try {
-        ({ records, waitMs } = await this.#claim(want, queues, true));
+        ({ records, waitMs } = await this.#claim(want, queues, pollIntervalMs));
         failures = 0;
       } catch (error) {
         this.#hooks.error?.(error, 'claim', true);
@@ -292,10 +292,11 @@ export class Pipeline {
       : this.#caps.claimable(this.#queues ?? [], this.#buffer);
   }
 
-  #claim(limit: number, queues: readonly string[] | null, busy = false) {
+  /** `pollIntervalMs`: a worker's claim, with its poll interval (see FlowClaimer.claim). */
+  #claim(limit: number, queues: readonly string[] | null, pollIntervalMs: number | null = null) {
     const params = { limit, queues, horizon: this.#horizon };
     return this.#runtime.driver.run((connection) =>
-      this.#claimer.claim(this.#runtime.executor(connection), params, busy),
+      this.#claimer.claim(this.#runtime.executor(connection), params, pollIntervalMs),
     );
   }
 

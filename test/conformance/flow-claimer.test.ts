@@ -63,7 +63,13 @@ describe(`flow claimer: ${sqliteFixture.label}`, () => {
       traceContext: false,
     });
     const claim = (mayWait: boolean) =>
-      x.run((e) => claimer.claim(counting(e), { limit: 10, queues: null, horizon: null }, mayWait));
+      x.run((e) =>
+        claimer.claim(
+          counting(e),
+          { limit: 10, queues: null, horizon: null },
+          mayWait ? 1000 : null,
+        ),
+      );
 
     // Two of the limited queue (its limit), then nothing in the others: quiet from here.
     expect((await claim(true)).records).toHaveLength(2);
@@ -91,6 +97,54 @@ describe(`flow claimer: ${sqliteFixture.label}`, () => {
   });
 });
 
+describe(`flow claimer, a slow empty claim: ${sqliteFixture.label}`, () => {
+  const harness = useHarness(sqliteFixture);
+
+  it('leaves it out ten times as long as it took, never past the poll interval', async () => {
+    const x = await executorHarness(harness(), sqliteFixture.dialect);
+    await x.insert(Array.from({ length: 50 }, () => ({ queue: 'limited' })));
+    let openClaims = 0;
+    // The unlimited queues' claim takes at least 60 ms, as a walk over a large backlog does.
+    const slow = (executor: Executor): Executor =>
+      spied(executor, 'attemptClaim', async () => {
+        openClaims += 1;
+        await new Promise((resolve) => setTimeout(resolve, 60));
+      });
+    const claimer = new FlowClaimer(new Map([['limited', limited]]), {
+      lockedBy: 'w1',
+      leaseMs: 60_000,
+      durable: false,
+      traceContext: false,
+    });
+    const claim = () =>
+      x.run((e) => claimer.claim(slow(e), { limit: 10, queues: null, horizon: null }, 1000));
+    const started = performance.now();
+    await claim();
+    expect(openClaims).toBe(1);
+    // Past the least quiet period (100 ms), inside 10 x 60 ms: still left out.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await claim();
+    // (Unless a loaded machine took 600 ms to get here.)
+    if (performance.now() - started < 600) expect(openClaims).toBe(1);
+    const before = openClaims;
+    // Past the poll interval, the longest quiet period: claimed again.
+    await new Promise((resolve) => setTimeout(resolve, 1000 - (performance.now() - started) + 20));
+    await claim();
+    expect(openClaims).toBe(before + 1);
+  });
+});
+
+describe('flow claimer: quiet periods', () => {
+  it('leave an empty claim out ten times as long as it took, from 100 ms up to the poll interval', () => {
+    expect(FlowClaimer.quietFor(2, 1000)).toBe(100);
+    expect(FlowClaimer.quietFor(70, 1000)).toBe(700);
+    expect(FlowClaimer.quietFor(400, 1000)).toBe(1000);
+    expect(FlowClaimer.quietFor(400, 5000)).toBe(4000);
+    // A poll interval under 100 ms does not shorten the least quiet period.
+    expect(FlowClaimer.quietFor(400, 20)).toBe(100);
+  });
+});
+
 describe(`flow claimer, rate limits: ${sqliteFixture.label}`, () => {
   const harness = useHarness(sqliteFixture);
   const rated = (queue: string): QueueFlow =>
@@ -112,7 +166,13 @@ describe(`flow claimer, rate limits: ${sqliteFixture.label}`, () => {
       { lockedBy: 'w1', leaseMs: 60_000, durable: false, traceContext: false },
     );
     const claim = (mayWait: boolean) =>
-      x.run((e) => claimer.claim(counting(e), { limit: 10, queues: null, horizon: null }, mayWait));
+      x.run((e) =>
+        claimer.claim(
+          counting(e),
+          { limit: 10, queues: null, horizon: null },
+          mayWait ? 1000 : null,
+        ),
+      );
 
     // The window's two, and the queue came up short: full for about a minute from now.
     const first = await claim(true);
@@ -147,7 +207,7 @@ describe(`flow claimer, rate limits: ${sqliteFixture.label}`, () => {
         () => new Promise((resolve) => setTimeout(resolve, askAfterMs)),
       );
     const claim = () =>
-      x.run((e) => claimer.claim(slowToAsk(e), { limit: 10, queues: null, horizon: null }, true));
+      x.run((e) => claimer.claim(slowToAsk(e), { limit: 10, queues: null, horizon: null }, 1000));
     const filled = await claim();
     expect(filled.records).toHaveLength(2);
     expect(filled.waitMs).toBeGreaterThan(500);
@@ -190,6 +250,33 @@ describe(`flow claimer, idle limited queues: ${mysqlFixture.label}`, () => {
     expect(held.exhausted).toBe(false);
   });
 
+  // A claim of more than 250 rows looks further than it counts, and a fair claim reads the whole
+  // backlog uncounted: both said "something due" of an idle queue, which was then never left out
+  // (two walks of the backlog on every claim, per idle queue).
+  for (const [label, flow, limit] of [
+    ['a claim of 1,000', flowOf('', { keyConcurrency: 1 }), 1000],
+    ['a fair claim', flowOf('', { keyConcurrency: 1, fair: true }), 10],
+  ] as const) {
+    it(`says so of ${label} too, where its look does not count the rows it read`, async () => {
+      const x = await executorHarness(harness(), mysqlFixture.dialect);
+      await x.insert([
+        { queue: 'busy', concurrencyKey: 'k' },
+        { queue: 'busy', concurrencyKey: 'k' },
+        { queue: 'other' },
+      ]);
+      const { queues: _queues, ...params } = claimParams('w1', { limit });
+      const claim = (queue: string) =>
+        x.run((e) => e.attemptClaimLimited({ ...params, flow: { ...flow, queue } }));
+      expect((await claim('idle')).exhausted).toBe(true);
+      const first = await claim('busy');
+      expect(first.records).toHaveLength(1);
+      expect(first.exhausted).toBe(false);
+      const held = await claim('busy');
+      expect(held.records).toEqual([]);
+      expect(held.exhausted).toBe(false);
+    });
+  }
+
   it('leaves a limited queue whose claim saw nothing due out for 100 ms, unless an enqueue into it is heard of', async () => {
     const x = await executorHarness(harness(), mysqlFixture.dialect);
     await x.insert(Array.from({ length: 20 }, () => ({ queue: 'busy' })));
@@ -206,7 +293,13 @@ describe(`flow claimer, idle limited queues: ${mysqlFixture.label}`, () => {
       { lockedBy: 'w1', leaseMs: 60_000, durable: false, traceContext: false },
     );
     const claim = (mayWait: boolean) =>
-      x.run((e) => claimer.claim(counting(e), { limit: 10, queues: null, horizon: null }, mayWait));
+      x.run((e) =>
+        claimer.claim(
+          counting(e),
+          { limit: 10, queues: null, horizon: null },
+          mayWait ? 1000 : null,
+        ),
+      );
     const claimsOf = (queue: string) => claimedQueues.filter((q) => q === queue).length;
 
     // Two of the busy queue (its limit), nothing of the idle one: quiet from here.

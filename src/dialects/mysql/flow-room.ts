@@ -56,7 +56,9 @@ const countedLook = 1000;
  * starts, so that the next pass counts them. The priorities are the table's pending ones (a
  * probe of the claim index's edge; one of the queue's own would step over every other queue's
  * rows): a priority this queue has nothing due at costs a pass that finds nothing. `exhausted`
- * when every pass was a first look that counted no due row of the queue.
+ * when no pass read a due row of the queue: the counted first looks say so, and where only
+ * uncounted ones (a claim of more than `countedLook / 4` rows, a fair one) came back empty, one
+ * probe more asks.
  */
 export async function claimLimitedByPriority(
   query: FlowQuery,
@@ -68,8 +70,10 @@ export async function claimLimitedByPriority(
   // The first pass that leased rows: every later pass leases from its time too.
   let now: Date | undefined;
   let sawEvery = false;
-  // Whether a pass read a due row of the queue (a look that counts none says so).
+  // Whether a pass read a due row of the queue (a look that counts none says so); `unsure`: an
+  // uncounted one returned no candidate, which an idle queue and one held by busy keys both do.
   let sawDue = false;
+  let unsure = false;
   const claim = async (
     statement: StatementName,
     params: readonly unknown[],
@@ -81,7 +85,9 @@ export async function claimLimitedByPriority(
     const seen = rows[0]?.['seen'];
     const counted = prefix !== null && prefix <= countedLook;
     sawEvery = counted && Number(seen ?? 0) < prefix;
-    sawDue ||= !counted || Number(seen ?? 0) > 0;
+    if (counted) sawDue ||= Number(seen ?? 0) > 0;
+    else if (rows.length > 0) sawDue = true;
+    else unsure = true;
     // Not the first look's row of no attempt, nor one candidate past the room.
     const ids = rows
       .filter((row) => row['id'] !== null)
@@ -126,6 +132,9 @@ export async function claimLimitedByPriority(
     flow.fair,
     room,
   );
+  if (!sawDue && unsure) {
+    sawDue = (await query('attemptQueueHasDue', [horizon, horizon, flow.queue])).rows.length > 0;
+  }
   return { records, now: now ?? new Date(), exhausted: !sawDue };
 }
 
