@@ -292,7 +292,6 @@ export class Pipeline {
       : this.#caps.claimable(this.#queues ?? [], this.#buffer);
   }
 
-  /** `pollIntervalMs`: a worker's claim, with its poll interval (see FlowClaimer.claim). */
   #claim(limit: number, queues: readonly string[] | null, pollIntervalMs: number | null = null) {
     const params = { limit, queues, horizon: this.#horizon };
     return this.#runtime.driver.run((connection) =>

@@ -107,13 +107,15 @@ export const attemptClaimLimitedCandidates = limitedCandidates(priorityIn, false
 export const attemptClaimLimitedCandidatesLowest = limitedCandidates(lowestPriority, false);
 export const attemptClaimLimitedCandidatesAnyPriority = limitedCandidates('', false);
 
-// Whether the queue has a due row (1) or none (no row), for a limited claim that claimed nothing
-// and read no candidate: a look that does not count what it read (see countedLook in
-// flow-room.ts) cannot tell an idle queue from one whose due rows all wait on busy keys. Steps
-// over the other queues' due rows as the looks do (no queue-leading index), up to its first one.
+// Whether the queue has a due row (1) or none (no row) at one priority, for a limited claim that
+// claimed nothing and read no candidate: a look that does not count what it read (see
+// countedLook in flow-room.ts) cannot tell an idle queue from one whose due rows all wait on busy
+// keys. Steps over the other queues' due rows as the looks do (no queue-leading index), from the
+// priority's first due row to its first row due later, as they do.
 export const attemptQueueHasDue = `
 SELECT 1 AS due FROM {{table}} AS t FORCE INDEX (due_idx)
 WHERE t.status = 'pending'
+  AND t.priority = ?
   AND t.scheduled_at <= UTC_TIMESTAMP(3)
   AND (t.locked_until IS NULL OR t.locked_until <= UTC_TIMESTAMP(3))
   AND (? IS NULL OR t.scheduled_at <= CAST(? AS DATETIME(3)))

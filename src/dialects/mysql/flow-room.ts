@@ -74,6 +74,7 @@ export async function claimLimitedByPriority(
   // uncounted one returned no candidate, which an idle queue and one held by busy keys both do.
   let sawDue = false;
   let unsure = false;
+  const above = priorityProbe(query);
   const claim = async (
     statement: StatementName,
     params: readonly unknown[],
@@ -127,13 +128,18 @@ export async function claimLimitedByPriority(
       // `room` was counted under the queue's lock, and each pass asks for what is left of it.
       hasRoom: () => Promise.resolve(true),
       sawEvery: () => sawEvery,
-      above: priorityProbe(query),
+      above,
     },
     flow.fair,
     room,
   );
-  if (!sawDue && unsure) {
-    sawDue = (await query('attemptQueueHasDue', [horizon, horizon, flow.queue])).rows.length > 0;
+  // One priority at a time, as the looks: one walk over every priority read each row scheduled
+  // for later too.
+  for (let p = unsure && !sawDue ? await above(null) : null; p !== null; p = await above(p)) {
+    if ((await query('attemptQueueHasDue', [p, horizon, horizon, flow.queue])).rows.length > 0) {
+      sawDue = true;
+      break;
+    }
   }
   return { records, now: now ?? new Date(), exhausted: !sawDue };
 }
