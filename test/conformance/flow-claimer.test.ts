@@ -23,6 +23,15 @@ const flowOf = (queue: string, overrides: Partial<QueueFlow> = {}): QueueFlow =>
 
 const limited = flowOf('limited', { concurrency: 2 });
 
+/** A worker's claimer (as worker w1) of queues with these flows. */
+const claimerOf = (...flows: QueueFlow[]): FlowClaimer =>
+  new FlowClaimer(new Map(flows.map((flow) => [flow.queue, flow])), {
+    lockedBy: 'w1',
+    leaseMs: 60_000,
+    durable: false,
+    traceContext: false,
+  });
+
 type Spied = 'attemptClaim' | 'attemptClaimLimited' | 'flowRateWindow';
 
 /** `executor`, whose `method` first awaits `before(argument)`, then runs as it would. */
@@ -56,12 +65,7 @@ describe(`flow claimer: ${sqliteFixture.label}`, () => {
       spied(executor, 'attemptClaim', () => {
         openClaims += 1;
       });
-    const claimer = new FlowClaimer(new Map([['limited', limited]]), {
-      lockedBy: 'w1',
-      leaseMs: 60_000,
-      durable: false,
-      traceContext: false,
-    });
+    const claimer = claimerOf(limited);
     const claim = (mayWait: boolean) =>
       x.run((e) =>
         claimer.claim(
@@ -110,12 +114,7 @@ describe(`flow claimer, a slow empty claim: ${sqliteFixture.label}`, () => {
         openClaims += 1;
         await new Promise((resolve) => setTimeout(resolve, 60));
       });
-    const claimer = new FlowClaimer(new Map([['limited', limited]]), {
-      lockedBy: 'w1',
-      leaseMs: 60_000,
-      durable: false,
-      traceContext: false,
-    });
+    const claimer = claimerOf(limited);
     const claim = () =>
       x.run((e) => claimer.claim(slow(e), { limit: 10, queues: null, horizon: null }, 1000));
     const started = performance.now();
@@ -158,13 +157,7 @@ describe(`flow claimer, rate limits: ${sqliteFixture.label}`, () => {
       spied(executor, 'flowRateWindow', (flow) => {
         asked.push(flow.queue);
       });
-    const claimer = new FlowClaimer(
-      new Map([
-        ['rated', rated('rated')],
-        ['idle', rated('idle')],
-      ]),
-      { lockedBy: 'w1', leaseMs: 60_000, durable: false, traceContext: false },
-    );
+    const claimer = claimerOf(rated('rated'), rated('idle'));
     const claim = (mayWait: boolean) =>
       x.run((e) =>
         claimer.claim(
@@ -193,12 +186,7 @@ describe(`flow claimer, rate limits: ${sqliteFixture.label}`, () => {
     await x.insert(Array.from({ length: 3 }, () => ({ queue: 'rated' })));
     // A window long enough that the two claims fall in it on a loaded machine.
     const flow = { ...rated('rated'), rateLimit: { limit: 2, periodMs: 1000, perKey: false } };
-    const claimer = new FlowClaimer(new Map([['rated', flow]]), {
-      lockedBy: 'w1',
-      leaseMs: 60_000,
-      durable: false,
-      traceContext: false,
-    });
+    const claimer = claimerOf(flow);
     let askAfterMs = 0;
     const slowToAsk = (executor: Executor): Executor =>
       spied(
@@ -285,13 +273,7 @@ describe(`flow claimer, idle limited queues: ${mysqlFixture.label}`, () => {
       spied(executor, 'attemptClaimLimited', (limitedParams) => {
         claimedQueues.push(limitedParams.flow.queue);
       });
-    const claimer = new FlowClaimer(
-      new Map([
-        ['busy', { ...keyed('busy'), concurrency: 2 }],
-        ['idle', keyed('idle')],
-      ]),
-      { lockedBy: 'w1', leaseMs: 60_000, durable: false, traceContext: false },
-    );
+    const claimer = claimerOf({ ...keyed('busy'), concurrency: 2 }, keyed('idle'));
     const claim = (mayWait: boolean) =>
       x.run((e) =>
         claimer.claim(

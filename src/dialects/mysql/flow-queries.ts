@@ -39,6 +39,14 @@ WHERE t.status = 'running' AND t.queue = ?`;
 // counts: fewer claimed, never more.
 const keyHash = (alias: string): string => `UNHEX(MD5(${alias}.concurrency_key))`;
 
+// The rows a limited claim looks at: its queue's due rows, not under a marker's hold, not past the
+// horizon (parameters: the horizon twice, the queue).
+const dueOfQueue = `t.status = 'pending'
+  AND t.scheduled_at <= UTC_TIMESTAMP(3)
+  AND (t.locked_until IS NULL OR t.locked_until <= UTC_TIMESTAMP(3))
+  AND (? IS NULL OR t.scheduled_at <= CAST(? AS DATETIME(3)))
+  AND t.queue = ?`;
+
 // A limited claim's candidates, after flowLock (a plain read; no other claimer takes rows of this
 // queue meanwhile): the queue's first due rows (as many as the prefix parameter: see
 // limitedByPriority) of some priorities, ranked within their concurrency key, keeping those that
@@ -76,11 +84,7 @@ SELECT CAST(c.id AS CHAR) AS id${firstLook ? ', c.seen' : ''} FROM (
     SELECT d.id, 0 AS kind, d.priority, d.scheduled_at, d.key_hash FROM (
       SELECT t.id, t.priority, t.scheduled_at, ${keyHash('t')} AS key_hash
       FROM {{table}} AS t FORCE INDEX (due_idx)
-      WHERE t.status = 'pending'
-        AND t.scheduled_at <= UTC_TIMESTAMP(3)
-        AND (t.locked_until IS NULL OR t.locked_until <= UTC_TIMESTAMP(3))
-        AND (? IS NULL OR t.scheduled_at <= CAST(? AS DATETIME(3)))
-        AND t.queue = ?${priorityFilter}
+      WHERE ${dueOfQueue}${priorityFilter}
       ORDER BY t.priority, t.scheduled_at, t.id
       LIMIT ?) AS d${firstLook ? "\n    UNION ALL SELECT NULL, 0, NULL, NULL, ''" : ''}
     UNION ALL
@@ -114,12 +118,7 @@ export const attemptClaimLimitedCandidatesAnyPriority = limitedCandidates('', fa
 // priority's first due row to its first row due later, as they do.
 export const attemptQueueHasDue = `
 SELECT 1 AS due FROM {{table}} AS t FORCE INDEX (due_idx)
-WHERE t.status = 'pending'
-  AND t.priority = ?
-  AND t.scheduled_at <= UTC_TIMESTAMP(3)
-  AND (t.locked_until IS NULL OR t.locked_until <= UTC_TIMESTAMP(3))
-  AND (? IS NULL OR t.scheduled_at <= CAST(? AS DATETIME(3)))
-  AND t.queue = ?
+WHERE ${dueOfQueue} AND t.priority = ?
 LIMIT 1`;
 
 // Locks a limited claim's candidates by id, for attemptClaimUpdate. SKIP LOCKED and the checks

@@ -136,7 +136,7 @@ export async function claimLimitedByPriority(
   // One priority at a time, as the looks: one walk over every priority read each row scheduled
   // for later too.
   for (let p = unsure && !sawDue ? await above(null) : null; p !== null; p = await above(p)) {
-    if ((await query('attemptQueueHasDue', [p, horizon, horizon, flow.queue])).rows.length > 0) {
+    if ((await query('attemptQueueHasDue', [horizon, horizon, flow.queue, p])).rows.length > 0) {
       sawDue = true;
       break;
     }
