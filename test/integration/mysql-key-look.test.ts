@@ -2,11 +2,15 @@
 // by key in temporary tables. Keyed by the key itself, each row took the VARCHAR(255)'s full
 // 1,020 bytes in MariaDB's in-memory temporary tables, so past about 15,000 due rows every such
 // claim spilled them to disk (0.9-1.2 s per claim at 100,000); keyed by a digest they stay in
-// memory. Correctness of keyed claims is test/conformance/flow-control.test.ts's.
+// memory. A look that falls short looks again eight times as wide before it reads every due
+// attempt: at 200,000 over 1,000 keys that read took 300-1,000 ms, where the rows it found were
+// in the first tens of thousands. Correctness of keyed claims is
+// test/conformance/flow-control.test.ts's.
 import type { RowDataPacket } from 'mysql2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defineTarget } from '../../src/index.js';
 import { keyedTasks } from '../harness/keyed-tasks.js';
+import { mysqlEntriesRead } from '../harness/claim-reads.js';
 import { mysqlHarness } from '../harness/mysql.js';
 
 const Noop = defineTarget('Noop', { run(_args: { i: number }) {} });
@@ -72,5 +76,56 @@ describe('mysql keyed claim past busy keys', () => {
     const spilled = (await spills()) - before;
     expect(claimed.records).toHaveLength(keys - busyKeys);
     expect(spilled).toBe(0);
+  }, 60_000);
+
+  it('finds free keys behind 2,900 attempts of busy keys without reading the 33,000 due', async () => {
+    const tasks = await keyedTasks(harness, Noop);
+    const enqueue = (count: number, key: (i: number) => string) =>
+      harness.transaction((tx) =>
+        tasks.enqueueMany(
+          tx,
+          Array.from({ length: count }, (_, i) => ({
+            method: Noop.run,
+            args: { i },
+            options: { queue: 'keyed', concurrencyKey: key(i) },
+          })),
+        ),
+      );
+    // First in due order: 30 attempts of each of 100 keys, then 30 of each of 1,000 others.
+    await enqueue(3000, (i) => `busy-${i % 100}`);
+    for (let from = 0; from < 30_000; from += 3000) {
+      await enqueue(3000, (i) => `free-${i % keys}`);
+    }
+    const table = `\`${harness.database}\`.async_task_attempts`;
+    // The first attempt of each busy key runs elsewhere.
+    await harness.pool.query(
+      `UPDATE ${table} SET status = 'running', num_attempts = 1, locked_by = 'elsewhere',
+         locked_until = UTC_TIMESTAMP(3) + INTERVAL 1 HOUR
+       WHERE id <= 100`,
+    );
+    await harness.pool.query(`ANALYZE TABLE ${table}`);
+    const flow = tasks.runtime.flows.get('keyed')!;
+
+    const before = await mysqlEntriesRead(harness.pool);
+    // The first look (656) sees only busy keys; the next (5,248) reaches 2,348 free attempts.
+    const claimed = await harness.driver.run((connection) =>
+      tasks.runtime.executor(connection).attemptClaimLimited({
+        lockedBy: 'here',
+        limit: 100,
+        leaseMs: 60_000,
+        horizon: null,
+        durable: false,
+        flow,
+      }),
+    );
+    const read = (await mysqlEntriesRead(harness.pool)) - before;
+    // The first attempts of the first 100 free keys, as a read of every due attempt takes them.
+    expect(claimed.records.map((record) => Number(record.id))).toEqual(
+      Array.from({ length: 100 }, (_, i) => 3001 + i),
+    );
+    expect(claimed.exhausted).toBe(false);
+    // Index entries read and conditions pushed to the index: 12,000 here, 67,500 when the second
+    // look read every due attempt.
+    expect(read).toBeLessThan(20_000);
   }, 60_000);
 });

@@ -64,12 +64,13 @@ const dueOfQueue = `t.status = 'pending'
 // candidates, the queue's running rows and its starts taken together (`kind` 0, 1, 2), not
 // joined to them: MariaDB joins derived tables by block nested loop, every candidate compared
 // with every busy key (200 ms per claim at 1,000 busy keys).
-// A first look (`firstLook`) returns one more row, of no attempt (id NULL, key '' which no
+// A counted look (`firstLook`) returns one more row, of no attempt (id NULL, key '' which no
 // attempt has, sorted last; the LIMIT is then the room plus one), carrying `seen`: how many due
 // rows it read. Fewer than it asked for means it saw every one, and a claim of a queue with
 // nothing due (every claim of an idle one) does not read its priority's due rows again. Only
-// first looks of up to `countedLook` rows carry it: the row costs a copy of the rows read, a
-// fifth more for a look of thousands, which seldom falls short of its prefix.
+// first looks of up to `countedLook` rows, and the wider looks after a short one, carry it: the
+// row costs a copy of the rows read, a fifth more for a look of thousands, which a first look
+// seldom falls short of.
 function limitedCandidates(priorityFilter: string, firstLook: boolean): string {
   return `
 SELECT CAST(c.id AS CHAR) AS id${firstLook ? ', c.seen' : ''} FROM (

@@ -45,7 +45,8 @@ const everyRow = 2_147_483_647;
 /**
  * The largest first look that counts the due rows it read (see attemptClaimLimitedFirstLook):
  * the count makes the claim of a queue with little due skip a second read, and costs a copy of
- * the rows read, which a first look of thousands, seldom short, would pay on every claim.
+ * the rows read, which a first look of thousands, seldom short, would pay on every claim. Wider
+ * looks, after a short first one, are always counted.
  */
 const countedLook = 1000;
 
@@ -56,9 +57,9 @@ const countedLook = 1000;
  * starts, so that the next pass counts them. The priorities are the table's pending ones (a
  * probe of the claim index's edge; one of the queue's own would step over every other queue's
  * rows): a priority this queue has nothing due at costs a pass that finds nothing. `exhausted`
- * when no pass read a due row of the queue: the counted first looks say so, and where only
- * uncounted ones (a claim of more than `countedLook / 4` rows, a fair one) came back empty, one
- * probe more asks.
+ * when no pass read a due row of the queue: the counted looks say so, and where only uncounted
+ * ones (a first look of a claim of more than `countedLook / 4` rows, a fair one) came back empty,
+ * one probe more asks.
  */
 export async function claimLimitedByPriority(
   query: FlowQuery,
@@ -80,12 +81,12 @@ export async function claimLimitedByPriority(
     params: readonly unknown[],
     limit: number,
     prefix: number | null,
+    counted: boolean,
   ): Promise<readonly AttemptRecord[]> => {
     const { rows } = await query(statement, params);
-    // Only a counted first look knows; other passes read on when they fall short.
+    // Only a counted look knows; other passes read on when they fall short.
     const seen = rows[0]?.['seen'];
-    const counted = prefix !== null && prefix <= countedLook;
-    sawEvery = counted && Number(seen ?? 0) < prefix;
+    sawEvery = counted && prefix !== null && Number(seen ?? 0) < prefix;
     if (counted) sawDue ||= Number(seen ?? 0) > 0;
     else if (rows.length > 0) sawDue = true;
     else unsure = true;
@@ -104,26 +105,32 @@ export async function claimLimitedByPriority(
   };
   const records = await limitedByPriority<AttemptRecord>(
     {
-      pass: (priorities, limit, prefix) =>
-        claim(
-          prefix !== null && prefix <= countedLook
+      pass: (priorities, limit, prefix, wider) => {
+        // A wider look pays for its count: that it saw every due row ends the widening.
+        const counted = prefix !== null && (wider || prefix <= countedLook);
+        return claim(
+          counted
             ? 'attemptClaimLimitedFirstLook'
             : priorities.length > limitedPrioritySlots
               ? 'attemptClaimLimitedCandidatesAnyPriority'
               : 'attemptClaimLimitedCandidates',
-          candidateParams(flow, horizon, limit, prefix, priorities),
+          candidateParams(flow, horizon, limit, prefix, priorities, counted),
           limit,
           prefix,
-        ),
-      passLowest: (limit, prefix) =>
-        claim(
-          prefix <= countedLook
-            ? 'attemptClaimLimitedFirstLookLowest'
-            : 'attemptClaimLimitedCandidatesLowest',
-          candidateParams(flow, horizon, limit, prefix, []),
+          counted,
+        );
+      },
+      passLowest: (limit, prefix) => {
+        const counted = prefix <= countedLook;
+        return claim(
+          counted ? 'attemptClaimLimitedFirstLookLowest' : 'attemptClaimLimitedCandidatesLowest',
+          candidateParams(flow, horizon, limit, prefix, [], counted),
           limit,
           prefix,
-        ),
+          counted,
+        );
+      },
+      widens: true,
       priorityOf: (record) => record.priority,
       // `room` was counted under the queue's lock, and each pass asks for what is left of it.
       hasRoom: () => Promise.resolve(true),
@@ -144,13 +151,14 @@ export async function claimLimitedByPriority(
   return { records, now: now ?? new Date(), exhausted: !sawDue };
 }
 
-/** The candidates statements' parameters; a counted first look asks for one row more. */
+/** The candidates statements' parameters; a counted look asks for one row more. */
 function candidateParams(
   flow: QueueFlow,
   horizon: string | null,
   room: number,
   prefix: number | null,
   priorities: readonly number[],
+  counted: boolean,
 ): unknown[] {
   const perKey = flow.rateLimit?.perKey === true;
   // The list repeats its last priority to fill the slots; none, or more than fit, take no list.
@@ -175,7 +183,7 @@ function candidateParams(
     perKey ? 1 : 0,
     flow.rateLimit?.limit ?? 0,
     flow.fair ? 1 : 0,
-    prefix !== null && prefix <= countedLook ? room + 1 : room,
+    counted ? room + 1 : room,
   ];
 }
 

@@ -54,8 +54,10 @@ export function claimLimited(query: Query, params: AttemptClaimLimitedParams): P
         return rows;
       },
       priorityOf: (row) => Number(row['priority']),
-      // Not known here: a short first look reads every due row when there is room.
+      // Not known here: a short first look reads every due row when there is room, at once (a
+      // read of the queue's own due index).
       sawEvery: () => false,
+      widens: false,
       hasRoom: async () => {
         const left = await query('attemptLimitedRoom', [
           flow.queue,

@@ -1,0 +1,89 @@
+// The looks of a limited claim within one priority (src/dialects/limited-walk.ts): which prefixes
+// it reads, and when it stops. The SQL each look runs is the dialects' (test/conformance/
+// flow-control.test.ts, flow-priorities.test.ts, test/integration/mysql-key-look.test.ts).
+import { describe, expect, it } from 'vitest';
+import { limitedByPriority } from '../../src/dialects/limited-walk.js';
+
+interface Look {
+  readonly priority: number;
+  readonly limit: number;
+  readonly prefix: number | null;
+  readonly wider: boolean;
+}
+
+/**
+ * A walk over priorities 0 and 1, each look taking what `take` says (up to its limit); every look
+ * is recorded. Rows are their priority.
+ */
+async function walk(
+  widens: boolean,
+  limit: number,
+  take: (look: Look) => number,
+): Promise<{ rows: number[]; looks: Look[] }> {
+  const looks: Look[] = [];
+  const rows = await limitedByPriority<number>(
+    {
+      pass: (priorities, lookLimit, prefix, wider) => {
+        const look = { priority: priorities[0]!, limit: lookLimit, prefix, wider };
+        looks.push(look);
+        return Promise.resolve(Array<number>(Math.min(take(look), lookLimit)).fill(look.priority));
+      },
+      priorityOf: (row) => row,
+      hasRoom: () => Promise.resolve(true),
+      sawEvery: () => false,
+      above: (after) => Promise.resolve(after === null ? 0 : after === 0 ? 1 : null),
+      widens,
+    },
+    false,
+    limit,
+  );
+  return { rows, looks };
+}
+
+describe('limitedByPriority', () => {
+  it('widens eight times at a time, then reads every due row, while the looks take nothing', async () => {
+    const { looks } = await walk(true, 100, () => 0);
+    expect(looks.filter((look) => look.priority === 0).map((look) => look.prefix)).toEqual([
+      656,
+      5248,
+      41_984,
+      null,
+    ]);
+    // Nothing at priority 0: the next priority is walked the same way.
+    expect(looks.filter((look) => look.priority === 1)).toHaveLength(4);
+  });
+
+  it('ends the claim when a wider look takes rows, before any lower priority', async () => {
+    const { rows, looks } = await walk(true, 100, (look) => (look.prefix === 5248 ? 30 : 10));
+    expect(looks.map((look) => [look.priority, look.limit, look.prefix, look.wider])).toEqual([
+      [0, 100, 656, false],
+      [0, 90, 5248, true],
+    ]);
+    expect(rows).toHaveLength(40);
+  });
+
+  it('moves to the next priority once a read of every due row falls short', async () => {
+    const { rows, looks } = await walk(true, 100, (look) =>
+      look.priority === 0 ? (look.prefix === null ? 5 : 0) : 100,
+    );
+    expect(looks.map((look) => [look.priority, look.prefix])).toEqual([
+      [0, 656],
+      [0, 5248],
+      [0, 41_984],
+      [0, null],
+      [1, 636],
+    ]);
+    expect(rows.filter((row) => row === 0)).toHaveLength(5);
+    expect(rows.filter((row) => row === 1)).toHaveLength(95);
+  });
+
+  it('without widening, reads every due row after a short first look', async () => {
+    const { looks } = await walk(false, 100, (look) => (look.priority === 0 ? 10 : 0));
+    expect(looks.map((look) => [look.priority, look.limit, look.prefix])).toEqual([
+      [0, 100, 656],
+      [0, 90, null],
+      [1, 80, 576],
+      [1, 80, null],
+    ]);
+  });
+});
