@@ -1,9 +1,13 @@
 // The CLI tests every database runs: each command against a real server (or file), through the
 // real `async-task` process.
 import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliFixture } from './fixtures/targets.js';
+import type { SpanRecord } from '../harness/otel.js';
 import type { CliDatabase } from './databases.js';
 import { fixtureTargets, lines, runCli, runCliJson, spawnCli, waitFor } from './run-cli.js';
 
@@ -664,6 +668,50 @@ export function cliSuite(setup: () => Promise<CliDatabase>): void {
       expect((await db.tasks.get(refused.id))?.lastError).toBe(
         'PermanentError: [message withheld]',
       );
+    });
+
+    it("traces with the module's `telemetry` export", async () => {
+      const task = await enqueue(9, 'traced-q');
+      const spans = join(mkdtempSync(join(tmpdir(), 'async-task-spans-')), 'spans.jsonl');
+      const child = spawnCli(
+        [
+          'worker',
+          ...db.args,
+          '--targets',
+          'test/cli/fixtures/telemetry.ts',
+          '--queues',
+          'traced-q',
+          '--poll-interval',
+          '50',
+        ],
+        { env: { ASYNC_TASK_TEST_SPANS: spans } },
+      );
+      const exited = once(child, 'close');
+      const recorded = (): SpanRecord[] =>
+        existsSync(spans)
+          ? lines(readFileSync(spans, 'utf8')).map((line) => JSON.parse(line) as SpanRecord)
+          : [];
+      try {
+        await waitFor(
+          'the run to be traced',
+          async () =>
+            recorded().some((span) => span.name === 'process traced-q') || child.exitCode !== null,
+        );
+      } finally {
+        child.kill('SIGTERM');
+        await exited;
+      }
+      expect((await db.tasks.get(task.id))?.status).toBe('succeeded');
+      expect(recorded().find((span) => span.name === 'process traced-q')?.attributes).toMatchObject(
+        {
+          'messaging.message.id': String(task.id),
+          'async_task.target': 'CliFixture',
+          'async_task.method': 'record',
+          'async_task.outcome': 'succeeded',
+        },
+      );
+      // Never the arguments: the task's secret is in no span.
+      expect(readFileSync(spans, 'utf8')).not.toContain('hunter9');
     });
 
     it('exits 1 with one line when the targets module exports no targets', async () => {
