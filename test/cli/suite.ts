@@ -694,7 +694,7 @@ export function cliSuite(setup: () => Promise<CliDatabase>): void {
       try {
         await waitFor(
           'the run to be traced',
-          async () =>
+          () =>
             recorded().some((span) => span.name === 'process traced-q') || child.exitCode !== null,
         );
       } finally {
