@@ -8,6 +8,7 @@ import type { Executor } from '../../src/seam/executor.js';
 import { FlowClaimer } from '../../src/worker/flow-claim.js';
 import { claimParams, executorHarness } from '../harness/executor-harness.js';
 import { mysqlFixture } from '../harness/mysql.js';
+import { postgresFixture } from '../harness/postgres.js';
 import { sqliteFixture } from '../harness/sqlite.js';
 import { useHarness } from '../harness/use-harness.js';
 
@@ -57,7 +58,7 @@ function spied<M extends Spied>(
 describe(`flow claimer: ${sqliteFixture.label}`, () => {
   const harness = useHarness(sqliteFixture);
 
-  it('leaves the empty unlimited queues’ claim out for 100 ms, unless an enqueue into one is heard of', async () => {
+  it('leaves the empty unlimited queues’ claim out for a while, unless an enqueue into one is heard of', async () => {
     const x = await executorHarness(harness(), sqliteFixture.dialect);
     await x.insert(Array.from({ length: 50 }, () => ({ queue: 'limited' })));
     let openClaims = 0;
@@ -95,7 +96,9 @@ describe(`flow claimer: ${sqliteFixture.label}`, () => {
     // After the quiet period it looks again by itself.
     await claim(true);
     expect(openClaims).toBe(3);
-    await new Promise((resolve) => setTimeout(resolve, FlowClaimer.quietMs + 20));
+    // Past the longest quiet period, the poll interval (a claim slowed by a loaded machine is
+    // left out ten times as long as it took: past 120 ms from 12 ms on).
+    await new Promise((resolve) => setTimeout(resolve, 1000 + 20));
     await claim(true);
     expect(openClaims).toBe(4);
   });
@@ -212,95 +215,114 @@ describe(`flow claimer, rate limits: ${sqliteFixture.label}`, () => {
   });
 });
 
-// MySQL's limited claims have no queue-leading index: an idle limited queue's claim steps over
-// the other queues' due rows, on every claim a worker makes. A claim that saw nothing due says so
-// (`exhausted`), and the worker leaves that queue out for a quiet period.
-describe(`flow claimer, idle limited queues: ${mysqlFixture.label}`, () => {
-  const harness = useHarness(mysqlFixture);
-  const keyed = (queue: string): QueueFlow => flowOf(queue);
+// An idle limited queue's claim costs a worker on every claim it makes: on MySQL, which has no
+// queue-leading index, it steps over the other queues' due rows; on PostgreSQL it takes the
+// queue's lock and counts its running attempts (4 idle limited queues beside cost an unlimited
+// drain 12-16 %). A claim that saw nothing due says so (`exhausted`), and the worker leaves that
+// queue out for a quiet period.
+for (const fixture of [mysqlFixture, postgresFixture]) {
+  describe(`flow claimer, idle limited queues: ${fixture.label}`, () => {
+    const harness = useHarness(fixture);
+    const keyed = (queue: string): QueueFlow => flowOf(queue);
 
-  it('says a limited claim saw nothing due, and not when limits held its rows back', async () => {
-    const x = await executorHarness(harness(), mysqlFixture.dialect);
-    await x.insert([
-      { queue: 'busy', concurrencyKey: 'k' },
-      { queue: 'busy', concurrencyKey: 'k' },
-    ]);
-    const { queues: _queues, ...params } = claimParams('w1', { limit: 10 });
-    const claim = (queue: string) =>
-      x.run((e) => e.attemptClaimLimited({ ...params, flow: keyed(queue) }));
-    expect((await claim('idle')).exhausted).toBe(true);
-    const first = await claim('busy');
-    expect(first.records).toHaveLength(1);
-    expect(first.exhausted).toBe(false);
-    // The other row of key k is due and held back by the key's limit: not exhausted.
-    const held = await claim('busy');
-    expect(held.records).toEqual([]);
-    expect(held.exhausted).toBe(false);
-  });
-
-  // A claim of more than 250 rows looks further than it counts, and a fair claim reads the whole
-  // backlog uncounted: both said "something due" of an idle queue, which was then never left out
-  // (two walks of the backlog on every claim, per idle queue).
-  for (const [label, flow, limit] of [
-    ['a claim of 1,000', flowOf('', { keyConcurrency: 1 }), 1000],
-    ['a fair claim', flowOf('', { keyConcurrency: 1, fair: true }), 10],
-  ] as const) {
-    it(`says so of ${label} too, where its look does not count the rows it read`, async () => {
-      const x = await executorHarness(harness(), mysqlFixture.dialect);
+    it('says a limited claim saw nothing due, and not when limits held its rows back', async () => {
+      const x = await executorHarness(harness(), fixture.dialect);
       await x.insert([
         { queue: 'busy', concurrencyKey: 'k' },
         { queue: 'busy', concurrencyKey: 'k' },
-        { queue: 'other' },
+        { queue: 'full' },
+        { queue: 'full' },
+        // Only later: nothing due.
+        { queue: 'later', scheduledAt: new Date(Date.now() + 3_600_000) },
+        { queue: 'later', priority: -1, scheduledAt: new Date(Date.now() + 3_600_000) },
       ]);
-      const { queues: _queues, ...params } = claimParams('w1', { limit });
-      const claim = (queue: string) =>
-        x.run((e) => e.attemptClaimLimited({ ...params, flow: { ...flow, queue } }));
+      const { queues: _queues, ...params } = claimParams('w1', { limit: 10 });
+      const claim = (queue: string, flow = keyed(queue)) =>
+        x.run((e) => e.attemptClaimLimited({ ...params, flow }));
       expect((await claim('idle')).exhausted).toBe(true);
+      expect((await claim('later')).exhausted).toBe(true);
       const first = await claim('busy');
       expect(first.records).toHaveLength(1);
       expect(first.exhausted).toBe(false);
+      // The other row of key k is due and held back by the key's limit: not exhausted.
       const held = await claim('busy');
       expect(held.records).toEqual([]);
       expect(held.exhausted).toBe(false);
+      // Likewise a queue at its concurrency limit.
+      const full = { ...keyed('full'), concurrency: 1 };
+      expect((await claim('full', full)).records).toHaveLength(1);
+      const atLimit = await claim('full', full);
+      expect(atLimit.records).toEqual([]);
+      // Not left out: MySQL does not look at a queue without room; PostgreSQL finds one due.
+      expect(atLimit.exhausted).not.toBe(true);
     });
-  }
 
-  it('leaves a limited queue whose claim saw nothing due out for 100 ms, unless an enqueue into it is heard of', async () => {
-    const x = await executorHarness(harness(), mysqlFixture.dialect);
-    await x.insert(Array.from({ length: 20 }, () => ({ queue: 'busy' })));
-    const claimedQueues: string[] = [];
-    const counting = (executor: Executor): Executor =>
-      spied(executor, 'attemptClaimLimited', (limitedParams) => {
-        claimedQueues.push(limitedParams.flow.queue);
+    // A claim of more than 250 rows looks further than it counts, and a fair claim reads the whole
+    // backlog uncounted: both said "something due" of an idle queue, which was then never left out
+    // (two walks of the backlog on every claim, per idle queue).
+    for (const [label, flow, limit] of [
+      ['a claim of 1,000', flowOf('', { keyConcurrency: 1 }), 1000],
+      ['a fair claim', flowOf('', { keyConcurrency: 1, fair: true }), 10],
+    ] as const) {
+      it(`says so of ${label} too, where its look does not count the rows it read`, async () => {
+        const x = await executorHarness(harness(), fixture.dialect);
+        await x.insert([
+          { queue: 'busy', concurrencyKey: 'k' },
+          { queue: 'busy', concurrencyKey: 'k' },
+          { queue: 'other' },
+        ]);
+        const { queues: _queues, ...params } = claimParams('w1', { limit });
+        const claim = (queue: string) =>
+          x.run((e) => e.attemptClaimLimited({ ...params, flow: { ...flow, queue } }));
+        expect((await claim('idle')).exhausted).toBe(true);
+        const first = await claim('busy');
+        expect(first.records).toHaveLength(1);
+        expect(first.exhausted).toBe(false);
+        const held = await claim('busy');
+        expect(held.records).toEqual([]);
+        expect(held.exhausted).toBe(false);
       });
-    const claimer = claimerOf({ ...keyed('busy'), concurrency: 2 }, keyed('idle'));
-    const claim = (mayWait: boolean) =>
-      x.run((e) =>
-        claimer.claim(
-          counting(e),
-          { limit: 10, queues: null, horizon: null },
-          mayWait ? 1000 : null,
-        ),
-      );
-    const claimsOf = (queue: string) => claimedQueues.filter((q) => q === queue).length;
+    }
 
-    // Two of the busy queue (its limit), nothing of the idle one: quiet from here.
-    expect((await claim(true)).records).toHaveLength(2);
-    expect(claimsOf('idle')).toBe(1);
-    // The next claim, one claim's time later (well within the quiet period), leaves it out.
-    await claim(true);
-    expect(claimsOf('busy')).toBe(2);
-    expect(claimsOf('idle')).toBe(1);
-    // A runDue pass claims every queue; an enqueue into the idle one heard of ends its quiet.
-    await claim(false);
-    expect(claimsOf('idle')).toBe(2);
-    claimer.enqueued('idle');
-    await claim(true);
-    expect(claimsOf('idle')).toBe(3);
-    await claim(true);
-    expect(claimsOf('idle')).toBe(3);
-    await new Promise((resolve) => setTimeout(resolve, FlowClaimer.quietMs + 20));
-    await claim(true);
-    expect(claimsOf('idle')).toBe(4);
+    it('leaves a limited queue whose claim saw nothing due out for a while, unless an enqueue into it is heard of', async () => {
+      const x = await executorHarness(harness(), fixture.dialect);
+      await x.insert(Array.from({ length: 20 }, () => ({ queue: 'busy' })));
+      const claimedQueues: string[] = [];
+      const counting = (executor: Executor): Executor =>
+        spied(executor, 'attemptClaimLimited', (limitedParams) => {
+          claimedQueues.push(limitedParams.flow.queue);
+        });
+      const claimer = claimerOf({ ...keyed('busy'), concurrency: 2 }, keyed('idle'));
+      const claim = (mayWait: boolean) =>
+        x.run((e) =>
+          claimer.claim(
+            counting(e),
+            { limit: 10, queues: null, horizon: null },
+            mayWait ? 1000 : null,
+          ),
+        );
+      const claimsOf = (queue: string) => claimedQueues.filter((q) => q === queue).length;
+
+      // Two of the busy queue (its limit), nothing of the idle one: quiet from here.
+      expect((await claim(true)).records).toHaveLength(2);
+      expect(claimsOf('idle')).toBe(1);
+      // The next claim, one claim's time later (well within the quiet period), leaves it out.
+      await claim(true);
+      expect(claimsOf('busy')).toBe(2);
+      expect(claimsOf('idle')).toBe(1);
+      // A runDue pass claims every queue; an enqueue into the idle one heard of ends its quiet.
+      await claim(false);
+      expect(claimsOf('idle')).toBe(2);
+      claimer.enqueued('idle');
+      await claim(true);
+      expect(claimsOf('idle')).toBe(3);
+      await claim(true);
+      expect(claimsOf('idle')).toBe(3);
+      // Past the longest quiet period, the poll interval (a claim slowed by a loaded machine is
+      // left out ten times as long as it took: past 120 ms from 12 ms on).
+      await new Promise((resolve) => setTimeout(resolve, 1000 + 20));
+      await claim(true);
+      expect(claimsOf('idle')).toBe(4);
+    });
   });
-});
+}

@@ -152,7 +152,10 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
       flow.rateLimit?.perKey ?? null,
       params.durable,
     ]);
-    return this.#claimed(result.rows, params);
+    if (result.rows.length > 0)
+      return { ...(await this.#claimed(result.rows, params)), exhausted: false };
+    const due = await this.query('attemptQueueHasDue', [flow.queue, params.horizon]);
+    return { records: [], now: new Date(), exhausted: due.rows.length === 0 };
   }
 
   flowRateWindow(flow: QueueFlow): Promise<RateWindow> {

@@ -140,6 +140,29 @@ export const attemptClaimLimited = `
 SELECT * FROM {{claimLimited}}($1::text, $2::integer, $3::float8, $4::timestamptz, $5::text,
   $6::integer, $7::integer, $8::boolean, $9::integer, $10::float8, $11::boolean, $12::boolean)`;
 
+// Whether queue $1 has a due attempt (a row) or none (no row), as of a limited claim that took
+// nothing (its function does not say why: a queue at its limits and an idle one both take
+// nothing), so that a worker leaves an idle limited queue's claim out for a while (FlowClaimer).
+// Walks the queue's pending priorities lowest first, reading each one's earliest attempt from the
+// queue's due index, until one is due: one descent per priority, never the attempts scheduled for
+// later (a retry's backoff). Each read names the index's leading columns and order; the planner
+// read a due check written as EXISTS, or by priority and due time apart, from other indexes (every
+// due attempt of the queue, or the due index's other queues: 7-18 ms at 45,000).
+export const attemptQueueHasDue = `
+WITH RECURSIVE p AS (
+  (SELECT d.priority, d.scheduled_at FROM {{table}} AS d
+   WHERE d.status = 'pending' AND d.queue = $1::text
+   ORDER BY d.priority, d.scheduled_at LIMIT 1)
+  UNION ALL
+  SELECT n.priority, n.scheduled_at FROM p CROSS JOIN LATERAL (
+    SELECT d.priority, d.scheduled_at FROM {{table}} AS d
+    WHERE d.status = 'pending' AND d.queue = $1::text AND d.priority > p.priority
+    ORDER BY d.priority, d.scheduled_at LIMIT 1) AS n
+  WHERE p.scheduled_at > now())
+SELECT 1 AS due FROM p
+WHERE p.scheduled_at <= now() AND ($2::timestamptz IS NULL OR p.scheduled_at <= $2::timestamptz)
+LIMIT 1`;
+
 // The windows of queue $1's rate limit ($3 starts per $2 ms, per key when $4) now: a window is full
 // until its $3-th newest start leaves it. Over the starts of the last two periods, so that a
 // window that freed since a claim found it full is seen (a claim prunes only starts older than
