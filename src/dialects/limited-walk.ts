@@ -51,9 +51,9 @@ const widestLook = 40_000;
  * taken. Within one, a pass first ranks only its first `limit × 4 + 256` due rows (a row's rank
  * within its key is the same in any due-order prefix as in the whole backlog, so the claim is one
  * the whole backlog allows), then (see `widens`) wider prefixes, and all of them only when
- * those fall short with room left (busy keys crowding the prefix must not starve the rest). Each pass sees the runs and starts of the
- * passes before it. Fairness ranks the due rows of every pending priority at once, in one pass:
- * round-robin across keys spans priorities.
+ * those fall short with room left (busy keys crowding the prefix must not starve the rest). Each
+ * pass sees the runs and starts of the passes before it. Fairness ranks the due rows of every
+ * pending priority at once, in one pass: round-robin across keys spans priorities.
  */
 export async function limitedByPriority<Row>(
   passes: LimitedPasses<Row>,

@@ -84,10 +84,11 @@ interface ClaimTurn {
  * a backlog of limited queues it read the whole backlog to find nothing, on every claim: a worker
  * draining a limited queue claimed it at a fraction of the rate. A limited queue whose claim saw
  * nothing due at all (where the dialect says so: MySQL, whose limited claims have no
- * queue-leading index and step over the other queues' due rows, and PostgreSQL, where each one takes
- * the queue's lock and counts its running attempts) is left out the same way. A task
- * that no notification announces (another process's, on MySQL or SQLite) waits at most that much
- * longer, never more than the poll interval an idle worker waits. `runDue` passes never skip.
+ * queue-leading index and step over the other queues' due rows, and PostgreSQL, where each one
+ * takes the queue's lock and counts its running attempts) is left out the same way. A task that
+ * no notification announces (another process's on MySQL or SQLite, one scheduled for later)
+ * waits at most that much longer, never more than the poll interval an idle worker waits.
+ * `runDue` passes never skip.
  *
  * A worker's claim also says how long until a rate-limited queue it came up short in has room
  * in its window again (`waitMs`), so that the worker claims again then instead of after its poll
