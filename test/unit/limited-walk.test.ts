@@ -41,25 +41,37 @@ async function walk(
 }
 
 describe('limitedByPriority', () => {
-  it('widens eight times at a time, then reads every due row, while the looks take nothing', async () => {
+  it('widens twice at a time up to 20,000, then reads every due row, while the looks take nothing', async () => {
     const { looks } = await walk(true, 100, () => 0);
     expect(looks.filter((look) => look.priority === 0).map((look) => look.prefix)).toEqual([
       656,
+      1312,
+      2624,
       5248,
-      41_984,
+      10_496,
       null,
     ]);
     // Nothing at priority 0: the next priority is walked the same way.
-    expect(looks.filter((look) => look.priority === 1)).toHaveLength(4);
+    expect(looks.filter((look) => look.priority === 1)).toHaveLength(6);
   });
 
   it('ends the claim when a wider look takes rows, before any lower priority', async () => {
-    const { rows, looks } = await walk(true, 100, (look) => (look.prefix === 5248 ? 30 : 10));
+    const { rows, looks } = await walk(true, 100, (look) => (look.prefix === 2624 ? 30 : 0));
     expect(looks.map((look) => [look.priority, look.limit, look.prefix, look.wider])).toEqual([
       [0, 100, 656, false],
-      [0, 90, 5248, true],
+      [0, 100, 1312, true],
+      [0, 100, 2624, true],
     ]);
-    expect(rows).toHaveLength(40);
+    expect(rows).toHaveLength(30);
+  });
+
+  it('after a first look that took rows, looks once twice as wide and ends the claim', async () => {
+    const { rows, looks } = await walk(true, 100, (look) => (look.prefix === 656 ? 10 : 0));
+    expect(looks.map((look) => [look.priority, look.limit, look.prefix, look.wider])).toEqual([
+      [0, 100, 656, false],
+      [0, 90, 1312, true],
+    ]);
+    expect(rows).toHaveLength(10);
   });
 
   it('moves to the next priority once a read of every due row falls short', async () => {
@@ -68,8 +80,10 @@ describe('limitedByPriority', () => {
     );
     expect(looks.map((look) => [look.priority, look.prefix])).toEqual([
       [0, 656],
+      [0, 1312],
+      [0, 2624],
       [0, 5248],
-      [0, 41_984],
+      [0, 10_496],
       [0, null],
       [1, 636],
     ]);
