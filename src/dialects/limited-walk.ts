@@ -36,7 +36,7 @@ export interface LimitedPasses<Row> {
   priorityOf(row: Row): number;
   /** Whether the queue's limits still leave room, after a pass that took fewer than asked. */
   hasRoom(): Promise<boolean>;
-  /** Whether the last pass's first look read every due row of its priority (no more to see). */
+  /** Whether the last pass's look read every due row of its priority (no more to see). */
   sawEvery(): boolean;
   /** The lowest priority with pending rows in the queue above `after` (null: any), or null. */
   above(after: number | null): Promise<number | null>;
