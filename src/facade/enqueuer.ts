@@ -348,7 +348,7 @@ export class Enqueuer<Tx> {
 
   /**
    * The caller's transaction may not have committed yet, so the wake is deferred a turn; a worker
-   * that finds nothing simply waits for the next poll.
+   * that finds nothing looks again a few times after it (LocalWakes).
    */
   #wakeLocal(rows: readonly AttemptInsertParams[]): void {
     if (this.#localWakers.size === 0) return;

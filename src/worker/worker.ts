@@ -5,6 +5,7 @@ import { withheldError } from '../core/error-text.js';
 import { ConfigError, describeError, errorClassName } from '../core/errors.js';
 import { ClaimSizer } from './claim-sizer.js';
 import { Completer } from './completer.js';
+import { LocalWakes } from './local-wakes.js';
 import { Notifier } from './notifier.js';
 import { Pipeline } from './pipeline.js';
 import { Pruner } from './pruner.js';
@@ -147,7 +148,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
       // Without notifications, enqueues made by this process wake it. Not with them: a local wake
       // comes when the INSERT returns, before the enqueuer commits, and the claim it starts finds
       // nothing and delays the one the notification asks for.
-      this.#unsubscribeLocal = this.#subscribeLocal((queue) => this.#onWake(queue));
+      const wakes = new LocalWakes((queue) => this.#onWake(queue), settings.pollIntervalMs);
+      const unsubscribe = this.#subscribeLocal((queue) => wakes.enqueued(queue));
+      this.#unsubscribeLocal = () => {
+        unsubscribe();
+        wakes.close();
+      };
       if (!settings.pollOnly) {
         this.#runtime.logger.info(
           { pollIntervalMs: settings.pollIntervalMs },

@@ -1,5 +1,6 @@
 // pollOnly: the worker finds work by polling alone (no LISTEN, no wake from this process), and a
-// scheduled task starts within one poll interval after it is due, never before.
+// scheduled task starts within one poll interval after it is due, never before. Without pollOnly,
+// a task this process enqueued starts soon after its transaction commits.
 import { describe, expect, it } from 'vitest';
 import { AsyncTask, type Driver } from '../../src/index.js';
 import { fixtures } from '../harness/dialects.js';
@@ -63,6 +64,27 @@ for (const fixture of fixtures) {
       expect([...ran.keys()].sort()).toEqual(enqueued.map((attempt) => attempt.id).sort());
       expect(await tasks.list({ status: 'pending', limit: 5 })).toEqual([]);
       expect(await tasks.list({ status: 'running', limit: 5 })).toEqual([]);
+    });
+
+    it('a task enqueued here in a transaction that commits 300 ms after its INSERT starts soon after the commit, not a poll interval later', async () => {
+      const startedAt = new Map<string, number>();
+      const target = recorderTarget((id) => startedAt.set(id, Date.now()));
+      const tasks = await migratedTasks(harness(), { targets: [target] });
+      // The same AsyncTask enqueues: without LISTEN, its enqueue wakes the worker before the
+      // commit, and the claim that wake starts finds nothing.
+      const worker = track(tasks.worker({ pollIntervalMs: 60_000 }));
+      await worker.start();
+      const attempt = await harness().transaction(async (tx) => {
+        const enqueued = await tasks.enqueue(tx, target.record, { n: 1 });
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return enqueued;
+      });
+      const committedAt = Date.now();
+
+      await waitFor('the task to start', () => startedAt.has(attempt.id), 10_000);
+      await worker.stop();
+      const lateness = startedAt.get(attempt.id)! - committedAt;
+      expect(lateness, `started ${lateness} ms after the commit`).toBeLessThan(1000);
     });
 
     it('pollOnly: scheduled tasks start within one poll interval after they are due, not before', async () => {
