@@ -59,14 +59,17 @@ export const workerSettings = {
   'async-task-flow-unlimited': { concurrency: 100 },
   'async-task-flow-limited': { concurrency: 100 },
   'async-task-flow-keyed': { concurrency: 100 },
+  'async-task-flow-fewkeys': { concurrency: 100 },
   'async-task-flow-rate': { concurrency: 100 },
   'async-task-flow-fair': { concurrency: 100 },
   'async-task-mysql-flow-unlimited': { concurrency: 100 },
   'async-task-mysql-flow-limited': { concurrency: 100 },
   'async-task-mysql-flow-keyed': { concurrency: 100 },
+  'async-task-mysql-flow-fewkeys': { concurrency: 100 },
   'async-task-sqlite-flow-unlimited': { concurrency: 100 },
   'async-task-sqlite-flow-limited': { concurrency: 100 },
   'async-task-sqlite-flow-keyed': { concurrency: 100 },
+  'async-task-sqlite-flow-fewkeys': { concurrency: 100 },
   'graphile-worker': {
     concurrentJobs: 100,
     localQueue: { size: 1000 },
@@ -87,7 +90,8 @@ for (const name of Object.keys(workerSettings)) {
  * worker runs the limited claims as a deployment with limits does): `unlimited`, a backlog in a
  * queue without limits, to compare with async-task-tuned in the same run (a queue without limits
  * must not get slower); `limited`, a backlog in a queue with `concurrency: 100`; `keyed`, one
- * whose attempts carry one of 1,000 concurrency keys, one running per key; `rate`, a rate limit
+ * whose attempts carry one of 1,000 concurrency keys, one running per key; `fewkeys`, 10 keys, one
+ * running per key (every key busy most of the time, the worker's other slots free); `rate`, a rate limit
  * that never binds (the cost of recording starts); `fair`, 100 keys claimed round-robin.
  */
 const idleLimited = {
@@ -105,6 +109,10 @@ const flows = {
   keyed: {
     queues: { ...idleLimited, bench: { keyConcurrency: 1 } },
     options: (i) => ({ queue: 'bench', concurrencyKey: `k${i % 1000}` }),
+  },
+  fewkeys: {
+    queues: { ...idleLimited, bench: { keyConcurrency: 1 } },
+    options: (i) => ({ queue: 'bench', concurrencyKey: `k${i % 10}` }),
   },
   rate: {
     queues: { ...idleLimited, bench: { rateLimit: { limit: 1_000_000, periodMs: 1000 } } },

@@ -25,6 +25,7 @@ export class Completer {
   /** Set by `flush(signal)`: a write that keeps failing gives up once it aborts. */
   #signal: AbortSignal | undefined;
   #writing = 0;
+  #settled = 0;
 
   constructor(
     runtime: Runtime,
@@ -48,6 +49,19 @@ export class Completer {
   /** Outcomes not yet written: waiting, and in the write under way. */
   get size(): number {
     return this.#pending.length + this.#writing;
+  }
+
+  /**
+   * Outcomes whose write has ended (landed, fenced off or dropped), in the order they were added:
+   * the outcome added when `added` was n is settled once this reaches n.
+   */
+  get settled(): number {
+    return this.#settled;
+  }
+
+  /** Outcomes ever added. */
+  get added(): number {
+    return this.#settled + this.size;
   }
 
   /** Queues an outcome; `flush()` resolves once everything queued before it is written. */
@@ -97,10 +111,12 @@ export class Completer {
           await this.#write(batch, callbacks);
         } finally {
           this.#writing = 0;
+          this.#settled += batch.length;
         }
         this.#onWritten?.();
         if (this.#signal?.aborted) {
           for (const callback of this.#callbacks.splice(0)) callback?.(false);
+          this.#settled += this.#pending.length;
           this.#pending = [];
         }
       }

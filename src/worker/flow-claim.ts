@@ -30,12 +30,17 @@ export async function claimWithFlows(
   for (let i = 0; i < limited.length && records.length < limit; i += 1) {
     const flow = limited[(first + i) % limited.length]!;
     if (turn?.quiet.has(flow.queue)) continue;
-    const asked = limit - records.length;
+    const asked = Math.min(limit - records.length, turn?.asks.get(flow.queue) ?? Infinity);
     const started = performance.now();
     const claimed = await executor.attemptClaimLimited({ ...common, limit: asked, flow });
     if (claimed.records.length < asked) turn?.short.push(flow);
     if (claimed.exhausted === true) {
       turn?.empty.push({ queue: flow.queue, ms: performance.now() - started });
+    } else if (claimed.records.length < asked && flow.rateLimit === null) {
+      turn?.atLimit.push({ queue: flow.queue, ms: performance.now() - started });
+      turn?.asks.set(flow.queue, Math.max(leastAsk, 2 * claimed.records.length));
+    } else {
+      turn?.asks.delete(flow.queue);
     }
     if (claimed.records.length > 0) now ??= claimed.now;
     records.push(...claimed.records);
@@ -59,12 +64,22 @@ export async function claimWithFlows(
   return { records, now: now ?? new Date() };
 }
 
+/** See ClaimTurn.asks. */
+const leastAsk = 16;
+
 /** What one of a worker's claims leaves out, and what it learns (see FlowClaimer). */
 interface ClaimTurn {
   /** Leave out the claim of the queues without limits. */
   readonly skipOpen: boolean;
   /** Limited queues to leave out. */
   readonly quiet: ReadonlySet<string>;
+  /**
+   * The most to ask of limited queues whose last claim came up short at a limit: twice what it
+   * took (at least `leastAsk`), until a claim takes all it asked or finds nothing due. A limited
+   * claim's first look reads four times what it asks (see limited-walk.ts): a worker that holds
+   * 200 asked a queue of ten keys for 200 on every claim, and read 1,000 due attempts for ten.
+   */
+  readonly asks: Map<string, number>;
   /**
    * If the claim of the queues without limits ran: how long it took when it took fewer than it
    * asked, or null.
@@ -74,6 +89,11 @@ interface ClaimTurn {
   readonly short: QueueFlow[];
   /** Limited queues whose claim saw nothing due (AttemptClaimResult.exhausted), and its time. */
   readonly empty: { readonly queue: string; readonly ms: number }[];
+  /**
+   * Limited queues without a rate limit (those wait for their window: `waitMs`) whose claim took
+   * fewer than it asked, though attempts were due: at a limit, or every key busy.
+   */
+  readonly atLimit: { readonly queue: string; readonly ms: number }[];
 }
 
 /**
@@ -89,6 +109,13 @@ interface ClaimTurn {
  * no notification announces (another process's on MySQL or SQLite, one scheduled for later)
  * waits at most that much longer, never more than the poll interval an idle worker waits.
  * `runDue` passes never skip.
+ *
+ * A limited queue whose claim took fewer than it asked though attempts were due (at its
+ * concurrency, every key busy) is left out the same way, until an outcome of one of its runs here
+ * is written (a slot or a key may then be free), an enqueue into it is heard of, or the time is
+ * up (another worker's run ended). Before, each run's end started a claim before its outcome was
+ * written, which found the same limits: with ten keys of one running each, half the claims took
+ * nothing, and on MySQL each of those read every due attempt of the queue.
  *
  * A worker's claim also says how long until a rate-limited queue it came up short in has room
  * in its window again (`waitMs`), so that the worker claims again then instead of after its poll
@@ -114,6 +141,15 @@ export class FlowClaimer {
   #openQuietUntil = 0;
   /** Limited queues left out until then (performance.now()): their last claim saw nothing due. */
   readonly #quietUntil = new Map<string, number>();
+  /**
+   * Limited queues with runs ended here whose outcomes are not all written: the first and the last
+   * such outcome, numbered as Completer.settled counts them.
+   */
+  readonly #unwritten = new Map<string, { first: number; last: number }>();
+  /** Writes of outcomes of limited queues, counted; and the count at each queue's last one. */
+  #writes = 0;
+  readonly #lastWrite = new Map<string, number>();
+  readonly #asks = new Map<string, number>();
   /** performance.now() of this worker's last claim that took attempts of a rate-limited queue. */
   readonly #ratedClaimedAt = new Map<string, number>();
   /** The last wait given was 0 for a window freed lately: the next such is not waited for. */
@@ -132,6 +168,29 @@ export class FlowClaimer {
     if (queue === '') this.#quietUntil.clear();
     else this.#quietUntil.delete(queue);
     if (queue === '' || !this.#flows.has(queue)) this.#openQuietUntil = 0;
+  }
+
+  /** A run of `queue` ended here; its outcome is the `outcome`-th given to the completer. */
+  ended(queue: string, outcome: number): void {
+    if (!this.#flows.has(queue)) return;
+    const unwritten = this.#unwritten.get(queue);
+    if (unwritten === undefined) this.#unwritten.set(queue, { first: outcome, last: outcome });
+    else unwritten.last = outcome;
+  }
+
+  /**
+   * The first `settled` outcomes given to the completer are written: a limited queue left out
+   * with one of them is claimed again. Those after its first are counted from its last.
+   */
+  written(settled: number): void {
+    for (const [queue, unwritten] of this.#unwritten) {
+      if (unwritten.first > settled) continue;
+      this.#quietUntil.delete(queue);
+      this.#writes += 1;
+      this.#lastWrite.set(queue, this.#writes);
+      if (unwritten.last <= settled) this.#unwritten.delete(queue);
+      else unwritten.first = unwritten.last;
+    }
   }
 
   /** How long a claim that took `ms` to come up empty is left out, with that poll interval. */
@@ -165,7 +224,10 @@ export class FlowClaimer {
       quiet,
       short: [],
       empty: [],
+      asks: this.#asks,
+      atLimit: [],
     };
+    const writes = this.#writes;
     const claimed = await claimWithFlows(executor, this.#flows, params, turn);
     if (!mayWait) return claimed;
     if (turn.openEmptyMs !== undefined) {
@@ -175,6 +237,11 @@ export class FlowClaimer {
           : now + FlowClaimer.quietFor(turn.openEmptyMs, pollIntervalMs);
     }
     for (const { queue, ms } of turn.empty) {
+      this.#quietUntil.set(queue, now + FlowClaimer.quietFor(ms, pollIntervalMs));
+    }
+    for (const { queue, ms } of turn.atLimit) {
+      // An outcome of it written during the claim may have freed what the claim found taken.
+      if ((this.#lastWrite.get(queue) ?? 0) > writes) continue;
       this.#quietUntil.set(queue, now + FlowClaimer.quietFor(ms, pollIntervalMs));
     }
     for (const record of claimed.records) {

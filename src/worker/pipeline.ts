@@ -115,6 +115,7 @@ export class Pipeline {
         options.maxUnwritten === undefined
           ? undefined
           : () => {
+              this.#claimer.written(this.#completer.settled);
               this.#dispatch();
               if (!this.#stopped) this.wake();
             },
@@ -162,10 +163,9 @@ export class Pipeline {
       }
       this.#take(records, started);
       if (records.length < want) await this.#idle(Math.min(pollIntervalMs, waitMs ?? Infinity));
-      // A synchronous driver (better-sqlite3) claims, runs no-op handlers and writes outcomes
-      // all in promise callbacks, which never let the event loop reach its timers: a drain would
-      // send no heartbeat, rescue nothing and ignore stop() timeouts until it ended. One turn of
-      // the loop per claim lets them run.
+      // A synchronous driver (better-sqlite3) claims, runs no-op handlers and writes outcomes in
+      // promise callbacks, which never let the event loop reach its timers (heartbeats, rescues,
+      // stop() timeouts) until a drain ended: one turn of the loop per claim lets them run.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
@@ -278,8 +278,7 @@ export class Pipeline {
   }
 
   #claimSize(): number {
-    // Backpressure: with outcomes piling up unwritten, claiming more would only grow the pile
-    // (and the crash window). A landed write wakes the loop.
+    // Backpressure: claiming more would grow the unwritten pile (the crash window); a write wakes.
     return this.#completer.size >= this.#maxUnwritten
       ? 0
       : this.#sizing.claimSize(this.#running.size + this.#buffer.length, this.#buffer.length);
@@ -361,6 +360,7 @@ export class Pipeline {
         this.#hooks.recorded(held.record, result, written),
       );
     }
+    if (result.completion) this.#claimer.ended(held.record.queue, this.#completer.added);
     this.#hooks.ran?.(held.record, result);
     this.#dispatch();
     if (!this.#stopped) this.wake();

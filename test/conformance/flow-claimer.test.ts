@@ -296,7 +296,9 @@ for (const fixture of [mysqlFixture, postgresFixture]) {
       // Two of the busy queue (its limit), nothing of the idle one: quiet from here.
       expect((await claim(true)).records).toHaveLength(2);
       expect(claimsOf('idle')).toBe(1);
-      // The next claim, one claim's time later (well within the quiet period), leaves it out.
+      // The next claim, one claim's time later (well within the quiet period), leaves it out
+      // (the busy one too, at its limit: see the test below).
+      claimer.enqueued('busy');
       await claim(true);
       expect(claimsOf('busy')).toBe(2);
       expect(claimsOf('idle')).toBe(1);
@@ -313,6 +315,150 @@ for (const fixture of [mysqlFixture, postgresFixture]) {
       await new Promise((resolve) => setTimeout(resolve, 1000 + 20));
       await claim(true);
       expect(claimsOf('idle')).toBe(4);
+    });
+  });
+}
+
+// A limited queue whose claim took fewer than it asked though attempts were due (at its limit,
+// every key busy) is left out until an outcome of its runs here is written: before, each run's
+// end claimed before its outcome was written and found the same limits (with ten keys, half the
+// claims took nothing; on MySQL each read every due attempt of the queue).
+for (const fixture of [sqliteFixture, mysqlFixture, postgresFixture]) {
+  describe(`flow claimer, queues at their limits: ${fixture.label}`, () => {
+    const harness = useHarness(fixture);
+
+    it('leaves one out until an outcome of its runs here is written, an enqueue into it is heard of, or the poll interval', async () => {
+      const x = await executorHarness(harness(), fixture.dialect);
+      await x.insert(Array.from({ length: 20 }, () => ({ queue: 'keyed', concurrencyKey: 'k' })));
+      let claims = 0;
+      const counting = (executor: Executor): Executor =>
+        spied(executor, 'attemptClaimLimited', () => {
+          claims += 1;
+        });
+      const claimer = claimerOf(flowOf('keyed'));
+      const claim = (mayWait: boolean) =>
+        x.run((e) =>
+          claimer.claim(
+            counting(e),
+            { limit: 10, queues: null, horizon: null },
+            mayWait ? 1000 : null,
+          ),
+        );
+
+      // One of key k (its limit) where ten were asked: left out from here.
+      expect((await claim(true)).records).toHaveLength(1);
+      expect(claims).toBe(1);
+      await claim(true);
+      expect(claims).toBe(1);
+      // Its run ends here as the completer's third outcome; writing the first two changes nothing.
+      claimer.ended('keyed', 3);
+      claimer.written(2);
+      await claim(true);
+      expect(claims).toBe(1);
+      claimer.written(3);
+      // Claimed again (the row still runs in the database: nothing taken, left out again).
+      expect((await claim(true)).records).toEqual([]);
+      expect(claims).toBe(2);
+      await claim(true);
+      expect(claims).toBe(2);
+      // Outcomes of unlimited queues are not counted; of two runs ended, each one's write claims.
+      claimer.ended('default', 4);
+      claimer.ended('keyed', 5);
+      claimer.ended('keyed', 6);
+      claimer.written(5);
+      await claim(true);
+      expect(claims).toBe(3);
+      claimer.written(6);
+      await claim(true);
+      expect(claims).toBe(4);
+      claimer.written(7);
+      await claim(true);
+      expect(claims).toBe(4);
+      // An enqueue into it heard of, and a runDue pass, claim it.
+      claimer.enqueued('keyed');
+      await claim(true);
+      expect(claims).toBe(5);
+      await claim(false);
+      expect(claims).toBe(6);
+      await claim(true);
+      expect(claims).toBe(6);
+      // Past the longest quiet period, the poll interval (another worker's run may have ended).
+      await new Promise((resolve) => setTimeout(resolve, 1000 + 20));
+      await claim(true);
+      expect(claims).toBe(7);
+    });
+
+    it('asks a queue that came up short for twice what it took (at least 16), until a claim takes all it asked', async () => {
+      const x = await executorHarness(harness(), fixture.dialect);
+      await x.insert(Array.from({ length: 30 }, () => ({ queue: 'keyed', concurrencyKey: 'k' })));
+      const asked: number[] = [];
+      const counting = (executor: Executor): Executor =>
+        spied(executor, 'attemptClaimLimited', (limitedParams) => {
+          asked.push(limitedParams.limit);
+        });
+      const claimer = claimerOf(flowOf('keyed'));
+      const claim = async () => {
+        claimer.enqueued('keyed');
+        return (
+          await x.run((e) =>
+            claimer.claim(counting(e), { limit: 200, queues: null, horizon: null }, 1000),
+          )
+        ).records.length;
+      };
+      // One key, one run at a time: 1 of 200, then nothing of 16.
+      expect(await claim()).toBe(1);
+      expect(await claim()).toBe(0);
+      await x.insert(Array.from({ length: 40 }, () => ({ queue: 'keyed' })));
+      // Rows without a key always fit: 16 of 16 lifts the cap; the rest, 24 of 200, sets it to 48.
+      expect(await claim()).toBe(16);
+      expect(await claim()).toBe(24);
+      expect(await claim()).toBe(0);
+      expect(asked).toEqual([200, 16, 16, 200, 48]);
+    });
+
+    it('does not leave a queue out when an outcome of its runs was written during the claim', async () => {
+      const x = await executorHarness(harness(), fixture.dialect);
+      await x.insert(Array.from({ length: 5 }, () => ({ queue: 'keyed', concurrencyKey: 'k' })));
+      let claims = 0;
+      const claimer = claimerOf(flowOf('keyed'));
+      claimer.ended('keyed', 1);
+      const writing = (executor: Executor): Executor =>
+        spied(executor, 'attemptClaimLimited', () => {
+          claims += 1;
+          // The outcome lands while the claim runs (after its read, it may have freed the key).
+          if (claims === 2) claimer.written(1);
+        });
+      const claim = () =>
+        x.run((e) => claimer.claim(writing(e), { limit: 10, queues: null, horizon: null }, 1000));
+      expect((await claim()).records).toHaveLength(1);
+      claimer.enqueued('keyed');
+      await claim();
+      expect(claims).toBe(2);
+      await claim();
+      expect(claims).toBe(3);
+      await claim();
+      expect(claims).toBe(3);
+    });
+
+    it('does not leave out a rate-limited queue short of its window: the window says when', async () => {
+      const x = await executorHarness(harness(), fixture.dialect);
+      await x.insert(Array.from({ length: 5 }, () => ({ queue: 'rated' })));
+      let claims = 0;
+      const counting = (executor: Executor): Executor =>
+        spied(executor, 'attemptClaimLimited', () => {
+          claims += 1;
+        });
+      const claimer = claimerOf(
+        flowOf('rated', { rateLimit: { limit: 2, periodMs: 60_000, perKey: false } }),
+      );
+      const claim = () =>
+        x.run((e) => claimer.claim(counting(e), { limit: 10, queues: null, horizon: null }, 1000));
+      const first = await claim();
+      expect(first.records).toHaveLength(2);
+      const full = await claim();
+      expect(full.records).toEqual([]);
+      expect(full.waitMs).toBeGreaterThan(50_000);
+      expect(claims).toBe(2);
     });
   });
 }
