@@ -224,7 +224,8 @@ export class FlowClaimer {
       quiet,
       short: [],
       empty: [],
-      asks: this.#asks,
+      // A runDue pass ends at its first short claim: nothing to learn for the next.
+      asks: mayWait ? this.#asks : new Map(),
       atLimit: [],
     };
     const writes = this.#writes;

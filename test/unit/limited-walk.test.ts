@@ -16,7 +16,7 @@ interface Look {
  * is recorded. Rows are their priority.
  */
 async function walk(
-  widens: boolean,
+  widens: 'once' | 'whileTaking',
   limit: number,
   take: (look: Look) => number,
 ): Promise<{ rows: number[]; looks: Look[] }> {
@@ -42,7 +42,7 @@ async function walk(
 
 describe('limitedByPriority', () => {
   it('widens twice at a time up to 20,000, then reads every due row, while the looks take nothing', async () => {
-    const { looks } = await walk(true, 100, () => 0);
+    const { looks } = await walk('once', 100, () => 0);
     expect(looks.filter((look) => look.priority === 0).map((look) => look.prefix)).toEqual([
       656,
       1312,
@@ -56,7 +56,7 @@ describe('limitedByPriority', () => {
   });
 
   it('ends the claim when a wider look takes rows, before any lower priority', async () => {
-    const { rows, looks } = await walk(true, 100, (look) => (look.prefix === 2624 ? 30 : 0));
+    const { rows, looks } = await walk('once', 100, (look) => (look.prefix === 2624 ? 30 : 0));
     expect(looks.map((look) => [look.priority, look.limit, look.prefix, look.wider])).toEqual([
       [0, 100, 656, false],
       [0, 100, 1312, true],
@@ -66,7 +66,7 @@ describe('limitedByPriority', () => {
   });
 
   it('after a first look that took rows, looks once twice as wide and ends the claim', async () => {
-    const { rows, looks } = await walk(true, 100, (look) => (look.prefix === 656 ? 10 : 0));
+    const { rows, looks } = await walk('once', 100, (look) => (look.prefix === 656 ? 10 : 0));
     expect(looks.map((look) => [look.priority, look.limit, look.prefix, look.wider])).toEqual([
       [0, 100, 656, false],
       [0, 90, 1312, true],
@@ -75,7 +75,7 @@ describe('limitedByPriority', () => {
   });
 
   it('moves to the next priority once a read of every due row falls short', async () => {
-    const { rows, looks } = await walk(true, 100, (look) =>
+    const { rows, looks } = await walk('once', 100, (look) =>
       look.priority === 0 ? (look.prefix === null ? 5 : 0) : 100,
     );
     expect(looks.map((look) => [look.priority, look.prefix])).toEqual([
@@ -91,13 +91,42 @@ describe('limitedByPriority', () => {
     expect(rows.filter((row) => row === 1)).toHaveLength(95);
   });
 
-  it('without widening, reads every due row after a short first look', async () => {
-    const { looks } = await walk(false, 100, (look) => (look.priority === 0 ? 10 : 0));
-    expect(looks.map((look) => [look.priority, look.limit, look.prefix])).toEqual([
-      [0, 100, 656],
-      [0, 90, null],
-      [1, 80, 576],
-      [1, 80, null],
+  it('whileTaking: after looks that took rows, widens on until one takes none, then the next priority', async () => {
+    const takes = new Map([
+      [656, 10],
+      [1312, 20],
+      [2624, 5],
     ]);
+    const { rows, looks } = await walk('whileTaking', 100, (look) =>
+      look.priority === 0 ? (takes.get(look.prefix ?? 0) ?? 0) : 100,
+    );
+    expect(looks.map((look) => [look.priority, look.limit, look.prefix, look.wider])).toEqual([
+      [0, 100, 656, false],
+      [0, 90, 1312, true],
+      [0, 70, 2624, true],
+      [0, 65, 5248, true],
+      [1, 65, 516, false],
+    ]);
+    expect(rows.filter((row) => row === 0)).toHaveLength(35);
+    expect(rows.filter((row) => row === 1)).toHaveLength(65);
+  });
+
+  it('whileTaking: ends once it has all it asked; widens as once while the looks take nothing', async () => {
+    const full = await walk('whileTaking', 100, (look) => (look.prefix === 656 ? 10 : 90));
+    expect(full.looks.map((look) => look.prefix)).toEqual([656, 1312]);
+    expect(full.rows).toHaveLength(100);
+    const busy = await walk('whileTaking', 100, (look) =>
+      look.priority === 0 ? (look.prefix === null ? 5 : 0) : 100,
+    );
+    expect(busy.looks.map((look) => [look.priority, look.prefix])).toEqual([
+      [0, 656],
+      [0, 1312],
+      [0, 2624],
+      [0, 5248],
+      [0, 10_496],
+      [0, null],
+      [1, 636],
+    ]);
+    expect(busy.rows).toHaveLength(100);
   });
 });

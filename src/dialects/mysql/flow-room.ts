@@ -130,7 +130,7 @@ export async function claimLimitedByPriority(
           counted,
         );
       },
-      widens: true,
+      widens: 'once',
       priorityOf: (record) => record.priority,
       // `room` was counted under the queue's lock, and each pass asks for what is left of it.
       hasRoom: () => Promise.resolve(true),

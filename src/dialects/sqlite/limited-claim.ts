@@ -54,10 +54,9 @@ export function claimLimited(query: Query, params: AttemptClaimLimitedParams): P
         return rows;
       },
       priorityOf: (row) => Number(row['priority']),
-      // Not known here: a short first look reads every due row when there is room, at once (a
-      // read of the queue's own due index).
+      // Not known here: the looks do not count what they read.
       sawEvery: () => false,
-      widens: false,
+      widens: 'whileTaking',
       hasRoom: async () => {
         const left = await query('attemptLimitedRoom', [
           flow.queue,
