@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { QueueFlow } from '../../src/core/flow.js';
 import type { Executor } from '../../src/seam/executor.js';
 import { FlowClaimer } from '../../src/worker/flow-claim.js';
-import { claimParams, executorHarness } from '../harness/executor-harness.js';
+import { claimParams, executorHarness, type ExecutorHarness } from '../harness/executor-harness.js';
 import { mysqlFixture } from '../harness/mysql.js';
 import { postgresFixture } from '../harness/postgres.js';
 import { sqliteFixture } from '../harness/sqlite.js';
@@ -323,6 +323,31 @@ for (const fixture of [mysqlFixture, postgresFixture]) {
 // every key busy) is left out until an outcome of its runs here is written: before, each run's
 // end claimed before its outcome was written and found the same limits (with ten keys, half the
 // claims took nothing; on MySQL each read every due attempt of the queue).
+/**
+ * Claims of `limit` by `claimer` through `x` (a worker's, with a poll interval of a second, or a
+ * runDue pass's), each limited claim's ask recorded at the executor after `before` ran.
+ */
+function countedClaims(
+  x: ExecutorHarness,
+  claimer: FlowClaimer,
+  limit: number,
+  before: (claims: number) => void = () => {},
+) {
+  const asked: number[] = [];
+  const claim = (mayWait = true) =>
+    x.run((e) =>
+      claimer.claim(
+        spied(e, 'attemptClaimLimited', (limitedParams) => {
+          asked.push(limitedParams.limit);
+          before(asked.length);
+        }),
+        { limit, queues: null, horizon: null },
+        mayWait ? 1000 : null,
+      ),
+    );
+  return { asked, claim };
+}
+
 for (const fixture of [sqliteFixture, mysqlFixture, postgresFixture]) {
   describe(`flow claimer, queues at their limits: ${fixture.label}`, () => {
     const harness = useHarness(fixture);
@@ -330,80 +355,61 @@ for (const fixture of [sqliteFixture, mysqlFixture, postgresFixture]) {
     it('leaves one out until an outcome of its runs here is written, an enqueue into it is heard of, or the poll interval', async () => {
       const x = await executorHarness(harness(), fixture.dialect);
       await x.insert(Array.from({ length: 20 }, () => ({ queue: 'keyed', concurrencyKey: 'k' })));
-      let claims = 0;
-      const counting = (executor: Executor): Executor =>
-        spied(executor, 'attemptClaimLimited', () => {
-          claims += 1;
-        });
       const claimer = claimerOf(flowOf('keyed'));
-      const claim = (mayWait: boolean) =>
-        x.run((e) =>
-          claimer.claim(
-            counting(e),
-            { limit: 10, queues: null, horizon: null },
-            mayWait ? 1000 : null,
-          ),
-        );
+      const { asked, claim } = countedClaims(x, claimer, 10);
 
       // One of key k (its limit) where ten were asked: left out from here.
-      expect((await claim(true)).records).toHaveLength(1);
-      expect(claims).toBe(1);
-      await claim(true);
-      expect(claims).toBe(1);
+      expect((await claim()).records).toHaveLength(1);
+      expect(asked).toHaveLength(1);
+      await claim();
+      expect(asked).toHaveLength(1);
       // Its run ends here as the completer's third outcome; writing the first two changes nothing.
       claimer.ended('keyed', 3);
       claimer.written(2);
-      await claim(true);
-      expect(claims).toBe(1);
+      await claim();
+      expect(asked).toHaveLength(1);
       claimer.written(3);
       // Claimed again (the row still runs in the database: nothing taken, left out again).
-      expect((await claim(true)).records).toEqual([]);
-      expect(claims).toBe(2);
-      await claim(true);
-      expect(claims).toBe(2);
+      expect((await claim()).records).toEqual([]);
+      expect(asked).toHaveLength(2);
+      await claim();
+      expect(asked).toHaveLength(2);
       // Outcomes of unlimited queues are not counted; of two runs ended, each one's write claims.
       claimer.ended('default', 4);
       claimer.ended('keyed', 5);
       claimer.ended('keyed', 6);
       claimer.written(5);
-      await claim(true);
-      expect(claims).toBe(3);
+      await claim();
+      expect(asked).toHaveLength(3);
       claimer.written(6);
-      await claim(true);
-      expect(claims).toBe(4);
+      await claim();
+      expect(asked).toHaveLength(4);
       claimer.written(7);
-      await claim(true);
-      expect(claims).toBe(4);
+      await claim();
+      expect(asked).toHaveLength(4);
       // An enqueue into it heard of, and a runDue pass, claim it.
       claimer.enqueued('keyed');
-      await claim(true);
-      expect(claims).toBe(5);
+      await claim();
+      expect(asked).toHaveLength(5);
       await claim(false);
-      expect(claims).toBe(6);
-      await claim(true);
-      expect(claims).toBe(6);
+      expect(asked).toHaveLength(6);
+      await claim();
+      expect(asked).toHaveLength(6);
       // Past the longest quiet period, the poll interval (another worker's run may have ended).
       await new Promise((resolve) => setTimeout(resolve, 1000 + 20));
-      await claim(true);
-      expect(claims).toBe(7);
+      await claim();
+      expect(asked).toHaveLength(7);
     });
 
     it('asks a queue that came up short for twice what it took (at least 16), until a claim takes all it asked', async () => {
       const x = await executorHarness(harness(), fixture.dialect);
       await x.insert(Array.from({ length: 30 }, () => ({ queue: 'keyed', concurrencyKey: 'k' })));
-      const asked: number[] = [];
-      const counting = (executor: Executor): Executor =>
-        spied(executor, 'attemptClaimLimited', (limitedParams) => {
-          asked.push(limitedParams.limit);
-        });
       const claimer = claimerOf(flowOf('keyed'));
+      const counted = countedClaims(x, claimer, 200);
+      const { asked } = counted;
       const claim = async () => {
         claimer.enqueued('keyed');
-        return (
-          await x.run((e) =>
-            claimer.claim(counting(e), { limit: 200, queues: null, horizon: null }, 1000),
-          )
-        ).records.length;
+        return (await counted.claim()).records.length;
       };
       // One key, one run at a time: 1 of 200, then nothing of 16.
       expect(await claim()).toBe(1);
@@ -419,46 +425,35 @@ for (const fixture of [sqliteFixture, mysqlFixture, postgresFixture]) {
     it('does not leave a queue out when an outcome of its runs was written during the claim', async () => {
       const x = await executorHarness(harness(), fixture.dialect);
       await x.insert(Array.from({ length: 5 }, () => ({ queue: 'keyed', concurrencyKey: 'k' })));
-      let claims = 0;
       const claimer = claimerOf(flowOf('keyed'));
       claimer.ended('keyed', 1);
-      const writing = (executor: Executor): Executor =>
-        spied(executor, 'attemptClaimLimited', () => {
-          claims += 1;
-          // The outcome lands while the claim runs (after its read, it may have freed the key).
-          if (claims === 2) claimer.written(1);
-        });
-      const claim = () =>
-        x.run((e) => claimer.claim(writing(e), { limit: 10, queues: null, horizon: null }, 1000));
+      // The outcome lands while the second claim runs (after its read: it may have freed the key).
+      const { asked, claim } = countedClaims(x, claimer, 10, (claims) => {
+        if (claims === 2) claimer.written(1);
+      });
       expect((await claim()).records).toHaveLength(1);
       claimer.enqueued('keyed');
       await claim();
-      expect(claims).toBe(2);
+      expect(asked).toHaveLength(2);
       await claim();
-      expect(claims).toBe(3);
+      expect(asked).toHaveLength(3);
       await claim();
-      expect(claims).toBe(3);
+      expect(asked).toHaveLength(3);
     });
 
     it('does not leave out a rate-limited queue short of its window: the window says when', async () => {
       const x = await executorHarness(harness(), fixture.dialect);
       await x.insert(Array.from({ length: 5 }, () => ({ queue: 'rated' })));
-      let claims = 0;
-      const counting = (executor: Executor): Executor =>
-        spied(executor, 'attemptClaimLimited', () => {
-          claims += 1;
-        });
       const claimer = claimerOf(
         flowOf('rated', { rateLimit: { limit: 2, periodMs: 60_000, perKey: false } }),
       );
-      const claim = () =>
-        x.run((e) => claimer.claim(counting(e), { limit: 10, queues: null, horizon: null }, 1000));
+      const { asked, claim } = countedClaims(x, claimer, 10);
       const first = await claim();
       expect(first.records).toHaveLength(2);
       const full = await claim();
       expect(full.records).toEqual([]);
       expect(full.waitMs).toBeGreaterThan(50_000);
-      expect(claims).toBe(2);
+      expect(asked).toHaveLength(2);
     });
   });
 }
