@@ -21,13 +21,13 @@ export interface LimitedPasses<Row> {
    * SQLite), on every claim of a keyed queue that asks for more than its free keys can give. While
    * no look has taken rows (busy keys crowding them), they widen until one does. After one has:
    * `once`, one look more and the claim ends (its keys may be all the queue has); `whileTaking`,
-   * they widen on until one takes nothing (then the next priority) or the claim has all it asked. On MariaDB at 200,000, a
-   * 1,000-key queue drained at 8,300-8,600/s with `once` (2,650-2,700 reading every due row;
-   * steps of 4 6,400-6,600, of 8 4,600-5,400; up to 10,000 rows 5,800-5,900), a claim among 10 keys
-   * with 3 free took 66 ms instead of 620, and one with every key busy 730-840 ms instead of
-   * 590-670. On SQLite, reading every due row after a short first look, ten keys of one run each
-   * drained 100,000 at under 170/s; with `whileTaking`, 2,371/s, and 1,000 keys at 20,000 held
-   * their rate (31,010-31,154/s against 30,122-30,345).
+   * they widen on until one takes nothing (then the next priority) or the claim has all it
+   * asked. On MariaDB at 200,000, a 1,000-key queue drained at 8,300-8,600/s with `once`
+   * (2,650-2,700 reading every due row; steps of 4 6,400-6,600, of 8 4,600-5,400; up to 10,000
+   * rows 5,800-5,900), a claim among 10 keys with 3 free took 66 ms instead of 620, and one with
+   * every key busy 730-840 ms instead of 590-670. On SQLite, reading every due row after a short
+   * first look, ten keys of one run each drained 100,000 at under 170/s; with `whileTaking`,
+   * 2,371/s, and 1,000 keys at 20,000 held their rate (31,010-31,154/s against 30,122-30,345).
    */
   readonly widens: 'once' | 'whileTaking';
   /**
