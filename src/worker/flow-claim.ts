@@ -225,7 +225,7 @@ export class FlowClaimer {
       short: [],
       empty: [],
       // A runDue pass ends at its first short claim: nothing to learn for the next.
-      asks: mayWait ? this.#asks : new Map(),
+      asks: mayWait ? this.#asks : new Map<string, number>(),
       atLimit: [],
     };
     const writes = this.#writes;
