@@ -325,7 +325,9 @@ for (const fixture of [mysqlFixture, postgresFixture]) {
 // claims took nothing; on MySQL each read every due attempt of the queue).
 /**
  * Claims of `limit` by `claimer` through `x` (a worker's, with a poll interval of a second, or a
- * runDue pass's), each limited claim's ask recorded at the executor after `before` ran.
+ * runDue pass's), each limited claim's ask recorded at the executor after `before` ran. Each
+ * limited claim takes at least 30 ms, so a queue it leaves out stays out for at least 300 ms: a
+ * loaded machine's pauses between the test's steps stay well inside that.
  */
 function countedClaims(
   x: ExecutorHarness,
@@ -337,9 +339,10 @@ function countedClaims(
   const claim = (mayWait = true) =>
     x.run((e) =>
       claimer.claim(
-        spied(e, 'attemptClaimLimited', (limitedParams) => {
+        spied(e, 'attemptClaimLimited', async (limitedParams) => {
           asked.push(limitedParams.limit);
           before(asked.length);
+          await new Promise((resolve) => setTimeout(resolve, 30));
         }),
         { limit, queues: null, horizon: null },
         mayWait ? 1000 : null,
