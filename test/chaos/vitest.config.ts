@@ -15,7 +15,7 @@ export default defineConfig({
   root: fileURLToPath(new URL('../..', import.meta.url)),
   test: {
     include: ['test/chaos/**/*.test.ts'],
-    globalSetup: ['test/chaos/chaos-table.ts'],
+    globalSetup: ['scripts/compile-test-children.mjs', 'test/chaos/chaos-table.ts'],
     env: {
       ASYNC_TASK_CHAOS: process.env['ASYNC_TASK_CHAOS'] ?? 'full',
       ASYNC_TASK_CHAOS_REPORT: report,

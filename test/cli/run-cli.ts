@@ -1,9 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { compiledScript } from '../harness/child-command.js';
 
 /**
- * The CLI is run from source with tsx (`node --import tsx src/cli/main.ts`), so these tests need
- * no build and always test the code in the tree. `npm run demo` runs the built one.
+ * The CLI runs the code in the tree, so these tests need no build: compiled for this run
+ * (test/harness/child-command.ts), or from source with tsx when it is given a `--targets` module,
+ * which may be TypeScript and must share the CLI's copy of the library. `npm run demo` runs the
+ * built one.
  */
 export const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
 const cliSource = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -26,7 +29,10 @@ export interface CliOptions {
 /** Starts `async-task …args` in a child process. */
 export function spawnCli(args: readonly string[], options: CliOptions = {}): ChildProcess {
   const { DATABASE_URL: _ignored, ...inherited } = process.env;
-  return spawn(process.execPath, ['--import', 'tsx', cliSource, ...args], {
+  const command = args.includes('--targets')
+    ? ['--import', 'tsx', cliSource]
+    : [compiledScript(cliSource)];
+  return spawn(process.execPath, [...command, ...args], {
     cwd: repositoryRoot,
     env: { ...inherited, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -11,6 +11,7 @@ import { migratedTasks } from '../harness/new-tasks.js';
 import { recorderTarget, recorderTargetName } from '../harness/recorder-target.js';
 import { useHarness } from '../harness/use-harness.js';
 import { waitFor } from '../harness/wait-for.js';
+import { compiledScript } from '../harness/child-command.js';
 
 const taskCount = 500;
 const childScript = fileURLToPath(new URL('../harness/run-due-child.ts', import.meta.url));
@@ -66,7 +67,7 @@ interface Child {
 }
 
 function startChild(env: Record<string, string>): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', childScript], {
+  const child = spawn(process.execPath, [compiledScript(childScript)], {
     cwd: repositoryRoot,
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { WorkerOptions } from '../../src/index.js';
 import { afterEach } from 'vitest';
 import { waitFor } from './wait-for.js';
+import { compiledScript } from './child-command.js';
 
 const childScript = fileURLToPath(new URL('./worker-child.ts', import.meta.url));
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -44,7 +45,7 @@ export class WorkerProcess extends EventEmitter<{ line: [string] }> {
   constructor(label: string, env: Record<string, string>, options: WorkerOptions) {
     super();
     this.label = label;
-    this.#child = spawn(process.execPath, ['--import', 'tsx', childScript], {
+    this.#child = spawn(process.execPath, [compiledScript(childScript)], {
       cwd: repositoryRoot,
       env: {
         ...process.env,

@@ -20,6 +20,7 @@ import { postgresFixture, postgresHarness } from '../harness/postgres.js';
 import { tracedTarget } from '../harness/traced-target.js';
 import { useHarness } from '../harness/use-harness.js';
 import { waitFor } from '../harness/wait-for.js';
+import { compiledScript } from '../harness/child-command.js';
 
 const childScript = fileURLToPath(new URL('../harness/telemetry-child.ts', import.meta.url));
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -39,7 +40,7 @@ describe('postgres/pg', () => {
         propagator: otel.propagator,
       }),
     });
-    const child = spawn(process.execPath, ['--import', 'tsx', childScript], {
+    const child = spawn(process.execPath, [compiledScript(childScript)], {
       cwd: repositoryRoot,
       env: { ...process.env, ...harness().childEnv() },
       stdio: ['pipe', 'pipe', 'inherit'],
