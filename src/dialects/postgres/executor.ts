@@ -19,6 +19,7 @@ import type {
 import type { SqlConnection } from '../../seam/sql-connection.js';
 import { claimOrder, compareIds, recordMapper, tokenKey } from '../attempt-rows.js';
 import { ClaimedValues } from '../claimed-values.js';
+import { insertRowsJson } from '../insert-json.js';
 import { claimedRecord } from './claimed-record.js';
 import { estimatedStats, exactStats, splitSampled } from '../estimated-stats.js';
 import { matchInserted, missingTokens, replacingRows, splitInserted } from '../match-inserted.js';
@@ -193,23 +194,7 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
 
   async attemptInsertMany(rows: readonly AttemptInsertParams[]): Promise<AttemptInsertResult[]> {
     if (rows.length === 0) return [];
-    const inserted = await this.query('attemptInsertMany', [
-      JSON.stringify(
-        rows.map((r) => ({
-          target: r.target,
-          method_name: r.methodName,
-          method_args: r.methodArgs,
-          encryptor: r.encryptor,
-          max_attempts: r.maxAttempts,
-          queue: r.queue,
-          priority: r.priority,
-          idempotence_token: r.idempotenceToken,
-          scheduled_at_ms: r.scheduledAt === null ? null : r.scheduledAt.getTime(),
-          concurrency_key: r.concurrencyKey ?? null,
-          trace_context: r.traceContext ?? null,
-        })),
-      ),
-    ]);
+    const inserted = await this.query('attemptInsertMany', [insertRowsJson(rows)]);
     // The insert returns only what the database chose; the rest is what we sent. Rows that lost
     // an idempotence conflict are read whole afterwards.
     const returned = inserted.rows;
@@ -292,7 +277,7 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
     const replaced = new Map(
       replacing.length === 0
         ? []
-        : (await this.query('attemptReplacePending', [replaceJson(replacing)])).rows
+        : (await this.query('attemptReplacePending', [insertRowsJson(replacing)])).rows
             .map(toRecord)
             .map((record) => [tokenKey(record), record] as const),
     );
@@ -318,20 +303,6 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
       replaced,
     );
   }
-}
-
-/** What a replacing row brings: its token, arguments, encryptor and due time. */
-function replaceJson(rows: readonly AttemptInsertParams[]): string {
-  return JSON.stringify(
-    rows.map((r) => ({
-      target: r.target,
-      method_name: r.methodName,
-      idempotence_token: r.idempotenceToken,
-      method_args: r.methodArgs,
-      encryptor: r.encryptor,
-      scheduled_at_ms: r.scheduledAt === null ? null : r.scheduledAt.getTime(),
-    })),
-  );
 }
 
 function byIdRow(a: Record<string, unknown>, b: Record<string, unknown>): number {

@@ -26,6 +26,7 @@ import {
   tokenKey,
 } from '../attempt-rows.js';
 import { ClaimedValues } from '../claimed-values.js';
+import { insertRowsJson } from '../insert-json.js';
 import { dueByPriority } from '../priority-walk.js';
 import { exactStats, statsByIdSample } from '../estimated-stats.js';
 import {
@@ -142,14 +143,14 @@ export class SqliteExecutor extends ReturningExecutor<StatementName> implements 
   // Not `async`: on a synchronous connection the INSERT must happen, and fail, before returning.
   attemptInsertMany(rows: readonly AttemptInsertParams[]): Promise<AttemptInsertResult[]> {
     if (rows.length === 0) return Promise.resolve([]);
-    const params = [insertJson(rows)];
+    const params = [insertRowsJson(rows)];
     if (this.connection.querySync) {
       const inserted = splitRecords(this.querySync('attemptInsertMany', params).rows);
       const replacing = replacingRows(rows, inserted);
       const replaced = byToken(
         replacing.length === 0
           ? []
-          : this.querySync('attemptReplacePending', [insertJson(replacing)]).rows,
+          : this.querySync('attemptReplacePending', [insertRowsJson(replacing)]).rows,
       );
       const missing = missingTokens(rows, inserted, replaced);
       const existing =
@@ -230,7 +231,7 @@ export class SqliteExecutor extends ReturningExecutor<StatementName> implements 
     const replaced = byToken(
       replacing.length === 0
         ? []
-        : (await this.query('attemptReplacePending', [insertJson(replacing)])).rows,
+        : (await this.query('attemptReplacePending', [insertRowsJson(replacing)])).rows,
     );
     const missing = missingTokens(rows, inserted, replaced);
     const existing =
@@ -294,24 +295,6 @@ function claimed(rows: readonly Record<string, unknown>[]): AttemptClaimResult {
     records: rows.map((row) => toClaimedRecord(row, shared)).sort(claimOrder),
     now: first ? convertingParsers.date(first['db_now']) : new Date(),
   };
-}
-
-function insertJson(rows: readonly AttemptInsertParams[]): string {
-  return JSON.stringify(
-    rows.map((r) => ({
-      target: r.target,
-      methodName: r.methodName,
-      methodArgs: r.methodArgs,
-      encryptor: r.encryptor,
-      maxAttempts: r.maxAttempts,
-      queue: r.queue,
-      priority: r.priority,
-      idempotenceToken: r.idempotenceToken,
-      scheduledAt: r.scheduledAt === null ? null : r.scheduledAt.getTime(),
-      concurrencyKey: r.concurrencyKey ?? null,
-      traceContext: r.traceContext ?? null,
-    })),
-  );
 }
 
 function tokensJson(rows: readonly AttemptInsertParams[]): string {

@@ -28,10 +28,10 @@ import { columns, nowMs, outcomeAssignments } from './sql-parts.js';
 export const attemptInsertMany = `
 INSERT INTO {{table}} (target, method_name, method_args, encryptor, max_attempts, queue, priority,
   idempotence_token, scheduled_at, created_at, updated_at, concurrency_key, trace_context)
-SELECT value ->> 'target', value ->> 'methodName', value ->> 'methodArgs',
-  value ->> 'encryptor', value ->> 'maxAttempts', value ->> 'queue', value ->> 'priority',
-  value ->> 'idempotenceToken', coalesce(value ->> 'scheduledAt', ${nowMs}), ${nowMs}, ${nowMs},
-  value ->> 'concurrencyKey', value ->> 'traceContext'
+SELECT value ->> 'target', value ->> 'method_name', value ->> 'method_args',
+  value ->> 'encryptor', value ->> 'max_attempts', value ->> 'queue', value ->> 'priority',
+  value ->> 'idempotence_token', coalesce(value ->> 'scheduled_at_ms', ${nowMs}), ${nowMs},
+  ${nowMs}, value ->> 'concurrency_key', value ->> 'trace_context'
 FROM json_each(?1)
 WHERE true
 ORDER BY key
@@ -44,12 +44,12 @@ RETURNING ${columns}`;
 // caller commits (and sees the new arguments). Rows not pending are not returned.
 export const attemptReplacePending = `
 UPDATE {{table}} AS t
-SET method_args = r.value ->> 'methodArgs', encryptor = r.value ->> 'encryptor',
-  scheduled_at = coalesce(r.value ->> 'scheduledAt', ${nowMs}), updated_at = ${nowMs}
+SET method_args = r.value ->> 'method_args', encryptor = r.value ->> 'encryptor',
+  scheduled_at = coalesce(r.value ->> 'scheduled_at_ms', ${nowMs}), updated_at = ${nowMs}
 FROM json_each(?1) AS r
 WHERE t.idempotence_token IS NOT NULL AND t.status = 'pending'
-  AND t.target = r.value ->> 'target' AND t.method_name = r.value ->> 'methodName'
-  AND t.idempotence_token = r.value ->> 'idempotenceToken'
+  AND t.target = r.value ->> 'target' AND t.method_name = r.value ->> 'method_name'
+  AND t.idempotence_token = r.value ->> 'idempotence_token'
 RETURNING ${columns}`;
 
 // Reads the rows that won an idempotence conflict. Runs on the insert's connection right after
