@@ -72,6 +72,7 @@ describe('async-task migrations', () => {
       'async_task_0005_workers.mjs',
       'async_task_0006_run_history.mjs',
       'async_task_0007_queue_due_index.mjs',
+      'async_task_0008_queue_key_due_index.mjs',
     ]);
     const again = await runCliJson<{ written: string[] }>(args);
     expect(again.written).toEqual([]);

@@ -42,11 +42,18 @@ import { plainPlaceholders, statementBinder, type BoundStatement } from '../stat
 import { claimWalk } from './claim-walk.js';
 import { claimLimited } from './limited-claim.js';
 import * as dashboardQueries from './dashboard-queries.js';
+import * as keyWalkQueries from './key-walk-queries.js';
 import * as queries from './queries.js';
 import * as runQueries from './run-queries.js';
 import * as workerQueries from './worker-queries.js';
 
-const statements = { ...queries, ...workerQueries, ...dashboardQueries, ...runQueries };
+const statements = {
+  ...queries,
+  ...keyWalkQueries,
+  ...workerQueries,
+  ...dashboardQueries,
+  ...runQueries,
+};
 type StatementName = keyof typeof statements;
 
 /**

@@ -8,6 +8,7 @@ type Row = Record<string, unknown>;
 type Query = (
   name:
     | 'attemptClaimLimited'
+    | 'attemptClaimLimitedByKey'
     | 'attemptLimitedRoom'
     | 'attemptNextQueuePriority'
     | 'attemptRecordStarts',
@@ -25,10 +26,14 @@ export function claimLimited(query: Query, params: AttemptClaimLimitedParams): P
   const { rateLimit } = flow;
   // The time of the claim's first pass that leased rows: the later ones lease from it too.
   let now: unknown = null;
+  // Whether the last pass was a look by key, which sees every due row of its priorities.
+  let byKey = false;
   return limitedByPriority<Row>(
     {
-      pass: async (priorities, limit, prefix) => {
-        const { rows } = await query('attemptClaimLimited', [
+      pass: async (priorities, limit, prefix, wider) => {
+        // Past the first look, the keys: a wider prefix of due rows can be one key's backlog.
+        byKey = prefix === null || wider;
+        const { rows } = await query(byKey ? 'attemptClaimLimitedByKey' : 'attemptClaimLimited', [
           params.lockedBy,
           limit,
           params.leaseMs,
@@ -54,8 +59,7 @@ export function claimLimited(query: Query, params: AttemptClaimLimitedParams): P
         return rows;
       },
       priorityOf: (row) => Number(row['priority']),
-      // Not known here: the looks do not count what they read.
-      sawEvery: () => false,
+      sawEvery: () => byKey,
       widens: 'whileTaking',
       hasRoom: async () => {
         const left = await query('attemptLimitedRoom', [

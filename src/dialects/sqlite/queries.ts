@@ -14,7 +14,7 @@
 // is the process's clock); it is fixed for the length of one statement. Parameters are numbered
 // here (`?1`, some used twice); bindStatements sends plain `?` with the parameters in that order,
 // which every client binds from an array. Lists travel as one JSON text read with json_each.
-import { columns, nowMs, outcomeAssignments } from './sql-parts.js';
+import { claimNow, columns, nowMs, outcomeAssignments } from './sql-parts.js';
 
 /** The current time in whole milliseconds. `subsec` needs SQLite 3.42; round() undoes float error. */
 
@@ -103,8 +103,6 @@ SELECT min(priority) AS priority FROM {{table}} WHERE status = 'pending' AND pri
 // "Now" for a claim statement: ?N, the time of the claim's first statement (null in that one),
 // so every row a claim of several statements (one per priority) leases has its lease from one
 // instant, the instant the claim returns: under load, 14 ms passed between two of them.
-const claimNow = (n: number): string => `coalesce(?${n}, ${nowMs})`;
-
 // No SKIP LOCKED, and none needed: choosing the rows and leasing them is one statement under the
 // write lock, so a concurrent claimer (another connection or process) waits for our commit and
 // then no longer sees these rows as pending. ?5 is a JSON array of queues, or null for all. One

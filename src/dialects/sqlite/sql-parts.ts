@@ -7,6 +7,9 @@ export const columns = `CAST(id AS TEXT) AS id, target, method_name, method_args
 /** The current time in whole milliseconds, as SQLite tells it. */
 export const nowMs = `CAST(round(unixepoch('subsec') * 1000) AS INTEGER)`;
 
+/** The claim's time: the parameter ?n once a claim's first pass has set it, else now. */
+export const claimNow = (n: number): string => `coalesce(?${n}, ${nowMs})`;
+
 // The assignments of a fenced completion that every outcome shares, written once for
 // attemptCompleteMany (queries.ts) and attemptCompleteUnsucceededMany (run-queries.ts), whose
 // comments say why each is so: a cancel requested meanwhile wins, a retry clears the progress.

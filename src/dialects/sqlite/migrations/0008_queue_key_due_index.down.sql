@@ -1,0 +1,2 @@
+-- Undoes 0008.
+DROP INDEX "{{name}}_queue_key_due_idx";
