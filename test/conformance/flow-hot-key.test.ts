@@ -3,11 +3,10 @@
 // backlog one attempt at a time. A claim that looked only at a prefix of the queue's due rows, or
 // stopped widening once its first look had taken that key's first row, left them waiting until
 // the whole backlog of the first key had run (on SQLite and MySQL/MariaDB: 0 of 2,000 other-key
-// tasks ran in two minutes behind 100,000 of one key). MySQL/MariaDB still does (see the README's
-// "What is not met"): its tests here are skipped with that reason until its claim walks keys.
-import { describe, expect } from 'vitest';
+// tasks ran in two minutes behind 100,000 of one key).
+import { describe, expect, it } from 'vitest';
 import { defineTarget } from '../../src/index.js';
-import { fixtures, itOnlyOn, nativeFixtureLabels } from '../harness/dialects.js';
+import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import { executorHarness } from '../harness/executor-harness.js';
 import { flow, limitedClaim } from '../harness/flow-claims.js';
 import { keyedTasks } from '../harness/keyed-tasks.js';
@@ -26,14 +25,9 @@ const Import = defineTarget('FlowHotKey', {
   },
 });
 
-const mysqlGap =
-  "known gap on MySQL/MariaDB: its claim does not walk keys yet, so a key whose backlog fills the queue's front hides the keys behind it (README, What is not met)";
-const walksKeys = fixtures.filter((f) => f.dialect !== 'mysql').map((f) => f.label);
-
 for (const fixture of fixtures) {
   describe(`a hot key at the front of a keyed queue: ${fixture.label}`, () => {
     const harness = useHarness(fixture);
-    const itWalks = itOnlyOn(fixture, walksKeys, mysqlGap);
     const labels = (records: readonly { methodArgs: string | null }[]) =>
       records.map((record) => record.methodArgs);
     const setup = async () => {
@@ -59,26 +53,23 @@ for (const fixture of fixtures) {
       return x;
     };
 
-    itWalks(
-      "a claim that takes the hot key's first attempt also takes the first of every other key",
-      async () => {
-        const x = await setup();
-        const claimed = await x.run((e) => e.attemptClaimLimited(limitedClaim('w1', 10, flow())));
-        expect(labels(claimed.records)).toEqual([
-          '"hot0"',
-          '"A1"',
-          '"B1"',
-          '"none1"',
-          '"C1"',
-          '"none2"',
-        ]);
-        // Every key is at its limit and the rows without a key are taken.
-        const again = await x.run((e) => e.attemptClaimLimited(limitedClaim('w2', 10, flow())));
-        expect(again.records).toEqual([]);
-      },
-    );
+    it("a claim that takes the hot key's first attempt also takes the first of every other key", async () => {
+      const x = await setup();
+      const claimed = await x.run((e) => e.attemptClaimLimited(limitedClaim('w1', 10, flow())));
+      expect(labels(claimed.records)).toEqual([
+        '"hot0"',
+        '"A1"',
+        '"B1"',
+        '"none1"',
+        '"C1"',
+        '"none2"',
+      ]);
+      // Every key is at its limit and the rows without a key are taken.
+      const again = await x.run((e) => e.attemptClaimLimited(limitedClaim('w2', 10, flow())));
+      expect(again.records).toEqual([]);
+    });
 
-    itWalks('with the hot key running, a claim finds the keys behind its backlog', async () => {
+    it('with the hot key running, a claim finds the keys behind its backlog', async () => {
       const x = await setup();
       const hot = await x.run((e) => e.attemptClaimLimited(limitedClaim('w1', 1, flow())));
       expect(labels(hot.records)).toEqual(['"hot0"']);
@@ -88,7 +79,7 @@ for (const fixture of fixtures) {
       expect(labels(rest.records)).toEqual(['"C1"', '"none2"']);
     });
 
-    itWalks('the same at a key concurrency of 2: each key gives its first two', async () => {
+    it('the same at a key concurrency of 2: each key gives its first two', async () => {
       const x = await setup();
       const two = flow({ keyConcurrency: 2 });
       const claimed = await x.run((e) => e.attemptClaimLimited(limitedClaim('w1', 10, two)));
@@ -105,12 +96,9 @@ for (const fixture of fixtures) {
     });
 
     const track = useWorkers();
-    itOnlyOn(
+    itOnNativeDrivers(
       fixture,
-      nativeFixtureLabels.filter((label) => walksKeys.includes(label)),
-      fixture.dialect === 'mysql'
-        ? mysqlGap
-        : "the claims are the dialect's, which the tests above run on every driver",
+      "the claims are the dialect's, which the tests above run on every driver",
     )(
       'a worker runs the other keys while the hot key works through its backlog',
       async () => {

@@ -199,6 +199,7 @@ describe('limited claims beside attempts scheduled for later', () => {
       'attemptClaimLimitedCandidates',
       'attemptClaimLimitedCandidatesLowest',
       'attemptClaimLimitedCandidatesAnyPriority',
+      'attemptClaimLimitedByKey',
     ] as const;
     for (const name of names) {
       const text = statements[name].text;

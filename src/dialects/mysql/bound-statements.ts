@@ -4,6 +4,7 @@ import { statementBinder, type BoundStatement } from '../statements.js';
 import * as cancelQueries from './cancel-queries.js';
 import * as dashboardQueries from './dashboard-queries.js';
 import * as flowQueries from './flow-queries.js';
+import * as keyWalkQueries from './key-walk-queries.js';
 import * as queries from './queries.js';
 import * as runQueries from './run-queries.js';
 import * as workerQueries from './worker-queries.js';
@@ -11,6 +12,7 @@ import * as workerQueries from './worker-queries.js';
 const statements = {
   ...queries,
   ...flowQueries,
+  ...keyWalkQueries,
   ...cancelQueries,
   ...workerQueries,
   ...dashboardQueries,

@@ -20,6 +20,7 @@ UPDATE {{table}} SET
   cancel_requested_at = CASE WHEN status = 'running'
     THEN COALESCE(cancel_requested_at, UTC_TIMESTAMP(3)) END,
   updated_at = UTC_TIMESTAMP(3),
+  pending_queue = NULL,
   status = CASE WHEN status = 'pending' THEN 'expired' ELSE status END
 WHERE id = CAST(? AS UNSIGNED)`;
 

@@ -39,14 +39,13 @@ export async function limitedRoom(
   return room;
 }
 
-/** Every row, as a LIMIT (MySQL's has no "all"). */
+/** Every row, as a LIMIT (MySQL's has no "all"): a fair claim's only look ranks every due row. */
 const everyRow = 2_147_483_647;
 
 /**
  * The largest first look that counts the due rows it read (see attemptClaimLimitedFirstLook):
  * the count makes the claim of a queue with little due skip a second read, and costs a copy of
- * the rows read, which a first look of thousands, seldom short, would pay on every claim. Wider
- * looks, after a short first one, are always counted.
+ * the rows read, which a first look of thousands, seldom short, would pay on every claim.
  */
 const countedLook = 1000;
 
@@ -58,8 +57,8 @@ const countedLook = 1000;
  * probe of the claim index's edge; one of the queue's own would step over every other queue's
  * rows): a priority this queue has nothing due at costs a pass that finds nothing. `exhausted`
  * when no pass read a due row of the queue: the counted looks say so, and where only uncounted
- * ones (a first look of a claim of more than `countedLook / 4` rows, a fair one) came back empty,
- * one probe more asks.
+ * ones (a first look of a claim of more than `countedLook / 4` rows, a fair one, a look by key)
+ * came back empty, one probe more asks.
  */
 export async function claimLimitedByPriority(
   query: FlowQuery,
@@ -105,9 +104,17 @@ export async function claimLimitedByPriority(
   };
   const records = await limitedByPriority<AttemptRecord>(
     {
-      pass: (priorities, limit, prefix, wider) => {
-        // A wider look pays for its count: that it saw every due row ends the widening.
-        const counted = prefix !== null && (wider || prefix <= countedLook);
+      pass: (priorities, limit, prefix, afterFirst) => {
+        if (afterFirst) {
+          return claim(
+            'attemptClaimLimitedByKey',
+            keyLookParams(flow, horizon, limit, priorities),
+            limit,
+            null,
+            false,
+          );
+        }
+        const counted = prefix !== null && prefix <= countedLook;
         return claim(
           counted
             ? 'attemptClaimLimitedFirstLook'
@@ -130,7 +137,6 @@ export async function claimLimitedByPriority(
           counted,
         );
       },
-      widens: 'once',
       priorityOf: (record) => record.priority,
       // `room` was counted under the queue's lock, and each pass asks for what is left of it.
       hasRoom: () => Promise.resolve(true),
@@ -184,6 +190,32 @@ function candidateParams(
     flow.rateLimit?.limit ?? 0,
     flow.fair ? 1 : 0,
     counted ? room + 1 : room,
+  ];
+}
+
+/**
+ * attemptClaimLimitedByKey's parameters, in the order they appear. A wider look is of one
+ * priority (a fair claim's only look ranks every due row of all of them instead).
+ */
+function keyLookParams(
+  flow: QueueFlow,
+  horizon: string | null,
+  room: number,
+  priorities: readonly number[],
+): unknown[] {
+  const { queue } = flow;
+  const perKey = flow.rateLimit?.perKey === true ? 1 : 0;
+  const rateLimit = flow.rateLimit?.limit ?? 0;
+  const periodUs = (flow.rateLimit?.periodMs ?? 0) * 1000;
+  const due = [queue, priorities[0], horizon, horizon];
+  return [
+    queue,
+    ...[room, flow.keyConcurrency, perKey, rateLimit, room, queue, perKey, queue, periodUs],
+    ...due,
+    ...due,
+    ...due,
+    ...[room, perKey, rateLimit, queue, periodUs],
+    ...[flow.fair ? 1 : 0, room],
   ];
 }
 

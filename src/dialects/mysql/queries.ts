@@ -173,7 +173,8 @@ SELECT (SELECT MIN(a.priority) FROM {{table}} AS a WHERE a.status = 'pending' AN
 export const attemptClaimUpdate = `
 UPDATE ${leaseList} AS c
   STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = c.attempt_id
-SET t.status = 'running', t.num_attempts = t.num_attempts + 1, t.locked_by = ?,
+SET t.status = 'running', t.pending_queue = NULL, t.num_attempts = t.num_attempts + 1,
+  t.locked_by = ?,
   t.locked_until = CAST(? AS DATETIME(3)), t.updated_at = CAST(? AS DATETIME(3))`;
 
 // Fenced: a row is written only while still running under this lease and this attempt count,
@@ -182,8 +183,8 @@ SET t.status = 'running', t.num_attempts = t.num_attempts + 1, t.locked_by = ?,
 // it was written; for several, the written rows carry this call's marker (and a hold) until
 // attemptUnmark, which is how the caller learns which were written without RETURNING and without
 // a transaction of its own (completion also runs inside ctx.transaction). Each assignment reads
-// only the JSON row, its own column and cancel_requested_at (which none assigns): MySQL orders a
-// multi-table UPDATE's assignments freely. A row whose cancel was requested ends expired whatever
+// only the JSON row, its own column, the queue and cancel_requested_at (which none assigns): MySQL
+// orders a multi-table UPDATE's assignments freely. A row whose cancel was requested ends expired whatever
 // the run said (a retry would run a cancelled task); the UPDATE reads the latest committed row.
 export const attemptCompleteMany = `
 UPDATE JSON_TABLE(?, '$[*]' COLUMNS (
@@ -219,6 +220,7 @@ export const attemptReleaseMany = `
 UPDATE ${leaseList} AS l
   STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = l.attempt_id
 SET t.status = CASE WHEN t.cancel_requested_at IS NULL THEN 'pending' ELSE 'expired' END,
+  t.pending_queue = CASE WHEN t.cancel_requested_at IS NULL THEN t.queue END,
   t.num_attempts = t.num_attempts - 1,
   t.completed_at = CASE WHEN t.cancel_requested_at IS NOT NULL THEN UTC_TIMESTAMP(3) END,
   t.last_error = CASE WHEN t.cancel_requested_at IS NULL THEN t.last_error ELSE 'Cancelled' END,
@@ -237,14 +239,16 @@ WHERE id = CAST(? AS UNSIGNED) AND status = 'running' AND locked_by = ? AND num_
 
 // Only from pending: the row lock taken by the UPDATE makes the check and the write one step.
 export const attemptSetFinalIfPending = `
-UPDATE {{table}} SET status = ?, completed_at = UTC_TIMESTAMP(3), updated_at = UTC_TIMESTAMP(3)
+UPDATE {{table}} SET status = ?, pending_queue = NULL, completed_at = UTC_TIMESTAMP(3),
+  updated_at = UTC_TIMESTAMP(3)
 WHERE id = CAST(? AS UNSIGNED) AND status = 'pending'`;
 
 // Gives an exhausted attempt room for one more run, due now (and clears a marker a crashed
 // completion may have left, whose hold would otherwise keep the claim off it for a minute, and a
 // cancel request of its last run).
 export const attemptSetPendingIfFinished = `
-UPDATE {{table}} SET status = 'pending', completed_at = NULL, scheduled_at = UTC_TIMESTAMP(3),
+UPDATE {{table}} SET status = 'pending', pending_queue = queue, completed_at = NULL,
+  scheduled_at = UTC_TIMESTAMP(3),
   cancel_requested_at = NULL,
   max_attempts = GREATEST(max_attempts, num_attempts + 1), locked_by = NULL, locked_until = NULL,
   progress = NULL, progress_message = NULL, updated_at = UTC_TIMESTAMP(3)

@@ -62,6 +62,8 @@ UPDATE JSON_TABLE(?, '$[*]' COLUMNS (
   STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = r.attempt_id
 SET t.status = CASE WHEN t.cancel_requested_at IS NOT NULL THEN 'expired'
     WHEN t.num_attempts >= t.max_attempts THEN 'failed' ELSE 'pending' END,
+  t.pending_queue = CASE WHEN t.cancel_requested_at IS NULL AND t.num_attempts < t.max_attempts
+    THEN t.queue END,
   t.completed_at = CASE WHEN t.cancel_requested_at IS NOT NULL
     OR t.num_attempts >= t.max_attempts THEN UTC_TIMESTAMP(3) END,
   t.scheduled_at = CASE WHEN t.cancel_requested_at IS NOT NULL

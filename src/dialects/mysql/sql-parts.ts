@@ -33,6 +33,7 @@ export function idempotenceKey(alias: string): string {
 // attemptCompleteMany (queries.ts) and attemptCompleteUnsucceededMany (run-queries.ts), whose
 // comments say why each is so: a cancel requested meanwhile wins, a retry clears the progress.
 export const outcomeAssignments = `t.status = CASE WHEN t.cancel_requested_at IS NULL THEN o.status ELSE 'expired' END,
+  t.pending_queue = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN t.queue END,
   t.completed_at = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
     ELSE UTC_TIMESTAMP(3) END,
   t.scheduled_at = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL

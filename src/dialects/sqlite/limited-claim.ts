@@ -26,13 +26,11 @@ export function claimLimited(query: Query, params: AttemptClaimLimitedParams): P
   const { rateLimit } = flow;
   // The time of the claim's first pass that leased rows: the later ones lease from it too.
   let now: unknown = null;
-  // Whether the last pass was a look by key, which sees every due row of its priorities.
-  let byKey = false;
   return limitedByPriority<Row>(
     {
-      pass: async (priorities, limit, prefix, wider) => {
-        // Past the first look, the keys: a wider prefix of due rows can be one key's backlog.
-        byKey = prefix === null || wider;
+      pass: async (priorities, limit, prefix) => {
+        // Past the first look, and for fairness, the look by key (over every priority given).
+        const byKey = prefix === null;
         const { rows } = await query(byKey ? 'attemptClaimLimitedByKey' : 'attemptClaimLimited', [
           params.lockedBy,
           limit,
@@ -59,8 +57,8 @@ export function claimLimited(query: Query, params: AttemptClaimLimitedParams): P
         return rows;
       },
       priorityOf: (row) => Number(row['priority']),
-      sawEvery: () => byKey,
-      widens: 'whileTaking',
+      // Not known here: the first look does not count what it read.
+      sawEvery: () => false,
       hasRoom: async () => {
         const left = await query('attemptLimitedRoom', [
           flow.queue,
