@@ -11,7 +11,7 @@
 // ordered as the first look orders them (due order, or rank within the key first when fair) and
 // cut at what the queue's concurrency and rate limits leave. O(keys with pending rows) per claim,
 // whatever the backlog of any one key.
-import { claimNow, columns, nowMs } from './sql-parts.js';
+import { claimNow, limitedClaimEnd, nowMs } from './sql-parts.js';
 
 /** The conditions a due row of the look meets, beside its queue and key (alias `d`). */
 const dueInLook = `d.status = 'pending' AND d.queue = ?5
@@ -76,10 +76,4 @@ WHERE id IN (
         ELSE ?2 END))))
   SELECT c.id FROM candidates AS c JOIN {{table}} AS t ON t.id = c.id
   ORDER BY CASE WHEN ?8 THEN c.key_rank END, t.priority, t.scheduled_at, t.id
-  LIMIT max(0, min(?2, coalesce(?6 - (
-    SELECT count(*) FROM {{table}} INDEXED BY "{{name}}_lease_idx"
-    WHERE status = 'running' AND queue = ?5), ?2),
-    CASE WHEN ?9 IS NOT NULL AND NOT ?11 THEN ?9 - (
-      SELECT count(*) FROM "{{name}}_starts" WHERE queue = ?5 AND started_at > ${nowMs} - ?10)
-    ELSE ?2 END)))
-RETURNING ${columns}, ${claimNow(14)} AS db_now`;
+${limitedClaimEnd}`;

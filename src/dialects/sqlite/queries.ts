@@ -14,7 +14,7 @@
 // is the process's clock); it is fixed for the length of one statement. Parameters are numbered
 // here (`?1`, some used twice); bindStatements sends plain `?` with the parameters in that order,
 // which every client binds from an array. Lists travel as one JSON text read with json_each.
-import { claimNow, columns, nowMs, outcomeAssignments } from './sql-parts.js';
+import { claimNow, columns, limitedClaimEnd, nowMs, outcomeAssignments } from './sql-parts.js';
 
 /** The current time in whole milliseconds. `subsec` needs SQLite 3.42; round() undoes float error. */
 
@@ -186,13 +186,7 @@ WHERE id IN (
   WHERE (c.concurrency_key IS NULL OR c.key_rank <= ?7 - coalesce(k.running, 0))
     AND (NOT coalesce(?11, 0) OR c.key_rank <= ?9 - coalesce(w.started, 0))
   ORDER BY CASE WHEN ?8 THEN c.key_rank END, c.priority, c.scheduled_at, c.id
-  LIMIT max(0, min(?2, coalesce(?6 - (
-    SELECT count(*) FROM {{table}} INDEXED BY "{{name}}_lease_idx"
-    WHERE status = 'running' AND queue = ?5), ?2),
-    CASE WHEN ?9 IS NOT NULL AND NOT ?11 THEN ?9 - (
-      SELECT count(*) FROM "{{name}}_starts" WHERE queue = ?5 AND started_at > ${nowMs} - ?10)
-    ELSE ?2 END)))
-RETURNING ${columns}, ${claimNow(14)} AS db_now`;
+${limitedClaimEnd}`;
 
 // The lowest priority above ?2 with pending rows in queue ?1: the next one a limited claim walks.
 export const attemptNextQueuePriority = `

@@ -24,3 +24,17 @@ export const outcomeAssignments = `status = CASE WHEN t.cancel_requested_at IS N
     ELSE t.progress END,
   progress_message = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
     ELSE t.progress_message END,`;
+
+/**
+ * The end of both limited claims (attemptClaimLimited in queries.ts, attemptClaimLimitedByKey in
+ * key-walk-queries.ts), with their parameters: at most ?2 rows, less the queue's running attempts
+ * under its concurrency ?6 (NULL: none) and, for a rate limit ?9 across the queue (not per key,
+ * ?11), its starts within the last ?10 ms; clamped at 0 (SQLite reads a negative LIMIT as none).
+ */
+export const limitedClaimEnd = `  LIMIT max(0, min(?2, coalesce(?6 - (
+    SELECT count(*) FROM {{table}} INDEXED BY "{{name}}_lease_idx"
+    WHERE status = 'running' AND queue = ?5), ?2),
+    CASE WHEN ?9 IS NOT NULL AND NOT ?11 THEN ?9 - (
+      SELECT count(*) FROM "{{name}}_starts" WHERE queue = ?5 AND started_at > ${nowMs} - ?10)
+    ELSE ?2 END)))
+RETURNING ${columns}, ${claimNow(14)} AS db_now`;
