@@ -108,7 +108,7 @@ export async function claimLimitedByPriority(
         if (afterFirst) {
           return claim(
             'attemptClaimLimitedByKey',
-            keyLookParams(flow, horizon, limit, priorities),
+            keyLookParams(flow, horizon, limit, priorities[0]!),
             limit,
             null,
             false,
@@ -194,20 +194,20 @@ function candidateParams(
 }
 
 /**
- * attemptClaimLimitedByKey's parameters, in the order they appear. A wider look is of one
- * priority (a fair claim's only look ranks every due row of all of them instead).
+ * attemptClaimLimitedByKey's parameters, in the order they appear. A look by key follows a short
+ * first look, of one priority (a fair claim's only look ranks every due row of all of them).
  */
 function keyLookParams(
   flow: QueueFlow,
   horizon: string | null,
   room: number,
-  priorities: readonly number[],
+  priority: number,
 ): unknown[] {
   const { queue } = flow;
   const perKey = flow.rateLimit?.perKey === true ? 1 : 0;
   const rateLimit = flow.rateLimit?.limit ?? 0;
   const periodUs = (flow.rateLimit?.periodMs ?? 0) * 1000;
-  const due = [queue, priorities[0], horizon, horizon];
+  const due = [queue, priority, horizon, horizon];
   return [
     queue,
     ...[room, flow.keyConcurrency, perKey, rateLimit, room, queue, perKey, queue, periodUs],

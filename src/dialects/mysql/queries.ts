@@ -183,9 +183,10 @@ SET t.status = 'running', t.pending_queue = NULL, t.num_attempts = t.num_attempt
 // it was written; for several, the written rows carry this call's marker (and a hold) until
 // attemptUnmark, which is how the caller learns which were written without RETURNING and without
 // a transaction of its own (completion also runs inside ctx.transaction). Each assignment reads
-// only the JSON row, its own column, the queue and cancel_requested_at (which none assigns): MySQL
-// orders a multi-table UPDATE's assignments freely. A row whose cancel was requested ends expired whatever
-// the run said (a retry would run a cancelled task); the UPDATE reads the latest committed row.
+// only the JSON row, its own column, the queue and cancel_requested_at (which none assigns):
+// MySQL orders a multi-table UPDATE's assignments freely. A row whose cancel was requested ends
+// expired whatever the run said (a retry would run a cancelled task); the UPDATE reads the latest
+// committed row.
 export const attemptCompleteMany = `
 UPDATE JSON_TABLE(?, '$[*]' COLUMNS (
     attempt_id BIGINT UNSIGNED PATH '$.id',
