@@ -66,10 +66,12 @@ export const workerSettings = {
   'async-task-mysql-flow-limited': { concurrency: 100 },
   'async-task-mysql-flow-keyed': { concurrency: 100 },
   'async-task-mysql-flow-fewkeys': { concurrency: 100 },
+  'async-task-mysql-flow-fair': { concurrency: 100 },
   'async-task-sqlite-flow-unlimited': { concurrency: 100 },
   'async-task-sqlite-flow-limited': { concurrency: 100 },
   'async-task-sqlite-flow-keyed': { concurrency: 100 },
   'async-task-sqlite-flow-fewkeys': { concurrency: 100 },
+  'async-task-sqlite-flow-fair': { concurrency: 100 },
   'graphile-worker': {
     concurrentJobs: 100,
     localQueue: { size: 1000 },

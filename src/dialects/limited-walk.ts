@@ -9,8 +9,8 @@ export interface LimitedPasses<Row> {
    * in due order (the first look). `prefix` null: among all of them; `afterFirst`, the look after
    * a first one that fell short, which walks the queue's keys (one index step per key with
    * pending rows, then each free key's first due rows: a key whose backlog fills the front of the
-   * queue does not hide the keys behind it), else a fair claim's only look, which ranks every due
-   * row of the priorities.
+   * queue does not hide the keys behind it), else a fair claim's only look, by key too, over
+   * every pending priority.
    */
   pass(
     priorities: readonly number[],
@@ -46,8 +46,8 @@ export interface LimitedPasses<Row> {
  * `pass`). Before the look by key, looks twice as wide up to 20,000 rows and then one at every
  * due row followed a short one, and stopped once one took nothing: behind one key's backlog of
  * 100,000, 2,000 attempts of 100 other keys did not run in two minutes. Each pass sees the runs
- * and starts of the passes before it. Fairness ranks the due rows of every pending priority at
- * once, in one pass: round-robin across keys spans priorities.
+ * and starts of the passes before it. Fairness looks at every pending priority at once, by
+ * key: round-robin across keys spans priorities.
  */
 export async function limitedByPriority<Row>(
   passes: LimitedPasses<Row>,

@@ -198,8 +198,8 @@ describe('limited claims beside attempts scheduled for later', () => {
       'attemptClaimLimitedFirstLookLowest',
       'attemptClaimLimitedCandidates',
       'attemptClaimLimitedCandidatesLowest',
-      'attemptClaimLimitedCandidatesAnyPriority',
       'attemptClaimLimitedByKey',
+      'attemptClaimFairByKey',
     ] as const;
     for (const name of names) {
       const text = statements[name].text;
@@ -211,7 +211,12 @@ describe('limited claims beside attempts scheduled for later', () => {
         `EXPLAIN ${text}`,
         params,
       );
-      const extras = plan.map((row) => row.Extra ?? '').join('\n');
+      // The fair look pairs every group (a key, or the rows without one) with every pending
+      // priority, the JSON_TABLE: a cross join, whose every pair is wanted.
+      const extras = plan
+        .map((row) => row.Extra ?? '')
+        .filter((extra) => !extra.startsWith('Table function: json_table'))
+        .join('\n');
       expect(extras, name).not.toMatch(/join buffer/i);
     }
   });

@@ -2,14 +2,7 @@
 // it: the same substitutions ({{table}}, and {{flow}} and {{starts}}, the lock and starts tables
 // of migration 0004), the same positional parameters.
 
-import {
-  claimSelect,
-  columns,
-  epochMs,
-  leaseList,
-  limitedPrioritySlots,
-  lowestPendingPriority,
-} from './sql-parts.js';
+import { claimSelect, columns, epochMs, leaseList, lowestPendingPriority } from './sql-parts.js';
 
 // attemptClaimSelect for every queue but those of the JSON array (the queues with flow control,
 // which only the limited claim takes): the same statements with the queue filter negated.
@@ -47,19 +40,18 @@ const dueOfQueue = `t.status = 'pending'
   AND (? IS NULL OR t.scheduled_at <= CAST(? AS DATETIME(3)))
   AND t.queue = ?`;
 
-// A limited claim's candidates, after flowLock (a plain read; no other claimer takes rows of this
+// A limited claim's first look, after flowLock (a plain read; no other claimer takes rows of this
 // queue meanwhile): the queue's first due rows (as many as the prefix parameter: see
-// limitedByPriority) of some priorities, ranked within their concurrency key, keeping those that
+// limitedByPriority) of one priority, ranked within their concurrency key, keeping those that
 // fit under the key's limit beside its running rows (rows without a key always fit) and, for a
 // per-key rate limit, under the key's room in the window (rows without a key share one count), in
-// due order, or round-robin across keys (by rank first) when fair. Rows under a marker's hold are
+// due order (a fair claim looks by key: key-walk-queries.ts). Rows under a marker's hold are
 // left out, as in attemptClaimSelect. Read along the claim index, which holds every queue's rows,
 // so other queues' due rows ahead of this one's are stepped over: a queue-leading index, as
 // PostgreSQL and SQLite have, cost 10-18% more server CPU per task in the drain benchmark for
-// every MySQL user (InnoDB has no partial indexes: every status change writes it). The
-// priorities are a list of constants (`limitedPrioritySlots` parameters, repeated to fill them):
-// the server walks each one's range from its first due row to its first row due later, where
-// one walk over every priority (a list from JSON is a join, not ranges) read every pending row.
+// every MySQL user (InnoDB has no partial indexes: every status change writes it). One priority,
+// an equality: the server walks its range from its first due row to its first row due later,
+// where one walk over every priority read every pending row.
 // The running rows and the starts of each key are counted by window functions over the
 // candidates, the queue's running rows and its starts taken together (`kind` 0, 1, 2), not
 // joined to them: MariaDB joins derived tables by block nested loop, every candidate compared
@@ -98,19 +90,18 @@ SELECT CAST(c.id AS CHAR) AS id${firstLook ? ', c.seen' : ''} FROM (
 WHERE c.kind = 0
   AND (c.id IS NULL OR ((c.key_hash IS NULL OR c.key_rank <= ? - c.running)
     AND (NOT ? OR c.key_rank <= ? - c.started)))
-ORDER BY c.id IS NULL, CASE WHEN ? THEN c.key_rank END, c.priority, c.scheduled_at, c.id
+ORDER BY c.id IS NULL, c.priority, c.scheduled_at, c.id
 LIMIT ?`;
 }
 
-const priorityIn = `\n        AND t.priority IN (${Array<string>(limitedPrioritySlots).fill('?').join(', ')})`;
+const priorityIs = `\n        AND t.priority = ?`;
 // The lowest pending priority of the table, found by the statement (limitedByPriority's
 // passLowest).
 const lowestPriority = `\n        AND t.priority = ${lowestPendingPriority}`;
-export const attemptClaimLimitedFirstLook = limitedCandidates(priorityIn, true);
+export const attemptClaimLimitedFirstLook = limitedCandidates(priorityIs, true);
 export const attemptClaimLimitedFirstLookLowest = limitedCandidates(lowestPriority, true);
-export const attemptClaimLimitedCandidates = limitedCandidates(priorityIn, false);
+export const attemptClaimLimitedCandidates = limitedCandidates(priorityIs, false);
 export const attemptClaimLimitedCandidatesLowest = limitedCandidates(lowestPriority, false);
-export const attemptClaimLimitedCandidatesAnyPriority = limitedCandidates('', false);
 
 // Whether the queue has a due row (1) or none (no row) at one priority, for a limited claim that
 // claimed nothing and read no candidate: a look that does not count what it read (see

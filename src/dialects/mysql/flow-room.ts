@@ -7,7 +7,6 @@ import { limitedByPriority } from '../limited-walk.js';
 import type { StatementName } from './bound-statements.js';
 import { priorityProbe } from './claim-walk.js';
 import { idsJson } from './json-params.js';
-import { limitedPrioritySlots } from './sql-parts.js';
 import { sqlTime } from './sql-time.js';
 
 /** Runs one of the dialect's statements in the limited claim's transaction. */
@@ -38,9 +37,6 @@ export async function limitedRoom(
   }
   return room;
 }
-
-/** Every row, as a LIMIT (MySQL's has no "all"): a fair claim's only look ranks every due row. */
-const everyRow = 2_147_483_647;
 
 /**
  * The largest first look that counts the due rows it read (see attemptClaimLimitedFirstLook):
@@ -104,23 +100,35 @@ export async function claimLimitedByPriority(
   };
   const records = await limitedByPriority<AttemptRecord>(
     {
-      pass: (priorities, limit, prefix, afterFirst) => {
+      pass: async (priorities, limit, prefix, afterFirst) => {
         if (afterFirst) {
           return claim(
             'attemptClaimLimitedByKey',
-            keyLookParams(flow, horizon, limit, priorities[0]!),
+            keyLookParams(flow, horizon, limit, priorities),
             limit,
             null,
             false,
           );
         }
-        const counted = prefix !== null && prefix <= countedLook;
+        if (prefix === null) {
+          // Fair: each look takes the first ranks of every key with room; one that fell short
+          // (some keys had fewer due rows than their share) is followed by one more.
+          const taken: AttemptRecord[] = [];
+          for (;;) {
+            const rows = await claim(
+              'attemptClaimFairByKey',
+              keyLookParams(flow, horizon, limit - taken.length, priorities),
+              limit - taken.length,
+              null,
+              false,
+            );
+            taken.push(...rows);
+            if (rows.length === 0 || taken.length >= limit) return taken;
+          }
+        }
+        const counted = prefix <= countedLook;
         return claim(
-          counted
-            ? 'attemptClaimLimitedFirstLook'
-            : priorities.length > limitedPrioritySlots
-              ? 'attemptClaimLimitedCandidatesAnyPriority'
-              : 'attemptClaimLimitedCandidates',
+          counted ? 'attemptClaimLimitedFirstLook' : 'attemptClaimLimitedCandidates',
           candidateParams(flow, horizon, limit, prefix, priorities, counted),
           limit,
           prefix,
@@ -157,30 +165,25 @@ export async function claimLimitedByPriority(
   return { records, now: now ?? new Date(), exhausted: !sawDue };
 }
 
-/** The candidates statements' parameters; a counted look asks for one row more. */
+/**
+ * The first looks' parameters (flow-queries.ts): of one priority, or none for the statement that
+ * finds the lowest; a counted look asks for one row more.
+ */
 function candidateParams(
   flow: QueueFlow,
   horizon: string | null,
   room: number,
-  prefix: number | null,
+  prefix: number,
   priorities: readonly number[],
   counted: boolean,
 ): unknown[] {
   const perKey = flow.rateLimit?.perKey === true;
-  // The list repeats its last priority to fill the slots; none, or more than fit, take no list.
-  const slots =
-    priorities.length === 0 || priorities.length > limitedPrioritySlots
-      ? []
-      : Array.from(
-          { length: limitedPrioritySlots },
-          (_, i) => priorities[Math.min(i, priorities.length - 1)],
-        );
   return [
     horizon,
     horizon,
     flow.queue,
-    ...slots,
-    prefix ?? everyRow,
+    ...priorities.slice(0, 1),
+    prefix,
     flow.queue,
     perKey ? 1 : 0,
     flow.queue,
@@ -188,34 +191,41 @@ function candidateParams(
     flow.keyConcurrency,
     perKey ? 1 : 0,
     flow.rateLimit?.limit ?? 0,
-    flow.fair ? 1 : 0,
     counted ? room + 1 : room,
   ];
 }
 
 /**
- * attemptClaimLimitedByKey's parameters, in the order they appear. A look by key follows a short
- * first look, of one priority (a fair claim's only look ranks every due row of all of them).
+ * The parameters of a look by key (key-walk-queries.ts), in the order they appear: of one
+ * priority after a short first look, or, fair, of every pending one.
  */
 function keyLookParams(
   flow: QueueFlow,
   horizon: string | null,
   room: number,
-  priority: number,
+  priorities: readonly number[],
 ): unknown[] {
-  const { queue } = flow;
+  const { queue, fair } = flow;
   const perKey = flow.rateLimit?.perKey === true ? 1 : 0;
   const rateLimit = flow.rateLimit?.limit ?? 0;
   const periodUs = (flow.rateLimit?.periodMs ?? 0) * 1000;
-  const due = [queue, priority, horizon, horizon];
+  const rooms = [
+    ...[queue, room, flow.keyConcurrency, perKey, rateLimit, room],
+    ...[queue, perKey, queue, periodUs],
+  ];
+  const unkeyedRate = [perKey, rateLimit, queue, periodUs];
+  const due = [horizon, horizon];
+  if (fair) {
+    return [
+      ...[...rooms, JSON.stringify(priorities), room, room],
+      ...[queue, queue, ...due, ...due],
+      ...[...unkeyedRate, room],
+    ];
+  }
+  const ofKey = [queue, priorities[0]];
   return [
-    queue,
-    ...[room, flow.keyConcurrency, perKey, rateLimit, room, queue, perKey, queue, periodUs],
-    ...due,
-    ...due,
-    ...due,
-    ...[room, perKey, rateLimit, queue, periodUs],
-    ...[flow.fair ? 1 : 0, room],
+    ...[...rooms, ...ofKey, ...ofKey, ...due, ...due],
+    ...[...ofKey, ...due, room, ...unkeyedRate, room],
   ];
 }
 

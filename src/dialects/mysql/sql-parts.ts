@@ -66,9 +66,3 @@ FOR UPDATE SKIP LOCKED`;
 
 /** Evaluated once per statement, and read off the claim index's edge. */
 export const lowestPendingPriority = `(SELECT MIN(p.priority) FROM {{table}} AS p WHERE p.status = 'pending')`;
-
-/**
- * Priorities one limited claim's candidates statement takes as constants (attemptClaimLimited-
- * Candidates); a fair claim over more pending priorities than this reads every priority at once.
- */
-export const limitedPrioritySlots = 8;
