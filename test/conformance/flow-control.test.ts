@@ -133,6 +133,24 @@ for (const fixture of fixtures) {
       expect(x2.records.every((r) => !late.some((l) => l.id === r.id))).toBe(true);
     });
 
+    it("fair: a claim past every key's first attempts takes the next ranks of the keys with more", async () => {
+      const x = await setup();
+      const a = await x.insert(
+        Array.from({ length: 30 }, () => ({ queue: 'q', concurrencyKey: 'A' })),
+      );
+      const b = await x.insert(
+        Array.from({ length: 3 }, () => ({ queue: 'q', concurrencyKey: 'B' })),
+      );
+      const c = await x.insert([{ queue: 'q', concurrencyKey: 'C' }]);
+      const loose = await x.insert([{ queue: 'q' }, { queue: 'q' }]);
+      const fairFlow = flow({ keyConcurrency: 1000, fair: true });
+      const claimed = await x.run((e) => e.attemptClaimLimited(limitedClaim('w1', 12, fairFlow)));
+      // Ranks 1 (A, B, C, no key), 2 (A, B, no key), 3 (A, B), then A's fourth to sixth: a look
+      // that takes each group's first few falls short on B, C and the rows without a key.
+      const ids = (rows: readonly { id: string }[]) => rows.map((r) => r.id).sort();
+      expect(ids(claimed.records)).toEqual(ids([...a.slice(0, 6), ...b, ...c, ...loose]));
+    });
+
     it('the plain claim leaves out the queues with limits (exceptQueues)', async () => {
       const x = await setup();
       await x.insert([{ queue: 'q' }, { queue: 'r' }, { queue: 'default' }]);

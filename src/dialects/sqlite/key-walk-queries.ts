@@ -10,7 +10,11 @@
 // rate count and have no key limit: the first of them, from their own stretch. The candidates are
 // ordered as the first look orders them (due order, or rank within the key first when fair) and
 // cut at what the queue's concurrency and rate limits leave. O(keys with pending rows) per claim,
-// whatever the backlog of any one key.
+// whatever the backlog of any one key. A fair look takes no group's rows (a key's, or those
+// without one) past the first ceil(?2 / groups with room): ordered by rank first, the claim is
+// filled by those when every group has that many, and one that falls short looks again
+// (limited-claim.ts). Before, each key gave as many as its room: 10,000 picks for a claim of 100
+// from 100 keys at a keyConcurrency of 100.
 import { claimNow, limitedClaimEnd, nowMs } from './sql-parts.js';
 
 /** The conditions a due row of the look meets, beside its queue and key (alias `d`). */
@@ -49,8 +53,11 @@ WHERE id IN (
     LEFT JOIN running AS r ON r.concurrency_key = keys.k
     LEFT JOIN started AS s ON s.concurrency_key = keys.k
     WHERE keys.k IS NOT NULL),
+  share AS (
+    SELECT CASE WHEN ?8 THEN CAST((?2 + count(*)) / (count(*) + 1) AS INTEGER) ELSE ?2 END AS n
+    FROM rooms WHERE room > 0),
   picks(k, n, room, id) AS (
-    SELECT f.k, 1, f.room, (
+    SELECT f.k, 1, min(f.room, (SELECT n FROM share)), (
       SELECT d.id FROM {{table}} AS d INDEXED BY "{{name}}_queue_key_due_idx"
       WHERE d.concurrency_key = f.k AND ${dueInLook}
       ORDER BY d.priority, d.scheduled_at, d.id LIMIT 1)
@@ -71,7 +78,7 @@ WHERE id IN (
       FROM {{table}} AS d INDEXED BY "{{name}}_queue_key_due_idx"
       WHERE d.concurrency_key IS NULL AND ${dueInLook}
       ORDER BY d.priority, d.scheduled_at, d.id
-      LIMIT max(0, min(?2, CASE WHEN coalesce(?11, 0)
+      LIMIT max(0, min((SELECT n FROM share), CASE WHEN coalesce(?11, 0)
         THEN ?9 - coalesce((SELECT n FROM started WHERE concurrency_key IS NULL), 0)
         ELSE ?2 END))))
   SELECT c.id FROM candidates AS c JOIN {{table}} AS t ON t.id = c.id

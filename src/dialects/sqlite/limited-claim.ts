@@ -26,35 +26,52 @@ export function claimLimited(query: Query, params: AttemptClaimLimitedParams): P
   const { rateLimit } = flow;
   // The time of the claim's first pass that leased rows: the later ones lease from it too.
   let now: unknown = null;
+  // One statement: the first look (a prefix of the due rows), or (prefix null) the look by key.
+  const look = async (
+    priorities: readonly number[],
+    limit: number,
+    prefix: number | null,
+  ): Promise<readonly Row[]> => {
+    const { rows } = await query(
+      prefix === null ? 'attemptClaimLimitedByKey' : 'attemptClaimLimited',
+      [
+        params.lockedBy,
+        limit,
+        params.leaseMs,
+        params.horizon === null ? null : params.horizon.getTime(),
+        flow.queue,
+        flow.concurrency,
+        flow.keyConcurrency,
+        flow.fair ? 1 : 0,
+        rateLimit?.limit ?? null,
+        rateLimit?.periodMs ?? null,
+        rateLimit === null ? null : rateLimit.perKey ? 1 : 0,
+        prefix ?? -1,
+        JSON.stringify(priorities),
+        now,
+      ],
+    );
+    const first = rows[0];
+    if (first === undefined) return rows;
+    now ??= first['db_now'];
+    if (rateLimit !== null) {
+      const at = convertingParsers.date(first['db_now']).getTime();
+      await query('attemptRecordStarts', [JSON.stringify(rows.map(idOf)), at]);
+    }
+    return rows;
+  };
   return limitedByPriority<Row>(
     {
+      // Past the first look, and for fairness, the look by key (over every priority given).
       pass: async (priorities, limit, prefix) => {
-        // Past the first look, and for fairness, the look by key (over every priority given).
-        const byKey = prefix === null;
-        const { rows } = await query(byKey ? 'attemptClaimLimitedByKey' : 'attemptClaimLimited', [
-          params.lockedBy,
-          limit,
-          params.leaseMs,
-          params.horizon === null ? null : params.horizon.getTime(),
-          flow.queue,
-          flow.concurrency,
-          flow.keyConcurrency,
-          flow.fair ? 1 : 0,
-          rateLimit?.limit ?? null,
-          rateLimit?.periodMs ?? null,
-          rateLimit === null ? null : rateLimit.perKey ? 1 : 0,
-          prefix ?? -1,
-          JSON.stringify(priorities),
-          now,
-        ]);
-        const first = rows[0];
-        if (first === undefined) return rows;
-        now ??= first['db_now'];
-        if (rateLimit !== null) {
-          const at = convertingParsers.date(first['db_now']).getTime();
-          await query('attemptRecordStarts', [JSON.stringify(rows.map(idOf)), at]);
+        if (!flow.fair || prefix !== null) return look(priorities, limit, prefix);
+        // A fair look takes each key's first share; one that fell short looks again.
+        const rows: Row[] = [];
+        for (;;) {
+          const more = await look(priorities, limit - rows.length, null);
+          rows.push(...more);
+          if (more.length === 0 || rows.length >= limit) return rows;
         }
-        return rows;
       },
       priorityOf: (row) => Number(row['priority']),
       // Not known here: the first look does not count what it read.
