@@ -9,8 +9,8 @@ export interface LimitedPasses<Row> {
    * in due order (the first look). `prefix` null: among all of them; `afterFirst`, the look after
    * a first one that fell short, which walks the queue's keys (one index step per key with
    * pending rows, then each free key's first due rows: a key whose backlog fills the front of the
-   * queue does not hide the keys behind it), else a fair claim's only look, by key too, over
-   * every pending priority.
+   * queue does not hide the keys behind it), else a fair claim's look, by key too, over every
+   * pending priority, which takes no key's rows past the first ceil(limit / keys with room).
    */
   pass(
     priorities: readonly number[],
@@ -47,7 +47,7 @@ export interface LimitedPasses<Row> {
  * due row followed a short one, and stopped once one took nothing: behind one key's backlog of
  * 100,000, 2,000 attempts of 100 other keys did not run in two minutes. Each pass sees the runs
  * and starts of the passes before it. Fairness looks at every pending priority at once, by
- * key: round-robin across keys spans priorities.
+ * key (round-robin across keys spans priorities), and again while a look takes some but not all.
  */
 export async function limitedByPriority<Row>(
   passes: LimitedPasses<Row>,
@@ -59,7 +59,15 @@ export async function limitedByPriority<Row>(
     for (let p = await passes.above(null); p !== null; p = await passes.above(p)) {
       priorities.push(p);
     }
-    return priorities.length === 0 ? [] : [...(await passes.pass(priorities, limit, null, false))];
+    // Each fair look takes every key's first share of the room; one that took some but fell
+    // short (keys with fewer due rows than their share) is followed by another.
+    const rows: Row[] = [];
+    while (priorities.length > 0 && rows.length < limit) {
+      const more = await passes.pass(priorities, limit - rows.length, null, false);
+      if (more.length === 0) break;
+      rows.push(...more);
+    }
+    return rows;
   }
   const rows: Row[] = [];
   const lowest = passes.passLowest?.bind(passes);

@@ -19,7 +19,7 @@ interface Look {
 async function walk(
   limit: number,
   take: (look: Look) => number,
-  { sawEvery = false, hasRoom = true } = {},
+  { sawEvery = false, hasRoom = true, fair = false } = {},
 ): Promise<{ rows: number[]; looks: (readonly unknown[])[] }> {
   const looks: Look[] = [];
   const rows = await limitedByPriority<number>(
@@ -34,7 +34,7 @@ async function walk(
       sawEvery: () => sawEvery,
       above: (after) => Promise.resolve(after === null ? 0 : after === 0 ? 1 : null),
     },
-    false,
+    fair,
     limit,
   );
   return {
@@ -88,5 +88,27 @@ describe('limitedByPriority', () => {
     const { rows, looks } = await walk(100, () => 5, { hasRoom: false });
     expect(looks).toEqual([[0, 100, 656, false]]);
     expect(rows).toHaveLength(5);
+  });
+
+  it('fair: looks by key over every priority, again while a look takes some but not all', async () => {
+    // Each look takes a share: 40, then 25 of the 60 left, then 35 of 35.
+    const shares = [40, 25, 35];
+    const { rows, looks } = await walk(100, () => shares.shift() ?? 0, { fair: true });
+    expect(looks).toEqual([
+      [0, 100, null, false],
+      [0, 60, null, false],
+      [0, 35, null, false],
+    ]);
+    expect(rows).toHaveLength(100);
+  });
+
+  it('fair: stops at a look that takes nothing', async () => {
+    const shares = [30];
+    const { rows, looks } = await walk(100, () => shares.shift() ?? 0, { fair: true });
+    expect(looks).toEqual([
+      [0, 100, null, false],
+      [0, 70, null, false],
+    ]);
+    expect(rows).toHaveLength(30);
   });
 });

@@ -100,7 +100,7 @@ export async function claimLimitedByPriority(
   };
   const records = await limitedByPriority<AttemptRecord>(
     {
-      pass: async (priorities, limit, prefix, afterFirst) => {
+      pass: (priorities, limit, prefix, afterFirst) => {
         if (afterFirst) {
           return claim(
             'attemptClaimLimitedByKey',
@@ -111,20 +111,13 @@ export async function claimLimitedByPriority(
           );
         }
         if (prefix === null) {
-          // Fair: each look takes the first ranks of every key with room; one that fell short
-          // (some keys had fewer due rows than their share) is followed by one more.
-          const taken: AttemptRecord[] = [];
-          for (;;) {
-            const rows = await claim(
-              'attemptClaimFairByKey',
-              keyLookParams(flow, horizon, limit - taken.length, priorities),
-              limit - taken.length,
-              null,
-              false,
-            );
-            taken.push(...rows);
-            if (rows.length === 0 || taken.length >= limit) return taken;
-          }
+          return claim(
+            'attemptClaimFairByKey',
+            keyLookParams(flow, horizon, limit, priorities),
+            limit,
+            null,
+            false,
+          );
         }
         const counted = prefix <= countedLook;
         return claim(

@@ -77,10 +77,15 @@ rooms AS (
   GROUP BY x.k
   HAVING SUM(x.kind = 0) > 0)`;
 
-/** Whether unkeyed candidate `u` (rank `u.rn`) fits the rate room rows without a key share. */
-const unkeyedRateRoom = `(NOT ? OR u.rn <= ? - (SELECT COUNT(*) FROM {{starts}} AS s
+/**
+ * Whether a candidate without a key, of rank `rank` among them, fits the rate room they share.
+ * Parameters: per key (1 or 0), the limit, the queue, the period in microseconds.
+ */
+function unkeyedRateRoom(rank: string): string {
+  return `(NOT ? OR ${rank} <= ? - (SELECT COUNT(*) FROM {{starts}} AS s
     WHERE s.queue = ? AND s.concurrency_key IS NULL
       AND s.started_at > UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND))`;
+}
 
 /** The look after a short first look, of one priority. */
 export const attemptClaimLimitedByKey = `
@@ -102,7 +107,7 @@ SELECT /*+ SET_VAR(cte_max_recursion_depth = 4294967295) */ CAST(c.id AS CHAR) A
       WHERE d.pending_queue = ? AND d.concurrency_key IS NULL AND d.priority = ?
         AND d.status = 'pending' AND ${isDue('d')}
       ORDER BY d.scheduled_at, d.id LIMIT ?) AS v) AS u
-  WHERE ${unkeyedRateRoom}) AS c
+  WHERE ${unkeyedRateRoom('u.rn')}) AS c
   STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = c.id
 ORDER BY t.priority, t.scheduled_at, t.id
 LIMIT ?`;
@@ -112,8 +117,8 @@ LIMIT ?`;
 // over 100 keys (2.4 ms of server CPU per task). Its candidates are ordered by rank within the
 // key first, so it takes no key's rows past the first ceil(room / groups with room), counting
 // the rows without a key as one group (the room of the claim is filled by those ranks when every
-// group has that many). When it falls short for that, the claim looks again (flow-room.ts), from
-// where this look stopped. Each step is of one key (or the rows without one) at one priority
+// group has that many). When it falls short for that, the claim looks again (limited-walk.ts),
+// from where this look stopped. Each step is of one key (or the rows without one) at one priority
 // (the priorities: a JSON array), as in the look above; the ranks within a key then span them.
 export const attemptClaimFairByKey = `
 WITH RECURSIVE${keyRooms},
@@ -136,9 +141,7 @@ SELECT /*+ SET_VAR(cte_max_recursion_depth = 4294967295) */ CAST(c.id AS CHAR) A
       ROW_NUMBER() OVER (PARTITION BY p.k ORDER BY p.p, p.n) AS key_rank
     FROM ${picked} WHERE ${isDue('x')}) AS r
   WHERE r.key_rank <= r.room
-    AND (r.k IS NOT NULL OR NOT ? OR r.key_rank <= ? - (SELECT COUNT(*) FROM {{starts}} AS s
-      WHERE s.queue = ? AND s.concurrency_key IS NULL
-        AND s.started_at > UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND))) AS c
+    AND (r.k IS NOT NULL OR ${unkeyedRateRoom('r.key_rank')})) AS c
   STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = c.id
 ORDER BY c.key_rank, t.priority, t.scheduled_at, t.id
 LIMIT ?`;

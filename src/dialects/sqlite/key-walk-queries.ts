@@ -13,7 +13,7 @@
 // whatever the backlog of any one key. A fair look takes no group's rows (a key's, or those
 // without one) past the first ceil(?2 / groups with room): ordered by rank first, the claim is
 // filled by those when every group has that many, and one that falls short looks again
-// (limited-claim.ts). Before, each key gave as many as its room: 10,000 picks for a claim of 100
+// (limited-walk.ts). Before, each key gave as many as its room: 10,000 picks for a claim of 100
 // from 100 keys at a keyConcurrency of 100.
 import { claimNow, limitedClaimEnd, nowMs } from './sql-parts.js';
 

@@ -63,16 +63,7 @@ export function claimLimited(query: Query, params: AttemptClaimLimitedParams): P
   return limitedByPriority<Row>(
     {
       // Past the first look, and for fairness, the look by key (over every priority given).
-      pass: async (priorities, limit, prefix) => {
-        if (!flow.fair || prefix !== null) return look(priorities, limit, prefix);
-        // A fair look takes each key's first share; one that fell short looks again.
-        const rows: Row[] = [];
-        for (;;) {
-          const more = await look(priorities, limit - rows.length, null);
-          rows.push(...more);
-          if (more.length === 0 || rows.length >= limit) return rows;
-        }
-      },
+      pass: (priorities, limit, prefix) => look(priorities, limit, prefix),
       priorityOf: (row) => Number(row['priority']),
       // Not known here: the first look does not count what it read.
       sawEvery: () => false,
