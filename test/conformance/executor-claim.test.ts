@@ -102,6 +102,54 @@ for (const fixture of fixtures) {
       expect(await claim({})).toEqual([d!.id]);
     });
 
+    // The claim of named queues, and that of every queue but some, read each queue's own stretch
+    // of the queue-leading index (PostgreSQL migration 17, queue-claim-queries.ts on SQLite):
+    // the rows they take are still the first due ones across those queues.
+    it('attemptClaim of some queues takes their first due rows across them, by priority and due time', async () => {
+      const x = await setup();
+      const older = await x.insert(
+        Array.from({ length: 30 }, (_, i) => ({ queue: 'big', scheduledAt: ago(100_000 + i) })),
+      );
+      const [q1a, q1b, q1urgent, q2a, q2b, q3] = await x.insert([
+        { queue: 'q1', scheduledAt: ago(30_000) },
+        { queue: 'q1', scheduledAt: ago(10_000) },
+        { queue: 'q1', scheduledAt: ago(1_000), priority: -1 },
+        { queue: 'q2', scheduledAt: ago(20_000) },
+        { queue: 'q2', scheduledAt: ago(5_000) },
+        { queue: 'q3', scheduledAt: ago(15_000), priority: 1 },
+      ]);
+      const claim = (overrides: Parameters<typeof claimParams>[1]) =>
+        x.run((e) => e.attemptClaim(claimParams('w', overrides))).then((r) => ids(r.records));
+
+      expect(await claim({ queues: ['q2', 'q1', 'q2'], limit: 3 })).toEqual(
+        ids([q1urgent!, q1a!, q2a!]),
+      );
+      expect(await claim({ exceptQueues: ['big'], limit: 3 })).toEqual(ids([q1b!, q2b!, q3!]));
+      expect(await claim({ exceptQueues: ['big'] })).toEqual([]);
+      expect(await claim({ queues: ['q1', 'q2', 'q3'] })).toEqual([]);
+      expect(sorted(await claim({ limit: 100 }))).toEqual(sorted(ids(older)));
+    });
+
+    it('attemptClaim of more queues than one claim reads by queue still takes them in due order', async () => {
+      const x = await setup();
+      // 40 queues (more than the 32 read one by one), one row each, the oldest in queue 39.
+      const now = Date.now();
+      const rows = await x.insert(
+        Array.from({ length: 40 }, (_, i) => ({
+          queue: `q${i}`,
+          scheduledAt: new Date(now - 1_000 - 10 * i),
+        })),
+      );
+      const claim = (overrides: Parameters<typeof claimParams>[1]) =>
+        x.run((e) => e.attemptClaim(claimParams('w', overrides))).then((r) => ids(r.records));
+      const named = Array.from({ length: 40 }, (_, i) => `q${i}`);
+      expect(await claim({ queues: named, limit: 2 })).toEqual(ids([rows[39]!, rows[38]!]));
+      expect(await claim({ exceptQueues: ['q37'], limit: 2 })).toEqual(ids([rows[36]!, rows[35]!]));
+      expect(await claim({ exceptQueues: ['q37'], limit: 100 })).toEqual(
+        ids(rows.slice(0, 35).reverse()),
+      );
+    });
+
     // It holds one transaction open while another acts: SQLite's single writer cannot.
     itRequires(fixture, 'concurrentTransactions')(
       'attemptClaim skips rows another transaction holds locked, without waiting',

@@ -63,6 +63,7 @@ export const bindStatements: (table: TableName) => PostgresStatements = statemen
     '{{workers}}': quoteTable({ schema: table.schema, name: `${table.name}_workers` }),
     '{{claimDue}}': quoteTable({ schema: table.schema, name: `${table.name}_claim_due` }),
     '{{claimLimited}}': quoteTable({ schema: table.schema, name: `${table.name}_claim_limited` }),
+    '{{claimQueues}}': quoteTable({ schema: table.schema, name: `${table.name}_claim_queues` }),
     '{{starts}}': quoteTable({ schema: table.schema, name: `${table.name}_starts` }),
     '{{channel}}': notifyChannel(table),
   }),
@@ -125,15 +126,20 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
   }
 
   async attemptClaim(params: AttemptClaimParams): Promise<AttemptClaimResult> {
-    const except = params.queues === null && (params.exceptQueues?.length ?? 0) > 0;
-    const result = await this.query(except ? 'attemptClaimExcept' : 'attemptClaim', [
-      params.lockedBy,
-      params.limit,
-      params.leaseMs,
-      params.horizon,
-      except ? params.exceptQueues : params.queues,
-      params.durable,
-    ]);
+    const except = params.queues === null ? (params.exceptQueues ?? []) : [];
+    const { lockedBy, limit, leaseMs, horizon, durable } = params;
+    const result =
+      params.queues === null && except.length === 0
+        ? await this.query('attemptClaim', [lockedBy, limit, leaseMs, horizon, null, durable])
+        : await this.query('attemptClaimQueues', [
+            lockedBy,
+            limit,
+            leaseMs,
+            horizon,
+            params.queues,
+            params.queues === null ? except : null,
+            durable,
+          ]);
     return this.#claimed(result.rows, params);
   }
 

@@ -128,10 +128,11 @@ GROUP BY 1, 2`;
 export const attemptClaim = `
 SELECT * FROM {{claimDue}}($1::text, $2::integer, $3::float8, $4::timestamptz, $5::text[], NULL, $6::boolean)`;
 
-// attemptClaim for every queue but $5, those with flow control (migration 0008): the same
-// statement with one more filter, so queues without limits are claimed as they always were.
-export const attemptClaimExcept = `
-SELECT * FROM {{claimDue}}($1::text, $2::integer, $3::float8, $4::timestamptz, NULL, $5::text[], $6::boolean)`;
+// attemptClaim of the queues $5, or (null) of every queue but $6 (those with flow control):
+// from each queue's stretch of the queue-leading due index (migration 0017), so another queue's
+// backlog costs it nothing. Durability as attemptClaim.
+export const attemptClaimQueues = `
+SELECT * FROM {{claimQueues}}($1::text, $2::integer, $3::float8, $4::timestamptz, $5::text[], $6::text[], $7::boolean)`;
 
 // A claim from one queue with flow control (migration 0008): serialised per (table, queue) by a
 // transaction-scoped advisory lock taken before it counts running attempts and recent starts, so

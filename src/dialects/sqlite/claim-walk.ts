@@ -1,11 +1,44 @@
+import type { AttemptClaimParams } from '../../seam/executor.js';
 import type { SqlResult } from '../../seam/sql-connection.js';
 import { probedPriority, type PriorityWalk } from '../priority-walk.js';
 
 type Row = Record<string, unknown>;
-type Query = (
-  name: 'attemptClaim' | 'attemptClaimExcept' | 'attemptNextPriority',
+export type ClaimQuery = (
+  name:
+    | 'attemptClaim'
+    | 'attemptClaimExcept'
+    | 'attemptClaimQueues'
+    | 'attemptNextPriority'
+    | 'attemptPendingQueues',
   values: readonly unknown[],
 ) => Promise<SqlResult>;
+
+/** The most queues attemptClaimQueues (queue-claim-queries.ts) takes: one arm of it each. */
+export const queuesPerClaim = 32;
+
+/**
+ * The queues a claim takes from their own stretches of the queue-leading index
+ * (attemptClaimQueues): the worker's, or those with pending rows but the excepted ones (an empty
+ * list: nothing to claim). Undefined: the claim walks the due index of every queue, as it does
+ * for a worker of every queue, and for more than queuesPerClaim queues (reading each one's first
+ * rows would cost more than stepping over the others').
+ */
+export async function queuesToClaim(
+  query: ClaimQuery,
+  params: Pick<AttemptClaimParams, 'queues' | 'exceptQueues'>,
+): Promise<readonly string[] | undefined> {
+  if (params.queues !== null) {
+    const queues = [...new Set(params.queues)];
+    return queues.length <= queuesPerClaim ? queues : undefined;
+  }
+  const except = params.exceptQueues ?? [];
+  if (except.length === 0) return undefined;
+  const most = queuesPerClaim + except.length;
+  const { rows } = await query('attemptPendingQueues', [most]);
+  if (rows.length > most) return undefined;
+  const left = new Set(except);
+  return rows.map((row) => String(row['queue'])).filter((queue) => !left.has(queue));
+}
 
 /**
  * A claim one priority at a time (see dueByPriority), each statement choosing and leasing its rows
@@ -13,8 +46,8 @@ type Query = (
  * queues); the limit (?2) and the priority (?6) come per statement, and ?7, the claim's time.
  */
 export function claimWalk(
-  query: Query,
-  statement: 'attemptClaim' | 'attemptClaimExcept',
+  query: ClaimQuery,
+  statement: 'attemptClaim' | 'attemptClaimExcept' | 'attemptClaimQueues',
   params: readonly [unknown, unknown, unknown, unknown],
 ): PriorityWalk<Row> {
   const [lockedBy, leaseMs, horizon, queues] = params;

@@ -39,16 +39,18 @@ import {
 import { readRateWindow } from '../rate-wait.js';
 import { ReturningExecutor, type ReturningDialect } from '../returning-executor.js';
 import { plainPlaceholders, statementBinder, type BoundStatement } from '../statements.js';
-import { claimWalk } from './claim-walk.js';
+import { claimWalk, queuesToClaim, type ClaimQuery } from './claim-walk.js';
 import { claimLimited } from './limited-claim.js';
 import * as dashboardQueries from './dashboard-queries.js';
 import * as keyWalkQueries from './key-walk-queries.js';
 import * as queries from './queries.js';
+import * as queueClaimQueries from './queue-claim-queries.js';
 import * as runQueries from './run-queries.js';
 import * as workerQueries from './worker-queries.js';
 
 const statements = {
   ...queries,
+  ...queueClaimQueries,
   ...keyWalkQueries,
   ...workerQueries,
   ...dashboardQueries,
@@ -106,18 +108,23 @@ export class SqliteExecutor extends ReturningExecutor<StatementName> implements 
   }
 
   async attemptClaim(params: AttemptClaimParams): Promise<AttemptClaimResult> {
+    const query: ClaimQuery = (name, values) => this.query(name, values);
+    const queues = await queuesToClaim(query, params);
+    if (queues?.length === 0) return claimed([]);
     const except = params.queues === null && (params.exceptQueues?.length ?? 0) > 0;
+    const statement =
+      queues !== undefined ? 'attemptClaimQueues' : except ? 'attemptClaimExcept' : 'attemptClaim';
     const rows = await dueByPriority(
-      claimWalk(
-        (name, values) => this.query(name, values),
-        except ? 'attemptClaimExcept' : 'attemptClaim',
-        [
-          params.lockedBy,
-          params.leaseMs,
-          params.horizon === null ? null : params.horizon.getTime(),
-          except ? JSON.stringify(params.exceptQueues) : queuesJson(params.queues),
-        ],
-      ),
+      claimWalk(query, statement, [
+        params.lockedBy,
+        params.leaseMs,
+        params.horizon === null ? null : params.horizon.getTime(),
+        queues !== undefined
+          ? JSON.stringify(queues)
+          : except
+            ? JSON.stringify(params.exceptQueues)
+            : queuesJson(params.queues),
+      ]),
       params.limit,
     );
     return claimed(rows);
