@@ -130,6 +130,21 @@ for (const fixture of fixtures) {
       expect(sorted(await claim({ limit: 100 }))).toEqual(sorted(ids(older)));
     });
 
+    it('attemptClaim of some queues takes rows with a concurrency key too, in due order', async () => {
+      const x = await setup();
+      const now = Date.now();
+      const [first, keyed, last] = await x.insert([
+        { queue: 'q1', scheduledAt: new Date(now - 3_000) },
+        { queue: 'q1', scheduledAt: new Date(now - 2_000), concurrencyKey: 'k' },
+        { queue: 'q1', scheduledAt: new Date(now - 1_000) },
+        { queue: 'big', scheduledAt: new Date(now - 9_000) },
+      ]);
+      const claim = (overrides: Parameters<typeof claimParams>[1]) =>
+        x.run((e) => e.attemptClaim(claimParams('w', overrides))).then((r) => ids(r.records));
+      expect(await claim({ queues: ['q1'], limit: 2 })).toEqual(ids([first!, keyed!]));
+      expect(await claim({ exceptQueues: ['big'] })).toEqual(ids([last!]));
+    });
+
     it('attemptClaim of more queues than one claim reads by queue still takes them in due order', async () => {
       const x = await setup();
       // 40 queues (more than the 32 read one by one), one row each, the oldest in queue 39.

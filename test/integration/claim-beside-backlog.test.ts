@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { bindStatements } from '../../src/dialects/sqlite/executor.js';
 import { AsyncTask, defineTarget } from '../../src/index.js';
 import type { SqlConnection } from '../../src/seam/sql-connection.js';
-import { explainNested, indexPagesRead } from '../harness/claim-reads.js';
+import { explainNested, indexPagesRead, mysqlEntriesRead } from '../harness/claim-reads.js';
+import { mysqlHarness } from '../harness/mysql.js';
 import { postgresHarness } from '../harness/postgres.js';
 import { sqliteHarness } from '../harness/sqlite.js';
 
@@ -146,4 +147,47 @@ describe('a claim of some queues beside another queue’s backlog', () => {
       /SCAN async_task_attempts(?! USING COVERING INDEX async_task_attempts_queue_due_idx)/,
     );
   });
+
+  it('mysql: reads the claimed queues’ entries, not the 20,000 due before them', async () => {
+    // One connection: the claims' session is the one whose counters are read.
+    const harness = await mysqlHarness({ max: 1 });
+    closers.push(() => harness.close());
+    const tasks = new AsyncTask({ driver: harness.driver, table: harness.table, targets: [Noop] });
+    await tasks.migrate();
+    const item = (queue: string, i: number) => ({
+      method: Noop.run,
+      args: { i },
+      options: { queue },
+    });
+    for (let from = 0; from < 20_000; from += 1000) {
+      await harness.transaction((tx) =>
+        tasks.enqueueMany(
+          tx,
+          Array.from({ length: 1000 }, (_, i) => item('big', from + i)),
+        ),
+      );
+    }
+    await harness.transaction((tx) =>
+      tasks.enqueueMany(
+        tx,
+        Array.from({ length: 10 }, (_, i) => item(`q${i % 2}`, i)),
+      ),
+    );
+    // As InnoDB's statistics are once it has counted the rows (it does so in the background):
+    // without them the server reads the whole index to list its queues (20,010 entries).
+    await harness.pool.query(`ANALYZE TABLE \`${harness.database}\`.async_task_attempts`);
+    const claim = (params: { queues: string[] | null; exceptQueues?: string[] }) =>
+      harness.driver.run((connection) =>
+        tasks.runtime.executor(connection).attemptClaim({ ...claimParams, ...params }),
+      );
+
+    const before = await mysqlEntriesRead(harness.pool);
+    const some = await claim({ queues: ['q0'] });
+    const others = await claim({ queues: null, exceptQueues: ['big'] });
+    const read = (await mysqlEntriesRead(harness.pool)) - before;
+    expect(some.records.map((r) => r.queue)).toEqual(Array(5).fill('q0'));
+    expect(others.records.map((r) => r.queue)).toEqual(Array(5).fill('q1'));
+    // 40,025 when each claim walked the due index of every queue.
+    expect(read).toBeLessThan(200);
+  }, 60_000);
 });

@@ -6,11 +6,13 @@ import * as dashboardQueries from './dashboard-queries.js';
 import * as flowQueries from './flow-queries.js';
 import * as keyWalkQueries from './key-walk-queries.js';
 import * as queries from './queries.js';
+import * as queueClaimQueries from './queue-claim-queries.js';
 import * as runQueries from './run-queries.js';
 import * as workerQueries from './worker-queries.js';
 
 const statements = {
   ...queries,
+  ...queueClaimQueries,
   ...flowQueries,
   ...keyWalkQueries,
   ...cancelQueries,

@@ -50,13 +50,13 @@ import {
   uniqueLeases,
   unsucceededJson,
 } from './json-params.js';
+import { claimWalkOf } from './queue-claim.js';
 import { sqlTime } from './sql-time.js';
 import { mysqlStats } from './stats.js';
 import { claimLimitedByPriority, limitedRoom, type FlowQuery } from './flow-room.js';
 import { readRateWindow } from '../rate-wait.js';
 import { pruneWindow } from './prune-window.js';
 import { dueByPriority } from '../priority-walk.js';
-import { claimWalk } from './claim-walk.js';
 
 export { quoteTable };
 
@@ -80,23 +80,10 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
 
   async attemptClaim(params: AttemptClaimParams): Promise<AttemptClaimResult> {
     const horizon = params.horizon === null ? null : sqlTime(params.horizon);
-    const except = params.queues === null && (params.exceptQueues?.length ?? 0) > 0;
-    const queues = except
-      ? JSON.stringify(params.exceptQueues)
-      : params.queues === null
-        ? null
-        : JSON.stringify(params.queues);
     return this.#transaction(async (tx) => {
-      const rows = await dueByPriority(
-        claimWalk((name, values) => tx.query(name, values), except, [
-          horizon,
-          horizon,
-          queues,
-          queues,
-        ]),
-        params.limit,
-      );
-      return tx.#lease(rows, params);
+      const walk = await claimWalkOf((name, values) => tx.query(name, values), params, horizon);
+      if (walk === null) return { records: [], now: new Date() };
+      return tx.#lease(await dueByPriority(walk, params.limit), params);
     });
   }
 
