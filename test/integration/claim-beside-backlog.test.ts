@@ -118,13 +118,18 @@ describe('a claim of some queues beside another queue’s backlog', () => {
     const others = await claim({ queues: null, exceptQueues: ['big'] });
     expect(some.records.map((r) => r.queue)).toEqual(Array(5).fill('q0'));
     expect(others.records.map((r) => r.queue)).toEqual(Array(5).fill('q1'));
+    const both = await claim({ queues: ['q0', 'q1'] });
+    expect(both.records).toEqual([]);
     expect(ran.filter((name) => name.startsWith('attemptClaim'))).toEqual([
-      'attemptClaimQueues',
+      'attemptClaimQueue',
+      'attemptClaimQueue',
       'attemptClaimQueues',
     ]);
 
     // Each queue's arm is a search of the queue-leading index by queue, priority and due time.
-    const plan = (name: 'attemptClaimQueues' | 'attemptPendingQueues'): string =>
+    const plan = (
+      name: 'attemptClaimQueue' | 'attemptClaimQueues' | 'attemptPendingQueues',
+    ): string =>
       (
         db.prepare(`EXPLAIN QUERY PLAN ${statements[name].text}`).all(
           ...statements[name].text
@@ -142,6 +147,10 @@ describe('a claim of some queues beside another queue’s backlog', () => {
     );
     expect(arms?.length, plan('attemptClaimQueues')).toBe(32);
     expect(plan('attemptClaimQueues')).not.toMatch(/SCAN async_task_attempts\b/);
+    expect(plan('attemptClaimQueue')).toMatch(
+      /SEARCH async_task_attempts USING (?:COVERING )?INDEX async_task_attempts_queue_due_idx \(queue=\? AND priority=\? AND scheduled_at<\?\)/,
+    );
+    expect(plan('attemptClaimQueue')).not.toMatch(/SCAN async_task_attempts\b|TEMP B-TREE/);
     // The loose scan's first step reads the index's first entry (in order, LIMIT 1).
     expect(plan('attemptPendingQueues')).not.toMatch(
       /SCAN async_task_attempts(?! USING COVERING INDEX async_task_attempts_queue_due_idx)/,

@@ -7,11 +7,15 @@ export type ClaimQuery = (
   name:
     | 'attemptClaim'
     | 'attemptClaimExcept'
+    | 'attemptClaimQueue'
     | 'attemptClaimQueues'
     | 'attemptNextPriority'
     | 'attemptPendingQueues',
   values: readonly unknown[],
 ) => Promise<SqlResult>;
+
+type ClaimStatement =
+  'attemptClaim' | 'attemptClaimExcept' | 'attemptClaimQueue' | 'attemptClaimQueues';
 
 /** The most queues attemptClaimQueues (queue-claim-queries.ts) takes: one arm of it each. */
 export const queuesPerClaim = 32;
@@ -41,13 +45,29 @@ export async function queuesToClaim(
 }
 
 /**
+ * The statement a claim walks with, and its queue parameter (?5), for the queues queuesToClaim
+ * gave (undefined: the due index of every queue, filtered by `params`).
+ */
+export function claimStatementOf(
+  params: Pick<AttemptClaimParams, 'queues' | 'exceptQueues'>,
+  queues: readonly string[] | undefined,
+): [ClaimStatement, string | null] {
+  if (queues?.length === 1) return ['attemptClaimQueue', queues[0]!];
+  if (queues !== undefined) return ['attemptClaimQueues', JSON.stringify(queues)];
+  if (params.queues === null && (params.exceptQueues?.length ?? 0) > 0) {
+    return ['attemptClaimExcept', JSON.stringify(params.exceptQueues)];
+  }
+  return ['attemptClaim', params.queues === null ? null : JSON.stringify(params.queues)];
+}
+
+/**
  * A claim one priority at a time (see dueByPriority), each statement choosing and leasing its rows
  * under the write lock. `params`: ?1, ?3, ?4 and ?5 of `statement` (worker, lease, horizon,
  * queues); the limit (?2) and the priority (?6) come per statement, and ?7, the claim's time.
  */
 export function claimWalk(
   query: ClaimQuery,
-  statement: 'attemptClaim' | 'attemptClaimExcept' | 'attemptClaimQueues',
+  statement: ClaimStatement,
   params: readonly [unknown, unknown, unknown, unknown],
 ): PriorityWalk<Row> {
   const [lockedBy, leaseMs, horizon, queues] = params;

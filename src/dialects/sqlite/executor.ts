@@ -39,7 +39,7 @@ import {
 import { readRateWindow } from '../rate-wait.js';
 import { ReturningExecutor, type ReturningDialect } from '../returning-executor.js';
 import { plainPlaceholders, statementBinder, type BoundStatement } from '../statements.js';
-import { claimWalk, queuesToClaim, type ClaimQuery } from './claim-walk.js';
+import { claimStatementOf, claimWalk, queuesToClaim, type ClaimQuery } from './claim-walk.js';
 import { claimLimited } from './limited-claim.js';
 import * as dashboardQueries from './dashboard-queries.js';
 import * as keyWalkQueries from './key-walk-queries.js';
@@ -111,19 +111,13 @@ export class SqliteExecutor extends ReturningExecutor<StatementName> implements 
     const query: ClaimQuery = (name, values) => this.query(name, values);
     const queues = await queuesToClaim(query, params);
     if (queues?.length === 0) return claimed([]);
-    const except = params.queues === null && (params.exceptQueues?.length ?? 0) > 0;
-    const statement =
-      queues !== undefined ? 'attemptClaimQueues' : except ? 'attemptClaimExcept' : 'attemptClaim';
+    const [statement, queueFilter] = claimStatementOf(params, queues);
     const rows = await dueByPriority(
       claimWalk(query, statement, [
         params.lockedBy,
         params.leaseMs,
         params.horizon === null ? null : params.horizon.getTime(),
-        queues !== undefined
-          ? JSON.stringify(queues)
-          : except
-            ? JSON.stringify(params.exceptQueues)
-            : queuesJson(params.queues),
+        queueFilter,
       ]),
       params.limit,
     );
@@ -297,10 +291,6 @@ const sqlite: ReturningDialect<StatementName> = {
       })),
     ),
 };
-
-function queuesJson(queues: readonly string[] | null): string | null {
-  return queues === null ? null : JSON.stringify(queues);
-}
 
 function claimed(rows: readonly Record<string, unknown>[]): AttemptClaimResult {
   const first = rows[0];

@@ -26,6 +26,21 @@ const queueArm = (i: number): string => `SELECT * FROM (
         AND scheduled_at <= ${claimNow(7)} AND (?4 IS NULL OR scheduled_at <= ?4)
       ORDER BY priority, scheduled_at, id LIMIT ?2)`;
 
+// attemptClaim (queries.ts) of the one queue ?5: its first ?2 due rows of the priority, in the
+// index's order (no merge to sort). Parameters as attemptClaim's.
+export const attemptClaimQueue = `
+UPDATE {{table}}
+SET status = 'running', num_attempts = num_attempts + 1, locked_by = ?1,
+  locked_until = ${claimNow(7)} + ?3, updated_at = ${claimNow(7)}
+WHERE id IN (
+  SELECT id FROM {{table}} INDEXED BY "{{name}}_queue_due_idx"
+  WHERE status = 'pending' AND queue = ?5
+    AND priority = COALESCE(?6, (SELECT min(priority) FROM {{table}} WHERE status = 'pending'))
+    AND scheduled_at <= ${claimNow(7)} AND (?4 IS NULL OR scheduled_at <= ?4)
+  ORDER BY priority, scheduled_at, id
+  LIMIT ?2)
+RETURNING ${columns}, ${claimNow(7)} AS db_now`;
+
 // attemptClaim (queries.ts) of the queues of the JSON array ?5 (at most queuesPerClaim): each
 // one's first ?2 due rows of the priority, merged in due order, the first ?2 of them leased.
 // Parameters as attemptClaim's.
