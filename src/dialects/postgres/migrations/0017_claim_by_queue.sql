@@ -34,7 +34,9 @@ DECLARE
   v_claimed integer := 0;
   v_more integer;
   v_priority smallint;
-  v_share record;
+  v_names text[];
+  v_shares integer[];
+  v_at integer;
 BEGIN
   IF NOT p_durable THEN
     PERFORM set_config('synchronous_commit', 'off', true);
@@ -68,25 +70,28 @@ BEGIN
   WHILE v_priority IS NOT NULL LOOP
     -- Each queue's share of the claim: all of it for the only one; with several, how many of
     -- the first due rows of them all, in due order, are its.
-    FOR v_share IN
-      SELECT v_queues[1] AS queue, p_limit - v_claimed AS n WHERE cardinality(v_queues) = 1
-      UNION ALL
-      SELECT c.queue, count(*)::integer FROM (
-        SELECT x.queue FROM unnest(v_queues) AS u(queue)
-        CROSS JOIN LATERAL (
-          SELECT d.queue, d.scheduled_at, d.id FROM {{table}} AS d
-          WHERE d.status = 'pending'
-            AND d.queue = ANY(ARRAY[u.queue])
-            AND d.priority = v_priority
-            AND d.scheduled_at <= now()
-            AND (p_horizon IS NULL OR d.scheduled_at <= p_horizon)
-          -- The queue first: only the queue-leading due index gives this order (see 0013).
-          ORDER BY d.queue, d.priority, d.scheduled_at, d.id
+    IF cardinality(v_queues) = 1 THEN
+      v_names := v_queues;
+      v_shares := ARRAY[p_limit - v_claimed];
+    ELSE
+      SELECT array_agg(c.queue), array_agg(c.n) INTO v_names, v_shares FROM (
+        SELECT x.queue, count(*)::integer AS n FROM (
+          SELECT x.queue FROM unnest(v_queues) AS u(queue)
+          CROSS JOIN LATERAL (
+            SELECT d.queue, d.scheduled_at, d.id FROM {{table}} AS d
+            WHERE d.status = 'pending'
+              AND d.queue = ANY(ARRAY[u.queue])
+              AND d.priority = v_priority
+              AND d.scheduled_at <= now()
+              AND (p_horizon IS NULL OR d.scheduled_at <= p_horizon)
+            -- The queue first: only the queue-leading due index gives this order (see 0013).
+            ORDER BY d.queue, d.priority, d.scheduled_at, d.id
+            LIMIT p_limit - v_claimed) AS x
+          ORDER BY x.scheduled_at, x.id
           LIMIT p_limit - v_claimed) AS x
-        WHERE cardinality(v_queues) > 1
-        ORDER BY x.scheduled_at, x.id
-        LIMIT p_limit - v_claimed) AS c
-      GROUP BY c.queue
+        GROUP BY x.queue) AS c;
+    END IF;
+    FOR v_at IN 1 .. coalesce(cardinality(v_names), 0)
     LOOP
       RETURN QUERY
       UPDATE {{table}} AS t
@@ -95,12 +100,12 @@ BEGIN
       WHERE t.id = ANY(ARRAY(
         SELECT d.id FROM {{table}} AS d
         WHERE d.status = 'pending'
-          AND d.queue = ANY(ARRAY[v_share.queue])
+          AND d.queue = ANY(ARRAY[v_names[v_at]])
           AND d.priority = v_priority
           AND d.scheduled_at <= now()
           AND (p_horizon IS NULL OR d.scheduled_at <= p_horizon)
         ORDER BY d.queue, d.priority, d.scheduled_at, d.id
-        LIMIT v_share.n
+        LIMIT v_shares[v_at]
         FOR NO KEY UPDATE SKIP LOCKED))
       RETURNING t.id, t.target, t.method_name, t.method_args, t.encryptor, t.num_attempts,
         t.max_attempts, t.queue, t.priority, t.idempotence_token,
