@@ -37,3 +37,17 @@ export async function mysqlEntriesRead(pool: mysql.Pool): Promise<number> {
   );
   return rows.reduce((sum, row) => sum + Number(row.Value), 0);
 }
+
+/** SQLite's plan of the statement `text` (its `?` bound to null), one step per line. */
+export function sqlitePlan(
+  db: { prepare(text: string): { all(...params: unknown[]): unknown[] } },
+  text: string,
+): string {
+  const params = text
+    .split('?')
+    .slice(1)
+    .map(() => null);
+  return (db.prepare(`EXPLAIN QUERY PLAN ${text}`).all(...params) as { detail: string }[])
+    .map((row) => row.detail)
+    .join('\n');
+}

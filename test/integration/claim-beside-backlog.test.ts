@@ -8,7 +8,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { bindStatements } from '../../src/dialects/sqlite/executor.js';
 import { AsyncTask, defineTarget } from '../../src/index.js';
 import type { SqlConnection } from '../../src/seam/sql-connection.js';
-import { explainNested, indexPagesRead, mysqlEntriesRead } from '../harness/claim-reads.js';
+import {
+  explainNested,
+  indexPagesRead,
+  mysqlEntriesRead,
+  sqlitePlan,
+} from '../harness/claim-reads.js';
 import { mysqlHarness } from '../harness/mysql.js';
 import { postgresHarness } from '../harness/postgres.js';
 import { sqliteHarness } from '../harness/sqlite.js';
@@ -129,19 +134,7 @@ describe('a claim of some queues beside another queue’s backlog', () => {
     // Each queue's arm is a search of the queue-leading index by queue, priority and due time.
     const plan = (
       name: 'attemptClaimQueue' | 'attemptClaimQueues' | 'attemptPendingQueues',
-    ): string =>
-      (
-        db.prepare(`EXPLAIN QUERY PLAN ${statements[name].text}`).all(
-          ...statements[name].text
-            .split('?')
-            .slice(1)
-            .map(() => null),
-        ) as {
-          detail: string;
-        }[]
-      )
-        .map((row) => row.detail)
-        .join('\n');
+    ): string => sqlitePlan(db, statements[name].text);
     const arms = plan('attemptClaimQueues').match(
       /SEARCH async_task_attempts USING (?:COVERING )?INDEX async_task_attempts_queue_due_idx \(queue=\? AND priority=\? AND scheduled_at<\?\)/g,
     );

@@ -11,7 +11,12 @@ import { bindStatements as bindMysqlStatements } from '../../src/dialects/mysql/
 import { bindStatements as bindPgStatements } from '../../src/dialects/postgres/executor.js';
 import { bindStatements } from '../../src/dialects/sqlite/executor.js';
 import { AsyncTask, defineTarget } from '../../src/index.js';
-import { explainNested, indexPagesRead, mysqlEntriesRead } from '../harness/claim-reads.js';
+import {
+  explainNested,
+  indexPagesRead,
+  mysqlEntriesRead,
+  sqlitePlan,
+} from '../harness/claim-reads.js';
 import type { Harness } from '../harness/fixture.js';
 import { mysqlHarness } from '../harness/mysql.js';
 import { postgresHarness } from '../harness/postgres.js';
@@ -239,16 +244,8 @@ describe('limited claims beside attempts scheduled for later', () => {
     await harness.transaction((tx) => tasks.enqueueMany(tx, dueItems()));
 
     const statements = bindStatements({ schema: null, name: 'async_task_attempts' });
-    const plan = (name: 'attemptClaimLimited' | 'attemptNextQueuePriority'): string => {
-      const text = statements[name].text;
-      const params = text
-        .split('?')
-        .slice(1)
-        .map(() => null);
-      return (db.prepare(`EXPLAIN QUERY PLAN ${text}`).all(...params) as { detail: string }[])
-        .map((row) => row.detail)
-        .join('\n');
-    };
+    const plan = (name: 'attemptClaimLimited' | 'attemptNextQueuePriority'): string =>
+      sqlitePlan(db, statements[name].text);
     expect(plan('attemptClaimLimited')).toMatch(
       /SEARCH async_task_attempts USING INDEX async_task_attempts_queue_due_idx \(queue=\? AND priority=\? AND scheduled_at<\?\)/,
     );

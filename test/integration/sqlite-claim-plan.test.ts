@@ -5,6 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bindStatements } from '../../src/dialects/sqlite/executor.js';
 import { AsyncTask, defineTarget } from '../../src/index.js';
+import { sqlitePlan } from '../harness/claim-reads.js';
 import { sqliteHarness } from '../harness/sqlite.js';
 import { dueAcrossPriorities } from '../harness/due-across-priorities.js';
 
@@ -37,18 +38,7 @@ describe('sqlite claim beside attempts scheduled for later', () => {
 
     const statements = bindStatements({ schema: null, name: 'async_task_attempts' });
     for (const name of ['attemptClaim', 'attemptClaimExcept', 'attemptNextPriority'] as const) {
-      const plan = (
-        db.prepare(`EXPLAIN QUERY PLAN ${statements[name].text}`).all(
-          ...statements[name].text
-            .split('?')
-            .slice(1)
-            .map(() => null),
-        ) as {
-          detail: string;
-        }[]
-      )
-        .map((row) => row.detail)
-        .join('\n');
+      const plan = sqlitePlan(db, statements[name].text);
       expect(plan, name).toMatch(
         /SEARCH async_task_attempts USING (?:COVERING )?INDEX async_task_attempts_due_idx \(priority[=>]\?/,
       );

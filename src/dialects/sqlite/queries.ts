@@ -14,11 +14,15 @@
 // is the process's clock); it is fixed for the length of one statement. Parameters are numbered
 // here (`?1`, some used twice); bindStatements sends plain `?` with the parameters in that order,
 // which every client binds from an array. Lists travel as one JSON text read with json_each.
-import { claimNow, columns, limitedClaimEnd, nowMs, outcomeAssignments } from './sql-parts.js';
-
-/** The current time in whole milliseconds. `subsec` needs SQLite 3.42; round() undoes float error. */
-
-/** Every column, as the row mapper expects them; the id as text, so 64-bit ids survive. */
+import {
+  claimNow,
+  columns,
+  dueOfPriority,
+  leaseChosen,
+  limitedClaimEnd,
+  nowMs,
+  outcomeAssignments,
+} from './sql-parts.js';
 
 // One row per element of the JSON array ?1, in array order. The write lock makes the check of
 // the unique idempotence index and the insert one step, so racing enqueuers (other connections or
@@ -93,9 +97,6 @@ FROM {{table}}
 WHERE completed_at >= ${nowMs} - 3600000 AND status IN ('succeeded', 'failed')
 GROUP BY 1, 2`;
 
-// The lowest priority with pending rows, read off the due index's edge (a claim's first walk).
-const lowestPendingPriority = `(SELECT min(priority) FROM {{table}} WHERE status = 'pending')`;
-
 // The lowest priority above ?1 with pending rows: the next one a claim walks.
 export const attemptNextPriority = `
 SELECT min(priority) AS priority FROM {{table}} WHERE status = 'pending' AND priority > ?1`;
@@ -110,37 +111,21 @@ SELECT min(priority) AS priority FROM {{table}} WHERE status = 'pending' AND pri
 // the claim's time (claimNow).
 // ?4, the horizon of a runDue pass (its first claim's time), keeps retries out of the pass; a row
 // retried within the horizon's own millisecond can still come back, and the pass hands it back.
-export const attemptClaim = `
-UPDATE {{table}}
-SET status = 'running', num_attempts = num_attempts + 1, locked_by = ?1,
-  locked_until = ${claimNow(7)} + ?3, updated_at = ${claimNow(7)}
-WHERE id IN (
+export const attemptClaim = leaseChosen(`
   SELECT id FROM {{table}} INDEXED BY "{{name}}_due_idx"
-  WHERE status = 'pending'
-    AND priority = COALESCE(?6, ${lowestPendingPriority})
-    AND scheduled_at <= ${claimNow(7)}
-    AND (?4 IS NULL OR scheduled_at <= ?4)
+  WHERE ${dueOfPriority}
     AND (?5 IS NULL OR queue IN (SELECT value FROM json_each(?5)))
   ORDER BY priority, scheduled_at, id
-  LIMIT ?2)
-RETURNING ${columns}, ${claimNow(7)} AS db_now`;
+  LIMIT ?2`);
 
 // attemptClaim for every queue but those of the JSON array ?5 (the queues with flow control,
 // which only attemptClaimLimited claims): the same statement with one more filter.
-export const attemptClaimExcept = `
-UPDATE {{table}}
-SET status = 'running', num_attempts = num_attempts + 1, locked_by = ?1,
-  locked_until = ${claimNow(7)} + ?3, updated_at = ${claimNow(7)}
-WHERE id IN (
+export const attemptClaimExcept = leaseChosen(`
   SELECT id FROM {{table}} INDEXED BY "{{name}}_due_idx"
-  WHERE status = 'pending'
-    AND priority = COALESCE(?6, ${lowestPendingPriority})
-    AND scheduled_at <= ${claimNow(7)}
-    AND (?4 IS NULL OR scheduled_at <= ?4)
+  WHERE ${dueOfPriority}
     AND queue NOT IN (SELECT value FROM json_each(?5))
   ORDER BY priority, scheduled_at, id
-  LIMIT ?2)
-RETURNING ${columns}, ${claimNow(7)} AS db_now`;
+  LIMIT ?2`);
 
 // A claim from the queue ?5 within its limits: at most ?6 running in the queue (null: no limit),
 // at most ?7 running per concurrency key (rows without one: no limit), round-robin across keys

@@ -4,7 +4,7 @@
 // each row for its queue: behind a backlog of 200,000 in another queue, each claim read all of
 // it (19.6 ms), and the queues claimed ran at half their rate; 1,000,000 made it a fifth.
 import { queuesPerClaim } from './claim-walk.js';
-import { claimNow, columns } from './sql-parts.js';
+import { claimNow, dueOfPriority, leaseChosen, lowestPendingPriority } from './sql-parts.js';
 
 // The queues with pending rows, at most ?1 + 1 of them: a loose scan of the queue-leading index,
 // one step per queue.
@@ -28,31 +28,18 @@ const queueArm = (i: number): string => `SELECT * FROM (
 
 // attemptClaim (queries.ts) of the one queue ?5: its first ?2 due rows of the priority, in the
 // index's order (no merge to sort). Parameters as attemptClaim's.
-export const attemptClaimQueue = `
-UPDATE {{table}}
-SET status = 'running', num_attempts = num_attempts + 1, locked_by = ?1,
-  locked_until = ${claimNow(7)} + ?3, updated_at = ${claimNow(7)}
-WHERE id IN (
+export const attemptClaimQueue = leaseChosen(`
   SELECT id FROM {{table}} INDEXED BY "{{name}}_queue_due_idx"
-  WHERE status = 'pending' AND queue = ?5
-    AND priority = COALESCE(?6, (SELECT min(priority) FROM {{table}} WHERE status = 'pending'))
-    AND scheduled_at <= ${claimNow(7)} AND (?4 IS NULL OR scheduled_at <= ?4)
+  WHERE ${dueOfPriority} AND queue = ?5
   ORDER BY priority, scheduled_at, id
-  LIMIT ?2)
-RETURNING ${columns}, ${claimNow(7)} AS db_now`;
+  LIMIT ?2`);
 
 // attemptClaim (queries.ts) of the queues of the JSON array ?5 (at most queuesPerClaim): each
 // one's first ?2 due rows of the priority, merged in due order, the first ?2 of them leased.
 // Parameters as attemptClaim's.
-export const attemptClaimQueues = `
-UPDATE {{table}}
-SET status = 'running', num_attempts = num_attempts + 1, locked_by = ?1,
-  locked_until = ${claimNow(7)} + ?3, updated_at = ${claimNow(7)}
-WHERE id IN (
-  WITH walked(priority) AS (SELECT COALESCE(?6,
-    (SELECT min(priority) FROM {{table}} WHERE status = 'pending')))
+export const attemptClaimQueues = leaseChosen(`
+  WITH walked(priority) AS (SELECT COALESCE(?6, ${lowestPendingPriority}))
   SELECT id FROM (
     ${Array.from({ length: queuesPerClaim }, (_, i) => queueArm(i)).join('\n    UNION ALL\n    ')})
   ORDER BY scheduled_at, id
-  LIMIT ?2)
-RETURNING ${columns}, ${claimNow(7)} AS db_now`;
+  LIMIT ?2`);

@@ -10,6 +10,30 @@ export const nowMs = `CAST(round(unixepoch('subsec') * 1000) AS INTEGER)`;
 /** The claim's time: the parameter ?n once a claim's first pass has set it, else now. */
 export const claimNow = (n: number): string => `coalesce(?${n}, ${nowMs})`;
 
+/** The lowest priority with pending rows, read off the due index's edge (a claim's first walk). */
+export const lowestPendingPriority = `(SELECT min(priority) FROM {{table}} WHERE status = 'pending')`;
+
+/**
+ * The rows of a claim of one priority (attemptClaim and its kin, queries.ts and
+ * queue-claim-queries.ts): pending, of the priority ?6 (null: the lowest with pending rows), due
+ * at the claim's time ?7 and by the horizon ?4.
+ */
+export const dueOfPriority = `status = 'pending'
+    AND priority = COALESCE(?6, ${lowestPendingPriority})
+    AND scheduled_at <= ${claimNow(7)}
+    AND (?4 IS NULL OR scheduled_at <= ?4)`;
+
+/**
+ * A claim's statement: leases the rows `chosen` selects (ids), to the worker ?1 for ?3 ms from
+ * the claim's time ?7, and returns them.
+ */
+export const leaseChosen = (chosen: string): string => `
+UPDATE {{table}}
+SET status = 'running', num_attempts = num_attempts + 1, locked_by = ?1,
+  locked_until = ${claimNow(7)} + ?3, updated_at = ${claimNow(7)}
+WHERE id IN (${chosen})
+RETURNING ${columns}, ${claimNow(7)} AS db_now`;
+
 // The assignments of a fenced completion that every outcome shares, written once for
 // attemptCompleteMany (queries.ts) and attemptCompleteUnsucceededMany (run-queries.ts), whose
 // comments say why each is so: a cancel requested meanwhile wins, a retry clears the progress.
