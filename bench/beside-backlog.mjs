@@ -128,7 +128,8 @@ async function child() {
         await pool.query(
           `SELECT EXISTS (SELECT 1 FROM ${table} WHERE status = 'pending' AND queue = 'default')
              OR EXISTS (SELECT 1 FROM ${table}
-               WHERE locked_until IS NOT NULL AND status = 'running' AND queue = 'default') AS busy`,
+               WHERE locked_until IS NOT NULL AND status = 'running' AND queue = 'default')
+             AS busy`,
         )
       ).rows[0].busy;
     close = async () => {

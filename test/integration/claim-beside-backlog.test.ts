@@ -1,6 +1,6 @@
 // The claim of some queues (a worker's `queues`) and that of every queue but the limited ones
 // (a worker whose AsyncTask has queues with flow control) walked the due index of every queue,
-// stepping over the other queues' due rows: behind a backlog of 1,000,000 in a rate-limited
+// stepping over the other queues' due rows: behind a backlog of 1,000,000 in a limited
 // queue, the others ran at 500 tasks/s instead of 30,000 on PostgreSQL (2,000-3,700 on MariaDB
 // and SQLite). Each now reads the queues' own stretches of the queue-leading index. That the rows
 // claimed are the same is test/conformance/executor-claim.test.ts's; this is what a claim reads.

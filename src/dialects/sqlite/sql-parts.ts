@@ -11,7 +11,8 @@ export const nowMs = `CAST(round(unixepoch('subsec') * 1000) AS INTEGER)`;
 export const claimNow = (n: number): string => `coalesce(?${n}, ${nowMs})`;
 
 /** The lowest priority with pending rows, read off the due index's edge (a claim's first walk). */
-export const lowestPendingPriority = `(SELECT min(priority) FROM {{table}} WHERE status = 'pending')`;
+export const lowestPendingPriority =
+  "(SELECT min(priority) FROM {{table}} WHERE status = 'pending')";
 
 /**
  * The rows of a claim of one priority (attemptClaim and its kin, queries.ts and

@@ -1,10 +1,11 @@
 -- A claim of some queues (<name>_claim_due with a queue list, migrations 0003 and 0012), and the
 -- claim of the queues without limits by a worker whose AsyncTask has queues with flow control
 -- (the same with the excepted queues, 0008), walked the due index of every queue and stepped over
--- the other queues' due rows, reading each one's row for its queue: behind a backlog of 1,000,000
--- attempts in a rate-limited queue, each claim of the others read all of them, and those ran at
--- 500 tasks/s instead of 30,000 (at 200,000, 11,000 instead of 30,000-40,000, and the same for
--- a worker given `queues: ['default', 'other']` beside another queue's backlog).
+-- the other queues' due rows, reading each one's row for its queue: behind a backlog of
+-- 1,000,000 attempts in a queue with flow control, each claim of the others read all of them,
+-- and those ran at 500 tasks/s instead of 30,000 (at 200,000, 11,000 instead of 30,000-40,000,
+-- and the same for a worker given `queues: ['default', 'other']` beside another queue's
+-- backlog).
 --
 -- <name>_claim_queues claims from each queue's own stretch of the queue-leading due index
 -- (0011): the queues given, or those with pending rows other than the excepted ones (a loose
