@@ -187,6 +187,34 @@ for (const fixture of fixtures) {
       15_000,
     );
 
+    // The claims of some queues lock each queue's rows as they read them (SKIP LOCKED), after
+    // reading the queues' shares without locks when there are several.
+    itRequires(fixture, 'concurrentTransactions')(
+      'attemptClaim of some queues skips rows another transaction holds locked, without waiting',
+      async () => {
+        const x = await setup();
+        const now = Date.now();
+        const [a1, b1, a2, b2] = await x.insert([
+          { queue: 'a', scheduledAt: new Date(now - 4_000) },
+          { queue: 'b', scheduledAt: new Date(now - 3_000) },
+          { queue: 'a', scheduledAt: new Date(now - 2_000) },
+          { queue: 'b', scheduledAt: new Date(now - 1_000) },
+          { queue: 'big', scheduledAt: new Date(now - 9_000) },
+        ]);
+        const claim = (overrides: Parameters<typeof claimParams>[1]) =>
+          x.run((e) => e.attemptClaim(claimParams('w', overrides))).then((r) => ids(r.records));
+        // One row held: MariaDB's lock of two ids by primary key also held the rows beside them.
+        const during = await x.holdingRows([a1!.id], async () => ({
+          some: await claim({ queues: ['a', 'b'], limit: 1 }),
+          a: await claim({ queues: ['a'] }),
+          b: await claim({ queues: ['b'] }),
+        }));
+        expect(during).toEqual({ some: [a2!.id], a: [], b: [b1!.id, b2!.id] });
+        expect(await claim({ exceptQueues: ['big'] })).toEqual([a1!.id]);
+      },
+      15_000,
+    );
+
     it('attemptCompleteMany writes only runs still held under that worker and attempt count', async () => {
       const x = await setup();
       await x.insert([{}, {}, {}, {}, {}]);
