@@ -36,7 +36,7 @@ describe('postgres statement plans under stale statistics', () => {
     await harness.pool.query(`ANALYZE "${harness.schema}".async_task_attempts`);
     const { rows } = await harness.pool.query<{ id: string; num_attempts: number }>(
       statements.attemptClaim.text,
-      ['w1', 4000, 60_000, null, null, false],
+      ['w1', 4000, 60_000, null, false],
     );
     claimed = rows.map((row) => ({ id: row.id, num_attempts: row.num_attempts }));
   });
@@ -103,13 +103,13 @@ describe('postgres claim commit', () => {
             .synchronous_commit;
         expect(await setting()).toBe('on');
         await client.query('BEGIN');
-        await client.query(statements.attemptClaim.text, ['w1', 10, 60_000, null, null, false]);
+        await client.query(statements.attemptClaim.text, ['w1', 10, 60_000, null, false]);
         expect(await setting()).toBe('off');
         await client.query('ROLLBACK');
         expect(await setting()).toBe('on');
         // durableClaims: the session's own setting stands.
         await client.query('BEGIN');
-        await client.query(statements.attemptClaim.text, ['w1', 10, 60_000, null, null, true]);
+        await client.query(statements.attemptClaim.text, ['w1', 10, 60_000, null, true]);
         expect(await setting()).toBe('on');
         await client.query('ROLLBACK');
         // In autocommit, as workers claim: one row claimed, and nothing left behind.
@@ -117,7 +117,6 @@ describe('postgres claim commit', () => {
           'w1',
           10,
           60_000,
-          null,
           null,
           false,
         ]);
@@ -186,7 +185,6 @@ async function explainedClaim(
       'w1',
       limit,
       60_000,
-      null,
       null,
       false,
     ]);

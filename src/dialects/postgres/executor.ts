@@ -130,7 +130,7 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
     const { lockedBy, limit, leaseMs, horizon, durable } = params;
     const result =
       params.queues === null && except.length === 0
-        ? await this.query('attemptClaim', [lockedBy, limit, leaseMs, horizon, null, durable])
+        ? await this.query('attemptClaim', [lockedBy, limit, leaseMs, horizon, durable])
         : await this.query('attemptClaimQueues', [
             lockedBy,
             limit,

@@ -115,18 +115,19 @@ GROUP BY 1, 2`;
 // let the planner hash the whole table, which grows with every finished attempt. The statement
 // lives in a function (migrations 0003, 0012) that pins its plan: an ordered walk of the due
 // index, whatever the statistics say, one priority at a time, so attempts scheduled for later
-// cost a claim nothing. It takes the queue list and the excepted queues, one of them null, and is
-// called directly: <name>_claim and <name>_claim_except, which wrap it for code of before 0012,
-// cost a SQL function's planning on every call.
+// cost a claim nothing. Here it claims every queue (both its queue filters null); a claim of
+// some queues is attemptClaimQueues. It is called directly: <name>_claim and
+// <name>_claim_except, which wrap it for code of before 0012, cost a SQL function's planning on
+// every call.
 //
-// Unless $6 (durable) is true, the claim commits without waiting for its WAL flush
+// Unless $5 (durable) is true, the claim commits without waiting for its WAL flush
 // (synchronous_commit off for its own transaction only): the flush is most of an idle pickup's
 // latency. A server crash can then forget a claim made in its last moments: the attempt is
 // pending again and may run twice, which at-least-once delivery allows (the first run's outcome
 // is fenced off). A later synchronous commit flushes the WAL before it, claims included, so
 // nothing recorded after a claim can survive without it. Durable keeps the session's own setting.
 export const attemptClaim = `
-SELECT * FROM {{claimDue}}($1::text, $2::integer, $3::float8, $4::timestamptz, $5::text[], NULL, $6::boolean)`;
+SELECT * FROM {{claimDue}}($1::text, $2::integer, $3::float8, $4::timestamptz, NULL, NULL, $5::boolean)`;
 
 // attemptClaim of the queues $5, or (null) of every queue but $6 (those with flow control):
 // from each queue's stretch of the queue-leading due index (migration 0017), so another queue's
