@@ -3,9 +3,10 @@
 // `backlog`, enqueued before them, which that worker's claims leave out. `--modes=except`
 // (default): `backlog` has flow control (`concurrency: 1`), so the worker claims it on its own and
 // the rest as every queue but it; `queues`: it has none, and the worker is given
-// `queues: ['default', 'other']`. Each measurement runs in a process of its own, on a table of
-// its own; the clock runs from the worker's start until the database shows every task of the
-// default queue finished.
+// `queues: ['default', 'other']`; `limited`: the default queue has flow control
+// (`concurrency: 20`), `backlog` none, and the worker is given `queues: ['default']`. Each
+// measurement runs in a process of its own, on a table of its own; the clock runs from the
+// worker's start until the database shows every task of the default queue finished.
 // With ASYNC_TASK_BASELINE=<a built checkout>, that build is measured too, in the same run.
 import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -201,6 +202,7 @@ async function child() {
     targets: [Bench],
     ...(table && { table }),
     ...(mode === 'except' && { queues: { backlog: { concurrency: 1 } } }),
+    ...(mode === 'limited' && { queues: { default: { concurrency: 20 } } }),
   });
   try {
     await tasks.migrate();
@@ -224,6 +226,7 @@ async function child() {
     const worker = tasks.worker({
       concurrency: 100,
       ...(mode === 'queues' && { queues: ['default', 'other'] }),
+      ...(mode === 'limited' && { queues: ['default'] }),
     });
     const started = performance.now();
     await worker.start();

@@ -4,9 +4,12 @@
 // queue, the others ran at 500 tasks/s instead of 30,000 on PostgreSQL (2,000-3,700 on MariaDB
 // and SQLite). Each now reads the queues' own stretches of the queue-leading index. That the rows
 // claimed are the same is test/conformance/executor-claim.test.ts's; this is what a claim reads.
+// On MySQL the limited claims' first looks walked the due index too (PostgreSQL's and SQLite's
+// read their queue's stretch already).
 import { afterEach, describe, expect, it } from 'vitest';
 import { bindStatements } from '../../src/dialects/sqlite/executor.js';
 import { AsyncTask, defineTarget } from '../../src/index.js';
+import type { AttemptClaimResult } from '../../src/seam/executor.js';
 import type { SqlConnection } from '../../src/seam/sql-connection.js';
 import {
   explainNested,
@@ -191,5 +194,60 @@ describe('a claim of some queues beside another queue’s backlog', () => {
     expect(others.records.map((r) => r.queue)).toEqual(Array(5).fill('q1'));
     // 40,025 when each claim walked the due index of every queue.
     expect(read).toBeLessThan(200);
+  }, 60_000);
+
+  it('mysql: a limited claim reads its queue’s entries, not the 20,000 due before them', async () => {
+    const harness = await mysqlHarness({ max: 1 });
+    closers.push(() => harness.close());
+    const tasks = new AsyncTask({
+      driver: harness.driver,
+      table: harness.table,
+      targets: [Noop],
+      queues: { mail: { concurrency: 3 }, sms: { rateLimit: { limit: 100, periodMs: 60_000 } } },
+    });
+    await tasks.migrate();
+    const item = (queue: string, i: number, concurrencyKey?: string) => ({
+      method: Noop.run,
+      args: { i },
+      options: { queue, ...(concurrencyKey !== undefined && { concurrencyKey }) },
+    });
+    for (let from = 0; from < 20_000; from += 1000) {
+      await harness.transaction((tx) =>
+        tasks.enqueueMany(
+          tx,
+          Array.from({ length: 1000 }, (_, i) => item('big', from + i)),
+        ),
+      );
+    }
+    await harness.transaction((tx) =>
+      tasks.enqueueMany(tx, [
+        ...Array.from({ length: 5 }, (_, i) => item('mail', i)),
+        ...Array.from({ length: 5 }, (_, i) => item('sms', i)),
+      ]),
+    );
+    const claim = (queue: string, limit = 100) =>
+      harness.driver.run((connection) =>
+        tasks.runtime.executor(connection).attemptClaimLimited({
+          ...claimParams,
+          limit,
+          flow: tasks.runtime.flows.get(queue)!,
+        }),
+      );
+
+    const before = await mysqlEntriesRead(harness.pool);
+    const mail = await claim('mail');
+    const sms = await claim('sms', 2);
+    const read = (await mysqlEntriesRead(harness.pool)) - before;
+    const numbers = (claimed: AttemptClaimResult) =>
+      claimed.records.map((r) => (JSON.parse(r.methodArgs!) as { i: number }).i);
+    expect(numbers(mail)).toEqual([0, 1, 2]);
+    expect(numbers(sms)).toEqual([0, 1]);
+    // 40,030 when each first look walked the due index of every queue.
+    expect(read).toBeLessThan(200);
+
+    // A row with a key lies in its key's stretch of the index: the look walks the due index then.
+    await harness.transaction((tx) => tasks.enqueueMany(tx, [item('sms', 5, 'k')]));
+    const keyed = await claim('sms');
+    expect(numbers(keyed)).toEqual([2, 3, 4, 5]);
   }, 60_000);
 });

@@ -101,7 +101,7 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
       const query: FlowQuery = (name, values) => tx.query(name, values);
       await query('flowLock', [flow.queue]);
       const room = await limitedRoom(query, flow, params.limit);
-      if (room <= 0) return { records: [], now: new Date() };
+      if (room.room <= 0) return { records: [], now: new Date() };
       return claimLimitedByPriority(query, flow, horizon, room, (rows, at) =>
         tx.#lease(rows, params, at),
       );

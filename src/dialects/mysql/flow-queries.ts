@@ -20,10 +20,19 @@ INSERT INTO {{flow}} (queue) VALUES (?) ON DUPLICATE KEY UPDATE queue = queue`;
 // Running attempts of one queue, after flowLock: a fresh READ COMMITTED read, so every claim
 // committed before the lock was granted is counted. Reads the claim index alone (it leads with
 // the status and ends with the queue). Rows under a completion's marker still count until it
-// commits.
+// commits. With it, as attemptQueueLastKey, whether the queue's pending rows have a key.
 export const attemptCountRunning = `
-SELECT COUNT(*) AS running FROM {{table}} AS t FORCE INDEX (due_idx)
-WHERE t.status = 'running' AND t.queue = ?`;
+SELECT (SELECT COUNT(*) FROM {{table}} AS t FORCE INDEX (due_idx)
+    WHERE t.status = 'running' AND t.queue = ?) AS running,
+  (SELECT MAX(n.concurrency_key) FROM {{table}} AS n FORCE INDEX (queue_key_due_idx)
+    WHERE n.pending_queue = ?) AS last_key`;
+
+// The greatest key among a queue's pending rows (null: none has one, or none is pending): one
+// step down the queue-and-key index. A queue whose pending rows have no key is looked at in its
+// own stretch of that index (see limitedCandidates).
+export const attemptQueueLastKey = `
+SELECT MAX(n.concurrency_key) AS last_key FROM {{table}} AS n FORCE INDEX (queue_key_due_idx)
+WHERE n.pending_queue = ?`;
 
 // Keys are ranked and counted by a 16-byte digest, not as they are: MariaDB's in-memory temporary
 // tables hold a VARCHAR(255) utf8mb4 at its full 1,020 bytes, so a look over more than about
@@ -40,18 +49,39 @@ const dueOfQueue = `t.status = 'pending'
   AND (? IS NULL OR t.scheduled_at <= CAST(? AS DATETIME(3)))
   AND t.queue = ?`;
 
+// The same rows of a queue whose pending rows have no key (the same parameters), from its own
+// stretch of the queue-and-key index (migration 0008): another queue's due rows cost the look
+// nothing. The status is checked again: a worker of the version before migration 0008 leaves
+// pending_queue as it was when it claims.
+const dueOfUnkeyedQueue = `t.status = 'pending'
+  AND t.scheduled_at <= UTC_TIMESTAMP(3)
+  AND (t.locked_until IS NULL OR t.locked_until <= UTC_TIMESTAMP(3))
+  AND (? IS NULL OR t.scheduled_at <= CAST(? AS DATETIME(3)))
+  AND t.pending_queue = ? AND t.concurrency_key IS NULL`;
+
+/** Where a look reads its queue's due rows: see dueOfQueue and dueOfUnkeyedQueue. */
+function dueRowsOf(unkeyed: boolean): string {
+  return unkeyed
+    ? `FROM {{table}} AS t FORCE INDEX (queue_key_due_idx)
+      WHERE ${dueOfUnkeyedQueue}`
+    : `FROM {{table}} AS t FORCE INDEX (due_idx)
+      WHERE ${dueOfQueue}`;
+}
+
 // A limited claim's first look, after flowLock (a plain read; no other claimer takes rows of this
 // queue meanwhile): the queue's first due rows (as many as the prefix parameter: see
 // limitedByPriority) of one priority, ranked within their concurrency key, keeping those that
 // fit under the key's limit beside its running rows (rows without a key always fit) and, for a
 // per-key rate limit, under the key's room in the window (rows without a key share one count), in
 // due order (a fair claim looks by key: key-walk-queries.ts). Rows under a marker's hold are
-// left out, as in attemptClaimSelect. Read along the claim index, which holds every queue's rows,
-// so other queues' due rows ahead of this one's are stepped over: a queue-leading index, as
-// PostgreSQL and SQLite have, cost 10-18% more server CPU per task in the drain benchmark for
-// every MySQL user (InnoDB has no partial indexes: every status change writes it). One priority,
-// an equality: the server walks its range from its first due row to its first row due later,
-// where one walk over every priority read every pending row.
+// left out, as in attemptClaimSelect. A queue whose pending rows have a key is read along the
+// claim index, which holds every queue's rows, so other queues' due rows ahead of this one's are
+// stepped over (its rows lie in one stretch per key of the queue-and-key index, in no one due
+// order; a queue-leading due index, as PostgreSQL and SQLite have, cost 10-18% more server CPU
+// per task in the drain benchmark for every MySQL user: InnoDB has no partial indexes, every
+// status change writes it); one whose rows have none, from their own stretch (`unkeyed`). One
+// priority, an equality: the server walks its range from its first due row to its first row due
+// later, where one walk over every priority read every pending row.
 // The running rows and the starts of each key are counted by window functions over the
 // candidates, the queue's running rows and its starts taken together (`kind` 0, 1, 2), not
 // joined to them: MariaDB joins derived tables by block nested loop, every candidate compared
@@ -63,7 +93,7 @@ const dueOfQueue = `t.status = 'pending'
 // first looks of up to `countedLook` rows, and the wider looks after a short one, carry it: the
 // row costs a copy of the rows read, a fifth more for a look of thousands, which a first look
 // seldom falls short of.
-function limitedCandidates(priorityFilter: string, firstLook: boolean): string {
+function limitedCandidates(priorityFilter: string, firstLook: boolean, unkeyed: boolean): string {
   return `
 SELECT CAST(c.id AS CHAR) AS id${firstLook ? ', c.seen' : ''} FROM (
   SELECT x.id, x.kind, x.priority, x.scheduled_at, x.key_hash,
@@ -76,8 +106,7 @@ SELECT CAST(c.id AS CHAR) AS id${firstLook ? ', c.seen' : ''} FROM (
   FROM (
     SELECT d.id, 0 AS kind, d.priority, d.scheduled_at, d.key_hash FROM (
       SELECT t.id, t.priority, t.scheduled_at, ${keyHash('t')} AS key_hash
-      FROM {{table}} AS t FORCE INDEX (due_idx)
-      WHERE ${dueOfQueue}${priorityFilter}
+      ${dueRowsOf(unkeyed)}${priorityFilter}
       ORDER BY t.priority, t.scheduled_at, t.id
       LIMIT ?) AS d${firstLook ? "\n    UNION ALL SELECT NULL, 0, NULL, NULL, ''" : ''}
     UNION ALL
@@ -98,10 +127,18 @@ const priorityIs = `\n        AND t.priority = ?`;
 // The lowest pending priority of the table, found by the statement (limitedByPriority's
 // passLowest).
 const lowestPriority = `\n        AND t.priority = ${lowestPendingPriority}`;
-export const attemptClaimLimitedFirstLook = limitedCandidates(priorityIs, true);
-export const attemptClaimLimitedFirstLookLowest = limitedCandidates(lowestPriority, true);
-export const attemptClaimLimitedCandidates = limitedCandidates(priorityIs, false);
-export const attemptClaimLimitedCandidatesLowest = limitedCandidates(lowestPriority, false);
+export const attemptClaimLimitedFirstLook = limitedCandidates(priorityIs, true, false);
+export const attemptClaimLimitedFirstLookLowest = limitedCandidates(lowestPriority, true, false);
+export const attemptClaimLimitedCandidates = limitedCandidates(priorityIs, false, false);
+export const attemptClaimLimitedCandidatesLowest = limitedCandidates(lowestPriority, false, false);
+// The same looks at a queue whose pending rows have no key (attemptCountRunning or
+// attemptQueueLastKey says so), from its own stretch of the queue-and-key index: behind 200,000
+// due rows of another queue, a queue with { concurrency: 20 } drained at a quarter of its rate
+// alone. A row enqueued with a key after that check waits for the next claim, which sees it.
+export const attemptClaimUnkeyedFirstLook = limitedCandidates(priorityIs, true, true);
+export const attemptClaimUnkeyedFirstLookLowest = limitedCandidates(lowestPriority, true, true);
+export const attemptClaimUnkeyedCandidates = limitedCandidates(priorityIs, false, true);
+export const attemptClaimUnkeyedCandidatesLowest = limitedCandidates(lowestPriority, false, true);
 
 // Whether the queue has a due row (1) or none (no row) at one priority, for a limited claim that
 // claimed nothing and read no candidate: a look that does not count what it read (see
@@ -109,8 +146,10 @@ export const attemptClaimLimitedCandidatesLowest = limitedCandidates(lowestPrior
 // keys. Steps over the other queues' due rows as the looks do (no queue-leading index), from the
 // priority's first due row to its first row due later, as they do.
 export const attemptQueueHasDue = `
-SELECT 1 AS due FROM {{table}} AS t FORCE INDEX (due_idx)
-WHERE ${dueOfQueue} AND t.priority = ?
+SELECT 1 AS due ${dueRowsOf(false)} AND t.priority = ?
+LIMIT 1`;
+export const attemptUnkeyedQueueHasDue = `
+SELECT 1 AS due ${dueRowsOf(true)} AND t.priority = ?
 LIMIT 1`;
 
 // Locks a limited claim's candidates by id, for attemptClaimUpdate. SKIP LOCKED and the checks

@@ -12,20 +12,29 @@ import { sqlTime } from './sql-time.js';
 /** Runs one of the dialect's statements in the limited claim's transaction. */
 export type FlowQuery = (name: StatementName, params: readonly unknown[]) => Promise<SqlResult>;
 
+/** What a limited claim may take, and where it looks (see claimLimitedByPriority). */
+export interface LimitedRoom {
+  /** `limit`, less what the queue's concurrency and (across the queue) its rate limit leave. */
+  readonly room: number;
+  /** Whether a pending row of the queue has a concurrency key. */
+  readonly keyed: boolean;
+}
+
 /**
- * How many a limited claim may take, after flowLock: `limit`, less what the queue's concurrency
- * and (across the queue) its rate limit leave. A rate-limited claim prunes its queue's old starts
+ * A limited claim's room, after flowLock. A rate-limited claim prunes its queue's old starts
  * here first.
  */
 export async function limitedRoom(
   query: FlowQuery,
   flow: QueueFlow,
   limit: number,
-): Promise<number> {
+): Promise<LimitedRoom> {
   let room = limit;
+  let lastKey: unknown;
   if (flow.concurrency !== null) {
-    const counted = await query('attemptCountRunning', [flow.queue]);
-    room = Math.min(room, flow.concurrency - Number(counted.rows[0]?.['running'] ?? 0));
+    const [counted] = (await query('attemptCountRunning', [flow.queue, flow.queue])).rows;
+    room = Math.min(room, flow.concurrency - Number(counted?.['running'] ?? 0));
+    lastKey = counted?.['last_key'];
   }
   const rate = flow.rateLimit;
   if (rate !== null && room > 0) {
@@ -35,7 +44,10 @@ export async function limitedRoom(
       room = Math.min(room, rate.limit - Number(counted.rows[0]?.['started'] ?? 0));
     }
   }
-  return room;
+  if (room > 0 && lastKey === undefined) {
+    lastKey = (await query('attemptQueueLastKey', [flow.queue])).rows[0]?.['last_key'];
+  }
+  return { room, keyed: lastKey !== null && lastKey !== undefined };
 }
 
 /**
@@ -45,11 +57,23 @@ export async function limitedRoom(
  */
 const countedLook = 1000;
 
+/** A first look's statements, counted (`true`) or not, of one priority or of the lowest. */
+type Looks = Record<'true' | 'false', { of: StatementName; lowest: StatementName }>;
+const keyedLooks: Looks = {
+  true: { of: 'attemptClaimLimitedFirstLook', lowest: 'attemptClaimLimitedFirstLookLowest' },
+  false: { of: 'attemptClaimLimitedCandidates', lowest: 'attemptClaimLimitedCandidatesLowest' },
+};
+const unkeyedLooks: Looks = {
+  true: { of: 'attemptClaimUnkeyedFirstLook', lowest: 'attemptClaimUnkeyedFirstLookLowest' },
+  false: { of: 'attemptClaimUnkeyedCandidates', lowest: 'attemptClaimUnkeyedCandidatesLowest' },
+};
+
 /**
- * A limited claim after flowLock and limitedRoom: up to `room` of the queue's due rows, one
- * priority at a time (see limitedByPriority), each pass's candidates locked with SKIP LOCKED
- * (which leaves out a row an enqueue or a release still holds), leased by `lease` and recorded as
- * starts, so that the next pass counts them. The priorities are the table's pending ones (a
+ * A limited claim after flowLock and limitedRoom: up to `room` of the queue's due rows (those of
+ * a queue whose pending rows have no key from its own stretch of the queue-and-key index: see
+ * limitedCandidates), one priority at a time (see limitedByPriority), each pass's candidates
+ * locked with SKIP LOCKED (which leaves out a row an enqueue or a release still holds), leased by
+ * `lease` and recorded as starts, so that the next pass counts them. The priorities are the table's pending ones (a
  * probe of the claim index's edge; one of the queue's own would step over every other queue's
  * rows): a priority this queue has nothing due at costs a pass that finds nothing. `exhausted`
  * when no pass read a due row of the queue: the counted looks say so, and where only uncounted
@@ -60,7 +84,7 @@ export async function claimLimitedByPriority(
   query: FlowQuery,
   flow: QueueFlow,
   horizon: string | null,
-  room: number,
+  { room, keyed }: LimitedRoom,
   lease: (rows: readonly Record<string, unknown>[], at?: Date) => Promise<AttemptClaimResult>,
 ): Promise<AttemptClaimResult> {
   // The first pass that leased rows: every later pass leases from its time too.
@@ -71,6 +95,7 @@ export async function claimLimitedByPriority(
   let sawDue = false;
   let unsure = false;
   const above = priorityProbe(query);
+  const looks = keyed ? keyedLooks : unkeyedLooks;
   const claim = async (
     statement: StatementName,
     params: readonly unknown[],
@@ -121,7 +146,7 @@ export async function claimLimitedByPriority(
         }
         const counted = prefix <= countedLook;
         return claim(
-          counted ? 'attemptClaimLimitedFirstLook' : 'attemptClaimLimitedCandidates',
+          looks[`${counted}`].of,
           candidateParams(flow, horizon, limit, prefix, priorities, counted),
           limit,
           prefix,
@@ -131,7 +156,7 @@ export async function claimLimitedByPriority(
       passLowest: (limit, prefix) => {
         const counted = prefix <= countedLook;
         return claim(
-          counted ? 'attemptClaimLimitedFirstLookLowest' : 'attemptClaimLimitedCandidatesLowest',
+          looks[`${counted}`].lowest,
           candidateParams(flow, horizon, limit, prefix, [], counted),
           limit,
           prefix,
@@ -150,7 +175,8 @@ export async function claimLimitedByPriority(
   // One priority at a time, as the looks: one walk over every priority read each row scheduled
   // for later too.
   for (let p = unsure && !sawDue ? await above(null) : null; p !== null; p = await above(p)) {
-    if ((await query('attemptQueueHasDue', [horizon, horizon, flow.queue, p])).rows.length > 0) {
+    const hasDue = keyed ? 'attemptQueueHasDue' : 'attemptUnkeyedQueueHasDue';
+    if ((await query(hasDue, [horizon, horizon, flow.queue, p])).rows.length > 0) {
       sawDue = true;
       break;
     }
