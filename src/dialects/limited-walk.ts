@@ -29,8 +29,17 @@ export interface LimitedPasses<Row> {
   hasRoom(): Promise<boolean>;
   /** Whether the last first look read every due row of its priority (no more to see). */
   sawEvery(): boolean;
-  /** The lowest priority with pending rows in the queue above `after` (null: any), or null. */
+  /**
+   * The lowest priority with pending rows in the queue above `after` (null: any), or null: with
+   * `passLowest`, the priority it read when it took nothing.
+   */
   above(after: number | null): Promise<number | null>;
+  /**
+   * The lowest priority above `after` (null: any) with a due row in the queue, or null: the
+   * walk's next step (see PriorityWalk.dueAbove). A probe of the table's priorities may return
+   * one with nothing due in the queue: a pass that finds nothing.
+   */
+  dueAbove(after: number | null): Promise<number | null>;
 }
 
 /**
@@ -56,7 +65,7 @@ export async function limitedByPriority<Row>(
 ): Promise<Row[]> {
   if (fair) {
     const priorities: number[] = [];
-    for (let p = await passes.above(null); p !== null; p = await passes.above(p)) {
+    for (let p = await passes.dueAbove(null); p !== null; p = await passes.dueAbove(p)) {
       priorities.push(p);
     }
     // Each fair look takes every key's first share of the room; one that took some but fell
@@ -71,7 +80,7 @@ export async function limitedByPriority<Row>(
   }
   const rows: Row[] = [];
   const lowest = passes.passLowest?.bind(passes);
-  let p = lowest === undefined ? await passes.above(null) : undefined;
+  let p = lowest === undefined ? await passes.dueAbove(null) : undefined;
   while (p !== null) {
     const wanted = limit - rows.length;
     const first =
@@ -87,7 +96,7 @@ export async function limitedByPriority<Row>(
       rows.push(...(await passes.pass([p], limit - rows.length, null, true)));
     }
     if (rows.length >= limit) break;
-    p = await passes.above(p);
+    p = await passes.dueAbove(p);
   }
   return rows;
 }

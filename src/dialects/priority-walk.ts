@@ -7,8 +7,12 @@ export interface PriorityWalk<Row> {
   lowest(limit: number): Promise<readonly Row[]>;
   /** Up to `limit` due rows of `priority`. */
   of(priority: number, limit: number): Promise<readonly Row[]>;
-  /** The lowest priority with pending rows above `after` (null: any), or null: none. */
-  above(after: number | null): Promise<number | null>;
+  /**
+   * The lowest priority above `after` (null: above the lowest pending one, which `lowest` read)
+   * with a row due for the claim (by now and its horizon), or null: none. Priorities whose
+   * pending rows are all scheduled for later cost the probe an index step each, not a statement.
+   */
+  dueAbove(after: number | null): Promise<number | null>;
   priorityOf(row: Row): number;
 }
 
@@ -20,19 +24,21 @@ export interface PriorityWalk<Row> {
  * 500,000 attempts due tomorrow: 72 ms per empty claim on MariaDB, 22 ms on SQLite without
  * statistics). Here each priority is walked from its first due row to its first later one, in
  * order, until `limit` rows are taken: first the lowest pending priority (a busy queue's claim
- * seldom needs more, and costs one statement as before), then each next one, found by a probe
- * the database answers off the index's edge.
+ * seldom needs more, and costs one statement as before), then each next one with a due row,
+ * found by a probe that steps over the priorities with none in the database (a probe of the next
+ * pending priority and a pass over each cost two statements per priority: beside 5,000 attempts
+ * due tomorrow, each of its own priority, an empty claim took 1,153 ms on MariaDB, 420 ms on
+ * SQLite).
  */
 export async function dueByPriority<Row>(walk: PriorityWalk<Row>, limit: number): Promise<Row[]> {
   const rows = [...(await walk.lowest(limit))];
   if (rows.length >= limit) return rows;
   const first = rows[0];
-  let priority = first === undefined ? await walk.above(null) : walk.priorityOf(first);
+  let priority = await walk.dueAbove(first === undefined ? null : walk.priorityOf(first));
   while (priority !== null) {
-    priority = await walk.above(priority);
-    if (priority === null) break;
     for (const row of await walk.of(priority, limit - rows.length)) rows.push(row);
     if (rows.length >= limit) break;
+    priority = await walk.dueAbove(priority);
   }
   return rows;
 }

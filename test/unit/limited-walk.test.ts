@@ -33,6 +33,7 @@ async function walk(
       hasRoom: () => Promise.resolve(hasRoom),
       sawEvery: () => sawEvery,
       above: (after) => Promise.resolve(after === null ? 0 : after === 0 ? 1 : null),
+      dueAbove: (after) => Promise.resolve(after === null ? 0 : after === 0 ? 1 : null),
     },
     fair,
     limit,

@@ -25,6 +25,23 @@ export function priorityProbe(query: FlowQuery): (after: number | null) => Promi
 }
 
 /**
+ * A claim's probe for the lowest priority above `after` (null: above the lowest pending one, which
+ * the claim's first statement read; `any`: below every priority) with a row due by now and by
+ * `horizon` (SQL time, or null), or null: see attemptNextDuePriority.
+ */
+export function dueProbe(
+  query: FlowQuery,
+  horizon: unknown,
+  { any = false } = {},
+): (after: number | null) => Promise<number | null> {
+  return async (after) => {
+    const bound = after ?? (any ? belowEveryPriority : null);
+    const [probe] = (await query('attemptNextDuePriority', [bound, horizon])).rows;
+    return probedPriority(probe?.['priority']);
+  };
+}
+
+/**
  * The first half of a claim, in its transaction, one priority at a time (see dueByPriority): each
  * statement locks its rows FOR UPDATE SKIP LOCKED. `filters`: the horizon and queue parameters.
  */
@@ -47,7 +64,7 @@ export function claimWalk(
         ...filters,
         limit,
       ]),
-    above: priorityProbe(query),
+    dueAbove: dueProbe(query, filters[0]),
     priorityOf: (row) => Number(row['priority']),
   };
 }

@@ -5,7 +5,7 @@ import type { SqlResult } from '../../seam/sql-connection.js';
 import { idOf } from '../attempt-rows.js';
 import { limitedByPriority } from '../limited-walk.js';
 import type { StatementName } from './bound-statements.js';
-import { priorityProbe } from './claim-walk.js';
+import { dueProbe, priorityProbe } from './claim-walk.js';
 import { idsJson } from './json-params.js';
 import { sqlTime } from './sql-time.js';
 
@@ -95,6 +95,7 @@ export async function claimLimitedByPriority(
   let sawDue = false;
   let unsure = false;
   const above = priorityProbe(query);
+  const dueAbove = dueProbe(query, horizon, { any: true });
   const looks = keyed ? keyedLooks : unkeyedLooks;
   const claim = async (
     statement: StatementName,
@@ -168,13 +169,14 @@ export async function claimLimitedByPriority(
       hasRoom: () => Promise.resolve(true),
       sawEvery: () => sawEvery,
       above,
+      dueAbove,
     },
     flow.fair,
     room,
   );
   // One priority at a time, as the looks: one walk over every priority read each row scheduled
   // for later too.
-  for (let p = unsure && !sawDue ? await above(null) : null; p !== null; p = await above(p)) {
+  for (let p = unsure && !sawDue ? await dueAbove(null) : null; p !== null; p = await dueAbove(p)) {
     const hasDue = keyed ? 'attemptQueueHasDue' : 'attemptUnkeyedQueueHasDue';
     if ((await query(hasDue, [horizon, horizon, flow.queue, p])).rows.length > 0) {
       sawDue = true;

@@ -1,6 +1,6 @@
 import type { AttemptClaimParams } from '../../seam/executor.js';
 import type { PriorityWalk } from '../priority-walk.js';
-import { claimWalk, priorityProbe } from './claim-walk.js';
+import { claimWalk, dueProbe, priorityProbe } from './claim-walk.js';
 import type { FlowQuery } from './flow-room.js';
 
 type Row = Record<string, unknown>;
@@ -87,7 +87,7 @@ function queueWalk(
       return priority === null ? [] : of(priority, limit);
     },
     of,
-    above,
+    dueAbove: dueProbe(query, horizon),
     priorityOf: (row) => Number(row['priority']),
   };
 }

@@ -9,7 +9,7 @@ export type ClaimQuery = (
     | 'attemptClaimExcept'
     | 'attemptClaimQueue'
     | 'attemptClaimQueues'
-    | 'attemptNextPriority'
+    | 'attemptNextDuePriority'
     | 'attemptPendingQueues',
   values: readonly unknown[],
 ) => Promise<SqlResult>;
@@ -89,8 +89,8 @@ export function claimWalk(
   return {
     lowest: (limit) => claim(null, limit),
     of: claim,
-    above: async (after) => {
-      const [probe] = (await query('attemptNextPriority', [after ?? Number.MIN_SAFE_INTEGER])).rows;
+    dueAbove: async (after) => {
+      const [probe] = (await query('attemptNextDuePriority', [after, horizon])).rows;
       return probedPriority(probe?.['priority']);
     },
     priorityOf: (row) => Number(row['priority']),

@@ -11,6 +11,7 @@ type Query = (
     | 'attemptClaimLimitedByKey'
     | 'attemptLimitedRoom'
     | 'attemptNextQueuePriority'
+    | 'attemptNextDueQueuePriority'
     | 'attemptRecordStarts',
   values: readonly unknown[],
 ) => Promise<SqlResult>;
@@ -80,6 +81,16 @@ export function claimLimited(query: Query, params: AttemptClaimLimitedParams): P
       above: async (after) => {
         const [probe] = (
           await query('attemptNextQueuePriority', [flow.queue, after ?? Number.MIN_SAFE_INTEGER])
+        ).rows;
+        return probedPriority(probe?.['priority']);
+      },
+      dueAbove: async (after) => {
+        const [probe] = (
+          await query('attemptNextDueQueuePriority', [
+            after ?? Number.MIN_SAFE_INTEGER,
+            params.horizon === null ? null : params.horizon.getTime(),
+            flow.queue,
+          ])
         ).rows;
         return probedPriority(probe?.['priority']);
       },

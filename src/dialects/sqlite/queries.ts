@@ -97,9 +97,37 @@ FROM {{table}}
 WHERE completed_at >= ${nowMs} - 3600000 AND status IN ('succeeded', 'failed')
 GROUP BY 1, 2`;
 
-// The lowest priority above ?1 with pending rows: the next one a claim walks.
-export const attemptNextPriority = `
-SELECT min(priority) AS priority FROM {{table}} WHERE status = 'pending' AND priority > ?1`;
+// The lowest priority above ?1 (null: above the lowest pending one, which a claim's first
+// statement read) with a row due now and by the horizon ?2: the next one a claim walks (see
+// dueByPriority), found by one statement that steps from priority to priority off the due index
+// and looks at each one's first rows, so a priority whose rows are all scheduled for later costs
+// index steps, not statements. The recursion ends at a due priority or past the last; its last
+// row is the answer.
+export const attemptNextDuePriority = nextDuePriority('');
+
+// The same for the rows of queue ?3 (a limited claim's walk), off its own stretch of the
+// queue-leading index.
+export const attemptNextDueQueuePriority = nextDuePriority(
+  ' INDEXED BY "{{name}}_queue_due_idx"',
+  ' AND queue = ?3',
+);
+
+function nextDuePriority(index: string, queue = ''): string {
+  const pending = `FROM {{table}}${index} WHERE status = 'pending'${queue}`;
+  const due = (priority: string): string => `EXISTS (SELECT 1 ${pending}
+    AND priority = ${priority} AND scheduled_at <= ${nowMs} AND (?2 IS NULL OR scheduled_at <= ?2))`;
+  return `
+WITH RECURSIVE walk(priority) AS (
+  SELECT (SELECT min(priority) ${pending}
+    AND priority > coalesce(?1, (SELECT min(priority) ${pending})))
+  UNION ALL
+  SELECT (SELECT min(priority) ${pending} AND priority > walk.priority)
+  FROM walk
+  WHERE walk.priority IS NOT NULL AND NOT ${due('walk.priority')}
+)
+SELECT priority FROM walk WHERE priority IS NULL OR ${due('walk.priority')}
+LIMIT 1`;
+}
 
 // "Now" for a claim statement: ?N, the time of the claim's first statement (null in that one),
 // so every row a claim of several statements (one per priority) leases has its lease from one

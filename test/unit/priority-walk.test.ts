@@ -1,0 +1,82 @@
+// The walk of a claim over priorities (src/dialects/priority-walk.ts): which passes it makes. The
+// SQL of each step is the dialects' (test/integration/claim-due-priorities.test.ts,
+// sqlite-claim-plan.test.ts, postgres-plans.test.ts).
+import { describe, expect, it } from 'vitest';
+import { dueByPriority } from '../../src/dialects/priority-walk.js';
+
+/**
+ * A table of `due` rows per priority (rows are their priority); `lowest` reads the lowest pending
+ * priority, `pending[0]`, and `dueAbove` steps over the priorities with nothing due, as the
+ * dialects' probes do. Every step is recorded.
+ */
+async function walk(
+  limit: number,
+  pending: readonly number[],
+  due: ReadonlyMap<number, number>,
+): Promise<{ rows: number[]; steps: string[] }> {
+  const steps: string[] = [];
+  const take = (priority: number, n: number) =>
+    Array<number>(Math.min(n, due.get(priority) ?? 0)).fill(priority);
+  const rows = await dueByPriority<number>(
+    {
+      lowest: (n) => {
+        steps.push('lowest');
+        return Promise.resolve(pending[0] === undefined ? [] : take(pending[0], n));
+      },
+      of: (priority, n) => {
+        steps.push(`of ${priority}`);
+        return Promise.resolve(take(priority, n));
+      },
+      dueAbove: (after) => {
+        steps.push(`dueAbove ${after}`);
+        const bound = after ?? pending[0]!;
+        const next = pending.find((p) => p > bound && (due.get(p) ?? 0) > 0);
+        return Promise.resolve(next ?? null);
+      },
+      priorityOf: (row) => row,
+    },
+    limit,
+  );
+  return { rows, steps };
+}
+
+describe('dueByPriority', () => {
+  it('takes a full claim from the lowest priority in one statement', async () => {
+    const { rows, steps } = await walk(10, [0, 1], new Map([[0, 50]]));
+    expect(rows).toEqual(Array<number>(10).fill(0));
+    expect(steps).toEqual(['lowest']);
+  });
+
+  it('passes only the priorities with a due row, past thousands with none', async () => {
+    const pending = Array.from({ length: 5000 }, (_, i) => i);
+    const { rows, steps } = await walk(
+      10,
+      pending,
+      new Map([
+        [2000, 3],
+        [4000, 20],
+      ]),
+    );
+    expect(rows).toEqual([...Array<number>(3).fill(2000), ...Array<number>(7).fill(4000)]);
+    expect(steps).toEqual(['lowest', 'dueAbove null', 'of 2000', 'dueAbove 2000', 'of 4000']);
+  });
+
+  it('goes on above the priority its first statement took from', async () => {
+    const { rows, steps } = await walk(
+      10,
+      [0, 1, 2],
+      new Map([
+        [0, 4],
+        [2, 4],
+      ]),
+    );
+    expect(rows).toEqual([0, 0, 0, 0, 2, 2, 2, 2]);
+    expect(steps).toEqual(['lowest', 'dueAbove 0', 'of 2', 'dueAbove 2']);
+  });
+
+  it('an empty table costs a statement and a probe', async () => {
+    const { rows, steps } = await walk(10, [], new Map());
+    expect(rows).toEqual([]);
+    expect(steps).toEqual(['lowest', 'dueAbove null']);
+  });
+});
