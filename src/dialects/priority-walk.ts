@@ -5,14 +5,15 @@
 export interface PriorityWalk<Row> {
   /** Up to `limit` due rows of the lowest priority that has pending rows. */
   lowest(limit: number): Promise<readonly Row[]>;
-  /** Up to `limit` due rows of `priority`. */
-  of(priority: number, limit: number): Promise<readonly Row[]>;
+  /** Up to `limit` due rows of `priorities` (ascending, as `dueAbove` gives them). */
+  of(priorities: readonly number[], limit: number): Promise<readonly Row[]>;
   /**
-   * The lowest priority above `after` (null: above the lowest pending one, which `lowest` read)
-   * with a row due for the claim (by now and its horizon), or null: none. Priorities whose
-   * pending rows are all scheduled for later cost the probe an index step each, not a statement.
+   * The lowest priorities above `after` (null: above the lowest pending one, which `lowest`
+   * read) with a row due for the claim (by now and its horizon), ascending, as many as `of`
+   * takes at once (at least one), or none. Priorities whose pending rows are all scheduled for
+   * later cost the probe an index step each, not a statement.
    */
-  dueAbove(after: number | null): Promise<number | null>;
+  dueAbove(after: number | null): Promise<readonly number[]>;
   priorityOf(row: Row): number;
 }
 
@@ -24,21 +25,25 @@ export interface PriorityWalk<Row> {
  * 500,000 attempts due tomorrow: 72 ms per empty claim on MariaDB, 22 ms on SQLite without
  * statistics). Here each priority is walked from its first due row to its first later one, in
  * order, until `limit` rows are taken: first the lowest pending priority (a busy queue's claim
- * seldom needs more, and costs one statement as before), then each next one with a due row,
- * found by a probe that steps over the priorities with none in the database (a probe of the next
- * pending priority and a pass over each cost two statements per priority: beside 5,000 attempts
- * due tomorrow, each of its own priority, an empty claim took 1,153 ms on MariaDB, 420 ms on
- * SQLite).
+ * seldom needs more, and costs one statement as before), then the next ones with a due row, found
+ * by a probe that steps over the priorities with none in the database, several at a time where
+ * the dialect's statement reads one range per priority. A probe of the next pending priority and
+ * a pass over each cost two statements per priority: beside 5,000 attempts due tomorrow, each of
+ * its own priority, an empty claim took 1,153 ms on MariaDB and 420 ms on SQLite, and 20,000 due
+ * attempts of 20,000 priorities drained at a seventh of the rate of one priority.
  */
 export async function dueByPriority<Row>(walk: PriorityWalk<Row>, limit: number): Promise<Row[]> {
   const rows = [...(await walk.lowest(limit))];
   if (rows.length >= limit) return rows;
   const first = rows[0];
-  let priority = await walk.dueAbove(first === undefined ? null : walk.priorityOf(first));
-  while (priority !== null) {
-    for (const row of await walk.of(priority, limit - rows.length)) rows.push(row);
+  let after = first === undefined ? null : walk.priorityOf(first);
+  for (;;) {
+    const priorities = await walk.dueAbove(after);
+    const last = priorities.at(-1);
+    if (last === undefined) break;
+    for (const row of await walk.of(priorities, limit - rows.length)) rows.push(row);
     if (rows.length >= limit) break;
-    priority = await walk.dueAbove(priority);
+    after = last;
   }
   return rows;
 }

@@ -165,6 +165,34 @@ for (const fixture of fixtures) {
       );
     });
 
+    // A claim goes on from one priority to the next ones with a due row, several per statement
+    // where the dialect reads them so (32 on MySQL and SQLite), past those with nothing due.
+    it('attemptClaim across 80 priorities takes the due rows by priority, past those due later', async () => {
+      const x = await setup();
+      const now = Date.now();
+      const later = new Date(now + hour);
+      // Priorities 0..79: each one due now and one due in an hour; every third none due; in
+      // queue q1 or q2 by turns.
+      const due = await x.insert(
+        Array.from({ length: 80 }, (_, p) => ({
+          priority: p,
+          queue: `q${(p % 2) + 1}`,
+          scheduledAt: p % 3 === 2 ? later : new Date(now - 1_000 - p),
+        })),
+      );
+      await x.insert(Array.from({ length: 80 }, (_, p) => ({ priority: p, scheduledAt: later })));
+      const expected = due.filter((_, p) => p % 3 !== 2);
+      const claim = (overrides: Parameters<typeof claimParams>[1]) =>
+        x.run((e) => e.attemptClaim(claimParams('w', overrides))).then((r) => ids(r.records));
+      expect(await claim({ limit: 1 })).toEqual(ids(expected.slice(0, 1)));
+      expect(await claim({ limit: 40 })).toEqual(ids(expected.slice(1, 41)));
+      const tail = expected.slice(41);
+      const ofQ2 = tail.filter((r) => r.queue === 'q2').slice(0, 5);
+      expect(await claim({ queues: ['q2'], limit: 5 })).toEqual(ids(ofQ2));
+      expect(await claim({ limit: 100 })).toEqual(ids(tail.filter((r) => !ofQ2.includes(r))));
+      expect(await claim({ limit: 100 })).toEqual([]);
+    });
+
     // It holds one transaction open while another acts: SQLite's single writer cannot.
     itRequires(fixture, 'concurrentTransactions')(
       'attemptClaim skips rows another transaction holds locked, without waiting',

@@ -37,7 +37,11 @@ describe('sqlite claim beside attempts scheduled for later', () => {
     await harness.transaction((tx) => tasks.enqueueMany(tx, due));
 
     const statements = bindStatements({ schema: null, name: 'async_task_attempts' });
-    for (const name of ['attemptClaim', 'attemptClaimExcept', 'attemptNextDuePriority'] as const) {
+    for (const name of [
+      'attemptClaim',
+      'attemptClaimExcept',
+      'attemptNextDuePriorities',
+    ] as const) {
       const plan = sqlitePlan(db, statements[name].text);
       expect(plan, name).toMatch(
         /SEARCH async_task_attempts USING (?:COVERING )?INDEX async_task_attempts_due_idx \(priority[=>]\?/,

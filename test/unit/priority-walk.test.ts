@@ -6,13 +6,14 @@ import { dueByPriority } from '../../src/dialects/priority-walk.js';
 
 /**
  * A table of `due` rows per priority (rows are their priority); `lowest` reads the lowest pending
- * priority, `pending[0]`, and `dueAbove` steps over the priorities with nothing due, as the
- * dialects' probes do. Every step is recorded.
+ * priority, `pending[0]`, and `dueAbove` gives the next (at most `most`) with something due,
+ * stepping over the others, as the dialects' probes do. Every step is recorded.
  */
 async function walk(
   limit: number,
   pending: readonly number[],
   due: ReadonlyMap<number, number>,
+  most = 1,
 ): Promise<{ rows: number[]; steps: string[] }> {
   const steps: string[] = [];
   const take = (priority: number, n: number) =>
@@ -23,15 +24,17 @@ async function walk(
         steps.push('lowest');
         return Promise.resolve(pending[0] === undefined ? [] : take(pending[0], n));
       },
-      of: (priority, n) => {
-        steps.push(`of ${priority}`);
-        return Promise.resolve(take(priority, n));
+      of: (priorities, n) => {
+        steps.push(`of ${priorities.join(',')}`);
+        const taken: number[] = [];
+        for (const p of priorities) taken.push(...take(p, n - taken.length));
+        return Promise.resolve(taken);
       },
       dueAbove: (after) => {
         steps.push(`dueAbove ${after}`);
         const bound = after ?? pending[0]!;
-        const next = pending.find((p) => p > bound && (due.get(p) ?? 0) > 0);
-        return Promise.resolve(next ?? null);
+        const next = pending.filter((p) => p > bound && (due.get(p) ?? 0) > 0);
+        return Promise.resolve(next.slice(0, most));
       },
       priorityOf: (row) => row,
     },
@@ -72,6 +75,21 @@ describe('dueByPriority', () => {
     );
     expect(rows).toEqual([0, 0, 0, 0, 2, 2, 2, 2]);
     expect(steps).toEqual(['lowest', 'dueAbove 0', 'of 2', 'dueAbove 2']);
+  });
+
+  it('takes several priorities per statement where the probe gives several', async () => {
+    const pending = Array.from({ length: 100 }, (_, i) => i);
+    const { rows, steps } = await walk(10, pending, new Map(pending.map((p) => [p, 1])), 4);
+    expect(rows).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    expect(steps).toEqual([
+      'lowest',
+      'dueAbove 0',
+      'of 1,2,3,4',
+      'dueAbove 4',
+      'of 5,6,7,8',
+      'dueAbove 8',
+      'of 9,10,11,12',
+    ]);
   });
 
   it('an empty table costs a statement and a probe', async () => {

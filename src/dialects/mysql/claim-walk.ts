@@ -1,5 +1,6 @@
 import { probedPriority, type PriorityWalk } from '../priority-walk.js';
 import type { FlowQuery } from './flow-room.js';
+import { prioritiesPerClaim } from './sql-parts.js';
 
 type Row = Record<string, unknown>;
 
@@ -25,20 +26,25 @@ export function priorityProbe(query: FlowQuery): (after: number | null) => Promi
 }
 
 /**
- * A claim's probe for the lowest priority above `after` (null: above the lowest pending one, which
- * the claim's first statement read; `any`: below every priority) with a row due by now and by
- * `horizon` (SQL time, or null), or null: see attemptNextDuePriority.
+ * A claim's probe for the lowest priorities above `after` (null: above the lowest pending one,
+ * which the claim's first statement read; `any`: below every priority) with a row due by now and
+ * by `horizon` (SQL time, or null), at most `most`: see attemptNextDuePriority.
  */
-export function dueProbe(
+export function duePrioritiesProbe(
   query: FlowQuery,
   horizon: unknown,
-  { any = false } = {},
-): (after: number | null) => Promise<number | null> {
+  { any = false, most = prioritiesPerClaim } = {},
+): (after: number | null) => Promise<readonly number[]> {
   return async (after) => {
     const bound = after ?? (any ? belowEveryPriority : null);
-    const [probe] = (await query('attemptNextDuePriority', [bound, horizon])).rows;
-    return probedPriority(probe?.['priority']);
+    const { rows } = await query('attemptNextDuePriority', [bound, horizon, most]);
+    return rows.map((row) => Number(row['priority']));
   };
+}
+
+/** The walk's list of priorities as attemptClaimSelect's parameters (see priorityList). */
+function priorityParams(priorities: readonly number[]): (number | null)[] {
+  return Array.from({ length: prioritiesPerClaim }, (_, i) => priorities[i] ?? null);
 }
 
 /**
@@ -58,13 +64,13 @@ export function claimWalk(
         ...filters,
         limit,
       ]),
-    of: (priority, limit) =>
+    of: (priorities, limit) =>
       rows(except ? 'attemptClaimSelectExcept' : 'attemptClaimSelect', [
-        priority,
+        ...priorityParams(priorities),
         ...filters,
         limit,
       ]),
-    dueAbove: dueProbe(query, filters[0]),
+    dueAbove: duePrioritiesProbe(query, filters[0]),
     priorityOf: (row) => Number(row['priority']),
   };
 }

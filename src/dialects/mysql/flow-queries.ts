@@ -2,13 +2,23 @@
 // it: the same substitutions ({{table}}, and {{flow}} and {{starts}}, the lock and starts tables
 // of migration 0004), the same positional parameters.
 
-import { claimSelect, columns, epochMs, leaseList, lowestPendingPriority } from './sql-parts.js';
+import {
+  claimSelect,
+  columns,
+  epochMs,
+  leaseList,
+  lowestPendingPriority,
+  priorityList,
+} from './sql-parts.js';
 
 // attemptClaimSelect for every queue but those of the JSON array (the queues with flow control,
 // which only the limited claim takes): the same statements with the queue filter negated.
 const claimQueuesExcept = '(? IS NULL OR NOT JSON_CONTAINS(?, JSON_QUOTE(t.queue)))';
-export const attemptClaimSelectExceptFirst = claimSelect(lowestPendingPriority, claimQueuesExcept);
-export const attemptClaimSelectExcept = claimSelect('?', claimQueuesExcept);
+export const attemptClaimSelectExceptFirst = claimSelect(
+  `= ${lowestPendingPriority}`,
+  claimQueuesExcept,
+);
+export const attemptClaimSelectExcept = claimSelect(priorityList, claimQueuesExcept);
 
 // First statement of a limited claim: the queue's lock row (migration 0004), locked exclusively
 // until the claim's transaction ends (ON DUPLICATE KEY UPDATE takes an exclusive lock on the

@@ -5,7 +5,7 @@ import type { SqlResult } from '../../seam/sql-connection.js';
 import { idOf } from '../attempt-rows.js';
 import { limitedByPriority } from '../limited-walk.js';
 import type { StatementName } from './bound-statements.js';
-import { dueProbe, priorityProbe } from './claim-walk.js';
+import { duePrioritiesProbe, priorityProbe } from './claim-walk.js';
 import { idsJson } from './json-params.js';
 import { sqlTime } from './sql-time.js';
 
@@ -95,7 +95,9 @@ export async function claimLimitedByPriority(
   let sawDue = false;
   let unsure = false;
   const above = priorityProbe(query);
-  const dueAbove = dueProbe(query, horizon, { any: true });
+  const duePriorities = duePrioritiesProbe(query, horizon, { any: true, most: 1 });
+  const dueAbove = async (after: number | null): Promise<number | null> =>
+    (await duePriorities(after))[0] ?? null;
   const looks = keyed ? keyedLooks : unkeyedLooks;
   const claim = async (
     statement: StatementName,

@@ -21,6 +21,7 @@ import {
   leaseList,
   lowestPendingPriority,
   outcomeAssignments,
+  priorityList,
   text,
 } from './sql-parts.js';
 
@@ -155,8 +156,8 @@ GROUP BY minute, t.status`;
 // the server's clock, which the second half uses for the lease. The first walks the lowest
 // priority with pending rows, which a busy queue's claim seldom goes past.
 const claimQueues = '(? IS NULL OR JSON_CONTAINS(?, JSON_QUOTE(t.queue)))';
-export const attemptClaimSelectFirst = claimSelect(lowestPendingPriority, claimQueues);
-export const attemptClaimSelect = claimSelect('?', claimQueues);
+export const attemptClaimSelectFirst = claimSelect(`= ${lowestPendingPriority}`, claimQueues);
+export const attemptClaimSelect = claimSelect(priorityList, claimQueues);
 
 // The lowest two priorities above ? with pending rows: a claim walks one priority at a time (see
 // dueByPriority, limitedByPriority), and one probe tells it the priority and the one after it.
@@ -168,8 +169,9 @@ SELECT (SELECT MIN(a.priority) FROM {{table}} AS a WHERE a.status = 'pending' AN
     SELECT MIN(a.priority) FROM {{table}} AS a WHERE a.status = 'pending' AND a.priority > ?))
     AS after`;
 
-// The lowest priority above ? (null: above the lowest pending one, which a claim's first
-// statement read) with a row due by now and by the horizon (?; null: none): a loose scan of the
+// The lowest priorities above ? (null: above the lowest pending one, which a claim's first
+// statement read) with a row due by now and by the horizon (?; null: none), at most ?: a loose
+// scan of the
 // claim index, one step to each pending priority's first due row, so a priority whose rows are
 // all scheduled for later costs an index step, not a statement (see dueByPriority). MIN() over
 // the column after the grouped ones is what the server reads so; without it, it walked every
@@ -181,7 +183,7 @@ WHERE t.status = 'pending' AND t.priority > COALESCE(?, ${lowestPendingPriority}
   AND t.scheduled_at <= LEAST(UTC_TIMESTAMP(3), COALESCE(CAST(? AS DATETIME(3)), UTC_TIMESTAMP(3)))
 GROUP BY t.status, t.priority
 ORDER BY t.status, t.priority
-LIMIT 1`;
+LIMIT ?`;
 
 // Second half of a claim: the rows are locked by this transaction since the SELECT, so the lease
 // is set without a fence and no other worker can have seen them as pending in between.

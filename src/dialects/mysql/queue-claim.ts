@@ -1,6 +1,6 @@
 import type { AttemptClaimParams } from '../../seam/executor.js';
 import type { PriorityWalk } from '../priority-walk.js';
-import { claimWalk, dueProbe, priorityProbe } from './claim-walk.js';
+import { claimWalk, duePrioritiesProbe, priorityProbe } from './claim-walk.js';
 import type { FlowQuery } from './flow-room.js';
 
 type Row = Record<string, unknown>;
@@ -52,7 +52,7 @@ function queueWalk(
   horizon: string | null,
 ): PriorityWalk<Row> {
   const above = priorityProbe(query);
-  const of = async (priority: number, limit: number): Promise<readonly Row[]> => {
+  const ofPriority = async (priority: number, limit: number): Promise<readonly Row[]> => {
     const shares: (readonly [string, number])[] =
       queues.length === 1
         ? [[queues[0]!, limit]]
@@ -84,10 +84,18 @@ function queueWalk(
   return {
     lowest: async (limit) => {
       const priority = await above(null);
-      return priority === null ? [] : of(priority, limit);
+      return priority === null ? [] : ofPriority(priority, limit);
     },
-    of,
-    dueAbove: dueProbe(query, horizon),
+    // One priority at a time: each is a statement or two per queue.
+    of: async (priorities, limit) => {
+      const rows: Row[] = [];
+      for (const priority of priorities) {
+        if (rows.length >= limit) break;
+        rows.push(...(await ofPriority(priority, limit - rows.length)));
+      }
+      return rows;
+    },
+    dueAbove: duePrioritiesProbe(query, horizon),
     priorityOf: (row) => Number(row['priority']),
   };
 }

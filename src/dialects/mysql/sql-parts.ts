@@ -45,16 +45,27 @@ export const outcomeAssignments = `t.status = CASE WHEN t.cancel_requested_at IS
   t.progress_message = CASE WHEN o.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
     ELSE t.progress_message END,`;
 
+/** The most priorities one claim statement takes (see dueByPriority): one parameter each. */
+export const prioritiesPerClaim = 32;
+
 /**
- * The first half of a claim for one priority (see dueByPriority): `priority` is `?` (a parameter
- * before the others) or `lowestPendingPriority`; `queueFilter` takes two parameters.
+ * The priorities of a claim statement: `prioritiesPerClaim` parameters before the others, the
+ * unused ones null (which match nothing). The server reads one range of the claim index per
+ * priority, in order, each from its first due row, so the statement's order is the index's and
+ * its LIMIT stops the read.
+ */
+export const priorityList = `IN (${Array<string>(prioritiesPerClaim).fill('?').join(', ')})`;
+
+/**
+ * The first half of a claim (see dueByPriority): `priority` is `priorityList` or
+ * `= lowestPendingPriority`; `queueFilter` takes two parameters.
  */
 export function claimSelect(priority: string, queueFilter: string): string {
   return `
 SELECT ${columns('t.')}, ${epochMs('UTC_TIMESTAMP(3)')} AS db_now
 FROM {{table}} AS t FORCE INDEX (due_idx)
 WHERE t.status = 'pending'
-  AND t.priority = ${priority}
+  AND t.priority ${priority}
   AND t.scheduled_at <= UTC_TIMESTAMP(3)
   AND (t.locked_until IS NULL OR t.locked_until <= UTC_TIMESTAMP(3))
   AND (? IS NULL OR t.scheduled_at <= CAST(? AS DATETIME(3)))

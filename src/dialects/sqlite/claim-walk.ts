@@ -1,6 +1,6 @@
 import type { AttemptClaimParams } from '../../seam/executor.js';
 import type { SqlResult } from '../../seam/sql-connection.js';
-import { probedPriority, type PriorityWalk } from '../priority-walk.js';
+import type { PriorityWalk } from '../priority-walk.js';
 
 type Row = Record<string, unknown>;
 export type ClaimQuery = (
@@ -9,7 +9,7 @@ export type ClaimQuery = (
     | 'attemptClaimExcept'
     | 'attemptClaimQueue'
     | 'attemptClaimQueues'
-    | 'attemptNextDuePriority'
+    | 'attemptNextDuePriorities'
     | 'attemptPendingQueues',
   values: readonly unknown[],
 ) => Promise<SqlResult>;
@@ -60,10 +60,13 @@ export function claimStatementOf(
   return ['attemptClaim', params.queues === null ? null : JSON.stringify(params.queues)];
 }
 
+/** The most priorities one claim statement takes after the first (see dueByPriority). */
+const prioritiesPerClaim = 32;
+
 /**
- * A claim one priority at a time (see dueByPriority), each statement choosing and leasing its rows
- * under the write lock. `params`: ?1, ?3, ?4 and ?5 of `statement` (worker, lease, horizon,
- * queues); the limit (?2) and the priority (?6) come per statement, and ?7, the claim's time.
+ * A claim by priority (see dueByPriority), each statement choosing and leasing its rows under the
+ * write lock. `params`: ?1, ?3, ?4 and ?5 of `statement` (worker, lease, horizon, queues); the
+ * limit (?2) and the priorities (?6) come per statement, and ?7, the claim's time.
  */
 export function claimWalk(
   query: ClaimQuery,
@@ -73,14 +76,14 @@ export function claimWalk(
   const [lockedBy, leaseMs, horizon, queues] = params;
   // The time of the claim's first statement that leased rows: the later ones lease from it too.
   let now: unknown = null;
-  const claim = async (priority: number | null, limit: number): Promise<readonly Row[]> => {
+  const claim = async (priorities: string | null, limit: number): Promise<readonly Row[]> => {
     const { rows } = await query(statement, [
       lockedBy,
       limit,
       leaseMs,
       horizon,
       queues,
-      priority,
+      priorities,
       now,
     ]);
     now ??= rows[0]?.['db_now'] ?? null;
@@ -88,11 +91,11 @@ export function claimWalk(
   };
   return {
     lowest: (limit) => claim(null, limit),
-    of: claim,
-    dueAbove: async (after) => {
-      const [probe] = (await query('attemptNextDuePriority', [after, horizon])).rows;
-      return probedPriority(probe?.['priority']);
-    },
+    of: (priorities, limit) => claim(JSON.stringify(priorities), limit),
+    dueAbove: async (after) =>
+      (await query('attemptNextDuePriorities', [after, horizon, prioritiesPerClaim])).rows.map(
+        (row) => Number(row['priority']),
+      ),
     priorityOf: (row) => Number(row['priority']),
   };
 }

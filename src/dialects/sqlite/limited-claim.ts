@@ -11,7 +11,7 @@ type Query = (
     | 'attemptClaimLimitedByKey'
     | 'attemptLimitedRoom'
     | 'attemptNextQueuePriority'
-    | 'attemptNextDueQueuePriority'
+    | 'attemptNextDueQueuePriorities'
     | 'attemptRecordStarts',
   values: readonly unknown[],
 ) => Promise<SqlResult>;
@@ -86,9 +86,10 @@ export function claimLimited(query: Query, params: AttemptClaimLimitedParams): P
       },
       dueAbove: async (after) => {
         const [probe] = (
-          await query('attemptNextDueQueuePriority', [
+          await query('attemptNextDueQueuePriorities', [
             after ?? Number.MIN_SAFE_INTEGER,
             params.horizon === null ? null : params.horizon.getTime(),
+            1,
             flow.queue,
           ])
         ).rows;

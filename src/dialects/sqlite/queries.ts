@@ -97,36 +97,35 @@ FROM {{table}}
 WHERE completed_at >= ${nowMs} - 3600000 AND status IN ('succeeded', 'failed')
 GROUP BY 1, 2`;
 
-// The lowest priority above ?1 (null: above the lowest pending one, which a claim's first
-// statement read) with a row due now and by the horizon ?2: the next one a claim walks (see
-// dueByPriority), found by one statement that steps from priority to priority off the due index
-// and looks at each one's first rows, so a priority whose rows are all scheduled for later costs
-// index steps, not statements. The recursion ends at a due priority or past the last; its last
-// row is the answer.
-export const attemptNextDuePriority = nextDuePriority('');
+// The lowest priorities above ?1 (null: above the lowest pending one, which a claim's first
+// statement read) with a row due now and by the horizon ?2, at most ?3: the next ones a claim
+// takes (see dueByPriority), found by one statement that steps from priority to priority off the
+// due index and looks at each one's first rows, so a priority whose rows are all scheduled for
+// later costs index steps, not statements. `found` counts the due priorities before each step.
+export const attemptNextDuePriorities = nextDuePriorities('', '');
 
-// The same for the rows of queue ?3 (a limited claim's walk), off its own stretch of the
+// The same for the rows of queue ?4 (a limited claim's walk), off its own stretch of the
 // queue-leading index.
-export const attemptNextDueQueuePriority = nextDuePriority(
+export const attemptNextDueQueuePriorities = nextDuePriorities(
   ' INDEXED BY "{{name}}_queue_due_idx"',
-  ' AND queue = ?3',
+  ' AND queue = ?4',
 );
 
-function nextDuePriority(index: string, queue = ''): string {
+function nextDuePriorities(index: string, queue: string): string {
   const pending = `FROM {{table}}${index} WHERE status = 'pending'${queue}`;
   const due = (priority: string): string => `EXISTS (SELECT 1 ${pending}
     AND priority = ${priority} AND scheduled_at <= ${nowMs} AND (?2 IS NULL OR scheduled_at <= ?2))`;
   return `
-WITH RECURSIVE walk(priority) AS (
+WITH RECURSIVE walk(priority, found) AS (
   SELECT (SELECT min(priority) ${pending}
-    AND priority > coalesce(?1, (SELECT min(priority) ${pending})))
+    AND priority > coalesce(?1, (SELECT min(priority) ${pending}))), 0
   UNION ALL
-  SELECT (SELECT min(priority) ${pending} AND priority > walk.priority)
+  SELECT (SELECT min(priority) ${pending} AND priority > walk.priority),
+    walk.found + ${due('walk.priority')}
   FROM walk
-  WHERE walk.priority IS NOT NULL AND NOT ${due('walk.priority')}
+  WHERE walk.priority IS NOT NULL AND walk.found + ${due('walk.priority')} < ?3
 )
-SELECT priority FROM walk WHERE priority IS NULL OR ${due('walk.priority')}
-LIMIT 1`;
+SELECT priority FROM walk WHERE priority IS NOT NULL AND ${due('walk.priority')}`;
 }
 
 // "Now" for a claim statement: ?N, the time of the claim's first statement (null in that one),
@@ -134,9 +133,9 @@ LIMIT 1`;
 // instant, the instant the claim returns: under load, 14 ms passed between two of them.
 // No SKIP LOCKED, and none needed: choosing the rows and leasing them is one statement under the
 // write lock, so a concurrent claimer (another connection or process) waits for our commit and
-// then no longer sees these rows as pending. ?5 is a JSON array of queues, or null for all. One
-// priority per statement (see dueByPriority): ?6, or null for the lowest with pending rows; ?7,
-// the claim's time (claimNow).
+// then no longer sees these rows as pending. ?5 is a JSON array of queues, or null for all. The
+// priorities (see dueByPriority): ?6, a JSON array of them, or null for the lowest with pending
+// rows; ?7, the claim's time (claimNow).
 // ?4, the horizon of a runDue pass (its first claim's time), keeps retries out of the pass; a row
 // retried within the horizon's own millisecond can still come back, and the pass hands it back.
 export const attemptClaim = leaseChosen(`

@@ -4,7 +4,7 @@
 // each row for its queue: behind a backlog of 200,000 in another queue, each claim read all of
 // it (19.6 ms), and the queues claimed ran at half their rate; 1,000,000 made it a fifth.
 import { queuesPerClaim } from './claim-walk.js';
-import { claimNow, dueOfPriority, leaseChosen, lowestPendingPriority } from './sql-parts.js';
+import { claimedPriorities, claimNow, dueOfPriority, leaseChosen } from './sql-parts.js';
 
 // The queues with pending rows, at most ?1 + 1 of them: a loose scan of the queue-leading index,
 // one step per queue.
@@ -20,13 +20,13 @@ SELECT queue FROM found WHERE queue IS NOT NULL`;
 
 /** The first ?2 due rows of the queue at index `i` of the JSON array ?5 (none past its end). */
 const queueArm = (i: number): string => `SELECT * FROM (
-      SELECT id, scheduled_at FROM {{table}} INDEXED BY "{{name}}_queue_due_idx"
+      SELECT id, priority, scheduled_at FROM {{table}} INDEXED BY "{{name}}_queue_due_idx"
       WHERE status = 'pending' AND queue = json_extract(?5, '$[${i}]')
-        AND priority = (SELECT priority FROM walked)
+        AND priority IN (SELECT priority FROM walked)
         AND scheduled_at <= ${claimNow(7)} AND (?4 IS NULL OR scheduled_at <= ?4)
       ORDER BY priority, scheduled_at, id LIMIT ?2)`;
 
-// attemptClaim (queries.ts) of the one queue ?5: its first ?2 due rows of the priority, in the
+// attemptClaim (queries.ts) of the one queue ?5: its first ?2 due rows of the priorities, in the
 // index's order (no merge to sort). Parameters as attemptClaim's.
 export const attemptClaimQueue = leaseChosen(`
   SELECT id FROM {{table}} INDEXED BY "{{name}}_queue_due_idx"
@@ -35,11 +35,11 @@ export const attemptClaimQueue = leaseChosen(`
   LIMIT ?2`);
 
 // attemptClaim (queries.ts) of the queues of the JSON array ?5 (at most queuesPerClaim): each
-// one's first ?2 due rows of the priority, merged in due order, the first ?2 of them leased.
+// one's first ?2 due rows of the priorities, merged in claim order, the first ?2 of them leased.
 // Parameters as attemptClaim's.
 export const attemptClaimQueues = leaseChosen(`
-  WITH walked(priority) AS (SELECT COALESCE(?6, ${lowestPendingPriority}))
+  WITH walked(priority) AS (${claimedPriorities})
   SELECT id FROM (
     ${Array.from({ length: queuesPerClaim }, (_, i) => queueArm(i)).join('\n    UNION ALL\n    ')})
-  ORDER BY scheduled_at, id
+  ORDER BY priority, scheduled_at, id
   LIMIT ?2`);

@@ -15,12 +15,20 @@ export const lowestPendingPriority =
   "(SELECT min(priority) FROM {{table}} WHERE status = 'pending')";
 
 /**
- * The rows of a claim of one priority (attemptClaim and its kin, queries.ts and
- * queue-claim-queries.ts): pending, of the priority ?6 (null: the lowest with pending rows), due
- * at the claim's time ?7 and by the horizon ?4.
+ * The priorities of a claim statement (attemptClaim and its kin, queries.ts and
+ * queue-claim-queries.ts): those of the JSON array ?6, or (null) the lowest with pending rows.
+ * SQLite searches the index once per priority, in ascending order, so the statement's order is
+ * the index's and its LIMIT stops the read.
+ */
+export const claimedPriorities = `SELECT value FROM json_each(
+      coalesce(?6, json_array(${lowestPendingPriority})))`;
+
+/**
+ * The rows of a claim (attemptClaim and its kin): pending, of the priorities ?6 (see
+ * claimedPriorities), due at the claim's time ?7 and by the horizon ?4.
  */
 export const dueOfPriority = `status = 'pending'
-    AND priority = COALESCE(?6, ${lowestPendingPriority})
+    AND priority IN (${claimedPriorities})
     AND scheduled_at <= ${claimNow(7)}
     AND (?4 IS NULL OR scheduled_at <= ?4)`;
 
