@@ -43,7 +43,7 @@ export function duePrioritiesProbe(
 }
 
 /** The walk's list of priorities as attemptClaimSelect's parameters (see priorityList). */
-function priorityParams(priorities: readonly number[]): (number | null)[] {
+export function priorityParams(priorities: readonly number[]): (number | null)[] {
   return Array.from({ length: prioritiesPerClaim }, (_, i) => priorities[i] ?? null);
 }
 

@@ -5,7 +5,7 @@
 // attemptClaimSelectExcept (queries.ts, flow-queries.ts) walk the due index of every queue and
 // filter by queue: behind a backlog of 1,000,000 in another queue, each claim read all of it.
 import { queuesPerShare } from './queue-claim.js';
-import { columns, epochMs } from './sql-parts.js';
+import { columns, epochMs, priorityList } from './sql-parts.js';
 
 // The queues with pending rows and the greatest key among each one's pending rows (null: none
 // has one), at most ?: a loose scan of the queue-and-key index, one step per queue.
@@ -22,9 +22,9 @@ LIMIT ?`;
  * the horizon twice. The status is checked again: a worker of the version before migration 0008
  * leaves pending_queue as it was when it claims.
  */
-function dueOfQueue(alias: string): string {
+function dueOfQueue(alias: string, priority = '= ?'): string {
   return `FROM {{table}} AS ${alias} FORCE INDEX (queue_key_due_idx)
-WHERE ${alias}.pending_queue = ? AND ${alias}.concurrency_key IS NULL AND ${alias}.priority = ?
+WHERE ${alias}.pending_queue = ? AND ${alias}.concurrency_key IS NULL AND ${alias}.priority ${priority}
   AND ${alias}.status = 'pending' AND ${alias}.scheduled_at <= UTC_TIMESTAMP(3)
   AND (${alias}.locked_until IS NULL OR ${alias}.locked_until <= UTC_TIMESTAMP(3))
   AND (? IS NULL OR ${alias}.scheduled_at <= CAST(? AS DATETIME(3)))`;
@@ -51,5 +51,14 @@ export const attemptClaimSelectQueue = `
 SELECT ${columns('t.')}, ${epochMs('UTC_TIMESTAMP(3)')} AS db_now
 ${dueOfQueue('t')}
 ORDER BY t.scheduled_at, t.id
+LIMIT ?
+FOR UPDATE SKIP LOCKED`;
+
+// The same of the only queue a claim takes, at several priorities (see priorityList): one range
+// of its stretch per priority, read in order.
+export const attemptClaimSelectQueuePriorities = `
+SELECT ${columns('t.')}, ${epochMs('UTC_TIMESTAMP(3)')} AS db_now
+${dueOfQueue('t', priorityList)}
+ORDER BY t.priority, t.scheduled_at, t.id
 LIMIT ?
 FOR UPDATE SKIP LOCKED`;

@@ -1,6 +1,6 @@
 import type { AttemptClaimParams } from '../../seam/executor.js';
 import type { PriorityWalk } from '../priority-walk.js';
-import { claimWalk, duePrioritiesProbe, priorityProbe } from './claim-walk.js';
+import { claimWalk, duePrioritiesProbe, priorityParams, priorityProbe } from './claim-walk.js';
 import type { FlowQuery } from './flow-room.js';
 
 type Row = Record<string, unknown>;
@@ -86,8 +86,19 @@ function queueWalk(
       const priority = await above(null);
       return priority === null ? [] : ofPriority(priority, limit);
     },
-    // One priority at a time: each is a statement or two per queue.
+    // The only queue: its rows of every priority given in one statement. Several: one priority
+    // at a time, each a statement or two per queue.
     of: async (priorities, limit) => {
+      if (queues.length === 1) {
+        const claimed = await query('attemptClaimSelectQueuePriorities', [
+          queues[0],
+          ...priorityParams(priorities),
+          horizon,
+          horizon,
+          limit,
+        ]);
+        return claimed.rows;
+      }
       const rows: Row[] = [];
       for (const priority of priorities) {
         if (rows.length >= limit) break;

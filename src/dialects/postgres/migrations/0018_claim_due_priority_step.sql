@@ -6,7 +6,9 @@
 -- claim took 90 ms. Each step now goes to the next priority with a due row, in one statement: a
 -- walk from priority to priority reading each one's first row (its earliest due time), which
 -- stops at the first that is due. The first step too, so a claim starts at the lowest priority
--- with a due row. Everything else is as in those migrations.
+-- with a due row. <name>_claim_due's later passes take up to 32 priorities with a due row at
+-- once (20,000 due attempts of 20,000 priorities drained at 19,079/s, against 34,437 in one).
+-- Everything else is as in those migrations.
 CREATE OR REPLACE FUNCTION {{schema}}"{{name}}_claim_due"(p_locked_by text, p_limit integer,
   p_lease_ms float8, p_horizon timestamptz, p_queues text[], p_except text[], p_durable boolean)
 RETURNS TABLE (id bigint, target text, method_name text, method_args text, encryptor text,
@@ -21,28 +23,34 @@ AS $$
 DECLARE
   v_claimed integer := 0;
   v_more integer;
-  v_priority smallint;
+  v_priorities smallint[];
   v_after integer := -32769;
   v_due timestamptz := least(now(), p_horizon);
+  -- How many priorities with a due row one pass takes: the first pass one (a busy queue's claim
+  -- seldom needs more), the later ones up to 32.
+  v_most integer := 1;
 BEGIN
   IF NOT p_durable THEN
     PERFORM set_config('synchronous_commit', 'off', true);
   END IF;
   LOOP
-    -- The next priority with a due row: each step reads a priority's first row (its earliest),
-    -- and the walk stops at one that is due.
-    WITH RECURSIVE walk(priority, first_at) AS (
-      (SELECT n.priority, n.scheduled_at FROM {{table}} AS n
+    -- The next priorities with a due row: each step reads a priority's first row (its earliest),
+    -- and the walk stops once it has found v_most that are due.
+    WITH RECURSIVE walk(priority, first_at, found) AS (
+      (SELECT n.priority, n.scheduled_at, 0 FROM {{table}} AS n
       WHERE n.status = 'pending' AND n.priority > v_after
       ORDER BY n.priority, n.scheduled_at LIMIT 1)
       UNION ALL
-      SELECT x.priority, x.scheduled_at FROM walk AS w CROSS JOIN LATERAL (
+      SELECT x.priority, x.scheduled_at, w.found + (w.first_at <= v_due)::integer
+      FROM walk AS w CROSS JOIN LATERAL (
         SELECT n.priority, n.scheduled_at FROM {{table}} AS n
         WHERE n.status = 'pending' AND n.priority > w.priority
         ORDER BY n.priority, n.scheduled_at LIMIT 1) AS x
-      WHERE w.first_at > v_due)
-    SELECT w.priority INTO v_priority FROM walk AS w WHERE w.first_at <= v_due LIMIT 1;
-    EXIT WHEN v_priority IS NULL;
+      WHERE w.found + (w.first_at <= v_due)::integer < v_most)
+    SELECT array_agg(w.priority ORDER BY w.priority) INTO v_priorities FROM walk AS w
+    WHERE w.first_at <= v_due;
+    EXIT WHEN v_priorities IS NULL;
+    -- One range of the due index per priority, in order: the LIMIT stops the read.
     RETURN QUERY
     UPDATE {{table}} AS t
     SET status = 'running', num_attempts = t.num_attempts + 1, locked_by = p_locked_by,
@@ -50,7 +58,7 @@ BEGIN
     WHERE t.id = ANY(ARRAY(
       SELECT d.id FROM {{table}} AS d
       WHERE d.status = 'pending'
-        AND d.priority = v_priority
+        AND d.priority = ANY(v_priorities)
         AND d.scheduled_at <= now()
         AND (p_horizon IS NULL OR d.scheduled_at <= p_horizon)
         AND (p_queues IS NULL OR d.queue = ANY(p_queues))
@@ -66,7 +74,8 @@ BEGIN
     GET DIAGNOSTICS v_more = ROW_COUNT;
     v_claimed := v_claimed + v_more;
     EXIT WHEN v_claimed >= p_limit;
-    v_after := v_priority;
+    v_after := v_priorities[cardinality(v_priorities)];
+    v_most := 32;
   END LOOP;
 END;
 $$;
