@@ -4,7 +4,11 @@
 // (default): `backlog` has flow control (`concurrency: 1`), so the worker claims it on its own and
 // the rest as every queue but it; `queues`: it has none, and the worker is given
 // `queues: ['default', 'other']`; `limited`: the default queue has flow control
-// (`concurrency: 20`), `backlog` none, and the worker is given `queues: ['default']`. Each
+// (`concurrency: 20`), `backlog` none, and the worker is given `queues: ['default']`; `none`: no
+// queue has flow control and the worker claims every queue (with `--later` or no backlog).
+// `--priorities=N` spreads the default queue's tasks over priorities 0 to N - 1 (default 1);
+// `--later` schedules the backlog for tomorrow, each at a priority of its own below the default
+// queue's (down to -30,000), so every claim starts among priorities with nothing due. Each
 // measurement runs in a process of its own, on a table of its own; the clock runs from the
 // worker's start until the database shows every task of the default queue finished.
 // With ASYNC_TASK_BASELINE=<a built checkout>, that build is measured too, in the same run.
@@ -33,6 +37,8 @@ async function parent() {
   const backlogs = (args.get('backlog') ?? '0,200000').split(',').map(Number);
   const modes = (args.get('modes') ?? 'except').split(',');
   const count = Number(args.get('count') ?? 20_000);
+  const priorities = Number(args.get('priorities') ?? 1);
+  const later = args.has('later');
   const builds = [['current', new URL('../', import.meta.url).href]];
   const baseline = process.env.ASYNC_TASK_BASELINE;
   if (baseline) builds.push(['baseline', pathToFileURL(`${baseline.replace(/\/$/, '')}/`).href]);
@@ -42,7 +48,7 @@ async function parent() {
       for (const backlog of backlogs) {
         const cells = [];
         for (const [build, root] of builds) {
-          const result = await runChild([dialect, mode, backlog, count, root]);
+          const result = await runChild([dialect, mode, backlog, count, root, priorities, later]);
           process.stderr.write(`${dialect} ${mode} ${backlog} ${build}: ${result.perSecond}/s\n`);
           cells.push(result.perSecond);
         }
@@ -55,7 +61,8 @@ async function parent() {
     `node ${process.version}, ${os.cpus().length} cores; one worker { concurrency: 100 }`,
   );
   console.log(
-    `${count.toLocaleString('en-US')} no-op tasks of the default queue, enqueued after the backlog`,
+    `${count.toLocaleString('en-US')} no-op tasks of the default queue, enqueued after the backlog,` +
+      ` over ${priorities.toLocaleString('en-US')} priorities; backlog due ${later ? 'tomorrow, a priority each' : 'now'}`,
   );
   const header = ['dialect', 'mode', 'backlog', ...builds.map(([build]) => `${build} (tasks/s)`)];
   if (builds.length === 2) header.push('current / baseline');
@@ -85,9 +92,12 @@ function runChild(childArgs) {
 }
 
 async function child() {
-  const [dialect, mode, backlogText, countText, root] = process.argv.slice(3);
+  const [dialect, mode, backlogText, countText, root, prioritiesText, laterText] =
+    process.argv.slice(3);
   const backlog = Number(backlogText);
   const count = Number(countText);
+  const priorities = Number(prioritiesText);
+  const tomorrow = laterText === 'true' ? new Date(Date.now() + 86_400_000) : undefined;
   const lib = await import(new URL('dist/index.js', root).href);
   let done = 0;
   let allRan;
@@ -220,9 +230,16 @@ async function child() {
     await load(backlog, (i) => ({
       method: Bench.later,
       args: { i },
-      options: { queue: 'backlog' },
+      options: {
+        queue: 'backlog',
+        ...(tomorrow && { scheduledAt: tomorrow, priority: -1 - (i % 30_000) }),
+      },
     }));
-    await load(count, (i) => ({ method: Bench.fast, args: { i } }));
+    await load(count, (i) => ({
+      method: Bench.fast,
+      args: { i },
+      options: { priority: i % priorities },
+    }));
     const worker = tasks.worker({
       concurrency: 100,
       ...(mode === 'queues' && { queues: ['default', 'other'] }),

