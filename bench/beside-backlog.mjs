@@ -60,9 +60,11 @@ async function parent() {
   console.log(
     `node ${process.version}, ${os.cpus().length} cores; one worker { concurrency: 100 }`,
   );
+  const spread = `${priorities.toLocaleString('en-US')} priorities`;
+  const backlogDue = later ? 'tomorrow, a priority each' : 'now';
   console.log(
-    `${count.toLocaleString('en-US')} no-op tasks of the default queue, enqueued after the backlog,` +
-      ` over ${priorities.toLocaleString('en-US')} priorities; backlog due ${later ? 'tomorrow, a priority each' : 'now'}`,
+    `${count.toLocaleString('en-US')} no-op tasks of the default queue over ${spread}, enqueued` +
+      ` after the backlog (due ${backlogDue})`,
   );
   const header = ['dialect', 'mode', 'backlog', ...builds.map(([build]) => `${build} (tasks/s)`)];
   if (builds.length === 2) header.push('current / baseline');

@@ -73,9 +73,10 @@ const unkeyedLooks: Looks = {
  * a queue whose pending rows have no key from its own stretch of the queue-and-key index: see
  * limitedCandidates), one priority at a time (see limitedByPriority), each pass's candidates
  * locked with SKIP LOCKED (which leaves out a row an enqueue or a release still holds), leased by
- * `lease` and recorded as starts, so that the next pass counts them. The priorities are the table's pending ones (a
- * probe of the claim index's edge; one of the queue's own would step over every other queue's
- * rows): a priority this queue has nothing due at costs a pass that finds nothing. `exhausted`
+ * `lease` and recorded as starts, so that the next pass counts them. The priorities are the
+ * table's with a due row (a loose scan of the claim index; one of the queue's own would step
+ * over every other queue's rows): a priority this queue has nothing due at costs a pass that
+ * finds nothing. `exhausted`
  * when no pass read a due row of the queue: the counted looks say so, and where only uncounted
  * ones (a first look of a claim of more than `countedLook / 4` rows, a fair one, a look by key)
  * came back empty, one probe more asks.
