@@ -21,10 +21,18 @@ const Noop = defineTarget('Noop', { run(_args: { i: number }) {} });
 const priorities = 2000;
 
 /**
- * In each of the queues `default` and `mail`: 2,000 priorities with 5 attempts each due tomorrow,
- * and 3 due now at priority 1,500, 2 at 1,999.
+ * An AsyncTask on `harness` with flow control on `mail` and, in each of the queues `default` and
+ * `mail`, 2,000 priorities with 5 attempts each due tomorrow, and 3 due now at priority 1,500, 2
+ * at 1,999.
  */
-async function fill(tasks: AsyncTask<unknown>, harness: Harness): Promise<void> {
+async function filled(harness: Harness): Promise<AsyncTask<unknown>> {
+  const tasks = new AsyncTask({
+    driver: harness.driver,
+    table: harness.table,
+    targets: [Noop],
+    queues: { mail: { concurrency: 10 } },
+  });
+  await tasks.migrate();
   const tomorrow = new Date(Date.now() + 86_400_000);
   for (const queue of ['default', 'mail']) {
     const later = Array.from({ length: priorities * 5 }, (_, i) => ({
@@ -46,6 +54,7 @@ async function fill(tasks: AsyncTask<unknown>, harness: Harness): Promise<void> 
       ),
     );
   }
+  return tasks;
 }
 
 const claimParams = {
@@ -105,14 +114,7 @@ describe('a claim beside priorities with nothing due', () => {
     it(`${label}: steps over 2,000 of them in a few statements`, async () => {
       const harness: Harness = await open();
       closers.push(() => harness.close());
-      const tasks = new AsyncTask({
-        driver: harness.driver,
-        table: harness.table,
-        targets: [Noop],
-        queues: { mail: { concurrency: 10 } },
-      });
-      await tasks.migrate();
-      await fill(tasks, harness);
+      const tasks = await filled(harness);
       let ran = 0;
       const counting = (connection: SqlConnection): SqlConnection => ({
         ...connection,
@@ -140,14 +142,7 @@ describe('a claim beside priorities with nothing due', () => {
     // One connection: the session auto_explain reports on is the claims'.
     const harness = await postgresHarness({ max: 1 });
     closers.push(() => harness.close());
-    const tasks = new AsyncTask({
-      driver: harness.driver,
-      table: harness.table,
-      targets: [Noop],
-      queues: { mail: { concurrency: 10 } },
-    });
-    await tasks.migrate();
-    await fill(tasks, harness);
+    const tasks = await filled(harness);
     const notices: string[] = [];
     const client = await harness.pool.connect();
     client.on('notice', (notice) => notices.push(notice.message ?? ''));
