@@ -19,21 +19,20 @@ export interface LimitedPasses<Row> {
     afterFirst: boolean,
   ): Promise<readonly Row[]>;
   /**
-   * `pass` over the lowest priority with pending rows in the table, found by the statement itself
-   * (one round trip fewer than a probe first); absent: the walk probes for it.
+   * The first look at the lowest priority with pending rows in the table, found by the
+   * statement itself (one round trip fewer than a probe first), and that priority, asked for
+   * when the look took nothing; absent: the walk starts with `dueAbove`.
    */
-  passLowest?(limit: number, prefix: number): Promise<readonly Row[]>;
-  /** The priority of a row `pass` or `passLowest` returned. */
+  lowest?: {
+    pass(limit: number, prefix: number): Promise<readonly Row[]>;
+    priority(): Promise<number | null>;
+  };
+  /** The priority of a row `pass` or `lowest.pass` returned. */
   priorityOf(row: Row): number;
   /** Whether the queue's limits still leave room, after a first look that took fewer than asked. */
   hasRoom(): Promise<boolean>;
   /** Whether the last first look read every due row of its priority (no more to see). */
   sawEvery(): boolean;
-  /**
-   * The lowest priority with pending rows in the queue above `after` (null: any), or null: with
-   * `passLowest`, the priority it read when it took nothing.
-   */
-  above(after: number | null): Promise<number | null>;
   /**
    * The lowest priority above `after` (null: any) with a due row in the queue, or null: the
    * walk's next step (see PriorityWalk.dueAbove). A probe of the table's priorities may return
@@ -79,17 +78,17 @@ export async function limitedByPriority<Row>(
     return rows;
   }
   const rows: Row[] = [];
-  const lowest = passes.passLowest?.bind(passes);
+  const { lowest } = passes;
   let p = lowest === undefined ? await passes.dueAbove(null) : undefined;
   while (p !== null) {
     const wanted = limit - rows.length;
     const first =
       p === undefined
-        ? await lowest!(wanted, wanted * 4 + 256)
+        ? await lowest!.pass(wanted, wanted * 4 + 256)
         : await passes.pass([p], wanted, wanted * 4 + 256, false);
     rows.push(...first);
     if (first.length >= wanted) break;
-    p ??= first[0] === undefined ? await passes.above(null) : passes.priorityOf(first[0]);
+    p ??= first[0] === undefined ? await lowest!.priority() : passes.priorityOf(first[0]);
     if (p === null) break;
     if (!passes.sawEvery()) {
       if (!(await passes.hasRoom())) return rows;

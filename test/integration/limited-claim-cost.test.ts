@@ -244,12 +244,12 @@ describe('limited claims beside attempts scheduled for later', () => {
     await harness.transaction((tx) => tasks.enqueueMany(tx, dueItems()));
 
     const statements = bindStatements({ schema: null, name: 'async_task_attempts' });
-    const plan = (name: 'attemptClaimLimited' | 'attemptNextQueuePriority'): string =>
+    const plan = (name: 'attemptClaimLimited' | 'attemptNextDueQueuePriorities'): string =>
       sqlitePlan(db, statements[name].text);
     expect(plan('attemptClaimLimited')).toMatch(
       /SEARCH async_task_attempts USING INDEX async_task_attempts_queue_due_idx \(queue=\? AND priority=\? AND scheduled_at<\?\)/,
     );
-    expect(plan('attemptNextQueuePriority')).toMatch(
+    expect(plan('attemptNextDueQueuePriorities')).toMatch(
       /SEARCH async_task_attempts USING (?:COVERING )?INDEX async_task_attempts_queue_due_idx \(queue=\? AND priority>\?\)/,
     );
     const result = await tasks.runDue();

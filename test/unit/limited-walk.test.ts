@@ -32,7 +32,6 @@ async function walk(
       priorityOf: (row) => row,
       hasRoom: () => Promise.resolve(hasRoom),
       sawEvery: () => sawEvery,
-      above: (after) => Promise.resolve(after === null ? 0 : after === 0 ? 1 : null),
       dueAbove: (after) => Promise.resolve(after === null ? 0 : after === 0 ? 1 : null),
     },
     fair,

@@ -7,22 +7,10 @@ type Row = Record<string, unknown>;
 /** Below every priority (a SMALLINT): where the walk of a claim starts looking. */
 const belowEveryPriority = -32769;
 
-/**
- * A claim's probe for the lowest priority with pending rows above `after` (null: any), or null.
- * Each probe also learns the priority after the one it finds, so a walk of a table with one or
- * two pending priorities probes once. One per claim: what it learns is kept for that claim only.
- */
-export function priorityProbe(query: FlowQuery): (after: number | null) => Promise<number | null> {
-  const nextOf = new Map<number | null, number | null>();
-  return async (after) => {
-    const known = nextOf.get(after);
-    if (known !== undefined) return known;
-    const bound = after ?? belowEveryPriority;
-    const [probe] = (await query('attemptNextTwoPriorities', [bound, bound])).rows;
-    const priority = probedPriority(probe?.['priority']);
-    if (priority !== null) nextOf.set(priority, probedPriority(probe?.['after']));
-    return priority;
-  };
+/** The lowest priority with pending rows in the table, or null: none. */
+export async function lowestPending(query: FlowQuery): Promise<number | null> {
+  const [probe] = (await query('attemptLowestPendingPriority', [])).rows;
+  return probedPriority(probe?.['priority']);
 }
 
 /**

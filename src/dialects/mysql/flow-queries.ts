@@ -135,7 +135,7 @@ LIMIT ?`;
 
 const priorityIs = `\n        AND t.priority = ?`;
 // The lowest pending priority of the table, found by the statement (limitedByPriority's
-// passLowest).
+// lowest.pass).
 const lowestPriority = `\n        AND t.priority = ${lowestPendingPriority}`;
 export const attemptClaimLimitedFirstLook = limitedCandidates(priorityIs, true, false);
 export const attemptClaimLimitedFirstLookLowest = limitedCandidates(lowestPriority, true, false);

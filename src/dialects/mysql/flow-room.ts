@@ -5,7 +5,7 @@ import type { SqlResult } from '../../seam/sql-connection.js';
 import { idOf } from '../attempt-rows.js';
 import { limitedByPriority } from '../limited-walk.js';
 import type { StatementName } from './bound-statements.js';
-import { duePrioritiesProbe, priorityProbe } from './claim-walk.js';
+import { duePrioritiesProbe, lowestPending } from './claim-walk.js';
 import { idsJson } from './json-params.js';
 import { sqlTime } from './sql-time.js';
 
@@ -95,7 +95,6 @@ export async function claimLimitedByPriority(
   // uncounted one returned no candidate, which an idle queue and one held by busy keys both do.
   let sawDue = false;
   let unsure = false;
-  const above = priorityProbe(query);
   const duePriorities = duePrioritiesProbe(query, horizon, { any: true, most: 1 });
   const dueAbove = async (after: number | null): Promise<number | null> =>
     (await duePriorities(after))[0] ?? null;
@@ -157,21 +156,23 @@ export async function claimLimitedByPriority(
           counted,
         );
       },
-      passLowest: (limit, prefix) => {
-        const counted = prefix <= countedLook;
-        return claim(
-          looks[`${counted}`].lowest,
-          candidateParams(flow, horizon, limit, prefix, [], counted),
-          limit,
-          prefix,
-          counted,
-        );
+      lowest: {
+        pass: (limit, prefix) => {
+          const counted = prefix <= countedLook;
+          return claim(
+            looks[`${counted}`].lowest,
+            candidateParams(flow, horizon, limit, prefix, [], counted),
+            limit,
+            prefix,
+            counted,
+          );
+        },
+        priority: () => lowestPending(query),
       },
       priorityOf: (record) => record.priority,
       // `room` was counted under the queue's lock, and each pass asks for what is left of it.
       hasRoom: () => Promise.resolve(true),
       sawEvery: () => sawEvery,
-      above,
       dueAbove,
     },
     flow.fair,

@@ -159,15 +159,10 @@ const claimQueues = '(? IS NULL OR JSON_CONTAINS(?, JSON_QUOTE(t.queue)))';
 export const attemptClaimSelectFirst = claimSelect(`= ${lowestPendingPriority}`, claimQueues);
 export const attemptClaimSelect = claimSelect(priorityList, claimQueues);
 
-// The lowest two priorities above ? with pending rows: a claim walks one priority at a time (see
-// dueByPriority, limitedByPriority), and one probe tells it the priority and the one after it.
-// With a constant bound (the inner one first) the server reads each off the claim index's edge.
-export const attemptNextTwoPriorities = `
-SELECT (SELECT MIN(a.priority) FROM {{table}} AS a WHERE a.status = 'pending' AND a.priority > ?)
-    AS priority,
-  (SELECT MIN(b.priority) FROM {{table}} AS b WHERE b.status = 'pending' AND b.priority > (
-    SELECT MIN(a.priority) FROM {{table}} AS a WHERE a.status = 'pending' AND a.priority > ?))
-    AS after`;
+// The lowest priority with pending rows, read off the claim index's edge: where a claim of some
+// queues starts (queue-claim.ts), and the priority a limited claim's first look read when it
+// took nothing (flow-room.ts).
+export const attemptLowestPendingPriority = `SELECT ${lowestPendingPriority} AS priority`;
 
 // The lowest priorities above ? (null: above the lowest pending one, which a claim's first
 // statement read) with a row due by now and by the horizon (?; null: none), at most ?: a loose

@@ -1,6 +1,6 @@
 import type { AttemptClaimParams } from '../../seam/executor.js';
 import type { PriorityWalk } from '../priority-walk.js';
-import { claimWalk, duePrioritiesProbe, priorityParams, priorityProbe } from './claim-walk.js';
+import { claimWalk, duePrioritiesProbe, lowestPending, priorityParams } from './claim-walk.js';
 import type { FlowQuery } from './flow-room.js';
 
 type Row = Record<string, unknown>;
@@ -51,7 +51,6 @@ function queueWalk(
   queues: readonly string[],
   horizon: string | null,
 ): PriorityWalk<Row> {
-  const above = priorityProbe(query);
   const ofPriority = async (priority: number, limit: number): Promise<readonly Row[]> => {
     const shares: (readonly [string, number])[] =
       queues.length === 1
@@ -83,7 +82,7 @@ function queueWalk(
   };
   return {
     lowest: async (limit) => {
-      const priority = await above(null);
+      const priority = await lowestPending(query);
       return priority === null ? [] : ofPriority(priority, limit);
     },
     // The only queue: its rows of every priority given in one statement. Several: one priority

@@ -10,7 +10,6 @@ type Query = (
     | 'attemptClaimLimited'
     | 'attemptClaimLimitedByKey'
     | 'attemptLimitedRoom'
-    | 'attemptNextQueuePriority'
     | 'attemptNextDueQueuePriorities'
     | 'attemptRecordStarts',
   values: readonly unknown[],
@@ -77,12 +76,6 @@ export function claimLimited(query: Query, params: AttemptClaimLimitedParams): P
           rateLimit?.perKey === true ? 1 : 0,
         ]);
         return Number(left.rows[0]?.['room']) > 0;
-      },
-      above: async (after) => {
-        const [probe] = (
-          await query('attemptNextQueuePriority', [flow.queue, after ?? Number.MIN_SAFE_INTEGER])
-        ).rows;
-        return probedPriority(probe?.['priority']);
       },
       dueAbove: async (after) => {
         const [probe] = (

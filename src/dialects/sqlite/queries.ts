@@ -200,11 +200,6 @@ WHERE id IN (
   ORDER BY CASE WHEN ?8 THEN c.key_rank END, c.priority, c.scheduled_at, c.id
 ${limitedClaimEnd}`;
 
-// The lowest priority above ?2 with pending rows in queue ?1: the next one a limited claim walks.
-export const attemptNextQueuePriority = `
-SELECT min(priority) AS priority FROM {{table}} INDEXED BY "{{name}}_queue_due_idx"
-WHERE status = 'pending' AND queue = ?1 AND priority > ?2`;
-
 // What a limited claim of queue ?1 may still take, as far as its concurrency ?2 and (across the
 // queue, not per key: ?5) its rate limit ?3 per ?4 ms leave it (NULL: no such limit): a claim
 // whose first look at a priority fell short reads every due row of it only if this is above 0.
