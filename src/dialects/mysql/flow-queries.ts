@@ -27,6 +27,10 @@ export const attemptClaimSelectExcept = claimSelect(priorityList, claimQueuesExc
 export const flowLock = `
 INSERT INTO {{flow}} (queue) VALUES (?) ON DUPLICATE KEY UPDATE queue = queue`;
 
+// The greatest concurrency key among the pending rows of queue ? (see attemptQueueLastKey).
+const lastKeyOfQueue = `SELECT MAX(n.concurrency_key) FROM {{table}} AS n
+    FORCE INDEX (queue_key_due_idx) WHERE n.pending_queue = ?`;
+
 // Running attempts of one queue, after flowLock: a fresh READ COMMITTED read, so every claim
 // committed before the lock was granted is counted. Reads the claim index alone (it leads with
 // the status and ends with the queue). Rows under a completion's marker still count until it
@@ -34,15 +38,12 @@ INSERT INTO {{flow}} (queue) VALUES (?) ON DUPLICATE KEY UPDATE queue = queue`;
 export const attemptCountRunning = `
 SELECT (SELECT COUNT(*) FROM {{table}} AS t FORCE INDEX (due_idx)
     WHERE t.status = 'running' AND t.queue = ?) AS running,
-  (SELECT MAX(n.concurrency_key) FROM {{table}} AS n FORCE INDEX (queue_key_due_idx)
-    WHERE n.pending_queue = ?) AS last_key`;
+  (${lastKeyOfQueue}) AS last_key`;
 
 // The greatest key among a queue's pending rows (null: none has one, or none is pending): one
 // step down the queue-and-key index. A queue whose pending rows have no key is looked at in its
 // own stretch of that index (see limitedCandidates).
-export const attemptQueueLastKey = `
-SELECT MAX(n.concurrency_key) AS last_key FROM {{table}} AS n FORCE INDEX (queue_key_due_idx)
-WHERE n.pending_queue = ?`;
+export const attemptQueueLastKey = `SELECT (${lastKeyOfQueue}) AS last_key`;
 
 // Keys are ranked and counted by a 16-byte digest, not as they are: MariaDB's in-memory temporary
 // tables hold a VARCHAR(255) utf8mb4 at its full 1,020 bytes, so a look over more than about
@@ -53,20 +54,18 @@ const keyHash = (alias: string): string => `UNHEX(MD5(${alias}.concurrency_key))
 
 // The rows a limited claim looks at: its queue's due rows, not under a marker's hold, not past the
 // horizon (parameters: the horizon twice, the queue).
-const dueOfQueue = `t.status = 'pending'
+const dueNow = `t.status = 'pending'
   AND t.scheduled_at <= UTC_TIMESTAMP(3)
   AND (t.locked_until IS NULL OR t.locked_until <= UTC_TIMESTAMP(3))
-  AND (? IS NULL OR t.scheduled_at <= CAST(? AS DATETIME(3)))
+  AND (? IS NULL OR t.scheduled_at <= CAST(? AS DATETIME(3)))`;
+const dueOfQueue = `${dueNow}
   AND t.queue = ?`;
 
 // The same rows of a queue whose pending rows have no key (the same parameters), from its own
 // stretch of the queue-and-key index (migration 0008): another queue's due rows cost the look
 // nothing. The status is checked again: a worker of the version before migration 0008 leaves
 // pending_queue as it was when it claims.
-const dueOfUnkeyedQueue = `t.status = 'pending'
-  AND t.scheduled_at <= UTC_TIMESTAMP(3)
-  AND (t.locked_until IS NULL OR t.locked_until <= UTC_TIMESTAMP(3))
-  AND (? IS NULL OR t.scheduled_at <= CAST(? AS DATETIME(3)))
+const dueOfUnkeyedQueue = `${dueNow}
   AND t.pending_queue = ? AND t.concurrency_key IS NULL`;
 
 /** Where a look reads its queue's due rows: see dueOfQueue and dueOfUnkeyedQueue. */
