@@ -66,8 +66,10 @@ const claimParams = {
 } as const;
 
 /**
- * The claims, in order: of every queue but `mail` twice (the second finds nothing), of `mail`,
- * and after 64 attempts due now at priorities 3,000 to 3,063, one each, of every queue.
+ * The claims, in order: of every queue but `mail` twice (the second finds nothing), of `mail`;
+ * after 64 attempts due now at priorities 3,000 to 3,063, one each, of every queue; after one
+ * each at 4,000 to 4,063 in `default` and in `other`, of those two queues; after one each at
+ * 5,000 to 5,063 in `other`, of that queue.
  */
 async function claims(
   tasks: AsyncTask<unknown>,
@@ -94,12 +96,36 @@ async function claims(
     ),
   );
   await step((executor) => executor.attemptClaim({ ...claimParams, limit: 100, queues: null }));
+  const spread = async (queue: string, from: number) =>
+    harness.transaction((tx) =>
+      tasks.enqueueMany(
+        tx,
+        sparse.map((_, i) => ({
+          method: Noop.run,
+          args: { i },
+          options: { queue, priority: from + i },
+        })),
+      ),
+    );
+  await spread('default', 4000);
+  await spread('other', 4000);
+  const two = { ...claimParams, limit: 200, queues: ['default', 'other'] };
+  await step((executor) => executor.attemptClaim(two));
+  await spread('other', 5000);
+  await step((executor) => executor.attemptClaim({ ...two, queues: ['other'] }));
   return { priorities: results.map((r) => r.records.map((x) => x.priority)), statements };
 }
 
 const sparse = Array.from({ length: 64 }, (_, i) => 3000 + i);
 
-const expected = [[1500, 1500, 1500, 1999, 1999], [], [1500, 1500, 1500, 1999, 1999], sparse];
+const expected = [
+  [1500, 1500, 1500, 1999, 1999],
+  [],
+  [1500, 1500, 1500, 1999, 1999],
+  sparse,
+  sparse.flatMap((_, i) => [4000 + i, 4000 + i]),
+  sparse.map((_, i) => 5000 + i),
+];
 
 describe('a claim beside priorities with nothing due', () => {
   const closers: (() => Promise<void>)[] = [];
@@ -133,7 +159,8 @@ describe('a claim beside priorities with nothing due', () => {
         () => ran,
       );
       expect(result.priorities).toEqual(expected);
-      // About 4,000 each when every pending priority cost a probe and a pass; 130 for the 64.
+      // About 4,000 each when every pending priority cost a probe and a pass; 130 for the 64 (and
+      // as many for those of some queues).
       for (const n of result.statements) expect(n, String(result.statements)).toBeLessThan(20);
     }, 60_000);
   }

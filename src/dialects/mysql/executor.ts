@@ -21,6 +21,7 @@ import type { SqlConnection } from '../../seam/sql-connection.js';
 import {
   claimedRecordMapper,
   convertingParsers,
+  claimOrder,
   idOf,
   recordMapper,
   tokenKey,
@@ -126,7 +127,8 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
     const now = at ?? convertingParsers.date(first['db_now']);
     const lockedUntil = new Date(now.getTime() + params.leaseMs);
     const shared = new ClaimedValues();
-    const records = rows.map((row) => toClaimedRecord(row, shared));
+    // In the claim's order: a claim of several queues reads each queue's share on its own.
+    const records = rows.map((row) => toClaimedRecord(row, shared)).sort(claimOrder);
     await this.query('attemptClaimUpdate', [
       idsJson(records),
       params.lockedBy,

@@ -17,48 +17,43 @@ GROUP BY n.pending_queue
 LIMIT ?`;
 
 /**
- * A queue's due rows without a key at one priority, from its stretch of the index, in due order
- * (a range that ends at the first row scheduled for later). Parameters: the queue, the priority,
- * the horizon twice. The status is checked again: a worker of the version before migration 0008
+ * A queue's due rows without a key at some priorities (see priorityList), from its stretch of the
+ * index: a range per priority that ends at its first row scheduled for later. Parameters: the
+ * queue, the priorities, the horizon twice. The status is checked again: a worker of the version before migration 0008
  * leaves pending_queue as it was when it claims.
  */
-function dueOfQueue(alias: string, priority = '= ?'): string {
+function dueOfQueue(alias: string): string {
   return `FROM {{table}} AS ${alias} FORCE INDEX (queue_key_due_idx)
-WHERE ${alias}.pending_queue = ? AND ${alias}.concurrency_key IS NULL AND ${alias}.priority ${priority}
-  AND ${alias}.status = 'pending' AND ${alias}.scheduled_at <= UTC_TIMESTAMP(3)
+WHERE ${alias}.pending_queue = ? AND ${alias}.concurrency_key IS NULL
+  AND ${alias}.priority ${priorityList} AND ${alias}.status = 'pending' AND ${alias}.scheduled_at <= UTC_TIMESTAMP(3)
   AND (${alias}.locked_until IS NULL OR ${alias}.locked_until <= UTC_TIMESTAMP(3))
   AND (? IS NULL OR ${alias}.scheduled_at <= CAST(? AS DATETIME(3)))`;
 }
 
-// How many of the first ? due rows of a priority across the queues are each queue's: each
-// queue's first ? (an arm per queue: queue, priority, horizon twice, limit; a null queue reads
-// nothing), merged in due order. Read without locks; the claim then takes each queue's share.
+// How many of the first ? due rows of some priorities (see priorityList) across the queues are
+// each queue's: each queue's first ? in claim order (an arm per queue: queue, the priorities,
+// horizon twice, limit; a null queue reads nothing), merged in that order. A queue's share is a
+// prefix of its own rows in that order, which the claim then takes (attemptClaimSelectQueue).
+// Read without locks.
 export const attemptQueueShares = `
 SELECT c.queue, COUNT(*) AS n FROM (
   SELECT a.queue FROM (
     ${Array.from(
       { length: queuesPerShare },
-      () => `(SELECT d.pending_queue AS queue, d.scheduled_at, d.id ${dueOfQueue('d')}
-    ORDER BY d.scheduled_at, d.id LIMIT ?)`,
+      () => `(SELECT d.pending_queue AS queue, d.priority, d.scheduled_at, d.id
+    ${dueOfQueue('d')}
+    ORDER BY d.priority, d.scheduled_at, d.id LIMIT ?)`,
     ).join('\n    UNION ALL\n    ')}) AS a
-  ORDER BY a.scheduled_at, a.id
+  ORDER BY a.priority, a.scheduled_at, a.id
   LIMIT ?) AS c
 GROUP BY c.queue`;
 
-// The first half of a claim of one queue's share at one priority: its first due rows without a
-// key, locked (SKIP LOCKED). Parameters: see dueOfQueue, then the limit.
+// The first half of a claim of one queue's share of some priorities (see priorityList): its
+// first due rows without a key, locked (SKIP LOCKED), one range of its stretch per priority, read
+// in order. Parameters: see dueOfQueue, then the limit.
 export const attemptClaimSelectQueue = `
 SELECT ${columns('t.')}, ${epochMs('UTC_TIMESTAMP(3)')} AS db_now
 ${dueOfQueue('t')}
-ORDER BY t.scheduled_at, t.id
-LIMIT ?
-FOR UPDATE SKIP LOCKED`;
-
-// The same of the only queue a claim takes, at several priorities (see priorityList): one range
-// of its stretch per priority, read in order.
-export const attemptClaimSelectQueuePriorities = `
-SELECT ${columns('t.')}, ${epochMs('UTC_TIMESTAMP(3)')} AS db_now
-${dueOfQueue('t', priorityList)}
 ORDER BY t.priority, t.scheduled_at, t.id
 LIMIT ?
 FOR UPDATE SKIP LOCKED`;

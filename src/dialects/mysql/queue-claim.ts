@@ -51,7 +51,10 @@ function queueWalk(
   queues: readonly string[],
   horizon: string | null,
 ): PriorityWalk<Row> {
-  const ofPriority = async (priority: number, limit: number): Promise<readonly Row[]> => {
+  // Each queue's share of the first `limit` due rows of `priorities` across the queues, then
+  // that share of each, a statement per queue.
+  const of = async (priorities: readonly number[], limit: number): Promise<readonly Row[]> => {
+    const listed = priorityParams(priorities);
     const shares: (readonly [string, number])[] =
       queues.length === 1
         ? [[queues[0]!, limit]]
@@ -59,7 +62,7 @@ function queueWalk(
             await query('attemptQueueShares', [
               ...Array.from({ length: queuesPerShare }, (_, i) => [
                 queues[i] ?? null,
-                priority,
+                ...listed,
                 horizon,
                 horizon,
                 limit,
@@ -71,7 +74,7 @@ function queueWalk(
     for (const [queue, n] of shares) {
       const claimed = await query('attemptClaimSelectQueue', [
         queue,
-        priority,
+        ...listed,
         horizon,
         horizon,
         n,
@@ -83,28 +86,9 @@ function queueWalk(
   return {
     lowest: async (limit) => {
       const priority = await lowestPending(query);
-      return priority === null ? [] : ofPriority(priority, limit);
+      return priority === null ? [] : of([priority], limit);
     },
-    // The only queue: its rows of every priority given in one statement. Several: one priority
-    // at a time, each a statement or two per queue.
-    of: async (priorities, limit) => {
-      if (queues.length === 1) {
-        const claimed = await query('attemptClaimSelectQueuePriorities', [
-          queues[0],
-          ...priorityParams(priorities),
-          horizon,
-          horizon,
-          limit,
-        ]);
-        return claimed.rows;
-      }
-      const rows: Row[] = [];
-      for (const priority of priorities) {
-        if (rows.length >= limit) break;
-        rows.push(...(await ofPriority(priority, limit - rows.length)));
-      }
-      return rows;
-    },
+    of,
     dueAbove: duePrioritiesProbe(query, horizon),
     priorityOf: (row) => Number(row['priority']),
   };
