@@ -3,9 +3,11 @@
 // 5,000 attempts due tomorrow, each of its own priority, an empty claim took 1,153 ms on
 // MariaDB, 420 ms on SQLite, 90 ms on PostgreSQL (inside its claim function). Each step now goes
 // to the next priority with a due row, past the others in one statement, and after a claim's
-// first priority takes up to 32 priorities with a due row per statement. What the claims take
-// across priorities is test/conformance/executor-claim.test.ts's and flow-priorities.test.ts's;
-// this is how many statements they run.
+// first priority takes up to 32 priorities with a due row per statement; claims of some queues
+// and limited claims took one priority per pass (260-330 statements for a claim across 64
+// priorities), and take lists too. What the claims take across priorities is
+// test/conformance/executor-claim.test.ts's, executor-claim-queues.test.ts's and
+// flow-priorities.test.ts's; this is how many statements they run.
 import { afterEach, describe, expect, it } from 'vitest';
 import { AsyncTask, defineTarget } from '../../src/index.js';
 import type { AttemptClaimResult, Executor } from '../../src/seam/executor.js';
@@ -30,7 +32,7 @@ async function filled(harness: Harness): Promise<AsyncTask<unknown>> {
     driver: harness.driver,
     table: harness.table,
     targets: [Noop],
-    queues: { mail: { concurrency: 10 } },
+    queues: { mail: { concurrency: 100 } },
   });
   await tasks.migrate();
   const tomorrow = new Date(Date.now() + 86_400_000);
@@ -69,7 +71,8 @@ const claimParams = {
  * The claims, in order: of every queue but `mail` twice (the second finds nothing), of `mail`;
  * after 64 attempts due now at priorities 3,000 to 3,063, one each, of every queue; after one
  * each at 4,000 to 4,063 in `default` and in `other`, of those two queues; after one each at
- * 5,000 to 5,063 in `other`, of that queue.
+ * 5,000 to 5,063 in `other`, of that queue; after one each at 6,000 to 6,063 in `mail`, of
+ * `mail` (its limit leaves room for them all).
  */
 async function claims(
   tasks: AsyncTask<unknown>,
@@ -113,6 +116,8 @@ async function claims(
   await step((executor) => executor.attemptClaim(two));
   await spread('other', 5000);
   await step((executor) => executor.attemptClaim({ ...two, queues: ['other'] }));
+  await spread('mail', 6000);
+  await step((executor) => executor.attemptClaimLimited({ ...claimParams, limit: 100, flow }));
   return { priorities: results.map((r) => r.records.map((x) => x.priority)), statements };
 }
 
@@ -125,6 +130,7 @@ const expected = [
   sparse,
   sparse.flatMap((_, i) => [4000 + i, 4000 + i]),
   sparse.map((_, i) => 5000 + i),
+  sparse.map((_, i) => 6000 + i),
 ];
 
 describe('a claim beside priorities with nothing due', () => {

@@ -79,7 +79,7 @@ function dueRowsOf(unkeyed: boolean): string {
 
 // A limited claim's first look, after flowLock (a plain read; no other claimer takes rows of this
 // queue meanwhile): the queue's first due rows (as many as the prefix parameter: see
-// limitedByPriority) of one priority, ranked within their concurrency key, keeping those that
+// limitedByPriority) of some priorities, ranked within their concurrency key, keeping those that
 // fit under the key's limit beside its running rows (rows without a key always fit) and, for a
 // per-key rate limit, under the key's room in the window (rows without a key share one count), in
 // due order (a fair claim looks by key: key-walk-queries.ts). Rows under a marker's hold are
@@ -88,9 +88,10 @@ function dueRowsOf(unkeyed: boolean): string {
 // stepped over (its rows lie in one stretch per key of the queue-and-key index, in no one due
 // order; a queue-leading due index, as PostgreSQL and SQLite have, cost 10-18% more server CPU
 // per task in the drain benchmark for every MySQL user: InnoDB has no partial indexes, every
-// status change writes it); one whose rows have none, from their own stretch (`unkeyed`). One
-// priority, an equality: the server walks its range from its first due row to its first row due
-// later, where one walk over every priority read every pending row.
+// status change writes it); one whose rows have none, from their own stretch (`unkeyed`). The
+// priorities are a list (see priorityList): the server walks one range per priority, in order,
+// from its first due row to its first row due later, where one walk over every priority read
+// every pending row.
 // The running rows and the starts of each key are counted by window functions over the
 // candidates, the queue's running rows and its starts taken together (`kind` 0, 1, 2), not
 // joined to them: MariaDB joins derived tables by block nested loop, every candidate compared
@@ -132,7 +133,7 @@ ORDER BY c.id IS NULL, c.priority, c.scheduled_at, c.id
 LIMIT ?`;
 }
 
-const priorityIs = `\n        AND t.priority = ?`;
+const priorityIs = `\n        AND t.priority ${priorityList}`;
 // The lowest pending priority of the table, found by the statement (limitedByPriority's
 // lowest.pass).
 const lowestPriority = `\n        AND t.priority = ${lowestPendingPriority}`;
@@ -149,16 +150,16 @@ export const attemptClaimUnkeyedFirstLookLowest = limitedCandidates(lowestPriori
 export const attemptClaimUnkeyedCandidates = limitedCandidates(priorityIs, false, true);
 export const attemptClaimUnkeyedCandidatesLowest = limitedCandidates(lowestPriority, false, true);
 
-// Whether the queue has a due row (1) or none (no row) at one priority, for a limited claim that
+// Whether the queue has a due row (1) or none (no row) at some priorities, for a limited claim that
 // claimed nothing and read no candidate: a look that does not count what it read (see
 // countedLook in flow-room.ts) cannot tell an idle queue from one whose due rows all wait on busy
 // keys. Steps over the other queues' due rows as the looks do (no queue-leading index), from the
 // priority's first due row to its first row due later, as they do.
 export const attemptQueueHasDue = `
-SELECT 1 AS due ${dueRowsOf(false)} AND t.priority = ?
+SELECT 1 AS due ${dueRowsOf(false)} AND t.priority ${priorityList}
 LIMIT 1`;
 export const attemptUnkeyedQueueHasDue = `
-SELECT 1 AS due ${dueRowsOf(true)} AND t.priority = ?
+SELECT 1 AS due ${dueRowsOf(true)} AND t.priority ${priorityList}
 LIMIT 1`;
 
 // Locks a limited claim's candidates by id, for attemptClaimUpdate. SKIP LOCKED and the checks

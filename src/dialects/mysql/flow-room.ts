@@ -5,7 +5,7 @@ import type { SqlResult } from '../../seam/sql-connection.js';
 import { idOf } from '../attempt-rows.js';
 import { limitedByPriority } from '../limited-walk.js';
 import type { StatementName } from './bound-statements.js';
-import { duePrioritiesProbe, lowestPending } from './claim-walk.js';
+import { duePrioritiesProbe, lowestPending, priorityParams } from './claim-walk.js';
 import { idsJson } from './json-params.js';
 import { sqlTime } from './sql-time.js';
 
@@ -57,7 +57,7 @@ export async function limitedRoom(
  */
 const countedLook = 1000;
 
-/** A first look's statements, counted (`true`) or not, of one priority or of the lowest. */
+/** A first look's statements, counted (`true`) or not, of some priorities or of the lowest. */
 type Looks = Record<'true' | 'false', { of: StatementName; lowest: StatementName }>;
 const keyedLooks: Looks = {
   true: { of: 'attemptClaimLimitedFirstLook', lowest: 'attemptClaimLimitedFirstLookLowest' },
@@ -71,7 +71,7 @@ const unkeyedLooks: Looks = {
 /**
  * A limited claim after flowLock and limitedRoom: up to `room` of the queue's due rows (those of
  * a queue whose pending rows have no key from its own stretch of the queue-and-key index: see
- * limitedCandidates), one priority at a time (see limitedByPriority), each pass's candidates
+ * limitedCandidates), by priority (see limitedByPriority), each pass's candidates
  * locked with SKIP LOCKED (which leaves out a row an enqueue or a release still holds), leased by
  * `lease` and recorded as starts, so that the next pass counts them. The priorities are the
  * table's with a due row (a loose scan of the claim index; one of the queue's own would step
@@ -95,9 +95,7 @@ export async function claimLimitedByPriority(
   // uncounted one returned no candidate, which an idle queue and one held by busy keys both do.
   let sawDue = false;
   let unsure = false;
-  const duePriorities = duePrioritiesProbe(query, horizon, { any: true, most: 1 });
-  const dueAbove = async (after: number | null): Promise<number | null> =>
-    (await duePriorities(after))[0] ?? null;
+  const dueAbove = duePrioritiesProbe(query, horizon, { any: true });
   const looks = keyed ? keyedLooks : unkeyedLooks;
   const claim = async (
     statement: StatementName,
@@ -126,18 +124,24 @@ export async function claimLimitedByPriority(
     now ??= claimed.now;
     return claimed.records;
   };
+  // The look by key reads one priority: each in turn, while there is room.
+  const lookByKey = async (
+    priorities: readonly number[],
+    limit: number,
+  ): Promise<readonly AttemptRecord[]> => {
+    const taken: AttemptRecord[] = [];
+    for (const priority of priorities) {
+      const left = limit - taken.length;
+      if (left <= 0) break;
+      const params = keyLookParams(flow, horizon, left, [priority]);
+      taken.push(...(await claim('attemptClaimLimitedByKey', params, left, null, false)));
+    }
+    return taken;
+  };
   const records = await limitedByPriority<AttemptRecord>(
     {
       pass: (priorities, limit, prefix, afterFirst) => {
-        if (afterFirst) {
-          return claim(
-            'attemptClaimLimitedByKey',
-            keyLookParams(flow, horizon, limit, priorities),
-            limit,
-            null,
-            false,
-          );
-        }
+        if (afterFirst) return lookByKey(priorities, limit);
         if (prefix === null) {
           return claim(
             'attemptClaimFairByKey',
@@ -161,7 +165,7 @@ export async function claimLimitedByPriority(
           const counted = prefix <= countedLook;
           return claim(
             looks[`${counted}`].lowest,
-            candidateParams(flow, horizon, limit, prefix, [], counted),
+            candidateParams(flow, horizon, limit, prefix, null, counted),
             limit,
             prefix,
             counted,
@@ -178,11 +182,13 @@ export async function claimLimitedByPriority(
     flow.fair,
     room,
   );
-  // One priority at a time, as the looks: one walk over every priority read each row scheduled
-  // for later too.
-  for (let p = unsure && !sawDue ? await dueAbove(null) : null; p !== null; p = await dueAbove(p)) {
-    const hasDue = keyed ? 'attemptQueueHasDue' : 'attemptUnkeyedQueueHasDue';
-    if ((await query(hasDue, [horizon, horizon, flow.queue, p])).rows.length > 0) {
+  // By priority, as the looks: one walk over every priority read each row scheduled for later
+  // too.
+  const hasDue = keyed ? 'attemptQueueHasDue' : 'attemptUnkeyedQueueHasDue';
+  let list = unsure && !sawDue ? await dueAbove(null) : [];
+  for (; list.length > 0; list = await dueAbove(list.at(-1)!)) {
+    const params = [horizon, horizon, flow.queue, ...priorityParams(list)];
+    if ((await query(hasDue, params)).rows.length > 0) {
       sawDue = true;
       break;
     }
@@ -191,15 +197,15 @@ export async function claimLimitedByPriority(
 }
 
 /**
- * The first looks' parameters (flow-queries.ts): of one priority, or none for the statement that
- * finds the lowest; a counted look asks for one row more.
+ * The first looks' parameters (flow-queries.ts): of some priorities, or (null) none for the
+ * statement that finds the lowest; a counted look asks for one row more.
  */
 function candidateParams(
   flow: QueueFlow,
   horizon: string | null,
   room: number,
   prefix: number,
-  priorities: readonly number[],
+  priorities: readonly number[] | null,
   counted: boolean,
 ): unknown[] {
   const perKey = flow.rateLimit?.perKey === true;
@@ -207,7 +213,7 @@ function candidateParams(
     horizon,
     horizon,
     flow.queue,
-    ...priorities.slice(0, 1),
+    ...(priorities === null ? [] : priorityParams(priorities)),
     prefix,
     flow.queue,
     perKey ? 1 : 0,

@@ -2,7 +2,6 @@ import type { AttemptClaimLimitedParams } from '../../seam/executor.js';
 import type { SqlResult } from '../../seam/sql-connection.js';
 import { convertingParsers, idOf } from '../attempt-rows.js';
 import { limitedByPriority } from '../limited-walk.js';
-import { probedPriority } from '../priority-walk.js';
 
 type Row = Record<string, unknown>;
 type Query = (
@@ -15,8 +14,11 @@ type Query = (
   values: readonly unknown[],
 ) => Promise<SqlResult>;
 
+/** The most priorities one look takes after the first (see limitedByPriority). */
+const prioritiesPerLook = 32;
+
 /**
- * The rows a limited claim leases, one priority at a time (see limitedByPriority). Each pass is
+ * The rows a limited claim leases, by priority (see limitedByPriority). Each pass is
  * one statement that counts and leases under the write lock, so the limits hold between passes
  * too; a rate-limited claim records each pass's starts before the next counts them, all in the
  * caller's transaction.
@@ -77,17 +79,15 @@ export function claimLimited(query: Query, params: AttemptClaimLimitedParams): P
         ]);
         return Number(left.rows[0]?.['room']) > 0;
       },
-      dueAbove: async (after) => {
-        const [probe] = (
+      dueAbove: async (after) =>
+        (
           await query('attemptNextDueQueuePriorities', [
             after ?? Number.MIN_SAFE_INTEGER,
             params.horizon === null ? null : params.horizon.getTime(),
-            1,
+            prioritiesPerLook,
             flow.queue,
           ])
-        ).rows;
-        return probedPriority(probe?.['priority']);
-      },
+        ).rows.map((row) => Number(row['priority'])),
     },
     flow.fair,
     params.limit,
