@@ -58,6 +58,39 @@ for (const fixture of fixtures) {
       });
     }
 
+    // SQLite's statement for some queues has room for 2, 4, 8, 16 or 32 of them.
+    it('attemptClaim of 3, 5, 9 and 17 queues takes each one’s due attempts in claim order', async () => {
+      const x = await setup();
+      const now = Date.now();
+      const inserted = await x.insert(
+        Array.from({ length: 18 }, (_, q) =>
+          [0, 1].map((n) => ({
+            queue: `q${q}`,
+            priority: (q * 7 + n * 3) % 5,
+            scheduledAt: new Date(now - 1_000 - q * 10 - n),
+          })),
+        ).flat(),
+      );
+      for (const count of [3, 5, 9, 17]) {
+        const queues = Array.from({ length: count }, (_, q) => `q${q}`);
+        const due = inserted
+          .filter((r) => queues.includes(r.queue) && r.status === 'pending')
+          .sort(claimOrder);
+        const claimed = await x.run((e) =>
+          e.attemptClaim(claimParams('w', { queues, limit: count + 1 })),
+        );
+        expect(ids(claimed.records), `${count} queues`).toEqual(ids(due.slice(0, count + 1)));
+        for (const record of claimed.records) {
+          Object.assign(
+            inserted.find((r) => r.id === record.id)!,
+            { status: 'running' },
+          );
+        }
+      }
+      // q17 was in none of the claims.
+      expect(inserted.filter((r) => r.queue === 'q17' && r.status !== 'pending')).toEqual([]);
+    });
+
     it('attemptClaim of one queue across 70 priorities takes its rows in claim order', async () => {
       const x = await setup();
       const expected = (await spread(x)).filter((r) => r.queue === 'a');

@@ -8,21 +8,23 @@ export type ClaimQuery = (
     | 'attemptClaim'
     | 'attemptClaimExcept'
     | 'attemptClaimQueue'
-    | 'attemptClaimQueues'
+    | QueuesStatement
     | 'attemptNextDuePriorities'
     | 'attemptPendingQueues',
   values: readonly unknown[],
 ) => Promise<SqlResult>;
 
-type ClaimStatement =
-  'attemptClaim' | 'attemptClaimExcept' | 'attemptClaimQueue' | 'attemptClaimQueues';
+/** The claims of 2 to 32 queues, each with room for a power of two of them. */
+type QueuesStatement = `attemptClaimQueues${2 | 4 | 8 | 16 | 32}`;
 
-/** The most queues attemptClaimQueues (queue-claim-queries.ts) takes: one arm of it each. */
+type ClaimStatement = 'attemptClaim' | 'attemptClaimExcept' | 'attemptClaimQueue' | QueuesStatement;
+
+/** The most queues attemptClaimQueues32 (queue-claim-queries.ts) takes: one arm of it each. */
 export const queuesPerClaim = 32;
 
 /**
  * The queues a claim takes from their own stretches of the queue-leading index
- * (attemptClaimQueues): the worker's, or those with pending rows but the excepted ones (an empty
+ * (attemptClaimQueues2 to 32): the worker's, or those with pending rows but the excepted ones (an empty
  * list: nothing to claim). Undefined: the claim walks the due index of every queue, as it does
  * for a worker of every queue, and for more than queuesPerClaim queues (reading each one's first
  * rows would cost more than stepping over the others').
@@ -53,7 +55,7 @@ export function claimStatementOf(
   queues: readonly string[] | undefined,
 ): [ClaimStatement, string | null] {
   if (queues?.length === 1) return ['attemptClaimQueue', queues[0]!];
-  if (queues !== undefined) return ['attemptClaimQueues', JSON.stringify(queues)];
+  if (queues !== undefined) return [queuesStatement(queues.length), JSON.stringify(queues)];
   if (params.queues === null && (params.exceptQueues?.length ?? 0) > 0) {
     return ['attemptClaimExcept', JSON.stringify(params.exceptQueues)];
   }
@@ -98,4 +100,12 @@ export function claimWalk(
       ),
     priorityOf: (row) => Number(row['priority']),
   };
+}
+
+/** The statement of `count` queues (2 to queuesPerClaim): the fewest arms that fit them. */
+function queuesStatement(count: number): QueuesStatement {
+  for (const arms of [2, 4, 8, 16] as const) {
+    if (count <= arms) return `attemptClaimQueues${arms}`;
+  }
+  return 'attemptClaimQueues32';
 }
