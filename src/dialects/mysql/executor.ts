@@ -19,9 +19,9 @@ import type {
 } from '../../seam/executor.js';
 import type { SqlConnection } from '../../seam/sql-connection.js';
 import {
+  claimOrder,
   claimedRecordMapper,
   convertingParsers,
-  claimOrder,
   idOf,
   recordMapper,
   tokenKey,

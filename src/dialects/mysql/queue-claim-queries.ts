@@ -19,13 +19,14 @@ LIMIT ?`;
 /**
  * A queue's due rows without a key at some priorities (see priorityList), from its stretch of the
  * index: a range per priority that ends at its first row scheduled for later. Parameters: the
- * queue, the priorities, the horizon twice. The status is checked again: a worker of the version before migration 0008
- * leaves pending_queue as it was when it claims.
+ * queue, the priorities, the horizon twice. The status is checked again: a worker of the version
+ * before migration 0008 leaves pending_queue as it was when it claims.
  */
 function dueOfQueue(alias: string): string {
   return `FROM {{table}} AS ${alias} FORCE INDEX (queue_key_due_idx)
 WHERE ${alias}.pending_queue = ? AND ${alias}.concurrency_key IS NULL
-  AND ${alias}.priority ${priorityList} AND ${alias}.status = 'pending' AND ${alias}.scheduled_at <= UTC_TIMESTAMP(3)
+  AND ${alias}.priority ${priorityList} AND ${alias}.status = 'pending'
+  AND ${alias}.scheduled_at <= UTC_TIMESTAMP(3)
   AND (${alias}.locked_until IS NULL OR ${alias}.locked_until <= UTC_TIMESTAMP(3))
   AND (? IS NULL OR ${alias}.scheduled_at <= CAST(? AS DATETIME(3)))`;
 }

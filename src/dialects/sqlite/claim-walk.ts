@@ -24,10 +24,10 @@ export const queuesPerClaim = 32;
 
 /**
  * The queues a claim takes from their own stretches of the queue-leading index
- * (attemptClaimQueues2 to 32): the worker's, or those with pending rows but the excepted ones (an empty
- * list: nothing to claim). Undefined: the claim walks the due index of every queue, as it does
- * for a worker of every queue, and for more than queuesPerClaim queues (reading each one's first
- * rows would cost more than stepping over the others').
+ * (attemptClaimQueues2 to 32): the worker's, or those with pending rows but the excepted ones
+ * (an empty list: nothing to claim). Undefined: the claim walks the due index of every queue, as
+ * it does for a worker of every queue, and for more than queuesPerClaim queues (reading each
+ * one's first rows would cost more than stepping over the others').
  */
 export async function queuesToClaim(
   query: ClaimQuery,
