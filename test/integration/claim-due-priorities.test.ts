@@ -190,5 +190,13 @@ describe('a claim beside priorities with nothing due', () => {
     expect(result.priorities).toEqual(expected);
     // Each notice is a plan: a statement the session ran, the functions' own ones included.
     for (const n of result.statements) expect(n, String(result.statements)).toBeLessThan(20);
+    // A list of priorities is read in its own order (a nested loop over it, each priority's rows
+    // in index order, the LIMIT stopping it): a sort on that order (not one that sorts a
+    // priority at a time) would read every priority of the list, and lock them in a claim.
+    const listed = notices.filter((text) => text.includes('WITH ORDINALITY'));
+    expect(listed.length).toBeGreaterThan(0);
+    for (const plan of listed) {
+      expect(plan).not.toMatch(/(?<!Incremental )Sort {2}\([^\n]*\n\s*Sort Key: p\.at\b/);
+    }
   }, 60_000);
 });
