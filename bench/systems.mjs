@@ -60,6 +60,9 @@ export const workerSettings = {
   'async-task-flow-limited': { concurrency: 100 },
   'async-task-flow-keyed': { concurrency: 100 },
   'async-task-flow-fewkeys': { concurrency: 100 },
+  'async-task-flow-clustered': { concurrency: 100 },
+  'async-task-mysql-flow-clustered': { concurrency: 100 },
+  'async-task-sqlite-flow-clustered': { concurrency: 100 },
   'async-task-flow-rate': { concurrency: 100 },
   'async-task-flow-fair': { concurrency: 100 },
   'async-task-mysql-flow-unlimited': { concurrency: 100 },
@@ -93,8 +96,10 @@ for (const name of Object.keys(workerSettings)) {
  * queue without limits, to compare with async-task-tuned in the same run (a queue without limits
  * must not get slower); `limited`, a backlog in a queue with `concurrency: 100`; `keyed`, one
  * whose attempts carry one of 1,000 concurrency keys, one running per key; `fewkeys`, 10 keys, one
- * running per key (every key busy most of the time, the worker's other slots free); `rate`, a rate limit
- * that never binds (the cost of recording starts); `fair`, 100 keys claimed round-robin.
+ * running per key (every key busy most of the time, the worker's other slots free); `clustered`,
+ * one running per key, 200 attempts per key in enqueue order (a first look sees a few keys, so
+ * every claim looks by key); `rate`, a rate limit that never binds (the cost of recording
+ * starts); `fair`, 100 keys claimed round-robin.
  */
 const idleLimited = {
   idle1: { concurrency: 10 },
@@ -115,6 +120,10 @@ const flows = {
   fewkeys: {
     queues: { ...idleLimited, bench: { keyConcurrency: 1 } },
     options: (i) => ({ queue: 'bench', concurrencyKey: `k${i % 10}` }),
+  },
+  clustered: {
+    queues: { ...idleLimited, bench: { keyConcurrency: 1 } },
+    options: (i) => ({ queue: 'bench', concurrencyKey: `k${Math.floor(i / 200)}` }),
   },
   rate: {
     queues: { ...idleLimited, bench: { rateLimit: { limit: 1_000_000, periodMs: 1000 } } },
