@@ -15,7 +15,7 @@
 // filled by those when every group has that many, and one that falls short looks again
 // (limited-walk.ts). Before, each key gave as many as its room: 10,000 picks for a claim of 100
 // from 100 keys at a keyConcurrency of 100.
-import { claimNow, limitedClaimEnd, nowMs } from './sql-parts.js';
+import { claimNow, limitedClaimEnd } from './sql-parts.js';
 
 /** The conditions a due row of the look meets, beside its queue and key (alias `d`). */
 const dueInLook = `d.status = 'pending' AND d.queue = ?5
@@ -44,7 +44,7 @@ WHERE id IN (
     GROUP BY concurrency_key),
   started AS (
     SELECT concurrency_key, count(*) AS n FROM "{{name}}_starts"
-    WHERE coalesce(?11, 0) AND queue = ?5 AND started_at > ${nowMs} - ?10
+    WHERE coalesce(?11, 0) AND queue = ?5 AND started_at > ${claimNow(14)} - ?10
     GROUP BY concurrency_key),
   rooms AS (
     SELECT keys.k, min(?2, ?7 - coalesce(r.n, 0),

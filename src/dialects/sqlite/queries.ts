@@ -193,7 +193,7 @@ WHERE id IN (
     GROUP BY concurrency_key) AS k ON k.concurrency_key = c.concurrency_key
   LEFT JOIN (
     SELECT concurrency_key, count(*) AS started FROM "{{name}}_starts"
-    WHERE ?11 AND queue = ?5 AND started_at > ${nowMs} - ?10
+    WHERE ?11 AND queue = ?5 AND started_at > ${claimNow(14)} - ?10
     GROUP BY concurrency_key) AS w ON w.concurrency_key IS c.concurrency_key
   WHERE (c.concurrency_key IS NULL OR c.key_rank <= ?7 - coalesce(k.running, 0))
     AND (NOT coalesce(?11, 0) OR c.key_rank <= ?9 - coalesce(w.started, 0))
