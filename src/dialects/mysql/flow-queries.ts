@@ -184,11 +184,13 @@ export const flowCountStarts = `
 SELECT COUNT(*) AS started FROM {{starts}}
 WHERE queue = ? AND started_at > UTC_TIMESTAMP(3) - INTERVAL ? MICROSECOND`;
 
-// One start per attempt a rate-limited claim leased (JSON ids), at the claim's instant, in its
-// transaction.
+// One start per attempt a rate-limited claim leased (JSON ids), in its transaction, stamped now:
+// at or after the instant its look counted the window (UTC_TIMESTAMP is per statement). Stamped
+// at the claim's first instant, a later pass's starts could fall before the window that pass
+// counted, and a window hold more than the limit.
 export const flowRecordStarts = `
 INSERT INTO {{starts}} (queue, concurrency_key, started_at)
-SELECT t.queue, t.concurrency_key, ?
+SELECT t.queue, t.concurrency_key, UTC_TIMESTAMP(3)
 FROM ${leaseList} AS c
   STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = c.attempt_id`;
 

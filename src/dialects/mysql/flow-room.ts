@@ -7,7 +7,6 @@ import { limitedByPriority } from '../limited-walk.js';
 import type { StatementName } from './bound-statements.js';
 import { duePrioritiesProbe, lowestPending, priorityParams } from './claim-walk.js';
 import { idsJson } from './json-params.js';
-import { sqlTime } from './sql-time.js';
 
 /** Runs one of the dialect's statements in the limited claim's transaction. */
 export type FlowQuery = (name: StatementName, params: readonly unknown[]) => Promise<SqlResult>;
@@ -267,5 +266,5 @@ export async function recordStarts(
   claimed: { readonly records: readonly AttemptRecord[]; readonly now: Date },
 ): Promise<void> {
   if (flow.rateLimit === null || claimed.records.length === 0) return;
-  await query('flowRecordStarts', [sqlTime(claimed.now), idsJson(claimed.records)]);
+  await query('flowRecordStarts', [idsJson(claimed.records)]);
 }
