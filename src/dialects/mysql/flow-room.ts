@@ -119,7 +119,7 @@ export async function claimLimitedByPriority(
     const locked = (await query('attemptClaimSelectIds', [idsJson(ids)])).rows;
     const claimed = await lease(locked, now);
     if (claimed.records.length === 0) return [];
-    await recordStarts(query, flow, claimed);
+    await recordStarts(query, flow, claimed.records);
     now ??= claimed.now;
     return claimed.records;
   };
@@ -259,12 +259,12 @@ function keyLookParams(
   ];
 }
 
-/** Records the starts of a rate-limited claim, in its transaction. */
+/** Records the starts of a rate-limited claim, in its transaction, at the database's clock now. */
 export async function recordStarts(
   query: FlowQuery,
   flow: QueueFlow,
-  claimed: { readonly records: readonly AttemptRecord[]; readonly now: Date },
+  records: readonly AttemptRecord[],
 ): Promise<void> {
-  if (flow.rateLimit === null || claimed.records.length === 0) return;
-  await query('flowRecordStarts', [idsJson(claimed.records)]);
+  if (flow.rateLimit === null || records.length === 0) return;
+  await query('flowRecordStarts', [idsJson(records)]);
 }

@@ -68,6 +68,7 @@ export const limitedClaimEnd = `  LIMIT max(0, min(?2, coalesce(?6 - (
     SELECT count(*) FROM {{table}} INDEXED BY "{{name}}_lease_idx"
     WHERE status = 'running' AND queue = ?5), ?2),
     CASE WHEN ?9 IS NOT NULL AND NOT ?11 THEN ?9 - (
-      SELECT count(*) FROM "{{name}}_starts" WHERE queue = ?5 AND started_at > ${claimNow(14)} - ?10)
+      SELECT count(*) FROM "{{name}}_starts"
+      WHERE queue = ?5 AND started_at > ${claimNow(14)} - ?10)
     ELSE ?2 END)))
 RETURNING ${columns}, ${claimNow(14)} AS db_now`;
