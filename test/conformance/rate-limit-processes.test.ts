@@ -5,70 +5,13 @@
 // One native driver per dialect: the claim under test is the dialect's.
 import { describe, expect } from 'vitest';
 import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
-import type { Harness } from '../harness/fixture.js';
 import { migratedTasks } from '../harness/new-tasks.js';
+import { logStarts, peakInWindow } from '../harness/start-log.js';
 import { useHarness } from '../harness/use-harness.js';
 import { workerChildTarget } from '../harness/worker-child-target.js';
 import { useFleets } from '../harness/worker-process.js';
 
 const target = workerChildTarget();
-
-async function sql(harness: Harness, text: string, returnsRows = false) {
-  return harness.driver.run(
-    async (connection) => (await connection.query({ name: '', text, returnsRows }, [])).rows,
-  );
-}
-
-/** Logs every start the claim records, as epoch milliseconds; returns a reader of the log. */
-async function logStarts(harness: Harness, dialect: string): Promise<() => Promise<number[]>> {
-  const starts = `${harness.table}_starts`;
-  const schema = harness.table.includes('.') ? `${harness.table.split('.')[0]}.` : '';
-  if (dialect === 'postgres') {
-    await sql(harness, `CREATE TABLE ${schema}start_log (at timestamptz NOT NULL)`);
-    await sql(
-      harness,
-      `CREATE FUNCTION ${schema}log_start() RETURNS trigger LANGUAGE plpgsql AS $$
-       BEGIN INSERT INTO ${schema}start_log VALUES (NEW.started_at); RETURN NULL; END $$`,
-    );
-    await sql(
-      harness,
-      `CREATE TRIGGER log_start AFTER INSERT ON ${starts} FOR EACH ROW EXECUTE FUNCTION ${schema}log_start()`,
-    );
-  } else if (dialect === 'mysql') {
-    await sql(harness, `CREATE TABLE ${schema}start_log (at DATETIME(3) NOT NULL)`);
-    await sql(
-      harness,
-      `CREATE TRIGGER ${schema}log_start AFTER INSERT ON ${starts} FOR EACH ROW INSERT INTO ${schema}start_log VALUES (NEW.started_at)`,
-    );
-  } else {
-    await sql(harness, `CREATE TABLE start_log (at INTEGER NOT NULL)`);
-    await sql(
-      harness,
-      `CREATE TRIGGER log_start AFTER INSERT ON "${starts}" BEGIN INSERT INTO start_log VALUES (NEW.started_at); END`,
-    );
-  }
-  const at =
-    dialect === 'postgres'
-      ? '(extract(epoch FROM at) * 1000)::float8'
-      : dialect === 'mysql'
-        ? `TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', at) DIV 1000`
-        : 'at';
-  return async () =>
-    (await sql(harness, `SELECT ${at} AS at FROM ${schema}start_log ORDER BY 1`, true))
-      .map((row) => Number(row['at']))
-      .sort((a, b) => a - b);
-}
-
-/** The most starts in any window [t, t + periodMs) (the claim counts (now - periodMs, now]). */
-function peakInWindow(starts: readonly number[], periodMs: number): number {
-  let peak = 0;
-  let end = 0;
-  for (let i = 0; i < starts.length; i += 1) {
-    while (end < starts.length && starts[end]! < starts[i]! + periodMs) end += 1;
-    peak = Math.max(peak, end - i);
-  }
-  return peak;
-}
 
 for (const fixture of fixtures) {
   describe(fixture.label, () => {
