@@ -147,19 +147,24 @@ SELECT * FROM {{claimLimited}}($1::text, $2::integer, $3::float8, $4::timestampt
 // nothing), so that a worker leaves an idle limited queue's claim out for a while (FlowClaimer).
 // Walks the queue's pending priorities lowest first, reading each one's earliest attempt from the
 // queue's due index, until one is due: one descent per priority, never the attempts scheduled for
-// later (a retry's backoff). Each read names the index's leading columns and order; the planner
-// read a due check written as EXISTS, or by priority and due time apart, from other indexes (every
-// due attempt of the queue, or the due index's other queues: 7-18 ms at 45,000).
+// later (a retry's backoff). Only the queue-leading due index can give each read's order: the
+// queue is bounded by a range, not an equality, and leads the ORDER BY. With `queue = $1` the
+// planner drops the queue from the order (a constant), and the generic plan of this prepared
+// statement, which must serve any queue, read the due index of every queue filtered by queue when
+// the statistics had one queue hold every row: beside another queue's backlog of 1,000,000, 250 ms
+// per probe (test/integration/postgres-queue-has-due.test.ts). Written as EXISTS, or by priority
+// and due time apart, it was read from other indexes too (7-18 ms at 45,000).
 export const attemptQueueHasDue = `
 WITH RECURSIVE p AS (
   (SELECT d.priority, d.scheduled_at FROM {{table}} AS d
-   WHERE d.status = 'pending' AND d.queue = $1::text
-   ORDER BY d.priority, d.scheduled_at LIMIT 1)
+   WHERE d.status = 'pending' AND d.queue >= $1::text AND d.queue <= $1::text
+   ORDER BY d.queue, d.priority, d.scheduled_at LIMIT 1)
   UNION ALL
   SELECT n.priority, n.scheduled_at FROM p CROSS JOIN LATERAL (
     SELECT d.priority, d.scheduled_at FROM {{table}} AS d
-    WHERE d.status = 'pending' AND d.queue = $1::text AND d.priority > p.priority
-    ORDER BY d.priority, d.scheduled_at LIMIT 1) AS n
+    WHERE d.status = 'pending' AND (d.queue, d.priority) > ($1::text, p.priority)
+      AND d.queue <= $1::text
+    ORDER BY d.queue, d.priority, d.scheduled_at LIMIT 1) AS n
   WHERE p.scheduled_at > now())
 SELECT 1 AS due FROM p
 WHERE p.scheduled_at <= now() AND ($2::timestamptz IS NULL OR p.scheduled_at <= $2::timestamptz)
