@@ -155,15 +155,27 @@ export const systemNames = Object.keys(workerSettings);
  */
 export const paddingChars = Number(process.env.ASYNC_TASK_BENCH_PAYLOAD ?? 0);
 const padding = 'p'.repeat(paddingChars);
+let stamped = false;
+/**
+ * From now on every payload also carries `t`, the time it was built (epoch ms), and the handler
+ * passes its payload to `onRun`: bench/stream.mjs times each task from enqueue to start.
+ */
+export function stampPayloads() {
+  stamped = true;
+}
 /** The payload of task i, built in JavaScript for every system. */
-const payload = paddingChars === 0 ? (i) => ({ i }) : (i) => ({ i, padding });
+const payload = (i) => {
+  const built = paddingChars === 0 ? { i } : { i, padding };
+  if (stamped) built.t = Date.now();
+  return built;
+};
 /** Tasks per loading transaction: fewer for large payloads (MySQL's packets stop at 16 MB). */
 const loadBatch = Math.max(1, Math.min(1000, Math.floor(4_000_000 / (paddingChars + 20))));
 
 function benchTarget(onRun, define = defineTarget) {
   return define('Bench', {
-    async noop(_args) {
-      onRun();
+    async noop(args) {
+      onRun(args);
     },
   });
 }
@@ -414,8 +426,8 @@ async function graphileWorker(name, schema, onRun) {
       },
     },
     taskList: {
-      noop: async () => {
-        onRun();
+      noop: async (args) => {
+        onRun(args);
       },
     },
   };
