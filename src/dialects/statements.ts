@@ -19,12 +19,14 @@ export type PlaceholderForm = (text: string) => { text: string; order?: readonly
  * table, once per table, and names each statement after its text (prefix, key and a hash), so a
  * driver can prepare it once per connection and never confuse two tables' statements.
  * `placeholders` rewrites the parameter placeholders of each text (SQLite's numbered `?N`).
+ * `unprepared` statements are named '' (see {@link Statement.name}): planned anew at every run.
  */
 export function statementBinder<Name extends string>(
   prefix: string,
   templates: Readonly<Record<Name, string>>,
   substitutions: (table: TableName) => Readonly<Record<string, string>>,
   placeholders: PlaceholderForm = (text) => ({ text }),
+  unprepared: readonly Name[] = [],
 ): (table: TableName) => Readonly<Record<Name, BoundStatement>> {
   const cache = new Map<string, Readonly<Record<Name, BoundStatement>>>();
   // Every executor binds its table's statements, and one is made per enqueue and per claim:
@@ -41,7 +43,7 @@ export function statementBinder<Name extends string>(
         const { text, order } = placeholders(fill(template, values).trim());
         const hash = createHash('sha1').update(text).digest('hex').slice(0, 16);
         const statement: BoundStatement = {
-          name: `${prefix}${name}_${hash}`,
+          name: unprepared.includes(name as Name) ? '' : `${prefix}${name}_${hash}`,
           text,
           returnsRows: returnsRows(text),
           ...(order && { order }),

@@ -1,7 +1,8 @@
 /**
  * A statement a dialect sends: `text` with positional parameters, and a `name` unique to that
- * text, which drivers may use to prepare it once per connection. Placeholders are `$1…` on
- * PostgreSQL and plain `?` (parameters in order) on MySQL and SQLite.
+ * text, which drivers may use to prepare it once per connection; '' asks that it be sent
+ * unprepared, so that the database plans it at every run. Placeholders are `$1…` on PostgreSQL
+ * and plain `?` (parameters in order) on MySQL and SQLite.
  */
 export interface Statement {
   readonly name: string;

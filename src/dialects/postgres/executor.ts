@@ -54,6 +54,26 @@ export function notifyChannel(table: TableName): string {
   return `async_task_${createHash('sha1').update(quoteTable(table)).digest('hex').slice(0, 16)}`;
 }
 
+/**
+ * Statements sent unprepared, so planned at every run with the table's size of the moment. Their
+ * best plan depends on that size: a join of a batch's ids to the table by primary key, or a
+ * read of the lease index, once the table is large; a hash of the whole table, or a scan and a
+ * sort, while it is small. A prepared statement's generic plan, which PostgreSQL makes once and
+ * keeps until an ANALYZE or VACUUM of the table, kept the small table's: a worker that started on
+ * a new table hashed the whole table for every completion as the table grew (up to 277 ms a
+ * completion within 40 s of a steady stream, whose throughput fell by two thirds), and with
+ * autovacuum off nothing ever replaced that plan. A plan costs about 0.15 ms, once per batch.
+ */
+const plannedEachRun: readonly StatementName[] = [
+  'attemptCompleteMany',
+  'attemptCompleteUnsucceededMany',
+  'attemptExtendLeases',
+  'attemptReleaseMany',
+  'attemptListCancelRequested',
+  'attemptTraceContexts',
+  'attemptRescueExpired',
+];
+
 /** Fills the table name (and its notification channel) into every statement, once per table. */
 export const bindStatements: (table: TableName) => PostgresStatements = statementBinder(
   'async_task_',
@@ -67,6 +87,8 @@ export const bindStatements: (table: TableName) => PostgresStatements = statemen
     '{{starts}}': quoteTable({ schema: table.schema, name: `${table.name}_starts` }),
     '{{channel}}': notifyChannel(table),
   }),
+  undefined,
+  plannedEachRun,
 );
 
 /**
