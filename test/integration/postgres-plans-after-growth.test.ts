@@ -39,6 +39,23 @@ const operations: [string, (executor: Executor) => Promise<unknown>][] = [
   ],
   ['a rescue of expired leases', (e) => e.attemptRescueExpired(100)],
   [
+    "an enqueue's read of the attempts holding its tokens",
+    (e) =>
+      e.attemptInsertMany(
+        ['t1', 't2'].map((token) => ({
+          target: 'Growth',
+          methodName: 'run',
+          methodArgs: '{"i":0}',
+          encryptor: null,
+          maxAttempts: 25,
+          queue: 'default',
+          priority: 0,
+          idempotenceToken: token,
+          scheduledAt: null,
+        })),
+      ),
+  ],
+  [
     "a claim's read of trace contexts",
     (e) => e.attemptClaim(claimParams('w1', { limit: 2, traceContext: true })),
   ],
