@@ -7,7 +7,8 @@
 // keys through the queue-leading index): a keyed drain of 20,000 over 100 keys ran at 330
 // tasks/s. Counted by the server in the claim's own transaction, per index.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AsyncTask, defineTarget } from '../../src/index.js';
+import { AsyncTask, defineTarget, type EnqueueOptions } from '../../src/index.js';
+import { enqueueInBatches } from '../harness/enqueue-batches.js';
 import { postgresHarness } from '../harness/postgres.js';
 
 const Noop = defineTarget('StaleStats', { run(_args: { i: number }) {} });
@@ -37,20 +38,8 @@ describe('postgres: a limited claim under stale statistics', () => {
     await harness.close();
   });
 
-  async function enqueue(count: number, options: (i: number) => Record<string, string>) {
-    await harness.transaction(async (tx) => {
-      for (let from = 0; from < count; from += 5000) {
-        await tasks.enqueueMany(
-          tx,
-          Array.from({ length: Math.min(5000, count - from) }, (_, j) => ({
-            method: Noop.run,
-            args: { i: from + j },
-            options: options(from + j),
-          })),
-        );
-      }
-    });
-  }
+  const enqueue = (count: number, options: (i: number) => EnqueueOptions<never>) =>
+    enqueueInBatches(harness, tasks, Noop.run, count, options);
 
   /**
    * Statistics of a table whose every row was finished: no pending row to speak of. The rows are

@@ -6,8 +6,9 @@
 // probe (13-18 ms at 100,000, about 250 ms at 1,000,000; a worker with idle limited queues probes
 // each of them several times a second). Counted by the server in the probes' own transaction.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AsyncTask, defineTarget } from '../../src/index.js';
+import { AsyncTask, defineTarget, type EnqueueOptions } from '../../src/index.js';
 import { claimParams } from '../harness/executor-harness.js';
+import { enqueueInBatches } from '../harness/enqueue-batches.js';
 import { postgresHarness } from '../harness/postgres.js';
 
 const Noop = defineTarget('HasDue', { run(_args: { i: number }) {} });
@@ -67,20 +68,8 @@ describe('postgres: the due probe of an idle limited queue', () => {
     );
   }
 
-  async function enqueue(count: number, options: (i: number) => object) {
-    await harness.transaction(async (tx) => {
-      for (let from = 0; from < count; from += 5000) {
-        await tasks.enqueueMany(
-          tx,
-          Array.from({ length: Math.min(5000, count - from) }, (_, j) => ({
-            method: Noop.run,
-            args: { i: from + j },
-            options: options(from + j),
-          })),
-        );
-      }
-    });
-  }
+  const enqueue = (count: number, options: (i: number) => EnqueueOptions<never>) =>
+    enqueueInBatches(harness, tasks, Noop.run, count, options);
 
   it("reads a handful of entries beside another queue's backlog, whatever the plan", async () => {
     await enqueue(20_000, () => ({}));
