@@ -58,11 +58,12 @@ export function notifyChannel(table: TableName): string {
  * Statements sent unprepared, so planned at every run with the table's size of the moment. Their
  * best plan depends on that size: a join of a batch's ids (or idempotence tokens) to the table
  * through its index, or a read of the lease index, once the table is large; a hash of the whole
- * table, or a scan and a sort, while it is small. A prepared statement's generic plan, which PostgreSQL makes once and
- * keeps until an ANALYZE or VACUUM of the table, kept the small table's: a worker that started on
- * a new table hashed the whole table for every completion as the table grew (up to 277 ms a
- * completion within 40 s of a steady stream, whose throughput fell by two thirds), and with
- * autovacuum off nothing ever replaced that plan. A plan costs about 0.15 ms, once per batch.
+ * table, or a scan and a sort, while it is small. A prepared statement's generic plan, which
+ * PostgreSQL makes once and keeps until an ANALYZE or VACUUM of the table, kept the small
+ * table's: a worker that started on a new table hashed the whole table for every completion as
+ * the table grew (up to 277 ms a completion within 40 s of a steady stream, whose throughput fell
+ * by two thirds), and with autovacuum off nothing ever replaced that plan. A plan costs about
+ * 0.15 ms, once per batch (test/integration/postgres-plans-after-growth.test.ts).
  */
 const plannedEachRun: readonly StatementName[] = [
   'attemptCompleteMany',
