@@ -9,21 +9,14 @@ import type { SqlConnection } from '../../src/seam/sql-connection.js';
 import { dueAcrossPriorities } from '../harness/due-across-priorities.js';
 import { claimParams } from '../harness/executor-harness.js';
 import type { Harness } from '../harness/fixture.js';
+import { slowed } from '../harness/slowed-connection.js';
 import { mysqlHarness } from '../harness/mysql.js';
 import { sqliteHarness } from '../harness/sqlite.js';
 
 const Noop = defineTarget('Noop', { run(_args: { i: number }) {} });
 
-/** `connection` with every statement 30 ms after it is asked for, as under load. */
-function slow(connection: SqlConnection): SqlConnection {
-  return {
-    query: async (statement, params) => {
-      await new Promise((resolve) => setTimeout(resolve, 30));
-      return connection.query(statement, params);
-    },
-    transaction: (fn, options) => connection.transaction((tx) => fn(slow(tx)), options),
-  };
-}
+/** `connection` with every statement sent 30 ms after it is asked for, as under load. */
+const slow = (connection: SqlConnection) => slowed(connection, () => 30);
 
 const harnesses: [string, () => Promise<Harness & { close(): Promise<void> }>][] = [
   ['sqlite', () => sqliteHarness()],

@@ -13,24 +13,15 @@ import { claimParams } from '../harness/executor-harness.js';
 import type { Harness } from '../harness/fixture.js';
 import { mysqlHarness } from '../harness/mysql.js';
 import { postgresHarness } from '../harness/postgres.js';
+import { slowed } from '../harness/slowed-connection.js';
 import { sqliteHarness } from '../harness/sqlite.js';
 import { logStarts, peakInWindow } from '../harness/start-log.js';
 
 const Noop = defineTarget('Noop', { run(_args: { i: number }) {} });
 
-/** `connection` with the look by key `ms` after it is asked for, as under load. */
-function slowLookByKey(connection: SqlConnection, ms: number): SqlConnection {
-  return {
-    query: async (statement, params) => {
-      if (ms > 0 && statement.name.includes('ClaimLimitedByKey')) {
-        await new Promise((resolve) => setTimeout(resolve, ms));
-      }
-      return connection.query(statement, params);
-    },
-    transaction: (fn, options) =>
-      connection.transaction((tx) => fn(slowLookByKey(tx, ms)), options),
-  };
-}
+/** `connection` with the look by key sent `ms` after it is asked for, as under load. */
+const slowLookByKey = (connection: SqlConnection, ms: number) =>
+  slowed(connection, (statement) => (statement.name.includes('ClaimLimitedByKey') ? ms : 0));
 
 const harnesses: [string, 'sqlite' | 'mysql' | 'postgres', () => Promise<Harness>][] = [
   ['sqlite', 'sqlite', () => sqliteHarness()],
