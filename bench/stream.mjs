@@ -3,10 +3,12 @@
 // second in transactions of `batch` for `seconds`, while one worker process runs them; then the
 // producer stops and the worker finishes what is left. Every 10 s it prints the tasks started,
 // the time from enqueue to start (p50, p99, max; the payload carries its enqueue time), the
-// pending backlog the database shows, and the worker's CPU and RSS. PostgreSQL systems
-// (bench/systems.mjs), one after the other; ASYNC_TASK_BENCH_URL picks the server.
+// pending backlog the database shows, and the worker's CPU and RSS. Any system of
+// bench/systems.mjs (PostgreSQL, MySQL/MariaDB, SQLite: the producer on a connection of its own,
+// the worker on its driver's), one after the other; ASYNC_TASK_BENCH_URL and
+// ASYNC_TASK_BENCH_MYSQL_URL pick the servers.
 import { fork } from 'node:child_process';
-import { databaseUrl, makeSystem, stampPayloads, workerSettings } from './systems.mjs';
+import { databaseUrl, makeSystem, mysqlUrl, stampPayloads, workerSettings } from './systems.mjs';
 
 const windowMs = 10_000;
 
@@ -54,24 +56,35 @@ if (process.argv[2] === '--worker') {
   const seconds = Number(args.get('seconds') ?? 60);
   const batch = Number(args.get('batch') ?? 50);
   stampPayloads();
-  const server = databaseUrl.replace(/\/\/[^@]*@/, '//');
+  const hidePassword = (url) => url.replace(/\/\/[^@]*@/, '//');
   console.log(
-    `# stream: ${rate.toLocaleString('en-US')} tasks/s in transactions of ${batch} for ${seconds} s, one worker process (${server})`,
+    `# stream: ${rate.toLocaleString('en-US')} tasks/s in transactions of ${batch} for ${seconds} s, one worker process`,
   );
   for (const name of systems) {
     if (!(name in workerSettings)) throw new Error(`unknown system ${name}`);
     const schema = `stream_${name.replace(/\W/g, '_')}_${process.pid}`;
     const system = await makeSystem(name, schema, () => {});
-    if (system.dialect !== 'postgres') throw new Error(`${name}: the stream runs on PostgreSQL`);
     await system.setup();
-    console.log(`\n## ${name}, worker settings ${JSON.stringify(workerSettings[name])}`);
+    const server = { postgres: databaseUrl, mysql: mysqlUrl }[system.dialect];
+    console.log(
+      `\n## ${name} (${server ? hidePassword(server) : system.dialect}), worker settings ${JSON.stringify(workerSettings[name])}`,
+    );
     console.log(
       '| s | enqueued | started | pending | p50 ms | p99 ms | max ms | worker CPU µs/task | RSS MB |',
     );
     console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     const child = fork(new URL(import.meta.url).pathname, ['--worker', name, schema]);
     await new Promise((resolve) => child.once('message', resolve));
-    const client = await system.pool.connect();
+    // One transaction of n tasks: the system's own (MySQL, SQLite), or BEGIN, enqueueBulk and
+    // COMMIT on one held PostgreSQL connection.
+    const client = await system.pool?.connect();
+    const enqueueBatch =
+      system.enqueueBatch?.bind(system) ??
+      (async (from, n) => {
+        await client.query('BEGIN');
+        await system.enqueueBulk(client, from, n);
+        await client.query('COMMIT');
+      });
     const started = performance.now();
     let enqueued = 0;
     let lastEnqueued = 0;
@@ -84,15 +97,11 @@ if (process.argv[2] === '--worker') {
     child.on('message', async (w) => {
       windows += 1;
       total += w.started;
-      const { rows } = await system.pool.query(
-        name === 'graphile-worker'
-          ? `SELECT count(*)::int AS pending FROM ${schema}._private_jobs WHERE locked_at IS NULL`
-          : `SELECT count(*)::int AS pending FROM ${schema}.attempts WHERE status = 'pending'`,
-      );
+      const pending = await system.pending();
       const cpu = w.started > 0 ? ((w.cpuUs - lastCpuUs) / w.started).toFixed(1) : '';
       lastCpuUs = w.cpuUs;
       console.log(
-        `| ${(windows * windowMs) / 1000} | ${enqueued - lastEnqueued} | ${w.started} | ${rows[0].pending} | ${w.p50} | ${w.p99} | ${w.max} | ${cpu} | ${w.rssMb} |`,
+        `| ${(windows * windowMs) / 1000} | ${enqueued - lastEnqueued} | ${w.started} | ${pending} | ${w.p50} | ${w.p99} | ${w.max} | ${cpu} | ${w.rssMb} |`,
       );
       lastEnqueued = enqueued;
       if (draining && total >= enqueued) settled();
@@ -102,9 +111,7 @@ if (process.argv[2] === '--worker') {
         await new Promise((resolve) => setTimeout(resolve, 1));
         continue;
       }
-      await client.query('BEGIN');
-      await system.enqueueBulk(client, enqueued, batch);
-      await client.query('COMMIT');
+      await enqueueBatch(enqueued, batch);
       enqueued += batch;
     }
     draining = true;
@@ -112,7 +119,7 @@ if (process.argv[2] === '--worker') {
     // Every outcome written: nothing pending or running.
     while (await system.busy(client)) await new Promise((resolve) => setTimeout(resolve, 5));
     const drainedMs = performance.now() - started;
-    client.release();
+    client?.release();
     await done;
     child.send('stop');
     await new Promise((resolve) => child.once('exit', resolve));

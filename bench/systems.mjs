@@ -216,6 +216,12 @@ function asyncTaskPg(name, schema, onRun) {
     async load(count) {
       await loadPg(pool, (client, from, n) => this.enqueueBulk(client, from, n), count);
     },
+    async pending() {
+      const { rows } = await pool.query(
+        `SELECT count(*)::int AS n FROM ${table} WHERE status = 'pending'`,
+      );
+      return rows[0].n;
+    },
     /** Finished rows, as a table that kept months of them would hold: older ids, succeeded. */
     async loadFinished(count) {
       for (let from = 0; from < count; from += 500_000) {
@@ -289,21 +295,30 @@ async function asyncTaskMysql(name, schema, onRun) {
     async setup() {
       await tasks.migrate();
     },
+    /** Tasks from..from+n-1, in a transaction of their own. */
+    async enqueueBatch(from, n) {
+      const connection = await pool.getConnection();
+      try {
+        await connection.beginTransaction();
+        await tasks.enqueueMany(
+          connection,
+          Array.from({ length: n }, (_, j) => item(from + j)),
+        );
+        await connection.commit();
+      } finally {
+        connection.release();
+      }
+    },
     async load(count) {
       for (let from = 0; from < count; from += loadBatch) {
-        const n = Math.min(loadBatch, count - from);
-        const connection = await pool.getConnection();
-        try {
-          await connection.beginTransaction();
-          await tasks.enqueueMany(
-            connection,
-            Array.from({ length: n }, (_, j) => item(from + j)),
-          );
-          await connection.commit();
-        } finally {
-          connection.release();
-        }
+        await this.enqueueBatch(from, Math.min(loadBatch, count - from));
       }
+    },
+    async pending() {
+      const [rows] = await pool.query(
+        `SELECT count(*) AS n FROM \`${table}\` WHERE status = 'pending'`,
+      );
+      return Number(rows[0].n);
     },
     async busy() {
       const [rows] = await pool.query(
@@ -365,17 +380,25 @@ async function asyncTaskSqlite(name, schema, onRun) {
       open();
       await tasks.migrate();
     },
-    async load(count) {
+    /** Tasks from..from+n-1, in a transaction of their own. */
+    async enqueueBatch(from, n) {
       if (!db) open();
+      db.transaction(() => {
+        tasks.enqueueMany(
+          db,
+          Array.from({ length: n }, (_, j) => item(from + j)),
+        );
+      })();
+    },
+    async load(count) {
       for (let from = 0; from < count; from += loadBatch) {
-        const n = Math.min(loadBatch, count - from);
-        db.transaction(() => {
-          tasks.enqueueMany(
-            db,
-            Array.from({ length: n }, (_, j) => item(from + j)),
-          );
-        })();
+        await this.enqueueBatch(from, Math.min(loadBatch, count - from));
       }
+    },
+    async pending() {
+      return db
+        .prepare(`SELECT count(*) AS n FROM async_task_attempts WHERE status = 'pending'`)
+        .get().n;
     },
     async busy() {
       return (
@@ -458,6 +481,12 @@ async function graphileWorker(name, schema, onRun) {
     },
     async load(count) {
       await loadPg(pool, (client, from, n) => this.enqueueBulk(client, from, n), count);
+    },
+    async pending() {
+      const { rows } = await pool.query(
+        `SELECT count(*)::int AS n FROM ${schema}._private_jobs WHERE locked_at IS NULL`,
+      );
+      return rows[0].n;
     },
     // graphile-worker deletes a job once it succeeds: the drain is over when no job is left.
     async busy(client) {

@@ -7,6 +7,7 @@ import { HeldAttempt } from './held-attempt.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { QueueCaps } from './queue-caps.js';
 import type { ClaimSizing, PipelineHooks } from './pipeline-hooks.js';
+import type { PollPace } from './poll-pace.js';
 import { performAttempt, type RunResult, type RunSink } from './runner.js';
 import type { Runtime } from './runtime.js';
 
@@ -137,35 +138,34 @@ export class Pipeline {
     return this.#completer.size;
   }
   /**
-   * A worker's loop: claims until `stop()`, waiting up to `pollIntervalMs` (or a `wake()`) when
-   * there is nothing to claim or no room. A failed claim is reported and tried again with backoff.
+   * A worker's loop: claims until `stop()`, waiting as `pace` says (or for a `wake()`) when there
+   * is nothing to claim or no room. A failed claim is reported and tried again with backoff.
    */
-  async work(pollIntervalMs: number): Promise<void> {
+  async work(pace: PollPace): Promise<void> {
     let failures = 0;
     while (!this.#stopped) {
       const want = this.#claimSize();
       const queues = this.#claimableQueues();
       if (want === 0 || queues === undefined) {
-        await this.#idle(pollIntervalMs);
+        await this.#idle(pace.intervalMs);
         continue;
       }
       const started = performance.now();
       let records: readonly AttemptRecord[];
       let waitMs: number | undefined;
       try {
-        ({ records, waitMs } = await this.#claim(want, queues, pollIntervalMs));
+        ({ records, waitMs } = await this.#claim(want, queues, pace.intervalMs));
         failures = 0;
       } catch (error) {
         this.#hooks.error?.(error, 'claim', true);
         failures += 1;
-        await this.#idle(Math.min(pollIntervalMs, 100 * 2 ** Math.min(failures, 6)));
+        await this.#idle(Math.min(pace.intervalMs, 100 * 2 ** Math.min(failures, 6)));
         continue;
       }
       this.#take(records, started);
-      if (records.length < want) await this.#idle(Math.min(pollIntervalMs, waitMs ?? Infinity));
-      // A synchronous driver (better-sqlite3) claims, runs no-op handlers and writes outcomes in
-      // promise callbacks, which never let the event loop reach its timers (heartbeats, rescues,
-      // stop() timeouts) until a drain ended: one turn of the loop per claim lets them run.
+      if (records.length < want) await this.#idle(pace.after(records.length, waitMs));
+      // better-sqlite3 claims, runs no-op handlers and writes outcomes in promise callbacks that
+      // keep timers (heartbeats, rescues, stop() timeouts) waiting until a drain ends: yield.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }

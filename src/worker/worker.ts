@@ -8,6 +8,7 @@ import { Completer } from './completer.js';
 import { LocalWakes } from './local-wakes.js';
 import { Notifier } from './notifier.js';
 import { Pipeline } from './pipeline.js';
+import { PollPace } from './poll-pace.js';
 import { Pruner } from './pruner.js';
 import { Registration } from './registration.js';
 import { Rescuer } from './rescuer.js';
@@ -62,6 +63,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #signalHandler: (() => void) | undefined;
   #stopping: Promise<void> | undefined;
   #unsubscribeLocal: (() => void) | undefined;
+  /** Whether enqueues and cancel requests arrive as notifications now. */
+  readonly #listening = (): boolean => this.#notifier?.listening ?? false;
   #scheduler: Scheduler | undefined;
   #registration: Registration | undefined;
 
@@ -187,7 +190,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       durableClaims: settings.durableClaims,
       completer: { flushMs: settings.flushMs },
       maxUnwritten: Worker.maxUnwritten,
-      notified: () => this.#notifier?.listening ?? false,
+      notified: this.#listening,
       hooks: {
         claimed: (count, durationMs) => this.#emitSafely('claimed', { count, durationMs }),
         recorded: (record, result, written) => {
@@ -230,7 +233,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       process.once('SIGTERM', this.#signalHandler);
       process.once('SIGINT', this.#signalHandler);
     }
-    this.#loop = pipeline.work(settings.pollIntervalMs);
+    this.#loop = pipeline.work(new PollPace(settings.pollIntervalMs, this.#listening));
     this.#runtime.logger.info(
       { workerId: this.id, concurrency: settings.concurrency, queues: settings.queues ?? 'all' },
       'worker started',
