@@ -22,6 +22,8 @@ export interface PgPoolClient extends PgQueryable {
 export interface PgPool extends PgQueryable {
   connect(): Promise<PgPoolClient>;
   readonly idleCount: number;
+  /** pg.Pool's settings: a worker's LISTEN holds one of its `max` connections. */
+  readonly options?: { readonly max?: number };
 }
 
 export interface PgDriverOptions {

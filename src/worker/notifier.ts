@@ -1,4 +1,4 @@
-import { describeError } from '../core/errors.js';
+import { ConfigError, describeError } from '../core/errors.js';
 import type { Unlisten } from '../seam/driver.js';
 import type { Runtime } from './runtime.js';
 
@@ -57,6 +57,8 @@ export class Notifier {
       // Anything committed while we were not listening would otherwise wait for the next poll.
       this.#onWake('');
     } catch (error) {
+      // A setting that no retry mends: the worker's start() fails with it.
+      if (error instanceof ConfigError) throw error;
       this.#onError(error);
       this.#schedule();
     }
@@ -70,7 +72,7 @@ export class Notifier {
     );
     this.#retry = setTimeout(() => {
       this.#retry = undefined;
-      void this.start();
+      this.start().catch((error: unknown) => this.#onError(error));
     }, this.#delay);
     this.#delay = Math.min(this.#delay * 2, 10_000);
   }

@@ -140,7 +140,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
         (payload) => this.#onNotify(payload),
         (error) => this.#error(error, 'listen'),
       );
-      await this.#notifier.start();
+      try {
+        await this.#notifier.start();
+      } catch (error) {
+        // A setting LISTEN cannot work with (see Notifier.start): nothing has started yet.
+        this.#notifier = undefined;
+        this.#state = 'stopped';
+        throw error;
+      }
       if (this.#state !== 'running') {
         // stop() came while LISTEN was being set up; it closed the notifier (which drops a LISTEN
         // that lands after close) and must find nothing else started.

@@ -1,6 +1,7 @@
 // node-postgres connections as async-task runs them: `pgConnections` (the native-connection
 // shape, for the pg driver and the ORM drivers that hold pg clients) and LISTEN on a connection
 // of a pool. Statements are prepared once per connection when `preparedStatements` is on.
+import { ConfigError } from '../../core/errors.js';
 import { postgresDialect } from '../../dialects/postgres/index.js';
 import type { Unlisten } from '../../seam/driver.js';
 import type { SqlResult, Statement } from '../../seam/sql-connection.js';
@@ -23,6 +24,8 @@ export interface PgNotifyingClient extends PgPoolClient {
 /** Where LISTEN connections come from: each is kept for one subscription, then destroyed. */
 export interface PgListenPool {
   connect(): Promise<PgPoolClient>;
+  /** Set when the connection is one of a pg.Pool's own, which then counts in its `max`. */
+  readonly options?: { readonly max?: number } | undefined;
 }
 
 export interface PgConnectionsOptions {
@@ -77,6 +80,13 @@ export async function pgListen(
   onNotify: (payload: string) => void,
   onError: (error: Error) => void,
 ): Promise<Unlisten> {
+  const max = pool.options?.max;
+  if (max !== undefined && max < 2) {
+    // Every claim and write would wait forever for a second connection, and so would the app.
+    throw new ConfigError(
+      `worker: the pg pool has max: ${max}, and a worker holds one of its connections for LISTEN while it runs, which leaves none for its claims and writes; give the pool max: 2 or more (pg's default is 10), or start the worker with pollOnly: true`,
+    );
+  }
   const client = (await pool.connect()) as PgNotifyingClient;
   let released = false;
   const release = (error?: Error): void => {

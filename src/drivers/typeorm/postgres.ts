@@ -12,7 +12,12 @@ export function postgresNative(dataSource: DataSource, preparedStatements: boole
   return {
     ...pgConnections({
       preparedStatements,
-      listenPool: { connect: () => pgPoolOf(dataSource).connect() },
+      listenPool: {
+        connect: () => pgPoolOf(dataSource).connect(),
+        get options() {
+          return pgPoolOf(dataSource).options;
+        },
+      },
     }),
     close: async () => {},
   };
