@@ -51,6 +51,9 @@ export const workerSettings = {
   'async-task-tuned': { concurrency: 100 },
   'async-task-baseline': {},
   'async-task-tuned-baseline': { concurrency: 100 },
+  // Behind PgBouncer in transaction mode (README "PgBouncer"): no LISTEN, the worker polls.
+  'async-task-pollonly': { pollOnly: true },
+  'async-task-pollonly-baseline': { pollOnly: true },
   'async-task-mysql': {},
   'async-task-sqlite': {},
   'async-task-mysql-baseline': {},
@@ -508,7 +511,7 @@ async function graphileWorker(name, schema, onRun) {
 }
 
 export async function makeSystem(name, schema, onRun) {
-  if (/^async-task(-tuned|-flow-\w+?)?(-baseline)?$/.test(name)) {
+  if (/^async-task(-tuned|-pollonly|-flow-\w+?)?(-baseline)?$/.test(name)) {
     return asyncTaskPg(name, schema, onRun);
   }
   if (/^async-task-mysql(-flow-\w+?)?(-baseline)?$/.test(name)) {
