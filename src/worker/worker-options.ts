@@ -28,7 +28,11 @@ export interface WorkerOptions {
   readonly prefetch?: number;
   /** Most attempts claimed by one statement. @defaultValue 1000 */
   readonly batchSize?: number;
-  /** How often to look for due work without a notification. @defaultValue 1000 */
+  /**
+   * How often an idle worker looks for due work without a notification. Where enqueues from other
+   * processes send none (SQLite, MySQL/MariaDB, `pollOnly`), a worker whose claims take something
+   * looks every 25 ms, backing off to this interval once they find nothing. @defaultValue 1000
+   */
   readonly pollIntervalMs?: number;
   /** Skip LISTEN/NOTIFY and rely on polling (PgBouncer/Supavisor transaction pooling). @defaultValue false */
   readonly pollOnly?: boolean;
