@@ -57,6 +57,35 @@ for (const fixture of fixtures) {
       expect(await harness().countAttempts()).toBe(1);
     });
 
+    // MySQL/MariaDB compare utf8mb4_bin text with trailing spaces ignored (PAD SPACE): list
+    // found the attempts of 'o-9 ' when asked for 'o-9'. The unique key was never affected (it is
+    // a hash of the token).
+    it('keeps tokens that differ only in trailing spaces apart, in enqueue and in list', async () => {
+      const billing = billingTarget();
+      const tasks = await migratedTasks(harness(), { targets: [billing] });
+      const [plain, spaced] = await harness().transaction(async (tx) => {
+        const a = await tasks.enqueue(
+          tx,
+          billing.charge,
+          { cents: 1 },
+          { idempotenceToken: 'o-9' },
+        );
+        const b = await tasks.enqueue(
+          tx,
+          billing.charge,
+          { cents: 2 },
+          { idempotenceToken: 'o-9 ' },
+        );
+        return [a, b];
+      });
+
+      expect(spaced.id).not.toBe(plain.id);
+      expect((await tasks.list({ idempotenceToken: 'o-9' })).map((a) => a.id)).toEqual([plain.id]);
+      expect((await tasks.list({ idempotenceToken: 'o-9 ' })).map((a) => a.id)).toEqual([
+        spaced.id,
+      ]);
+    });
+
     it('returns the existing attempt for a token committed earlier, even after it ran', async () => {
       const billing = billingTarget();
       const tasks = await migratedTasks(harness(), { targets: [billing] });

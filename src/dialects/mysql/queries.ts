@@ -119,7 +119,9 @@ FROM ${leaseList} AS m
   STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = m.attempt_id
 ORDER BY t.id`;
 
-// Newest first; every filter optional. Pages by id (keyset), never by offset. A plain read.
+// Newest first; every filter optional. Pages by id (keyset), never by offset. A plain read. The
+// token is compared as bytes: utf8mb4_bin ignores trailing spaces (PAD SPACE), so 'o-9' found
+// the attempts of 'o-9 ' too, where the unique key (a hash) keeps them apart.
 export const attemptList = `
 SELECT ${columns('t.')}, t.runs FROM {{table}} AS t
 WHERE (? IS NULL OR t.status = ?)
@@ -127,7 +129,7 @@ WHERE (? IS NULL OR t.status = ?)
   AND (? IS NULL OR t.method_name = ?)
   AND (? IS NULL OR t.queue = ?)
   AND (? IS NULL OR t.id < CAST(? AS UNSIGNED))
-  AND (? IS NULL OR t.idempotence_token = ?)
+  AND (? IS NULL OR CAST(t.idempotence_token AS BINARY) = CAST(? AS BINARY))
   AND (? IS NULL OR t.id > CAST(? AS UNSIGNED))
 ORDER BY t.id DESC
 LIMIT ?`;
