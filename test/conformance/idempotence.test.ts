@@ -63,26 +63,21 @@ for (const fixture of fixtures) {
     it('keeps tokens that differ only in trailing spaces apart, in enqueue and in list', async () => {
       const billing = billingTarget();
       const tasks = await migratedTasks(harness(), { targets: [billing] });
-      const [plain, spaced] = await harness().transaction(async (tx) => {
-        const a = await tasks.enqueue(
+      const [plain, spaced] = await harness().transaction((tx) =>
+        tasks.enqueueMany(
           tx,
-          billing.charge,
-          { cents: 1 },
-          { idempotenceToken: 'o-9' },
-        );
-        const b = await tasks.enqueue(
-          tx,
-          billing.charge,
-          { cents: 2 },
-          { idempotenceToken: 'o-9 ' },
-        );
-        return [a, b];
-      });
+          ['o-9', 'o-9 '].map((idempotenceToken) => ({
+            method: billing.charge,
+            args: { cents: 1 },
+            options: { idempotenceToken },
+          })),
+        ),
+      );
 
-      expect(spaced.id).not.toBe(plain.id);
-      expect((await tasks.list({ idempotenceToken: 'o-9' })).map((a) => a.id)).toEqual([plain.id]);
+      expect(spaced!.id).not.toBe(plain!.id);
+      expect((await tasks.list({ idempotenceToken: 'o-9' })).map((a) => a.id)).toEqual([plain!.id]);
       expect((await tasks.list({ idempotenceToken: 'o-9 ' })).map((a) => a.id)).toEqual([
-        spaced.id,
+        spaced!.id,
       ]);
     });
 
