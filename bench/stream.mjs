@@ -75,16 +75,8 @@ if (process.argv[2] === '--worker') {
     console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     const child = fork(new URL(import.meta.url).pathname, ['--worker', name, schema]);
     await new Promise((resolve) => child.once('message', resolve));
-    // One transaction of n tasks: the system's own (MySQL, SQLite), or BEGIN, enqueueBulk and
-    // COMMIT on one held PostgreSQL connection.
+    // PostgreSQL systems ask whether the queue is busy on a connection of their pool.
     const client = await system.pool?.connect();
-    const enqueueBatch =
-      system.enqueueBatch?.bind(system) ??
-      (async (from, n) => {
-        await client.query('BEGIN');
-        await system.enqueueBulk(client, from, n);
-        await client.query('COMMIT');
-      });
     const started = performance.now();
     let enqueued = 0;
     let lastEnqueued = 0;
@@ -111,7 +103,7 @@ if (process.argv[2] === '--worker') {
         await new Promise((resolve) => setTimeout(resolve, 1));
         continue;
       }
-      await enqueueBatch(enqueued, batch);
+      await system.enqueueBatch(enqueued, batch);
       enqueued += batch;
     }
     draining = true;

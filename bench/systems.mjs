@@ -216,8 +216,12 @@ function asyncTaskPg(name, schema, onRun) {
         Array.from({ length: count }, (_, j) => item(from + j)),
       );
     },
-    async load(count) {
-      await loadPg(pool, (client, from, n) => this.enqueueBulk(client, from, n), count);
+    /** Tasks from..from+n-1, in a transaction of their own. */
+    enqueueBatch(from, n) {
+      return pgTransaction(pool, (client) => this.enqueueBulk(client, from, n));
+    },
+    load(count) {
+      return loadInBatches(this, count);
     },
     async pending() {
       const { rows } = await pool.query(
@@ -261,16 +265,22 @@ function asyncTaskPg(name, schema, onRun) {
   };
 }
 
-async function loadPg(pool, enqueueBulk, count) {
+/** `work(client)` in a transaction on a connection of `pool`. */
+async function pgTransaction(pool, work) {
   const client = await pool.connect();
   try {
-    for (let i = 0; i < count; i += loadBatch) {
-      await client.query('BEGIN');
-      await enqueueBulk(client, i, Math.min(loadBatch, count - i));
-      await client.query('COMMIT');
-    }
+    await client.query('BEGIN');
+    await work(client);
+    await client.query('COMMIT');
   } finally {
     client.release();
+  }
+}
+
+/** A backlog of `count` tasks, `loadBatch` per transaction (the system's enqueueBatch). */
+async function loadInBatches(system, count) {
+  for (let from = 0; from < count; from += loadBatch) {
+    await system.enqueueBatch(from, Math.min(loadBatch, count - from));
   }
 }
 
@@ -312,10 +322,8 @@ async function asyncTaskMysql(name, schema, onRun) {
         connection.release();
       }
     },
-    async load(count) {
-      for (let from = 0; from < count; from += loadBatch) {
-        await this.enqueueBatch(from, Math.min(loadBatch, count - from));
-      }
+    load(count) {
+      return loadInBatches(this, count);
     },
     async pending() {
       const [rows] = await pool.query(
@@ -393,10 +401,8 @@ async function asyncTaskSqlite(name, schema, onRun) {
         );
       })();
     },
-    async load(count) {
-      for (let from = 0; from < count; from += loadBatch) {
-        await this.enqueueBatch(from, Math.min(loadBatch, count - from));
-      }
+    load(count) {
+      return loadInBatches(this, count);
     },
     async pending() {
       return db
@@ -482,8 +488,12 @@ async function graphileWorker(name, schema, onRun) {
         [JSON.stringify(specs)],
       );
     },
-    async load(count) {
-      await loadPg(pool, (client, from, n) => this.enqueueBulk(client, from, n), count);
+    /** Tasks from..from+n-1, in a transaction of their own. */
+    enqueueBatch(from, n) {
+      return pgTransaction(pool, (client) => this.enqueueBulk(client, from, n));
+    },
+    load(count) {
+      return loadInBatches(this, count);
     },
     async pending() {
       const { rows } = await pool.query(
