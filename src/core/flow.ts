@@ -1,4 +1,5 @@
 import { ConfigError, shown } from './errors.js';
+import { checkOptionNames, optionNames } from './options.js';
 import { checkQueue } from './target.js';
 
 /**
@@ -68,7 +69,12 @@ export interface QueueFlow {
 /** The longest concurrency key (MySQL's column is VARCHAR(255)). */
 export const maxConcurrencyKeyLength = 255;
 
-const flowOptionNames = new Set(['concurrency', 'keyConcurrency', 'fairness', 'rateLimit']);
+const flowOptionNames = optionNames<QueueFlowOptions>({
+  concurrency: true,
+  keyConcurrency: true,
+  fairness: true,
+  rateLimit: true,
+});
 
 /** Checks the AsyncTask's `queues` option: a ConfigError names the first wrong entry. */
 export function checkQueueFlows(given: unknown, where: string): ReadonlyMap<string, QueueFlow> {
@@ -85,12 +91,7 @@ export function checkQueueFlows(given: unknown, where: string): ReadonlyMap<stri
     if (typeof options !== 'object' || options === null || Array.isArray(options)) {
       throw new ConfigError(`${at} must be an object such as { concurrency: 5 }`);
     }
-    const unknown = Object.keys(options).filter((name) => !flowOptionNames.has(name));
-    if (unknown.length > 0) {
-      throw new ConfigError(
-        `${at}: unknown option(s) ${unknown.join(', ')}; the options are concurrency, keyConcurrency, fairness, rateLimit`,
-      );
-    }
+    checkOptionNames(options, flowOptionNames, at);
     const { concurrency, keyConcurrency, fairness, rateLimit } = options as QueueFlowOptions;
     if (fairness !== undefined && fairness !== 'key') {
       throw new ConfigError(`${at}: fairness must be 'key' (or left out), got ${shown(fairness)}`);
@@ -107,7 +108,11 @@ export function checkQueueFlows(given: unknown, where: string): ReadonlyMap<stri
   return flows;
 }
 
-const rateOptionNames = new Set(['limit', 'periodMs', 'perKey']);
+const rateOptionNames = optionNames<RateLimitOptions>({
+  limit: true,
+  periodMs: true,
+  perKey: true,
+});
 
 function checkRateLimit(value: unknown, at: string): NonNullable<QueueFlow['rateLimit']> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -115,12 +120,7 @@ function checkRateLimit(value: unknown, at: string): NonNullable<QueueFlow['rate
       `${at} must be an object such as { limit: 100, periodMs: 60_000 }, got ${shown(value)}`,
     );
   }
-  const unknown = Object.keys(value).filter((name) => !rateOptionNames.has(name));
-  if (unknown.length > 0) {
-    throw new ConfigError(
-      `${at}: unknown option(s) ${unknown.join(', ')}; the options are limit, periodMs, perKey`,
-    );
-  }
+  checkOptionNames(value, rateOptionNames, at);
   const { limit, periodMs, perKey } = value as RateLimitOptions;
   if (
     typeof periodMs !== 'number' ||

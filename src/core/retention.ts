@@ -1,4 +1,5 @@
 import { ConfigError } from './errors.js';
+import { checkOptionNames, optionNames } from './options.js';
 
 const day = 86_400_000;
 
@@ -15,6 +16,12 @@ export interface RetentionOptions {
   /** @defaultValue 1_209_600_000 (14 days) */
   readonly expiredMs?: number;
 }
+
+const retentionOptionNames = optionNames<RetentionOptions>({
+  succeededMs: true,
+  failedMs: true,
+  expiredMs: true,
+});
 
 /** Retention as the worker applies it: milliseconds per finished status, null to keep forever. */
 export interface Retention {
@@ -60,14 +67,7 @@ export function resolveRetention(
       `${where}: retention must be false (keep every attempt) or an object such as { succeededMs: 86_400_000 }`,
     );
   }
-  const known = new Set(['succeededMs', 'failedMs', 'expiredMs']);
-  for (const key of Object.keys(option)) {
-    if (!known.has(key)) {
-      throw new ConfigError(
-        `${where}: retention.${key} is not an option; use succeededMs, failedMs or expiredMs`,
-      );
-    }
-  }
+  checkOptionNames(option, retentionOptionNames, `${where}: retention`);
   const resolved: Retention = {
     succeededMs: duration(option.succeededMs, defaultRetention.succeededMs, 'succeededMs', where),
     failedMs: duration(option.failedMs, defaultRetention.failedMs, 'failedMs', where),

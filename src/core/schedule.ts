@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Cron } from 'croner';
 import { ConfigError, shown } from './errors.js';
+import { checkOptionNames, optionNames } from './options.js';
 
 let cronClass: typeof Cron | undefined;
 /**
@@ -68,6 +69,16 @@ export function tickToken(name: string, tick: Date): string {
   return `schedule:${name}:${tick.toISOString()}`;
 }
 
+const scheduleOptionNames = optionNames<ScheduleOptions<unknown, unknown, unknown>>({
+  name: true,
+  cron: true,
+  timezone: true,
+  method: true,
+  args: true,
+  options: true,
+  catchUp: true,
+});
+
 /** Checks `schedules` as given to the AsyncTask; the method is checked by the caller. */
 export function checkSchedules(schedules: unknown): ScheduleDefinition[] {
   if (schedules === undefined) return [];
@@ -84,6 +95,13 @@ export function checkSchedules(schedules: unknown): ScheduleDefinition[] {
       );
     }
     const entry = given as Partial<ScheduleOptions<unknown, unknown, unknown>>;
+    checkOptionNames(
+      entry,
+      scheduleOptionNames,
+      `schedules[${index}]${typeof entry.name === 'string' ? ` ('${entry.name}')` : ''}`,
+      {},
+      'key',
+    );
     const { name } = entry;
     if (typeof name !== 'string' || !namePattern.test(name)) {
       throw new ConfigError(

@@ -1,5 +1,6 @@
 import type { Attempt } from './attempt.js';
 import { ConfigError, shown } from './errors.js';
+import { checkOptionNames, optionNames, type OptionNames } from './options.js';
 import { checkMaxAttempts, type Backoff } from './retry-policy.js';
 
 /**
@@ -154,7 +155,7 @@ export function defineTarget<const Methods extends object>(
       `defineTarget('${name}'): this object is already the target '${existing.name}'; a target has one name`,
     );
   }
-  checkMethodOptions(options, `defineTarget('${name}')`);
+  checkMethodOptions(options, `defineTarget('${name}')`, targetOptionNames);
   const isClass = typeof methods === 'function';
   const refs = new Map<string, MethodRef>();
   for (const key of Object.getOwnPropertyNames(methods)) {
@@ -212,7 +213,21 @@ export function methodRef(fn: unknown): MethodRef | undefined {
   return typeof fn === 'function' ? methodRefs.get(fn) : undefined;
 }
 
-export function checkMethodOptions(options: MethodOptions, where: string): void {
+const methodOptionNames = optionNames<MethodOptions>({
+  maxAttempts: true,
+  backoff: true,
+  queue: true,
+  priority: true,
+  timeoutMs: true,
+});
+const targetOptionNames: OptionNames = new Set([...methodOptionNames, 'methods']);
+
+export function checkMethodOptions(
+  options: MethodOptions,
+  where: string,
+  names: OptionNames = methodOptionNames,
+): void {
+  checkOptionNames(options, names, where);
   if (options.maxAttempts !== undefined) checkMaxAttempts(options.maxAttempts, where);
   if (options.queue !== undefined) checkQueue(options.queue, where);
   if (options.priority !== undefined) checkPriority(options.priority, where);

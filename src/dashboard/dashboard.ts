@@ -2,6 +2,7 @@ import { Hono, type Context } from 'hono';
 import type { AsyncTask } from '../async-task.js';
 import type { Encryptor } from '../core/encryptor.js';
 import { AsyncTaskError, ConfigError, describeError } from '../core/errors.js';
+import { checkOptionNames, optionNames } from '../core/options.js';
 import { assetResponse } from './assets.js';
 import { loggerOf, type AnyTasks } from './data.js';
 import { DashboardForbiddenError, DashboardUnauthorizedError } from './errors.js';
@@ -80,7 +81,17 @@ export function dashboard<Tx, HandlerTx, Encryptors extends Record<string, Encry
   return async (request, connection = {}) => app.fetch(request, connection);
 }
 
+const dashboardOptionNames = optionNames<DashboardOptions>({
+  authorize: true,
+  basePath: true,
+  readOnly: true,
+  allowUnauthenticated: true,
+  secret: true,
+});
+
 function resolveSettings(options: DashboardOptions): Settings {
+  // `readonly: true` or `authorise` must not leave actions on or the check out without a word.
+  checkOptionNames(options ?? {}, dashboardOptionNames, 'dashboard');
   const {
     authorize,
     basePath = '',

@@ -1,4 +1,52 @@
 import { ConfigError, shown } from '../core/errors.js';
+import { checkOptionNames, optionNames } from '../core/options.js';
+import type { EnqueueItem, EnqueueOptions } from './enqueuer.js';
+
+const enqueueOptionNames = optionNames<EnqueueOptions>({
+  idempotenceToken: true,
+  replace: true,
+  scheduledAt: true,
+  encryptor: true,
+  maxAttempts: true,
+  queue: true,
+  priority: true,
+  concurrencyKey: true,
+});
+
+const useScheduledAt = 'use scheduledAt, a Date';
+const useToken = 'use idempotenceToken';
+const useMaxAttempts = 'use maxAttempts, the most runs in all';
+const perMethod =
+  "set timeoutMs on the method or target in defineTarget, or the worker's taskTimeoutMs";
+/** Names other queues use, and what to write here instead. */
+const enqueueHints: Readonly<Record<string, string>> = {
+  runAt: useScheduledAt,
+  startAfter: useScheduledAt,
+  delay: useScheduledAt,
+  delayMs: useScheduledAt,
+  jobKey: useToken,
+  singletonKey: useToken,
+  uniqueKey: useToken,
+  idempotencyKey: useToken,
+  attempts: useMaxAttempts,
+  retryLimit: useMaxAttempts,
+  maxRetries: useMaxAttempts,
+  timeoutMs: perMethod,
+  timeout: perMethod,
+  queueName: 'use queue',
+};
+
+const itemNames = optionNames<EnqueueItem<unknown>>({ method: true, args: true, options: true });
+
+/** Refuses an `enqueue` option that is none (a typo, or another queue's name for one). */
+export function checkEnqueueOptionNames(options: unknown, where: string): void {
+  checkOptionNames(options, enqueueOptionNames, where, enqueueHints);
+}
+
+/** Refuses an `enqueueMany` item with a key other than method, args and options. */
+export function checkItemKeys(item: unknown, where: string): void {
+  checkOptionNames(item, itemNames, where, {}, 'key');
+}
 
 /** `replace` is `'pending'` with a token, or left out. */
 export function checkReplace(

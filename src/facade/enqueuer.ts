@@ -17,7 +17,7 @@ import type { Driver } from '../seam/driver.js';
 import type { AttemptInsertParams, AttemptInsertResult, Executor } from '../seam/executor.js';
 import type { EnqueueOperation } from '../seam/telemetry.js';
 import type { Runtime } from '../worker/runtime.js';
-import { checkReplace } from './enqueue-checks.js';
+import { checkEnqueueOptionNames, checkItemKeys, checkReplace } from './enqueue-checks.js';
 
 /** Per-enqueue options; each overrides the method's, the target's and the `defaults`. */
 export type EnqueueOptions<EncryptorName extends string = string> =
@@ -163,6 +163,7 @@ export class Enqueuer<Tx> {
           `enqueueMany: item ${index} must be an object { method, args, options? }; got ${item === null ? 'null' : `a ${typeof item}`}`,
         );
       }
+      checkItemKeys(item, `enqueueMany: item ${index}`);
       const { method, args, options } = item as EnqueueItem<unknown>;
       return this.#prepare(
         method,
@@ -263,6 +264,7 @@ export class Enqueuer<Tx> {
         `${where}: options must be an object such as { queue: 'mail' }, or left out; got ${given === null ? 'null' : `a ${typeof given}`}`,
       );
     }
+    checkEnqueueOptionNames(given, where);
     const { idempotenceToken, scheduledAt, maxAttempts, queue, priority, concurrencyKey, replace } =
       options;
     if (idempotenceToken !== undefined) {

@@ -10,6 +10,7 @@ import {
 import { decodeArgs } from '../core/codec.js';
 import { ConfigError, InvalidStateError } from '../core/errors.js';
 import { decryptedErrorText } from '../core/error-text.js';
+import { checkOptionNames, optionNames } from '../core/options.js';
 import type { WorkerInfo } from '../core/worker-info.js';
 import type { Executor } from '../seam/executor.js';
 import type { Runtime } from '../worker/runtime.js';
@@ -47,6 +48,22 @@ export interface PruneOptions {
   /** Called after each batch with the number deleted so far. */
   readonly onProgress?: (deleted: number) => void;
 }
+
+const listOptionNames = optionNames<ListOptions>({
+  status: true,
+  target: true,
+  methodName: true,
+  queue: true,
+  idempotenceToken: true,
+  before: true,
+  limit: true,
+});
+
+const pruneOptionNames = optionNames<PruneOptions>({
+  olderThan: true,
+  batchSize: true,
+  onProgress: true,
+});
 
 /** What `tasks.cancel(id)` did. */
 export type CancelResult =
@@ -94,6 +111,7 @@ export class Management {
   }
 
   async list(options: ListOptions): Promise<Attempt[]> {
+    checkOptionNames(options, listOptionNames, 'list');
     const { status, target, methodName, queue, idempotenceToken, before, limit = 50 } = options;
     if (status !== undefined && !attemptStatuses.includes(status)) {
       throw new ConfigError(
@@ -172,6 +190,7 @@ export class Management {
   }
 
   async prune(options: PruneOptions): Promise<number> {
+    checkOptionNames(options ?? {}, pruneOptionNames, 'prune');
     const { olderThan, batchSize = 1000, onProgress } = options ?? {};
     if (!(olderThan instanceof Date) || Number.isNaN(olderThan.getTime())) {
       throw new ConfigError('prune: olderThan must be a valid Date');

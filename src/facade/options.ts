@@ -3,6 +3,7 @@ import { checkQueueFlows, type QueueFlowOptions } from '../core/flow.js';
 import { ConfigError, shown } from '../core/errors.js';
 import type { EncryptedTaskErrors } from '../core/error-text.js';
 import { safeLogger, silentLogger, type Logger } from '../core/logger.js';
+import { checkOptionNames, optionNames } from '../core/options.js';
 import { resolveRetention, type RetentionOptions } from '../core/retention.js';
 import {
   checkMaxAttempts,
@@ -128,15 +129,6 @@ export interface AsyncTaskOptions<
    */
   readonly telemetry?: Telemetry;
   /**
-   * Recurring tasks. Every worker enqueues their ticks (and `runDue` those due when it is
-   * called); each tick is one attempt however many workers run, through the idempotence token
-   * `schedule:<name>:<tick as ISO 8601>`. Changing or removing a schedule takes effect as the
-   * processes running it are deployed. @defaultValue `[]`
-   * @example
-   * schedules: [{ name: 'nightly-report', cron: '0 3 * * *', timezone: 'Europe/Berlin',
-   *   method: Reports.nightly, args: {}, options: { queue: 'reports' } }]
-   */
-  /**
    * Flow control per queue, enforced in the claim across every worker and host whose AsyncTask
    * sets it (see README, "Flow control"): `concurrency` (running at once in the queue),
    * `keyConcurrency` (running at once per `concurrencyKey`), `fairness: 'key'` (round-robin
@@ -145,6 +137,15 @@ export interface AsyncTaskOptions<
    * queues: { mail: { concurrency: 5 }, exports: { keyConcurrency: 1, fairness: 'key' } }
    */
   readonly queues?: Readonly<Record<string, QueueFlowOptions>>;
+  /**
+   * Recurring tasks. Every worker enqueues their ticks (and `runDue` those due when it is
+   * called); each tick is one attempt however many workers run, through the idempotence token
+   * `schedule:<name>:<tick as ISO 8601>`. Changing or removing a schedule takes effect as the
+   * processes running it are deployed. @defaultValue `[]`
+   * @example
+   * schedules: [{ name: 'nightly-report', cron: '0 3 * * *', timezone: 'Europe/Berlin',
+   *   method: Reports.nightly, args: {}, options: { queue: 'reports' } }]
+   */
   readonly schedules?: unknown[] extends Schedules
     ? readonly ScheduleOptions<
         AnyTaskMethod,
@@ -162,6 +163,30 @@ export interface AsyncTaskOptions<
         },
       ];
 }
+
+const asyncTaskOptionNames = optionNames<AsyncTaskOptions<unknown, unknown, never>>({
+  driver: true,
+  targets: true,
+  encryptors: true,
+  table: true,
+  onError: true,
+  encryptedTaskErrors: true,
+  logger: true,
+  defaults: true,
+  retention: true,
+  schema: true,
+  telemetry: true,
+  queues: true,
+  schedules: true,
+});
+
+const defaultsNames = optionNames<AsyncTaskDefaults<string>>({
+  maxAttempts: true,
+  backoff: true,
+  queue: true,
+  priority: true,
+  encryptor: true,
+});
 
 /** `AsyncTaskOptions` once checked, with every default filled in. */
 export interface ResolvedOptions<Tx, HandlerTx> {
@@ -188,6 +213,7 @@ export function resolveOptions<
       'new AsyncTask: `driver` is required, e.g. pgDriver(pool) from async-task/pg',
     );
   }
+  checkOptionNames(options, asyncTaskOptionNames, 'new AsyncTask');
   const driver = options.driver;
   const table = parseTableName(
     options.table ?? 'async_task_attempts',
@@ -196,6 +222,7 @@ export function resolveOptions<
   const targets = resolveTargets(options.targets);
   const encryptors = resolveEncryptors(options.encryptors ?? {});
   const defaults = options.defaults ?? {};
+  checkOptionNames(defaults, defaultsNames, 'new AsyncTask: defaults');
   const encryptor = defaults.encryptor ?? null;
   if (encryptor !== null && !encryptors.has(encryptor)) {
     throw new ConfigError(

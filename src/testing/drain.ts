@@ -4,7 +4,7 @@ import { toAttempt, type AttemptRecord } from '../core/attempt.js';
 import { decodeArgs } from '../core/codec.js';
 import type { Encryptor } from '../core/encryptor.js';
 import { AsyncTaskError, ConfigError } from '../core/errors.js';
-import { integerOption } from '../core/options.js';
+import { checkOptionNames, integerOption, optionNames } from '../core/options.js';
 import { checkQueue } from '../core/target.js';
 import { Pipeline } from '../worker/pipeline.js';
 import type { RunResult } from '../worker/runner.js';
@@ -27,6 +27,8 @@ export interface DrainOptions {
 }
 
 /** How one run of one attempt ended in a drain. */
+const drainOptionNames = optionNames<DrainOptions>({ queues: true, maxRuns: true });
+
 export interface DrainRun {
   readonly attemptId: string;
   readonly target: string;
@@ -87,6 +89,7 @@ export async function drain<Tx, HandlerTx, Encryptors extends Record<string, Enc
   if (typeof given !== 'object' || given === null) {
     throw new ConfigError('drain: options must be an object such as { maxRuns: 100 }, or left out');
   }
+  checkOptionNames(options, drainOptionNames, 'drain');
   const maxRuns = integer(options.maxRuns, 1000, 'maxRuns', 1, 1_000_000);
   const queues = options.queues ? options.queues.map((q) => checkQueue(q, 'drain')) : null;
   await tasks.ensureSchema();

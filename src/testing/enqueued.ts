@@ -8,6 +8,7 @@ import {
 import { decodeArgs } from '../core/codec.js';
 import type { Encryptor } from '../core/encryptor.js';
 import { ConfigError, UnknownTargetError } from '../core/errors.js';
+import { checkOptionNames, optionNames } from '../core/options.js';
 import { methodRef, type MethodRef, type TaskMethod } from '../core/target.js';
 import { decryptArgs } from '../worker/decrypt-args.js';
 import type { Runtime } from '../worker/runtime.js';
@@ -82,10 +83,17 @@ export function resolve(runtime: Runtime, method: unknown, where: string): Metho
 }
 
 /** @internal */
-export function checkFilter(filter: unknown, where: string): void {
+const filterNames = optionNames<EnqueuedFilter<unknown>>({ args: true, where: true });
+
+/**
+ * Refuses a filter that is no object or holds a key it does not know: a misspelt `arg` would
+ * match every attempt, and the assertion built on it could never fail.
+ */
+export function checkFilter(filter: unknown, where: string, names = filterNames): void {
   if (typeof filter !== 'object' || filter === null) {
     throw new ConfigError(`${where}: the filter must be an object such as { args: { … } }`);
   }
+  checkOptionNames(filter, names, where);
   const predicate = (filter as { where?: unknown }).where;
   if (predicate !== undefined && typeof predicate !== 'function') {
     throw new ConfigError(`${where}: where must be a function (attempt) => boolean`);

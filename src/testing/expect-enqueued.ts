@@ -2,6 +2,7 @@ import { inspect } from 'node:util';
 import type { AsyncTask } from '../async-task.js';
 import type { Encryptor } from '../core/encryptor.js';
 import { ConfigError } from '../core/errors.js';
+import type { OptionNames } from '../core/options.js';
 import type { TaskMethod } from '../core/target.js';
 import {
   attemptsOf,
@@ -52,6 +53,8 @@ const listed = 10;
  * await expectEnqueued(tasks, Mailer.send, { args: { to: 'a@example.com' } });
  * await expectEnqueued(tasks, Mailer.send, { count: 0 }); // nothing pending for Mailer.send
  */
+const expectNames: OptionNames = new Set(['args', 'where', 'count']);
+
 export async function expectEnqueued<
   Args,
   Tx,
@@ -64,7 +67,7 @@ export async function expectEnqueued<
 ): Promise<EnqueuedAttempt<Args>[]> {
   const runtime = tasks.runtime;
   const ref = resolve(runtime, method, 'expectEnqueued');
-  checkFilter(options, 'expectEnqueued');
+  checkFilter(options, 'expectEnqueued', expectNames);
   const { count } = options;
   if (count !== undefined && (!Number.isInteger(count) || count < 0)) {
     throw new ConfigError(`expectEnqueued: count must be an integer of 0 or more, got ${count}`);

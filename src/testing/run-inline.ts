@@ -1,7 +1,7 @@
 import type { AsyncTask } from '../async-task.js';
 import type { Encryptor } from '../core/encryptor.js';
 import { ConfigError } from '../core/errors.js';
-import { integerOption } from '../core/options.js';
+import { checkOptionNames, integerOption, optionNames } from '../core/options.js';
 import { checkQueue } from '../core/target.js';
 import type { AttemptInsertResult } from '../seam/executor.js';
 import type { Runtime } from '../worker/runtime.js';
@@ -25,6 +25,12 @@ export interface RunInlineOptions {
 }
 
 /** A running `runInline`: see there. */
+const runInlineOptionNames = optionNames<RunInlineOptions>({
+  queues: true,
+  maxRuns: true,
+  pollMs: true,
+});
+
 export interface InlineRunner {
   /** Every run so far, in order. */
   readonly runs: readonly DrainRun[];
@@ -80,6 +86,7 @@ export function runInline<Tx, HandlerTx, Encryptors extends Record<string, Encry
       'runInline: options must be an object such as { pollMs: 5 }, or left out',
     );
   }
+  checkOptionNames(options, runInlineOptionNames, 'runInline');
   const runner = new Inline(tasks.runtime, () => tasks.ensureSchema(), {
     queues: options.queues ? options.queues.map((q) => checkQueue(q, 'runInline')) : null,
     maxRuns: integer(options.maxRuns, 1000, 'maxRuns', 1, 1_000_000),

@@ -1,5 +1,5 @@
 import { describeError, errorClassName } from '../core/errors.js';
-import { integerOption } from '../core/options.js';
+import { checkOptionNames, integerOption, optionNames } from '../core/options.js';
 import { checkQueue, checkTimeout } from '../core/target.js';
 import { Pipeline } from './pipeline.js';
 import type { Runtime } from './runtime.js';
@@ -34,6 +34,15 @@ export interface RunDueOptions {
   readonly taskTimeoutMs?: number;
 }
 
+const runDueOptionNames = optionNames<RunDueOptions>({
+  limit: true,
+  concurrency: true,
+  queues: true,
+  leaseMs: true,
+  durableClaims: true,
+  taskTimeoutMs: true,
+});
+
 export interface RunDueResult {
   /** Attempts whose expired lease was handed back before the pass. */
   readonly rescued: number;
@@ -60,6 +69,7 @@ export async function runPass(
   options: RunDueOptions,
   lockedBy: string,
 ): Promise<RunDueResult> {
+  checkOptionNames(options, runDueOptionNames, 'runDue');
   const limit = integer(options.limit, 1000, 'limit', 1, 1_000_000);
   const concurrency = integer(options.concurrency, 10, 'concurrency', 1, 1000);
   const leaseMs = integer(options.leaseMs, 30_000, 'leaseMs', 1, 86_400_000);

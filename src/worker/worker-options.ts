@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ConfigError, shown } from '../core/errors.js';
-import { integerOption } from '../core/options.js';
+import { checkOptionNames, integerOption, optionNames } from '../core/options.js';
 import { checkQueue, checkTimeout } from '../core/target.js';
 
 const integer = integerOption('worker');
@@ -99,8 +99,28 @@ export interface WorkerSettings {
   readonly queueLimits: ReadonlyMap<string, number>;
 }
 
+const workerOptionNames = optionNames<WorkerOptions>({
+  concurrency: true,
+  queues: true,
+  prefetch: true,
+  batchSize: true,
+  pollIntervalMs: true,
+  pollOnly: true,
+  durableClaims: true,
+  leaseMs: true,
+  heartbeatMs: true,
+  taskTimeoutMs: true,
+  rescueIntervalMs: true,
+  flushMs: true,
+  handleSignals: true,
+  id: true,
+});
+
+const stopOptionNames = optionNames<StopOptions>({ timeoutMs: true });
+
 /** Checks a worker's options; a ConfigError names the first one that is wrong. */
 export function workerSettings(options: WorkerOptions): WorkerSettings {
+  checkOptionNames(options, workerOptionNames, 'worker');
   const concurrency = integer(options.concurrency, 10, 'concurrency', 1, 10_000);
   const prefetch =
     options.prefetch === undefined
@@ -181,5 +201,6 @@ function workerId(given: string | undefined): string {
 
 /** How long `stop()` lets handlers run before it aborts them. */
 export function stopTimeoutMs(options: StopOptions): number {
+  checkOptionNames(options, stopOptionNames, 'worker.stop');
   return integer(options.timeoutMs, 30_000, 'timeoutMs', 0, 86_400_000);
 }

@@ -129,6 +129,42 @@ for (const fixture of fixtures) {
       expect(await harness().countAttempts()).toBe(0);
     });
 
+    it('refuses an enqueue option it does not know (a typo, another queue’s name) before writing', async () => {
+      const shop = shopTarget();
+      const tasks = await migratedTasks(harness(), { targets: [shop] });
+      // Not object literals: TypeScript flags extra keys only there, and JavaScript nowhere.
+      const later: Record<string, unknown> = { runAt: new Date(Date.now() + 3_600_000) };
+      const typo: Record<string, unknown> = { queue: 'mail', priorty: 5 };
+      await expectNothingWritten(harness(), (tx) => {
+        const error = expectThrown(
+          () => tasks.enqueue(tx, shop.order, { n: 1 }, later),
+          ConfigError,
+          'CONFIG',
+        );
+        expect(error.message).toMatch(/^enqueue: unknown option\(s\) runAt \(use scheduledAt/);
+        expect(error.message).toContain('the options are idempotenceToken, replace, scheduledAt');
+        const misspelt = expectThrown(
+          () => tasks.enqueue(tx, shop.order, { n: 1 }, typo),
+          ConfigError,
+          'CONFIG',
+        );
+        expect(misspelt.message).toContain('priorty (did you mean priority?)');
+      });
+      await expectNothingWritten(harness(), (tx) => {
+        const error = expectThrown(
+          () =>
+            tasks.enqueueMany(tx, [
+              { method: shop.order, args: { n: 0 } },
+              { method: shop.order, args: { n: 1 }, option: { queue: 'mail' } } as never,
+            ]),
+          ConfigError,
+          'CONFIG',
+        );
+        expect(error.message).toMatch(/^enqueueMany: item 1: unknown key\(s\) option \(did you/);
+      });
+      expect(await harness().countAttempts()).toBe(0);
+    });
+
     it('refuses a method that is not from defineTarget, or whose target is not in `targets`', async () => {
       const shop = shopTarget();
       const elsewhere = defineTarget('Elsewhere', { run(_args: AnyArgs) {} });
