@@ -1,3 +1,5 @@
+import { storableText } from './storable-text.js';
+
 /**
  * Stable codes carried by every error async-task throws. Match on `error.code`, not on messages.
  */
@@ -156,7 +158,8 @@ const maxErrorText = 4000;
  */
 export function describeError(error: unknown): string {
   const text = `${errorClassName(error)}: ${errorMessage(error)}`;
-  return text.length > maxErrorText ? `${text.slice(0, maxErrorText)}… (truncated)` : text;
+  const stored = storableText(text, maxErrorText);
+  return text.length > maxErrorText ? `${stored}… (truncated)` : stored;
 }
 
 /** The class of what was thrown, for logs and events that must not carry its message. */
@@ -164,7 +167,7 @@ export function errorClassName(error: unknown): string {
   try {
     if (isError(error)) {
       const name = (error as { name?: unknown }).name;
-      return typeof name === 'string' && name.length > 0 ? name.slice(0, 200) : 'Error';
+      return typeof name === 'string' && name.length > 0 ? storableText(name, 200) : 'Error';
     }
   } catch {
     return 'Error';

@@ -162,6 +162,11 @@ export function checkConcurrencyKey(
       `${where}: concurrencyKey contains a lone surrogate (half of a UTF-16 pair), which cannot be stored as UTF-8; pass well-formed text`,
     );
   }
+  if (key.includes('\u0000')) {
+    throw new ConfigError(
+      `${where}: concurrencyKey contains NUL (\\u0000), which PostgreSQL cannot store in text; leave it out of the key`,
+    );
+  }
   if (!flows.has(queue)) {
     throw new ConfigError(
       `${where}: concurrencyKey is limited per queue, and queue '${queue}' has no limits; add queues: { '${queue}': { keyConcurrency: 1 } } to the AsyncTask`,

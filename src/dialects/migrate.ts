@@ -11,7 +11,40 @@ export interface InstalledObject {
   /** e.g. `table "app"."jobs"`, `function "app"."jobs_claim"(…)`. */
   readonly label: string;
   readonly drop: string;
+  /**
+   * A table that bears one of the names async-task gives the tables beside the attempts table
+   * (`<name>_workers`, …) without the columns async-task gives it: the user's own, never dropped.
+   */
+  readonly foreign?: true;
 }
+
+/**
+ * A table found under one of the names of the tables async-task creates beside the attempts table:
+ * async-task's if its columns are those of `expected` (in any order), else marked foreign.
+ */
+export function besideTable(
+  label: string,
+  drop: string,
+  columns: readonly string[],
+  expected: readonly string[],
+): InstalledObject {
+  const ours =
+    columns.length === expected.length && expected.every((column) => columns.includes(column));
+  return ours ? { label, drop } : { label, drop, foreign: true };
+}
+
+/** The columns of the registry of workers, as every dialect's migration creates it. */
+export const workersColumns = [
+  'id',
+  'hostname',
+  'pid',
+  'queues',
+  'concurrency',
+  'running',
+  'started_at',
+  'last_seen_at',
+  'alive_until',
+] as const;
 
 /** What one dialect does at each step of {@link migrateTable} and {@link uninstallTable}. */
 export interface MigrateSteps {
@@ -121,13 +154,29 @@ export async function migrateTable(
   });
 }
 
-/** Removes the table and everything created with it; returns what it removed. */
+/**
+ * Removes the table and everything created with it; returns what it removed. A table async-task
+ * did not create (no marker, no 0.1 bookkeeping), or a foreign table under one of the names of
+ * those beside it, is refused before anything is dropped: a mistyped `table` must not cost the
+ * user a table of theirs.
+ */
 export async function uninstallTable(
   steps: MigrateSteps,
   session: DriverSession,
   table: TableName,
 ): Promise<string[]> {
-  return steps.lock(session, table, (connection) => removeAll(steps, connection, table));
+  return steps.lock(session, table, async (connection) => {
+    const objects = await installedOwn(steps, connection, table);
+    const marker = await steps.readMarker(connection, table);
+    if (marker === null && (await steps.readLegacy(connection, table)) === null) {
+      throw notCreatedError(steps, table, 'uninstall leaves it alone');
+    }
+    await runAll(
+      connection,
+      objects.map((object) => object.drop),
+    );
+    return objects.map((object) => object.label);
+  });
 }
 
 /** What is applied, from the table's marker, without changing anything. */
@@ -198,8 +247,10 @@ async function startingMarker(
   if (found !== null) return found;
   const legacy = await steps.readLegacy(connection, table);
   if (legacy === null) {
-    throw new SchemaOutdatedError(
-      `table ${steps.quoted(table)} exists but carries no async-task schema version (in its comment, or a trigger on SQLite), and there is no ${table.name}_migrations table beside it: async-task did not create it. Give AsyncTask another \`table\`, or drop this one if it is a leftover`,
+    throw notCreatedError(
+      steps,
+      table,
+      'give AsyncTask another `table`, or drop this one if it is a leftover',
     );
   }
   let version = 0;
@@ -214,13 +265,38 @@ async function removeAll(
   steps: MigrateSteps,
   connection: SqlConnection,
   table: TableName,
-): Promise<string[]> {
-  const objects = await steps.installed(connection, table);
+): Promise<void> {
+  const objects = await installedOwn(steps, connection, table);
   await runAll(
     connection,
     objects.map((object) => object.drop),
   );
-  return objects.map((object) => object.label);
+}
+
+/** What is installed for `table`; refused, before anything changes, when a foreign table is. */
+async function installedOwn(
+  steps: MigrateSteps,
+  connection: SqlConnection,
+  table: TableName,
+): Promise<InstalledObject[]> {
+  const objects = await steps.installed(connection, table);
+  const foreign = objects.filter((object) => object.foreign === true);
+  if (foreign.length > 0) {
+    throw new SchemaOutdatedError(
+      `${foreign.map((object) => object.label).join(', ')} beside table ${steps.quoted(table)} ${foreign.length === 1 ? 'was' : 'were'} not created by async-task (the columns are not the ones it gives such a table), and async-task needs the name: rename ${foreign.length === 1 ? 'it' : 'them'}, or give AsyncTask another \`table\`. Nothing was changed`,
+    );
+  }
+  return objects;
+}
+
+function notCreatedError(
+  steps: MigrateSteps,
+  table: TableName,
+  advice: string,
+): SchemaOutdatedError {
+  return new SchemaOutdatedError(
+    `table ${steps.quoted(table)} exists but carries no async-task schema version (in its comment, or a trigger on SQLite), and there is no ${table.name}_migrations table beside it: async-task did not create it; ${advice}`,
+  );
 }
 
 async function runAll(connection: SqlConnection, statements: readonly string[]): Promise<void> {

@@ -17,7 +17,12 @@ import type { Driver } from '../seam/driver.js';
 import type { AttemptInsertParams, AttemptInsertResult, Executor } from '../seam/executor.js';
 import type { EnqueueOperation } from '../seam/telemetry.js';
 import type { Runtime } from '../worker/runtime.js';
-import { checkEnqueueOptionNames, checkItemKeys, checkReplace } from './enqueue-checks.js';
+import {
+  checkEnqueueOptionNames,
+  checkItemKeys,
+  checkReplace,
+  checkToken,
+} from './enqueue-checks.js';
 
 /** Per-enqueue options; each overrides the method's, the target's and the `defaults`. */
 export type EnqueueOptions<EncryptorName extends string = string> =
@@ -96,8 +101,6 @@ export interface EnqueueDefaults {
   readonly encryptor: string | null;
 }
 
-const maxTokenLength = 255;
-
 /** What `#prepare` takes for one tick of a schedule. */
 function tickEnqueue(
   schedule: ScheduleDefinition,
@@ -110,8 +113,6 @@ function tickEnqueue(
   };
   return [schedule.method, schedule.args, options, `schedule '${schedule.name}'`];
 }
-/** A surrogate code unit not paired with its other half (a whole pair is one code point). */
-const loneSurrogate = /\p{Surrogate}/u;
 
 /**
  * Turns `enqueue` calls into rows (target check, options, codec, encryption) and inserts them in
@@ -267,24 +268,7 @@ export class Enqueuer<Tx> {
     checkEnqueueOptionNames(given, where);
     const { idempotenceToken, scheduledAt, maxAttempts, queue, priority, concurrencyKey, replace } =
       options;
-    if (idempotenceToken !== undefined) {
-      if (
-        typeof idempotenceToken !== 'string' ||
-        idempotenceToken.length === 0 ||
-        idempotenceToken.length > maxTokenLength
-      ) {
-        throw new ConfigError(
-          `${where}: idempotenceToken must be a string of 1-${maxTokenLength} characters`,
-        );
-      }
-      // Databases store text as UTF-8, where half a surrogate pair has no encoding: drivers write
-      // U+FFFD instead, so the token stored is not the one given and two tokens can become one.
-      if (loneSurrogate.test(idempotenceToken)) {
-        throw new ConfigError(
-          `${where}: idempotenceToken contains a lone surrogate (half of a UTF-16 pair, e.g. from cutting a string inside an emoji), which cannot be stored as UTF-8; pass well-formed text (token.toWellFormed() replaces it with U+FFFD)`,
-        );
-      }
-    }
+    if (idempotenceToken !== undefined) checkToken(idempotenceToken, where);
     checkReplace(replace, idempotenceToken, where);
     if (
       scheduledAt !== undefined &&

@@ -125,23 +125,20 @@ export class Completer {
     });
   }
 
+  /**
+   * Writes a batch, retrying while the database cannot be reached. A batch it refuses twice while
+   * it answers other statements holds an outcome no statement can write (a value a column or a
+   * trigger of the user's refuses): it is written in halves, so that the rest lands and the one
+   * refused alone is tried on its own (see #writeRefused). Before, the pump retried such a batch
+   * forever, and every outcome behind it waited.
+   */
   async #write(
     batch: AttemptCompletion[],
     callbacks: (((written: boolean) => void) | undefined)[],
   ): Promise<void> {
-    for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
+    for (let failures = 1, delay = 100; ; failures++, delay = Math.min(delay * 2, 5000)) {
       try {
-        const written = await this.#runtime.driver.run((connection) =>
-          this.#runtime.executor(connection).attemptCompleteMany(this.#lockedBy, batch),
-        );
-        const landed = new Set(written);
-        batch.forEach((completion, i) => callbacks[i]?.(landed.has(completion.id)));
-        if (written.length < batch.length) {
-          this.#runtime.logger.warn(
-            { lost: batch.length - written.length },
-            'some outcomes were not recorded because their leases had run out; those tasks will run again',
-          );
-        }
+        this.#landed(batch, callbacks, await this.#complete(batch));
         return;
       } catch (error) {
         this.#runtime.logger.error(
@@ -153,8 +150,76 @@ export class Completer {
           for (const callback of callbacks) callback?.(false);
           return;
         }
+        if (failures >= 2 && (await this.#answers())) {
+          if (batch.length === 1) {
+            await this.#writeRefused(batch[0]!, callbacks[0]);
+            return;
+          }
+          const half = Math.ceil(batch.length / 2);
+          await this.#write(batch.slice(0, half), callbacks.slice(0, half));
+          await this.#write(batch.slice(half), callbacks.slice(half));
+          return;
+        }
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
+    }
+  }
+
+  #complete(batch: readonly AttemptCompletion[]): Promise<string[]> {
+    return this.#runtime.driver.run((connection) =>
+      this.#runtime.executor(connection).attemptCompleteMany(this.#lockedBy, batch),
+    );
+  }
+
+  #landed(
+    batch: readonly AttemptCompletion[],
+    callbacks: readonly (((written: boolean) => void) | undefined)[],
+    written: readonly string[],
+  ): void {
+    const landed = new Set(written);
+    batch.forEach((completion, i) => callbacks[i]?.(landed.has(completion.id)));
+    if (written.length < batch.length) {
+      this.#runtime.logger.warn(
+        { lost: batch.length - written.length },
+        'some outcomes were not recorded because their leases had run out; those tasks will run again',
+      );
+    }
+  }
+
+  /** Whether the database answers a statement at all: a primary-key read of no attempt. */
+  async #answers(): Promise<boolean> {
+    try {
+      await this.#runtime.driver.run((connection) =>
+        this.#runtime.executor(connection).attemptGet('0'),
+      );
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * An outcome the database refuses on its own: once more with its error's message left out (the
+   * likeliest value to refuse), then given up. Its attempt stays running until its lease runs out
+   * and is rescued, as a crashed worker's would be.
+   */
+  async #writeRefused(
+    completion: AttemptCompletion,
+    callback: ((written: boolean) => void) | undefined,
+  ): Promise<void> {
+    const className = /^[^:]{1,200}/.exec(completion.error ?? '')?.[0] ?? 'Error';
+    const plain =
+      completion.error === null
+        ? completion
+        : { ...completion, error: `${className}: [message not stored: the database refused it]` };
+    try {
+      this.#landed([plain], [callback], await this.#complete([plain]));
+    } catch (error) {
+      callback?.(false);
+      this.#runtime.logger.error(
+        { attemptId: completion.id, error: describeError(error) },
+        'the database refuses the outcome of this attempt; it runs again once its lease runs out',
+      );
     }
   }
 }

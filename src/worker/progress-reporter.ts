@@ -1,4 +1,5 @@
 import { ConfigError, describeError } from '../core/errors.js';
+import { storableText } from '../core/storable-text.js';
 import type { HeldAttempt } from './held-attempt.js';
 import type { Runtime } from './runtime.js';
 
@@ -126,14 +127,8 @@ function checkedProgress(fraction: unknown, message: unknown): Reported {
       `ctx.progress takes an optional message string as its second argument, not ${message === null ? 'null' : typeof message}`,
     );
   }
-  return { progress: storedProgress(fraction), message: cut(message ?? null) };
-}
-
-/** At most {@link progressMessageMaxLength} code units, never half of a surrogate pair. */
-function cut(message: string | null): string | null {
-  if (message === null || message.length <= progressMessageMaxLength) return message;
-  const end = /[\uD800-\uDBFF]/.test(message.charAt(progressMessageMaxLength - 1))
-    ? progressMessageMaxLength - 1
-    : progressMessageMaxLength;
-  return message.slice(0, end);
+  return {
+    progress: storedProgress(fraction),
+    message: message === undefined ? null : storableText(message, progressMessageMaxLength),
+  };
 }

@@ -354,6 +354,38 @@ for (const fixture of fixtures) {
       expect(await harness().countAttempts()).toBe(1);
     });
 
+    it('refuses an idempotence token or concurrency key holding NUL before writing (PostgreSQL cannot store it)', async () => {
+      // Before, PostgreSQL refused the INSERT with a DatabaseError that named no value, while
+      // MySQL and SQLite stored it: refused everywhere now, by the same check.
+      const shop = shopTarget();
+      const tasks = await migratedTasks(harness(), {
+        targets: [shop],
+        queues: { keyed: { keyConcurrency: 1 } },
+      });
+      await expectNothingWritten(harness(), (tx) => {
+        const token = expectThrown(
+          () => tasks.enqueue(tx, shop.order, {}, { idempotenceToken: 'order-\u00007' }),
+          ConfigError,
+          'CONFIG',
+        );
+        expect(token.message).toMatch(/^enqueue: idempotenceToken contains NUL/);
+        const key = expectThrown(
+          () =>
+            tasks.enqueueMany(tx, [
+              {
+                method: shop.order,
+                args: {},
+                options: { queue: 'keyed', concurrencyKey: 'customer\u00001' },
+              },
+            ]),
+          ConfigError,
+          'CONFIG',
+        );
+        expect(key.message).toMatch(/^enqueueMany: item 0: concurrencyKey contains NUL/);
+      });
+      expect(await harness().countAttempts()).toBe(0);
+    });
+
     it('refuses something that is not a transaction of this driver as the first argument, with ConfigError', async () => {
       const shop = shopTarget();
       const tasks = await migratedTasks(harness(), { targets: [shop] });

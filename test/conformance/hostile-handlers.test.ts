@@ -14,6 +14,7 @@ import {
 import type { AttemptRecord } from '../../src/core/attempt.js';
 import { fixtures } from '../harness/dialects.js';
 import { migratedTasks } from '../harness/new-tasks.js';
+import { quotedTable, rawQuery } from '../harness/schema-catalog.js';
 import { useHarness } from '../harness/use-harness.js';
 import { useWorkers } from '../harness/use-workers.js';
 import { waitFor } from '../harness/wait-for.js';
@@ -107,6 +108,151 @@ for (const fixture of fixtures) {
       await waitFor('every attempt retried by the worker', () => retried === thrown.length);
       expect((await tasks.list({ status: 'running' })).length).toBe(0);
       await worker.stop();
+    });
+
+    it('an error text no database could store (cut inside an emoji, NUL, a lone surrogate) is stored mended, and holds nothing up', async () => {
+      // Before, the outcome write failed on PostgreSQL and MySQL (the JSON of the batch refused)
+      // and the worker retried it forever, with every outcome behind it: runDue never returned.
+      const texts = [
+        { name: 'Error', message: '😀'.repeat(5000) }, // cut at 4,000 code units: inside a pair
+        { name: 'Error', message: `a${'😀'.repeat(5000)}` }, // cut between pairs
+        { name: 'Error', message: 'before\u0000after' },
+        { name: 'Error', message: 'half \ud83d of an emoji' },
+        { name: `E${'😀'.repeat(150)}`, message: 'a long name cut inside an emoji' },
+      ];
+      const Loud = defineTarget(
+        'Loud',
+        {
+          fail(args: { i: number }) {
+            throw Object.assign(new Error(texts[args.i]!.message), { name: texts[args.i]!.name });
+          },
+          fine(_args: { i: number }) {},
+        },
+        { maxAttempts: 1 },
+      );
+      const tasks = await migratedTasks(harness(), { targets: [Loud] });
+      const failing = await harness().transaction((tx) =>
+        tasks.enqueueMany(
+          tx,
+          texts.map((_, i) => ({ method: Loud.fail, args: { i } })),
+        ),
+      );
+      expect(await tasks.runDue()).toMatchObject({ claimed: texts.length, failed: texts.length });
+      const stored = await Promise.all(failing.map((a) => tasks.get(a.id)));
+      expect(stored.map((a) => a?.status)).toEqual(texts.map(() => 'failed'));
+      for (const attempt of stored) {
+        const text = attempt!.lastError!;
+        expect(/\p{Surrogate}/u.test(text)).toBe(false);
+        expect(text).not.toContain('\u0000');
+        expect(text.length).toBeLessThanOrEqual(4000 + '… (truncated)'.length);
+      }
+      expect(stored[0]!.lastError).toMatch(/^Error: (😀)+… \(truncated\)$/);
+      expect(stored[2]!.lastError).toBe('Error: before\ufffdafter');
+      expect(stored[3]!.lastError).toBe('Error: half \ufffd of an emoji');
+      expect(stored[4]!.lastError).toMatch(/^E(😀)+: a long name cut inside an emoji$/);
+      expect(stored[0]!.runs.at(-1)?.error).toBe(stored[0]!.lastError);
+
+      // Through a worker, with tasks enqueued behind them: every outcome is written.
+      const again = await harness().transaction((tx) =>
+        tasks.enqueueMany(tx, [
+          ...texts.map((_, i) => ({ method: Loud.fail, args: { i } })),
+          ...Array.from({ length: 20 }, (_, i) => ({ method: Loud.fine, args: { i } })),
+        ]),
+      );
+      const worker = track(tasks.worker({ pollIntervalMs: 50 }));
+      await worker.start();
+      await waitFor('every outcome written', async () => {
+        const statuses = await Promise.all(again.map(async (a) => (await tasks.get(a.id))?.status));
+        return statuses.every((status) => status === 'failed' || status === 'succeeded');
+      });
+      expect(worker.unwrittenOutcomes).toBe(0);
+      await worker.stop();
+    });
+
+    it("an outcome the database refuses (a trigger of the user's) holds nothing up: the rest lands, it is stored without its message", async () => {
+      // Before, the worker retried the refused batch forever, with every outcome behind it.
+      const Picky = defineTarget(
+        'Picky',
+        {
+          work(args: { i: number }) {
+            if (args.i % 10 === 3) throw new Error(`refuse me ${args.i}`);
+          },
+        },
+        { maxAttempts: 1 },
+      );
+      const tasks = await migratedTasks(harness(), { targets: [Picky] });
+      const table = quotedTable(harness(), fixture.dialect);
+      const trigger = table.replace(/async_task_attempts(["`])$/, 'async_task_refuse$1');
+      const statements = {
+        postgres: [
+          `CREATE FUNCTION ${trigger}() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN
+             IF NEW.last_error LIKE '%refuse me%' THEN RAISE EXCEPTION 'refused'; END IF;
+             RETURN NEW;
+           END $$`,
+          `CREATE TRIGGER refuse BEFORE UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION ${trigger}()`,
+        ],
+        mysql: [
+          `CREATE TRIGGER ${trigger} BEFORE UPDATE ON ${table} FOR EACH ROW
+           BEGIN
+             IF NEW.last_error LIKE '%refuse me%' THEN
+               SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused';
+             END IF;
+           END`,
+        ],
+        sqlite: [
+          `CREATE TRIGGER ${trigger} BEFORE UPDATE ON ${table}
+           WHEN NEW.last_error LIKE '%refuse me%'
+           BEGIN SELECT RAISE(ABORT, 'refused'); END`,
+        ],
+      }[fixture.dialect];
+      for (const statement of statements) await rawQuery(harness(), statement);
+      const attempts = await harness().transaction((tx) =>
+        tasks.enqueueMany(
+          tx,
+          Array.from({ length: 40 }, (_, i) => ({ method: Picky.work, args: { i } })),
+        ),
+      );
+      const worker = track(tasks.worker({ pollIntervalMs: 50 }));
+      await worker.start();
+      await waitFor(
+        'every outcome written',
+        async () =>
+          (await tasks.list({ status: 'running' })).length === 0 &&
+          (await tasks.list({ status: 'pending' })).length === 0,
+        30_000,
+      );
+      const stored = await Promise.all(attempts.map((a) => tasks.get(a.id)));
+      stored.forEach((attempt, i) => {
+        if (i % 10 === 3) {
+          expect(attempt).toMatchObject({
+            status: 'failed',
+            lastError: 'Error: [message not stored: the database refused it]',
+          });
+        } else {
+          expect(attempt?.status).toBe('succeeded');
+        }
+      });
+      expect(worker.unwrittenOutcomes).toBe(0);
+      await worker.stop();
+    });
+
+    it('a progress message no database could store is stored mended', async () => {
+      let reported = false;
+      const Chatty = defineTarget('Chatty', {
+        async work(_args: null, ctx: TaskContext) {
+          ctx.progress(0.5, `half \ud83d and NUL \u0000 then ${'😀'.repeat(300)}`);
+          reported = true;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        },
+      });
+      const tasks = await migratedTasks(harness(), { targets: [Chatty] });
+      const { id } = await harness().transaction((tx) => tasks.enqueue(tx, Chatty.work, null));
+      expect(await tasks.runDue()).toMatchObject({ claimed: 1, succeeded: 1 });
+      expect(reported).toBe(true);
+      const attempt = await tasks.get(id);
+      expect(attempt?.progressMessage).toMatch(/^half \ufffd and NUL \ufffd then (😀)+$/);
+      expect(/\p{Surrogate}/u.test(attempt?.progressMessage ?? '')).toBe(false);
     });
 
     it('a backoff that throws falls back to the default backoff; the attempt is retried, not stuck', async () => {

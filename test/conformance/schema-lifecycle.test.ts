@@ -182,5 +182,52 @@ for (const fixture of nativeFixtures) {
         await rawQuery(harness(), `SELECT id FROM ${quotedTable(harness(), fixture.dialect)}`),
       ).toEqual([]);
     });
+    it('uninstall() refuses a table async-task did not create, and drops nothing', async () => {
+      // Before, uninstall() (and `async-task uninstall --yes`) dropped it with its rows: a
+      // mistyped \`table\` cost the user a table of theirs.
+      const quoted = quotedTable(harness(), fixture.dialect);
+      await rawQuery(harness(), `CREATE TABLE ${quoted} (id INTEGER)`);
+      await rawQuery(harness(), `INSERT INTO ${quoted} (id) VALUES (7)`);
+      const before = await catalogObjects(harness(), fixture.dialect);
+      const tasks = newTasks(harness(), { targets: [] });
+
+      const refused = await caught(tasks.uninstall());
+
+      expect(refused).toBeInstanceOf(SchemaOutdatedError);
+      expect((refused as Error).message).toMatch(
+        /carries no async-task schema version.*did not create it; uninstall leaves it alone/,
+      );
+      expect(await rawQuery(harness(), `SELECT id FROM ${quoted}`)).toEqual([{ id: 7 }]);
+      expect(await catalogObjects(harness(), fixture.dialect)).toEqual(before);
+    });
+
+    it("migrate() and uninstall() refuse a table of the user's named like one beside ours, and change nothing", async () => {
+      // Before, a migrate() onto a new table name first dropped \`<name>_workers\` (and
+      // _starts, and MySQL's _flow) whatever they held, to make room for its own.
+      const workers = quotedTable(harness(), fixture.dialect).replace(
+        /async_task_attempts(["`])$/,
+        'async_task_attempts_workers$1',
+      );
+      await rawQuery(harness(), `CREATE TABLE ${workers} (name VARCHAR(50), skill VARCHAR(50))`);
+      await rawQuery(harness(), `INSERT INTO ${workers} (name, skill) VALUES ('bob', 'welding')`);
+      const before = await catalogObjects(harness(), fixture.dialect);
+      const tasks = newTasks(harness(), { targets: [] });
+
+      for (const call of [() => tasks.migrate(), () => tasks.uninstall()]) {
+        const refused = await caught(call());
+        expect(refused).toBeInstanceOf(SchemaOutdatedError);
+        expect((refused as Error).message).toMatch(
+          /^table .*async_task_attempts_workers.* beside table .* was not created by async-task .*rename it, or give AsyncTask another `table`. Nothing was changed$/,
+        );
+        expect(await rawQuery(harness(), `SELECT name, skill FROM ${workers}`)).toEqual([
+          { name: 'bob', skill: 'welding' },
+        ]);
+        expect(await catalogObjects(harness(), fixture.dialect)).toEqual(before);
+      }
+
+      await rawQuery(harness(), `DROP TABLE ${workers}`);
+      expect(await tasks.migrate()).toEqual({ applied: allVersions(harness()) });
+      await expectWorking(harness(), 'once the name was free');
+    });
   });
 }

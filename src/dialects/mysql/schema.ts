@@ -3,10 +3,12 @@ import { DatabaseError } from '../../core/errors.js';
 import type { TableName } from '../../seam/driver.js';
 import type { SqlConnection } from '../../seam/sql-connection.js';
 import {
+  besideTable,
   legacyRecord,
   renderStatements,
   type InstalledObject,
   type MigrateSteps,
+  workersColumns,
 } from '../migrate.js';
 import type { MigrationFile } from '../migration-files.js';
 import { markerText, parseMarker } from '../schema-marker.js';
@@ -116,17 +118,28 @@ export function mysqlSteps(migrations: readonly MigrationFile[]): MigrateSteps {
     },
     async installed(connection, table) {
       const objects: InstalledObject[] = [];
-      for (const name of [
-        table.name,
-        flowTable(table).name,
-        startsTable(table).name,
-        workersTable(table).name,
-        legacyTableName(table),
-      ]) {
+      if ((await tableComment(connection, table.schema, table.name)) !== undefined) {
+        const quoted = quoteTable(table);
+        objects.push({ label: `table ${quoted}`, drop: `DROP TABLE ${quoted}` });
+      }
+      const beside: [string, readonly string[]][] = [
+        [flowTable(table).name, ['queue']],
+        [startsTable(table).name, ['id', 'queue', 'concurrency_key', 'started_at']],
+        [workersTable(table).name, workersColumns],
+        [legacyTableName(table), ['version', 'name', 'breaking', 'started_at', 'applied_at']],
+      ];
+      for (const [name, expected] of beside) {
+        const { rows } = await connection.query(
+          adHoc(
+            `SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS
+             WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?`,
+          ),
+          [table.schema, name],
+        );
+        if (rows.length === 0) continue;
         const quoted = quoteTable({ schema: table.schema, name });
-        if ((await tableComment(connection, table.schema, name)) !== undefined) {
-          objects.push({ label: `table ${quoted}`, drop: `DROP TABLE ${quoted}` });
-        }
+        const columns = rows.map((row) => String(row['name']));
+        objects.push(besideTable(`table ${quoted}`, `DROP TABLE ${quoted}`, columns, expected));
       }
       // The procedure of 0007 outlives a dropped table: found by name.
       const procedure = enqueueProcedure(table);

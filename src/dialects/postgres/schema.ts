@@ -1,8 +1,10 @@
 import type { TableName } from '../../seam/driver.js';
 import type { SqlConnection } from '../../seam/sql-connection.js';
 import {
+  besideTable,
   legacyRecord,
   renderStatements,
+  workersColumns,
   type InstalledObject,
   type MigrateSteps,
 } from '../migrate.js';
@@ -33,6 +35,22 @@ async function exists(connection: SqlConnection, quoted: string): Promise<boolea
     [quoted],
   );
   return rows[0]?.['present'] === true;
+}
+
+const startsColumns = ['queue', 'concurrency_key', 'started_at'];
+const legacyColumns = ['version', 'name', 'breaking', 'applied_at'];
+
+/** A relation's columns (the name quoted as in SQL), or undefined when there is none. */
+async function columnsOf(connection: SqlConnection, quoted: string): Promise<string[] | undefined> {
+  if (!(await exists(connection, quoted))) return undefined;
+  const { rows } = await connection.query(
+    adHoc(
+      `SELECT attname AS name FROM pg_attribute
+       WHERE attrelid = to_regclass($1::text) AND attnum > 0 AND NOT attisdropped`,
+    ),
+    [quoted],
+  );
+  return rows.map((row) => String(row['name']));
 }
 
 /** The suffixes of the functions the migrations create (`<name>_claim`, …). */
@@ -118,19 +136,18 @@ export function postgresSteps(migrations: readonly MigrationFile[]): MigrateStep
           : `${schemaPrefix(table)}${signature}`;
         objects.push({ label: `function ${qualified}`, drop: `DROP FUNCTION ${qualified}` });
       }
-      // Flow control's record of starts (migration 0008) and the registry of workers (0009),
-      // also kept if the table was dropped.
-      for (const suffix of ['_starts', '_workers']) {
-        const beside = quoteTable({ schema: table.schema, name: `${table.name}${suffix}` });
-        if (await exists(connection, beside)) {
-          objects.push({ label: `table ${beside}`, drop: `DROP TABLE ${beside}` });
+      // Flow control's record of starts (migration 0008), the registry of workers (0009), also
+      // kept if the table was dropped, and async-task 0.1's bookkeeping.
+      const beside: [string, readonly string[]][] = [
+        [quoteTable({ schema: table.schema, name: `${table.name}_starts` }), startsColumns],
+        [quoteTable({ schema: table.schema, name: `${table.name}_workers` }), workersColumns],
+        [legacyTable(table), legacyColumns],
+      ];
+      for (const [quoted, expected] of beside) {
+        const columns = await columnsOf(connection, quoted);
+        if (columns !== undefined) {
+          objects.push(besideTable(`table ${quoted}`, `DROP TABLE ${quoted}`, columns, expected));
         }
-      }
-      if (await exists(connection, legacyTable(table))) {
-        objects.push({
-          label: `table ${legacyTable(table)}`,
-          drop: `DROP TABLE ${legacyTable(table)}`,
-        });
       }
       return objects;
     },

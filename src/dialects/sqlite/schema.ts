@@ -1,10 +1,12 @@
 import type { TableName } from '../../seam/driver.js';
 import type { SqlConnection } from '../../seam/sql-connection.js';
 import {
+  besideTable,
   legacyRecord,
   renderStatements,
   type InstalledObject,
   type MigrateSteps,
+  workersColumns,
 } from '../migrate.js';
 import type { MigrationFile } from '../migration-files.js';
 import { markerText, parseMarker } from '../schema-marker.js';
@@ -70,15 +72,21 @@ export function sqliteSteps(migrations: readonly MigrationFile[]): MigrateSteps 
     async installed(connection, table) {
       const objects: InstalledObject[] = [];
       // Indexes and triggers go with their table.
-      for (const name of [
-        table.name,
-        `${table.name}_starts`,
-        `${table.name}_workers`,
-        legacyTableName(table),
-      ]) {
-        if ((await schemaSql(connection, 'table', name)) !== undefined) {
-          objects.push({ label: `table "${name}"`, drop: `DROP TABLE "${name}"` });
-        }
+      if ((await schemaSql(connection, 'table', table.name)) !== undefined) {
+        objects.push({ label: `table "${table.name}"`, drop: `DROP TABLE "${table.name}"` });
+      }
+      const beside: [string, readonly string[]][] = [
+        [`${table.name}_starts`, ['queue', 'concurrency_key', 'started_at']],
+        [`${table.name}_workers`, workersColumns],
+        [legacyTableName(table), ['version', 'name', 'breaking', 'applied_at']],
+      ];
+      for (const [name, expected] of beside) {
+        if ((await schemaSql(connection, 'table', name)) === undefined) continue;
+        const { rows } = await connection.query(adHoc('SELECT name FROM pragma_table_info(?)'), [
+          name,
+        ]);
+        const columns = rows.map((row) => String(row['name']));
+        objects.push(besideTable(`table "${name}"`, `DROP TABLE "${name}"`, columns, expected));
       }
       return objects;
     },
