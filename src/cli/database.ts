@@ -39,7 +39,7 @@ const supported =
  * `sqlite:<path>` / `sqlite://<path>` (so `sqlite:///abs/app.db` is absolute), or a bare path
  * ending in `.db`, `.sqlite` or `.sqlite3`.
  *
- * @throws CliError for a URL of another kind, or one that does not parse
+ * @throws UsageError (exit code 2) for a URL of another kind, or one that does not parse
  */
 export function parseDatabaseUrl(raw: string): DatabaseLocation {
   const text = raw.trim();
@@ -55,12 +55,12 @@ export function parseDatabaseUrl(raw: string): DatabaseLocation {
     try {
       url = new URL(text);
     } catch {
-      throw new CliError(
+      throw new UsageError(
         `the database URL ${JSON.stringify(mask(text))} is not a valid URL; ${supported}`,
       );
     }
     if (url.hostname === '') {
-      throw new CliError(`the database URL ${JSON.stringify(mask(text))} names no host`);
+      throw new UsageError(`the database URL ${JSON.stringify(mask(text))} names no host`);
     }
     const kind = scheme === 'mysql' || scheme === 'mariadb' ? 'mysql' : 'postgres';
     const normalised = scheme === 'mariadb' ? text.replace(/^mariadb:/i, 'mysql:') : text;
@@ -68,7 +68,7 @@ export function parseDatabaseUrl(raw: string): DatabaseLocation {
   }
   if (scheme === 'sqlite') {
     const path = text.replace(/^sqlite:(\/\/)?/i, '');
-    if (path === '') throw new CliError(`the SQLite URL ${JSON.stringify(text)} names no file`);
+    if (path === '') throw new UsageError(`the SQLite URL ${JSON.stringify(text)} names no file`);
     const file = path === ':memory:' ? path : resolve(path);
     return { kind: 'sqlite', file, display: `sqlite:${file}` };
   }
@@ -77,7 +77,7 @@ export function parseDatabaseUrl(raw: string): DatabaseLocation {
     const file = resolve(text);
     return { kind: 'sqlite', file, display: `sqlite:${file}` };
   }
-  throw new CliError(`unsupported database URL ${JSON.stringify(mask(text))}; ${supported}`);
+  throw new UsageError(`unsupported database URL ${JSON.stringify(mask(text))}; ${supported}`);
 }
 
 /**

@@ -26,6 +26,8 @@ export class Completer {
   #signal: AbortSignal | undefined;
   #writing = 0;
   #settled = 0;
+  /** Outcomes the database refused on their own, retried apart from the pump (#retryApart). */
+  readonly #apart = new Set<Promise<void>>();
 
   constructor(
     runtime: Runtime,
@@ -46,14 +48,15 @@ export class Completer {
     this.#maxBatch = options.maxBatch ?? Completer.maxBatch;
   }
 
-  /** Outcomes not yet written: waiting, and in the write under way. */
+  /** Outcomes not yet written: waiting, in the write under way, and retried apart. */
   get size(): number {
-    return this.#pending.length + this.#writing;
+    return this.#pending.length + this.#writing + this.#apart.size;
   }
 
   /**
-   * Outcomes whose write has ended (landed, fenced off or dropped), in the order they were added:
-   * the outcome added when `added` was n is settled once this reaches n.
+   * Outcomes whose write has ended (landed, fenced off or dropped), in the order they were added
+   * (but for one retried apart, which settles when its write does): the outcome added when
+   * `added` was n is settled once this reaches n.
    */
   get settled(): number {
     return this.#settled;
@@ -93,6 +96,7 @@ export class Completer {
       await this.#pump;
       if (signal?.aborted) break;
     }
+    await Promise.all(this.#apart);
   }
 
   #startPump(): void {
@@ -107,11 +111,12 @@ export class Completer {
         const batch = this.#pending.splice(0, this.#maxBatch);
         const callbacks = this.#callbacks.splice(0, batch.length);
         this.#writing = batch.length;
+        let apart = 0;
         try {
-          await this.#write(batch, callbacks);
+          apart = await this.#write(batch, callbacks);
         } finally {
           this.#writing = 0;
-          this.#settled += batch.length;
+          this.#settled += batch.length - apart;
         }
         this.#onWritten?.();
         if (this.#signal?.aborted) {
@@ -126,20 +131,24 @@ export class Completer {
   }
 
   /**
-   * Writes a batch, retrying while the database cannot be reached. A batch it refuses twice while
-   * it answers other statements holds an outcome no statement can write (a value a column or a
-   * trigger of the user's refuses): it is written in halves, so that the rest lands and the one
-   * refused alone is tried on its own (see #writeRefused). Before, the pump retried such a batch
-   * forever, and every outcome behind it waited.
+   * Writes a batch, retrying while the database cannot be reached; returns how many of its
+   * outcomes went to be retried apart. A batch the database refuses twice at once (not after a
+   * wait: a statement or lock timeout is retried as it is) while it answers other statements
+   * holds an outcome no statement can write, such as a value a trigger of the user's refuses: it
+   * is written in halves, so that the rest lands, and the one refused alone is retried apart from
+   * the pump (#retryApart). Before, the pump retried it forever, and every outcome behind it
+   * waited.
    */
   async #write(
     batch: AttemptCompletion[],
     callbacks: (((written: boolean) => void) | undefined)[],
-  ): Promise<void> {
-    for (let failures = 1, delay = 100; ; failures++, delay = Math.min(delay * 2, 5000)) {
+  ): Promise<number> {
+    let refusals = 0;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
+      const started = performance.now();
       try {
         this.#landed(batch, callbacks, await this.#complete(batch));
-        return;
+        return 0;
       } catch (error) {
         this.#runtime.logger.error(
           { error: describeError(error), batch: batch.length, retryInMs: delay },
@@ -148,19 +157,22 @@ export class Completer {
         this.#onError?.(error);
         if (this.#signal?.aborted) {
           for (const callback of callbacks) callback?.(false);
-          return;
+          return 0;
         }
-        if (failures >= 2 && (await this.#answers())) {
+        const refused = performance.now() - started < refusalMs && (await this.#answers());
+        refusals = refused ? refusals + 1 : 0;
+        if (refusals >= 2) {
           if (batch.length === 1) {
-            await this.#writeRefused(batch[0]!, callbacks[0]);
-            return;
+            this.#retryApart(batch[0]!, callbacks[0]);
+            return 1;
           }
           const half = Math.ceil(batch.length / 2);
-          await this.#write(batch.slice(0, half), callbacks.slice(0, half));
-          await this.#write(batch.slice(half), callbacks.slice(half));
-          return;
+          return (
+            (await this.#write(batch.slice(0, half), callbacks.slice(0, half))) +
+            (await this.#write(batch.slice(half), callbacks.slice(half)))
+          );
         }
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        await sleep(delay);
       }
     }
   }
@@ -199,27 +211,45 @@ export class Completer {
   }
 
   /**
-   * An outcome the database refuses on its own: once more with its error's message left out (the
-   * likeliest value to refuse), then given up. Its attempt stays running until its lease runs out
-   * and is rescued, as a crashed worker's would be.
+   * An outcome the database refuses on its own, written apart from the pump with its error's
+   * message left out (the likeliest value to refuse), retried until it lands or is fenced off:
+   * once its lease runs out (the keeper no longer extends it) the attempt is rescued, as a
+   * crashed worker's would be, and the write finds no row of its own to change.
    */
-  async #writeRefused(
-    completion: AttemptCompletion,
-    callback: ((written: boolean) => void) | undefined,
-  ): Promise<void> {
+  #retryApart(completion: AttemptCompletion, callback: ((written: boolean) => void) | undefined) {
     const className = /^[^:]{1,200}/.exec(completion.error ?? '')?.[0] ?? 'Error';
     const plain =
       completion.error === null
         ? completion
         : { ...completion, error: `${className}: [message not stored: the database refused it]` };
-    try {
-      this.#landed([plain], [callback], await this.#complete([plain]));
-    } catch (error) {
-      callback?.(false);
-      this.#runtime.logger.error(
-        { attemptId: completion.id, error: describeError(error) },
-        'the database refuses the outcome of this attempt; it runs again once its lease runs out',
-      );
-    }
+    const retry = (async () => {
+      for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
+        try {
+          this.#landed([plain], [callback], await this.#complete([plain]));
+          return;
+        } catch (error) {
+          this.#runtime.logger.error(
+            { attemptId: completion.id, error: describeError(error), retryInMs: delay },
+            'the database refuses the outcome of this attempt; retrying it without its message',
+          );
+          if (this.#signal?.aborted) {
+            callback?.(false);
+            return;
+          }
+          await sleep(delay);
+        }
+      }
+    })().finally(() => {
+      this.#apart.delete(retry);
+      this.#settled += 1;
+    });
+    this.#apart.add(retry);
   }
+}
+
+/** A failed write that took less than this was refused, not kept waiting (a timeout). */
+const refusalMs = 1000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

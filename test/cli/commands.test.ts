@@ -87,9 +87,9 @@ describe('async-task CLI: help and usage', () => {
     );
   });
 
-  it('an unsupported URL exits 1 with one line', async () => {
+  it('an unsupported URL is a usage error (exit 2) with one line', async () => {
     const result = await runCli(['stats', '--database-url', 'redis://localhost:6379']);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expectOneLineError(result.stderr, /unsupported database URL "redis:\/\/localhost:6379"/);
   });
 

@@ -33,9 +33,9 @@ describe('parseDatabaseUrl', () => {
   });
 
   it.each(['redis://localhost', 'app.txt', 'http://x.db', 'postgres://'])(
-    'refuses %s with a CliError',
+    'refuses %s with a UsageError (exit code 2)',
     (url) => {
-      expect(() => parseDatabaseUrl(url)).toThrow(CliError);
+      expect(() => parseDatabaseUrl(url)).toThrow(UsageError);
     },
   );
 
