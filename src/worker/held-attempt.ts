@@ -27,6 +27,11 @@ export class HeldAttempt extends Linked<HeldAttempt> implements LeaseRef {
     return this.#aborted;
   }
 
+  /** Why it was aborted (the first reason given), or undefined. */
+  get reason(): unknown {
+    return this.#reason;
+  }
+
   /** Aborted because `tasks.cancel()` asked (rather than a lost lease, a timeout or shutdown). */
   get cancelled(): boolean {
     return this.#reason instanceof CancelledError;

@@ -74,10 +74,15 @@ export class RunContext implements TaskContext<unknown> {
     const held = this.#held;
     return this.#runtime.driver.transaction(async (connection, tx) => {
       const value = await fn(tx);
+      // Past its time limit the run is failed, whether or not that failure is written yet: on
+      // SQLite it cannot be while this transaction holds the one connection, so the success
+      // below committed first and the failure was then fenced off.
+      refuseTimedOut(held);
       const written = await this.#runtime
         .executor(connection)
         .attemptCompleteMany(this.#lockedBy, [completion(held, 'succeeded', 0, null)]);
       if (written.length === 0) {
+        refuseTimedOut(held);
         throw new LeaseLostError(
           `attempt ${held.id} is no longer leased to this worker (its lease ran out); the transaction was rolled back and the attempt will run again`,
         );
@@ -86,6 +91,7 @@ export class RunContext implements TaskContext<unknown> {
       // attemptCompleteMany): the handler's writes must not commit with it. Read back under the
       // row lock the completion holds, so no request can land between the two.
       const current = await this.#runtime.executor(connection).attemptGet(held.id);
+      refuseTimedOut(held);
       if (current?.status === 'expired') {
         const error = new CancelledError(
           held.id,
@@ -97,6 +103,11 @@ export class RunContext implements TaskContext<unknown> {
       return value;
     });
   }
+}
+
+/** Throws the run's TaskTimeoutError once its time limit has passed: the transaction rolls back. */
+function refuseTimedOut(held: HeldAttempt): void {
+  if (held.reason instanceof TaskTimeoutError) throw held.reason;
 }
 
 /** What the completer writes for `held`. */

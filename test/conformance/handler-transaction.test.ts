@@ -120,6 +120,47 @@ for (const fixture of fixtures) {
       expect(await tasks.get(id)).toMatchObject({ status: 'succeeded', numAttempts: 2 });
     });
 
+    it('rolls the write back when the run passes its time limit inside ctx.transaction; the attempt fails', async () => {
+      // Before, on SQLite the transaction (holding the one connection) committed the success
+      // first, and the timeout's failure write was then fenced off: the attempt succeeded 800 ms
+      // past a 300 ms limit.
+      await harness().createSideTable();
+      const transactionErrors: unknown[] = [];
+      let settled!: () => void;
+      const handlerDone = new Promise<void>((resolve) => (settled = resolve));
+      const target = defineTarget(
+        'Ledger',
+        {
+          async record(args: { key: string }, ctx: TaskContext) {
+            try {
+              await ctx.transaction(async (tx) => {
+                await harness().insertSide(tx, args.key);
+                await new Promise((resolve) => setTimeout(resolve, 600));
+              });
+            } catch (error) {
+              transactionErrors.push(error);
+            } finally {
+              settled();
+            }
+          },
+        },
+        { timeoutMs: 200, maxAttempts: 1 },
+      );
+      const tasks = await migratedTasks(harness(), { targets: [target] });
+      const { id } = await harness().transaction((tx) =>
+        tasks.enqueue(tx, target.record, { key: 'entry-1' }),
+      );
+
+      expect(await tasks.runDue()).toMatchObject({ claimed: 1, failed: 1, succeeded: 0 });
+      await handlerDone;
+
+      expect(await harness().sideKeys()).toEqual([]);
+      expect(transactionErrors).toHaveLength(1);
+      expect(transactionErrors[0]).toMatchObject({ code: 'TIMEOUT' });
+      expect(await tasks.get(id)).toMatchObject({ status: 'failed', numAttempts: 1 });
+      expect((await tasks.get(id))?.lastError).toMatch(/^TaskTimeoutError: .*200 ms/);
+    });
+
     it('keeps the success and the write when the handler throws after ctx.transaction', async () => {
       await harness().createSideTable();
       const target = defineTarget('Ledger', {
