@@ -189,13 +189,15 @@ export class Enqueuer<Tx> {
 
   /**
    * The Scheduler's inserts: one attempt per tick, each with its tick's token and due at the tick,
-   * in one statement on the pool (outside any transaction of the caller's).
+   * in one statement in a transaction of the driver's (outside any of the caller's). A
+   * transaction, because SQLite's worker connection waits out another writer's lock at BEGIN;
+   * the INSERT alone ran synchronously and failed at once ("database is locked").
    */
   async enqueueTicks(schedule: ScheduleDefinition, ticks: readonly Date[]): Promise<void> {
     const rows = await Promise.all(
       ticks.map((tick) => Promise.resolve(this.#prepare(...tickEnqueue(schedule, tick)))),
     );
-    await this.#runtime.driver.run((connection) =>
+    await this.#runtime.driver.transaction((connection) =>
       this.#insert(this.#runtime.executor(connection), rows, 'schedule'),
     );
     this.#wakeLocal(rows);
