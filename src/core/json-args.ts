@@ -21,32 +21,57 @@ export type JsonArgs<Args> = unknown extends Args
     ? undefined
     : JsonChecked<Args, 'property'>;
 
-type JsonChecked<T, Position extends 'property' | 'element'> = unknown extends T
+/**
+ * Levels of nesting checked at compile time; deeper parts are left to the run-time check. A
+ * recursive type (`type Json = … | Json[] | { [key: string]: Json }`) has no bottom, and without
+ * a bound its check never ended (TS2589, "excessively deep"): such arguments did not compile.
+ */
+type MaxDepth = 8;
+
+type JsonChecked<
+  T,
+  Position extends 'property' | 'element',
+  Depth extends readonly unknown[] = [],
+> = unknown extends T
   ? T
-  : T extends string | number | boolean | null
+  : Depth['length'] extends MaxDepth
     ? T
-    : T extends undefined
-      ? Position extends 'property'
-        ? undefined
-        : 'undefined in an array is not JSON (it would arrive as null): pass null'
-      : T extends bigint
-        ? 'a bigint is not JSON: pass value.toString() and BigInt() it in the handler'
-        : T extends symbol
-          ? 'a symbol is not JSON: pass a string'
-          : T extends (...args: never[]) => unknown
-            ? 'a function is not JSON: pass the data the handler needs (a name, an id)'
-            : T extends Date
-              ? 'a Date is not JSON (it would arrive as a string): pass date.toISOString()'
-              : T extends ReadonlyMap<unknown, unknown> | WeakMap<object, unknown>
-                ? 'a Map is not JSON (it would arrive as {}): pass Object.fromEntries(map) or [...map]'
-                : T extends ReadonlySet<unknown> | WeakSet<object>
-                  ? 'a Set is not JSON (it would arrive as {}): pass [...set]'
-                  : T extends RegExp
-                    ? 'a RegExp is not JSON (it would arrive as {}): pass regexp.source and regexp.flags'
-                    : T extends ArrayBufferLike | ArrayBufferView
-                      ? "binary data is not JSON: pass a base64 string (Buffer.from(bytes).toString('base64'))"
-                      : T extends PromiseLike<unknown>
-                        ? 'a Promise is not JSON: await it and pass the result'
-                        : T extends readonly unknown[]
-                          ? { readonly [K in keyof T]: JsonChecked<T[K], 'element'> }
-                          : { readonly [K in keyof T]: JsonChecked<T[K], 'property'> };
+    : T extends string | number | boolean | null
+      ? T
+      : T extends undefined
+        ? Position extends 'property'
+          ? undefined
+          : 'undefined in an array is not JSON (it would arrive as null): pass null'
+        : T extends bigint
+          ? 'a bigint is not JSON: pass value.toString() and BigInt() it in the handler'
+          : T extends symbol
+            ? 'a symbol is not JSON: pass a string'
+            : T extends (...args: never[]) => unknown
+              ? 'a function is not JSON: pass the data the handler needs (a name, an id)'
+              : T extends Date
+                ? 'a Date is not JSON (it would arrive as a string): pass date.toISOString()'
+                : T extends ReadonlyMap<unknown, unknown> | WeakMap<object, unknown>
+                  ? 'a Map is not JSON (it would arrive as {}): pass Object.fromEntries(map) or [...map]'
+                  : T extends ReadonlySet<unknown> | WeakSet<object>
+                    ? 'a Set is not JSON (it would arrive as {}): pass [...set]'
+                    : T extends RegExp
+                      ? 'a RegExp is not JSON (it would arrive as {}): pass regexp.source and regexp.flags'
+                      : T extends ArrayBufferLike | ArrayBufferView
+                        ? "binary data is not JSON: pass a base64 string (Buffer.from(bytes).toString('base64'))"
+                        : T extends PromiseLike<unknown>
+                          ? 'a Promise is not JSON: await it and pass the result'
+                          : T extends readonly unknown[]
+                            ? {
+                                readonly [K in keyof T]: JsonChecked<
+                                  T[K],
+                                  'element',
+                                  [...Depth, 0]
+                                >;
+                              }
+                            : {
+                                readonly [K in keyof T]: JsonChecked<
+                                  T[K],
+                                  'property',
+                                  [...Depth, 0]
+                                >;
+                              };

@@ -25,7 +25,7 @@ import {
 } from './enqueue-checks.js';
 
 /** Per-enqueue options; each overrides the method's, the target's and the `defaults`. */
-export type EnqueueOptions<EncryptorName extends string = string> =
+export type EnqueueOptions<EncryptorName extends string = never> =
   EnqueueRowOptions<EncryptorName> &
     (
       | {
@@ -50,7 +50,7 @@ export type EnqueueOptions<EncryptorName extends string = string> =
     );
 
 /** The options of `EnqueueOptions` that describe the row, whatever its token. */
-export interface EnqueueRowOptions<EncryptorName extends string = string> {
+export interface EnqueueRowOptions<EncryptorName extends string = never> {
   /** Not run before this time. @defaultValue now, by the database's clock */
   readonly scheduledAt?: Date;
   /** Name of an encryptor from `encryptors`; `null` stores plain JSON. @defaultValue `defaults.encryptor`, else `null` */
@@ -86,7 +86,7 @@ export type EnqueueParameters<Args, EncryptorName extends string = string> = und
   : [args: EnqueueArgs<Args>, options?: EnqueueOptions<EncryptorName>];
 
 /** One entry of `enqueueMany`; `args` may be left out where the method takes none. */
-export type EnqueueItem<Args, EncryptorName extends string = string> = {
+export type EnqueueItem<Args, EncryptorName extends string = never> = {
   readonly method: TaskMethod<Args>;
   readonly options?: EnqueueOptions<EncryptorName>;
 } & (undefined extends Args
@@ -105,7 +105,7 @@ export interface EnqueueDefaults {
 function tickEnqueue(
   schedule: ScheduleDefinition,
   tick: Date,
-): [method: unknown, args: unknown, options: EnqueueOptions, where: string] {
+): [method: unknown, args: unknown, options: EnqueueOptions<string>, where: string] {
   const options = {
     ...schedule.options,
     idempotenceToken: tickToken(schedule.name, tick),
@@ -133,7 +133,12 @@ export class Enqueuer<Tx> {
     this.#defaults = defaults;
   }
 
-  enqueue(tx: Tx, method: unknown, args: unknown, options: EnqueueOptions): Promise<Attempt> {
+  enqueue(
+    tx: Tx,
+    method: unknown,
+    args: unknown,
+    options: EnqueueOptions<string>,
+  ): Promise<Attempt> {
     // Synchronous up to the INSERT (unless an encryptor is async): bad input throws at the call,
     // and a synchronous client (better-sqlite3) writes inside the caller's db.transaction().
     const { executor, synchronous } = this.#executorFor(tx, 'enqueue');
@@ -257,7 +262,7 @@ export class Enqueuer<Tx> {
   #prepare(
     method: unknown,
     args: unknown,
-    options: EnqueueOptions,
+    options: EnqueueOptions<string>,
     where: string,
   ): AttemptInsertParams | Promise<AttemptInsertParams> {
     const ref = this.#resolve(method, where);

@@ -1,7 +1,14 @@
 // Checked by `tsc --noEmit` only (never run): enqueue and enqueueMany accept the argument types of
 // the method they are given and the names of the configured encryptors, and nothing else.
 import type pg from 'pg';
-import { AsyncTask, aesGcmEncryptor, defineTarget, type TaskContext } from '../../src/index.js';
+import {
+  AsyncTask,
+  aesGcmEncryptor,
+  defineTarget,
+  type EnqueueItem,
+  type EnqueueOptions,
+  type TaskContext,
+} from '../../src/index.js';
 import { pgDriver, type PgPoolClient } from '../../src/drivers/pg.js';
 
 const OrderClient = defineTarget('OrderClient', {
@@ -79,6 +86,21 @@ export async function enqueueTypes(pool: pg.Pool, client: PgPoolClient): Promise
   await plain.enqueue(client, OrderClient.cancel, { orderNumber: 7 }, { encryptor: 'aes' });
   // @ts-expect-error option types are checked too
   await tasks.enqueue(client, OrderClient.cancel, { orderNumber: 7 }, { priority: 'high' });
+
+  // The exported option and item types, as written without type arguments, fit every AsyncTask
+  // (before, their encryptor was any string, which an AsyncTask without encryptors refused).
+  const options: EnqueueOptions = { queue: 'orders', priority: 1 };
+  const items: EnqueueItem<{ orderNumber: number; reason?: string }>[] = [
+    { method: OrderClient.cancel, args: { orderNumber: 1 }, options },
+  ];
+  await plain.enqueue(client, OrderClient.cancel, { orderNumber: 7 }, options);
+  await plain.enqueueMany(client, items);
+  await tasks.enqueue(client, OrderClient.cancel, { orderNumber: 7 }, options);
+  await tasks.enqueueMany(client, items);
+  const encrypted: EnqueueOptions<'aes'> = { encryptor: 'aes' };
+  await tasks.enqueue(client, OrderClient.cancel, { orderNumber: 7 }, encrypted);
+  // @ts-expect-error this AsyncTask has no encryptors
+  await plain.enqueue(client, OrderClient.cancel, { orderNumber: 7 }, encrypted);
 
   // Refused: a transaction of the wrong kind.
   // @ts-expect-error not a pg client
