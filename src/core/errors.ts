@@ -1,3 +1,4 @@
+import type { AttemptStatus } from './attempt.js';
 import { storableText } from './storable-text.js';
 
 /**
@@ -39,6 +40,7 @@ export class AsyncTaskError extends Error {
  * if (ctx.signal.aborted && (ctx.signal.reason as Error).code === 'CANCELLED') return;
  */
 export class CancelledError extends AsyncTaskError {
+  declare readonly code: 'CANCELLED';
   readonly attemptId: string;
 
   constructor(attemptId: string, message: string) {
@@ -49,6 +51,7 @@ export class CancelledError extends AsyncTaskError {
 
 /** An option, a name or a table name is wrong. Thrown where the bad value was given. */
 export class ConfigError extends AsyncTaskError {
+  declare readonly code: 'CONFIG';
   constructor(message: string, options?: { cause?: unknown }) {
     super('CONFIG', message, options);
   }
@@ -56,6 +59,7 @@ export class ConfigError extends AsyncTaskError {
 
 /** The database refused a statement; `cause` is the client's own error. */
 export class DatabaseError extends AsyncTaskError {
+  declare readonly code: 'DATABASE';
   constructor(message: string, options?: { cause?: unknown }) {
     super('DATABASE', message, options);
   }
@@ -63,6 +67,7 @@ export class DatabaseError extends AsyncTaskError {
 
 /** Stored arguments could not be decrypted (unknown encryptor or key, or tampered data). */
 export class DecryptionError extends AsyncTaskError {
+  declare readonly code: 'DECRYPTION';
   constructor(message: string, options?: { cause?: unknown }) {
     super('DECRYPTION', message, options);
   }
@@ -70,10 +75,11 @@ export class DecryptionError extends AsyncTaskError {
 
 /** The attempt is not in a state that allows the requested transition. */
 export class InvalidStateError extends AsyncTaskError {
+  declare readonly code: 'INVALID_STATE';
   readonly attemptId: string;
-  readonly status: string | null;
+  readonly status: AttemptStatus | null;
 
-  constructor(attemptId: string, status: string | null, message: string) {
+  constructor(attemptId: string, status: AttemptStatus | null, message: string) {
     super('INVALID_STATE', message);
     this.attemptId = attemptId;
     this.status = status;
@@ -82,6 +88,7 @@ export class InvalidStateError extends AsyncTaskError {
 
 /** The worker no longer holds the lease of the attempt (it expired and was rescued). */
 export class LeaseLostError extends AsyncTaskError {
+  declare readonly code: 'LEASE_LOST';
   constructor(message: string) {
     super('LEASE_LOST', message);
   }
@@ -94,6 +101,7 @@ export class LeaseLostError extends AsyncTaskError {
  * if (!customer) throw new PermanentError(`customer ${args.customerToken} does not exist`);
  */
 export class PermanentError extends AsyncTaskError {
+  declare readonly code: 'PERMANENT';
   constructor(message: string, options?: { cause?: unknown }) {
     super('PERMANENT', message, options);
   }
@@ -101,6 +109,7 @@ export class PermanentError extends AsyncTaskError {
 
 /** The database schema is older or newer than this version of async-task understands. */
 export class SchemaOutdatedError extends AsyncTaskError {
+  declare readonly code: 'SCHEMA_OUTDATED';
   constructor(message: string) {
     super('SCHEMA_OUTDATED', message);
   }
@@ -108,6 +117,7 @@ export class SchemaOutdatedError extends AsyncTaskError {
 
 /** Arguments cannot be stored as JSON without losing information. `path` names the value. */
 export class SerializationError extends AsyncTaskError {
+  declare readonly code: 'SERIALIZATION';
   readonly path: string;
 
   constructor(path: string, message: string) {
@@ -118,6 +128,7 @@ export class SerializationError extends AsyncTaskError {
 
 /** The method's target is not one of the `targets` given to this `AsyncTask`. */
 export class UnknownTargetError extends AsyncTaskError {
+  declare readonly code: 'UNKNOWN_TARGET';
   constructor(message: string) {
     super('UNKNOWN_TARGET', message);
   }
@@ -128,6 +139,7 @@ export class UnknownTargetError extends AsyncTaskError {
  * `ctx.signal` was aborted and the run counted as a failed attempt, whatever the handler does next.
  */
 export class TaskTimeoutError extends AsyncTaskError {
+  declare readonly code: 'TIMEOUT';
   constructor(message: string) {
     super('TIMEOUT', message);
   }

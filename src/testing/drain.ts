@@ -59,6 +59,7 @@ export interface DrainResult {
 
 /** A drain reached its `maxRuns` with work still due (a task that keeps enqueueing more). */
 export class DrainLimitError extends AsyncTaskError {
+  declare readonly code: 'DRAIN_LIMIT';
   /** What the drain did before it stopped. */
   readonly result: DrainResult;
 
