@@ -1,5 +1,6 @@
 import { ConfigError, shown } from './errors.js';
 import { checkOptionNames, optionNames } from './options.js';
+import { unstorableCharacter } from './storable-text.js';
 import { checkQueue } from './target.js';
 
 /**
@@ -157,12 +158,13 @@ export function checkConcurrencyKey(
       `${where}: concurrencyKey must be a string of 1-${maxConcurrencyKeyLength} characters, got ${shown(key)}`,
     );
   }
-  if (/\p{Surrogate}/u.test(key)) {
+  const unstorable = unstorableCharacter(key);
+  if (unstorable === 'lone surrogate') {
     throw new ConfigError(
       `${where}: concurrencyKey contains a lone surrogate (half of a UTF-16 pair), which cannot be stored as UTF-8; pass well-formed text`,
     );
   }
-  if (key.includes('\u0000')) {
+  if (unstorable === 'NUL') {
     throw new ConfigError(
       `${where}: concurrencyKey contains NUL (\\u0000), which PostgreSQL cannot store in text; leave it out of the key`,
     );

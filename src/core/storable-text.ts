@@ -18,3 +18,12 @@ export function storableText(text: string, max: number): string {
   }
   return unstorable.test(cut) ? cut.replace(unstorableAll, '\uFFFD') : cut;
 }
+
+/**
+ * Which character of `text` no database stores as text, where a value must be kept exactly as
+ * given (a token, a key) rather than mended: a lone surrogate first, then NUL.
+ */
+export function unstorableCharacter(text: string): 'lone surrogate' | 'NUL' | undefined {
+  if (!unstorable.test(text)) return undefined;
+  return /\p{Surrogate}/u.test(text) ? 'lone surrogate' : 'NUL';
+}

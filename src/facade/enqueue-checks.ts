@@ -1,5 +1,6 @@
 import { ConfigError, shown } from '../core/errors.js';
 import { checkOptionNames, optionNames } from '../core/options.js';
+import { unstorableCharacter } from '../core/storable-text.js';
 import type { EnqueueItem, EnqueueOptions } from './enqueuer.js';
 
 const enqueueOptionNames = optionNames<EnqueueOptions>({
@@ -68,8 +69,6 @@ export function checkReplace(
 }
 
 const maxTokenLength = 255;
-/** A surrogate code unit not paired with its other half (a whole pair is one code point). */
-const loneSurrogate = /\p{Surrogate}/u;
 
 /** An idempotence token is 1-255 characters of text every database stores as it is. */
 export function checkToken(idempotenceToken: unknown, where: string): void {
@@ -84,12 +83,13 @@ export function checkToken(idempotenceToken: unknown, where: string): void {
   }
   // Databases store text as UTF-8, where half a surrogate pair has no encoding: drivers write
   // U+FFFD instead, so the token stored is not the one given and two tokens can become one.
-  if (loneSurrogate.test(idempotenceToken)) {
+  const unstorable = unstorableCharacter(idempotenceToken);
+  if (unstorable === 'lone surrogate') {
     throw new ConfigError(
       `${where}: idempotenceToken contains a lone surrogate (half of a UTF-16 pair, e.g. from cutting a string inside an emoji), which cannot be stored as UTF-8; pass well-formed text (token.toWellFormed() replaces it with U+FFFD)`,
     );
   }
-  if (idempotenceToken.includes('\u0000')) {
+  if (unstorable === 'NUL') {
     throw new ConfigError(
       `${where}: idempotenceToken contains NUL (\\u0000), which PostgreSQL cannot store in text; leave it out of the token`,
     );
