@@ -12,6 +12,8 @@ export class HeldAttempt extends Linked<HeldAttempt> implements LeaseRef {
   readonly id: string;
   readonly numAttempts: number;
   readonly record: AttemptRecord;
+  /** When its run started (performance.now()); 0 until it does. */
+  started = 0;
   #controller: AbortController | undefined;
   #aborted = false;
   #reason: unknown;

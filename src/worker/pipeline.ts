@@ -8,7 +8,7 @@ import { LeaseKeeper } from './lease-keeper.js';
 import { QueueCaps } from './queue-caps.js';
 import type { ClaimSizing, PipelineHooks } from './pipeline-hooks.js';
 import type { PollPace } from './poll-pace.js';
-import { performAttempt, type RunResult, type RunSink } from './runner.js';
+import { abandonedCancelled, performAttempt, type RunResult, type RunSink } from './runner.js';
 import type { Runtime } from './runtime.js';
 
 export type { ClaimSizing, PipelineHooks } from './pipeline-hooks.js';
@@ -264,7 +264,16 @@ export class Pipeline {
             this.#keeper.drop(held);
             held.abort(new Error('worker stopping: shutdown timeout reached'));
           }
-          await this.#handBack(stuck);
+          // A cancelled run ends expired either way; handed back, it would lose its count and
+          // its history entry.
+          for (const held of stuck) {
+            if (!held.cancelled) continue;
+            const ended = abandonedCancelled(held);
+            this.#completer.add(ended.completion!, (written) =>
+              this.#hooks.recorded(held.record, ended, written),
+            );
+          }
+          await this.#handBack(stuck.filter((held) => !held.cancelled));
         }
       }
       this.#onDrained = undefined;

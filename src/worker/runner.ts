@@ -90,6 +90,7 @@ async function performGuarded(
   sink: RunSink | null,
 ): Promise<RunResult | null> {
   const started = performance.now();
+  held.started = started;
   let ended: RunResult | null;
   try {
     ended = await perform(runtime, held, lockedBy, defaultTimeoutMs, started, sink);
@@ -260,6 +261,14 @@ async function timedOut(run: Run): Promise<RunResult> {
   held.abort(error);
   await callErrorHook(runtime, error, ctx, timeoutMs);
   return failure(runtime, ref, held, error, started);
+}
+
+/**
+ * A cancelled run still going when stop()'s time limit passed: it ran, so it is recorded as run
+ * (counted, with its history entry), not handed back as if it never started.
+ */
+export function abandonedCancelled(held: HeldAttempt): RunResult {
+  return cancelled(held, held.started);
 }
 
 function cancelled(held: HeldAttempt, started: number): RunResult {

@@ -335,7 +335,12 @@ for (const fixture of fixtures) {
           code: 0,
           signal: null,
         });
-        expect(await tasks.get(id)).toMatchObject({ status: 'expired', lastError: 'Cancelled' });
+        // It ran: counted, with its history entry (handed back, it had lost both).
+        const stored = await tasks.get(id);
+        expect(stored).toMatchObject({ status: 'expired', lastError: 'Cancelled', numAttempts: 1 });
+        expect(stored?.runs).toEqual([
+          expect.objectContaining({ n: 1, outcome: 'cancelled', startedAt: expect.any(Date) }),
+        ]);
         expect(worker.starts).toHaveLength(1);
       },
     );
