@@ -338,9 +338,9 @@ for (const fixture of fixtures) {
         // It ran: counted, with its history entry (handed back, it had lost both).
         const stored = await tasks.get(id);
         expect(stored).toMatchObject({ status: 'expired', lastError: 'Cancelled', numAttempts: 1 });
-        expect(stored?.runs).toEqual([
-          expect.objectContaining({ n: 1, outcome: 'cancelled', startedAt: expect.any(Date) }),
-        ]);
+        expect(stored?.runs).toHaveLength(1);
+        expect(stored?.runs[0]).toMatchObject({ n: 1, outcome: 'cancelled' });
+        expect(stored?.runs[0]?.startedAt).toBeInstanceOf(Date);
         expect(worker.starts).toHaveLength(1);
       },
     );
