@@ -103,7 +103,14 @@ export function mysql2Driver(
   return {
     dialect: mysql2Connections.dialect,
     connection: (tx) => {
-      if (typeof tx !== 'object' || tx === null || typeof tx.query !== 'function') {
+      // execute() too: a node-postgres client has query() alone, and would fail later as a
+      // database refusal.
+      if (
+        typeof tx !== 'object' ||
+        tx === null ||
+        typeof tx.query !== 'function' ||
+        typeof (tx as { execute?: unknown }).execute !== 'function'
+      ) {
         throw new ConfigError(
           'mysql2Driver: pass a mysql2/promise PoolConnection inside beginTransaction() (or the pool)',
         );

@@ -98,6 +98,7 @@ export function pgDriver(
           'enqueue: pass your node-postgres transaction (the PoolClient of pool.connect(), inside BEGIN) as the first argument, or the pg.Pool for a non-transactional enqueue',
         );
       }
+      refuseOutsideTransaction(given);
       return native.connection(tx);
     },
     ...runAndSession((fn) => withClient((client) => fn(native.connection(client)))),
@@ -107,6 +108,32 @@ export function pgDriver(
       ),
     listen: (channel, onNotify, onError) => pgListen(pool, channel, onNotify, onError),
   };
+}
+
+/**
+ * A client (not a pool) must be inside its transaction. One that is idle had its transaction end
+ * or never begin, and a PoolClient kept past `release()` reads the same way: the row would commit
+ * on its own, or inside whoever checked the connection out next. A mysql2 object has `query`
+ * too, and would fail later as a database refusal.
+ */
+function refuseOutsideTransaction(given: object): void {
+  if (typeof (given as { execute?: unknown }).execute === 'function') {
+    throw new ConfigError(
+      'enqueue: this is not a node-postgres client (it has mysql2’s execute()); pass the PoolClient of pool.connect() inside BEGIN, or the pg.Pool, of the database pgDriver was made for',
+    );
+  }
+  if (!('_txStatus' in given)) return; // a pg.Pool, or a client pg does not describe
+  const status = (given)._txStatus;
+  if (status === null) {
+    throw new ConfigError(
+      'enqueue: this node-postgres client is not connected; await client.connect() and BEGIN before enqueueing, or pass the pg.Pool',
+    );
+  }
+  if (status === 'I') {
+    throw new ConfigError(
+      'enqueue: this node-postgres client is not inside a transaction (BEGIN was not sent, its transaction has ended, or it was released to the pool); enqueue between BEGIN and COMMIT on the client you checked out, or pass the pg.Pool for an enqueue that commits on its own',
+    );
+  }
 }
 
 /**
