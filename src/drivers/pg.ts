@@ -123,7 +123,7 @@ function refuseOutsideTransaction(given: object): void {
     );
   }
   if (!('_txStatus' in given)) return; // a pg.Pool, or a client pg does not describe
-  const status = (given)._txStatus;
+  const status = given._txStatus;
   if (status === null) {
     throw new ConfigError(
       'enqueue: this node-postgres client is not connected; await client.connect() and BEGIN before enqueueing, or pass the pg.Pool',
