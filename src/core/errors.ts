@@ -169,13 +169,13 @@ const maxErrorText = 4000;
  * (it may hold a task's arguments); a string is kept, as its own message.
  */
 export function describeError(error: unknown): string {
-  const text = `${errorClassName(error)}: ${errorMessage(error)}`;
+  const text = `${errorName(error)}: ${errorMessage(error)}`;
   const stored = storableText(text, maxErrorText);
   return text.length > maxErrorText ? `${stored}… (truncated)` : stored;
 }
 
-/** The class of what was thrown, for logs and events that must not carry its message. */
-export function errorClassName(error: unknown): string {
+/** An error's `name` as it reads: what `last_error` of a plain task starts with. */
+export function errorName(error: unknown): string {
   try {
     if (isError(error)) {
       const name = (error as { name?: unknown }).name;
@@ -185,6 +185,34 @@ export function errorClassName(error: unknown): string {
     return 'Error';
   }
   return 'NonError';
+}
+
+/** What reads as a class name: an identifier, or a few dotted ones. */
+const className = /^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$/;
+
+/**
+ * The class of what was thrown, for logs, events and encrypted tasks' errors, which must not
+ * carry its message. `name` is any string its code chose and may hold data
+ * (`this.name = \`CardError(${card})\``): kept only when it reads as a class name, else the
+ * constructor's name when that does, else `Error`.
+ */
+export function errorClassName(error: unknown): string {
+  const name = errorName(error);
+  if (name === 'NonError' || (name.length <= 100 && className.test(name))) return name;
+  try {
+    const constructorName = (Object.getPrototypeOf(error) as { constructor?: { name?: unknown } })
+      .constructor?.name;
+    if (
+      typeof constructorName === 'string' &&
+      constructorName.length <= 100 &&
+      className.test(constructorName)
+    ) {
+      return constructorName;
+    }
+  } catch {
+    // a Proxy whose traps throw
+  }
+  return 'Error';
 }
 
 /** The message of what was thrown; never throws itself (a hostile value, a Proxy). */

@@ -1,3 +1,5 @@
+import { isThenable } from './thenable.js';
+
 /** Any pino-compatible logger (pino, bunyan-style, or a console adapter). */
 export interface Logger {
   debug(object: object, message?: string): void;
@@ -19,7 +21,9 @@ export function safeLogger(logger: Logger): Logger {
     (level: keyof Logger) =>
     (object: object, message?: string): void => {
       try {
-        logger[level](object, message);
+        // An async logger's rejection would otherwise end the process as unhandled.
+        const result: unknown = logger[level](object, message);
+        if (isThenable(result)) result.then(undefined, noop);
       } catch {
         // nowhere left to report it
       }

@@ -16,7 +16,7 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import type { AttemptRecord } from '../core/attempt.js';
-import { errorClassName, errorMessage } from '../core/errors.js';
+import { errorClassName, errorMessage, errorName } from '../core/errors.js';
 import type { AttemptInsertParams } from '../seam/executor.js';
 import type { EnqueueOperation } from '../seam/telemetry.js';
 import { attr, messagingSystem } from './attributes.js';
@@ -140,12 +140,13 @@ export class Tracing {
 
 /** Marks `span` failed with `error`: for an encrypted task its class only (the message may quote the arguments). */
 export function recordFailure(span: Span, error: unknown, encrypted: boolean): void {
-  const name = errorClassName(error);
   if (encrypted) {
+    const name = errorClassName(error);
     span.recordException({ name });
     span.setStatus({ code: SpanStatusCode.ERROR, message: name });
     return;
   }
+  const name = errorName(error);
   const message = errorMessage(error);
   const stack = stackOf(error);
   const exception: Exception = stack === undefined ? { name, message } : { name, message, stack };

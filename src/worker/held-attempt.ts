@@ -1,6 +1,7 @@
 import type { AttemptRecord } from '../core/attempt.js';
 import { CancelledError } from '../core/errors.js';
 import type { LeaseRef } from '../seam/executor.js';
+import type { RunResult } from './runner.js';
 import { Linked } from './linked-set.js';
 
 /**
@@ -14,6 +15,8 @@ export class HeldAttempt extends Linked<HeldAttempt> implements LeaseRef {
   readonly record: AttemptRecord;
   /** When its run started (performance.now()); 0 until it does. */
   started = 0;
+  /** How its run ended, set while the `onError` hook still runs on its failure. */
+  ended: RunResult | undefined;
   #controller: AbortController | undefined;
   #aborted = false;
   #reason: unknown;

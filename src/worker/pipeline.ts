@@ -9,6 +9,7 @@ import { QueueCaps } from './queue-caps.js';
 import type { ClaimSizing, PipelineHooks } from './pipeline-hooks.js';
 import type { PollPace } from './poll-pace.js';
 import { abandonedCancelled, performAttempt, type RunResult, type RunSink } from './runner.js';
+import { settlesWithin } from './settle.js';
 import type { Runtime } from './runtime.js';
 
 export type { ClaimSizing, PipelineHooks } from './pipeline-hooks.js';
@@ -237,44 +238,28 @@ export class Pipeline {
 
   /**
    * After the loop has returned: hands back attempts claimed but not started, waits for running
-   * handlers (up to `timeoutMs`, then aborts them and hands their attempts back without counting
-   * the run; null: for as long as they take), ends lease keeping and writes what is unwritten.
+   * handlers (up to `timeoutMs`, then aborts them and hands back uncounted those with no outcome
+   * yet; null: for as long as they take), ends lease keeping and writes what is unwritten.
    */
   async drain(timeoutMs: number | null): Promise<void> {
     const unstarted = [...this.#buffer.splice(0), ...this.#heldBack.splice(0)];
     for (const held of unstarted) this.#keeper.drop(held);
     await this.#handBack(unstarted);
     if (this.#running.size > 0) {
-      const drained = new Promise<'drained'>(
-        (resolve) => (this.#onDrained = () => resolve('drained')),
-      );
-      if (timeoutMs === null) {
-        await drained;
-      } else {
-        let timer: NodeJS.Timeout | undefined;
-        const timedOut = new Promise<'timeout'>((resolve) => {
-          timer = setTimeout(() => resolve('timeout'), timeoutMs);
-        });
-        const result = await Promise.race([drained, timedOut]);
-        clearTimeout(timer);
-        if (result === 'timeout') {
-          const stuck = [...this.#running];
-          for (const held of stuck) {
-            this.#abandoned.add(held);
-            this.#keeper.drop(held);
-            held.abort(new Error('worker stopping: shutdown timeout reached'));
-          }
-          // A cancelled run ends expired either way; handed back, it would lose its count and
-          // its history entry.
-          for (const held of stuck) {
-            if (!held.cancelled) continue;
-            const ended = abandonedCancelled(held);
-            this.#completer.add(ended.completion!, (written) =>
-              this.#hooks.recorded(held.record, ended, written),
-            );
-          }
-          await this.#handBack(stuck.filter((held) => !held.cancelled));
+      const drained = new Promise<void>((resolve) => (this.#onDrained = resolve));
+      if (!(await settlesWithin(drained, timeoutMs))) {
+        const unended: HeldAttempt[] = [];
+        for (const held of this.#running) {
+          this.#abandoned.add(held);
+          this.#keeper.drop(held);
+          held.abort(new Error('worker stopping: shutdown timeout reached'));
+          // A run that failed (its onError hook still going) or was cancelled has its outcome:
+          // handed back, it would lose its count and its history entry.
+          const ended = held.ended ?? (held.cancelled ? abandonedCancelled(held) : undefined);
+          if (ended) this.#record(held, ended);
+          else unended.push(held);
         }
+        await this.#handBack(unended);
       }
       this.#onDrained = undefined;
     }
@@ -362,13 +347,7 @@ export class Pipeline {
     if (this.#running.size === 0) this.#onDrained?.();
     if (this.#abandoned.has(held)) return;
     this.#keeper.drop(held);
-    if (!result.completion) this.#hooks.recorded(held.record, result, true);
-    else if (this.#hooks.wantsRecorded?.(result) === false) this.#completer.add(result.completion);
-    else {
-      this.#completer.add(result.completion, (written) =>
-        this.#hooks.recorded(held.record, result, written),
-      );
-    }
+    this.#record(held, result);
     if (result.completion) this.#claimer.ended(held.record.queue, this.#completer.added);
     this.#hooks.ran?.(held.record, result);
     this.#dispatch();
@@ -389,6 +368,16 @@ export class Pipeline {
     clearTimeout(timer);
     this.#wake = undefined;
     this.#wakeRequested = false;
+  }
+
+  #record(held: HeldAttempt, result: RunResult): void {
+    if (!result.completion) this.#hooks.recorded(held.record, result, true);
+    else if (this.#hooks.wantsRecorded?.(result) === false) this.#completer.add(result.completion);
+    else {
+      this.#completer.add(result.completion, (written) =>
+        this.#hooks.recorded(held.record, result, written),
+      );
+    }
   }
 
   #release(leases: readonly LeaseRef[]): Promise<string[]> {

@@ -16,7 +16,8 @@ import { decryptArgs } from './decrypt-args.js';
 import type { HeldAttempt } from './held-attempt.js';
 import { RunContext, completion } from './run-context.js';
 import type { Runtime } from './runtime.js';
-import { isThenable, returned, settle, unwatch, watch, type Settled, Watch } from './settle.js';
+import { isThenable } from '../core/thenable.js';
+import { returned, settle, unwatch, watch, type Settled, Watch } from './settle.js';
 
 /** `cancelled`: `tasks.cancel()` asked it to stop; the attempt is recorded expired. */
 export type RunOutcome = 'succeeded' | 'retried' | 'failed' | 'cancelled';
@@ -193,8 +194,7 @@ async function perform(
       );
       return result('succeeded', null, undefined, started);
     }
-    await callErrorHook(runtime, error, ctx, timeoutMs);
-    return failure(runtime, ref, held, error, started);
+    return failedWithHook(runtime, ref, held, error, ctx, timeoutMs, started);
   }
   if (ctx.transactionState === 'committed') return result('succeeded', null, undefined, started);
   return result('succeeded', completion(held, 'succeeded', 0, null), undefined, started);
@@ -259,8 +259,27 @@ async function timedOut(run: Run): Promise<RunResult> {
   );
   if (ctx.transactionState !== 'open') ctx.transactionState = 'closed';
   held.abort(error);
+  return failedWithHook(runtime, ref, held, error, ctx, timeoutMs, started);
+}
+
+/**
+ * The failure is decided before the `onError` hook runs (nothing the hook does changes it), so a
+ * worker stopping while the hook hangs still records it (`held.ended`).
+ */
+async function failedWithHook(
+  runtime: Runtime,
+  ref: MethodRef,
+  held: HeldAttempt,
+  error: unknown,
+  ctx: RunContext,
+  timeoutMs: number,
+  started: number,
+): Promise<RunResult> {
+  const failed = await failure(runtime, ref, held, error, started);
+  if (!runtime.onError) return failed;
+  held.ended = failed;
   await callErrorHook(runtime, error, ctx, timeoutMs);
-  return failure(runtime, ref, held, error, started);
+  return failed;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { isThenable } from '../core/thenable.js';
 import { Linked, LinkedSet } from './linked-set.js';
 
 /** How a handler's call ended: its value settled, it threw, or its time ran out first. */
@@ -46,14 +47,6 @@ export function watch(waiting: Watch, timeoutMs: number): void {
 /** False when the deadline passed first (`expire()` was called) or it was not watched. */
 export function unwatch(waiting: Watch): boolean {
   return watched.delete(waiting);
-}
-
-/** A value `await` would wait on; reading `then` runs user code, which may throw. */
-export function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    ((typeof value === 'object' && value !== null) || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 function sweep(): void {
@@ -120,4 +113,22 @@ export function settle(call: () => unknown, timeoutMs: number): Settled | Promis
       finish({ error, threw: true, timedOut: false });
     }
   });
+}
+
+/** Whether `promise` settles within `ms` (null: waits for it, however long). */
+export async function settlesWithin(
+  promise: Promise<unknown>,
+  ms: number | null,
+): Promise<boolean> {
+  if (ms === null) {
+    await promise;
+    return true;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -88,7 +88,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
     subscribeLocal: (wake: (queue: string) => void) => () => void,
     options: WorkerOptions,
   ) {
-    super();
+    // An async listener that rejects (an error tracker that is down) must not end the process
+    // with an unhandled rejection: the rejection comes to captureRejectionSymbol below.
+    super({ captureRejections: true });
+    // Set here, not declared: a class member would put @types/node's generic signature of it
+    // into the published types.
+    Object.defineProperty(this, EventEmitter.captureRejectionSymbol, {
+      value: (error: unknown, event: string | symbol): void => {
+        this.#runtime.logger.error(
+          { event: String(event), error: errorClassName(error) },
+          `a listener of the worker's '${String(event)}' event rejected; the worker carries on`,
+        );
+      },
+    });
     this.#runtime = runtime;
     this.#ensureSchema = ensureSchema;
     this.#subscribeLocal = subscribeLocal;

@@ -140,6 +140,51 @@ for (const fixture of fixtures) {
       expectNoPlaintext(await harness().rawMethodArgs(id));
     });
 
+    it('keeps an error name that holds data out of an encrypted task’s record and logs: only a class name is kept in clear', async () => {
+      class CardError extends Error {
+        constructor(card: string) {
+          super('declined');
+          this.name = `CardError(${card})`;
+        }
+      }
+      let runs = 0;
+      const { target } = paymentsTarget((args) => {
+        runs += 1;
+        if (runs === 1) throw new CardError(args.cardNumber);
+        const plain = new Error('declined');
+        plain.name = `for ${args.holder}`;
+        throw plain;
+      });
+      const lines: string[] = [];
+      const log = (object: object, message?: string): void =>
+        void lines.push(JSON.stringify({ object, message }));
+      const tasks = await migratedTasks(harness(), {
+        targets: [target],
+        encryptors: { aes: aesGcmEncryptor({ keys: { k1 }, current: 'k1' }) },
+        logger: { debug: log, info: log, warn: log, error: log },
+      });
+      const { id } = await harness().transaction((tx) =>
+        tasks.enqueue(tx, target.charge, secretArgs, { encryptor: 'aes', maxAttempts: 2 }),
+      );
+
+      await tasks.runDue();
+      expect((await tasks.get(id))?.lastError).toBe('CardError: [encrypted]');
+      expect(await tasks.decryptLastError(id)).toBe('CardError(4111111111111111): declined');
+      await harness().makeDue(id);
+      await tasks.runDue();
+
+      const stored = await tasks.get(id);
+      expect(stored).toMatchObject({ status: 'failed', lastError: 'Error: [encrypted]' });
+      expect(stored?.runs.map((run) => run.error)).toEqual([
+        'CardError: [encrypted]',
+        'Error: [encrypted]',
+      ]);
+      expect(await tasks.decryptLastError(id)).toBe('for Zoë Plaintext-Canary: declined');
+      expect(lines.length).toBeGreaterThan(0);
+      for (const line of lines)
+        for (const piece of plaintextPieces) expect(line).not.toContain(piece);
+    });
+
     it('rotates keys: a task written under k1 runs where k2 is current and k1 still decrypts', async () => {
       const { target: oldTarget } = paymentsTarget();
       const { target: newTarget, received } = paymentsTarget();

@@ -208,6 +208,73 @@ for (const fixture of fixtures) {
       expect(await tasks.get(id)).toMatchObject({ status: 'succeeded', numAttempts: 1 });
     });
 
+    it('an async listener or logger that rejects is logged and ignored, not an unhandled rejection: the worker carries on', async () => {
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        const lines: string[] = [];
+        const rejecting =
+          (level: string) =>
+          (object: object, message?: string): Promise<void> => {
+            lines.push(serialise({ level, object, message }));
+            return Promise.reject(new Error('log sink down'));
+          };
+        const logger = {
+          debug: rejecting('debug'),
+          info: rejecting('info'),
+          warn: rejecting('warn'),
+          error: rejecting('error'),
+        };
+        const Flaky = defineTarget(
+          'Flaky',
+          {
+            fail(_args: { n: number }): void {
+              throw new Error('handler failed');
+            },
+            pass(_args: { n: number }): void {},
+          },
+          { maxAttempts: 1 },
+        );
+        const tasks = await migratedTasks(harness(), { targets: [Flaky], logger });
+        const worker = track(tasks.worker({ pollIntervalMs: 50 }));
+        let heard = 0;
+        const tracker = async (): Promise<void> => {
+          heard += 1;
+          await Promise.resolve();
+          throw new Error('error tracker unreachable');
+        };
+        // An async listener is what is tested: users write them, whatever the lint rule says.
+        // eslint-disable-next-line @typescript-eslint/no-misused-promises
+        worker.on('failed', tracker);
+        // eslint-disable-next-line @typescript-eslint/no-misused-promises
+        worker.on('succeeded', tracker);
+        await worker.start();
+
+        const failing = await harness().transaction((tx) =>
+          tasks.enqueue(tx, Flaky.fail, { n: 1 }),
+        );
+        await waitFor('the failure to be recorded', async () => {
+          return (await tasks.get(failing.id))?.status === 'failed';
+        });
+        const passing = await harness().transaction((tx) =>
+          tasks.enqueue(tx, Flaky.pass, { n: 2 }),
+        );
+        await waitFor('the next task to succeed', async () => {
+          return (await tasks.get(passing.id))?.status === 'succeeded';
+        });
+        await waitFor('both listeners to have run', () => heard === 2);
+        await worker.stop();
+        // Rejections surface a turn later: give them one.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(unhandled).toEqual([]);
+        expect(lines.some((line) => line.includes("'failed' event rejected"))).toBe(true);
+        expect(lines.some((line) => line.includes("'succeeded' event rejected"))).toBe(true);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    });
+
     it("attempts claimed together each have Dates of their own: a handler changing its attempt's changes no other", async () => {
       const seen: { createdAt: number; scheduledAt: number }[] = [];
       const target = defineTarget('Clock', {

@@ -156,6 +156,41 @@ for (const fixture of fixtures) {
       expect(await harness().sideKeys()).toEqual(['run-2']);
     });
 
+    it('stop({ timeoutMs }) while the onError hook of a failed run hangs: the failure is recorded (counted, with its history entry), not handed back', async () => {
+      const hookStarted = deferred();
+      const target = defineTarget('Failing', {
+        work(_args: { n: number }): void {
+          throw new Error('card declined');
+        },
+      });
+      const tasks = await migratedTasks(harness(), {
+        targets: [target],
+        onError: () => {
+          hookStarted.resolve();
+          return new Promise<void>(() => undefined); // an error tracker that never answers
+        },
+      });
+      const { id } = await harness().transaction((tx) =>
+        tasks.enqueue(tx, target.work, { n: 1 }, { maxAttempts: 3 }),
+      );
+      const worker = track(tasks.worker({ pollIntervalMs: 100 }));
+      const retried: string[] = [];
+      worker.on('retried', ({ attempt }) => void retried.push(attempt.id));
+      await worker.start();
+      await within(hookStarted.promise, 10_000, 'the onError hook to start');
+      await worker.stop({ timeoutMs: 200 });
+
+      const stored = await tasks.get(id);
+      expect(stored).toMatchObject({
+        status: 'pending',
+        numAttempts: 1,
+        lastError: 'Error: card declined',
+      });
+      expect(stored?.runs).toHaveLength(1);
+      expect(stored?.runs[0]).toMatchObject({ n: 1, outcome: 'retried' });
+      expect(retried).toEqual([id]);
+    });
+
     const itOnNative = itOnNativeDrivers(
       fixture,
       'the start-up under test is the worker’s; that each driver’s pool lets the process end is the next test’s',
