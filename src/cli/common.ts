@@ -1,6 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { AsyncTask, type AsyncTaskOptions } from '../async-task.js';
 import { isAttemptId } from '../core/attempt.js';
+import { ConfigError } from '../core/errors.js';
 import type { Encryptor } from '../core/encryptor.js';
 import { parseTableName } from '../core/table-name.js';
 import { openDatabase, type OpenedDatabase, type OpenOptions } from './database.js';
@@ -58,12 +59,22 @@ export async function withTasks<T>(
 ): Promise<T> {
   const database = await openDatabase(requireUrl(options), setup.open);
   try {
-    const tasks = new AsyncTask<unknown, unknown, Record<string, Encryptor>>({
-      ...setup.extra,
-      driver: database.driver,
-      targets: setup.targets ?? [],
-      table: options.table,
-    });
+    let tasks: AsyncTask<unknown>;
+    try {
+      tasks = new AsyncTask<unknown, unknown, Record<string, Encryptor>>({
+        ...setup.extra,
+        driver: database.driver,
+        targets: setup.targets ?? [],
+        table: options.table,
+      });
+    } catch (error) {
+      // --table passed the parser's check but not this database's (a schema on SQLite, a name
+      // too long for PostgreSQL's index names): a value the option cannot take, exit code 2.
+      if (error instanceof ConfigError && error.message.startsWith('table "')) {
+        throw new UsageError(`--table: ${error.message}`);
+      }
+      throw error;
+    }
     return await fn(tasks, database);
   } finally {
     await database.close().catch(() => undefined);

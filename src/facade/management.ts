@@ -234,7 +234,7 @@ export class Management {
       id,
       current?.status ?? null,
       current
-        ? `cannot ${action} attempt ${id}: it is ${current.status}, and only a ${from} attempt can be ${action === 'retry' ? 'retried' : `${action}d`}`
+        ? `cannot ${action} attempt ${id}: it is ${current.status}, and only a ${from} attempt can be ${action === 'retry' ? 'retried' : action === 'fail' ? 'failed' : 'expired'}`
         : `cannot ${action} attempt ${id}: no such attempt`,
     );
   }

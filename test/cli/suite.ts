@@ -355,6 +355,22 @@ export function cliSuite(setup: () => Promise<CliDatabase>): void {
     });
   });
 
+  describe('--table', () => {
+    it('exits 2 for a table name this database cannot take, not 1', async () => {
+      // The parser takes both; PostgreSQL refuses a name its index names would not fit, SQLite a
+      // schema. MySQL takes both shapes, so it has nothing to refuse here.
+      const refused = db.url.startsWith('postgres')
+        ? ['--table', 't'.repeat(60)]
+        : db.url.startsWith('sqlite')
+          ? ['--table', 'some_schema.attempts']
+          : undefined;
+      if (refused === undefined) return;
+      const result = await runCli(['stats', '--database-url', db.url, ...refused]);
+      expect(result.code).toBe(2);
+      expectOneLineError(result.stderr, /--table: table "/);
+    });
+  });
+
   describe('retry, expire, fail', () => {
     it('moves attempts between statuses, and refuses what the state machine does not allow', async () => {
       const a = await enqueue(1, 'transition-q');
@@ -393,6 +409,15 @@ export function cliSuite(setup: () => Promise<CliDatabase>): void {
       const unknown = await cli('fail', '987654321');
       expect(unknown.code).toBe(1);
       expectOneLineError(unknown.stderr, /cannot fail attempt 987654321: no such attempt/);
+      expect((await cli('fail', b.id)).code).toBe(0);
+      const failedAgain = await cli('fail', b.id);
+      expect(failedAgain.code).toBe(1);
+      expectOneLineError(
+        failedAgain.stderr,
+        new RegExp(
+          `cannot fail attempt ${b.id}: it is \\w+, and only a pending attempt can be failed$`,
+        ),
+      );
     });
   });
 
