@@ -32,7 +32,8 @@ export interface ScheduleOptions<Method, Args, Options> {
   readonly cron: string;
   /**
    * An IANA time zone the cron fields are read in. A tick in a daylight-saving gap runs at the
-   * first valid time after it; a tick in a repeated hour runs once. @defaultValue 'UTC'
+   * first valid time after it; a fixed time of day in a repeated hour runs once (a schedule
+   * within the hour, such as `*\/15 * * * *`, keeps its real interval). @defaultValue 'UTC'
    */
   readonly timezone?: string;
   readonly method: Method;
