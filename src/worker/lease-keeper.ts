@@ -1,4 +1,4 @@
-import { describeError } from '../core/errors.js';
+import { describeError, LeaseLostError } from '../core/errors.js';
 import type { HeldAttempt, HeldAttempts } from './held-attempt.js';
 import { LinkedSet } from './linked-set.js';
 import type { Runtime } from './runtime.js';
@@ -61,7 +61,11 @@ export class LeaseKeeper {
         for (const held of snapshot) {
           if (kept.has(held.id) || !this.#held.has(held)) continue;
           this.#runtime.logger.warn({ attemptId: held.id }, 'lease lost; aborting the handler');
-          held.abort(new Error(`the lease on attempt ${held.id} was lost`));
+          held.abort(
+            new LeaseLostError(
+              `the lease on attempt ${held.id} was lost (another worker may run it now); stop its work`,
+            ),
+          );
         }
       } catch (error) {
         this.#runtime.logger.warn(

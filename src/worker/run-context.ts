@@ -20,8 +20,11 @@ export class RunContext implements TaskContext<unknown> {
   #attempt: Attempt | undefined;
   /** Made on the first `progress` call: most handlers never report any. */
   #progress: ProgressReporter | undefined;
-  /** `closed`: the run timed out and its outcome is decided; the handler may write nothing more. */
-  transactionState: 'unused' | 'open' | 'committed' | 'closed' = 'unused';
+  /**
+   * `closed`: the run timed out and its outcome is decided; the handler may write nothing more.
+   * `ended`: the handler returned or threw without calling it; a late call must not commit.
+   */
+  transactionState: 'unused' | 'open' | 'committed' | 'closed' | 'ended' = 'unused';
 
   constructor(runtime: Runtime, held: HeldAttempt, lockedBy: string) {
     this.#runtime = runtime;
@@ -51,6 +54,12 @@ export class RunContext implements TaskContext<unknown> {
     if (this.transactionState === 'closed') {
       throw new TaskTimeoutError(
         `attempt ${this.#held.id} ran past its time limit and was counted as failed; its ctx.transaction was not started`,
+      );
+    }
+    if (this.transactionState === 'ended') {
+      // Its outcome may not be written yet: the success below would still pass the fence.
+      throw new ConfigError(
+        `ctx.transaction was called after the handler of attempt ${this.#held.id} had returned or thrown, and its outcome is decided; await ctx.transaction inside the handler`,
       );
     }
     if (this.transactionState !== 'unused') {

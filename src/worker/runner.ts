@@ -173,6 +173,7 @@ async function perform(
     }
     if (deadline && !unwatch(deadline)) return null;
   }
+  if (ctx.transactionState === 'unused') ctx.transactionState = 'ended';
   const finishing = ctx.finishProgress();
   if (finishing) await finishing;
   // Whatever the handler did after its signal aborted, a cancelled run ends expired (and is no

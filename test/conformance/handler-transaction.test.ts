@@ -181,6 +181,42 @@ for (const fixture of fixtures) {
       expect(await tasks.runDue()).toMatchObject({ claimed: 0 });
     });
 
+    it('refuses a ctx.transaction called after the handler returned, before or after its success is written, and commits nothing', async () => {
+      await harness().createSideTable();
+      const late: Promise<unknown>[] = [];
+      let kept: TaskContext | undefined;
+      const target = defineTarget('Ledger', {
+        record(args: { key: string }, ctx: TaskContext) {
+          kept = ctx;
+          // Started after the handler has returned, while its success waits to be written.
+          late.push(
+            Promise.resolve().then(() =>
+              caught(ctx.transaction((tx) => harness().insertSide(tx, `${args.key}-late`))),
+            ),
+          );
+        },
+      });
+      const tasks = await migratedTasks(harness(), { targets: [target] });
+      const { id } = await harness().transaction((tx) =>
+        tasks.enqueue(tx, target.record, { key: 'entry-1' }),
+      );
+
+      expect(await tasks.runDue()).toMatchObject({ succeeded: 1 });
+      const after = await caught(
+        kept!.transaction((tx) => harness().insertSide(tx, 'entry-1-later')),
+      );
+
+      const errors = [...(await Promise.all(late)), after];
+      for (const error of errors) {
+        expect(error).toBeInstanceOf(ConfigError);
+        expect((error as ConfigError).message).toMatch(
+          /called after the handler of attempt \d+ had returned or thrown/,
+        );
+      }
+      expect(await harness().sideKeys()).toEqual([]);
+      expect(await tasks.get(id)).toMatchObject({ status: 'succeeded', numAttempts: 1 });
+    });
+
     it('refuses a second ctx.transaction in one run', async () => {
       await harness().createSideTable();
       const secondCall: unknown[] = [];

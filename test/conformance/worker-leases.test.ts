@@ -136,6 +136,9 @@ for (const fixture of fixtures) {
       expect(rescued).toContain(id);
       expect(signals).toHaveLength(2);
       expect(signals[0]?.aborted).toBe(true);
+      // The reason carries a code handlers can test, as a cancel's or a time limit's does.
+      expect(signals[0]?.reason).toBeInstanceOf(LeaseLostError);
+      expect(signals[0]?.reason).toMatchObject({ code: 'LEASE_LOST' });
       expect(signals[1]?.aborted).toBe(false);
       expect(lateErrors).toHaveLength(1);
       expect(lateErrors[0]).toBeInstanceOf(LeaseLostError);
