@@ -292,7 +292,7 @@ export class Enqueuer<Tx> {
         `${where}: encryptor '${String(encryptorName)}' is not one of \`encryptors\` (${[...encryptors.keys()].join(', ') || 'none configured'})`,
       );
     }
-    const plain = encodeArgsAt(args, where);
+    const plain = encodeArgsAt(args, where, encryptor !== null);
     const row = {
       target: ref.target,
       methodName: ref.methodName,
@@ -367,13 +367,21 @@ export class Enqueuer<Tx> {
   }
 }
 
-/** `encodeArgs`, with the SerializationError saying which call (and batch item) it came from. */
-function encodeArgsAt(args: unknown, where: string): string | null {
+/** Keys a path writes in brackets: strings that are not identifiers, and symbols. */
+const bracketedKey = /\[(?:"(?:[^"\\]|\\.)*"|Symbol\((?:[^)]|\)(?!\]))*\))\]/g;
+
+/**
+ * `encodeArgs`, with the SerializationError saying which call (and batch item) it came from. For
+ * an encrypted task the path names only identifier keys and indexes: a key that is not one may
+ * be data (a map keyed by card number) that must not reach an error in clear.
+ */
+function encodeArgsAt(args: unknown, where: string, encrypted: boolean): string | null {
   try {
     return encodeArgs(args);
   } catch (error) {
     if (!(error instanceof SerializationError)) throw error;
-    throw new SerializationError(error.path, `${where}: ${error.message}`);
+    const shown = (text: string): string => (encrypted ? text.replace(bracketedKey, '[…]') : text);
+    throw new SerializationError(shown(error.path), `${where}: ${shown(error.message)}`);
   }
 }
 

@@ -3,11 +3,13 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
+  SerializationError,
   aesGcmEncryptor,
   defineTarget,
   type Encryptor,
   type TaskContext,
 } from '../../src/index.js';
+import { caughtSync } from '../harness/caught.js';
 import { fixtures } from '../harness/dialects.js';
 import { itRequires } from '../harness/it-requires.js';
 import { migratedTasks } from '../harness/new-tasks.js';
@@ -183,6 +185,28 @@ for (const fixture of fixtures) {
       expect(lines.length).toBeGreaterThan(0);
       for (const line of lines)
         for (const piece of plaintextPieces) expect(line).not.toContain(piece);
+    });
+
+    it('names no key that may be data in an encrypted task’s SerializationError (a plain task’s names them all)', async () => {
+      const Ledger = defineTarget('Ledger', { post(_args: object) {} });
+      const tasks = await migratedTasks(harness(), {
+        targets: [Ledger],
+        encryptors: { aes: aesGcmEncryptor({ keys: { k1 }, current: 'k1' }) },
+      });
+      const byCard = { cards: { '4111-1111-1111-1111': { at: new Date(0) } } };
+      await harness().transaction((tx) => {
+        const encrypted = caughtSync(() =>
+          tasks.enqueue(tx, Ledger.post, byCard, { encryptor: 'aes' }),
+        );
+        expect(encrypted).toBeInstanceOf(SerializationError);
+        expect(encrypted).toMatchObject({ path: 'args.cards[…].at' });
+        expect((encrypted as Error).message).toMatch(/^enqueue: args\.cards\[…\]\.at /);
+        expect((encrypted as Error).message).not.toContain('4111');
+        const plain = caughtSync(() => tasks.enqueue(tx, Ledger.post, byCard));
+        expect(plain).toMatchObject({ path: 'args.cards["4111-1111-1111-1111"].at' });
+        return Promise.resolve();
+      });
+      expect(await harness().countAttempts()).toBe(0);
     });
 
     it('rotates keys: a task written under k1 runs where k2 is current and k1 still decrypts', async () => {
