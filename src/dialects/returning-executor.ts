@@ -6,7 +6,9 @@ import type {
   AttemptListParams,
   AttemptTokenRangeParams,
   LeaseRef,
+  WrittenIds,
 } from '../seam/executor.js';
+import { writtenIds } from '../seam/executor.js';
 import { splitCompletions } from './completions.js';
 import { SqlExecutor, type ExecutorDialect } from './sql-executor.js';
 
@@ -73,24 +75,38 @@ export abstract class ReturningExecutor<Name extends string> extends SqlExecutor
   async attemptCompleteMany(
     lockedBy: string,
     completions: readonly AttemptCompletion[],
-  ): Promise<string[]> {
+  ): Promise<WrittenIds> {
     const { succeeded, unsucceeded } = splitCompletions(completions);
     const written: string[] = [];
+    // Rows return the status they got: `expired` where the completion said otherwise is a
+    // cancel request's doing (the completion of an `expired` outcome is a cancel already).
+    const cancelled: string[] = [];
+    const expiredIds = new Set<string>();
+    for (const completion of unsucceeded) {
+      if (completion.status === 'expired') expiredIds.add(completion.id);
+    }
+    const collect = (rows: readonly Record<string, unknown>[]): void => {
+      for (const row of rows) {
+        const id = this.#rows.idOf(row);
+        written.push(id);
+        if (row['status'] === 'expired' && !expiredIds.has(id)) cancelled.push(id);
+      }
+    };
     if (succeeded.length > 0) {
       const result = await this.query('attemptCompleteMany', [
         lockedBy,
         this.#rows.completionsJson(succeeded),
       ]);
-      for (const row of result.rows) written.push(this.#rows.idOf(row));
+      collect(result.rows);
     }
     if (unsucceeded.length > 0) {
       const result = await this.query('attemptCompleteUnsucceededMany', [
         lockedBy,
         this.#rows.unsucceededJson(unsucceeded),
       ]);
-      for (const row of result.rows) written.push(this.#rows.idOf(row));
+      collect(result.rows);
     }
-    return written;
+    return writtenIds(written, cancelled);
   }
 
   async attemptExtendLeases(

@@ -273,12 +273,15 @@ export interface Executor {
    * Records outcomes, fenced: only rows still running under `lockedBy` with that attempt count.
    * Returns ids written. An outcome other than succeeded also appends an entry to the attempt's
    * run history (RunRecord; the oldest dropped past 20); succeeded ones are written by a statement
-   * of their own that touches no history, so the success path costs what it always did.
+   * of their own that touches no history, so the success path costs what it always did (unless
+   * a cancel request turned the success into `expired`: then it adds the run's entry too).
+   * `cancelled` of the result: ids written whose cancel request turned an outcome other than
+   * `expired` into `expired` (a request that landed after the worker last looked).
    */
   attemptCompleteMany(
     lockedBy: string,
     completions: readonly AttemptCompletion[],
-  ): Promise<string[]>;
+  ): Promise<WrittenIds>;
   /** Pushes leases forward; returns the ids still held. */
   attemptExtendLeases(
     lockedBy: string,
@@ -355,4 +358,17 @@ export interface Executor {
    * `periodMs`), through the starts index; a plain read (the dashboard's limits).
    */
   startCount(queue: string, periodMs: number): Promise<StartCount>;
+}
+
+/**
+ * Ids a fenced completion wrote; `cancelled`, when any: those of them a cancel request turned
+ * `expired` though their completion said otherwise. Not enumerable, so the ids still compare as
+ * the plain list they are.
+ */
+export type WrittenIds = string[] & { readonly cancelled?: readonly string[] };
+
+/** `ids`, carrying `cancelled` when it has any. */
+export function writtenIds(ids: string[], cancelled: readonly string[]): WrittenIds {
+  if (cancelled.length > 0) Object.defineProperty(ids, 'cancelled', { value: cancelled });
+  return ids;
 }

@@ -1,5 +1,5 @@
 import { describeError } from '../core/errors.js';
-import type { AttemptCompletion } from '../seam/executor.js';
+import type { AttemptCompletion, WrittenIds } from '../seam/executor.js';
 import type { Runtime } from './runtime.js';
 
 /**
@@ -7,6 +7,12 @@ import type { Runtime } from './runtime.js';
  * outcomes waiting here (at most `flushMs` old) are lost if the process dies, and those tasks run
  * again once their lease runs out.
  */
+/**
+ * Told once an outcome's write ended: `written`, or fenced off; `cancelled`, when a cancel request
+ * turned it into `expired` in the database though it said otherwise.
+ */
+export type OnWritten = (written: boolean, cancelled: boolean) => void;
+
 export class Completer {
   /** Most outcomes one statement writes. */
   static readonly maxBatch = 1000;
@@ -16,7 +22,7 @@ export class Completer {
   readonly #maxBatch: number;
   #pending: AttemptCompletion[] = [];
   /** Parallel to #pending: told whether each outcome landed or was fenced off. */
-  #callbacks: (((written: boolean) => void) | undefined)[] = [];
+  #callbacks: (OnWritten | undefined)[] = [];
   readonly #onError: ((error: unknown) => void) | undefined;
   readonly #onWritten: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -68,7 +74,7 @@ export class Completer {
   }
 
   /** Queues an outcome; `flush()` resolves once everything queued before it is written. */
-  add(completion: AttemptCompletion, onWritten?: (written: boolean) => void): void {
+  add(completion: AttemptCompletion, onWritten?: OnWritten): void {
     this.#pending.push(completion);
     this.#callbacks.push(onWritten);
     // Otherwise the running pump takes this one on its next turn.
@@ -120,7 +126,7 @@ export class Completer {
         }
         this.#onWritten?.();
         if (this.#signal?.aborted) {
-          for (const callback of this.#callbacks.splice(0)) callback?.(false);
+          for (const callback of this.#callbacks.splice(0)) callback?.(false, false);
           this.#settled += this.#pending.length;
           this.#pending = [];
         }
@@ -139,10 +145,7 @@ export class Completer {
    * the pump (#retryApart). Before, the pump retried it forever, and every outcome behind it
    * waited.
    */
-  async #write(
-    batch: AttemptCompletion[],
-    callbacks: (((written: boolean) => void) | undefined)[],
-  ): Promise<number> {
+  async #write(batch: AttemptCompletion[], callbacks: (OnWritten | undefined)[]): Promise<number> {
     let refusals = 0;
     for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
       const started = performance.now();
@@ -156,7 +159,7 @@ export class Completer {
         );
         this.#onError?.(error);
         if (this.#signal?.aborted) {
-          for (const callback of callbacks) callback?.(false);
+          for (const callback of callbacks) callback?.(false, false);
           return 0;
         }
         const refused = performance.now() - started < refusalMs && (await this.#answers());
@@ -177,7 +180,7 @@ export class Completer {
     }
   }
 
-  #complete(batch: readonly AttemptCompletion[]): Promise<string[]> {
+  #complete(batch: readonly AttemptCompletion[]): Promise<WrittenIds> {
     return this.#runtime.driver.run((connection) =>
       this.#runtime.executor(connection).attemptCompleteMany(this.#lockedBy, batch),
     );
@@ -185,11 +188,14 @@ export class Completer {
 
   #landed(
     batch: readonly AttemptCompletion[],
-    callbacks: readonly (((written: boolean) => void) | undefined)[],
-    written: readonly string[],
+    callbacks: readonly (OnWritten | undefined)[],
+    written: WrittenIds,
   ): void {
     const landed = new Set(written);
-    batch.forEach((completion, i) => callbacks[i]?.(landed.has(completion.id)));
+    const cancelled = written.cancelled === undefined ? undefined : new Set(written.cancelled);
+    batch.forEach((completion, i) =>
+      callbacks[i]?.(landed.has(completion.id), cancelled?.has(completion.id) === true),
+    );
     if (written.length < batch.length) {
       this.#runtime.logger.warn(
         { lost: batch.length - written.length },
@@ -216,7 +222,7 @@ export class Completer {
    * once its lease runs out (the keeper no longer extends it) the attempt is rescued, as a
    * crashed worker's would be, and the write finds no row of its own to change.
    */
-  #retryApart(completion: AttemptCompletion, callback: ((written: boolean) => void) | undefined) {
+  #retryApart(completion: AttemptCompletion, callback: OnWritten | undefined) {
     const className = /^[^:]{1,200}/.exec(completion.error ?? '')?.[0] ?? 'Error';
     const plain =
       completion.error === null
@@ -233,7 +239,7 @@ export class Completer {
             'the database refuses the outcome of this attempt; retrying it without its message',
           );
           if (this.#signal?.aborted) {
-            callback?.(false);
+            callback?.(false, false);
             return;
           }
           await sleep(delay);

@@ -8,7 +8,8 @@ import { LeaseKeeper } from './lease-keeper.js';
 import { QueueCaps } from './queue-caps.js';
 import type { ClaimSizing, PipelineHooks } from './pipeline-hooks.js';
 import type { PollPace } from './poll-pace.js';
-import { abandonedCancelled, performAttempt, type RunResult, type RunSink } from './runner.js';
+import { abandonedCancelled, cancelledInstead, performAttempt } from './runner.js';
+import type { RunResult, RunSink } from './runner.js';
 import { settlesWithin } from './settle.js';
 import type { Runtime } from './runtime.js';
 
@@ -374,8 +375,8 @@ export class Pipeline {
     if (!result.completion) this.#hooks.recorded(held.record, result, true);
     else if (this.#hooks.wantsRecorded?.(result) === false) this.#completer.add(result.completion);
     else {
-      this.#completer.add(result.completion, (written) =>
-        this.#hooks.recorded(held.record, result, written),
+      this.#completer.add(result.completion, (written, cancelled) =>
+        this.#hooks.recorded(held.record, cancelled ? cancelledInstead(result) : result, written),
       );
     }
   }

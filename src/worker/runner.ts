@@ -283,12 +283,16 @@ async function failedWithHook(
   return failed;
 }
 
-/**
- * A cancelled run still going when stop()'s time limit passed: it ran, so it is recorded as run
- * (counted, with its history entry), not handed back as if it never started.
- */
+/** A cancelled run still going at stop()'s time limit: recorded as run, not handed back. */
 export function abandonedCancelled(held: HeldAttempt): RunResult {
   return cancelled(held, held.started);
+}
+
+/** A run whose outcome a cancel request turned `expired` as it was written: cancelled. */
+export function cancelledInstead(result: RunResult): RunResult {
+  const id = result.completion?.id ?? '';
+  const error = new CancelledError(id, `attempt ${id} was cancelled`);
+  return { ...result, outcome: 'cancelled', error };
 }
 
 function cancelled(held: HeldAttempt, started: number): RunResult {

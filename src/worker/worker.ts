@@ -217,11 +217,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
           this.#runtime.telemetry?.recorded(record, writtenOutcome(result.outcome));
           this.#report(record, result);
         },
-        // A success is reported only to telemetry and to 'succeeded' listeners.
+        // A success is reported only to telemetry and to 'succeeded' listeners, or to
+        // 'cancelled' ones should a cancel request turn it into expired as it is written.
         wantsRecorded: (result) =>
           result.outcome !== 'succeeded' ||
           this.#runtime.telemetry !== null ||
-          this.listenerCount('succeeded') > 0,
+          this.listenerCount('succeeded') > 0 ||
+          this.listenerCount('cancelled') > 0,
         error: (error, during, log) => this.#error(error, during, log),
       },
     });

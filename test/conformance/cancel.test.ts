@@ -9,6 +9,7 @@ import type { AttemptRecord } from '../../src/core/attempt.js';
 import {
   CancelledError,
   defineTarget,
+  type AsyncTask,
   type AsyncTaskError,
   type TaskContext,
 } from '../../src/index.js';
@@ -344,6 +345,48 @@ for (const fixture of fixtures) {
         expect(worker.starts).toHaveLength(1);
       },
     );
+
+    it('a request that lands as the run succeeds, after the worker last looked: recorded cancelled, counted and reported so, with its history entry', async () => {
+      const late: { tasks?: AsyncTask<unknown, unknown> } = {};
+      // The request commits before the handler returns; runDue looks for requests every 500 ms,
+      // so the success it then writes is what finds it.
+      const { target } = workTarget(async (ctx) => {
+        expect((await late.tasks!.cancel(ctx.attempt.id)).outcome).toBe('requested');
+      });
+      const tasks = await migratedTasks(harness(), { targets: [target] });
+      late.tasks = tasks;
+      const many = await harness().transaction((tx) =>
+        tasks.enqueueMany(tx, [
+          { method: target.work, args: { n: 1 } },
+          { method: target.work, args: { n: 2 } },
+          { method: target.work, args: { n: 3 } },
+        ]),
+      );
+
+      expect(await tasks.runDue()).toMatchObject({ claimed: 3, succeeded: 0, cancelled: 3 });
+      for (const { id } of many) {
+        const stored = await tasks.get(id);
+        expect(stored).toMatchObject({ status: 'expired', lastError: 'Cancelled', numAttempts: 1 });
+        expect(stored?.runs).toHaveLength(1);
+        expect(stored?.runs[0]).toMatchObject({ n: 1, outcome: 'cancelled', error: 'Cancelled' });
+      }
+
+      // A worker, with a 'cancelled' listener only: told of each, never of a success.
+      const worker = track(tasks.worker({ pollIntervalMs: 50 }));
+      const events: string[] = [];
+      worker.on('cancelled', ({ attempt }) => void events.push(`cancelled ${attempt.id}`));
+      await worker.start();
+      try {
+        const { id } = await harness().transaction((tx) =>
+          tasks.enqueue(tx, target.work, { n: 4 }),
+        );
+        await waitFor('the cancelled event', () => events.length === 1);
+        expect(events).toEqual([`cancelled ${id}`]);
+        expect(await tasks.get(id)).toMatchObject({ status: 'expired', lastError: 'Cancelled' });
+      } finally {
+        await worker.stop();
+      }
+    });
 
     it('a handler that goes on after its signal aborted and then throws still ends expired, without a retry or onError', async () => {
       const errors: unknown[] = [];

@@ -16,7 +16,9 @@ import type {
   Executor,
   LeaseRef,
   RateWindow,
+  WrittenIds,
 } from '../../seam/executor.js';
+import { writtenIds } from '../../seam/executor.js';
 import type { SqlConnection } from '../../seam/sql-connection.js';
 import {
   claimOrder,
@@ -31,6 +33,7 @@ import { splitCompletions } from '../completions.js';
 import { replacingRows } from '../match-inserted.js';
 import { SqlExecutor, type ExecutorDialect } from '../sql-executor.js';
 import {
+  cancelledMarker,
   insertParams,
   insertStatement,
   markedBy,
@@ -165,26 +168,32 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
   async attemptCompleteMany(
     lockedBy: string,
     completions: readonly AttemptCompletion[],
-  ): Promise<string[]> {
+  ): Promise<WrittenIds> {
     const unique = uniqueLeases(completions);
     if (unique.length === 0) return [];
     const { succeeded, unsucceeded } = splitCompletions(unique);
     const written = succeeded.length === 0 ? [] : await this.#complete(lockedBy, succeeded, false);
     if (unsucceeded.length === 0) return written;
-    return [...written, ...(await this.#complete(lockedBy, unsucceeded, true))];
+    const rest = await this.#complete(lockedBy, unsucceeded, true);
+    // An `expired` completion is a cancel the worker knew of: not one that turned its outcome.
+    const turned = (rest.cancelled ?? []).filter(
+      (id) => unsucceeded.find((completion) => completion.id === id)?.status !== 'expired',
+    );
+    return writtenIds([...written, ...rest], [...(written.cancelled ?? []), ...turned]);
   }
 
+  /** Marked even for one: a row a cancel request turned `expired` carries the second marker. */
   async #complete(
     lockedBy: string,
     unique: readonly AttemptCompletion[],
     withRun: boolean,
-  ): Promise<string[]> {
-    const marker = unique.length === 1 ? null : newMarker('complete');
-    const hold = marker === null ? null : sqlTime(markerHold());
+  ): Promise<WrittenIds> {
+    const marker = newMarker('complete');
+    const hold = sqlTime(markerHold());
     const list = JSON.stringify(unique.map(withRun ? unsucceededJson : completionJson));
     const written = await this.query(
       withRun ? 'attemptCompleteUnsucceededMany' : 'attemptCompleteMany',
-      withRun ? [list, lockedBy, marker, hold, lockedBy] : [list, marker, hold, lockedBy],
+      [list, lockedBy, marker, cancelledMarker(marker), hold, lockedBy],
     );
     return this.#takeMarked(unique, written.rowCount, marker);
   }
@@ -339,24 +348,29 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
   }
 
   /**
-   * The ids among `leases` that a fenced write just wrote (`count` rows), marked with `marker`,
-   * unmarked again. When it wrote every lease there is nothing to look up; a write of one lease
-   * needs no marker at all (`null`): its count says everything.
+   * The ids among `leases` that a fenced write just wrote (`count` rows), marked with `marker` (a
+   * completion's also with `cancelledMarker(marker)`), unmarked again; `null`: a write of one
+   * lease, whose count says everything.
    */
   async #takeMarked(
     leases: readonly LeaseRef[],
     count: number,
     marker: string | null,
-  ): Promise<string[]> {
+  ): Promise<WrittenIds> {
     if (count === 0) return [];
     if (marker === null) return leases.map((lease) => lease.id);
     const list = leasesJson(leases);
-    const ids =
-      count === leases.length
-        ? leases.map((lease) => lease.id)
-        : (await this.query('attemptGetMarkedIds', [list, marker])).rows.map(idOf);
-    await this.query('attemptUnmark', [list, marker]);
-    return ids;
+    const all = count === leases.length;
+    const ids = all
+      ? leases.map((lease) => lease.id)
+      : (await this.query('attemptGetMarkedIds', [list, marker])).rows.map(idOf);
+    const unmarked = (await this.query('attemptUnmark', [list, marker])).rowCount;
+    if (unmarked >= count) return ids;
+    // The rest carry the second marker: outcomes a cancel request turned `expired`.
+    const other = cancelledMarker(marker);
+    const cancelled = (await this.query('attemptGetMarkedIds', [list, other])).rows.map(idOf);
+    await this.query('attemptUnmark', [list, other]);
+    return writtenIds(all ? ids : [...ids, ...cancelled], cancelled);
   }
 
   /**

@@ -35,6 +35,11 @@ export function newMarker(operation: string): string {
   return `${markerPrefix}${operation}:${randomUUID()}`;
 }
 
+/** A completion's second marker: the rows a cancel request turned `expired` (see run-queries). */
+export function cancelledMarker(marker: string): string {
+  return `${marker}:cancelled`;
+}
+
 /** A record as callers see it: a row still marked by an operation in flight shows no lock. */
 export function visible(record: AttemptRecord): AttemptRecord {
   return record.lockedBy?.startsWith(markerPrefix)

@@ -24,6 +24,7 @@ import {
   priorityList,
   text,
 } from './sql-parts.js';
+import { cancelledRunEntry, completedMarker } from './run-queries.js';
 
 // One row per VALUES tuple (attemptInsertManyRow, repeated once per row: the only statement whose
 // text depends on its input), inserted and numbered in order, each marked as being enqueued (the
@@ -193,10 +194,10 @@ SET t.status = 'running', t.pending_queue = NULL, t.num_attempts = t.num_attempt
 
 // Fenced: a row is written only while still running under this lease and this attempt count,
 // so a worker that lost its lease (rescued, re-claimed elsewhere) cannot overwrite the outcome.
-// Row locks by primary key only. For one lease the marker is NULL and the row count says whether
-// it was written; for several, the written rows carry this call's marker (and a hold) until
+// Row locks by primary key only. The written rows carry this call's marker (and a hold) until
 // attemptUnmark, which is how the caller learns which were written without RETURNING and without
-// a transaction of its own (completion also runs inside ctx.transaction). Each assignment reads
+// a transaction of its own (completion also runs inside ctx.transaction); those a cancel request
+// turned expired carry a second marker. Each assignment reads
 // only the JSON row, its own column, the queue and cancel_requested_at (which none assigns):
 // MySQL orders a multi-table UPDATE's assignments freely. A row whose cancel was requested ends
 // expired whatever the run said (a retry would run a cancelled task); the UPDATE reads the latest
@@ -210,7 +211,9 @@ UPDATE JSON_TABLE(?, '$[*]' COLUMNS (
     error ${text} PATH '$.error')) AS o
   STRAIGHT_JOIN {{table}} AS t FORCE INDEX (PRIMARY) ON t.id = o.attempt_id
 SET ${outcomeAssignments}
-  t.locked_by = ?, t.locked_until = CAST(? AS DATETIME(3)), t.updated_at = UTC_TIMESTAMP(3)
+  t.runs = ${cancelledRunEntry},
+  t.locked_by = ${completedMarker}, t.locked_until = CAST(? AS DATETIME(3)),
+  t.updated_at = UTC_TIMESTAMP(3)
 WHERE t.status = 'running' AND t.locked_by = ? AND t.num_attempts = o.num_attempts`;
 
 // Fenced like completion; rows whose lease was lost are not touched (attemptGetHeld tells).

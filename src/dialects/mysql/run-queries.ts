@@ -13,6 +13,22 @@ function appended(entry: string): string {
       THEN JSON_REMOVE(t.runs, '$[0]') ELSE COALESCE(t.runs, '[]') END, '$', ${entry})`;
 }
 
+/**
+ * `t.runs` as a success's completion (attemptCompleteMany, queries.ts) leaves it: unchanged,
+ * unless a cancel request turned the success into `expired`; then with the cancelled run's entry,
+ * whose start the success path does not carry. `by` is a parameter (the lease holder).
+ */
+export const cancelledRunEntry = `IF(t.cancel_requested_at IS NULL, t.runs,
+  ${appended(`JSON_OBJECT('n', o.num_attempts, 'by', ?, 'startedAt', NULL,
+    'endedAt', ${epochMs('UTC_TIMESTAMP(3)')}, 'outcome', 'cancelled', 'error', 'Cancelled')`)})`;
+
+/**
+ * The lock column of a completed row: the call's marker, or the second marker where a cancel
+ * request turned the outcome into `expired`, so the caller can tell those apart without reading
+ * the rows back (see MysqlExecutor's #takeMarked).
+ */
+export const completedMarker = `IF(t.cancel_requested_at IS NULL, ?, ?)`;
+
 // attemptCompleteMany (queries.ts) for runs that did not succeed: the same fence, marker and
 // assignments, plus an entry for the run history. `by` is the lease holder the fence matches
 // (the second parameter, the same value as the last); n, the attempt count it matches. The
@@ -35,7 +51,8 @@ SET ${outcomeAssignments}
       WHEN o.status = 'pending' THEN 'retried' ELSE 'failed' END,
     'error', CASE WHEN t.cancel_requested_at IS NULL THEN COALESCE(o.error, t.last_error)
       ELSE 'Cancelled' END)`)},
-  t.locked_by = ?, t.locked_until = CAST(? AS DATETIME(3)), t.updated_at = UTC_TIMESTAMP(3)
+  t.locked_by = ${completedMarker}, t.locked_until = CAST(? AS DATETIME(3)),
+  t.updated_at = UTC_TIMESTAMP(3)
 WHERE t.status = 'running' AND t.locked_by = ? AND t.num_attempts = o.num_attempts`;
 
 // First half of a rescue, inside its transaction: SKIP LOCKED so concurrent rescuers split the

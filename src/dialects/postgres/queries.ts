@@ -2,6 +2,7 @@
 // double-quoted table name, filled in once per table (see bindStatements).
 
 import { attemptColumns } from '../attempt-rows.js';
+import { cancelledRunEntry } from './run-queries.js';
 import { outcomeAssignments } from './sql-parts.js';
 
 /**
@@ -216,11 +217,12 @@ const fence = (alias: string): string => `t.id = ${alias}.id
 export const attemptCompleteMany = `
 UPDATE {{table}} AS t
 SET ${outcomeAssignments}
+  runs = ${cancelledRunEntry},
   locked_by = NULL, locked_until = NULL, updated_at = now()
 FROM json_to_recordset($2::json)
   AS o(id bigint, num_attempts int, status text, delay_ms bigint, error text)
 WHERE ${fence('o')}
-RETURNING t.id`;
+RETURNING t.id, t.status`;
 
 // Fenced like completion; rows whose lease was lost are simply not returned.
 export const attemptExtendLeases = `

@@ -21,6 +21,16 @@ function appended(entry: string): string {
     ELSE coalesce(t.runs, '[]'::jsonb) END || jsonb_build_array(${entry})`;
 }
 
+/**
+ * `runs` as a success's completion (attemptCompleteMany, queries.ts) leaves it: unchanged, unless
+ * a cancel request turned the success into `expired`; then with the cancelled run's entry, whose
+ * start the success path does not carry.
+ */
+export const cancelledRunEntry = `CASE WHEN t.cancel_requested_at IS NULL THEN t.runs ELSE
+  ${appended(`jsonb_build_object('n', o.num_attempts, 'by', $1::text, 'startedAt', NULL,
+    'endedAt', round(extract(epoch FROM now()) * 1000), 'outcome', 'cancelled',
+    'error', 'Cancelled')`)} END`;
+
 // attemptCompleteMany (queries.ts) for runs that did not succeed, with the same fence, the same
 // assignments and the same reasoning about plans and cancel requests, plus one: an entry for the
 // run history. `by` is the lease holder the fence matched ($1); n, the attempt count it matched.
@@ -42,7 +52,7 @@ FROM json_to_recordset($2::json)
 WHERE t.id = o.id
   AND CASE WHEN t.status = 'running' AND t.locked_by = $1 THEN t.num_attempts END
     = o.num_attempts
-RETURNING t.id`;
+RETURNING t.id, t.status`;
 
 // SKIP LOCKED so concurrent rescuers split the work; a worker completing the same row at the
 // same moment either wins (row no longer running) or finds its fence gone. An attempt whose

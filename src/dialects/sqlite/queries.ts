@@ -23,6 +23,7 @@ import {
   nowMs,
   outcomeAssignments,
 } from './sql-parts.js';
+import { cancelledRunEntry } from './run-queries.js';
 
 // One row per element of the JSON array ?1, in array order. The write lock makes the check of
 // the unique idempotence index and the insert one step, so racing enqueuers (other connections or
@@ -243,13 +244,14 @@ WHERE w.n = ?3`;
 export const attemptCompleteMany = `
 UPDATE {{table}} AS t
 SET ${outcomeAssignments}
+  runs = ${cancelledRunEntry},
   locked_by = NULL, locked_until = NULL, updated_at = ${nowMs}
 FROM (
   SELECT CAST(value ->> 'id' AS INTEGER) AS id, value ->> 'numAttempts' AS num_attempts,
     value ->> 'status' AS status, value ->> 'delayMs' AS delay_ms, value ->> 'error' AS error
   FROM json_each(?2)) AS o
 WHERE t.id = o.id AND +t.status = 'running' AND t.locked_by = ?1 AND t.num_attempts = o.num_attempts
-RETURNING CAST(id AS TEXT) AS id`;
+RETURNING CAST(id AS TEXT) AS id, status`;
 
 // Fenced like completion; rows whose lease was lost are simply not returned.
 export const attemptExtendLeases = `

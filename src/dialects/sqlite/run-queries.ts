@@ -14,6 +14,18 @@ function appended(runs: string, entry: string): string {
     '$[#]', ${entry})`;
 }
 
+/**
+ * `runs` as a success's completion (attemptCompleteMany, queries.ts) leaves it: unchanged, unless
+ * a cancel request turned the success into `expired`; then with the cancelled run's entry, whose
+ * start the success path does not carry.
+ */
+export const cancelledRunEntry = `CASE WHEN t.cancel_requested_at IS NULL THEN t.runs ELSE
+  ${appended(
+    't.runs',
+    `json_object('n', o.num_attempts, 'by', ?1, 'startedAt', NULL, 'endedAt', ${nowMs},
+      'outcome', 'cancelled', 'error', 'Cancelled')`,
+  )} END`;
+
 // attemptCompleteMany (queries.ts) for runs that did not succeed: the same fence and the same
 // assignments, plus an entry for the run history. `by` is the lease holder the fence matched
 // (?1); n, the attempt count it matched. The entry's error is what last_error becomes.
@@ -36,7 +48,7 @@ FROM (
     value ->> 'startedAt' AS started_at, value ->> 'endedAt' AS ended_at
   FROM json_each(?2)) AS o
 WHERE t.id = o.id AND +t.status = 'running' AND t.locked_by = ?1 AND t.num_attempts = o.num_attempts
-RETURNING CAST(id AS TEXT) AS id`;
+RETURNING CAST(id AS TEXT) AS id, status`;
 
 // One statement under the write lock, so concurrent rescuers never hand back the same row twice;
 // a worker completing the same row either committed first (row no longer running) or finds its
