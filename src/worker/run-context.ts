@@ -96,12 +96,11 @@ export class RunContext implements TaskContext<unknown> {
           `attempt ${held.id} is no longer leased to this worker (its lease ran out); the transaction was rolled back and the attempt will run again`,
         );
       }
-      // A cancel request committed before the completion turns it into `expired` (see
-      // attemptCompleteMany): the handler's writes must not commit with it. Read back under the
-      // row lock the completion holds, so no request can land between the two.
-      const current = await this.#runtime.executor(connection).attemptGet(held.id);
+      // A cancel request committed before the completion turns it into `expired`, and the
+      // completion says so (attemptCompleteMany's `cancelled`): the handler's writes must not
+      // commit with it.
       refuseTimedOut(held);
-      if (current?.status === 'expired') {
+      if (written.cancelled !== undefined && written.cancelled.length > 0) {
         const error = new CancelledError(
           held.id,
           `attempt ${held.id} was cancelled; its ctx.transaction was rolled back`,
