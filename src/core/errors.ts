@@ -187,8 +187,9 @@ export function errorName(error: unknown): string {
   return 'NonError';
 }
 
-/** What reads as a class name: an identifier, or a few dotted ones. */
-const className = /^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$/;
+/** What reads as a class name: a JavaScript identifier (any script), or dotted ones. */
+const className =
+  /^[\p{ID_Start}_$][\p{ID_Continue}$\u200c\u200d]*(?:\.[\p{ID_Start}_$][\p{ID_Continue}$\u200c\u200d]*)*$/u;
 
 /**
  * The class of what was thrown, for logs, events and encrypted tasks' errors, which must not

@@ -122,8 +122,16 @@ function refuseOutsideTransaction(given: object): void {
       'enqueue: this is not a node-postgres client (it has mysql2’s execute()); pass the PoolClient of pool.connect() inside BEGIN, or the pg.Pool, of the database pgDriver was made for',
     );
   }
-  if (!('_txStatus' in given)) return; // a pg.Pool, or a client pg does not describe
-  const status = given._txStatus;
+  if (!('_txStatus' in given)) return; // a pg.Pool, or a client pg does not describe (pg.native)
+  // Queries queued ahead (a BEGIN sent and not yet answered): the status is not known yet, and
+  // pg runs this enqueue after them, inside that transaction. pg 8.21+ keeps them in `_` fields
+  // (the plain ones are deprecated getters that warn).
+  const client = given as Record<string, unknown>;
+  const queue = ('_queryQueue' in client ? client['_queryQueue'] : client['queryQueue']) as
+    unknown[] | undefined;
+  const active = '_activeQuery' in client ? client['_activeQuery'] : client['activeQuery'];
+  if ((queue?.length ?? 0) > 0 || (active ?? null) !== null) return;
+  const status = client['_txStatus'];
   if (status === null) {
     throw new ConfigError(
       'enqueue: this node-postgres client is not connected; await client.connect() and BEGIN before enqueueing, or pass the pg.Pool',
@@ -131,7 +139,7 @@ function refuseOutsideTransaction(given: object): void {
   }
   if (status === 'I') {
     throw new ConfigError(
-      'enqueue: this node-postgres client is not inside a transaction (BEGIN was not sent, its transaction has ended, or it was released to the pool); enqueue between BEGIN and COMMIT on the client you checked out, or pass the pg.Pool for an enqueue that commits on its own',
+      'enqueue: this node-postgres client is not inside a transaction (no BEGIN was sent, its transaction has ended, or it was released to the pool); enqueue between BEGIN and COMMIT on the client you checked out, or pass the pg.Pool for an enqueue that commits on its own',
     );
   }
 }

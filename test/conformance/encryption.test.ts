@@ -149,10 +149,15 @@ for (const fixture of fixtures) {
           this.name = `CardError(${card})`;
         }
       }
+      // A class name in any script is a class name, not data.
+      class ÉchecPaiement extends Error {
+        override name = 'ÉchecPaiement';
+      }
       let runs = 0;
       const { target } = paymentsTarget((args) => {
         runs += 1;
         if (runs === 1) throw new CardError(args.cardNumber);
+        if (runs === 3) throw new ÉchecPaiement();
         const plain = new Error('declined');
         plain.name = `for ${args.holder}`;
         throw plain;
@@ -166,7 +171,7 @@ for (const fixture of fixtures) {
         logger: { debug: log, info: log, warn: log, error: log },
       });
       const { id } = await harness().transaction((tx) =>
-        tasks.enqueue(tx, target.charge, secretArgs, { encryptor: 'aes', maxAttempts: 2 }),
+        tasks.enqueue(tx, target.charge, secretArgs, { encryptor: 'aes', maxAttempts: 3 }),
       );
 
       await tasks.runDue();
@@ -174,14 +179,18 @@ for (const fixture of fixtures) {
       expect(await tasks.decryptLastError(id)).toBe('CardError(4111111111111111): declined');
       await harness().makeDue(id);
       await tasks.runDue();
+      expect((await tasks.get(id))?.lastError).toBe('Error: [encrypted]');
+      expect(await tasks.decryptLastError(id)).toBe('for Zoë Plaintext-Canary: declined');
+      await harness().makeDue(id);
+      await tasks.runDue();
 
       const stored = await tasks.get(id);
-      expect(stored).toMatchObject({ status: 'failed', lastError: 'Error: [encrypted]' });
+      expect(stored).toMatchObject({ status: 'failed', lastError: 'ÉchecPaiement: [encrypted]' });
       expect(stored?.runs.map((run) => run.error)).toEqual([
         'CardError: [encrypted]',
         'Error: [encrypted]',
+        'ÉchecPaiement: [encrypted]',
       ]);
-      expect(await tasks.decryptLastError(id)).toBe('for Zoë Plaintext-Canary: declined');
       expect(lines.length).toBeGreaterThan(0);
       for (const line of lines)
         for (const piece of plaintextPieces) expect(line).not.toContain(piece);

@@ -61,6 +61,21 @@ describe('pgDriver: a client outside its transaction', () => {
     expect(await harness.countAttempts()).toBe(2);
   });
 
+  it('takes a client whose BEGIN is sent and not yet answered (pg queues the enqueue behind it)', async () => {
+    const { harness, tasks } = await setUp();
+    const client = await harness.pool.connect();
+    try {
+      const begun = client.query('BEGIN');
+      const enqueued = tasks.enqueue(client, Work.run, { n: 1 });
+      await begun;
+      expect((await enqueued).status).toBe('pending');
+      await client.query('ROLLBACK');
+    } finally {
+      client.release();
+    }
+    expect(await harness.countAttempts()).toBe(0);
+  });
+
   it('refuses a client that was never connected at once, instead of waiting for connect() forever', async () => {
     const { harness, tasks } = await setUp();
     const client = new pg.Client({ connectionString: postgresUrl });
