@@ -4,6 +4,7 @@ import type { SqlConnection, SqlResult } from '../seam/sql-connection.js';
 import { asDatabaseError, separatingErrors, translated } from './internal/client-errors.js';
 import { dialectNamed, isDialectName } from './internal/dialect-names.js';
 import { withSqlTransactions } from './internal/sql-transaction.js';
+import { TransactionHolder } from './internal/transaction-holder.js';
 
 /**
  * A compiled raw query, shaped like Kysely's `CompiledQuery.raw(sql, parameters)`: Kysely's
@@ -116,7 +117,12 @@ export function kyselyDriver<Db extends KyselyDatabase>(
   }
   const dialect = dialectFor(options.dialect ?? detect(db));
   const wrap = (tx: KyselyQueryable): SqlConnection => connectionFor(tx, dialect.name);
+  // SQLite's one connection: work started inside a transaction's body (tasks.get inside
+  // ctx.transaction) runs in that transaction, instead of waiting for the connection it holds.
+  const held = dialect.name === 'sqlite' ? new TransactionHolder<KyselyQueryable>() : undefined;
   const onConnection = async <T>(fn: (connection: SqlConnection) => Promise<T>): Promise<T> => {
+    const holding = held?.current();
+    if (holding !== undefined) return fn(wrap(holding));
     return throughKysely(dialect.name, (inner) =>
       db.connection().execute(async (conn) => {
         try {
@@ -148,9 +154,10 @@ export function kyselyDriver<Db extends KyselyDatabase>(
       fn: (connection: SqlConnection, tx: KyselyTransactionOf<Db>) => Promise<T>,
     ): Promise<T> =>
       throughKysely(dialect.name, (inner) =>
-        db
-          .transaction()
-          .execute((trx) => inner(() => fn(wrap(trx), trx as KyselyTransactionOf<Db>))),
+        db.transaction().execute((trx) => {
+          const body = (): Promise<T> => fn(wrap(trx), trx);
+          return inner(held === undefined ? body : () => held.run(trx, body));
+        }),
       ),
   };
 }

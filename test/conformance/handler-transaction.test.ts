@@ -217,6 +217,36 @@ for (const fixture of fixtures) {
       expect(await tasks.get(id)).toMatchObject({ status: 'succeeded', numAttempts: 1 });
     });
 
+    it('inside ctx.transaction, the AsyncTask’s own reads and enqueues (on tx) run, not wait for the connection the transaction holds', async () => {
+      await harness().createSideTable();
+      const seen: unknown[] = [];
+      const ref: { tasks?: AsyncTask<unknown, unknown> } = {};
+      const target = defineTarget('Ledger', {
+        async record(args: { key: string }, ctx: TaskContext) {
+          await ctx.transaction(async (tx) => {
+            const tasks = ref.tasks!;
+            seen.push((await tasks.get(ctx.attempt.id))?.status);
+            seen.push((await tasks.list({ limit: 5 })).length);
+            await tasks.enqueue(tx, target.record, { key: `${args.key}-child` });
+            await harness().insertSide(tx, args.key);
+          });
+        },
+      });
+      const tasks = await migratedTasks(harness(), { targets: [target] });
+      ref.tasks = tasks;
+      await harness().transaction((tx) => tasks.enqueue(tx, target.record, { key: 'entry-1' }));
+
+      const pass = tasks.runDue({ limit: 1 });
+      const result = await Promise.race([
+        pass,
+        new Promise((resolve) => setTimeout(() => resolve('still waiting after 10 s'), 10_000)),
+      ]);
+      expect(result).toMatchObject({ claimed: 1, succeeded: 1 });
+      expect(seen).toEqual(['running', 1]);
+      expect(await harness().sideKeys()).toEqual(['entry-1']);
+      expect(await harness().countAttempts()).toBe(2);
+    }, 20_000);
+
     it('refuses a second ctx.transaction in one run', async () => {
       await harness().createSideTable();
       const secondCall: unknown[] = [];

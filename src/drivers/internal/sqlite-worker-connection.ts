@@ -2,7 +2,6 @@
 // connection of its own to the database file (or the shared in-memory `db`), an in-process lock
 // around it, BEGIN IMMEDIATE transactions, and an asynchronous retry while another writer holds
 // SQLite's write lock.
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AsyncTaskError, ConfigError, DatabaseError } from '../../core/errors.js';
 import type { SqlConnection, Statement } from '../../seam/sql-connection.js';
@@ -10,6 +9,7 @@ import type { BetterSqlite3Database } from '../better-sqlite3.js';
 import { betterSqlite3Connection, executeOn } from './better-sqlite3-connections.js';
 import { databaseError } from './client-errors.js';
 import { withSqlTransactions } from './sql-transaction.js';
+import { TransactionHolder } from './transaction-holder.js';
 
 /**
  * The worker's connection and the in-process lock around it. The lock is re-entrant along one
@@ -20,8 +20,7 @@ export class SqliteWorkerConnection<Db extends BetterSqlite3Database> {
   readonly #shared: Db | undefined;
   readonly #open: (() => Db) | undefined;
   readonly #busyTimeoutMs: number;
-  readonly #holder = new AsyncLocalStorage<{ active: boolean }>();
-  #reentered = 0;
+  readonly #holder = new TransactionHolder<true>();
   #db: Db | undefined;
   #connection: SqlConnection | undefined;
   #tail: Promise<void> = Promise.resolve();
@@ -41,7 +40,7 @@ export class SqliteWorkerConnection<Db extends BetterSqlite3Database> {
     fn: (connection: SqlConnection, db: Db) => Promise<T>,
     reentrant = false,
   ): Promise<T> {
-    if (this.#reentered > 0 && this.#holder.getStore()?.active) {
+    if (this.#holder.current()) {
       const db = this.#connect();
       return fn(this.#connectionFor(db), db);
     }
@@ -55,26 +54,9 @@ export class SqliteWorkerConnection<Db extends BetterSqlite3Database> {
     try {
       const db = this.#connect();
       if (!reentrant) return await fn(this.#connectionFor(db), db);
-      return await this.#reenterable(() => fn(this.#connectionFor(db), db));
+      return await this.#holder.run(true, () => fn(this.#connectionFor(db), db));
     } finally {
       release();
-    }
-  }
-
-  /**
-   * On Node 20 an AsyncLocalStorage in use turns on promise hooks for the whole process (a call
-   * into JavaScript at every promise made, 0.4 KB and ~1 us per no-op task here): it is in use
-   * only while a reentrant holder runs.
-   */
-  async #reenterable<T>(fn: () => Promise<T>): Promise<T> {
-    const hold = { active: true };
-    this.#reentered += 1;
-    try {
-      return await this.#holder.run(hold, fn);
-    } finally {
-      hold.active = false;
-      this.#reentered -= 1;
-      if (this.#reentered === 0) this.#holder.disable();
     }
   }
 
