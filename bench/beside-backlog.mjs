@@ -177,6 +177,7 @@ async function child() {
       for (const suffix of ['', '_starts', '_flow', '_workers']) {
         await pool.query(`DROP TABLE IF EXISTS ${table}${suffix}`);
       }
+      await pool.query(`DROP PROCEDURE IF EXISTS ${table}_enqueue`);
       await pool.end();
     };
   } else {

@@ -353,6 +353,8 @@ async function asyncTaskMysql(name, schema, onRun) {
          WHERE table_schema = DATABASE() AND table_name LIKE '${prefix}%'`,
       );
       for (const { name: t } of tables) await pool.query(`DROP TABLE IF EXISTS \`${t}\``);
+      // Migration 7's enqueue procedure goes with the table.
+      await pool.query(`DROP PROCEDURE IF EXISTS \`${table}_enqueue\``);
       await pool.end();
     },
   };

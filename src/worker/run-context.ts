@@ -25,6 +25,8 @@ export class RunContext implements TaskContext<unknown> {
    * `ended`: the handler returned or threw without calling it; a late call must not commit.
    */
   transactionState: 'unused' | 'open' | 'committed' | 'closed' | 'ended' = 'unused';
+  /** The handler has returned or thrown (its outcome is decided without what is still open). */
+  handlerEnded = false;
 
   constructor(runtime: Runtime, held: HeldAttempt, lockedBy: string) {
     this.#runtime = runtime;
@@ -92,6 +94,11 @@ export class RunContext implements TaskContext<unknown> {
         .attemptCompleteMany(this.#lockedBy, [completion(held, 'succeeded', 0, null)]);
       if (written.length === 0) {
         refuseTimedOut(held);
+        if (this.handlerEnded) {
+          throw new ConfigError(
+            `ctx.transaction of attempt ${held.id} was not awaited: the handler returned or threw while it ran, and its outcome was recorded without it; the transaction was rolled back. Await ctx.transaction inside the handler`,
+          );
+        }
         throw new LeaseLostError(
           `attempt ${held.id} is no longer leased to this worker (its lease ran out); the transaction was rolled back and the attempt will run again`,
         );

@@ -173,6 +173,7 @@ async function perform(
     }
     if (deadline && !unwatch(deadline)) return null;
   }
+  ctx.handlerEnded = true;
   if (ctx.transactionState === 'unused') ctx.transactionState = 'ended';
   const finishing = ctx.finishProgress();
   if (finishing) await finishing;

@@ -247,6 +247,46 @@ for (const fixture of fixtures) {
       expect(await harness().countAttempts()).toBe(2);
     }, 20_000);
 
+    it('a ctx.transaction the handler did not await, still open when its outcome is written, rolls back with a ConfigError that says so (SQLite: commits first)', async () => {
+      await harness().createSideTable();
+      const open: Promise<unknown>[] = [];
+      const target = defineTarget('Ledger', {
+        record(args: { key: string }, ctx: TaskContext) {
+          open.push(
+            ctx
+              .transaction(async (tx) => {
+                await new Promise((resolve) => setTimeout(resolve, 400));
+                await harness().insertSide(tx, args.key);
+              })
+              .then(
+                () => 'committed',
+                (error: unknown) => error,
+              ),
+          );
+        },
+      });
+      const tasks = await migratedTasks(harness(), { targets: [target] });
+      const { id } = await harness().transaction((tx) =>
+        tasks.enqueue(tx, target.record, { key: 'entry-1' }),
+      );
+
+      const result = await tasks.runDue();
+      const [ended] = await Promise.all(open);
+      if (fixture.dialect === 'sqlite') {
+        // The open transaction holds SQLite's one connection: the run's own write waits for it,
+        // so the transaction commits with the success, and the run's write finds it written.
+        expect(ended).toBe('committed');
+        expect(result).toMatchObject({ succeeded: 0, lost: 1 });
+        expect(await harness().sideKeys()).toEqual(['entry-1']);
+      } else {
+        expect(ended).toBeInstanceOf(ConfigError);
+        expect((ended as ConfigError).message).toMatch(/was not awaited: the handler returned/);
+        expect(result).toMatchObject({ succeeded: 1 });
+        expect(await harness().sideKeys()).toEqual([]);
+      }
+      expect(await tasks.get(id)).toMatchObject({ status: 'succeeded', numAttempts: 1 });
+    });
+
     it('refuses a second ctx.transaction in one run', async () => {
       await harness().createSideTable();
       const secondCall: unknown[] = [];
