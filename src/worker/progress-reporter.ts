@@ -1,5 +1,6 @@
 import { ConfigError, describeError } from '../core/errors.js';
 import { storableText } from '../core/storable-text.js';
+import type { AttemptProgressParams } from '../seam/executor.js';
 import type { HeldAttempt } from './held-attempt.js';
 import type { Runtime } from './runtime.js';
 
@@ -59,6 +60,11 @@ export class ProgressReporter {
   /** Writes the last unwritten value, if any, and ignores every later report. */
   async finish(): Promise<void> {
     this.#finished = true;
+    await this.flush();
+  }
+
+  /** Writes what is unwritten now; later reports are written as before. */
+  async flush(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     await this.#writing;
@@ -66,6 +72,31 @@ export class ProgressReporter {
       this.#write();
       await this.#writing;
     }
+  }
+
+  /**
+   * `finish`, with the last value written by `write` (a statement of ctx.transaction's, before
+   * its completion): reports made in the transaction's body land with it.
+   */
+  async finishWith(write: (params: AttemptProgressParams) => Promise<unknown>): Promise<void> {
+    this.#finished = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#writing;
+    const value = this.#unwritten;
+    if (!value) return;
+    this.#unwritten = undefined;
+    await write(this.#params(value));
+  }
+
+  #params(value: Reported): AttemptProgressParams {
+    return {
+      id: this.#held.id,
+      numAttempts: this.#held.numAttempts,
+      lockedBy: this.#lockedBy,
+      progress: value.progress,
+      message: value.message,
+    };
   }
 
   #schedule(): void {
@@ -87,13 +118,7 @@ export class ProgressReporter {
     this.#unwritten = undefined;
     this.#lastWriteAt = performance.now();
     const runtime = this.#runtime;
-    const params = {
-      id: this.#held.id,
-      numAttempts: this.#held.numAttempts,
-      lockedBy: this.#lockedBy,
-      progress: value.progress,
-      message: value.message,
-    };
+    const params = this.#params(value);
     this.#writing = runtime.driver
       .run((connection) => runtime.executor(connection).attemptSetProgress(params))
       .catch((error: unknown) => {

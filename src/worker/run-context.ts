@@ -70,8 +70,9 @@ export class RunContext implements TaskContext<unknown> {
       );
     }
     this.transactionState = 'open';
-    // Before the completion, which ends the run and with it any later progress write.
-    await this.finishProgress();
+    // What was reported before lands first; what the body reports lands inside the transaction,
+    // before its completion (which ends the run and with it any later progress write).
+    await this.#progress?.flush();
     const { telemetry } = this.#runtime;
     const result = await (telemetry === null
       ? this.#transaction(fn)
@@ -85,6 +86,8 @@ export class RunContext implements TaskContext<unknown> {
     const held = this.#held;
     return this.#runtime.driver.transaction(async (connection, tx) => {
       const value = await fn(tx);
+      const executor = this.#runtime.executor(connection);
+      await this.#progress?.finishWith((params) => executor.attemptSetProgress(params));
       // Past its time limit the run is failed, whether or not that failure is written yet: on
       // SQLite it cannot be while this transaction holds the one connection, so the success
       // below committed first and the failure was then fenced off.

@@ -183,6 +183,34 @@ for (const fixture of fixtures) {
       expect(writes()).toBe(2);
     });
 
+    it('a value reported inside ctx.transaction’s body is written with it, before its completion', async () => {
+      await harness().createSideTable();
+      const target = defineTarget('Writer', {
+        async work(args: { n: number }, ctx: TaskContext) {
+          if (args.n === 1) ctx.progress(0.5, 'second');
+          await ctx.transaction(async (tx) => {
+            await harness().insertSide(tx, `written-${args.n}`);
+            ctx.progress(0.9, 'last');
+          });
+        },
+      });
+      const { tasks } = await countedTasks(harness(), target);
+      const [before, only] = await harness().transaction((tx) =>
+        tasks.enqueueMany(tx, [
+          { method: target.work, args: { n: 1 } },
+          { method: target.work, args: { n: 2 } },
+        ]),
+      );
+      expect(await tasks.runDue()).toMatchObject({ succeeded: 2 });
+      for (const { id } of [before!, only!]) {
+        expect(await tasks.get(id)).toMatchObject({
+          status: 'succeeded',
+          progress: 0.9,
+          progressMessage: 'last',
+        });
+      }
+    });
+
     // The pacing is the worker's, the same on every database: one native fixture runs it.
     itOnlyOn(
       fixture,
