@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 const files: Readonly<Record<string, { readonly type: string; readonly fromPackage?: string }>> = {
   'dashboard.js': { type: 'text/javascript; charset=utf-8' },
   'dashboard.css': { type: 'text/css; charset=utf-8' },
+  'favicon.svg': { type: 'image/svg+xml' },
   'uPlot.iife.min.js': {
     type: 'text/javascript; charset=utf-8',
     fromPackage: 'uplot/dist/uPlot.iife.min.js',

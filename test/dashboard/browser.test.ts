@@ -145,6 +145,13 @@ describe.skipIf(!haveChromium)(`dashboard in chromium (${chromiumPath})`, () => 
     page.on('console', (message) => {
       if (/Content Security Policy/i.test(message.text())) blocked.push(message.text());
     });
+    // Every request a logged-in page makes (its icon included) is answered.
+    const refused: string[] = [];
+    page.on('response', (response) => {
+      const { pathname } = new URL(response.url());
+      if (response.status() >= 400 && pathname !== '/')
+        refused.push(`${response.status()} ${pathname}`);
+    });
 
     const origin = new URL(loginUrl).origin;
     expect((await page.goto(`${origin}/`))?.status()).toBe(401);
@@ -153,6 +160,16 @@ describe.skipIf(!haveChromium)(`dashboard in chromium (${chromiumPath})`, () => 
     await page.goto(loginUrl);
     expect(new URL(page.url()).pathname).toBe('/');
     await expect.poll(() => page.locator('.chart canvas').count()).toBe(2);
+    await page.waitForLoadState('load');
+    expect(refused).toEqual([]);
+    // Its icon too (a browser asks for /favicon.ico, a 404, when a page names none).
+    const href = await page.locator('link[rel="icon"]').getAttribute('href');
+    const icon = await page.evaluate(async (path) => {
+      if (path === null) return 'no icon link';
+      const response = await fetch(path);
+      return `${response.status} ${response.headers.get('content-type')}`;
+    }, href);
+    expect(icon).toBe('200 image/svg+xml');
     expect(await page.locator('table.counts').innerText()).toMatch(/reports/);
     await shot(page, '1-queues');
 

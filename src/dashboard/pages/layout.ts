@@ -22,6 +22,7 @@ export function layout(context: PageContext, title: string, body: Html): Html {
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>${title} · async-task</title>
+        <link rel="icon" href="${base}/assets/favicon.svg" type="image/svg+xml" />
         <link rel="stylesheet" href="${base}/assets/uPlot.min.css" />
         <link rel="stylesheet" href="${base}/assets/dashboard.css" />
         <script src="${base}/assets/uPlot.iife.min.js" defer></script>
