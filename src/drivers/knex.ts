@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { ConfigError } from '../core/errors.js';
 import type { Driver } from '../seam/driver.js';
 import type { SqlConnection } from '../seam/sql-connection.js';
@@ -9,6 +8,7 @@ import { callbackMysqlConnections } from './internal/mysql2-connections.js';
 import type { NativeConnections } from './internal/native-connections.js';
 import { pgConnections } from './internal/pg-connections.js';
 import { withSqlTransactions } from './internal/sql-transaction.js';
+import { TransactionHolder } from './internal/transaction-holder.js';
 import type { PgPoolClient } from './pg.js';
 
 /**
@@ -112,17 +112,16 @@ export function knexDriver<Trx extends KnexTransactionLike>(
     if (!connection) wrapped.set(raw, (connection = native.connection(raw)));
     return connection;
   };
-  // SQLite's pool has one connection: work started inside a `ctx.transaction` (or a `run`) that
-  // borrows again would wait for itself, so it reuses what its call chain holds.
-  const held = native.dialect.name === 'sqlite' ? new AsyncLocalStorage<Held<Trx>>() : undefined;
+  // SQLite's pool has one connection: work started inside a `ctx.transaction` that borrows again
+  // would wait for itself, so it reuses what its call chain holds.
+  const held = native.dialect.name === 'sqlite' ? new TransactionHolder<Held<Trx>>() : undefined;
 
   const withPooled = async <T>(fn: (raw: unknown) => Promise<T>): Promise<T> => {
-    const holding = held?.getStore();
+    const holding = held?.current();
     if (holding) return fn(holding.raw);
     const raw = await acquire(knex.client);
     try {
-      const result = held ? held.run({ raw, trx: null }, () => fn(raw)) : fn(raw);
-      return await result;
+      return await fn(raw);
     } catch (error) {
       // Never hand a connection back inside a transaction someone forgot to end.
       await native.endTransaction(raw).catch(() => undefined);
@@ -133,7 +132,7 @@ export function knexDriver<Trx extends KnexTransactionLike>(
   };
 
   const transaction = <T>(fn: (connection: SqlConnection, tx: Trx) => Promise<T>): Promise<T> => {
-    const holding = held?.getStore();
+    const holding = held?.current();
     return separatingErrors(
       (inner) => {
         const scope = async (trx: Trx): Promise<T> => {
@@ -141,8 +140,7 @@ export function knexDriver<Trx extends KnexTransactionLike>(
           const body = (): Promise<T> => inner(() => fn(wrap(raw), trx));
           return held ? held.run({ raw, trx }, body) : body();
         };
-        if (holding?.trx) return (holding.trx as unknown as KnexLike<Trx>).transaction(scope);
-        if (holding) return knex.transaction(scope, { connection: holding.raw });
+        if (holding) return (holding.trx as unknown as KnexLike<Trx>).transaction(scope);
         return knex.transaction(scope);
       },
       (error) => asDatabaseError('knex could not begin or commit the transaction', error),
@@ -172,7 +170,7 @@ export function knexDriver<Trx extends KnexTransactionLike>(
 
 interface Held<Trx> {
   readonly raw: unknown;
-  readonly trx: Trx | null;
+  readonly trx: Trx;
 }
 
 /** The native connections knex holds for a family: pg clients, mysql(2) callback connections, better-sqlite3 databases. */

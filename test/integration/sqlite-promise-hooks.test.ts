@@ -1,8 +1,9 @@
 // On Node 20 an AsyncLocalStorage in use installs promise hooks for the whole process: every
 // promise anyone makes then calls into JavaScript (about 0.4 KB and a microsecond per no-op task
 // in a SQLite drain, and the same tax on the application's own promises). The better-sqlite3
-// driver's worker connection used one around every statement; it now uses it only while a
-// transaction's body runs, and lets go after.
+// driver's worker connection used one around every statement, Knex's pool around every borrow and
+// Prisma's after a first ctx.transaction; each now uses one only while a transaction's body runs,
+// and lets go after.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -12,9 +13,9 @@ const childScript = fileURLToPath(
   new URL('../harness/sqlite-promise-hooks-child.ts', import.meta.url),
 );
 
-function runChild(): Promise<string> {
+function runChild(label: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [compiledScript(childScript)], {
+    const child = spawn(process.execPath, [compiledScript(childScript), label], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -28,19 +29,22 @@ function runChild(): Promise<string> {
   });
 }
 
-describe('SQLite: the worker connection and promise hooks', () => {
-  it('draining tasks installs no promise hook, and a ctx.transaction leaves none behind', async () => {
-    const report = JSON.parse(await runChild()) as {
-      succeeded: number;
-      notes: number;
-      afterPlain: number[];
-      afterTransactions: number[];
-    };
-    expect(report).toEqual({
-      succeeded: 220,
-      notes: 20,
-      afterPlain: [0, 0, 0],
-      afterTransactions: [0, 0, 0],
-    });
-  }, 60_000);
-});
+describe.each(['sqlite/better-sqlite3', 'sqlite/knex', 'sqlite/kysely', 'sqlite/prisma'])(
+  '%s: the worker connection and promise hooks',
+  (label) => {
+    it('draining tasks installs no promise hook, and a ctx.transaction leaves none behind', async () => {
+      const report = JSON.parse(await runChild(label)) as {
+        succeeded: number;
+        notes: number;
+        afterPlain: number[];
+        afterTransactions: number[];
+      };
+      expect(report).toEqual({
+        succeeded: 220,
+        notes: 20,
+        afterPlain: [0, 0, 0],
+        afterTransactions: [0, 0, 0],
+      });
+    }, 60_000);
+  },
+);

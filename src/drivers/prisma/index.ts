@@ -1,9 +1,9 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { ConfigError } from '../../core/errors.js';
 import type { Driver } from '../../seam/driver.js';
 import type { SqlConnection } from '../../seam/sql-connection.js';
 import { prismaConnection } from './connection.js';
 import { detectDialect, dialectFor, isClient, isQueryable } from './dialect.js';
+import { TransactionHolder } from '../internal/transaction-holder.js';
 import {
   inTransaction,
   sessionTransaction,
@@ -123,16 +123,16 @@ export function prismaDriver<Client extends PrismaClientLike>(
   const client = prisma as unknown as ClientCalls;
   const handlerOptions = transactionOptionsOf(options.transactionOptions);
   // SQLite: the transaction a handler's ctx.transaction holds, for work started inside it.
-  const held = name === 'sqlite' ? new AsyncLocalStorage<PrismaQueryable>() : undefined;
+  const held = name === 'sqlite' ? new TransactionHolder<PrismaQueryable>() : undefined;
   /** Statements outside any transaction: on SQLite, each in an interactive transaction. */
   const outside = (on: ClientCalls): PrismaQueryable =>
     held
       ? {
           $queryRawUnsafe: (query, ...values) =>
-            held.getStore()?.$queryRawUnsafe(query, ...values) ??
+            held.current()?.$queryRawUnsafe(query, ...values) ??
             on.$transaction(async (tx) => tx.$queryRawUnsafe(query, ...values), workTransaction),
           $executeRawUnsafe: (query, ...values) =>
-            held.getStore()?.$executeRawUnsafe(query, ...values) ??
+            held.current()?.$executeRawUnsafe(query, ...values) ??
             on.$transaction(async (tx) => tx.$executeRawUnsafe(query, ...values), workTransaction),
         }
       : on;
@@ -157,7 +157,7 @@ export function prismaDriver<Client extends PrismaClientLike>(
       return unit(on, outside(on), workTransaction);
     },
     run: (fn) => {
-      const holding = held?.getStore();
+      const holding = held?.current();
       if (holding) return fn(within(holding));
       // SQLite: one interactive transaction (Prisma's lock on the connection) for the whole unit.
       if (name === 'sqlite')
