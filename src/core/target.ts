@@ -2,6 +2,7 @@ import type { Attempt } from './attempt.js';
 import { ConfigError, shown } from './errors.js';
 import { checkOptionNames, optionNames, type OptionNames } from './options.js';
 import { checkMaxAttempts, type Backoff } from './retry-policy.js';
+import { unstorableCharacter } from './storable-text.js';
 
 /**
  * Declaration-merging hook: tell async-task the transaction type your driver hands to
@@ -118,6 +119,23 @@ export type Target<Methods extends object = object> = {
 };
 
 const namePattern = /^[A-Za-z_$][\w$.:-]{0,199}$/;
+/** method_name is VARCHAR(255) on MySQL: characters, which are code points there. */
+const methodNameMax = 255;
+
+/**
+ * A method's name is stored in each row and looked up again to run it: one the database mends
+ * (a lone surrogate stored as U+FFFD, a name past MySQL's 255 cut in a non-strict sql_mode) or
+ * refuses (NUL on PostgreSQL) would make tasks that enqueue but never run.
+ */
+function checkMethodName(target: string, key: string): void {
+  const unstorable = unstorableCharacter(key);
+  const length = [...key].length;
+  if (unstorable === undefined && length >= 1 && length <= methodNameMax) return;
+  const why = unstorable === undefined ? `${length} characters` : `it holds a ${unstorable}`;
+  throw new ConfigError(
+    `defineTarget('${target}'): method name ${shown(key)} cannot be stored (${why}); use 1-${methodNameMax} characters without NUL or lone surrogates`,
+  );
+}
 const classBuiltins = new Set(['length', 'name', 'prototype', 'caller', 'arguments']);
 
 /**
@@ -163,6 +181,7 @@ export function defineTarget<const Methods extends object>(
     const descriptor = Object.getOwnPropertyDescriptor(methods, key);
     const fn: unknown = descriptor?.value;
     if (typeof fn !== 'function') continue;
+    checkMethodName(name, key);
     const perMethod = (options.methods as Record<string, MethodOptions | undefined> | undefined)?.[
       key
     ];

@@ -110,5 +110,21 @@ for (const fixture of fixtures) {
       );
       expect(await tasks.list()).toHaveLength(50);
     });
+
+    // MySQL's utf8mb4_bin ignores trailing spaces (PAD SPACE): method 'send' listed the attempts
+    // of 'send ' too.
+    it('filters by the method name exactly, trailing spaces included', async () => {
+      const mail = defineTarget('Spaced', {
+        send(_args: { n: number }) {},
+        'send '(_args: { n: number }) {},
+      });
+      const tasks = await migratedTasks(harness(), { targets: [mail] });
+      const [plain, spaced] = await harness().transaction(async (tx) => [
+        await tasks.enqueue(tx, mail.send, { n: 1 }),
+        await tasks.enqueue(tx, mail['send '], { n: 2 }),
+      ]);
+      expect(ids(await tasks.list({ methodName: 'send' }))).toEqual([plain!.id]);
+      expect(ids(await tasks.list({ methodName: 'send ' }))).toEqual([spaced!.id]);
+    });
   });
 }

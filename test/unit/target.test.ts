@@ -118,6 +118,29 @@ describe('defineTarget validation', () => {
     configError(() => defineTarget('Text', 'abc' as unknown as object));
   });
 
+  // Each of these enqueued, then never ran on some database: PostgreSQL refused NUL and lone
+  // surrogates; MySQL and SQLite stored a lone surrogate as U+FFFD and MySQL cut past 255 in a
+  // non-strict sql_mode, so the stored name named no method (UnknownTargetError at every run).
+  it.each([
+    ['a lone surrogate', 'send\ud800', /holds a lone surrogate/],
+    ['NUL', 'a\u0000b', /holds a NUL/],
+    ['256 characters', 'm'.repeat(256), /256 characters/],
+    ['no character', '', /0 characters/],
+  ])('refuses a method name with %s, naming it', (_what, key, reason) => {
+    expect(() => defineTarget('Names', { ok() {}, [key]() {} })).toThrow(
+      expect.objectContaining({
+        code: 'CONFIG',
+        message: expect.stringMatching(reason) as unknown,
+      }) as Error,
+    );
+  });
+
+  it('takes a method name of 255 characters, astral ones counted once', () => {
+    const key = '😀'.repeat(255);
+    const target = defineTarget('LongNames', { [key]() {} });
+    expect(methodRef((target as Record<string, unknown>)[key])?.methodName).toBe(key);
+  });
+
   it('refuses a target without methods', () => {
     configError(() => defineTarget('Empty', {}));
     configError(() => defineTarget('DataOnly', { a: 1, b: 'two' }));

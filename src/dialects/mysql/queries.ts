@@ -121,13 +121,14 @@ FROM ${leaseList} AS m
 ORDER BY t.id`;
 
 // Newest first; every filter optional. Pages by id (keyset), never by offset. A plain read. The
-// token is compared as bytes: utf8mb4_bin ignores trailing spaces (PAD SPACE), so 'o-9' found
-// the attempts of 'o-9 ' too, where the unique key (a hash) keeps them apart.
+// token and the method are compared as bytes: utf8mb4_bin ignores trailing spaces (PAD SPACE), so
+// 'o-9' found the attempts of 'o-9 ' too, where the unique key (a hash) keeps them apart, and
+// method 'send' those of 'send ' (target and queue names cannot end in a space).
 export const attemptList = `
 SELECT ${columns('t.')}, t.runs FROM {{table}} AS t
 WHERE (? IS NULL OR t.status = ?)
   AND (? IS NULL OR t.target = ?)
-  AND (? IS NULL OR t.method_name = ?)
+  AND (? IS NULL OR CAST(t.method_name AS BINARY) = CAST(? AS BINARY))
   AND (? IS NULL OR t.queue = ?)
   AND (? IS NULL OR t.id < CAST(? AS UNSIGNED))
   AND (? IS NULL OR CAST(t.idempotence_token AS BINARY) = CAST(? AS BINARY))
