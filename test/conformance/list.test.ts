@@ -123,8 +123,8 @@ for (const fixture of fixtures) {
         await tasks.enqueue(tx, mail.send, { n: 1 }),
         await tasks.enqueue(tx, mail['send '], { n: 2 }),
       ]);
-      expect(ids(await tasks.list({ methodName: 'send' }))).toEqual([plain!.id]);
-      expect(ids(await tasks.list({ methodName: 'send ' }))).toEqual([spaced!.id]);
+      expect(ids(await tasks.list({ methodName: 'send' }))).toEqual([plain.id]);
+      expect(ids(await tasks.list({ methodName: 'send ' }))).toEqual([spaced.id]);
     });
   });
 }
