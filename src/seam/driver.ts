@@ -42,6 +42,11 @@ export interface Dialect {
    * when the database cannot notify and workers must poll.
    */
   notifyChannel(table: TableName): string | null;
+  /**
+   * Whether a statement's error says it may succeed sent again as it is (a timeout, a deadlock, a
+   * busy or restarting server, a broken connection), rather than that the database refuses it.
+   */
+  isTransient(error: unknown): boolean;
 }
 
 /** One migration as statements, for a migration tool of the user's. */

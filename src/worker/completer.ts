@@ -137,15 +137,44 @@ export class Completer {
   }
 
   /**
-   * Writes a batch, retrying while the database cannot be reached; returns how many of its
-   * outcomes went to be retried apart. A batch the database refuses twice at once (not after a
-   * wait: a statement or lock timeout is retried as it is) while it answers other statements
-   * holds an outcome no statement can write, such as a value a trigger of the user's refuses: it
+   * Writes successes and the other outcomes apart: they are two statements, not one transaction,
+   * and a batch retried whole after the second failed found the first's rows already written,
+   * and reported them lost (said to run again, with no `succeeded` event) though they had landed.
+   */
+  async #write(batch: AttemptCompletion[], callbacks: (OnWritten | undefined)[]): Promise<number> {
+    let others = 0;
+    for (const completion of batch) if (completion.status !== 'succeeded') others += 1;
+    if (others === 0 || others === batch.length) return this.#writeGroup(batch, callbacks);
+    const succeeded: AttemptCompletion[] = [];
+    const succeededCallbacks: (OnWritten | undefined)[] = [];
+    const rest: AttemptCompletion[] = [];
+    const restCallbacks: (OnWritten | undefined)[] = [];
+    batch.forEach((completion, i) => {
+      const succeededOne = completion.status === 'succeeded';
+      (succeededOne ? succeeded : rest).push(completion);
+      (succeededOne ? succeededCallbacks : restCallbacks).push(callbacks[i]);
+    });
+    return (
+      (await this.#writeGroup(succeeded, succeededCallbacks)) +
+      (await this.#writeGroup(rest, restCallbacks))
+    );
+  }
+
+  /**
+   * Writes a batch of successes, or of other outcomes, retrying while the database cannot be
+   * reached; returns how many of its outcomes went to be retried apart. A batch the database
+   * refuses twice at once, with an error that is not a timeout, a deadlock or a broken connection
+   * (the dialect's `isTransient`: those are retried as they are; a statement_timeout under a
+   * second had counted as a refusal, and the outcome lost its message), while it answers other
+   * statements holds an outcome no statement can write, such as a value a trigger of the user's refuses: it
    * is written in halves, so that the rest lands, and the one refused alone is retried apart from
    * the pump (#retryApart). Before, the pump retried it forever, and every outcome behind it
    * waited.
    */
-  async #write(batch: AttemptCompletion[], callbacks: (OnWritten | undefined)[]): Promise<number> {
+  async #writeGroup(
+    batch: AttemptCompletion[],
+    callbacks: (OnWritten | undefined)[],
+  ): Promise<number> {
     let refusals = 0;
     for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
       const started = performance.now();
@@ -162,7 +191,10 @@ export class Completer {
           for (const callback of callbacks) callback?.(false, false);
           return 0;
         }
-        const refused = performance.now() - started < refusalMs && (await this.#answers());
+        const refused =
+          !this.#runtime.driver.dialect.isTransient(error) &&
+          performance.now() - started < refusalMs &&
+          (await this.#answers());
         refusals = refused ? refusals + 1 : 0;
         if (refusals >= 2) {
           if (batch.length === 1) {
@@ -171,8 +203,8 @@ export class Completer {
           }
           const half = Math.ceil(batch.length / 2);
           return (
-            (await this.#write(batch.slice(0, half), callbacks.slice(0, half))) +
-            (await this.#write(batch.slice(half), callbacks.slice(half)))
+            (await this.#writeGroup(batch.slice(0, half), callbacks.slice(0, half))) +
+            (await this.#writeGroup(batch.slice(half), callbacks.slice(half)))
           );
         }
         await sleep(delay);

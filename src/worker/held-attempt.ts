@@ -17,6 +17,11 @@ export class HeldAttempt extends Linked<HeldAttempt> implements LeaseRef {
   started = 0;
   /** How its run ended, set while the `onError` hook still runs on its failure. */
   ended: RunResult | undefined;
+  /**
+   * Its success is written, or being written, by its `ctx.transaction`: a lease found gone from
+   * then on was ended by that write, not lost.
+   */
+  completedInTransaction = false;
   #controller: AbortController | undefined;
   #aborted = false;
   #reason: unknown;

@@ -59,7 +59,8 @@ export class LeaseKeeper {
           ),
         );
         for (const held of snapshot) {
-          if (kept.has(held.id) || !this.#held.has(held)) continue;
+          // Not lost: ended by its ctx.transaction's success, which committed meanwhile.
+          if (kept.has(held.id) || !this.#held.has(held) || held.completedInTransaction) continue;
           this.#runtime.logger.warn({ attemptId: held.id }, 'lease lost; aborting the handler');
           held.abort(
             new LeaseLostError(

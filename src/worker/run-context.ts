@@ -74,9 +74,15 @@ export class RunContext implements TaskContext<unknown> {
     // before its completion (which ends the run and with it any later progress write).
     await this.#progress?.flush();
     const { telemetry } = this.#runtime;
-    const result = await (telemetry === null
-      ? this.#transaction(fn)
-      : telemetry.transaction(this.#held.record, () => this.#transaction(fn)));
+    let result: T;
+    try {
+      result = await (telemetry === null
+        ? this.#transaction(fn)
+        : telemetry.transaction(this.#held.record, () => this.#transaction(fn)));
+    } catch (error) {
+      this.#held.completedInTransaction = false;
+      throw error;
+    }
     this.transactionState = 'committed';
     return result;
   }
@@ -92,6 +98,7 @@ export class RunContext implements TaskContext<unknown> {
       // SQLite it cannot be while this transaction holds the one connection, so the success
       // below committed first and the failure was then fenced off.
       refuseTimedOut(held);
+      held.completedInTransaction = true;
       const written = await this.#runtime
         .executor(connection)
         .attemptCompleteMany(this.#lockedBy, [completion(held, 'succeeded', 0, null)]);

@@ -12,10 +12,13 @@ import { caught } from '../harness/caught.js';
 import { fixtures } from '../harness/dialects.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { useHarness } from '../harness/use-harness.js';
+import { useWorkers } from '../harness/use-workers.js';
+import { waitFor } from '../harness/wait-for.js';
 
 for (const fixture of fixtures) {
   describe(fixture.label, () => {
     const harness = useHarness(fixture);
+    const track = useWorkers();
 
     it('commits the handler’s write together with the success', async () => {
       await harness().createSideTable();
@@ -285,6 +288,41 @@ for (const fixture of fixtures) {
         expect(await harness().sideKeys()).toEqual([]);
       }
       expect(await tasks.get(id)).toMatchObject({ status: 'succeeded', numAttempts: 1 });
+    });
+
+    // A heartbeat that ran after the success committed, while the handler went on, found the
+    // attempt no longer running: it warned "lease lost" and aborted ctx.signal, with no fault.
+    it('a heartbeat after ctx.transaction committed, with the handler still going, sees no lost lease', async () => {
+      await harness().createSideTable();
+      const warnings: string[] = [];
+      const aborted: unknown[] = [];
+      let ended = false;
+      const target = defineTarget('Ledger', {
+        async record(args: { key: string }, ctx: TaskContext) {
+          await ctx.transaction((tx) => harness().insertSide(tx, args.key));
+          ctx.signal.addEventListener('abort', () => aborted.push(ctx.signal.reason));
+          // Heartbeats every 10 ms meanwhile.
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          ended = true;
+        },
+      });
+      const warn = (_object: object, message?: string) => void warnings.push(message ?? '');
+      const quiet = () => undefined;
+      const tasks = await migratedTasks(harness(), {
+        targets: [target],
+        logger: { debug: quiet, info: quiet, warn, error: warn },
+      });
+      const { id } = await harness().transaction((tx) =>
+        tasks.enqueue(tx, target.record, { key: 'entry-1' }),
+      );
+      const worker = track(tasks.worker({ heartbeatMs: 10, pollIntervalMs: 50 }));
+      await worker.start();
+      await waitFor('the handler to end', () => ended);
+      await worker.stop();
+      expect(warnings).toEqual([]);
+      expect(aborted).toEqual([]);
+      expect(await tasks.get(id)).toMatchObject({ status: 'succeeded', numAttempts: 1 });
+      expect(await harness().sideKeys()).toEqual(['entry-1']);
     });
 
     it('refuses a second ctx.transaction in one run', async () => {

@@ -12,7 +12,7 @@ import {
   type TaskContext,
 } from '../../src/index.js';
 import type { AttemptRecord } from '../../src/core/attempt.js';
-import { fixtures } from '../harness/dialects.js';
+import { fixtures, itOnlyOn } from '../harness/dialects.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { quotedTable, rawQuery } from '../harness/schema-catalog.js';
 import { useHarness } from '../harness/use-harness.js';
@@ -237,6 +237,137 @@ for (const fixture of fixtures) {
       await waitFor('the worker to hear every write back', () => worker.unwrittenOutcomes === 0);
       await worker.stop();
     });
+
+    /**
+     * A trigger that refuses the failure's write while `flag` has a row, with `error` (SQL raising
+     * it, per dialect); the flag is emptied by the test.
+     */
+    async function refuseFailuresWhileFlagged(raise: Record<'postgres' | 'mysql', string>) {
+      const table = quotedTable(harness(), fixture.dialect);
+      const named = (name: string) => table.replace(/async_task_attempts(["`])$/, `${name}$1`);
+      const [flag, trigger] = [named('async_task_flag'), named('async_task_refuse')];
+      const statements = {
+        postgres: [
+          `CREATE TABLE ${flag} (n int)`,
+          `CREATE FUNCTION ${trigger}() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN
+             IF NEW.last_error LIKE '%fail once%' AND EXISTS (SELECT 1 FROM ${flag}) THEN
+               ${raise.postgres};
+             END IF;
+             RETURN NEW;
+           END $$`,
+          `CREATE TRIGGER refuse BEFORE UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION ${trigger}()`,
+        ],
+        mysql: [
+          `CREATE TABLE ${flag} (n int)`,
+          `CREATE TRIGGER ${trigger} BEFORE UPDATE ON ${table} FOR EACH ROW
+           BEGIN
+             IF NEW.last_error LIKE '%fail once%' AND EXISTS (SELECT 1 FROM ${flag}) THEN
+               ${raise.mysql};
+             END IF;
+           END`,
+        ],
+        sqlite: [
+          `CREATE TABLE ${flag} (n int)`,
+          `CREATE TRIGGER ${trigger} BEFORE UPDATE ON ${table}
+           WHEN NEW.last_error LIKE '%fail once%' AND EXISTS (SELECT 1 FROM ${flag})
+           BEGIN SELECT RAISE(ABORT, 'refused'); END`,
+        ],
+      }[fixture.dialect];
+      for (const statement of statements) await rawQuery(harness(), statement);
+      await rawQuery(harness(), `INSERT INTO ${flag} (n) VALUES (1)`);
+      return () => rawQuery(harness(), `DELETE FROM ${flag}`);
+    }
+
+    function mixedTarget() {
+      return defineTarget(
+        'Mixed',
+        {
+          work(args: { fail: boolean }) {
+            if (args.fail) throw new Error('fail once: card declined');
+          },
+        },
+        { maxAttempts: 1 },
+      );
+    }
+
+    // Successes and other outcomes are two statements. Retried together after the second failed,
+    // the successes (already written) were reported lost: runDue counted { succeeded: 0, lost: 1 },
+    // the worker warned they would run again and emitted no `succeeded`.
+    it("successes written before another outcome's write failed are reported as written", async () => {
+      const Mixed = mixedTarget();
+      const warnings: string[] = [];
+      let unflagged: Promise<unknown> | undefined;
+      const quiet = () => undefined;
+      const tasks = await migratedTasks(harness(), {
+        targets: [Mixed],
+        logger: {
+          debug: quiet,
+          info: quiet,
+          warn: (_object, message) => void warnings.push(message ?? ''),
+          error: () => void (unflagged ??= unflag()),
+        },
+      });
+      const unflag = await refuseFailuresWhileFlagged({
+        postgres: "RAISE EXCEPTION 'refused'",
+        mysql: "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused'",
+      });
+      const [ok, bad] = await harness().transaction(async (tx) => [
+        await tasks.enqueue(tx, Mixed.work, { fail: false }),
+        await tasks.enqueue(tx, Mixed.work, { fail: true }),
+      ]);
+      expect(await tasks.runDue()).toMatchObject({ claimed: 2, succeeded: 1, failed: 1, lost: 0 });
+      expect(unflagged).toBeDefined();
+      expect(warnings).toEqual([]);
+      expect(await tasks.get(ok!.id)).toMatchObject({ status: 'succeeded', numAttempts: 1 });
+      expect(await tasks.get(bad!.id)).toMatchObject({
+        status: 'failed',
+        lastError: 'Error: fail once: card declined',
+      });
+    });
+
+    // A statement timeout under a second, met twice, counted as the database refusing the
+    // outcome: it was stored without its message.
+    itOnlyOn(
+      fixture,
+      ['postgres/pg', 'mysql/mysql2'],
+      'SQLite has no statement timeout a trigger can raise',
+    )(
+      'an outcome write that times out fast, again and again, keeps its message',
+      async () => {
+        const Mixed = mixedTarget();
+        let failures = 0;
+        const quiet = () => undefined;
+        const tasks = await migratedTasks(harness(), {
+          targets: [Mixed],
+          logger: {
+            debug: quiet,
+            info: quiet,
+            warn: quiet,
+            error: (_object, message) => {
+              if (message?.startsWith('could not record outcomes') && ++failures === 4)
+                void unflag();
+            },
+          },
+        });
+        const unflag = await refuseFailuresWhileFlagged({
+          postgres:
+            "RAISE EXCEPTION 'canceling statement due to statement timeout' USING ERRCODE = 'query_canceled'",
+          mysql:
+            "SIGNAL SQLSTATE '70100' SET MYSQL_ERRNO = 1317, MESSAGE_TEXT = 'Query execution was interrupted'",
+        });
+        const { id } = await harness().transaction((tx) =>
+          tasks.enqueue(tx, Mixed.work, { fail: true }),
+        );
+        expect(await tasks.runDue()).toMatchObject({ claimed: 1, failed: 1 });
+        expect(failures).toBeGreaterThanOrEqual(4);
+        expect(await tasks.get(id)).toMatchObject({
+          status: 'failed',
+          lastError: 'Error: fail once: card declined',
+        });
+      },
+      30_000,
+    );
 
     it('a progress message no database could store is stored mended', async () => {
       let reported = false;

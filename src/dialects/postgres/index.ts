@@ -3,6 +3,7 @@ import { migrateTable, migrationScripts, readSchemaState, uninstallTable } from 
 import { loadMigrations } from '../migration-files.js';
 import { notifyChannel, PostgresExecutor } from './executor.js';
 import { postgresSteps } from './schema.js';
+import { networkCodes, transientTest } from '../transient-errors.js';
 
 const migrations = loadMigrations(new URL('./migrations/', import.meta.url));
 const latestVersion = Math.max(...migrations.map((m) => m.version));
@@ -31,6 +32,30 @@ const tableNameLimit = ((): TableNameLimit => {
   };
 })();
 
+/**
+ * Statement and lock timeouts, serialization failures and deadlocks, the server shutting down or
+ * not yet up, too many connections, and a broken connection (class 08; postgres.js's own codes).
+ */
+const isTransient = transientTest(
+  new Set([
+    '57014',
+    '55P03',
+    '40001',
+    '40P01',
+    '57P01',
+    '57P02',
+    '57P03',
+    '53300',
+    '25P03',
+    'CONNECTION_CLOSED',
+    'CONNECTION_ENDED',
+    'CONNECTION_DESTROYED',
+    'CONNECT_TIMEOUT',
+    ...networkCodes,
+  ]),
+  ['08'],
+);
+
 /** The PostgreSQL dialect (9.5+ for SKIP LOCKED; tested on 15). */
 export const postgresDialect: Dialect = {
   name: 'postgres',
@@ -42,4 +67,5 @@ export const postgresDialect: Dialect = {
   uninstall: (session, table) => uninstallTable(steps, session, table),
   migrationScripts: (table) => migrationScripts(steps, table),
   notifyChannel,
+  isTransient,
 };

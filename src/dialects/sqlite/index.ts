@@ -3,10 +3,14 @@ import { migrateTable, migrationScripts, readSchemaState, uninstallTable } from 
 import { loadMigrations } from '../migration-files.js';
 import { SqliteExecutor } from './executor.js';
 import { sqliteSteps } from './schema.js';
+import { transientTest } from '../transient-errors.js';
 
 const migrations = loadMigrations(new URL('./migrations/', import.meta.url));
 const latestVersion = Math.max(...migrations.map((m) => m.version));
 const steps = sqliteSteps(migrations);
+
+/** Another connection held the write lock (busy, locked), or the statement was interrupted. */
+const isTransient = transientTest(new Set(['SQLITE_INTERRUPT']), ['SQLITE_BUSY', 'SQLITE_LOCKED']);
 
 /**
  * The SQLite dialect (3.42+: RETURNING, UPDATE FROM, `->>`, `unixepoch('subsec')`; tested on
@@ -25,4 +29,5 @@ export const sqliteDialect: Dialect = {
   migrationScripts: (table) => migrationScripts(steps, table),
   // SQLite cannot notify another connection: workers poll.
   notifyChannel: () => null,
+  isTransient,
 };
