@@ -15,7 +15,7 @@ export function transientTest(
       const { code, errno, meta } = current as { code?: unknown; errno?: unknown; meta?: unknown };
       const metaCode = (meta as { code?: unknown } | undefined)?.code;
       for (const value of [code, errno, metaCode]) {
-        if (value === undefined || value === null) continue;
+        if (typeof value !== 'string' && typeof value !== 'number') continue;
         const text = String(value);
         if (codes.has(text) || prefixes.some((prefix) => text.startsWith(prefix))) return true;
       }

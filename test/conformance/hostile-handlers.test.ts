@@ -319,8 +319,8 @@ for (const fixture of fixtures) {
       expect(await tasks.runDue()).toMatchObject({ claimed: 2, succeeded: 1, failed: 1, lost: 0 });
       expect(unflagged).toBeDefined();
       expect(warnings).toEqual([]);
-      expect(await tasks.get(ok!.id)).toMatchObject({ status: 'succeeded', numAttempts: 1 });
-      expect(await tasks.get(bad!.id)).toMatchObject({
+      expect(await tasks.get(ok.id)).toMatchObject({ status: 'succeeded', numAttempts: 1 });
+      expect(await tasks.get(bad.id)).toMatchObject({
         status: 'failed',
         lastError: 'Error: fail once: card declined',
       });
