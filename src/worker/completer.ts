@@ -28,8 +28,11 @@ export class Completer {
   #timer: NodeJS.Timeout | undefined;
   /** The one loop that writes, while outcomes wait; at most one runs at a time. */
   #pump: Promise<void> | undefined;
-  /** Set by `flush(signal)`: a write that keeps failing gives up once it aborts. */
-  #signal: AbortSignal | undefined;
+  /**
+   * Aborted with `flush(signal)`'s signal: a write that keeps failing gives up, and one waiting
+   * to be retried (begun before the flush, too) stops waiting.
+   */
+  readonly #givingUp = new AbortController();
   #writing = 0;
   #settled = 0;
   /** Outcomes the database refused on their own, retried apart from the pump (#retryApart). */
@@ -96,7 +99,8 @@ export class Completer {
    * aborts (then the outcomes left are dropped: their leases run out and the tasks run again).
    */
   async flush(signal?: AbortSignal): Promise<void> {
-    this.#signal = signal;
+    if (signal?.aborted) this.#givingUp.abort(signal.reason);
+    signal?.addEventListener('abort', () => this.#givingUp.abort(signal.reason), { once: true });
     while (this.#pending.length > 0 || this.#pump) {
       this.#startPump();
       await this.#pump;
@@ -125,7 +129,7 @@ export class Completer {
           this.#settled += batch.length - apart;
         }
         this.#onWritten?.();
-        if (this.#signal?.aborted) {
+        if (this.#givingUp.signal.aborted) {
           for (const callback of this.#callbacks.splice(0)) callback?.(false, false);
           this.#settled += this.#pending.length;
           this.#pending = [];
@@ -179,7 +183,11 @@ export class Completer {
     for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
       const started = performance.now();
       try {
-        this.#landed(batch, callbacks, await this.#complete(batch));
+        this.#landed(
+          batch,
+          callbacks,
+          await untilAborted(this.#complete(batch), this.#givingUp.signal),
+        );
         return 0;
       } catch (error) {
         this.#runtime.logger.error(
@@ -187,7 +195,7 @@ export class Completer {
           'could not record outcomes; retrying',
         );
         this.#onError?.(error);
-        if (this.#signal?.aborted) {
+        if (this.#givingUp.signal.aborted) {
           for (const callback of callbacks) callback?.(false, false);
           return 0;
         }
@@ -207,7 +215,7 @@ export class Completer {
             (await this.#writeGroup(batch.slice(half), callbacks.slice(half)))
           );
         }
-        await sleep(delay);
+        await sleep(delay, this.#givingUp.signal);
       }
     }
   }
@@ -263,18 +271,22 @@ export class Completer {
     const retry = (async () => {
       for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
         try {
-          this.#landed([plain], [callback], await this.#complete([plain]));
+          this.#landed(
+            [plain],
+            [callback],
+            await untilAborted(this.#complete([plain]), this.#givingUp.signal),
+          );
           return;
         } catch (error) {
           this.#runtime.logger.error(
             { attemptId: completion.id, error: describeError(error), retryInMs: delay },
             'the database refuses the outcome of this attempt; retrying it without its message',
           );
-          if (this.#signal?.aborted) {
+          if (this.#givingUp.signal.aborted) {
             callback?.(false, false);
             return;
           }
-          await sleep(delay);
+          await sleep(delay, this.#givingUp.signal);
         }
       }
     })().finally(() => {
@@ -288,6 +300,40 @@ export class Completer {
 /** A failed write that took less than this was refused, not kept waiting (a timeout). */
 const refusalMs = 1000;
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`, or until `signal` aborts (a stop's time limit does not wait out a backoff). */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
+}
+
+/**
+ * `write`, or its signal's reason once that aborts first: a write the network never answers
+ * must not hold a stop past its time limit. Such a write may still land; its outcomes are then
+ * reported unwritten (their tasks may run again, which at-least-once allows).
+ */
+function untilAborted<T>(write: Promise<T>, signal: AbortSignal): Promise<T> {
+  write.catch(() => undefined);
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', abort, { once: true });
+    write.then(
+      (value) => {
+        signal.removeEventListener('abort', abort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', abort);
+        reject(error as Error);
+      },
+    );
+  });
 }

@@ -238,17 +238,18 @@ export class Pipeline {
   }
 
   /**
-   * After the loop has returned: hands back attempts claimed but not started, waits for running
-   * handlers (up to `timeoutMs`, then aborts them and hands back uncounted those with no outcome
-   * yet; null: for as long as they take), ends lease keeping and writes what is unwritten.
+   * After the loop: hands back claimed attempts not started, waits for running handlers up to
+   * `timeoutMs` from `since` (null: no limit; then aborts them, handing back uncounted those with
+   * no outcome), ends lease keeping, writes what is unwritten in the time left (1 s at least).
    */
-  async drain(timeoutMs: number | null): Promise<void> {
+  async drain(timeoutMs: number | null, since = performance.now()): Promise<void> {
+    const left = () => (timeoutMs === null ? null : timeoutMs - (performance.now() - since));
     const unstarted = [...this.#buffer.splice(0), ...this.#heldBack.splice(0)];
     for (const held of unstarted) this.#keeper.drop(held);
     await this.#handBack(unstarted);
     if (this.#running.size > 0) {
       const drained = new Promise<void>((resolve) => (this.#onDrained = resolve));
-      if (!(await settlesWithin(drained, timeoutMs))) {
+      if (!(await settlesWithin(drained, left()))) {
         const unended: HeldAttempt[] = [];
         for (const held of this.#running) {
           this.#abandoned.add(held);
@@ -266,9 +267,9 @@ export class Pipeline {
     }
     await this.#keeper.close();
     this.#cancels.close();
-    // Bounded too: with the database gone, unwritten outcomes are left to lease expiry.
+    const ms = left();
     await this.#completer.flush(
-      timeoutMs === null ? undefined : AbortSignal.timeout(Math.max(timeoutMs, 1000)),
+      ms === null ? undefined : AbortSignal.timeout(ms < 1000 ? 1000 : Math.ceil(ms)),
     );
   }
 

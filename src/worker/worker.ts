@@ -271,6 +271,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   async #stop(timeoutMs: number): Promise<void> {
+    const since = performance.now();
     if (this.#state === 'idle') {
       this.#state = 'stopped';
       return;
@@ -290,7 +291,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.#notifier?.close();
     await rescueEnded;
     await schedulerEnded;
-    await this.#pipeline?.drain(timeoutMs);
+    await this.#pipeline?.drain(timeoutMs, since);
     await this.#registration?.close();
     this.#state = 'stopped';
     this.#runtime.logger.info({ workerId: this.id }, 'worker stopped');

@@ -242,7 +242,10 @@ for (const fixture of fixtures) {
      * A trigger that refuses the failure's write while `flag` has a row, with `error` (SQL raising
      * it, per dialect); the flag is emptied by the test.
      */
-    async function refuseFailuresWhileFlagged(raise: Record<'postgres' | 'mysql', string>) {
+    async function refuseFailuresWhileFlagged(
+      raise: Record<'postgres' | 'mysql', string>,
+      refused = "NEW.last_error LIKE '%fail once%'",
+    ) {
       const table = quotedTable(harness(), fixture.dialect);
       const named = (name: string) => table.replace(/async_task_attempts(["`])$/, `${name}$1`);
       const [flag, trigger] = [named('async_task_flag'), named('async_task_refuse')];
@@ -251,7 +254,7 @@ for (const fixture of fixtures) {
           `CREATE TABLE ${flag} (n int)`,
           `CREATE FUNCTION ${trigger}() RETURNS trigger LANGUAGE plpgsql AS $$
            BEGIN
-             IF NEW.last_error LIKE '%fail once%' AND EXISTS (SELECT 1 FROM ${flag}) THEN
+             IF ${refused} AND EXISTS (SELECT 1 FROM ${flag}) THEN
                ${raise.postgres};
              END IF;
              RETURN NEW;
@@ -262,7 +265,7 @@ for (const fixture of fixtures) {
           `CREATE TABLE ${flag} (n int)`,
           `CREATE TRIGGER ${trigger} BEFORE UPDATE ON ${table} FOR EACH ROW
            BEGIN
-             IF NEW.last_error LIKE '%fail once%' AND EXISTS (SELECT 1 FROM ${flag}) THEN
+             IF ${refused} AND EXISTS (SELECT 1 FROM ${flag}) THEN
                ${raise.mysql};
              END IF;
            END`,
@@ -270,7 +273,7 @@ for (const fixture of fixtures) {
         sqlite: [
           `CREATE TABLE ${flag} (n int)`,
           `CREATE TRIGGER ${trigger} BEFORE UPDATE ON ${table}
-           WHEN NEW.last_error LIKE '%fail once%' AND EXISTS (SELECT 1 FROM ${flag})
+           WHEN ${refused} AND EXISTS (SELECT 1 FROM ${flag})
            BEGIN SELECT RAISE(ABORT, 'refused'); END`,
         ],
       }[fixture.dialect];
@@ -368,6 +371,37 @@ for (const fixture of fixtures) {
       },
       30_000,
     );
+
+    // Its retries' backoff (up to 5 s) was waited out first: stop() took up to 5 s past it.
+    it('stop({ timeoutMs }) resolves within a second of its limit while every outcome write fails', async () => {
+      const Mixed = mixedTarget();
+      let failures = 0;
+      const quiet = () => undefined;
+      const tasks = await migratedTasks(harness(), {
+        targets: [Mixed],
+        logger: { debug: quiet, info: quiet, warn: quiet, error: () => void (failures += 1) },
+      });
+      // Every write of a failure, its message left out too.
+      await refuseFailuresWhileFlagged(
+        {
+          postgres: "RAISE EXCEPTION 'refused'",
+          mysql: "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused'",
+        },
+        "NEW.status = 'failed'",
+      );
+      const { id } = await harness().transaction((tx) =>
+        tasks.enqueue(tx, Mixed.work, { fail: true }),
+      );
+      const worker = track(tasks.worker({ pollIntervalMs: 50 }));
+      await worker.start();
+      // Long enough for the retries' backoff to reach its longest wait.
+      await new Promise((resolve) => setTimeout(resolve, 7000));
+      expect(failures).toBeGreaterThan(5);
+      const stopping = performance.now();
+      await worker.stop({ timeoutMs: 500 });
+      expect(performance.now() - stopping).toBeLessThan(2000);
+      expect(await tasks.get(id)).toMatchObject({ status: 'running' });
+    }, 20_000);
 
     it('a progress message no database could store is stored mended', async () => {
       let reported = false;

@@ -14,7 +14,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseTableName } from '../../src/core/table-name.js';
 import { postgresDialect } from '../../src/dialects/postgres/index.js';
 import { pgDriver, type PgPoolClient, type PgQueryable } from '../../src/drivers/pg.js';
-import { AsyncTask, defineTarget, type TaskContext, type Worker } from '../../src/index.js';
+import {
+  AsyncTask,
+  DatabaseError,
+  defineTarget,
+  type TaskContext,
+  type Worker,
+} from '../../src/index.js';
 import { postgresHarness, postgresUrl } from '../harness/postgres.js';
 import { waitFor } from '../harness/wait-for.js';
 import { within } from '../harness/worker-process.js';
@@ -146,7 +152,11 @@ describe('postgres/pg worker: terminated connections', () => {
       rescueIntervalMs: 500,
     });
     const errors: string[] = [];
-    worker.on('error', ({ during }) => errors.push(during));
+    const listenErrors: unknown[] = [];
+    worker.on('error', ({ during, error }) => {
+      errors.push(during);
+      if (during === 'listen') listenErrors.push(error);
+    });
     await worker.start();
     expect(await listening()).toBe(true);
 
@@ -196,6 +206,13 @@ describe('postgres/pg worker: terminated connections', () => {
 
     expect(await countWhere(harness.pool, `"${harness.schema}".side_effects`)).toBe(count + 1);
     expect(errors.length + named.errors.length, 'the outage was noticed').toBeGreaterThan(0);
+    // The LISTEN connection's error is a DatabaseError too, as every other `during`'s (it was
+    // pg's own error).
+    expect(listenErrors.length).toBeGreaterThan(0);
+    for (const error of listenErrors) {
+      expect(error).toBeInstanceOf(DatabaseError);
+      expect(error).toMatchObject({ code: 'DATABASE', message: expect.stringMatching(/LISTEN/) });
+    }
     await worker.stop();
     worker = undefined;
   });

@@ -101,7 +101,7 @@ export async function pgListen(
   });
   client.on('error', (error) => {
     release(error);
-    onError(error);
+    onError(databaseError(`the LISTEN connection on ${channel} failed`, error));
   });
   try {
     await client.query({ text: `LISTEN "${channel}"` });
