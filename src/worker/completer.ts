@@ -332,7 +332,7 @@ function untilAborted<T>(write: Promise<T>, signal: AbortSignal): Promise<T> {
       },
       (error: unknown) => {
         signal.removeEventListener('abort', abort);
-        reject(error as Error);
+        reject(error);
       },
     );
   });

@@ -211,7 +211,10 @@ describe('postgres/pg worker: terminated connections', () => {
     expect(listenErrors.length).toBeGreaterThan(0);
     for (const error of listenErrors) {
       expect(error).toBeInstanceOf(DatabaseError);
-      expect(error).toMatchObject({ code: 'DATABASE', message: expect.stringMatching(/LISTEN/) });
+      expect(error).toMatchObject({
+        code: 'DATABASE',
+        message: expect.stringMatching(/LISTEN/) as unknown,
+      });
     }
     await worker.stop();
     worker = undefined;
