@@ -119,6 +119,26 @@ export type Target<Methods extends object = object> = {
 };
 
 const namePattern = /^[A-Za-z_$][\w$.:-]{0,199}$/;
+/**
+ * The properties whose functions may be methods: an object's own; a class's own static ones and
+ * those it inherits from the classes it extends (the nearest definition of each name), which its
+ * type shows as its own.
+ */
+function methodDescriptors(methods: object, isClass: boolean): Map<string, PropertyDescriptor> {
+  const found = new Map<string, PropertyDescriptor>();
+  for (
+    let owner: object | null = methods;
+    owner !== null && owner !== Function.prototype && owner !== Object.prototype;
+    owner = isClass ? (Object.getPrototypeOf(owner) as object | null) : null
+  ) {
+    for (const key of Object.getOwnPropertyNames(owner)) {
+      if ((isClass && classBuiltins.has(key)) || found.has(key)) continue;
+      found.set(key, Object.getOwnPropertyDescriptor(owner, key)!);
+    }
+  }
+  return found;
+}
+
 /** method_name is VARCHAR(255) on MySQL: characters, which are code points there. */
 const methodNameMax = 255;
 
@@ -166,7 +186,8 @@ export function defineTarget<const Methods extends object>(
       `defineTarget('${name}'): pass an object or a class whose methods are the tasks`,
     );
   }
-  const existing = (methods as Partial<Target>)[targetKey];
+  // Own only: a class that extends a target is not that target.
+  const existing = targetDefinition(methods);
   if (existing) {
     if (existing.name === name) return methods as Target<Methods>;
     throw new ConfigError(
@@ -176,10 +197,10 @@ export function defineTarget<const Methods extends object>(
   checkMethodOptions(options, `defineTarget('${name}')`, targetOptionNames);
   const isClass = typeof methods === 'function';
   const refs = new Map<string, MethodRef>();
-  for (const key of Object.getOwnPropertyNames(methods)) {
-    if (isClass && classBuiltins.has(key)) continue;
-    const descriptor = Object.getOwnPropertyDescriptor(methods, key);
-    const fn: unknown = descriptor?.value;
+  const descriptors = methodDescriptors(methods, isClass);
+  const inherited = new Set([...descriptors.keys()].filter((key) => !Object.hasOwn(methods, key)));
+  for (const [key, descriptor] of descriptors) {
+    const fn: unknown = descriptor.value;
     if (typeof fn !== 'function') continue;
     checkMethodName(name, key);
     const perMethod = (options.methods as Record<string, MethodOptions | undefined> | undefined)?.[
@@ -195,9 +216,18 @@ export function defineTarget<const Methods extends object>(
       options: { ...targetLevel, ...perMethod },
     };
     const other = methodRefs.get(fn);
+    // Inherited from a class that is a target of its own: it stays that target's method.
+    if (other && other.owner !== methods && inherited.has(key)) continue;
     if (other && other.owner !== methods) {
       throw new ConfigError(
         `defineTarget('${name}'): method ${key} is already ${other.target}.${other.methodName}; a function can belong to one target (wrap it in a new function)`,
+      );
+    }
+    // A reference names its method by its function: an alias would enqueue as one of the two
+    // names, with that method's options.
+    if (other) {
+      throw new ConfigError(
+        `defineTarget('${name}'): methods ${other.methodName} and ${key} are the same function, so an enqueue of either could not tell which it meant; make one a new function (${key}: (args, ctx) => ${name}.${other.methodName}(args, ctx))`,
       );
     }
     methodRefs.set(fn, ref);
@@ -224,7 +254,7 @@ export function defineTarget<const Methods extends object>(
 export function targetDefinition(value: unknown): TargetDefinition | undefined {
   if ((typeof value !== 'object' && typeof value !== 'function') || value === null)
     return undefined;
-  return (value as Partial<Target>)[targetKey];
+  return Object.hasOwn(value, targetKey) ? (value as Partial<Target>)[targetKey] : undefined;
 }
 
 /** The target and method a function reference belongs to, or undefined. */

@@ -93,6 +93,46 @@ describe('defineTarget with a class', () => {
   });
 });
 
+describe('defineTarget with a class that extends another', () => {
+  // The type showed inherited statics as methods; enqueue refused them ("not part of a target").
+  it('takes the static methods it inherits, its own definitions first', () => {
+    class BaseMailer {
+      static send(_args: { to: string }): string {
+        return 'base send';
+      }
+      static ping(): string {
+        return 'base ping';
+      }
+    }
+    class Mailer extends BaseMailer {
+      static override ping(): string {
+        return 'own ping';
+      }
+    }
+    const target = defineTarget('InheritingMailer', Mailer);
+    expect([...(targetDefinition(target)?.methods.keys() ?? [])].sort()).toEqual(['ping', 'send']);
+    expect(methodRef(target.send)).toMatchObject({
+      target: 'InheritingMailer',
+      methodName: 'send',
+    });
+    expect(target.ping()).toBe('own ping');
+    expect(methodRef(target.ping)?.methodName).toBe('ping');
+  });
+
+  it('leaves an inherited method that is a target of its own to that target', () => {
+    class Base {
+      static send(_args: { to: string }) {}
+    }
+    class Derived extends Base {
+      static shout(_args: { to: string }) {}
+    }
+    defineTarget('BaseTarget', Base);
+    const derived = defineTarget('DerivedTarget', Derived);
+    expect([...(targetDefinition(derived)?.methods.keys() ?? [])]).toEqual(['shout']);
+    expect(methodRef(derived.send)).toMatchObject({ target: 'BaseTarget', methodName: 'send' });
+  });
+});
+
 describe('defineTarget validation', () => {
   it.each([
     'OrderClient',
@@ -139,6 +179,15 @@ describe('defineTarget validation', () => {
     const key = '😀'.repeat(255);
     const target = defineTarget('LongNames', { [key]() {} });
     expect(methodRef((target as Record<string, unknown>)[key])?.methodName).toBe(key);
+  });
+
+  // The second name won: an enqueue of `send` stored `sendLegacy`, with its queue and limits.
+  it('refuses one function under two names of a target, naming both', () => {
+    function send(_args: { to: string }) {}
+    const error = configError(() =>
+      defineTarget('Mailer', { send, sendLegacy: send }, { methods: { send: { queue: 'mail' } } }),
+    );
+    expect(error.message).toMatch(/methods send and sendLegacy are the same function/);
   });
 
   it('refuses a target without methods', () => {
