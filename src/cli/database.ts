@@ -204,7 +204,7 @@ export function mask(text: string): string {
   const authority = scheme !== undefined && text.startsWith('//', scheme.length);
   if (scheme === undefined || !authority) {
     // No `scheme://`, so no userinfo can be told apart: an @ may sit next to a password.
-    return text.includes('@') ? '***' : maskQuery(text);
+    return text.includes('@') ? '***' : maskKeywords(maskQuery(text));
   }
   if (!parses(text)) return `${scheme}//***`;
   const rest = text.slice(scheme.length + 2);
@@ -222,6 +222,18 @@ export function mask(text: string): string {
 }
 
 const secretParameter = /pass|pwd|secret|token|key|auth|cred/i;
+
+/**
+ * libpq's keyword/value form (`host=db password=x dbname=app`), which is not a URL but is what
+ * some set DATABASE_URL to: the values of secret-looking keywords, quoted or not, as `***`.
+ */
+function maskKeywords(text: string): string {
+  return text.replace(
+    /([\w-]+)(\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)/g,
+    (whole, name: string, equals: string) =>
+      secretParameter.test(name) ? `${name}${equals}***` : whole,
+  );
+}
 
 /** `text` with the values of secret-looking query parameters replaced by `***`. */
 function maskQuery(text: string): string {

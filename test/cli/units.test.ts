@@ -96,6 +96,16 @@ describe('parseDatabaseUrl', () => {
     ['a user that is a query', 'postgres://host/db?password=Sup3r:x@Secret', 'postgres://***'],
     ['another scheme', 'redis://:Sup3rSecret@host', 'redis://:***@host'],
     ['no scheme', 'u:Sup3rSecret@host/db', '***'],
+    [
+      "libpq's keyword/value form",
+      'host=127.0.0.1 user=postgres password=Sup3rSecret dbname=test',
+      'host=127.0.0.1 user=postgres password=*** dbname=test',
+    ],
+    [
+      "libpq's keyword/value form, quoted, with spaces around =",
+      "host=db sslpassword = 'Sup3r \\' Secret' dbname=test",
+      'host=db sslpassword = *** dbname=test',
+    ],
     ['unparsable (a bad port)', 'postgres://u@host:Sup3rSecret/db', 'postgres://***'],
     ['unparsable (a space)', 'postgres://u:Sup3r Secret@ho st/db', 'postgres://***'],
     ['a newline', 'postgres://u:Sup3r\nSecret@host/db', 'postgres://u:***@host/db'],
