@@ -367,9 +367,6 @@ export class Enqueuer<Tx> {
   }
 }
 
-/** Keys a path writes in brackets: strings that are not identifiers, and symbols. */
-const bracketedKey = /\[(?:"(?:[^"\\]|\\.)*"|Symbol\((?:[^)]|\)(?!\]))*\))\]/g;
-
 /**
  * `encodeArgs`, with the SerializationError saying which call (and batch item) it came from. For
  * an encrypted task the path names only identifier keys and indexes: a key that is not one may
@@ -377,11 +374,10 @@ const bracketedKey = /\[(?:"(?:[^"\\]|\\.)*"|Symbol\((?:[^)]|\)(?!\]))*\))\]/g;
  */
 function encodeArgsAt(args: unknown, where: string, encrypted: boolean): string | null {
   try {
-    return encodeArgs(args);
+    return encodeArgs(args, { redactKeys: encrypted });
   } catch (error) {
     if (!(error instanceof SerializationError)) throw error;
-    const shown = (text: string): string => (encrypted ? text.replace(bracketedKey, '[…]') : text);
-    throw new SerializationError(shown(error.path), `${where}: ${shown(error.message)}`);
+    throw new SerializationError(error.path, `${where}: ${error.message}`);
   }
 }
 

@@ -213,6 +213,13 @@ for (const fixture of fixtures) {
         expect((encrypted as Error).message).not.toContain('4111');
         const plain = caughtSync(() => tasks.enqueue(tx, Ledger.post, byCard));
         expect(plain).toMatchObject({ path: 'args.cards["4111-1111-1111-1111"].at' });
+        // A symbol whose description closes the brackets early got past the redaction.
+        const bySymbol = { x: { [Symbol('a)]4111111111111111')]: 1 } };
+        const symbol = caughtSync(() =>
+          tasks.enqueue(tx, Ledger.post, bySymbol, { encryptor: 'aes' }),
+        );
+        expect(symbol).toMatchObject({ path: 'args.x[…]' });
+        expect((symbol as Error).message).not.toContain('4111');
         return Promise.resolve();
       });
       expect(await harness().countAttempts()).toBe(0);
