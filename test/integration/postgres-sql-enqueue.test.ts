@@ -148,6 +148,13 @@ describe('PostgreSQL: SQL enqueue function', () => {
       [{ priority: 40000 }, /priority must be an integer from -32768 to 32767/],
       [{ maxAttempts: 0 }, /maxAttempts must be at least 1/],
       [[1], /options must be a JSON object/],
+      // Cast before, or refused with PostgreSQL's own error; MySQL refuses each.
+      [{ priority: '1' }, /priority must be an integer/],
+      [{ priority: 1.5 }, /priority must be an integer/],
+      [{ maxAttempts: '3' }, /maxAttempts must be at least 1/],
+      [{ scheduledAt: 'tomorrow' }, /scheduledAt must be an ISO 8601 time/],
+      [{ scheduledAt: '2030-02-30T00:00:00Z' }, /scheduledAt must be an ISO 8601 time/],
+      [{ scheduledAt: 1767225600000 }, /scheduledAt must be an ISO 8601 time/],
     ];
     for (const [options, message] of cases) {
       expect(await caught(enqueueSql(harness.pool, { text: 'x' }, options))).toMatchObject({
@@ -155,5 +162,44 @@ describe('PostgreSQL: SQL enqueue function', () => {
       });
     }
     expect(await harness.countAttempts()).toBe(0);
+    for (const [target, method] of [
+      ['T'.repeat(201), 'write'],
+      ['Notes', 'm'.repeat(256)],
+    ]) {
+      const error = await caught(
+        harness.pool.query(`SELECT ${enqueueFn}($1, $2, '{}', '{}')`, [target, method]),
+      );
+      expect(error).toMatchObject({ message: expect.stringMatching(/at most 200 characters/) });
+    }
+    expect(await harness.countAttempts()).toBe(0);
+  });
+
+  // It was read in the session's TimeZone: a trigger in a session that is not UTC scheduled
+  // hours off. MySQL's procedure and the README take it as UTC.
+  it('reads a scheduledAt without an offset as UTC, whatever the session time zone', async () => {
+    const client = await harness.pool.connect();
+    try {
+      await client.query(`SET TIME ZONE 'Asia/Karachi'`);
+      const ids = [];
+      for (const scheduledAt of [
+        '2030-01-01T00:00:00',
+        '2030-01-01 00:00:00.250',
+        '2030-01-01',
+        '2030-01-01T05:00:00+05:00',
+        '2030-01-01T00:00Z',
+      ]) {
+        ids.push(await enqueueSql(client, { text: scheduledAt }, { scheduledAt }));
+      }
+      const stored = await Promise.all(ids.map(async (id) => (await tasks.get(id))?.scheduledAt));
+      expect(stored.map((date) => date?.toISOString())).toEqual([
+        '2030-01-01T00:00:00.000Z',
+        '2030-01-01T00:00:00.250Z',
+        '2030-01-01T00:00:00.000Z',
+        '2030-01-01T00:00:00.000Z',
+        '2030-01-01T00:00:00.000Z',
+      ]);
+    } finally {
+      client.release(true);
+    }
   });
 });
