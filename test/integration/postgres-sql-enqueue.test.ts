@@ -169,7 +169,9 @@ describe('PostgreSQL: SQL enqueue function', () => {
       const error = await caught(
         harness.pool.query(`SELECT ${enqueueFn}($1, $2, '{}', '{}')`, [target, method]),
       );
-      expect(error).toMatchObject({ message: expect.stringMatching(/at most 200 characters/) });
+      expect(error).toMatchObject({
+        message: expect.stringMatching(/at most 200 characters/) as unknown,
+      });
     }
     expect(await harness.countAttempts()).toBe(0);
   });
