@@ -184,6 +184,33 @@ describe('mysql/mysql2: time zones', () => {
   });
 });
 
+describe('mysql/mysql2: the packet limit', () => {
+  let harness: MysqlHarness;
+  beforeEach(async () => {
+    harness = await mysqlHarness();
+  });
+  afterEach(() => harness.close());
+
+  // Past max_allowed_packet the server may just close the connection: the error said
+  // "MySQL refused the statement: write ECONNRESET", nothing about the size.
+  it('says an enqueue past max_allowed_packet may be too large for it, writing nothing', async () => {
+    const Files = defineTarget('Files', { store(_args: { body: string }) {} });
+    const tasks = newTasks(harness.driver, harness, Files);
+    await tasks.migrate();
+    const [rows] = await harness.pool.query<mysql.RowDataPacket[]>(
+      'SELECT @@max_allowed_packet AS max',
+    );
+    const max = Number(rows[0]?.['max']);
+    expect(max, 'a server whose limit a test can pass').toBeLessThanOrEqual(64 * 2 ** 20);
+    const body = 'x'.repeat(max + 2 ** 20);
+    const error = await caught(tasks.enqueue(harness.pool, Files.store, { body }));
+    expect(error).toBeInstanceOf(DatabaseError);
+    expect((error as Error).message).toMatch(/MB: past the server's max_allowed_packet\? Raise it/);
+    // The pool may hand out the connection the server closed once more.
+    expect(await harness.countAttempts().catch(() => harness.countAttempts())).toBe(0);
+  });
+});
+
 describe('mysql/mysql2: rows', () => {
   let harness: MysqlHarness;
   beforeEach(async () => {
@@ -583,19 +610,24 @@ describe('mysql/mysql2: the driver', () => {
   });
 
   it('turns a refused statement into a DatabaseError with the client error as cause, writing nothing', async () => {
-    const target = defineTarget('Shop', { ['m'.repeat(300)]: () => undefined });
+    const target = defineTarget('Shop', { order: (_args: object) => undefined });
     const tasks = new AsyncTask({
       driver: harness.driver,
       table: harness.table,
       targets: [target],
     });
     await tasks.migrate();
-    const method = (target as unknown as Record<string, TaskMethod<object>>)['m'.repeat(300)]!;
+    // A trigger of the user's that refuses the row.
+    await harness.pool.query(
+      `CREATE TRIGGER \`${harness.database}\`.refuse_orders BEFORE INSERT ON \`${harness.database}\`.async_task_attempts
+       FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'no orders today'`,
+    );
 
-    const error = await caught(harness.transaction((tx) => tasks.enqueue(tx, method, {})));
+    const error = await caught(harness.transaction((tx) => tasks.enqueue(tx, target.order, {})));
 
     expect(error).toBeInstanceOf(DatabaseError);
-    expect(((error as DatabaseError).cause as { code?: string }).code).toBe('ER_DATA_TOO_LONG');
+    expect((error as Error).message).toMatch(/no orders today/);
+    expect(((error as DatabaseError).cause as { code?: string }).code).toBe('ER_SIGNAL_EXCEPTION');
     expect(await harness.countAttempts()).toBe(0);
   });
 });

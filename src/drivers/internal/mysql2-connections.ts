@@ -5,7 +5,7 @@
 import { mysqlDialect } from '../../dialects/mysql/index.js';
 import type { SqlConnection, SqlResult, Statement } from '../../seam/sql-connection.js';
 import type { Mysql2QueryOptions, Mysql2Queryable } from '../mysql2.js';
-import { translated } from './client-errors.js';
+import { asDatabaseError } from './client-errors.js';
 import type { NativeConnections } from './native-connections.js';
 import { rollback, withSqlTransactions } from './sql-transaction.js';
 
@@ -61,17 +61,36 @@ async function runQuery(
   // `query`, not `execute`: values are escaped into the text client-side, which every MySQL and
   // MariaDB version accepts for every statement here (server-side prepared statements reject
   // some, such as `LIMIT ?` with a double). Rows as objects whatever the pool's defaults.
-  const [result] = await translated(refusedByMysql, () =>
-    client.query({
+  let result: unknown;
+  try {
+    [result] = await client.query({
       sql: statement.text,
       values: params as unknown[],
       rowsAsArray: false,
       nestTables: false,
-    }),
-  );
+    });
+  } catch (error) {
+    throw asDatabaseError(refusedByMysql + packetHint(error, params), error);
+  }
   if (Array.isArray(result)) {
     return { rows: result as Record<string, unknown>[], rowCount: result.length };
   }
   const affected = (result as { affectedRows?: unknown } | null)?.affectedRows;
   return { rows: [], rowCount: typeof affected === 'number' ? affected : 0 };
+}
+
+/** Errors MySQL's packet limit shows as: its own, or a connection the server closed mid-send. */
+const packetLimitCodes = new Set(['ER_NET_PACKET_TOO_LARGE', 'ECONNRESET', 'EPIPE']);
+
+/**
+ * A statement past the server's `max_allowed_packet` is refused, or the server just closes the
+ * connection (then the error says only ECONNRESET): with large parameters, say what it may be.
+ */
+function packetHint(error: unknown, params: readonly unknown[]): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !packetLimitCodes.has(code)) return '';
+  let bytes = 0;
+  for (const param of params) if (typeof param === 'string') bytes += Buffer.byteLength(param);
+  if (bytes < 1 << 20) return '';
+  return ` (its parameters hold ${Math.round(bytes / (1 << 20))} MB: past the server's max_allowed_packet? Raise it, or store large payloads elsewhere and enqueue their key)`;
 }
