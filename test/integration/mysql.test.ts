@@ -16,7 +16,6 @@ import {
   defineTarget,
   type Target,
   type TaskContext,
-  type TaskMethod,
 } from '../../src/index.js';
 import { mysqlDialect } from '../../src/dialects/mysql/index.js';
 import { parseTableName } from '../../src/core/table-name.js';
