@@ -225,11 +225,12 @@ const secretParameter = /pass|pwd|secret|token|key|auth|cred/i;
 
 /**
  * libpq's keyword/value form (`host=db password=x dbname=app`), which is not a URL but is what
- * some set DATABASE_URL to: the values of secret-looking keywords, quoted or not, as `***`.
+ * some set DATABASE_URL to: the values of secret-looking keywords, quoted or not (an unquoted
+ * one may hold backslash-escaped spaces), as `***`.
  */
 function maskKeywords(text: string): string {
   return text.replace(
-    /([\w-]+)(\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)/g,
+    /([\w-]+)(\s*=\s*)('(?:[^'\\]|\\.)*'?|(?:\\.|[^\s\\])*\\?)/g,
     (whole, name: string, equals: string) =>
       secretParameter.test(name) ? `${name}${equals}***` : whole,
   );

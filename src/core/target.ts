@@ -97,6 +97,8 @@ export interface MethodRef {
   readonly owner: object;
   readonly fn: (...args: never[]) => unknown;
   readonly options: MethodOptions;
+  /** A static method its class inherits: a class it comes from, made a target, takes it over. */
+  readonly inherited?: true;
 }
 
 export interface TargetDefinition {
@@ -152,8 +154,10 @@ function checkMethodName(target: string, key: string): void {
   const length = [...key].length;
   if (unstorable === undefined && length >= 1 && length <= methodNameMax) return;
   const why = unstorable === undefined ? `${length} characters` : `it holds a ${unstorable}`;
+  // Cut by code points: a message must not hold half a surrogate pair of its own making.
+  const named = length > 60 ? `${[...key].slice(0, 60).join('')}…` : key;
   throw new ConfigError(
-    `defineTarget('${target}'): method name ${shown(key)} cannot be stored (${why}); use 1-${methodNameMax} characters without NUL or lone surrogates`,
+    `defineTarget('${target}'): method name ${JSON.stringify(named)} cannot be stored (${why}); use 1-${methodNameMax} characters without NUL or lone surrogates`,
   );
 }
 const classBuiltins = new Set(['length', 'name', 'prototype', 'caller', 'arguments']);
@@ -214,23 +218,25 @@ export function defineTarget<const Methods extends object>(
       owner: methods,
       fn: fn as MethodRef['fn'],
       options: { ...targetLevel, ...perMethod },
+      ...(inherited.has(key) ? { inherited: true } : {}),
     };
     const other = methodRefs.get(fn);
-    // Inherited from a class that is a target of its own: it stays that target's method.
+    // Inherited from a class that is a target of its own: it stays that target's method (and a
+    // class that extends it, made a target first, hands it over).
     if (other && other.owner !== methods && inherited.has(key)) continue;
-    if (other && other.owner !== methods) {
+    if (other && other.owner !== methods && other.inherited !== true) {
       throw new ConfigError(
         `defineTarget('${name}'): method ${key} is already ${other.target}.${other.methodName}; a function can belong to one target (wrap it in a new function)`,
       );
     }
     // A reference names its method by its function: an alias would enqueue as one of the two
     // names, with that method's options.
-    if (other) {
+    const alias = [...refs.values()].find((taken) => taken.fn === fn);
+    if (alias) {
       throw new ConfigError(
-        `defineTarget('${name}'): methods ${other.methodName} and ${key} are the same function, so an enqueue of either could not tell which it meant; make one a new function (${key}: (args, ctx) => ${name}.${other.methodName}(args, ctx))`,
+        `defineTarget('${name}'): methods ${alias.methodName} and ${key} are the same function, so an enqueue of either could not tell which it meant; give one of them a function of its own (one that calls the other)`,
       );
     }
-    methodRefs.set(fn, ref);
     refs.set(key, ref);
   }
   for (const key of Object.keys(options.methods ?? {})) {
@@ -243,6 +249,8 @@ export function defineTarget<const Methods extends object>(
   if (refs.size === 0) {
     throw new ConfigError(`defineTarget('${name}'): the target has no methods`);
   }
+  // Only once nothing is refused: a refused definition must leave no function taken.
+  for (const ref of refs.values()) methodRefs.set(ref.fn, ref);
   Object.defineProperty(methods, targetKey, {
     value: { name, methods: refs } satisfies TargetDefinition,
     enumerable: false,

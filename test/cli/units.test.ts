@@ -106,6 +106,11 @@ describe('parseDatabaseUrl', () => {
       "host=db sslpassword = 'Sup3r \\' Secret' dbname=test",
       'host=db sslpassword = *** dbname=test',
     ],
+    [
+      "libpq's keyword/value form, an escaped space in an unquoted value",
+      'host=db password=Sup3r\\ Secret dbname=test',
+      'host=db password=*** dbname=test',
+    ],
     ['unparsable (a bad port)', 'postgres://u@host:Sup3rSecret/db', 'postgres://***'],
     ['unparsable (a space)', 'postgres://u:Sup3r Secret@ho st/db', 'postgres://***'],
     ['a newline', 'postgres://u:Sup3r\nSecret@host/db', 'postgres://u:***@host/db'],

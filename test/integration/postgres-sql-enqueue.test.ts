@@ -155,6 +155,7 @@ describe('PostgreSQL: SQL enqueue function', () => {
       [{ scheduledAt: 'tomorrow' }, /scheduledAt must be an ISO 8601 time/],
       [{ scheduledAt: '2030-02-30T00:00:00Z' }, /scheduledAt must be an ISO 8601 time/],
       [{ scheduledAt: 1767225600000 }, /scheduledAt must be an ISO 8601 time/],
+      [{ scheduledAt: '2030-01-01T00:00:00+99:99' }, /scheduledAt must be an ISO 8601 time/],
     ];
     for (const [options, message] of cases) {
       expect(await caught(enqueueSql(harness.pool, { text: 'x' }, options))).toMatchObject({
@@ -178,6 +179,17 @@ describe('PostgreSQL: SQL enqueue function', () => {
 
   // It was read in the session's TimeZone: a trigger in a session that is not UTC scheduled
   // hours off. MySQL's procedure and the README take it as UTC.
+  it('takes integers written with a zero fraction (5.0, as numeric columns give them)', async () => {
+    const id = await enqueueSql(harness.pool, { text: 'x' }, { priority: 5.0, maxAttempts: 2.0 });
+    // JSON.stringify writes 5 for 5.0: send the text as a numeric column would.
+    const { rows } = await harness.pool.query<{ id: string }>(
+      `SELECT ${enqueueFn}('Notes', 'write', '{}', jsonb_build_object('priority', 5.0::numeric, 'maxAttempts', 2.0::numeric)) AS id`,
+    );
+    for (const attempt of [await tasks.get(id), await tasks.get(rows[0]!.id)]) {
+      expect(attempt).toMatchObject({ priority: 5, maxAttempts: 2 });
+    }
+  });
+
   it('reads a scheduledAt without an offset as UTC, whatever the session time zone', async () => {
     const client = await harness.pool.connect();
     try {

@@ -133,6 +133,37 @@ describe('defineTarget with a class that extends another', () => {
   });
 });
 
+describe('defineTarget order and refusals', () => {
+  // The parent could not be defined after its child: "method pm is already Child.pm".
+  it('a parent class made a target after its child takes its own methods back', () => {
+    class Parent {
+      static pm(_args: { n: number }) {}
+    }
+    class Child extends Parent {
+      static cm(_args: { n: number }) {}
+    }
+    defineTarget('ChildFirst', Child);
+    const parent = defineTarget('ParentSecond', Parent);
+    expect(methodRef(parent.pm)).toMatchObject({ target: 'ParentSecond', methodName: 'pm' });
+  });
+
+  // A refused definition had taken its functions: defining the target again, right, failed.
+  it('a refused definition leaves its functions free', () => {
+    function send(_args: { to: string }) {}
+    function good(_args: { to: string }) {}
+    configError(() => defineTarget('Mailer', { send, sendLegacy: send }));
+    configError(() => defineTarget('Mailer', { good, '': good }));
+    expect(methodRef(send)).toBeUndefined();
+    const mailer = defineTarget('Mailer', { send, good });
+    expect(methodRef(mailer.good)).toMatchObject({ target: 'Mailer', methodName: 'good' });
+  });
+
+  it('names a long astral method name by whole characters', () => {
+    const error = configError(() => defineTarget('Long', { ['😀'.repeat(256)]() {} }));
+    expect(/\p{Surrogate}/u.test(error.message)).toBe(false);
+  });
+});
+
 describe('defineTarget validation', () => {
   it.each([
     'OrderClient',

@@ -53,7 +53,7 @@ BEGIN
     RAISE EXCEPTION 'async-task enqueue: priority must be an integer from -32768 to 32767, got %', left(v_value::text, 30)
       USING ERRCODE = 'invalid_parameter_value';
   ELSE
-    v_priority := v_value::text::integer;
+    v_priority := v_value::text::numeric::integer;
   END IF;
   v_value := v_options->'maxAttempts';
   IF v_value IS NULL OR v_value = 'null' THEN
@@ -63,7 +63,7 @@ BEGIN
     RAISE EXCEPTION 'async-task enqueue: maxAttempts must be at least 1 (an integer up to 2147483647), got %', left(v_value::text, 30)
       USING ERRCODE = 'invalid_parameter_value';
   ELSE
-    v_max_attempts := v_value::text::integer;
+    v_max_attempts := v_value::text::numeric::integer;
   END IF;
   -- ISO 8601; without an offset it is UTC, as on MySQL (the session's TimeZone is not read).
   v_scheduled_text := v_options->>'scheduledAt';
@@ -80,7 +80,7 @@ BEGIN
       ELSE
         v_scheduled_at := v_scheduled_text::timestamp AT TIME ZONE 'UTC';
       END IF;
-    EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+    EXCEPTION WHEN data_exception THEN
       RAISE EXCEPTION 'async-task enqueue: scheduledAt must be an ISO 8601 time such as 2026-01-31T09:30:00Z, got %', left(v_scheduled_text, 30)
         USING ERRCODE = 'invalid_parameter_value';
     END;
