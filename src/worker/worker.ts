@@ -266,8 +266,27 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * hands their leases back without counting the run. Flushes outcomes before it resolves.
    */
   stop(options: StopOptions = {}): Promise<void> {
-    this.#stopping ??= this.#stop(stopTimeoutMs(options));
+    this.#stopping ??= this.#stopWithin(stopTimeoutMs(options));
     return this.#stopping;
+  }
+
+  /**
+   * Resolves at `timeoutMs` (and the last write's second, and one more) even while statements
+   * still wait on a lock or a silent network: they end in the background, and what they would
+   * have written is left to lease expiry.
+   */
+  #stopWithin(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.#runtime.logger.warn(
+          { workerId: this.id, timeoutMs },
+          'worker stop: statements still wait past the time limit; they end in the background',
+        );
+        resolve();
+      }, timeoutMs + 2000);
+    });
+    return Promise.race([this.#stop(timeoutMs), late]).finally(() => clearTimeout(timer));
   }
 
   async #stop(timeoutMs: number): Promise<void> {

@@ -403,6 +403,70 @@ for (const fixture of fixtures) {
       expect(await tasks.get(id)).toMatchObject({ status: 'running' });
     }, 20_000);
 
+    // Every statement under way was awaited: a lock held on the table (or a network gone
+    // silent) kept stop() waiting as long, whatever its timeoutMs.
+    itOnlyOn(
+      fixture,
+      ['postgres/pg'],
+      'the lock is PostgreSQL’s LOCK TABLE; the deadline is the worker’s, the same on every dialect',
+    )(
+      'stop({ timeoutMs }) resolves by its deadline while its statements wait on a lock',
+      async () => {
+        const Slow = defineTarget('Slow', {
+          async work(_args: { n: number }) {
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          },
+        });
+        const warnings: string[] = [];
+        const quiet = () => undefined;
+        const tasks = await migratedTasks(harness(), {
+          targets: [Slow],
+          logger: {
+            debug: quiet,
+            info: quiet,
+            warn: (_o, m) => void warnings.push(m ?? ''),
+            error: quiet,
+          },
+        });
+        await harness().transaction((tx) =>
+          tasks.enqueueMany(
+            tx,
+            Array.from({ length: 40 }, (_, n) => ({ method: Slow.work, args: { n } })),
+          ),
+        );
+        const worker = track(tasks.worker({ concurrency: 4, pollIntervalMs: 50 }));
+        await worker.start();
+        await waitFor(
+          'a first outcome written',
+          async () => (await tasks.list({ status: 'succeeded' })).length > 0,
+        );
+        let release = (): void => undefined;
+        const released = new Promise<void>((resolve) => (release = resolve));
+        let locked = (): void => undefined;
+        const lockHeld = new Promise<void>((resolve) => (locked = resolve));
+        const holding = harness().transaction(async (tx) => {
+          await (tx as { query(text: string): Promise<unknown> }).query(
+            `LOCK TABLE ${quotedTable(harness(), 'postgres')} IN ACCESS EXCLUSIVE MODE`,
+          );
+          locked();
+          await released;
+        });
+        await lockHeld;
+        // Outcomes and claims now wait on the lock.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const stopping = performance.now();
+        await worker.stop({ timeoutMs: 300 });
+        const took = performance.now() - stopping;
+        release();
+        await holding;
+        expect(took).toBeLessThan(3500);
+        expect(warnings).toContain(
+          'worker stop: statements still wait past the time limit; they end in the background',
+        );
+      },
+      30_000,
+    );
+
     it('a progress message no database could store is stored mended', async () => {
       let reported = false;
       const Chatty = defineTarget('Chatty', {
