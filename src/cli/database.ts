@@ -41,6 +41,9 @@ const supported =
  *
  * @throws UsageError (exit code 2) for a URL of another kind, or one that does not parse
  */
+/** An empty host before the path, and a `host=` parameter that is not empty. */
+const socketInQuery = /^postgres(?:ql)?:\/\/(?:[^@/?#]*@)?\/[^?#]*\?(?:[^#]*&)?host=[^&#]/i;
+
 export function parseDatabaseUrl(raw: string): DatabaseLocation {
   const text = raw.trim();
   if (text === '') throw new UsageError(`the database URL is empty; ${supported}`);
@@ -51,6 +54,12 @@ export function parseDatabaseUrl(raw: string): DatabaseLocation {
     scheme === 'mysql' ||
     scheme === 'mariadb'
   ) {
+    const kind = scheme === 'mysql' || scheme === 'mariadb' ? 'mysql' : 'postgres';
+    // libpq's form for a Unix socket, `postgres://user@/db?host=/run/postgresql`, has an empty
+    // host, which the URL parser refuses after a user name; node-postgres reads it.
+    if (kind === 'postgres' && socketInQuery.test(text)) {
+      return { kind, url: text, display: mask(text) };
+    }
     let url: URL;
     try {
       url = new URL(text);
@@ -62,7 +71,6 @@ export function parseDatabaseUrl(raw: string): DatabaseLocation {
     if (url.hostname === '') {
       throw new UsageError(`the database URL ${JSON.stringify(mask(text))} names no host`);
     }
-    const kind = scheme === 'mysql' || scheme === 'mariadb' ? 'mysql' : 'postgres';
     const normalised = scheme === 'mariadb' ? text.replace(/^mariadb:/i, 'mysql:') : text;
     return { kind, url: normalised, display: mask(text) };
   }
@@ -206,7 +214,7 @@ export function mask(text: string): string {
     // No `scheme://`, so no userinfo can be told apart: an @ may sit next to a password.
     return text.includes('@') ? '***' : maskKeywords(maskQuery(text));
   }
-  if (!parses(text)) return `${scheme}//***`;
+  if (!parses(text) && !socketInQuery.test(text)) return `${scheme}//***`;
   const rest = text.slice(scheme.length + 2);
   // The last @, not the first: passwords hold @ (and /, ? and #) unencoded more often than hosts
   // or paths do. An @ that was in the path or query only makes the mask hide more.

@@ -48,7 +48,10 @@ export class LeaseKeeper {
 
   async beat(): Promise<void> {
     if (this.#beating || this.#held.size === 0) return;
-    const snapshot = [...this.#held];
+    // A lost lease is not extended again (another worker holds it now), nor reported again while
+    // a handler that ignores its signal goes on.
+    const snapshot = [...this.#held].filter((held) => !(held.reason instanceof LeaseLostError));
+    if (snapshot.length === 0) return;
     this.#beating = (async () => {
       try {
         const kept = new Set(

@@ -17,6 +17,25 @@ describe('parseDatabaseUrl', () => {
     expect(parseDatabaseUrl(url).kind).toBe(kind);
   });
 
+  // libpq's Unix-socket form was refused as naming no host, though node-postgres reads it.
+  it.each([
+    ['postgres://app@/shop?host=/run/postgresql', 'postgres://app@/shop?host=/run/postgresql'],
+    [
+      'postgresql:///shop?sslmode=disable&host=/tmp',
+      'postgresql:///shop?sslmode=disable&host=/tmp',
+    ],
+    ['postgres://app:Sup3rSecret@/shop?host=/tmp', 'postgres://app:***@/shop?host=/tmp'],
+  ])('takes the Unix-socket URL %s', (url, display) => {
+    expect(parseDatabaseUrl(url)).toEqual({ kind: 'postgres', url, display });
+  });
+
+  it.each(['postgres://app@/shop', 'postgres://app@/shop?host=', 'postgres://app@/shop?port=5'])(
+    'refuses %s, which names no host',
+    (url) => {
+      expect(() => parseDatabaseUrl(url)).toThrow(UsageError);
+    },
+  );
+
   it('reads mariadb:// as mysql:// for mysql2', () => {
     expect(parseDatabaseUrl('mariadb://root@h/app')).toMatchObject({ url: 'mysql://root@h/app' });
   });

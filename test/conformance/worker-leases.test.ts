@@ -148,6 +148,66 @@ for (const fixture of fixtures) {
       expect(attempt?.lastError ?? '').not.toContain('late failure');
     });
 
+    // A handler that ignores its signal ran on after its lease was lost; each heartbeat until it
+    // returned tried to extend that lease again and logged "lease lost" again.
+    const itOnNativeLeases = itOnNativeDrivers(
+      fixture,
+      'the repeated report under test is the worker’s; extending leases through each driver runs in the heartbeat test',
+    );
+    itOnNativeLeases(
+      'a lost lease is reported once while a handler that ignores its signal runs on',
+      async () => {
+        const lost = deferred();
+        const warnings: string[] = [];
+        const quiet = () => undefined;
+        const target = defineTarget('Stubborn', {
+          async work(_args: { n: number }, ctx: TaskContext) {
+            if (ctx.attempt.numAttempts > 1) return;
+            await harness().expireLease(ctx.attempt.id);
+            await aborted(ctx.signal, 20_000);
+            lost.resolve();
+            await delay(3500); // ignores the signal through three more heartbeats
+          },
+        });
+        const tasks = await migratedTasks(harness(), {
+          targets: [target],
+          logger: {
+            debug: quiet,
+            info: quiet,
+            warn: (_object, message) => void warnings.push(message ?? ''),
+            error: quiet,
+          },
+        });
+        // The holder heartbeats every second and never rescues; the rescuer takes the expired lease
+        // within 100 ms, before the holder's next heartbeat would extend it.
+        const holder = track(
+          tasks.worker({ leaseMs: 3000, heartbeatMs: 1000, rescueIntervalMs: 60_000 }),
+        );
+        const rescuer = track(
+          newTasks(harness(), { targets: [target] }).worker({
+            queues: ['nothing-here'],
+            leaseMs: 3000,
+            heartbeatMs: 1000,
+            rescueIntervalMs: 100,
+          }),
+        );
+        await Promise.all([holder.start(), rescuer.start()]);
+        const { id } = await harness().transaction((tx) =>
+          tasks.enqueue(tx, target.work, { n: 1 }),
+        );
+        await within(lost.promise, 20_000, 'the lease to be lost');
+        await waitFor(
+          'the stubborn run to end and the second to succeed',
+          async () => holder.running === 0 && (await tasks.get(id))?.status === 'succeeded',
+          10_000,
+        );
+        await Promise.all([holder.stop(), rescuer.stop()]);
+
+        expect(warnings.filter((message) => message.startsWith('lease lost'))).toHaveLength(1);
+        expect(await tasks.get(id)).toMatchObject({ status: 'succeeded', numAttempts: 2 });
+      },
+    );
+
     // Four processes and three lease expiries per run: about 20 s.
     const itOnNative = itOnNativeDrivers(
       fixture,
