@@ -86,6 +86,13 @@ export function checkQueueFlows(given: unknown, where: string): ReadonlyMap<stri
       `${where}: queues must be an object of queue name to limits, e.g. { mail: { concurrency: 5 } }`,
     );
   }
+  const prototype: unknown = Object.getPrototypeOf(given);
+  if (prototype !== Object.prototype && prototype !== null) {
+    // A Map's entries are not its properties: it would configure no limit at all.
+    throw new ConfigError(
+      `${where}: queues must be a plain object of queue name to limits, e.g. { mail: { concurrency: 5 } }, got ${shown(given)}${given instanceof Map ? '; pass Object.fromEntries(map)' : ''}`,
+    );
+  }
   for (const [queue, options] of Object.entries(given as Record<string, unknown>)) {
     checkQueue(queue, `${where}: queues`);
     const at = `${where}: queues.${queue}`;
@@ -139,9 +146,14 @@ function checkRateLimit(value: unknown, at: string): NonNullable<QueueFlow['rate
   return { limit: checkLimit(limit, `${at}.limit`), periodMs, perKey: perKey === true };
 }
 
+/** PostgreSQL compares limits as `integer`; a larger one is no limit: leave it out. */
+const maxLimit = 2_147_483_647;
+
 function checkLimit(value: unknown, at: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new ConfigError(`${at} must be a whole number of at least 1, got ${shown(value)}`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > maxLimit) {
+    throw new ConfigError(
+      `${at} must be a whole number from 1 to ${maxLimit} (leave it out for no limit), got ${shown(value)}`,
+    );
   }
   return value;
 }

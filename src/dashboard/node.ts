@@ -33,7 +33,12 @@ async function serve(
       response.writeHead(413, { 'Content-Type': 'text/plain' }).end('request body too large');
       return;
     }
-    const answer = await handler(toRequest(request, body), {
+    const webRequest = toRequest(request, body);
+    if (webRequest === undefined) {
+      response.writeHead(400, { 'Content-Type': 'text/plain' }).end('bad Host header');
+      return;
+    }
+    const answer = await handler(webRequest, {
       ...(request.socket.remoteAddress !== undefined && {
         remoteAddress: request.socket.remoteAddress,
       }),
@@ -45,21 +50,42 @@ async function serve(
   }
 }
 
-function toRequest(request: IncomingMessage, body: Buffer | null): Request {
+const hostAndPort = /^(?:\[[0-9a-f:.]+\]|[a-z0-9_.-]+)(?::\d{1,5})?$/i;
+
+/** The Web request, or undefined when the Host header is not a host (and port). */
+function toRequest(request: IncomingMessage, body: Buffer | null): Request | undefined {
   const encrypted = (request.socket as TLSSocket).encrypted === true;
   const host = request.headers.host ?? 'localhost';
-  const path =
-    (request as IncomingMessage & { originalUrl?: string }).originalUrl ?? request.url ?? '/';
+  const base = `${encrypted ? 'https' : 'http'}://${host}`;
+  if (!hostAndPort.test(host) || !URL.canParse(base)) return undefined;
+  const { origin } = new URL(base);
+  const path = requestPath(
+    (request as IncomingMessage & { originalUrl?: string }).originalUrl ?? request.url ?? '/',
+  );
   const headers = new Headers();
   for (const [name, value] of Object.entries(request.headers)) {
     if (value === undefined) continue;
     for (const one of Array.isArray(value) ? value : [value]) headers.append(name, one);
   }
-  return new Request(new URL(path, `${encrypted ? 'https' : 'http'}://${host}`), {
+  // Appended, not resolved: a path `//elsewhere/…` must not name the host the handler sees.
+  return new Request(new URL(`${origin}${path}`), {
     method: request.method ?? 'GET',
     headers,
     ...(body !== null && { body: new Uint8Array(body) }),
   });
+}
+
+/**
+ * The path and query of a request target. The absolute form (`GET http://host/path`) is sent to
+ * proxies, not to servers; its host is dropped, so the Host header alone names the host.
+ */
+function requestPath(target: string): string {
+  if (target.startsWith('/')) return target;
+  if (URL.canParse(target)) {
+    const url = new URL(target);
+    return `${url.pathname}${url.search}`;
+  }
+  return '/';
 }
 
 async function readBody(request: IncomingMessage): Promise<Buffer | null | 'too large'> {

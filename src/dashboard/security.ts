@@ -118,12 +118,24 @@ export function checkLoopback(request: Request, remoteAddress: string | undefine
         : `refused: allowUnauthenticated serves loopback clients only, not ${remoteAddress}; pass authorize`,
     );
   }
-  const { hostname } = new URL(request.url);
-  if (!isLoopbackHost(hostname)) {
-    throw new DashboardUnauthorizedError(
-      `refused: allowUnauthenticated serves requests to localhost only, not to ${hostname}`,
-    );
+  // The URL's host and the Host header both: an adapter may build the URL from something else
+  // (a request target's own host, a proxy's header).
+  const header = request.headers.get('host');
+  for (const hostname of [
+    new URL(request.url).hostname,
+    ...(header === null ? [] : [hostOf(header)]),
+  ]) {
+    if (!isLoopbackHost(hostname)) {
+      throw new DashboardUnauthorizedError(
+        `refused: allowUnauthenticated serves requests to localhost only, not to ${hostname}`,
+      );
+    }
   }
+}
+
+/** The host name of a Host header's value; the value itself when it is not a host. */
+function hostOf(header: string): string {
+  return URL.canParse(`http://${header}/`) ? new URL(`http://${header}/`).hostname : header;
 }
 
 /** The value of one cookie of the request, or undefined. */

@@ -117,6 +117,7 @@ const workerOptionNames = optionNames<WorkerOptions>({
 });
 
 const stopOptionNames = optionNames<StopOptions>({ timeoutMs: true });
+const queueOptionNames = optionNames<QueueOption>({ name: true, concurrency: true });
 
 /** Checks a worker's options; a ConfigError names the first one that is wrong. */
 export function workerSettings(options: WorkerOptions): WorkerSettings {
@@ -176,9 +177,21 @@ function queueSettings(
   const limits = new Map<string, number>();
   const names: string[] = [];
   for (const queue of queues ?? []) {
+    if (typeof queue !== 'string' && (typeof queue !== 'object' || queue === null)) {
+      throw new ConfigError(
+        `worker: queues holds ${shown(queue)}; each entry is a queue name or { name, concurrency }`,
+      );
+    }
     const name = checkQueue(typeof queue === 'string' ? queue : queue.name, 'worker: queues');
     names.push(name);
     if (typeof queue !== 'string') {
+      checkOptionNames(queue, queueOptionNames, `worker: queues entry '${name}'`);
+      // Left out, it would have meant 1: a typo must not quietly run the queue one at a time.
+      if (queue.concurrency === undefined) {
+        throw new ConfigError(
+          `worker: queues entry '${name}' has no concurrency; give it one, or pass '${name}' alone to work it without a cap`,
+        );
+      }
       limits.set(name, integer(queue.concurrency, 1, `queues.${name}.concurrency`, 1, 10_000));
     }
   }

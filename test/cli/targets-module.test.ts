@@ -37,7 +37,7 @@ describe('the targets module of `worker` and `dashboard`', () => {
     ]);
     expect(dashboard).toEqual(list);
     expect(bad).toEqual([
-      'async-task: new AsyncTask: queues.mail.concurrency must be a whole number of at least 1, got 0',
+      'async-task: new AsyncTask: queues.mail.concurrency must be a whole number from 1 to 2147483647 (leave it out for no limit), got 0',
     ]);
     expect(retention).toEqual([
       expect.stringMatching(/bad-retention\.ts: `retention` must be false or an object such as/),

@@ -274,10 +274,20 @@ describe('flow control options', () => {
       [{ 'bad queue!': { concurrency: 1 } }, /queue "bad queue!" is not valid/],
       [{ mail: { concurency: 1 } }, /unknown option\(s\) concurency/],
       [[], /queues must be an object/],
+      // PostgreSQL compared these as integer: accepted, then every claim failed.
+      [
+        { mail: { concurrency: 2 ** 31 } },
+        /concurrency must be a whole number from 1 to 2147483647/,
+      ],
+      [{ mail: { keyConcurrency: Number.MAX_SAFE_INTEGER } }, /keyConcurrency must be a whole/],
+      [{ mail: { rateLimit: { limit: 2 ** 31, periodMs: 1000 } } }, /rateLimit\.limit must be/],
+      // A Map's entries are not properties: it configured no limit, silently.
+      [new Map([['mail', { concurrency: 1 }]]), /Object\.fromEntries\(map\)/],
     ] as const) {
       expect(make(queues)).toThrow(ConfigError);
       expect(make(queues)).toThrow(message);
     }
+    expect(make({ mail: { concurrency: 2 ** 31 - 1, keyConcurrency: 2 ** 31 - 1 } })).not.toThrow();
   });
 
   it('refuses a concurrencyKey that is empty, too long, or for a queue without limits', async () => {

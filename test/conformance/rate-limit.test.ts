@@ -115,7 +115,10 @@ describe('rate limit options', () => {
 
   it('refuses bad values with a ConfigError that says what to pass', () => {
     for (const [rateLimit, message] of [
-      [{ limit: 0, periodMs: 1000 }, /rateLimit\.limit must be a whole number of at least 1/],
+      [
+        { limit: 0, periodMs: 1000 },
+        /rateLimit\.limit must be a whole number from 1 to 2147483647/,
+      ],
       [{ limit: 2.5, periodMs: 1000 }, /rateLimit\.limit/],
       [{ limit: 10 }, /rateLimit\.periodMs must be a whole number of milliseconds/],
       [{ limit: 10, periodMs: -5 }, /rateLimit\.periodMs/],

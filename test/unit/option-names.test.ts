@@ -87,6 +87,19 @@ describe('the public API refuses options it does not know', () => {
       caughtSync(() => tasks.worker({ concurency: 100 } as Loose)),
       /^worker: unknown option\(s\) concurency \(did you mean concurrency\?\)/,
     );
+    // A queue entry with a typo, or none, capped the queue at one handler without a word.
+    expectRefused(
+      caughtSync(() => tasks.worker({ queues: [{ name: 'm', concurency: 2 }] } as Loose)),
+      /^worker: queues entry 'm': unknown option\(s\) concurency \(did you mean concurrency\?\)/,
+    );
+    expectRefused(
+      caughtSync(() => tasks.worker({ queues: [{ name: 'm' }] } as Loose)),
+      /^worker: queues entry 'm' has no concurrency; give it one, or pass 'm' alone/,
+    );
+    expectRefused(
+      caughtSync(() => tasks.worker({ queues: [null] } as Loose)),
+      /^worker: queues holds null; each entry is a queue name or \{ name, concurrency \}/,
+    );
     const worker = tasks.worker();
     expectRefused(
       caughtSync(() => worker.stop({ timeout: 5 } as Loose)),
