@@ -7,6 +7,7 @@ import {
 } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { ConfigError, DecryptionError } from './errors.js';
+import { checkOptionNames, optionNames } from './options.js';
 
 /**
  * Encrypts task arguments at rest.
@@ -85,6 +86,8 @@ const GENERATE_HINT = 'Generate a key with: openssl rand -base64 32';
  *   current: '2024-06',
  * });
  */
+const encryptorOptionNames = optionNames<AesGcmEncryptorOptions>({ keys: true, current: true });
+
 export function aesGcmEncryptor(options: AesGcmEncryptorOptions): Encryptor {
   return new AesGcmEncryptor(options);
 }
@@ -102,6 +105,7 @@ class AesGcmEncryptor implements Encryptor {
         `aesGcmEncryptor: pass an options object { keys: { <id>: <key> }, current: <id> }. ${GENERATE_HINT}`,
       );
     }
+    checkOptionNames(options, encryptorOptionNames, 'aesGcmEncryptor');
     const keys: unknown = options.keys;
     if (typeof keys !== 'object' || keys === null || Array.isArray(keys)) {
       throw new ConfigError(

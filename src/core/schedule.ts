@@ -80,6 +80,15 @@ const scheduleOptionNames = optionNames<ScheduleOptions<unknown, unknown, unknow
   catchUp: true,
 });
 
+/** `enqueue`'s options a tick takes from its schedule (the rest the tick sets). */
+const tickOptionNames = optionNames<{
+  encryptor: unknown;
+  maxAttempts: unknown;
+  queue: unknown;
+  priority: unknown;
+  concurrencyKey: unknown;
+}>({ encryptor: true, maxAttempts: true, queue: true, priority: true, concurrencyKey: true });
+
 /** Checks `schedules` as given to the AsyncTask; the method is checked by the caller. */
 export function checkSchedules(schedules: unknown): ScheduleDefinition[] {
   if (schedules === undefined) return [];
@@ -114,8 +123,13 @@ export function checkSchedules(schedules: unknown): ScheduleDefinition[] {
     }
     names.add(name);
     const where = `schedule '${name}'`;
-    const timezone = checkTimezone(entry.timezone ?? 'UTC', where);
+    const timezone = checkTimezone(entry.timezone === undefined ? 'UTC' : entry.timezone, where);
     const cron = parseCron(entry.cron, timezone, where);
+    if (cron.nextRun() === null) {
+      throw new ConfigError(
+        `${where}: cron ${shown(entry.cron)} never runs (no such date from now on, such as the 30th of February); check its day and month fields`,
+      );
+    }
     const catchUp = entry.catchUp ?? 1;
     if (!Number.isInteger(catchUp) || catchUp < 0 || catchUp > maxCatchUp) {
       throw new ConfigError(
@@ -133,6 +147,12 @@ export function checkSchedules(schedules: unknown): ScheduleDefinition[] {
         );
       }
     }
+    if ('replace' in options) {
+      throw new ConfigError(
+        `${where}: options.replace does not apply: each tick is enqueued once, with its own token; leave it out`,
+      );
+    }
+    checkOptionNames(options, tickOptionNames, where);
     return {
       name,
       cron,
@@ -176,10 +196,11 @@ function parseCron(pattern: unknown, timezone: string, where: string): Cron {
 }
 
 /**
- * The ticks to enqueue now, oldest first: those after `after` up to `now` for a worker that
- * has been running (at most {@link maxTicksPerPass}), or, with `after` null (a worker that has
- * just started, or `runDue`), the newest `catchUp` ticks up to `now` that are no older than
- * `oldest`.
+ * The ticks to enqueue now, oldest first, none older than `oldest`: those after `after` up to
+ * `now` for a worker that has been running (at most {@link maxTicksPerPass}), or, with `after`
+ * null (a worker that has just started, or `runDue`), the newest `catchUp` ticks up to `now`.
+ * A running worker that stalled or lost its database longer than the retention would otherwise
+ * enqueue again ticks another worker ran meanwhile and pruned, and they would run twice.
  */
 export function dueTicks(
   schedule: ScheduleDefinition,
@@ -195,7 +216,9 @@ export function dueTicks(
     return kept.reverse();
   }
   const ticks: Date[] = [];
-  let tick = schedule.cron.nextRun(after);
+  // nextRun takes the first tick after its argument: from a millisecond before `oldest`.
+  const from = oldest !== null && oldest > after ? new Date(oldest.getTime() - 1) : after;
+  let tick = schedule.cron.nextRun(from);
   while (tick !== null && tick <= now && ticks.length < maxTicksPerPass) {
     ticks.push(tick);
     tick = schedule.cron.nextRun(tick);

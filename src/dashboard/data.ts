@@ -11,6 +11,7 @@ import {
 } from '../core/attempt.js';
 import { decodeArgs } from '../core/codec.js';
 import { ConfigError } from '../core/errors.js';
+import { unstorableCharacter } from '../core/storable-text.js';
 import type { Encryptor } from '../core/encryptor.js';
 import type { Logger } from '../core/logger.js';
 import type { Executor } from '../seam/executor.js';
@@ -41,6 +42,10 @@ export function parseFilter(get: (key: string) => string | null | undefined): At
     if (value === undefined || value === '') continue;
     if (value.length > 500)
       throw new ConfigError(`the ${key} filter is longer than 500 characters`);
+    const unstorable = unstorableCharacter(value);
+    if (unstorable !== undefined) {
+      throw new ConfigError(`the ${key} filter holds a ${unstorable}, which no attempt holds`);
+    }
     filter[key] = value;
   }
   const status = filter['status'];
@@ -76,22 +81,22 @@ export interface AttemptsPage {
   readonly partial: boolean;
 }
 
-/** Statuses whose attempts an index holds: listing them never walks the whole table. */
-const indexedStatuses: ReadonlySet<AttemptStatus> = new Set([
-  'pending',
-  'running',
-  'failed',
-  'expired',
-]);
-
-/** Whether only a bounded window of ids should be searched for this filter (see searchWindow). */
+/**
+ * Whether only a bounded window of ids should be searched for this filter (see searchWindow). A
+ * status alone is served by its partial index (succeeded: most rows, a page fills at once), and a
+ * token with its target and method by the idempotence index. Anything else walks rows: a status
+ * with a target walked every attempt of that status (a sequential scan behind a pending backlog),
+ * and a token alone the whole idempotence index, which leads with target and method.
+ */
 function windowed(filter: AttemptFilter): boolean {
   const keys = Object.keys(filter);
   if (keys.length === 0) return false;
-  if (filter.status !== undefined && indexedStatuses.has(filter.status)) return false;
-  // A token is rare: the idempotence index finds it (with target and method, at once).
-  if (filter.token !== undefined) return false;
-  return !(keys.length === 1 && filter.status === 'succeeded'); // most rows: a page fills at once
+  if (keys.length === 1 && filter.status !== undefined) return false;
+  return !(
+    filter.token !== undefined &&
+    filter.target !== undefined &&
+    filter.method !== undefined
+  );
 }
 
 /** One page of attempts, newest first: at most `limit`, older than `before` when given. */

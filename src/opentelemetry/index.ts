@@ -10,6 +10,7 @@ import {
 } from '@opentelemetry/api';
 import type { AttemptRecord } from '../core/attempt.js';
 import { ConfigError, shown } from '../core/errors.js';
+import { checkOptionNames, optionNames } from '../core/options.js';
 import {
   telemetry,
   type Telemetry,
@@ -60,7 +61,12 @@ const scope = 'async-task';
  * const tasks = new AsyncTask({ driver, targets, telemetry: openTelemetry() });
  */
 export function openTelemetry(options: OpenTelemetryOptions = {}): Telemetry {
+  checkOptionNames(options, telemetryOptionNames, 'openTelemetry');
   const { tracerProvider, meterProvider, propagator, queueDepthCacheMs = 15_000 } = options;
+  // A wrong object would fail at the first span (or never report, if a method is looked up late).
+  expectMethods(tracerProvider, ['getTracer'], 'tracerProvider', 'a TracerProvider');
+  expectMethods(meterProvider, ['getMeter'], 'meterProvider', 'a MeterProvider');
+  expectMethods(propagator, ['inject', 'extract'], 'propagator', 'a TextMapPropagator');
   if (
     typeof queueDepthCacheMs !== 'number' ||
     !Number.isFinite(queueDepthCacheMs) ||
@@ -79,6 +85,24 @@ export function openTelemetry(options: OpenTelemetryOptions = {}): Telemetry {
     queueDepthCacheMs,
   );
   return telemetry(hooks(tracing, meters));
+}
+
+const telemetryOptionNames = optionNames<OpenTelemetryOptions>({
+  tracerProvider: true,
+  meterProvider: true,
+  propagator: true,
+  queueDepthCacheMs: true,
+});
+
+function expectMethods(value: unknown, methods: readonly string[], name: string, what: string) {
+  if (value === undefined) return;
+  const has = (method: string) =>
+    typeof (value as Record<string, unknown> | null)?.[method] === 'function';
+  if (typeof value !== 'object' || value === null || !methods.every(has)) {
+    throw new ConfigError(
+      `openTelemetry: ${name} must be ${what} (with ${methods.join(' and ')}), or left out for the global one; got ${shown(value)}`,
+    );
+  }
 }
 
 function hooks(tracing: Tracing, meters: Metrics): TelemetryHooks {

@@ -1,5 +1,10 @@
 import type { QueueFlow } from '../core/flow.js';
-import type { AttemptClaimParams, AttemptClaimResult, Executor } from '../seam/executor.js';
+import type {
+  AttemptClaimParams,
+  AttemptClaimResult,
+  Executor,
+  RateWindow,
+} from '../seam/executor.js';
 import type { AttemptRecord } from '../core/attempt.js';
 
 /**
@@ -16,7 +21,7 @@ export async function claimWithFlows(
   flows: ReadonlyMap<string, QueueFlow>,
   params: AttemptClaimParams,
   turn?: ClaimTurn,
-): Promise<AttemptClaimResult> {
+): Promise<FlowClaimResult> {
   if (flows.size === 0) return executor.attemptClaim(params);
   const limited =
     params.queues === null
@@ -24,6 +29,34 @@ export async function claimWithFlows(
       : params.queues.flatMap((queue) => flows.get(queue) ?? []);
   if (limited.length === 0) return executor.attemptClaim(params);
   const records: AttemptRecord[] = [];
+  try {
+    return await claimEach(executor, flows, params, limited, records, turn);
+  } catch (error) {
+    // Each statement commits on its own: the attempts earlier ones took are this worker's now.
+    if (records.length === 0) throw error;
+    return { records, now: new Date(), failed: error };
+  }
+}
+
+/**
+ * A claim whose statements after the first may fail: what the earlier ones took, and the error
+ * (`failed`), to be reported once those attempts are held. Dropped, they stayed `running`, out of
+ * reach of heartbeats and stop(), until their leases ran out (each rescue counting a run).
+ */
+export interface FlowClaimResult extends AttemptClaimResult {
+  readonly failed?: unknown;
+  /** See FlowClaimer.claim. */
+  readonly waitMs?: number;
+}
+
+async function claimEach(
+  executor: Executor,
+  flows: ReadonlyMap<string, QueueFlow>,
+  params: AttemptClaimParams,
+  limited: readonly QueueFlow[],
+  records: AttemptRecord[],
+  turn: ClaimTurn | undefined,
+): Promise<AttemptClaimResult> {
   let now: Date | undefined;
   const { queues, limit, ...common } = params;
   const first = Math.floor(Math.random() * limited.length);
@@ -222,7 +255,7 @@ export class FlowClaimer {
     executor: Executor,
     varying: Pick<AttemptClaimParams, 'limit' | 'queues' | 'horizon'>,
     pollIntervalMs: number | null,
-  ): Promise<AttemptClaimResult & { readonly waitMs?: number }> {
+  ): Promise<FlowClaimResult> {
     const mayWait = pollIntervalMs !== null;
     const params = { ...this.#fixed, ...varying };
     if (this.#flows.size === 0) return executor.attemptClaim(params);
@@ -255,7 +288,7 @@ export class FlowClaimer {
     };
     const writes = this.#writes;
     const claimed = await claimWithFlows(executor, this.#flows, params, turn);
-    if (!mayWait) return claimed;
+    if (!mayWait || claimed.failed !== undefined) return claimed;
     if (turn.openEmptyMs !== undefined) {
       this.#openQuietUntil =
         turn.openEmptyMs === null
@@ -281,7 +314,13 @@ export class FlowClaimer {
       // Two periods: the claim that comes when the window frees is a period after the one that
       // filled it, give or take the round trips.
       if (now - claimedAt > 2 * flow.rateLimit.periodMs) continue;
-      const window = await executor.flowRateWindow(flow);
+      let window: RateWindow;
+      try {
+        window = await executor.flowRateWindow(flow);
+      } catch (error) {
+        if (claimed.records.length === 0) throw error;
+        return { ...claimed, failed: error };
+      }
       freed ||= window.freedLately;
       if (window.fullForMs === null && !window.freedLately) continue;
       // Short at its window, not (only) at a limit: the window says when, not its runs' ends.

@@ -2,7 +2,7 @@ import type { AttemptRecord } from '../core/attempt.js';
 import type { LeaseRef } from '../seam/executor.js';
 import { CancelWatcher } from './cancel-watcher.js';
 import { Completer } from './completer.js';
-import { FlowClaimer } from './flow-claim.js';
+import { FlowClaimer, type FlowClaimResult } from './flow-claim.js';
 import { HeldAttempt } from './held-attempt.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { QueueCaps } from './queue-caps.js';
@@ -153,18 +153,16 @@ export class Pipeline {
         continue;
       }
       const started = performance.now();
-      let records: readonly AttemptRecord[];
-      let waitMs: number | undefined;
-      try {
-        ({ records, waitMs } = await this.#claim(want, queues, pace.intervalMs));
-        failures = 0;
-      } catch (error) {
-        this.#hooks.error?.(error, 'claim', true);
-        failures += 1;
-        await this.#idle(Math.min(pace.intervalMs, 100 * 2 ** Math.min(failures, 6)));
+      const { records, waitMs, failed } = await this.#claim(want, queues, pace.intervalMs).catch(
+        (error: unknown): FlowClaimResult => ({ records: [], now: new Date(), failed: error }),
+      );
+      this.#take(records, started); // those taken before a failure too (FlowClaimResult)
+      if (failed !== undefined) {
+        this.#hooks.error?.(failed, 'claim', true);
+        await this.#idle(Math.min(pace.intervalMs, 100 * 2 ** Math.min(++failures, 6)));
         continue;
       }
-      this.#take(records, started);
+      failures = 0;
       if (records.length < want) await this.#idle(pace.after(records.length, waitMs));
       // better-sqlite3 claims, runs no-op handlers and writes outcomes in promise callbacks that
       // keep timers (heartbeats, rescues, stop() timeouts) waiting until a drain ends: yield.
@@ -184,7 +182,7 @@ export class Pipeline {
       const queues = this.#claimableQueues();
       if (want > 0 && queues !== undefined) {
         const started = performance.now();
-        const { records, now } = await this.#claim(want, queues);
+        const { records, now, failed } = await this.#claim(want, queues);
         if (!this.#followEnqueues) this.#horizon ??= now;
         if (records.length < want) exhausted = true;
         // The horizon keeps retries out of this pass, but a clock that ticks in milliseconds
@@ -193,7 +191,7 @@ export class Pipeline {
         if (again.length > 0 && this.#followEnqueues) {
           this.#holdBack(again);
           // Held, they are out of the next claim's way: claim on, whatever is running.
-          if (again.length === records.length && !exhausted) continue;
+          if (again.length === records.length && !exhausted && failed === undefined) continue;
         } else if (again.length > 0) {
           exhausted = true;
           await this.#release(again);
@@ -202,6 +200,8 @@ export class Pipeline {
           again.length === 0 ? records : records.filter((r) => !this.#performed.has(r.id));
         for (const record of fresh) this.#performed.add(record.id);
         this.#take(fresh, started);
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- the claim's, as it came
+        if (failed !== undefined) throw failed;
       }
       if (this.#running.size === 0) return;
       // Only a run that ends from here on wakes the pass, as runDue has always claimed: runs that

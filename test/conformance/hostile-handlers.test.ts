@@ -373,6 +373,60 @@ for (const fixture of fixtures) {
     );
 
     // Its retries' backoff (up to 5 s) was waited out first: stop() took up to 5 s past it.
+    // With limits, a claim is a statement per limited queue, each committed on its own. When a
+    // later one failed, the attempts the earlier ones took were dropped: never run, never handed
+    // back, `running` until their leases ran out (each rescue counting a run). Here queue b's
+    // claim always fails, so queue a's attempt was only ever taken by a claim that then failed.
+    it('attempts a claim took before one of its statements failed are run, in the worker and runDue', async () => {
+      const Split = defineTarget('Split', { work(_args: { n: number }) {} });
+      const tasks = await migratedTasks(harness(), {
+        targets: [Split],
+        queues: { a: { concurrency: 5 }, b: { concurrency: 5 } },
+        logger: {
+          debug: () => undefined,
+          info: () => undefined,
+          warn: () => undefined,
+          error: () => undefined,
+        },
+      });
+      const unflag = await refuseFailuresWhileFlagged(
+        {
+          postgres: "RAISE EXCEPTION 'refused: claim of b'",
+          mysql: "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused: claim of b'",
+        },
+        "NEW.queue = 'b' AND NEW.status = 'running'",
+      );
+      const enqueue = (queue: string, n: number) =>
+        harness().transaction((tx) => tasks.enqueue(tx, Split.work, { n }, { queue }));
+      const inB = await enqueue('b', 0);
+
+      // runDue claims the queues in a random order: a first (taken, then b fails) or b first.
+      const first = await enqueue('a', 1);
+      for (let pass = 0; pass < 8; pass += 1) {
+        await expect(tasks.runDue()).rejects.toThrow(/refused/);
+        expect((await tasks.get(first.id))?.status).not.toBe('running');
+      }
+      expect(await tasks.get(first.id)).toMatchObject({ status: 'succeeded', numAttempts: 1 });
+
+      const second = await enqueue('a', 2);
+      const worker = track(tasks.worker({ pollIntervalMs: 100, leaseMs: 60_000 }));
+      const during: string[] = [];
+      worker.on('error', (event) => during.push(event.during));
+      await worker.start();
+      await waitFor(
+        "queue a's attempt to succeed beside b's failing claims",
+        async () => (await tasks.get(second.id))?.status === 'succeeded',
+        10_000,
+      );
+      expect(await tasks.get(second.id)).toMatchObject({ numAttempts: 1 });
+      expect(during).toContain('claim');
+      await worker.stop();
+
+      await unflag();
+      expect(await tasks.runDue()).toMatchObject({ succeeded: 1 });
+      expect(await tasks.get(inB.id)).toMatchObject({ status: 'succeeded', numAttempts: 1 });
+    });
+
     it('stop({ timeoutMs }) resolves within a second of its limit while every outcome write fails', async () => {
       const Mixed = mixedTarget();
       let failures = 0;

@@ -134,6 +134,11 @@ for (const fixture of [postgresFixture, mysqlFixture, sqliteFixture]) {
       expect(
         (await browser.get('/tasks/api/attempts?status=nope', 'application/json')).status,
       ).toBe(400);
+      // PostgreSQL refused a NUL in the statement: a 500 where every other bad filter is a 400.
+      for (const query of ['token=%00', 'queue=%00abc', 'target=a%00', 'method=a%00b']) {
+        const refused = await browser.get(`/tasks/api/attempts?${query}`, 'application/json');
+        expect(refused.status, query).toBe(400);
+      }
 
       const failedPage = await browser.text(`/tasks/attempts/${failed.id}`);
       expect(failedPage).toContain('&lt;img src=x onerror=alert(1)&gt; smtp down');

@@ -113,6 +113,21 @@ describe('dashboard queries on a large PostgreSQL table', () => {
       list({ target: 'Nobody', before: String(rows / 2), after: String(rows / 4) }),
     ],
     [
+      'pending attempts of one target, in a window',
+      'attemptList',
+      list({
+        status: 'pending',
+        target: 'Nobody',
+        before: String(rows / 2),
+        after: String(rows / 4),
+      }),
+    ],
+    [
+      'one token without its target, in a window',
+      'attemptList',
+      list({ token: 'no-such-token', before: String(rows / 2), after: String(rows / 4) }),
+    ],
+    [
       'one token',
       'attemptList',
       list({ target: last.target, method: last.method, token: last.token! }),
@@ -197,6 +212,15 @@ describe('dashboard queries on a large PostgreSQL table', () => {
       next: null,
       partial: false,
     });
+    // A status with a target walked every attempt of that status (a sequential scan behind a
+    // pending backlog); a token alone, the whole idempotence index.
+    for (const query of [
+      'status=pending&target=Nobody',
+      'status=failed&target=Nobody',
+      'token=nope',
+    ]) {
+      expect(await page(query), query).toEqual({ attempts: [], next: '150001', partial: true });
+    }
     const reports = (await page('target=Reports&before=50003')) as { attempts: { id: string }[] };
     expect(reports.attempts.map((attempt) => attempt.id).slice(0, 2)).toEqual(['50000', '49997']);
   });

@@ -4,7 +4,8 @@
 // listed every attempt. TypeScript flags such keys in object literals only.
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkOptionNames, optionNames } from '../../src/core/options.js';
-import { AsyncTask, ConfigError, defineTarget } from '../../src/index.js';
+import { aesGcmEncryptor, AsyncTask, ConfigError, defineTarget } from '../../src/index.js';
+import { openTelemetry } from '../../src/opentelemetry/index.js';
 import { dashboard } from '../../src/dashboard/index.js';
 import { betterSqlite3Driver } from '../../src/drivers/better-sqlite3.js';
 import { drain, enqueued, expectEnqueued, runInline } from '../../src/testing/index.js';
@@ -166,6 +167,34 @@ describe('the public API refuses options it does not know', () => {
     expectRefused(
       caughtSync(() => newTasks({ retention: { succeeded: 1000 } })),
       /^new AsyncTask: retention: unknown option\(s\) succeeded \(did you mean succeededMs\?\); the options are succeededMs, failedMs, expiredMs$/,
+    );
+  });
+
+  // Both took any key (and openTelemetry any object as a provider): a typo fell back to the
+  // global provider without a word, or failed at the first span with a TypeError.
+  it('openTelemetry and aesGcmEncryptor', () => {
+    expectRefused(
+      caughtSync(() => openTelemetry({ tracerprovider: {} } as Loose)),
+      /^openTelemetry: unknown option\(s\) tracerprovider \(did you mean tracerProvider\?\)/,
+    );
+    expectRefused(
+      caughtSync(() => openTelemetry({ meterProvider: 'x' } as Loose)),
+      /^openTelemetry: meterProvider must be a MeterProvider \(with getMeter\), or left out for the global one; got "x"/,
+    );
+    expectRefused(
+      caughtSync(() => openTelemetry({ propagator: 5 } as Loose)),
+      /^openTelemetry: propagator must be a TextMapPropagator \(with inject and extract\)/,
+    );
+    expectRefused(
+      caughtSync(() => openTelemetry(null as never)),
+      /^openTelemetry: options must be an object/,
+    );
+    expect(() => openTelemetry({})).not.toThrow();
+    expectRefused(
+      caughtSync(() =>
+        aesGcmEncryptor({ keys: { k1: Buffer.alloc(32) }, current: 'k1', curent: 'k1' } as never),
+      ),
+      /^aesGcmEncryptor: unknown option\(s\) curent \(did you mean current\?\); the options are keys, current$/,
     );
   });
 

@@ -28,6 +28,15 @@ describe('checkSchedules', () => {
     [{ catchUp: 1.5 }, /catchUp must be an integer/],
     [{ options: { idempotenceToken: 'x' } }, /options\.idempotenceToken is set by each tick/],
     [{ options: { scheduledAt: new Date() } }, /options\.scheduledAt is set by each tick/],
+    // Each of these was taken: a schedule that never ran, replace at run time, null as UTC, and
+    // a typo answered with a list naming options a schedule refuses.
+    [{ cron: '0 0 30 2 *' }, /cron "0 0 30 2 \*" never runs \(no such date from now on/],
+    [{ options: { replace: 'pending' } }, /options\.replace does not apply/],
+    [{ timezone: null }, /timezone must be an IANA time zone .*; got null/],
+    [
+      { options: { queu: 'reports' } },
+      /^schedule 's': unknown option\(s\) queu \(did you mean queue\?\); the options are encryptor, maxAttempts, queue, priority, concurrencyKey$/,
+    ],
   ])('refuses %o with a ConfigError that says what to do', (entry, message) => {
     const attempt = () => one(entry);
     expect(attempt).toThrow(ConfigError);
@@ -78,6 +87,23 @@ describe('dueTicks', () => {
     ]);
     const longAgo = new Date('2025-01-01T00:00:00.000Z');
     expect(dueTicks(everyTen, longAgo, now, null)).toHaveLength(maxTicksPerPass);
+  });
+
+  // A worker that stalled (or lost its database) longer than the retention enqueued every tick
+  // since its last pass: those another worker had run and pruned ran a second time.
+  it('while running: none older than the retention bound either', () => {
+    const after = new Date('2026-01-01T00:00:00.000Z');
+    expect(iso(dueTicks(everyTen, after, now, new Date('2026-01-01T00:00:40.000Z')))).toEqual([
+      '2026-01-01T00:00:40.000Z',
+      '2026-01-01T00:00:50.000Z',
+      '2026-01-01T00:01:00.000Z',
+    ]);
+    expect(iso(dueTicks(everyTen, after, now, new Date('2026-01-01T00:00:41.000Z')))).toEqual([
+      '2026-01-01T00:00:50.000Z',
+      '2026-01-01T00:01:00.000Z',
+    ]);
+    // A bound before the last pass changes nothing.
+    expect(dueTicks(everyTen, after, now, new Date('2025-12-31T00:00:00.000Z'))).toHaveLength(6);
   });
 
   it('runs a tick in a daylight-saving gap once after the gap, and a repeated hour once', () => {
