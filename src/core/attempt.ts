@@ -1,4 +1,4 @@
-import { shownErrorText } from './error-text.js';
+import { isEncryptedErrorText, shownErrorText } from './error-text.js';
 
 /** Where an attempt is in its life. */
 export type AttemptStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'expired';
@@ -198,13 +198,13 @@ export function toAttempt(
     idempotenceToken: record.idempotenceToken,
     scheduledAt: new Date(record.scheduledAt.getTime()),
     completedAt: record.completedAt && new Date(record.completedAt.getTime()),
-    lastError: shownErrorText(record.lastError, record.encryptor !== null),
+    lastError: shownErrorText(record.lastError),
     progress: record.progress,
     progressMessage: record.progressMessage,
     runs:
-      record.runs === undefined || record.encryptor === null
+      record.runs === undefined || !record.runs.some((run) => isEncryptedErrorText(run.error))
         ? (record.runs ?? noRuns)
-        : record.runs.map((run) => ({ ...run, error: shownErrorText(run.error, true) })),
+        : record.runs.map((run) => ({ ...run, error: shownErrorText(run.error) })),
     createdAt: new Date(record.createdAt.getTime()),
     updatedAt: new Date(record.updatedAt.getTime()),
   };

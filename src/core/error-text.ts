@@ -29,11 +29,20 @@ export async function storedErrorText(
   return `${className}${withheldMarker}`;
 }
 
-/** What `get`, `list`, events and the CLI show of an encrypted task's `last_error`: the class. */
-export function shownErrorText(lastError: string | null, encrypted: boolean): string | null {
-  if (lastError === null || !encrypted) return lastError;
+/**
+ * What `get`, `list`, events and the CLI show of an encrypted error text: the class. Read from
+ * the text, not the task: a `replace` that made an encrypted task plain keeps its earlier runs'
+ * errors as they were written.
+ */
+export function shownErrorText(lastError: string | null): string | null {
+  if (lastError === null) return lastError;
   const at = lastError.indexOf(encryptedMarker);
   return at < 0 ? lastError : `${lastError.slice(0, at)}: [encrypted]`;
+}
+
+/** Whether an error text holds an encrypted message. */
+export function isEncryptedErrorText(text: string | null): boolean {
+  return text !== null && text.includes(encryptedMarker);
 }
 
 /** The decrypted `last_error` of an encrypted task (an operator's explicit action). */

@@ -8,8 +8,8 @@ import {
   type AttemptStatus,
 } from '../core/attempt.js';
 import { decodeArgs } from '../core/codec.js';
-import { ConfigError, InvalidStateError } from '../core/errors.js';
-import { decryptedErrorText } from '../core/error-text.js';
+import { ConfigError, DecryptionError, InvalidStateError } from '../core/errors.js';
+import { decryptedErrorText, isEncryptedErrorText } from '../core/error-text.js';
 import { checkOptionNames, optionNames } from '../core/options.js';
 import type { WorkerInfo } from '../core/worker-info.js';
 import type { Executor } from '../seam/executor.js';
@@ -102,7 +102,17 @@ export class Management {
     if (!isAttemptId(id)) return null;
     const record = await this.#run((executor) => executor.attemptGet(id));
     if (!record) return null;
-    if (record.encryptor === null) return record.lastError;
+    if (record.encryptor === null) {
+      if (!isEncryptedErrorText(record.lastError)) return record.lastError;
+      // Written before a `replace` made the task plain: whichever encryptor reads it.
+      for (const [name, codec] of this.#runtime.encryptors) {
+        const text = await decryptedErrorText(record.lastError, name, codec).catch(() => undefined);
+        if (text !== undefined) return text;
+      }
+      throw new DecryptionError(
+        `attempt ${id}'s last error was encrypted before a replace made the task plain, and none of this AsyncTask's encryptors decrypts it; add the key it was written with`,
+      );
+    }
     return decryptedErrorText(
       record.lastError,
       record.encryptor,

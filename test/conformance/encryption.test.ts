@@ -10,7 +10,7 @@ import {
   type TaskContext,
 } from '../../src/index.js';
 import { caughtSync } from '../harness/caught.js';
-import { fixtures } from '../harness/dialects.js';
+import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import { itRequires } from '../harness/it-requires.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { useHarness } from '../harness/use-harness.js';
@@ -141,6 +141,50 @@ for (const fixture of fixtures) {
       expect(await tasks.decryptLastError(id)).toBe('Error: gateway timeout');
       expectNoPlaintext(await harness().rawMethodArgs(id));
     });
+
+    // The record was read as the task is now: a replace that made an encrypted task plain showed
+    // its earlier runs' encrypted errors raw, and decryptLastError returned the envelope.
+    itOnNativeDrivers(
+      fixture,
+      'the reading under test is the library’s; each driver stores encrypted errors in the test above',
+    )(
+      'an error encrypted before a replace made the task plain is still shown as its class, and decrypts',
+      async () => {
+        const { target } = paymentsTarget((args) => {
+          if (args.cents === secretArgs.cents) throw new Error('gateway timeout');
+        });
+        const tasks = await migratedTasks(harness(), {
+          targets: [target],
+          encryptors: { aes: aesGcmEncryptor({ keys: { k1 }, current: 'k1' }) },
+        });
+        const { id } = await harness().transaction((tx) =>
+          tasks.enqueue(tx, target.charge, secretArgs, {
+            encryptor: 'aes',
+            idempotenceToken: 'charge-1',
+            maxAttempts: 3,
+          }),
+        );
+        await tasks.runDue();
+        const replaced = await harness().transaction((tx) =>
+          tasks.enqueue(
+            tx,
+            target.charge,
+            { ...secretArgs, cents: 1 },
+            {
+              encryptor: null,
+              idempotenceToken: 'charge-1',
+              replace: 'pending',
+            },
+          ),
+        );
+        expect(replaced.id).toBe(id);
+
+        const attempt = await tasks.get(id);
+        expect(attempt).toMatchObject({ status: 'pending', lastError: 'Error: [encrypted]' });
+        expect(attempt?.runs.map((run) => run.error)).toEqual(['Error: [encrypted]']);
+        expect(await tasks.decryptLastError(id)).toBe('Error: gateway timeout');
+      },
+    );
 
     it('keeps an error name that holds data out of an encrypted task’s record and logs: only a class name is kept in clear', async () => {
       class CardError extends Error {

@@ -13,7 +13,7 @@ import {
 import type { AttemptRecord } from '../../src/core/attempt.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { SqlConnection } from '../../src/seam/sql-connection.js';
-import { fixtures, itOnlyOn } from '../harness/dialects.js';
+import { fixtures, itOnlyOn, itOnNativeDrivers } from '../harness/dialects.js';
 import { claimParams, executorHarness } from '../harness/executor-harness.js';
 import type { Harness } from '../harness/fixture.js';
 import { useHarness } from '../harness/use-harness.js';
@@ -91,58 +91,64 @@ for (const fixture of fixtures) {
     const harness = useHarness(fixture);
     const track = useWorkers();
 
-    it('10,000 reports make two writes; the latest shows while the run goes on, and after', async () => {
-      const reported = deferred();
-      const release = deferred();
-      const target = defineTarget('Resizer', {
-        async resize(_args: { n: number }, ctx: TaskContext) {
-          for (let i = 1; i <= total; i++) ctx.progress(i / total, `resized ${i} of ${total}`);
-          reported.resolve();
-          await release.promise;
-        },
-      });
-      const { tasks, writes, warnings } = await countedTasks(harness(), target);
-      const worker = track(tasks.worker({ pollIntervalMs: 50 }));
-      let succeeded = 0;
-      worker.on('succeeded', () => (succeeded += 1));
-      const { id } = await harness().transaction((tx) =>
-        tasks.enqueue(tx, target.resize, { n: 1 }),
-      );
-      // Before the worker starts: once it runs, the first report is written at once.
-      expect(await tasks.get(id)).toMatchObject({ progress: null, progressMessage: null });
-      await worker.start();
+    itOnNativeDrivers(
+      fixture,
+      'the coalescing under test is the worker’s; each driver writes progress in the other progress tests',
+    )(
+      '10,000 reports make two writes; the latest shows while the run goes on, and after',
+      async () => {
+        const reported = deferred();
+        const release = deferred();
+        const target = defineTarget('Resizer', {
+          async resize(_args: { n: number }, ctx: TaskContext) {
+            for (let i = 1; i <= total; i++) ctx.progress(i / total, `resized ${i} of ${total}`);
+            reported.resolve();
+            await release.promise;
+          },
+        });
+        const { tasks, writes, warnings } = await countedTasks(harness(), target);
+        const worker = track(tasks.worker({ pollIntervalMs: 50 }));
+        let succeeded = 0;
+        worker.on('succeeded', () => (succeeded += 1));
+        const { id } = await harness().transaction((tx) =>
+          tasks.enqueue(tx, target.resize, { n: 1 }),
+        );
+        // Before the worker starts: once it runs, the first report is written at once.
+        expect(await tasks.get(id)).toMatchObject({ progress: null, progressMessage: null });
+        await worker.start();
 
-      await reported.promise;
-      await waitFor('the last report to be written', async () => {
-        const attempt = await tasks.get(id);
-        return attempt?.progress === 1;
-      }).catch((error: unknown) => {
-        throw new Error(`${String(error)}; ${writes()} writes, warnings: ${warnings.join('; ')}`);
-      });
-      const running = await tasks.get(id);
-      expect(running).toMatchObject({
-        status: 'running',
-        progress: 1,
-        progressMessage: `resized ${total} of ${total}`,
-      });
-      const [listed] = await tasks.list({ status: 'running' });
-      expect(listed).toMatchObject({
-        id,
-        progress: 1,
-        progressMessage: `resized ${total} of ${total}`,
-      });
-      // The first report at once, the latest when the second was up; nothing in between.
-      expect(writes()).toBe(2);
+        await reported.promise;
+        await waitFor('the last report to be written', async () => {
+          const attempt = await tasks.get(id);
+          return attempt?.progress === 1;
+        }).catch((error: unknown) => {
+          throw new Error(`${String(error)}; ${writes()} writes, warnings: ${warnings.join('; ')}`);
+        });
+        const running = await tasks.get(id);
+        expect(running).toMatchObject({
+          status: 'running',
+          progress: 1,
+          progressMessage: `resized ${total} of ${total}`,
+        });
+        const [listed] = await tasks.list({ status: 'running' });
+        expect(listed).toMatchObject({
+          id,
+          progress: 1,
+          progressMessage: `resized ${total} of ${total}`,
+        });
+        // The first report at once, the latest when the second was up; nothing in between.
+        expect(writes()).toBe(2);
 
-      release.resolve();
-      await waitFor('the run to succeed', () => succeeded === 1);
-      expect(await tasks.get(id)).toMatchObject({
-        status: 'succeeded',
-        progress: 1,
-        progressMessage: `resized ${total} of ${total}`,
-      });
-      expect(writes()).toBe(2);
-    });
+        release.resolve();
+        await waitFor('the run to succeed', () => succeeded === 1);
+        expect(await tasks.get(id)).toMatchObject({
+          status: 'succeeded',
+          progress: 1,
+          progressMessage: `resized ${total} of ${total}`,
+        });
+        expect(writes()).toBe(2);
+      },
+    );
 
     it('the last value is written before the outcome, even when the handler returns at once', async () => {
       const target = defineTarget('Thirds', {
