@@ -153,6 +153,30 @@ describe('pg connections', () => {
     ]);
   });
 
+  it('says a connection lost during a statement was lost, not that the statement was refused', async () => {
+    const native = pgConnections({ preparedStatements: true });
+    const closed = Object.assign(new Error('write CONNECTION_CLOSED 127.0.0.1:5432'), {
+      code: 'CONNECTION_CLOSED',
+    });
+    for (const [lost, message] of [
+      [
+        closed,
+        'PostgreSQL: the connection was lost during the statement: write CONNECTION_CLOSED 127.0.0.1:5432',
+      ],
+      [
+        new Error('Connection terminated unexpectedly'),
+        'PostgreSQL: the connection was lost during the statement: Connection terminated unexpectedly',
+      ],
+    ] as const) {
+      const error = await caught(
+        native.connection(recordingClient(lost).client).query(named('', 'SELECT 1'), []),
+      );
+      expect(error).toBeInstanceOf(DatabaseError);
+      expect((error as Error).message).toBe(message);
+      expect((error as Error).cause).toBe(lost);
+    }
+  });
+
   it("turns PostgreSQL's refusals into DatabaseError, and ends a transaction with ROLLBACK", async () => {
     const refusal = new Error('syntax error');
     const { client } = recordingClient(refusal);

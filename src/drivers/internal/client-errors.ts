@@ -9,9 +9,37 @@ export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** A DatabaseError saying `what` failed and why, with the client's error as `cause`. */
+/**
+ * A DatabaseError saying `what` failed and why, with the client's error as `cause`. A connection
+ * that broke is not a refusal: "PostgreSQL refused the statement: write CONNECTION_CLOSED" sent
+ * people looking for a fault in the statement.
+ */
 export function databaseError(what: string, error: unknown): DatabaseError {
-  return new DatabaseError(`${what}: ${messageOf(error)}`, { cause: error });
+  const said = connectionLost(error)
+    ? what.replace(/ refused the statement$/, ': the connection was lost during the statement')
+    : what;
+  return new DatabaseError(`${said}: ${messageOf(error)}`, { cause: error });
+}
+
+/** The clients' own codes for a connection that broke or closed, the server's answer unknown. */
+const lostCodes = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'PROTOCOL_CONNECTION_LOST',
+]);
+
+function connectionLost(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const { code } = error as { code?: unknown };
+  // node-postgres says so in its message only.
+  return (
+    (typeof code === 'string' && lostCodes.has(code)) ||
+    /^Connection terminated/.test(error.message)
+  );
 }
 
 /** `error` itself when it is already async-task's, else `databaseError(what, error)`. */
