@@ -63,7 +63,7 @@ export async function decryptedErrorText(
     return await codec.decrypt(lastError.slice(at + encryptedMarker.length));
   } catch (error) {
     throw new DecryptionError(
-      `encryptor '${encryptorName}' could not decrypt the last error (a key that is no longer in \`keys\`?)`,
+      `encryptor '${encryptorName}' could not decrypt the last error (a key no longer in \`keys\`, or a text altered in the table; the cause says which)`,
       { cause: error },
     );
   }
@@ -79,5 +79,16 @@ export function withheldError(error: unknown, attemptId: string): Error {
     `message withheld: attempt ${attemptId} is encrypted (tasks.decryptLastError('${attemptId}') reads it)`,
   );
   withheld.name = errorClassName(error);
+  // A constant-looking code (TIMEOUT, DECRYPTION, a user's E_DECLINED) says what happened without
+  // the message; listeners test it.
+  let code: unknown;
+  try {
+    code = (error as { code?: unknown } | null)?.code;
+  } catch {
+    // a Proxy or a getter that throws: no code
+  }
+  if (typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(code)) {
+    Object.assign(withheld, { code });
+  }
   return withheld;
 }

@@ -102,22 +102,39 @@ export class Management {
     if (!isAttemptId(id)) return null;
     const record = await this.#run((executor) => executor.attemptGet(id));
     if (!record) return null;
-    if (record.encryptor === null) {
-      if (!isEncryptedErrorText(record.lastError)) return record.lastError;
-      // Written before a `replace` made the task plain: whichever encryptor reads it.
-      for (const [name, codec] of this.#runtime.encryptors) {
-        const text = await decryptedErrorText(record.lastError, name, codec).catch(() => undefined);
-        if (text !== undefined) return text;
+    if (!isEncryptedErrorText(record.lastError)) return record.lastError;
+    let ownError: Error | undefined;
+    if (record.encryptor !== null) {
+      try {
+        const own = this.#runtime.encryptors.get(record.encryptor);
+        return await decryptedErrorText(record.lastError, record.encryptor, own);
+      } catch (error) {
+        // decryptedErrorText throws DecryptionErrors only.
+        ownError = error instanceof Error ? error : new DecryptionError(String(error));
       }
-      throw new DecryptionError(
-        `attempt ${id}'s last error was encrypted before a replace made the task plain, and none of this AsyncTask's encryptors decrypts it; add the key it was written with`,
-      );
     }
-    return decryptedErrorText(
-      record.lastError,
-      record.encryptor,
-      this.#runtime.encryptors.get(record.encryptor),
+    // A `replace` may have changed the encryptor, or made the task plain, after it was written.
+    const text = await this.#decryptedByAnother(record.lastError, record.encryptor);
+    if (text !== undefined) return text;
+    throw (
+      ownError ??
+      new DecryptionError(
+        `attempt ${id}'s last error was encrypted before a replace made the task plain, and none of this AsyncTask's encryptors decrypts it; add the key it was written with`,
+      )
     );
+  }
+
+  /** The text decrypted by the first encryptor but `except` that can, or undefined. */
+  async #decryptedByAnother(
+    text: string | null,
+    except: string | null,
+  ): Promise<string | undefined> {
+    for (const [name, codec] of this.#runtime.encryptors) {
+      if (name === except) continue;
+      const decrypted = await decryptedErrorText(text, name, codec).catch(() => undefined);
+      if (typeof decrypted === 'string') return decrypted;
+    }
+    return undefined;
   }
 
   async list(options: ListOptions): Promise<Attempt[]> {

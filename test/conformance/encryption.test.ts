@@ -155,34 +155,43 @@ for (const fixture of fixtures) {
         });
         const tasks = await migratedTasks(harness(), {
           targets: [target],
-          encryptors: { aes: aesGcmEncryptor({ keys: { k1 }, current: 'k1' }) },
+          encryptors: {
+            aes: aesGcmEncryptor({ keys: { k1 }, current: 'k1' }),
+            other: aesGcmEncryptor({ keys: { k2 }, current: 'k2' }),
+          },
         });
-        const { id } = await harness().transaction((tx) =>
-          tasks.enqueue(tx, target.charge, secretArgs, {
-            encryptor: 'aes',
-            idempotenceToken: 'charge-1',
-            maxAttempts: 3,
-          }),
-        );
-        await tasks.runDue();
-        const replaced = await harness().transaction((tx) =>
-          tasks.enqueue(
-            tx,
-            target.charge,
-            { ...secretArgs, cents: 1 },
-            {
-              encryptor: null,
-              idempotenceToken: 'charge-1',
-              replace: 'pending',
-            },
-          ),
-        );
-        expect(replaced.id).toBe(id);
+        // Made plain, and moved to another encryptor (whose key cannot read the error).
+        for (const [token, encryptor] of [
+          ['charge-1', null],
+          ['charge-2', 'other'],
+        ] as const) {
+          const { id } = await harness().transaction((tx) =>
+            tasks.enqueue(tx, target.charge, secretArgs, {
+              encryptor: 'aes',
+              idempotenceToken: token,
+              maxAttempts: 3,
+            }),
+          );
+          await tasks.runDue();
+          const replaced = await harness().transaction((tx) =>
+            tasks.enqueue(
+              tx,
+              target.charge,
+              { ...secretArgs, cents: 1 },
+              {
+                encryptor,
+                idempotenceToken: token,
+                replace: 'pending',
+              },
+            ),
+          );
+          expect(replaced.id).toBe(id);
 
-        const attempt = await tasks.get(id);
-        expect(attempt).toMatchObject({ status: 'pending', lastError: 'Error: [encrypted]' });
-        expect(attempt?.runs.map((run) => run.error)).toEqual(['Error: [encrypted]']);
-        expect(await tasks.decryptLastError(id)).toBe('Error: gateway timeout');
+          const attempt = await tasks.get(id);
+          expect(attempt).toMatchObject({ status: 'pending', lastError: 'Error: [encrypted]' });
+          expect(attempt?.runs.map((run) => run.error)).toEqual(['Error: [encrypted]']);
+          expect(await tasks.decryptLastError(id)).toBe('Error: gateway timeout');
+        }
       },
     );
 

@@ -677,7 +677,10 @@ for (const fixture of fixtures) {
         'Payments',
         {
           charge(args: { card: string }) {
-            throw new Error(`declined ${JSON.stringify(args)}`);
+            // A code that reads as a constant reaches the event (listeners test it); one that
+            // may be data does not.
+            const code = args.card.endsWith('SECRET') ? 'E_DECLINED' : `card ${args.card}`;
+            throw Object.assign(new Error(`declined ${JSON.stringify(args)}`), { code });
           },
         },
         { backoff: () => 0 },
@@ -710,6 +713,7 @@ for (const fixture of fixtures) {
       const event = events[0] as Error;
       expect(event.name).toBe('Error');
       expect(event.message).not.toContain('SECRET');
+      expect(event).toMatchObject({ code: 'E_DECLINED' });
       expect(logged.join('\n')).not.toContain('SECRET');
       expect(logged.some((line) => line.includes(id))).toBe(true);
     });
