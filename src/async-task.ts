@@ -56,7 +56,7 @@ export class AsyncTask<
     const { driver, table, defaults, runtime: resolved, schemaOwner } = resolveOptions(options);
     const runtime: Runtime = {
       ...resolved,
-      enqueueTicks: (schedule, ticks) => this.#enqueuer.enqueueTicks(schedule, ticks),
+      enqueueTicks: (schedule, ticks, due) => this.#enqueuer.enqueueTicks(schedule, ticks, due),
     };
     this.#driver = driver;
     this.#table = table;

@@ -42,7 +42,16 @@ export function checkOptionNames(
   hints: Readonly<Record<string, string>> = {},
   noun = 'option',
 ): void {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  // A Map's entries (or a Date's, a Set's) are not its keys: every option would be left out.
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    Array.isArray(value) ||
+    value instanceof Map ||
+    value instanceof Set ||
+    value instanceof Date ||
+    value instanceof RegExp
+  ) {
     throw new ConfigError(`${where}: ${noun}s must be an object, got ${shown(value)}`);
   }
   let unknown: string[] | undefined;

@@ -39,11 +39,9 @@ export type EnqueueOptions<EncryptorName extends string = never> =
           readonly idempotenceToken: string;
           /**
            * Debounce, "latest wins": if the attempt holding this token is still `pending`, its
-           * arguments, encryptor and due time become this call's (its queue, priority and
-           * maxAttempts stay), and the call returns it, `pending`, with these arguments. If it is
-           * `running` or finished it is left alone, and the call returns it as it is (its own
-           * arguments, its status): these arguments were not recorded. Without such an attempt,
-           * a plain enqueue.
+           * arguments, encryptor and due time become this call's (the rest stays its own), and the
+           * call returns it, `pending`. If it is `running` or finished it is left alone and
+           * returned as it is: these arguments were not recorded. Else, a plain enqueue.
            */
           readonly replace: 'pending';
         }
@@ -193,19 +191,26 @@ export class Enqueuer<Tx> {
   }
 
   /**
-   * The Scheduler's inserts: one attempt per tick, each with its tick's token and due at the tick,
-   * in one statement in a transaction of the driver's (outside any of the caller's). A
-   * transaction, because SQLite's worker connection waits out another writer's lock at BEGIN;
-   * the INSERT alone ran synchronously and failed at once ("database is locked").
+   * The Scheduler's inserts, one attempt per tick (its token, due at the tick), in a transaction
+   * of the driver's: SQLite's worker connection waits out another writer's lock at BEGIN, where a
+   * lone INSERT failed at once. `due` is asked once the connection is at hand: a wait for one
+   * longer than the retention would enqueue a tick another worker ran and pruned.
    */
-  async enqueueTicks(schedule: ScheduleDefinition, ticks: readonly Date[]): Promise<void> {
+  async enqueueTicks(
+    schedule: ScheduleDefinition,
+    ticks: readonly Date[],
+    due: (tick: Date) => boolean,
+  ): Promise<number> {
     const rows = await Promise.all(
       ticks.map((tick) => Promise.resolve(this.#prepare(...tickEnqueue(schedule, tick)))),
     );
-    await this.#runtime.driver.transaction((connection) =>
-      this.#insert(this.#runtime.executor(connection), rows, 'schedule'),
-    );
-    this.#wakeLocal(rows);
+    const inserted = await this.#runtime.driver.transaction(async (connection) => {
+      const kept = rows.filter((_, i) => due(ticks[i]!));
+      if (kept.length > 0) await this.#insert(this.#runtime.executor(connection), kept, 'schedule');
+      return kept;
+    });
+    this.#wakeLocal(inserted);
+    return inserted.length;
   }
 
   /**

@@ -36,7 +36,14 @@ export interface Runtime {
   readonly defaultQueue: string;
   /** Spans and metrics (async-task/opentelemetry); null when not configured. */
   readonly telemetry: TelemetryHooks | null;
-  /** Inserts one attempt per tick of `schedule` (each with its tick's token), on the pool. */
-  enqueueTicks(schedule: ScheduleDefinition, ticks: readonly Date[]): Promise<void>;
+  /**
+   * Inserts one attempt per tick of `schedule` (each with its tick's token), on the pool, but
+   * for ticks `due` refuses once the connection is at hand; returns how many it inserted.
+   */
+  enqueueTicks(
+    schedule: ScheduleDefinition,
+    ticks: readonly Date[],
+    due: (tick: Date) => boolean,
+  ): Promise<number>;
   executor(connection: SqlConnection): Executor;
 }

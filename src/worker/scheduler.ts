@@ -56,17 +56,18 @@ export class Scheduler {
     const oldest = retentionMs == null ? null : new Date(now.getTime() - retentionMs);
     let enqueued = 0;
     this.#behind = false;
+    // The same bound when the insert runs, however long it waited for a connection.
+    const due = (tick: Date) => retentionMs == null || tick.getTime() >= Date.now() - retentionMs;
     for (const schedule of this.#schedules) {
       const after = this.#enqueuedUpTo.get(schedule.name) ?? null;
       const ticks = dueTicks(schedule, after, now, oldest);
       try {
-        if (ticks.length > 0) await this.#runtime.enqueueTicks(schedule, ticks);
+        if (ticks.length > 0) enqueued += await this.#runtime.enqueueTicks(schedule, ticks, due);
       } catch (error) {
         this.#behind = true;
         this.#onError(error);
         continue;
       }
-      enqueued += ticks.length;
       // A pass cut short by its cap goes on from its last tick; otherwise everything up to now
       // is done (a tick at exactly `now` included).
       const cut = after !== null && ticks.length > 0 && ticks.at(-1)! < now;

@@ -17,6 +17,7 @@ import { migratedTasks } from '../harness/new-tasks.js';
 import { quotedTable, rawQuery } from '../harness/schema-catalog.js';
 import { useHarness } from '../harness/use-harness.js';
 import { useWorkers } from '../harness/use-workers.js';
+import { quietLogger } from '../harness/quiet-logger.js';
 import { waitFor } from '../harness/wait-for.js';
 
 const baseFixtures = ['postgres/pg', 'mysql/mysql2', 'sqlite/better-sqlite3'];
@@ -301,15 +302,12 @@ for (const fixture of fixtures) {
       const Mixed = mixedTarget();
       const warnings: string[] = [];
       let unflagged: Promise<unknown> | undefined;
-      const quiet = () => undefined;
       const tasks = await migratedTasks(harness(), {
         targets: [Mixed],
-        logger: {
-          debug: quiet,
-          info: quiet,
+        logger: quietLogger({
           warn: (_object, message) => void warnings.push(message ?? ''),
           error: () => void (unflagged ??= unflag()),
-        },
+        }),
       });
       const unflag = await refuseFailuresWhileFlagged({
         postgres: "RAISE EXCEPTION 'refused'",
@@ -340,18 +338,14 @@ for (const fixture of fixtures) {
       async () => {
         const Mixed = mixedTarget();
         let failures = 0;
-        const quiet = () => undefined;
         const tasks = await migratedTasks(harness(), {
           targets: [Mixed],
-          logger: {
-            debug: quiet,
-            info: quiet,
-            warn: quiet,
+          logger: quietLogger({
             error: (_object, message) => {
               if (message?.startsWith('could not record outcomes') && ++failures === 4)
                 void unflag();
             },
-          },
+          }),
         });
         const unflag = await refuseFailuresWhileFlagged({
           postgres:
@@ -382,12 +376,7 @@ for (const fixture of fixtures) {
       const tasks = await migratedTasks(harness(), {
         targets: [Split],
         queues: { a: { concurrency: 5 }, b: { concurrency: 5 } },
-        logger: {
-          debug: () => undefined,
-          info: () => undefined,
-          warn: () => undefined,
-          error: () => undefined,
-        },
+        logger: quietLogger(),
       });
       const unflag = await refuseFailuresWhileFlagged(
         {
@@ -430,10 +419,9 @@ for (const fixture of fixtures) {
     it('stop({ timeoutMs }) resolves within a second of its limit while every outcome write fails', async () => {
       const Mixed = mixedTarget();
       let failures = 0;
-      const quiet = () => undefined;
       const tasks = await migratedTasks(harness(), {
         targets: [Mixed],
-        logger: { debug: quiet, info: quiet, warn: quiet, error: () => void (failures += 1) },
+        logger: quietLogger({ error: () => void (failures += 1) }),
       });
       // Every write of a failure, its message left out too.
       await refuseFailuresWhileFlagged(
@@ -472,15 +460,9 @@ for (const fixture of fixtures) {
           },
         });
         const warnings: string[] = [];
-        const quiet = () => undefined;
         const tasks = await migratedTasks(harness(), {
           targets: [Slow],
-          logger: {
-            debug: quiet,
-            info: quiet,
-            warn: (_o, m) => void warnings.push(m ?? ''),
-            error: quiet,
-          },
+          logger: quietLogger({ warn: (_o, m) => void warnings.push(m ?? '') }),
         });
         await harness().transaction((tx) =>
           tasks.enqueueMany(

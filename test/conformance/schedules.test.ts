@@ -2,6 +2,7 @@
 // workers see it, across restarts; runDue enqueues what is due when it is called.
 import { describe, expect, it } from 'vitest';
 import { AsyncTask, defineTarget, type Attempt, type TaskContext } from '../../src/index.js';
+import { Scheduler } from '../../src/worker/scheduler.js';
 import { fixtures } from '../harness/dialects.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { useHarness } from '../harness/use-harness.js';
@@ -138,6 +139,31 @@ for (const fixture of fixtures.filter((f) => scheduleFixtures.includes(f.label))
       expect(due.getUTCMinutes()).toBe(0);
       expect(Date.now() - due.getTime()).toBeLessThan(86_400_000);
       expect(runs).toEqual([`sales ${due.toISOString()}`]);
+    });
+
+    // A pass that waited for a connection (a starved pool, a database away) longer than the
+    // retention inserted the ticks it had chosen before the wait: another worker may have run and
+    // pruned them meanwhile. The bound is asked again at the insert.
+    it('enqueues no tick that grew older than the retention while its pass waited to insert it', async () => {
+      const Beat = defineTarget('Beat', { beat(_args: undefined) {} });
+      const tasks = await migratedTasks(harness(), {
+        targets: [Beat],
+        schedules: [
+          { name: 'beat', cron: '* * * * * *', method: Beat.beat, args: undefined, catchUp: 3 },
+        ],
+        retention: { succeededMs: 3000 },
+      });
+      const scheduler = new Scheduler(tasks.runtime, (error) => {
+        throw error;
+      });
+      // A pass that chose its ticks 10 s ago, as if it then waited that long for a connection.
+      expect(await scheduler.enqueueDue(new Date(Date.now() - 10_000))).toBe(0);
+      expect(await scheduled(tasks, 'beat')).toEqual([]);
+      // The next pass, on time, enqueues the ticks since then that are within the retention.
+      const enqueued = await scheduler.enqueueDue();
+      expect(enqueued).toBeGreaterThanOrEqual(2);
+      expect(enqueued).toBeLessThanOrEqual(4);
+      expect(await scheduled(tasks, 'beat')).toHaveLength(enqueued);
     });
 
     it('catches up at most catchUp missed ticks, none older than the retention', async () => {

@@ -7,6 +7,7 @@ import { LeaseLostError, defineTarget, type TaskContext } from '../../src/index.
 import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import { migratedTasks, newTasks } from '../harness/new-tasks.js';
 import { useHarness } from '../harness/use-harness.js';
+import { quietLogger } from '../harness/quiet-logger.js';
 import { waitFor } from '../harness/wait-for.js';
 import { workerChildTarget } from '../harness/worker-child-target.js';
 import { useFleets, within } from '../harness/worker-process.js';
@@ -159,7 +160,6 @@ for (const fixture of fixtures) {
       async () => {
         const lost = deferred();
         const warnings: string[] = [];
-        const quiet = () => undefined;
         const target = defineTarget('Stubborn', {
           async work(_args: { n: number }, ctx: TaskContext) {
             if (ctx.attempt.numAttempts > 1) return;
@@ -171,12 +171,7 @@ for (const fixture of fixtures) {
         });
         const tasks = await migratedTasks(harness(), {
           targets: [target],
-          logger: {
-            debug: quiet,
-            info: quiet,
-            warn: (_object, message) => void warnings.push(message ?? ''),
-            error: quiet,
-          },
+          logger: quietLogger({ warn: (_object, message) => void warnings.push(message ?? '') }),
         });
         // The holder heartbeats every second and never rescues; the rescuer takes the expired lease
         // within 100 ms, before the holder's next heartbeat would extend it.

@@ -189,6 +189,11 @@ describe('the public API refuses options it does not know', () => {
       caughtSync(() => openTelemetry(null as never)),
       /^openTelemetry: options must be an object/,
     );
+    // A Map's entries are not options: a tracer provider in one was silently left out.
+    expectRefused(
+      caughtSync(() => openTelemetry(new Map([['tracerProvider', {}]]) as never)),
+      /^openTelemetry: options must be an object, got \[object Map\]/,
+    );
     expect(() => openTelemetry({})).not.toThrow();
     expectRefused(
       caughtSync(() =>
