@@ -34,6 +34,9 @@ export interface OpenedDatabase {
 const supported =
   'use postgres://…, postgresql://…, mysql://…, sqlite:<path>, or a file path ending in .db, .sqlite or .sqlite3';
 
+/** An empty host before the path, and a `host=` parameter that is not empty. */
+const socketInQuery = /^postgres(?:ql)?:\/\/(?:[^@/?#]*@)?\/[^?#]*\?(?:[^#]*&)?host=[^&#]/i;
+
 /**
  * Reads a database URL: `postgres://` / `postgresql://`, `mysql://` (also `mariadb://`),
  * `sqlite:<path>` / `sqlite://<path>` (so `sqlite:///abs/app.db` is absolute), or a bare path
@@ -41,9 +44,6 @@ const supported =
  *
  * @throws UsageError (exit code 2) for a URL of another kind, or one that does not parse
  */
-/** An empty host before the path, and a `host=` parameter that is not empty. */
-const socketInQuery = /^postgres(?:ql)?:\/\/(?:[^@/?#]*@)?\/[^?#]*\?(?:[^#]*&)?host=[^&#]/i;
-
 export function parseDatabaseUrl(raw: string): DatabaseLocation {
   const text = raw.trim();
   if (text === '') throw new UsageError(`the database URL is empty; ${supported}`);

@@ -61,6 +61,8 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const GENERATE_HINT = 'Generate a key with: openssl rand -base64 32';
 
+const encryptorOptionNames = optionNames<AesGcmEncryptorOptions>({ keys: true, current: true });
+
 /**
  * An {@link Encryptor} using AES-256-GCM from `node:crypto`, with key rotation.
  *
@@ -86,8 +88,6 @@ const GENERATE_HINT = 'Generate a key with: openssl rand -base64 32';
  *   current: '2024-06',
  * });
  */
-const encryptorOptionNames = optionNames<AesGcmEncryptorOptions>({ keys: true, current: true });
-
 export function aesGcmEncryptor(options: AesGcmEncryptorOptions): Encryptor {
   return new AesGcmEncryptor(options);
 }
