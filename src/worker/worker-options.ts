@@ -183,6 +183,9 @@ function queueSettings(
       );
     }
     const name = checkQueue(typeof queue === 'string' ? queue : queue.name, 'worker: queues');
+    if (names.includes(name)) {
+      throw new ConfigError(`worker: queues lists '${name}' twice; list each queue once`);
+    }
     names.push(name);
     if (typeof queue !== 'string') {
       checkOptionNames(queue, queueOptionNames, `worker: queues entry '${name}'`);

@@ -97,6 +97,11 @@ describe('the public API refuses options it does not know', () => {
       caughtSync(() => tasks.worker({ queues: [{ name: 'm' }] } as Loose)),
       /^worker: queues entry 'm' has no concurrency; give it one, or pass 'm' alone/,
     );
+    // The last entry's cap won, without a word.
+    expectRefused(
+      caughtSync(() => tasks.worker({ queues: ['m', { name: 'm', concurrency: 2 }] })),
+      /^worker: queues lists 'm' twice; list each queue once$/,
+    );
     expectRefused(
       caughtSync(() => tasks.worker({ queues: [null] } as Loose)),
       /^worker: queues holds null; each entry is a queue name or \{ name, concurrency \}/,
