@@ -93,7 +93,7 @@ for (const fixture of fixtures) {
 
     itOnNativeDrivers(
       fixture,
-      'the coalescing under test is the worker’s; each driver writes progress in the other progress tests',
+      'the coalescing under test is the worker’s; each driver writes progress in the tests below',
     )(
       '10,000 reports make two writes; the latest shows while the run goes on, and after',
       async () => {

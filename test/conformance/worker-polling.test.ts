@@ -89,7 +89,7 @@ for (const fixture of fixtures) {
 
     itOnNativeDrivers(
       fixture,
-      'the poll timing under test is the worker’s; each driver’s claims run in the executor conformance suite',
+      'the poll timing under test is the worker’s; each driver’s claims run in executor-claim.test.ts',
     )(
       'pollOnly: scheduled tasks start within one poll interval after they are due, not before',
       async () => {
