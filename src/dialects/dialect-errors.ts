@@ -11,7 +11,7 @@ export function translateMissingTable(
 ): unknown {
   if (!isMissingTable(error)) return error;
   return new SchemaOutdatedError(
-    `table ${quotedTable} does not exist; run \`await tasks.migrate()\` (or \`async-task migrate\`) first, or, where your migration tool owns the schema (option schema: 'external'), apply the files \`async-task migrations\` writes`,
+    `table ${quotedTable} does not exist; run \`await tasks.migrate()\` (or \`async-task migrate\`) first, or, where your migration tool owns the schema (option schema: 'external'), apply the files \`async-task migrations\` writes; if it was migrated, this connection or transaction is on another database than the one migrate() ran on`,
   );
 }
 

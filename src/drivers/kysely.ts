@@ -146,6 +146,12 @@ export function kyselyDriver<Db extends KyselyDatabase>(
           'enqueue: pass the Kysely transaction (the trx of db.transaction().execute(async (trx) => …)) or the Kysely instance',
         );
       }
+      const family = handleFamily(tx);
+      if (family !== undefined && family !== dialect.name) {
+        throw new ConfigError(
+          `enqueue: this Kysely transaction or instance runs on ${familyNames[family]}, but kyselyDriver was given a Kysely instance on ${familyNames[dialect.name]}; pass a transaction of that instance (or give this AsyncTask a driver over the instance this one comes from)`,
+        );
+      }
       return wrap(tx);
     },
     run: onConnection,
@@ -175,19 +181,23 @@ const adapterNames: Record<string, Dialect['name']> = {
   SqliteAdapter: 'sqlite',
 };
 
-/** The family of the instance's adapter: by class (or base class) name, else by its capabilities. */
-function detect(db: KyselyDatabase): string {
-  let adapter: KyselyAdapter | undefined;
+const familyNames: Record<Dialect['name'], string> = {
+  postgres: 'PostgreSQL',
+  mysql: 'MySQL',
+  sqlite: 'SQLite',
+};
+
+function adapterOf(handle: object): KyselyAdapter | undefined {
   try {
-    adapter = db.getExecutor().adapter;
+    const adapter = (handle as Partial<KyselyDatabase>).getExecutor?.().adapter;
+    return typeof adapter === 'object' && adapter !== null ? adapter : undefined;
   } catch {
-    adapter = undefined;
+    return undefined;
   }
-  if (typeof adapter !== 'object' || adapter === null) {
-    throw new ConfigError(
-      "kyselyDriver: could not read the Kysely instance's dialect adapter; pass options.dialect ('postgres', 'mysql' or 'sqlite')",
-    );
-  }
+}
+
+/** The family of Kysely's own adapter classes (or their subclasses); undefined for any other. */
+function adapterClassFamily(adapter: KyselyAdapter): Dialect['name'] | undefined {
   for (
     let proto: unknown = Object.getPrototypeOf(adapter);
     proto !== null && proto !== Object.prototype;
@@ -196,6 +206,32 @@ function detect(db: KyselyDatabase): string {
     const name = (proto as { constructor?: { name?: unknown } }).constructor?.name;
     if (typeof name === 'string' && Object.hasOwn(adapterNames, name)) return adapterNames[name]!;
   }
+  return undefined;
+}
+
+const handleFamilies = new WeakMap<KyselyAdapter, Dialect['name'] | undefined>();
+
+/**
+ * The family of an enqueue's handle, where its adapter is one of Kysely's own: a transaction of
+ * another Kysely instance, on another database family, would otherwise fail as a syntax error.
+ */
+function handleFamily(handle: KyselyQueryable): Dialect['name'] | undefined {
+  const adapter = adapterOf(handle);
+  if (adapter === undefined) return undefined;
+  if (!handleFamilies.has(adapter)) handleFamilies.set(adapter, adapterClassFamily(adapter));
+  return handleFamilies.get(adapter);
+}
+
+/** The family of the instance's adapter: by class (or base class) name, else by its capabilities. */
+function detect(db: KyselyDatabase): string {
+  const adapter = adapterOf(db);
+  if (adapter === undefined) {
+    throw new ConfigError(
+      "kyselyDriver: could not read the Kysely instance's dialect adapter; pass options.dialect ('postgres', 'mysql' or 'sqlite')",
+    );
+  }
+  const named = adapterClassFamily(adapter);
+  if (named !== undefined) return named;
   // Minified or look-alike adapters: Kysely's own three differ in these capabilities.
   const { supportsReturning, supportsTransactionalDdl, supportsOutput } = adapter;
   if (supportsOutput !== true) {

@@ -36,7 +36,8 @@ export interface PipelineOptions {
   readonly maxUnwritten?: number;
   /**
    * @internal async-task/testing's drain: claims with no horizon (what runs enqueue is claimed
-   * too), and a retry of an attempt already run here stays leased and unrun until `drain()`.
+   * too), writes every outcome before it claims (an unwritten one still fills a queue's limit),
+   * and a retry of an attempt already run here stays leased and unrun until `drain()`.
    */
   readonly followEnqueues?: boolean;
   /** True while cancel requests arrive as notifications (`cancelRequested`); else they are polled. */
@@ -178,6 +179,7 @@ export class Pipeline {
   async pass(): Promise<void> {
     let exhausted = false;
     for (;;) {
+      if (this.#followEnqueues) await this.#completer.flush();
       const want = exhausted ? 0 : this.#claimSize();
       const queues = this.#claimableQueues();
       if (want > 0 && queues !== undefined) {
@@ -326,13 +328,9 @@ export class Pipeline {
       return;
     }
     for (let i = 0; i < this.#buffer.length && this.#running.size < this.#concurrency;) {
-      const held = this.#buffer[i]!;
-      if (!this.#caps.hasRoom(held.record.queue)) {
-        i += 1;
-        continue;
-      }
-      this.#buffer.splice(i, 1);
-      this.#start(held);
+      if (this.#caps.hasRoom(this.#buffer[i]!.record.queue)) {
+        this.#start(this.#buffer.splice(i, 1)[0]!);
+      } else i += 1;
     }
   }
 

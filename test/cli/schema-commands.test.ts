@@ -1,6 +1,6 @@
 // `async-task uninstall` and `async-task migrations`, through the real process, on PostgreSQL
 // (functions and a trigger to remove) and SQLite (no server).
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,6 +77,45 @@ describe('async-task migrations', () => {
     const again = await runCliJson<{ written: string[] }>(args);
     expect(again.written).toEqual([]);
     expect(readdirSync(out)).toEqual(files);
+  });
+
+  it("refuses a folder that holds another database's migrations, writing nothing (exit 1)", async () => {
+    const write = (dialect: string, format: string, out: string) =>
+      runCli(['migrations', '--dialect', dialect, '--format', format, '--out', out, '-t', 'jobs']);
+    for (const format of ['knex', 'sql', 'typeorm', 'prisma', 'drizzle']) {
+      const out = join(folder, `mixed-${format}`);
+      expect((await write('mysql', format, out)).code).toBe(0);
+      const before = readdirSync(out, { recursive: true }).sort();
+      const refused = await write('postgres', format, out);
+      expect({ format, code: refused.code, stdout: refused.stdout }).toEqual({
+        format,
+        code: 1,
+        stdout: '',
+      });
+      expect(refused.stderr).toMatch(
+        new RegExp(
+          `^async-task: ${out} is for mysql, not postgres \\(.*\\): keep each database's migrations in a folder of its own, or pass --dialect mysql; nothing written\\n$`,
+        ),
+      );
+      expect(readdirSync(out, { recursive: true }).sort()).toEqual(before);
+    }
+    // The tools' own files say it too, before any of ours is there.
+    const prisma = join(folder, 'prisma-lock');
+    mkdirSync(prisma);
+    writeFileSync(join(prisma, 'migration_lock.toml'), 'provider = "postgresql"\n');
+    expect((await write('sqlite', 'prisma', prisma)).stderr).toMatch(
+      /is for postgres, not sqlite \(.*migration_lock\.toml\)/,
+    );
+    const drizzle = join(folder, 'drizzle-journal');
+    mkdirSync(join(drizzle, 'meta'), { recursive: true });
+    writeFileSync(
+      join(drizzle, 'meta', '_journal.json'),
+      JSON.stringify({ version: '7', dialect: 'postgresql', entries: [] }),
+    );
+    expect((await write('sqlite', 'drizzle', drizzle)).stderr).toMatch(
+      /is for postgres, not sqlite \(.*_journal\.json\)/,
+    );
+    expect((await write('postgres', 'drizzle', drizzle)).code).toBe(0);
   });
 
   it('refuses an unknown format or dialect and a schema on SQLite (exit 2)', async () => {

@@ -58,6 +58,14 @@ for (const fixture of fixtures) {
       expect(await catalogObjects(harness(), fixture.dialect)).toEqual(before);
       expect(await tasks.uninstall()).toEqual({ removed: [] });
       expect(await caught(tasks.runDue())).toBeInstanceOf(SchemaOutdatedError);
+      // enqueue does not check the version, but names the missing table and both likely causes.
+      const missing = await caught(() =>
+        tasks.enqueue(harness().pool, target.write, { text: 'no table' }),
+      );
+      expect(missing).toBeInstanceOf(SchemaOutdatedError);
+      expect((missing as Error).message).toMatch(
+        /does not exist; run `await tasks\.migrate\(\)`.*on another database than the one migrate\(\) ran on/,
+      );
 
       expect(await tasks.migrate()).toEqual({ applied: allVersions(harness()) });
       expect(await catalogObjects(harness(), fixture.dialect)).toEqual(installed);

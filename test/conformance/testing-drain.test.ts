@@ -17,6 +17,7 @@ import {
   EnqueuedAssertionError,
   enqueued,
   expectEnqueued,
+  runInline,
 } from '../../src/testing/index.js';
 import { fixtures } from '../harness/dialects.js';
 import { migratedTasks } from '../harness/new-tasks.js';
@@ -237,6 +238,51 @@ for (const fixture of perDialect) {
       ]);
       expect(ran).toEqual(['mail']);
       await expect(drain(tasks, { maxRuns: 0 })).rejects.toThrow(/maxRuns must be an integer/);
+    });
+
+    it("drain and runInline's idle() run everything due in queues with concurrency and key limits of 1", async () => {
+      const ran: string[] = [];
+      const Q = defineTarget('Q', {
+        work(args: { name: string }) {
+          ran.push(args.name);
+        },
+      });
+      const tasks = await migratedTasks(harness(), {
+        targets: [Q],
+        queues: { one: { concurrency: 1 }, keyed: { keyConcurrency: 1 } },
+      });
+      const enqueueFive = (queue: string, round: string) =>
+        harness().transaction((tx) =>
+          tasks.enqueueMany(
+            tx,
+            Array.from({ length: 5 }, (_, n) => ({
+              method: Q.work,
+              args: { name: `${round}-${queue}-${n}` },
+              options: { queue, concurrencyKey: 'customer:1' },
+            })),
+          ),
+        );
+      await enqueueFive('one', 'drain');
+      await enqueueFive('keyed', 'drain');
+
+      // Each run's outcome is written before the next claim: unwritten, the finished run still
+      // filled the queue's one slot, and the drain ended after one run per queue.
+      const result = await drain(tasks);
+      expect(result).toMatchObject({ succeeded: 10, retried: 0, failed: 0 });
+      expect(ran.toSorted()).toEqual(
+        ['keyed', 'one'].flatMap((queue) => [0, 1, 2, 3, 4].map((n) => `drain-${queue}-${n}`)),
+      );
+
+      const inline = runInline(tasks);
+      try {
+        await enqueueFive('one', 'inline');
+        await enqueueFive('keyed', 'inline');
+        await inline.idle();
+        expect(ran.filter((name) => name.startsWith('inline-'))).toHaveLength(10);
+      } finally {
+        await inline.stop();
+      }
+      expect(await tasks.list({ status: 'pending' })).toEqual([]);
     });
 
     it('enqueued returns the pending attempts of a method, args decoded, filtered by args and where', async () => {

@@ -573,8 +573,9 @@ describe('drizzleDriver: choosing the flavour', () => {
       targets: [Mailer],
     });
     const client = await pool.connect();
+    let native: unknown;
     try {
-      const native = caughtSync(() => tasks.enqueue(client as never, Mailer.send, { to: 'a' }));
+      native = caughtSync(() => tasks.enqueue(client as never, Mailer.send, { to: 'a' }));
       expect(native).toBeInstanceOf(ConfigError);
       expect((native as Error).message).toMatch(/pass the tx of db\.transaction/);
     } finally {
@@ -587,6 +588,17 @@ describe('drizzleDriver: choosing the flavour', () => {
     expect(other).toBeInstanceOf(ConfigError);
     expect((other as Error).message).toMatch(
       /drizzle-orm\/better-sqlite3.*drizzle-orm\/node-postgres/,
+    );
+    expect((native as Error).message).toMatch(/db\.transaction\(async \(tx\) => …\)/);
+
+    // On better-sqlite3 the hint names the synchronous callback an async one would break.
+    const sqliteTasks = new AsyncTask({ driver: drizzleDriver(sqlite), targets: [Mailer] });
+    const sqliteNative = caughtSync(() =>
+      sqliteTasks.enqueue(file as never, Mailer.send, { to: 'a' }),
+    );
+    expect(sqliteNative).toBeInstanceOf(ConfigError);
+    expect((sqliteNative as Error).message).toContain(
+      'pass the tx of db.transaction((tx) => …) (a synchronous callback on better-sqlite3',
     );
   });
 });

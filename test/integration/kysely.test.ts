@@ -1,7 +1,8 @@
 // What only the Kysely driver has: enqueue on Kysely's own transactions (callback and controlled,
 // with savepoints), Kysely's errors as typed async-task errors, dialect detection, plugins kept
 // away from async-task's rows, and a polling worker — on PostgreSQL, MySQL/MariaDB and SQLite.
-import { CamelCasePlugin, Kysely, SqliteDialect, sql } from 'kysely';
+import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, DatabaseError } from '../../src/core/errors.js';
 import { kyselyDriver } from '../../src/drivers/kysely.js';
@@ -137,6 +138,35 @@ describe.each(cases)('kysely driver on $name', ({ name, setup }) => {
       }),
     );
     expect(outside).toBeInstanceOf(ConfigError);
+  });
+
+  it('refuses a transaction of a Kysely instance on another database family, before any statement', async () => {
+    const { tasks, target } = await newTasks();
+    const { file, remove } = tempDatabaseFile();
+    // The PostgreSQL pool is never connected: the refusal comes before any statement.
+    const other =
+      name === 'sqlite'
+        ? new Kysely<AnyDb>({ dialect: new PostgresDialect({ pool: new pg.Pool({ max: 1 }) }) })
+        : new Kysely<AnyDb>({
+            dialect: new SqliteDialect({ database: new Database(file) as never }),
+          });
+    try {
+      const error = await caught(
+        name === 'sqlite'
+          ? () => tasks.enqueue(other, target.fulfill, { orderNumber: 6 })
+          : other
+              .transaction()
+              .execute((trx) => tasks.enqueue(trx, target.fulfill, { orderNumber: 6 })),
+      );
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).message).toBe(
+        `enqueue: this Kysely transaction or instance runs on ${name === 'sqlite' ? 'PostgreSQL' : 'SQLite'}, but kyselyDriver was given a Kysely instance on ${{ postgres: 'PostgreSQL', mysql: 'MySQL', sqlite: 'SQLite' }[name]}; pass a transaction of that instance (or give this AsyncTask a driver over the instance this one comes from)`,
+      );
+      expect(await harness.countAttempts()).toBe(0);
+    } finally {
+      await other.destroy();
+      remove();
+    }
   });
 
   it('keeps plugins away from its own rows (CamelCasePlugin on the instance)', async () => {

@@ -87,7 +87,14 @@ export function writeMigrations(options: Omit<MigrationsCommandOptions, keyof Js
   const prefix = `async_task${tableStem(label)}`;
   const stem = (script: MigrationScript) =>
     `${prefix}_${String(script.version).padStart(4, '0')}_${script.name}`;
-  const present = versionsIn(folder, prefix);
+  const { versions: present, dialects: written } = migrationsIn(folder, prefix);
+  const toolDialect = formatDialectIn(options.format, folder);
+  for (const [other, where] of [...written, ...(toolDialect ? [toolDialect] : [])]) {
+    if (other === options.dialect) continue;
+    throw new CliError(
+      `${options.out} is for ${other}, not ${options.dialect} (${where}): keep each database's migrations in a folder of its own, or pass --dialect ${other}; nothing written`,
+    );
+  }
   const scripts = dialect.migrationScripts(table).filter((script) => !present.has(script.version));
   const missingDown = scripts.find((script) => script.down.length === 0);
   if (missingDown) {
@@ -136,8 +143,14 @@ function parseTable(value: string, dialect: Dialect): { schema: string | null; n
   }
 }
 
-/** Versions whose files are already in `folder` (names holding `<prefix>_NNNN_`, two levels deep). */
-function versionsIn(folder: string, prefix: string): Set<number> {
+/**
+ * The versions whose files are already in `folder` (names holding `<prefix>_NNNN_`, two levels
+ * deep), and the database each was written for, from its header, with a file that says so.
+ */
+function migrationsIn(
+  folder: string,
+  prefix: string,
+): { versions: Set<number>; dialects: Map<string, string> } {
   const pattern = new RegExp(`(?:^|[_-])${prefix}_(\\d{4})_`, 'i');
   const pascalPattern = new RegExp(
     `${prefix
@@ -146,14 +159,63 @@ function versionsIn(folder: string, prefix: string): Set<number> {
       .join('')}(\\d{4})[A-Z]`,
   );
   const versions = new Set<number>();
+  const dialects = new Map<string, string>();
   const visit = (dir: string, depth: number) => {
     if (!existsSync(dir)) return;
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
       const match = pattern.exec(entry.name) ?? pascalPattern.exec(entry.name);
-      if (match) versions.add(Number(match[1]));
-      if (entry.isDirectory() && depth < 1) visit(join(dir, entry.name), depth + 1);
+      if (match) {
+        versions.add(Number(match[1]));
+        const dialect = headerDialect(entry.isFile() ? path : join(path, 'migration.sql'));
+        if (dialect !== undefined && !dialects.has(dialect)) dialects.set(dialect, path);
+      }
+      if (entry.isDirectory() && depth < 1) visit(path, depth + 1);
     }
   };
   visit(folder, 0);
-  return versions;
+  return { versions, dialects };
+}
+
+/** The database named in the header every written file starts with (`…of table T, mysql.`). */
+function headerDialect(path: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8').slice(0, 2000);
+  } catch {
+    return undefined;
+  }
+  return /async-task schema migration \d{4} \(.*?\) of table .*, (postgres|mysql|sqlite)\./.exec(
+    text,
+  )?.[1];
+}
+
+/** The database the migration tool's own files in `folder` are for (Prisma's lock, Drizzle's journal). */
+function formatDialectIn(format: MigrationFormat, folder: string): [string, string] | undefined {
+  const read = (name: string): [string, string] | undefined => {
+    const path = join(folder, name);
+    return existsSync(path) ? [readFileSync(path, 'utf8'), path] : undefined;
+  };
+  const names: Record<string, string> = {
+    postgresql: 'postgres',
+    mysql: 'mysql',
+    sqlite: 'sqlite',
+  };
+  if (format === 'prisma') {
+    const lock = read('migration_lock.toml');
+    const provider = lock && /^\s*provider\s*=\s*"([^"]+)"/m.exec(lock[0])?.[1];
+    return lock && provider ? [names[provider] ?? provider, lock[1]] : undefined;
+  }
+  if (format === 'drizzle') {
+    const journal = read('meta/_journal.json');
+    if (journal === undefined) return undefined;
+    let dialect: unknown;
+    try {
+      dialect = (JSON.parse(journal[0]) as { dialect?: unknown }).dialect;
+    } catch {
+      throw new CliError(`${journal[1]} is not valid JSON; nothing written`);
+    }
+    return typeof dialect === 'string' ? [names[dialect] ?? dialect, journal[1]] : undefined;
+  }
+  return undefined;
 }

@@ -2,7 +2,7 @@ import { ConfigError } from '../../core/errors.js';
 import type { Driver } from '../../seam/driver.js';
 import type { SqlConnection } from '../../seam/sql-connection.js';
 import { flavourDriver, flavourOf, knownFlavourOf } from './flavour.js';
-import { isDrizzle, sessionClientOf } from './session.js';
+import { isDrizzle, sessionClientOf, transactionForm } from './session.js';
 
 /**
  * The part of a Drizzle database (what `drizzle(…)` of drizzle-orm/node-postgres, /postgres-js,
@@ -125,7 +125,7 @@ export function drizzleDriver<Db extends DrizzleDatabase>(
     connection: (tx: Tx) => {
       if (!isDrizzle(tx)) {
         throw new ConfigError(
-          'enqueue: pass the tx of db.transaction(async (tx) => …) (or the Drizzle db itself), not a native client',
+          `enqueue: pass the tx of ${transactionForm(flavour)} (or the Drizzle db itself), not a native client`,
         );
       }
       const other = knownFlavourOf(tx);

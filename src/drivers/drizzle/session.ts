@@ -2,6 +2,7 @@
 // its class names and its native client. Not public API of drizzle-orm; each use says which
 // versions it was read from.
 import { ConfigError } from '../../core/errors.js';
+import type { Flavour } from './flavour.js';
 import type { DrizzleDatabase } from './index.js';
 
 /** `Symbol.for('drizzle:entityKind')`: every Drizzle class names itself with this static. */
@@ -65,6 +66,13 @@ export function notDrizzleTx(): ConfigError {
   return new ConfigError(
     'enqueue: this Drizzle object has no native connection of the kind its driver uses; pass the tx of db.transaction(async (tx) => …) or the Drizzle db itself',
   );
+}
+
+/** How a transaction is opened on this flavour: better-sqlite3's callback must not be async. */
+export function transactionForm(flavour: Flavour): string {
+  return flavour === 'better-sqlite3'
+    ? 'db.transaction((tx) => …) (a synchronous callback on better-sqlite3: `void tasks.enqueue(tx, …)` inside it)'
+    : 'db.transaction(async (tx) => …)';
 }
 
 export function hasFunction(value: object, name: string): boolean {
