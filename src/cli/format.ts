@@ -119,9 +119,16 @@ export function progressText(a: Pick<Attempt, 'progress' | 'progressMessage'>): 
 }
 
 /** The lines of `async-task show`. */
-export function attemptDetails(a: Attempt): string[] {
+/** Who holds an attempt's lease and until when (`show` reads it; list and get do not). */
+export interface LeaseFields {
+  readonly lockedBy: string | null;
+  readonly lockedUntil: Date | null;
+}
+
+export function attemptDetails(a: Attempt, lease?: LeaseFields): string[] {
   const fields: [string, string][] = [
     ['status', a.status],
+    ...(lease === undefined ? [] : [['lease', leaseText(lease)] as [string, string]]),
     ['task', `${a.target}.${a.methodName}`],
     [
       'args',
@@ -148,6 +155,12 @@ export function attemptDetails(a: Attempt): string[] {
     ...fields.map(([name, value]) => `  ${name.padEnd(width)}  ${printable(value)}`),
     ...runLines(a.runs),
   ];
+}
+
+function leaseText({ lockedBy, lockedUntil }: LeaseFields): string {
+  if (lockedBy === null || lockedUntil === null) return '-';
+  const left = lockedUntil.getTime() - Date.now();
+  return `held by ${lockedBy} until ${lockedUntil.toISOString()} (${left >= 0 ? `${Math.ceil(left / 1000)} s left` : `expired ${Math.ceil(-left / 1000)} s ago: a worker rescues it`})`;
 }
 
 /** The run history under `show`: one line per run, then its error, indented. */

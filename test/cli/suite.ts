@@ -227,6 +227,41 @@ export function cliSuite(setup: () => Promise<CliDatabase>): void {
       });
     });
 
+    it("shows who holds a running attempt's lease and until when; '-' for a pending one", async () => {
+      const attempt = await enqueue(9, 'show-lease');
+      expect((await cli('show', attempt.id)).stdout).toMatch(/^ {2}lease +-$/m);
+      const { runtime } = db.tasks;
+      const claim = {
+        lockedBy: 'cli-test-worker',
+        limit: 1,
+        leaseMs: 600_000,
+        queues: ['show-lease'],
+        horizon: null,
+        durable: false,
+      };
+      const { records } = await runtime.driver.run((connection) =>
+        runtime.executor(connection).attemptClaim(claim),
+      );
+      expect(records.map((record) => record.id)).toEqual([attempt.id]);
+      try {
+        const text = await cli('show', attempt.id);
+        expect(text.stdout).toMatch(/status\s+running/);
+        const until = records[0]!.lockedUntil!.toISOString();
+        expect(text.stdout).toMatch(
+          new RegExp(`^ {2}lease +held by cli-test-worker until ${until} \\(\\d+ s left\\)$`, 'm'),
+        );
+        expect(await cliJson<JsonAttempt>('show', attempt.id)).toMatchObject({
+          status: 'running',
+          lockedBy: 'cli-test-worker',
+          lockedUntil: until,
+        });
+      } finally {
+        await runtime.driver.run((connection) =>
+          runtime.executor(connection).attemptReleaseMany('cli-test-worker', records),
+        );
+      }
+    });
+
     it('never prints encrypted arguments, in text or JSON', async () => {
       const attempt = await enqueue(8, 'show-secret', { encryptor: 'aes' });
       const [text, json, list, listJson] = [
@@ -271,8 +306,8 @@ export function cliSuite(setup: () => Promise<CliDatabase>): void {
         expect(result.stdout).toContain('\\x1b[2J');
         expect(result.stdout).not.toMatch(/^\s*status\s+succeeded/m);
       }
-      // 12 fields and the heading, then the run history: its heading, the run, its error.
-      expect(lines(shown.stdout)).toHaveLength(16);
+      // 13 fields and the heading, then the run history: its heading, the run, its error.
+      expect(lines(shown.stdout)).toHaveLength(17);
       expect(shown.stdout).toContain('\\u202Eevil\\u2066x\\u2069 \\u2028end\\tok');
       expect(shown.stdout).toMatch(/^ {2}status\s+failed$/m);
       expect(shown.stdout).toContain(
