@@ -34,48 +34,57 @@ for (const fixture of fixtures) {
     const newFleet = useFleets();
     const track = useWorkers();
 
-    it('a handler that runs for several leases keeps its lease through heartbeats', async () => {
-      const leaseMs = 1000;
-      const runs: number[] = [];
-      const signals: AbortSignal[] = [];
-      const target = defineTarget('Slow', {
-        async work(_args: { n: number }, ctx: TaskContext) {
-          runs.push(ctx.attempt.numAttempts);
-          signals.push(ctx.signal);
-          await delay(2.5 * leaseMs); // the long-running work under test
-        },
-      });
-      const tasks = await migratedTasks(harness(), { targets: [target] });
-      const worker = track(tasks.worker({ leaseMs, heartbeatMs: 200, rescueIntervalMs: 100 }));
-      // A second worker whose rescuer would take the attempt the moment its lease ran out.
-      const rescuer = track(
-        newTasks(harness(), { targets: [target] }).worker({
-          queues: ['nothing-here'],
-          leaseMs,
-          heartbeatMs: 200,
-          rescueIntervalMs: 100,
-        }),
-      );
-      const rescued: string[] = [];
-      worker.on('rescued', ({ attempt }) => rescued.push(attempt.id));
-      rescuer.on('rescued', ({ attempt }) => rescued.push(attempt.id));
-      let succeeded = 0;
-      worker.on('succeeded', () => (succeeded += 1));
-      await Promise.all([worker.start(), rescuer.start()]);
-      const { id } = await harness().transaction((tx) => tasks.enqueue(tx, target.work, { n: 1 }));
+    const itOnNativeHeartbeats = itOnNativeDrivers(
+      fixture,
+      'the heartbeat timing under test is the worker’s; each driver’s lease extension runs in executor-claim.test.ts (attemptExtendLeases), and a heartbeat beside ctx.transaction in handler-transaction.test.ts',
+    );
+    itOnNativeHeartbeats(
+      'a handler that runs for several leases keeps its lease through heartbeats',
+      async () => {
+        const leaseMs = 1000;
+        const runs: number[] = [];
+        const signals: AbortSignal[] = [];
+        const target = defineTarget('Slow', {
+          async work(_args: { n: number }, ctx: TaskContext) {
+            runs.push(ctx.attempt.numAttempts);
+            signals.push(ctx.signal);
+            await delay(2.5 * leaseMs); // the long-running work under test
+          },
+        });
+        const tasks = await migratedTasks(harness(), { targets: [target] });
+        const worker = track(tasks.worker({ leaseMs, heartbeatMs: 200, rescueIntervalMs: 100 }));
+        // A second worker whose rescuer would take the attempt the moment its lease ran out.
+        const rescuer = track(
+          newTasks(harness(), { targets: [target] }).worker({
+            queues: ['nothing-here'],
+            leaseMs,
+            heartbeatMs: 200,
+            rescueIntervalMs: 100,
+          }),
+        );
+        const rescued: string[] = [];
+        worker.on('rescued', ({ attempt }) => rescued.push(attempt.id));
+        rescuer.on('rescued', ({ attempt }) => rescued.push(attempt.id));
+        let succeeded = 0;
+        worker.on('succeeded', () => (succeeded += 1));
+        await Promise.all([worker.start(), rescuer.start()]);
+        const { id } = await harness().transaction((tx) =>
+          tasks.enqueue(tx, target.work, { n: 1 }),
+        );
 
-      await waitFor('the long task to succeed', () => succeeded === 1, 15_000);
-      await Promise.all([worker.stop(), rescuer.stop()]);
+        await waitFor('the long task to succeed', () => succeeded === 1, 15_000);
+        await Promise.all([worker.stop(), rescuer.stop()]);
 
-      expect(runs).toEqual([1]);
-      expect(rescued).toEqual([]);
-      expect(signals[0]?.aborted).toBe(false);
-      expect(await tasks.get(id)).toMatchObject({
-        status: 'succeeded',
-        numAttempts: 1,
-        lastError: null,
-      });
-    });
+        expect(runs).toEqual([1]);
+        expect(rescued).toEqual([]);
+        expect(signals[0]?.aborted).toBe(false);
+        expect(await tasks.get(id)).toMatchObject({
+          status: 'succeeded',
+          numAttempts: 1,
+          lastError: null,
+        });
+      },
+    );
 
     it('a lost lease aborts ctx.signal, and the late outcome is fenced off: the second run decides', async () => {
       await harness().createSideTable();
@@ -153,7 +162,7 @@ for (const fixture of fixtures) {
     // returned tried to extend that lease again and logged "lease lost" again.
     const itOnNativeLeases = itOnNativeDrivers(
       fixture,
-      'the repeated report under test is the worker’s; extending leases through each driver runs in the heartbeat test',
+      'the repeated report under test is the worker’s; extending leases through each driver runs in executor-claim.test.ts (attemptExtendLeases)',
     );
     itOnNativeLeases(
       'a lost lease is reported once while a handler that ignores its signal runs on',
