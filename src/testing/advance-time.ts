@@ -2,6 +2,9 @@ import type { AsyncTask } from '../async-task.js';
 import type { Encryptor } from '../core/encryptor.js';
 import { ConfigError, shown } from '../core/errors.js';
 
+/** Further back, MySQL's DATETIME (from year 1000) overflows; no backoff or schedule needs it. */
+const maxAdvanceMs = 100 * 365 * 86_400_000;
+
 /**
  * The test clock: every pending attempt comes due `ms` milliseconds sooner, as if `ms` had passed,
  * so an attempt scheduled for later and a retry waiting out its backoff can be run now (by
@@ -19,9 +22,9 @@ export async function advanceTime<Tx, HandlerTx, Encryptors extends Record<strin
   tasks: AsyncTask<Tx, HandlerTx, Encryptors>,
   ms: number,
 ): Promise<number> {
-  if (!Number.isSafeInteger(ms) || ms < 0) {
+  if (!Number.isSafeInteger(ms) || ms < 0 || ms > maxAdvanceMs) {
     throw new ConfigError(
-      `advanceTime: ms must be a whole number of milliseconds, 0 or more; got ${shown(ms)}`,
+      `advanceTime: ms must be a whole number of milliseconds from 0 to ${maxAdvanceMs} (100 years); got ${shown(ms)}`,
     );
   }
   await tasks.ensureSchema();

@@ -217,6 +217,10 @@ for (const fixture of perDialect) {
       expect((await drain(tasks)).runs.map((run) => run.method)).toEqual(['later']);
       expect(ran).toEqual(['flaky', 'flaky', 'later']);
       await expect(advanceTime(tasks, -1)).rejects.toThrow(/whole number of milliseconds/);
+      // Three thousand years overflowed MySQL's DATETIME as a raw DatabaseError.
+      await expect(advanceTime(tasks, 3000 * 365 * 86_400_000)).rejects.toThrow(
+        /advanceTime: ms must be a whole number of milliseconds from 0 to 3153600000000 \(100 years\)/,
+      );
     });
 
     it('drain takes only the queues asked for', async () => {
