@@ -138,3 +138,10 @@ export function describeRetention(retention: Retention | null): string {
   };
   return `succeeded ${age(retention.succeededMs)}, failed ${age(retention.failedMs)}, expired ${age(retention.expiredMs)}`;
 }
+
+/** `aes, old`, or what a worker without any does with encrypted tasks. */
+export function describeEncryptors(encryptors: ReadonlyMap<string, unknown>): string {
+  return encryptors.size === 0
+    ? 'none (a task enqueued with an encryptor fails with DecryptionError here; export `encryptors`)'
+    : [...encryptors.keys()].join(', ');
+}

@@ -38,6 +38,7 @@ describe('async-task worker --json on PostgreSQL', () => {
         queues: null,
         limits: {},
         retention: { succeededMs: 86_400_000, failedMs: 1_209_600_000, expiredMs: 1_209_600_000 },
+        encryptors: ['aes'],
       });
       // Enqueued after start: LISTEN/NOTIFY wakes the worker.
       const refused = await db.tasks.enqueue(db.pool, CliFixture.refuse, { n: 9 });

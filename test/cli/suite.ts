@@ -696,6 +696,7 @@ export function cliSuite(setup: () => Promise<CliDatabase>): void {
       expect(await db.tasks.get(done.id)).toBeNull();
       expect((await db.tasks.get(failed.id))?.status).toBe('failed');
       expect(stdout).toMatch(/^ {2}retention {4}succeeded 1 h, failed kept, expired 14 d$/m);
+      expect(stdout).toMatch(/^ {2}encryptors {3}aes$/m);
     });
 
     it("stores the errors of encrypted tasks as the module's `encryptedTaskErrors` says", async () => {

@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { describeEncryptors } from '../../src/cli/targets-module.js';
 import { lines, runCli } from './run-cli.js';
 
 const database = join(mkdtempSync(join(tmpdir(), 'async-task-cli-')), 'cli.db');
@@ -45,5 +46,19 @@ describe('the targets module of `worker` and `dashboard`', () => {
     expect(defaults).toEqual([
       expect.stringMatching(/bad-defaults\.ts: `defaults` must be an object such as/),
     ]);
+  });
+
+  it("a worker's summary names its encryptors, and says what happens to encrypted tasks without any", () => {
+    expect(
+      describeEncryptors(
+        new Map([
+          ['aes', {}],
+          ['old', {}],
+        ]),
+      ),
+    ).toBe('aes, old');
+    expect(describeEncryptors(new Map())).toBe(
+      'none (a task enqueued with an encryptor fails with DecryptionError here; export `encryptors`)',
+    );
   });
 });

@@ -16,6 +16,7 @@ import { describeForCli } from '../errors.js';
 import { formatCount, formatDuration } from '../progress.js';
 import { printable } from '../format.js';
 import {
+  describeEncryptors,
   describeLimits,
   describeRetention,
   describeTargets,
@@ -193,6 +194,7 @@ async function runWorker(options: WorkerCommandOptions): Promise<void> {
             queues: options.queues ?? null,
             limits: module.options.queues ?? {},
             retention: tasks.runtime.retention,
+            encryptors: [...tasks.runtime.encryptors.keys()],
           });
         } else {
           say(`async-task worker ${worker.id} started`);
@@ -202,6 +204,7 @@ async function runWorker(options: WorkerCommandOptions): Promise<void> {
           const limits = describeLimits(module.options.queues);
           if (limits !== '') say(`  limits       ${limits}`);
           say(`  retention    ${describeRetention(tasks.runtime.retention)}`);
+          say(`  encryptors   ${describeEncryptors(tasks.runtime.encryptors)}`);
           say('  stop with Ctrl-C or SIGTERM (in-flight tasks finish first)');
         }
 
