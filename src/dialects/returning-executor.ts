@@ -22,7 +22,6 @@ export type ReturningStatementName =
   | 'attemptGetLastInTokenRange'
   | 'attemptList'
   | 'attemptListCancelRequested'
-  | 'attemptListLeased'
   | 'attemptReleaseMany'
   | 'attemptRescueExpired'
   | 'attemptSetFinalIfPending'
@@ -155,10 +154,6 @@ export abstract class ReturningExecutor<Name extends string> extends SqlExecutor
     if (leases.length === 0) return [];
     const result = await this.query('attemptListCancelRequested', [this.#rows.leasesJson(leases)]);
     return result.rows.map(this.#rows.idOf);
-  }
-
-  async attemptListLeased(limit: number): Promise<AttemptRecord[]> {
-    return (await this.query('attemptListLeased', [limit])).rows.map(this.toRecord);
   }
 
   async attemptReleaseMany(lockedBy: string, leases: readonly LeaseRef[]): Promise<string[]> {

@@ -299,8 +299,6 @@ export interface Executor {
   attemptList(params: AttemptListParams): Promise<AttemptRecord[]>;
   /** Which of these held leases have a cancel request: a primary-key lookup per lease. */
   attemptListCancelRequested(leases: readonly LeaseRef[]): Promise<string[]>;
-  /** Running attempts by lease expiry, soonest first, through the lease index (the dashboard's workers). */
-  attemptListLeased(limit: number): Promise<AttemptRecord[]>;
   /**
    * Attempts that succeeded or failed for good in the last hour (database clock), per minute and
    * status; minutes without any are left out. For the dashboard's charts.

@@ -133,7 +133,6 @@ describe('dashboard queries on a large PostgreSQL table', () => {
       list({ target: last.target, method: last.method, token: last.token! }),
     ],
     ['one attempt', 'attemptGet', [String(rows - 5)]],
-    ['workers (leases)', 'attemptListLeased', [1000]],
     ['outcomes per minute', 'attemptOutcomesLastHour', []],
     ['queue counts', 'attemptStatsEstimated', [1]],
     ["a schedule's newest tick", 'attemptGetLastInTokenRange', tickRange('nightly')],

@@ -269,10 +269,6 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
     return (await this.query('attemptListCancelRequested', [leasesJson(leases)])).rows.map(idOf);
   }
 
-  async attemptListLeased(limit: number): Promise<AttemptRecord[]> {
-    return (await this.query('attemptListLeased', [limit])).rows.map(toRecord);
-  }
-
   async attemptShiftScheduled(ms: number): Promise<number> {
     const result = await this.query('attemptShiftScheduled', [ms * 1000]);
     return result.rowCount;

@@ -136,14 +136,6 @@ WHERE (? IS NULL OR t.status = ?)
 ORDER BY t.id DESC
 LIMIT ?`;
 
-// Running attempts by lease expiry, through the claim index (it leads with the status). A plain
-// read; it locks nothing. Rows under an enqueue's or a release's marker are not running.
-export const attemptListLeased = `
-SELECT ${columns('t.')} FROM {{table}} AS t
-WHERE t.status = 'running'
-ORDER BY t.locked_until
-LIMIT ?`;
-
 // Final outcomes per minute over the last hour (the dashboard's charts). No index on
 // completed_at (one would cost every completion): a scan of the table. A plain read.
 export const attemptOutcomesLastHour = `

@@ -74,7 +74,6 @@ const plannedEachRun: readonly StatementName[] = [
   'attemptTraceContexts',
   'attemptRescueExpired',
   'attemptGetByTokens',
-  'attemptListLeased',
 ];
 
 /** Fills the table name (and its notification channel) into every statement, once per table. */

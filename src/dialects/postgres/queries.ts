@@ -90,14 +90,6 @@ WHERE ($1::text IS NULL OR status = $1)
 ORDER BY id DESC
 LIMIT $6`;
 
-// Running attempts by lease expiry: a walk of the lease index (rows are exactly the running ones),
-// whatever the table's size. A plain read; it locks nothing.
-export const attemptListLeased = `
-SELECT ${columns()} FROM {{table}}
-WHERE locked_until IS NOT NULL AND status = 'running'
-ORDER BY locked_until
-LIMIT $1`;
-
 // Final outcomes per minute over the last hour (the dashboard's charts). The window is written
 // out, not a parameter, so that a generic plan estimates it as well as a custom one. completed_at has no
 // B-tree (one would cost every completion); the BRIN index of migration 0005 narrows the read to

@@ -83,13 +83,6 @@ WHERE (?1 IS NULL OR t.status = ?1)
 ORDER BY t.id DESC
 LIMIT ?6`;
 
-// Running attempts by lease expiry, through the lease index (it holds only running rows). A read.
-export const attemptListLeased = `
-SELECT ${columns} FROM {{table}} INDEXED BY "{{name}}_lease_idx"
-WHERE status = 'running'
-ORDER BY locked_until
-LIMIT ?1`;
-
 // Final outcomes per minute over the last hour (the dashboard's charts). No index on
 // completed_at (one would cost every completion): a scan of the table. A read.
 export const attemptOutcomesLastHour = `
