@@ -38,9 +38,12 @@ export const pageSize = 50;
 export function parseFilter(get: (key: string) => string | null | undefined): AttemptFilter {
   const filter: Record<string, string> = {};
   for (const key of filterKeys) {
-    const value = get(key)?.trim();
-    if (value === undefined || value === '') continue;
-    if (value.length > 500)
+    // Exact, never trimmed: tokens and method names may begin or end with spaces, and a trimmed
+    // filter found (and acted on) another attempt than the one asked for.
+    const value = get(key);
+    if (value === undefined || value === null || value === '') continue;
+    // Code points, as names are counted (a method name of 255 emoji is 510 UTF-16 units).
+    if (value.length > 500 && [...value].length > 500)
       throw new ConfigError(`the ${key} filter is longer than 500 characters`);
     const unstorable = unstorableCharacter(value);
     if (unstorable !== undefined) {

@@ -420,6 +420,47 @@ for (const fixture of [postgresFixture, mysqlFixture, sqliteFixture]) {
       ]);
     });
 
+    it('filters match exactly: spaces around a token or method name are kept, for reads and actions', async () => {
+      const spaced = defineTarget('Spaced', {
+        send(_args: { n: number }) {},
+        'send '(_args: { n: number }) {},
+        ['😀'.repeat(255)](_args: { n: number }) {},
+      });
+      const tasks = await migratedTasks(harness(), { targets: [spaced] });
+      const [plain, padded, trailing, emoji] = await harness().transaction(async (tx) => [
+        await tasks.enqueue(tx, spaced.send, { n: 1 }, { idempotenceToken: 'tok' }),
+        await tasks.enqueue(tx, spaced.send, { n: 2 }, { idempotenceToken: ' tok' }),
+        await tasks.enqueue(tx, spaced['send '], { n: 3 }, { idempotenceToken: 'tok\t' }),
+        await tasks.enqueue(tx, spaced['😀'.repeat(255)]!, { n: 4 }),
+      ]);
+      const browser = new DashboardClient(dashboard(tasks, { authorize: () => true }));
+      const byFilter = async (filter: Record<string, string>) =>
+        (
+          await browser.json<Page>(`/api/attempts?${new URLSearchParams(filter).toString()}`)
+        ).attempts.map((a) => a.id);
+      expect(await byFilter({ token: 'tok' })).toEqual([plain.id]);
+      expect(await byFilter({ token: ' tok' })).toEqual([padded.id]);
+      expect(await byFilter({ token: 'tok\t' })).toEqual([trailing.id]);
+      expect(await byFilter({ token: 'tok ' })).toEqual([]);
+      expect(await byFilter({ target: 'Spaced', method: 'send ' })).toEqual([trailing.id]);
+      expect(await byFilter({ target: 'Spaced', method: '😀'.repeat(255) })).toEqual([emoji.id]);
+
+      // A trimmed filter cancelled the attempt holding 'tok' when ' tok' was asked for.
+      const csrf = await browser.csrf(`/attempts/${padded.id}`);
+      const cancelled = await browser.post('/actions/cancel', {
+        scope: 'selection',
+        status: 'pending',
+        token: ' tok',
+        csrf,
+        confirmed: 'yes',
+      });
+      expect(cancelled.headers.get('location')).toBe(
+        '/attempts?status=pending&token=+tok&action=cancel&done=1&skipped=0',
+      );
+      expect((await tasks.get(padded.id))?.status).toBe('expired');
+      expect((await tasks.get(plain.id))?.status).toBe('pending');
+    });
+
     it('read-only shows no action and refuses them; unauthenticated serves loopback only', async () => {
       const { tasks, failed } = await seeded(harness());
       expect(() => dashboard(tasks)).toThrow(ConfigError);
