@@ -1,4 +1,5 @@
 import type { Attempt, RunRecord } from '../core/attempt.js';
+import { storableText } from '../core/storable-text.js';
 
 /**
  * An attempt as the CLI prints it in JSON: dates as ISO strings. Arguments are included only for
@@ -71,7 +72,7 @@ export function shortTime(date: Date): string {
 /** Cuts `text` to `width` characters, ending in `…` when cut; control characters escaped. */
 export function clip(text: string, width: number): string {
   const flat = printable(text).replace(/\s+/g, ' ');
-  return flat.length <= width ? flat : `${flat.slice(0, width - 1)}…`;
+  return flat.length <= width ? flat : `${storableText(flat, width - 1)}…`;
 }
 
 /** Left-aligned columns with two spaces between them; numeric columns right-aligned. */

@@ -315,4 +315,10 @@ describe('printable', () => {
     expect(clipped.startsWith('x\\x1b[31mx')).toBe(true);
     expect(clipped).not.toContain('\x1b');
   });
+
+  it('never cuts a character in half (an emoji is two UTF-16 units)', () => {
+    expect(clip('ab😀😀', 4)).toBe('ab…');
+    expect(clip('abc😀😀', 5)).toBe('abc…');
+    expect(clip('abc😀😀', 6)).toBe('abc😀…');
+  });
 });

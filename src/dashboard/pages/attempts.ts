@@ -1,5 +1,6 @@
 import { html } from 'hono/html';
 import { attemptStatuses, type Attempt } from '../../core/attempt.js';
+import { storableText } from '../../core/storable-text.js';
 import { actions, appliesTo, selectionLimit, type ActionName } from '../actions.js';
 import { searchWindow, type AttemptFilter, type AttemptsPage } from '../data.js';
 import {
@@ -149,7 +150,7 @@ function attemptRow(base: string, attempt: Attempt): Html {
 
 function shortError(text: string | null): string {
   if (text === null) return '';
-  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+  return text.length > 80 ? `${storableText(text, 80)}…` : text;
 }
 
 function filterIsEmpty(filter: AttemptFilter): boolean {

@@ -1,5 +1,6 @@
 import { html } from 'hono/html';
 import type { Attempt, AttemptStatus } from '../../core/attempt.js';
+import { storableText } from '../../core/storable-text.js';
 import { filterKeys, type AttemptFilter } from '../data.js';
 
 /** A piece of HTML: every value interpolated into `html` is escaped, nested fragments are not. */
@@ -63,7 +64,7 @@ export function progressView(
   const message =
     progressMessage === null || progressMessage.length <= messageLength
       ? (progressMessage ?? '')
-      : `${progressMessage.slice(0, messageLength)}…`;
+      : `${storableText(progressMessage, messageLength)}…`;
   return html`<span class="progress"
     ><progress max="1" value="${progress}">${percent}</progress>
     <span class="progress-percent">${percent}</span>
