@@ -42,7 +42,11 @@ export function cliSuite(setup: () => Promise<CliDatabase>): void {
   let db: CliDatabase;
   const cli = (...args: string[]) => runCli([...args, ...db.args]);
   const cliJson = <T>(...args: string[]) => runCliJson<T>([...args, ...db.args]);
-  const enqueue = (n: number, queue: string, options: { encryptor?: 'aes' } = {}) =>
+  const enqueue = (
+    n: number,
+    queue: string,
+    options: { encryptor?: 'aes'; idempotenceToken?: string } = {},
+  ) =>
     db.tasks.enqueue(
       db.pool,
       CliFixture.record,
@@ -201,6 +205,10 @@ export function cliSuite(setup: () => Promise<CliDatabase>): void {
         '1',
       );
       expect(byTarget.map((a) => a.id)).toEqual([third.id]);
+      const tokened = await enqueue(4, 'list-q', { idempotenceToken: ' list-token' });
+      await enqueue(5, 'list-q', { idempotenceToken: 'list-token' });
+      const byToken = await cliJson<JsonAttempt[]>('list', '--token', ' list-token');
+      expect(byToken.map((a) => a.id)).toEqual([tokened.id]);
 
       const none = await cli('list', '--queue', 'no-such-queue');
       expect(none.stdout).toBe('no attempts match\n');

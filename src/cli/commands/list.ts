@@ -20,6 +20,7 @@ interface ListCommandOptions extends ConnectionOptions, JsonOption {
   readonly target?: string;
   readonly method?: string;
   readonly queue?: string;
+  readonly token?: string;
   readonly limit: number;
   readonly before?: string;
 }
@@ -32,6 +33,7 @@ export function listCommand(): Command {
     .option('--target <name>', 'only attempts of this target (e.g. OrderClient)')
     .option('--method <name>', 'only attempts of this method (e.g. fulfill)')
     .option('-q, --queue <name>', 'only this queue')
+    .option('--token <token>', 'only the attempts holding this idempotence token, exactly')
     .addOption(
       new Option('-n, --limit <n>', 'at most this many (1-1000)')
         .default(50)
@@ -50,6 +52,7 @@ export function listCommand(): Command {
           ...(options.target === undefined ? {} : { target: options.target }),
           ...(options.method === undefined ? {} : { methodName: options.method }),
           ...(options.queue === undefined ? {} : { queue: options.queue }),
+          ...(options.token === undefined ? {} : { idempotenceToken: options.token }),
           ...(options.before === undefined ? {} : { before: options.before }),
         }),
       );
