@@ -25,6 +25,7 @@ export class Completer {
   #callbacks: (OnWritten | undefined)[] = [];
   readonly #onError: ((error: unknown) => void) | undefined;
   readonly #onWritten: (() => void) | undefined;
+  readonly #before: (() => Promise<void> | undefined) | undefined;
   #timer: NodeJS.Timeout | undefined;
   /** The one loop that writes, while outcomes wait; at most one runs at a time. */
   #pump: Promise<void> | undefined;
@@ -47,10 +48,13 @@ export class Completer {
       onError?: (error: unknown) => void;
       /** After each write that landed. */
       onWritten?: (() => void) | undefined;
+      /** What a write waits for first: the lease keeper's heartbeat under way (`beating`). */
+      before?: () => Promise<void> | undefined;
     },
   ) {
     this.#onError = options.onError;
     this.#onWritten = options.onWritten;
+    this.#before = options.before;
     this.#runtime = runtime;
     this.#lockedBy = lockedBy;
     this.#flushMs = options.flushMs;
@@ -220,7 +224,8 @@ export class Completer {
     }
   }
 
-  #complete(batch: readonly AttemptCompletion[]): Promise<WrittenIds> {
+  async #complete(batch: readonly AttemptCompletion[]): Promise<WrittenIds> {
+    await this.#before?.();
     return this.#runtime.driver.run((connection) =>
       this.#runtime.executor(connection).attemptCompleteMany(this.#lockedBy, batch),
     );

@@ -38,6 +38,16 @@ export class LeaseKeeper {
     return this.#held;
   }
 
+  /**
+   * The heartbeat under way, if any. It extends the leases it listed when it began, some of which
+   * may have ended since: a write of those attempts (an outcome, a hand-back) waits for it, or
+   * each statement would wait on rows the other locked first (PostgreSQL: "deadlock detected").
+   * One that begins later lists none of them: an attempt leaves the keeper before its write.
+   */
+  get beating(): Promise<void> | undefined {
+    return this.#beating;
+  }
+
   hold(held: HeldAttempt): void {
     this.#held.add(held);
   }

@@ -114,6 +114,7 @@ export class Pipeline {
     this.#completer = new Completer(runtime, options.lockedBy, {
       ...options.completer,
       onError: (error) => this.#hooks.error?.(error, 'complete', false),
+      before: () => this.#keeper.beating,
       // Room under the bound again: start what waits and claim more.
       onWritten:
         options.maxUnwritten === undefined
@@ -380,7 +381,8 @@ export class Pipeline {
     }
   }
 
-  #release(leases: readonly LeaseRef[]): Promise<string[]> {
+  async #release(leases: readonly LeaseRef[]): Promise<string[]> {
+    await this.#keeper.beating; // see LeaseKeeper.beating
     return this.#runtime.driver.run((connection) =>
       this.#runtime.executor(connection).attemptReleaseMany(this.#lockedBy, leases),
     );
