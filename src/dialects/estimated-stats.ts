@@ -105,15 +105,29 @@ export function splitSampled(rows: readonly CountRow[]): {
 }
 
 /**
+ * Whether a sample holds so few attempts (of any status) that the table is mostly empty space
+ * (a large backlog, since pruned): `room` is how many a dense table would hold there. Scaling such
+ * a sample up says nothing (it may well miss the few attempts left, and an empty table was shown,
+ * marked exact), while counting the few there are exactly is cheap in rows.
+ */
+export function isSparseSample(sample: readonly SampledCount[], room: number): boolean {
+  return sample.reduce((sum, row) => sum + row.count, 0) < room / 100;
+}
+
+/**
  * Stats of a large table for dialects that sample by ranges of ids ({@link idSample}): `count`
- * runs the estimating statement over the ranges (as JSON) and returns its rows.
+ * runs the estimating statement over the ranges (as JSON) and returns its rows; `exactly`, the
+ * exact count, for a sparse table ({@link isSparseSample}).
  */
 export async function statsByIdSample(
   minId: bigint,
   maxId: bigint,
   count: (rangesJson: string) => Promise<readonly CountRow[]>,
+  exactly: () => Promise<readonly CountRow[]>,
 ): Promise<AttemptStatsRow[]> {
   const { ranges, share } = idSample(minId, maxId);
   const { exact, sample } = splitSampled(await count(JSON.stringify(ranges)));
+  const room = ranges.reduce((sum, range) => sum + Number(BigInt(range.hi) - BigInt(range.lo)), 0);
+  if (isSparseSample(sample, room)) return exactStats(await exactly());
   return estimatedStats(exact, sample, succeededInTable(sample, share));
 }

@@ -33,5 +33,6 @@ export async function mysqlStats(
     BigInt(minId),
     BigInt(maxId),
     async (ranges) => (await query('attemptStatsEstimated', [ranges])).rows,
+    async () => (await query('attemptStats', [])).rows,
   );
 }

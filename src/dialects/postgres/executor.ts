@@ -21,7 +21,7 @@ import { claimOrder, compareIds, recordMapper, tokenKey } from '../attempt-rows.
 import { ClaimedValues } from '../claimed-values.js';
 import { insertRowsJson } from '../insert-json.js';
 import { claimedRecord } from './claimed-record.js';
-import { estimatedStats, exactStats, splitSampled } from '../estimated-stats.js';
+import { estimatedStats, exactStats, isSparseSample, splitSampled } from '../estimated-stats.js';
 import { matchInserted, missingTokens, replacingRows, splitInserted } from '../match-inserted.js';
 import { readRateWindow } from '../rate-wait.js';
 import { ReturningExecutor, type ReturningDialect } from '../returning-executor.js';
@@ -278,7 +278,8 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
    * count every status but succeeded exactly through their partial indexes, and estimate
    * succeeded: the table's row estimate less those exact counts, split across queues as in a
    * sample of about {@link samplePages} pages. The row estimate is the planner's (reltuples per
-   * page, times the pages there are now); before the first VACUUM or ANALYZE, the sample's.
+   * page, times the pages there are now); before the first VACUUM or ANALYZE, the sample's. A
+   * sample that finds the file mostly empty (a pruned backlog) falls back to the exact count.
    */
   async attemptStats(): Promise<AttemptStatsRow[]> {
     const size = (await this.query('attemptStatsSize', [])).rows[0];
@@ -289,6 +290,10 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
     const percent = Math.min(100, (100 * samplePages) / pages);
     const result = await this.query('attemptStatsEstimated', [percent]);
     const { exact, sample } = splitSampled(result.rows);
+    // A dense page holds a hundred attempts or so.
+    if (isSparseSample(sample, samplePages * 100)) {
+      return exactStats((await this.query('attemptStats', [])).rows);
+    }
     const reltuples = Number(size?.['reltuples'] ?? -1);
     const relpages = Number(size?.['relpages'] ?? 0);
     const sampled = sample.reduce((sum, row) => sum + row.count, 0);

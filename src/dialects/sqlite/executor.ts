@@ -227,6 +227,7 @@ export class SqliteExecutor extends ReturningExecutor<StatementName> implements 
       BigInt(minId),
       BigInt(maxId),
       async (ranges) => (await this.query('attemptStatsEstimated', [ranges])).rows,
+      async () => (await this.query('attemptStats', [])).rows,
     );
   }
 
