@@ -53,6 +53,8 @@ export interface DrainResult {
   readonly succeeded: number;
   readonly retried: number;
   readonly failed: number;
+  /** Runs a cancel request ended (`tasks.cancel()` while they ran): the attempt is `expired`. */
+  readonly cancelled: number;
   /** Attempts whose expired lease was handed back before the drain. */
   readonly rescued: number;
 }
@@ -111,6 +113,7 @@ export async function drainRuntime(
   ).length;
   const ran: { record: AttemptRecord; result: RunResult }[] = [];
   const lost = new Set<AttemptRecord>();
+  const recordedAs = new Map<AttemptRecord, RunResult>();
   let claimed = 0;
   const pipeline = new Pipeline(runtime, {
     lockedBy,
@@ -135,8 +138,11 @@ export async function drainRuntime(
       ran: (record, result) => {
         ran.push({ record, result });
       },
-      recorded: (record, _result, written) => {
+      // The outcome as written: a cancel request that landed while the handler ran turns it
+      // `cancelled` there, whatever the run returned.
+      recorded: (record, result, written) => {
         if (!written) lost.add(record);
+        else recordedAs.set(record, result);
       },
     },
   });
@@ -155,12 +161,15 @@ export async function drainRuntime(
   } finally {
     await pipeline.drain(null);
   }
-  const runs = ran.map(({ record, result }) => drainRun(record, result, lost.has(record)));
+  const runs = ran.map(({ record, result }) =>
+    drainRun(record, recordedAs.get(record) ?? result, lost.has(record)),
+  );
   const result: DrainResult = {
     runs,
     succeeded: runs.filter((run) => run.outcome === 'succeeded').length,
     retried: runs.filter((run) => run.outcome === 'retried').length,
     failed: runs.filter((run) => run.outcome === 'failed').length,
+    cancelled: runs.filter((run) => run.outcome === 'cancelled').length,
     rescued,
   };
   if (limited) {

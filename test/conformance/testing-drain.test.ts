@@ -289,6 +289,22 @@ for (const fixture of perDialect) {
       expect(await tasks.list({ status: 'pending' })).toEqual([]);
     });
 
+    it('drain reports a run that a cancel request ended while it ran as cancelled, as it was written', async () => {
+      const Cancelling = defineTarget('Cancelling', {
+        async work(_args: { n: number }, ctx: TaskContext) {
+          await tasks.cancel(ctx.attempt.id);
+        },
+      });
+      const tasks = await migratedTasks(harness(), { targets: [Cancelling] });
+      const { id } = await harness().transaction((tx) =>
+        tasks.enqueue(tx, Cancelling.work, { n: 1 }),
+      );
+      const result = await drain(tasks);
+      expect(result.runs.map((run) => run.outcome)).toEqual(['cancelled']);
+      expect(result).toMatchObject({ succeeded: 0, cancelled: 1 });
+      expect(await tasks.get(id)).toMatchObject({ status: 'expired', lastError: 'Cancelled' });
+    });
+
     it('enqueued returns the pending attempts of a method, args decoded, filtered by args and where', async () => {
       const tasks = await migratedTasks(harness(), mailerOptions);
       await harness().transaction(async (tx) => {
