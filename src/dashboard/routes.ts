@@ -97,7 +97,11 @@ export function actionRoutes(app: App, tasks: AnyTasks): void {
     const page = c.get('page');
     const context = { remoteAddress: c.env?.remoteAddress ?? null };
     if (field('scope') === 'selection') {
-      const filter = parseFilter(field);
+      // The pages' forms carry it encoded in one field (filterInputs); API clients, field by field.
+      const encoded = field('filter');
+      const filter = parseFilter(
+        encoded === undefined ? field : (key) => new URLSearchParams(encoded).get(key),
+      );
       checkSelection(action, filter);
       return confirmed
         ? actOnSelection(c, tasks, action, filter, context)

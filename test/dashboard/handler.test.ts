@@ -459,6 +459,52 @@ for (const fixture of [postgresFixture, mysqlFixture, sqliteFixture]) {
       );
       expect((await tasks.get(padded.id))?.status).toBe('expired');
       expect((await tasks.get(plain.id))?.status).toBe('pending');
+
+      // Through the page's own forms, as a browser submits them: every line break of a form
+      // value goes as CRLF. The filter travelled raw, and `a\nb` acted on `a\r\nb`.
+      const [lf, crlf] = await harness().transaction(async (tx) => [
+        await tasks.enqueue(tx, spaced.send, { n: 5 }, { idempotenceToken: 'a\nb' }),
+        await tasks.enqueue(tx, spaced.send, { n: 6 }, { idempotenceToken: 'a\r\nb' }),
+      ]);
+      const submitted = async (path: string, button: string) => {
+        const page = await browser.text(path);
+        const form = /<form[^>]*>((?:(?!<\/form>)[\s\S])*)<\/form>/g;
+        const forms = [...page.matchAll(form)].map((match) => match[1]!);
+        const chosen = forms.find((body) => body.includes(button));
+        expect(chosen, `a form with ${button} on ${path}`).toBeDefined();
+        const fields: Record<string, string> = {};
+        for (const [, name, value] of chosen!.matchAll(
+          /<input type="hidden" name="([^"]+)" value="([^"]*)"/g,
+        )) {
+          const decoded = value!
+            .replace(/&#10;/g, '\n')
+            .replace(/&#13;/g, '\r')
+            .replace(/&quot;/g, '"')
+            .replace(/&#39;/g, "'")
+            .replace(/&lt;/g, '<')
+            .replace(/&gt;/g, '>')
+            .replace(/&amp;/g, '&');
+          fields[name!] = decoded.replace(/\r\n|\r|\n/g, '\r\n');
+        }
+        return fields;
+      };
+      const query = new URLSearchParams({ status: 'pending', token: 'a\nb' }).toString();
+      const listed = `/attempts?${query}`;
+      expect(
+        (await browser.json<Page>(`/api/attempts?${query}`)).attempts.map((a) => a.id),
+      ).toEqual([lf.id]);
+      const asked = await browser.post('/actions/cancel', await submitted(listed, 'name="scope"'));
+      const confirmPage = await asked.text();
+      expect(confirmPage).toContain('1 attempt(s) matching');
+      const fields: Record<string, string> = {};
+      for (const [, name, value] of confirmPage.matchAll(
+        /<input type="hidden" name="([^"]+)" value="([^"]*)"/g,
+      )) {
+        fields[name!] = value!.replace(/&amp;/g, '&').replace(/\r\n|\r|\n/g, '\r\n');
+      }
+      await browser.post('/actions/cancel', fields);
+      expect((await tasks.get(lf.id))?.status).toBe('expired');
+      expect((await tasks.get(crlf.id))?.status).toBe('pending');
     });
 
     it('read-only shows no action and refuses them; unauthenticated serves loopback only', async () => {

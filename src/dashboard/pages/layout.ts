@@ -88,14 +88,14 @@ export function queryString(filter: AttemptFilter, extra: Record<string, string>
   return text === '' ? '' : `?${text}`;
 }
 
-/** Hidden inputs carrying a filter through a form. */
+/**
+ * A hidden input carrying a filter through a form, as one URL-encoded field: a browser submits
+ * every line break of a form value as CRLF, so a raw token `a\nb` came back `a\r\nb`, and a
+ * selection action took the attempts of another token.
+ */
 export function filterInputs(filter: AttemptFilter): Html[] {
-  return filterKeys.flatMap((key) => {
-    const value = filter[key];
-    return value === undefined
-      ? []
-      : [html`<input type="hidden" name="${key}" value="${value}" />`];
-  });
+  const encoded = queryString(filter).slice(1);
+  return encoded === '' ? [] : [html`<input type="hidden" name="filter" value="${encoded}" />`];
 }
 
 export function csrfInput(context: PageContext): Html {
