@@ -181,10 +181,11 @@ const adapterNames: Record<string, Dialect['name']> = {
   SqliteAdapter: 'sqlite',
 };
 
-const familyNames: Record<Dialect['name'], string> = {
+const familyNames: Record<string, string> = {
   postgres: 'PostgreSQL',
   mysql: 'MySQL',
   sqlite: 'SQLite',
+  mssql: 'SQL Server',
 };
 
 function adapterOf(handle: object): KyselyAdapter | undefined {
@@ -209,16 +210,21 @@ function adapterClassFamily(adapter: KyselyAdapter): Dialect['name'] | undefined
   return undefined;
 }
 
-const handleFamilies = new WeakMap<KyselyAdapter, Dialect['name'] | undefined>();
+const handleFamilies = new WeakMap<KyselyAdapter, string | undefined>();
 
 /**
  * The family of an enqueue's handle, where its adapter is one of Kysely's own: a transaction of
  * another Kysely instance, on another database family, would otherwise fail as a syntax error.
  */
-function handleFamily(handle: KyselyQueryable): Dialect['name'] | undefined {
+function handleFamily(handle: KyselyQueryable): string | undefined {
   const adapter = adapterOf(handle);
   if (adapter === undefined) return undefined;
-  if (!handleFamilies.has(adapter)) handleFamilies.set(adapter, adapterClassFamily(adapter));
+  if (!handleFamilies.has(adapter)) {
+    // Kysely's fourth built-in family, which async-task does not speak.
+    const mssql =
+      adapter.supportsOutput === true && !adapter.supportsReturning ? 'mssql' : undefined;
+    handleFamilies.set(adapter, adapterClassFamily(adapter) ?? mssql);
+  }
   return handleFamilies.get(adapter);
 }
 

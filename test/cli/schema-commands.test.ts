@@ -116,6 +116,44 @@ describe('async-task migrations', () => {
       /is for postgres, not sqlite \(.*_journal\.json\)/,
     );
     expect((await write('postgres', 'drizzle', drizzle)).code).toBe(0);
+
+    // Another table's files say their database too.
+    const otherTable = join(folder, 'other-table');
+    expect(
+      (
+        await runCli([
+          'migrations',
+          '--dialect',
+          'mysql',
+          '--format',
+          'knex',
+          '--out',
+          otherTable,
+          '-t',
+          'other_jobs',
+        ])
+      ).code,
+    ).toBe(0);
+    expect((await write('postgres', 'knex', otherTable)).stderr).toMatch(
+      /is for mysql, not postgres \(.*async_task_other_jobs_0001/,
+    );
+    // TOML's single-quoted strings; a provider async-task has no migrations for.
+    const quoted = join(folder, 'prisma-quoted');
+    mkdirSync(quoted);
+    writeFileSync(join(quoted, 'migration_lock.toml'), "provider = 'mysql'\n");
+    expect((await write('sqlite', 'prisma', quoted)).stderr).toMatch(/is for mysql, not sqlite/);
+    writeFileSync(join(quoted, 'migration_lock.toml'), 'provider = "cockroachdb"\n');
+    expect((await write('postgres', 'prisma', quoted)).stderr).toBe(
+      `async-task: ${quoted} is for cockroachdb, not postgres (${join(quoted, 'migration_lock.toml')}): keep each database's migrations in a folder of its own; nothing written\n`,
+    );
+    const badJournal = join(folder, 'bad-journal');
+    mkdirSync(join(badJournal, 'meta'), { recursive: true });
+    writeFileSync(join(badJournal, 'meta', '_journal.json'), '[]');
+    const refusedJournal = await write('sqlite', 'drizzle', badJournal);
+    expect([refusedJournal.code, refusedJournal.stderr]).toEqual([
+      1,
+      `async-task: ${join(badJournal, 'meta', '_journal.json')} is not a Drizzle journal (a JSON object with an entries array); nothing written\n`,
+    ]);
   });
 
   it('refuses an unknown format or dialect and a schema on SQLite (exit 2)', async () => {

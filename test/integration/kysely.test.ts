@@ -1,7 +1,7 @@
 // What only the Kysely driver has: enqueue on Kysely's own transactions (callback and controlled,
 // with savepoints), Kysely's errors as typed async-task errors, dialect detection, plugins kept
 // away from async-task's rows, and a polling worker — on PostgreSQL, MySQL/MariaDB and SQLite.
-import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { CamelCasePlugin, Kysely, MssqlDialect, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, DatabaseError } from '../../src/core/errors.js';
@@ -202,6 +202,33 @@ describe.each(cases)('kysely driver on $name', ({ name, setup }) => {
 });
 
 describe('kyselyDriver configuration', () => {
+  it("refuses a SQL Server Kysely instance's transaction at enqueue, before any statement", async () => {
+    const { file, remove } = tempDatabaseFile();
+    const db = new Kysely<AnyDb>({
+      dialect: new SqliteDialect({ database: new Database(file) as never }),
+    });
+    // Never connected: the refusal comes before any statement.
+    const mssql = new Kysely<AnyDb>({
+      // No SQL Server here: stand-ins for its client modules, which nothing reaches.
+      dialect: new MssqlDialect({
+        tedious: {} as never,
+        tarn: { options: {}, Pool: class {} } as never,
+      }),
+    });
+    try {
+      const target = orderTarget(() => undefined);
+      const tasks = new AsyncTask({ driver: kyselyDriver(db), targets: [target] });
+      const error = await caught(() => tasks.enqueue(mssql, target.fulfill, { orderNumber: 1 }));
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toMatch(
+        /^enqueue: this Kysely transaction or instance runs on SQL Server, but kyselyDriver was given a Kysely instance on SQLite/,
+      );
+    } finally {
+      await db.destroy();
+      remove();
+    }
+  });
+
   it('refuses what is not a Kysely instance, and a dialect it does not have', () => {
     expect(() => kyselyDriver({} as never)).toThrow(ConfigError);
     const { file, remove } = tempDatabaseFile();

@@ -1,4 +1,13 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseTableName, tableLabel } from '../../core/table-name.js';
@@ -91,8 +100,9 @@ export function writeMigrations(options: Omit<MigrationsCommandOptions, keyof Js
   const toolDialect = formatDialectIn(options.format, folder);
   for (const [other, where] of [...written, ...(toolDialect ? [toolDialect] : [])]) {
     if (other === options.dialect) continue;
+    const instead = Object.hasOwn(dialects, other) ? `, or pass --dialect ${other}` : '';
     throw new CliError(
-      `${options.out} is for ${other}, not ${options.dialect} (${where}): keep each database's migrations in a folder of its own, or pass --dialect ${other}; nothing written`,
+      `${options.out} is for ${other}, not ${options.dialect} (${where}): keep each database's migrations in a folder of its own${instead}; nothing written`,
     );
   }
   const scripts = dialect.migrationScripts(table).filter((script) => !present.has(script.version));
@@ -165,11 +175,10 @@ function migrationsIn(
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       const match = pattern.exec(entry.name) ?? pascalPattern.exec(entry.name);
-      if (match) {
-        versions.add(Number(match[1]));
-        const dialect = headerDialect(entry.isFile() ? path : join(path, 'migration.sql'));
-        if (dialect !== undefined && !dialects.has(dialect)) dialects.set(dialect, path);
-      }
+      if (match) versions.add(Number(match[1]));
+      // Every file written by `async-task migrations` says its database, another table's too.
+      const dialect = headerDialect(entry.isFile() ? path : join(path, 'migration.sql'));
+      if (dialect !== undefined && !dialects.has(dialect)) dialects.set(dialect, path);
       if (entry.isDirectory() && depth < 1) visit(path, depth + 1);
     }
   };
@@ -179,9 +188,16 @@ function migrationsIn(
 
 /** The database named in the header every written file starts with (`…of table T, mysql.`). */
 function headerDialect(path: string): string | undefined {
+  // The header is in the first lines; the folder may hold large files of the user's.
   let text: string;
   try {
-    text = readFileSync(path, 'utf8').slice(0, 2000);
+    const fd = openSync(path, 'r');
+    try {
+      const head = Buffer.alloc(2000);
+      text = head.subarray(0, readSync(fd, head, 0, head.length, 0)).toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
   } catch {
     return undefined;
   }
@@ -203,18 +219,24 @@ function formatDialectIn(format: MigrationFormat, folder: string): [string, stri
   };
   if (format === 'prisma') {
     const lock = read('migration_lock.toml');
-    const provider = lock && /^\s*provider\s*=\s*"([^"]+)"/m.exec(lock[0])?.[1];
+    const provider = lock && /^\s*provider\s*=\s*(["'])([^"']+)\1/m.exec(lock[0])?.[2];
     return lock && provider ? [names[provider] ?? provider, lock[1]] : undefined;
   }
   if (format === 'drizzle') {
     const journal = read('meta/_journal.json');
     if (journal === undefined) return undefined;
-    let dialect: unknown;
+    let parsed: { dialect?: unknown; entries?: unknown } | null;
     try {
-      dialect = (JSON.parse(journal[0]) as { dialect?: unknown }).dialect;
+      parsed = JSON.parse(journal[0]) as typeof parsed;
     } catch {
-      throw new CliError(`${journal[1]} is not valid JSON; nothing written`);
+      parsed = null;
     }
+    if (typeof parsed !== 'object' || parsed === null || !Array.isArray(parsed.entries)) {
+      throw new CliError(
+        `${journal[1]} is not a Drizzle journal (a JSON object with an entries array); nothing written`,
+      );
+    }
+    const dialect = parsed.dialect;
     return typeof dialect === 'string' ? [names[dialect] ?? dialect, journal[1]] : undefined;
   }
   return undefined;
