@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { parseTableName } from '../../src/core/table-name.js';
 import { bindStatements } from '../../src/dialects/postgres/executor.js';
-import { AsyncTask, defineTarget, type AttemptStats } from '../../src/index.js';
+import { AsyncTask, defineTarget, type AttemptStats, type Driver } from '../../src/index.js';
 import { mysqlHarness } from '../harness/mysql.js';
 import { postgresHarness } from '../harness/postgres.js';
 import { sqliteHarness } from '../harness/sqlite.js';
@@ -20,6 +20,13 @@ const statusOf = (n: string): string =>
 /** 70 % default, 25 % mail, 5 % reports. */
 const queueOf = (n: string): string =>
   `CASE WHEN ${n} % 20 < 14 THEN 'default' WHEN ${n} % 20 < 19 THEN 'mail' ELSE 'reports' END`;
+
+/** A migrated AsyncTask for Shop on a harness's table. */
+async function shopTasks<Tx>(driver: Driver<Tx>, table: string): Promise<AsyncTask<Tx>> {
+  const tasks = new AsyncTask({ driver, table, targets: [Shop] });
+  await tasks.migrate();
+  return tasks;
+}
 
 type Counts = Map<string, { count: number; approximate: boolean }>;
 
@@ -54,12 +61,7 @@ describe('postgres: a large table', () => {
   it(`stats() of ${postgresRows.toLocaleString('en')} attempts reads indexes and a sample, never the whole table`, async () => {
     const harness = await postgresHarness();
     try {
-      const tasks = new AsyncTask({
-        driver: harness.driver,
-        table: harness.table,
-        targets: [Shop],
-      });
-      await tasks.migrate();
+      const tasks = await shopTasks(harness.driver, harness.table);
       const table = `"${harness.schema}".async_task_attempts`;
       await harness.pool.query(
         `INSERT INTO ${table} (target, method_name, method_args, status, num_attempts, queue,
@@ -125,12 +127,7 @@ describe('postgres: a large table', () => {
   it('stats() of a large file holding five attempts counts them exactly', async () => {
     const harness = await postgresHarness();
     try {
-      const tasks = new AsyncTask({
-        driver: harness.driver,
-        table: harness.table,
-        targets: [Shop],
-      });
-      await tasks.migrate();
+      const tasks = await shopTasks(harness.driver, harness.table);
       const table = `"${harness.schema}".async_task_attempts`;
       await harness.pool.query(
         `INSERT INTO ${table} (target, method_name, method_args, status, num_attempts, queue,
@@ -178,12 +175,7 @@ describe('mysql: a large table', () => {
   it('stats() of 200,000 attempts counts all but succeeded exactly from the claim index', async () => {
     const harness = await mysqlHarness();
     try {
-      const tasks = new AsyncTask({
-        driver: harness.driver,
-        table: harness.table,
-        targets: [Shop],
-      });
-      await tasks.migrate();
+      const tasks = await shopTasks(harness.driver, harness.table);
       const table = `\`${harness.database}\`.async_task_attempts`;
       const digit = `(SELECT 0 AS n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3
         UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7
@@ -228,12 +220,7 @@ describe('sqlite: a large table', () => {
   it('stats() of 300,000 attempts counts all but succeeded exactly through partial indexes; five left after a prune, exactly', async () => {
     const harness = await sqliteHarness();
     try {
-      const tasks = new AsyncTask({
-        driver: harness.sqliteDriver,
-        table: harness.table,
-        targets: [Shop],
-      });
-      await tasks.migrate();
+      const tasks = await shopTasks(harness.sqliteDriver, harness.table);
       const table = `"${parseTableName(harness.table).name}"`;
       const now = `CAST(round(unixepoch('subsec') * 1000) AS INTEGER)`;
       harness.pool.exec(

@@ -1,12 +1,12 @@
 // The worker at scale on PostgreSQL: a soak of 200,000 tasks with the defaults (everything
 // succeeds, unwritten outcomes stay under the bound, the heap after GC stays flat), and
 // backpressure (completion writes held on a lock stop claims; memory stays bounded; everything
-// completes once the lock goes).
+// completes once the lock goes), and a heartbeat beside outcome writes without a deadlock.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AsyncTask, Worker, defineTarget, type TaskMethod } from '../../src/index.js';
+import { AsyncTask, Worker, defineTarget, type Target, type TaskMethod } from '../../src/index.js';
 import { postgresHarness } from '../harness/postgres.js';
 import { waitFor } from '../harness/wait-for.js';
 
@@ -18,6 +18,20 @@ const heapAfterGc = (): number => {
 };
 
 type PostgresHarness = Awaited<ReturnType<typeof postgresHarness>>;
+
+/** A migrated AsyncTask for `target` on the harness's table. */
+async function migrated(
+  harness: PostgresHarness,
+  target: Target,
+): Promise<AsyncTask<pg.PoolClient>> {
+  const tasks = new AsyncTask({
+    driver: harness.driver,
+    table: harness.table,
+    targets: [target],
+  }) as unknown as AsyncTask<pg.PoolClient>;
+  await tasks.migrate();
+  return tasks;
+}
 
 async function load(
   harness: PostgresHarness,
@@ -72,12 +86,7 @@ describe('postgres worker at scale', () => {
         done += 1;
       },
     });
-    const tasks = new AsyncTask({
-      driver: harness.driver,
-      table: harness.table,
-      targets: [Soak],
-    }) as unknown as AsyncTask<pg.PoolClient>;
-    await tasks.migrate();
+    const tasks = await migrated(harness, Soak);
     await load(harness, tasks, Soak.noop, count);
 
     worker = tasks.worker();
@@ -119,12 +128,7 @@ describe('postgres worker at scale', () => {
   it('backpressure: with completion writes held on a lock, claims stop at the bound; everything completes once it is released', async () => {
     const count = 20_000;
     const Fast = defineTarget('Fast', { noop(_args: { i: number }) {} });
-    const tasks = new AsyncTask({
-      driver: harness.driver,
-      table: harness.table,
-      targets: [Fast],
-    }) as unknown as AsyncTask<pg.PoolClient>;
-    await tasks.migrate();
+    const tasks = await migrated(harness, Fast);
     await load(harness, tasks, Fast.noop, count);
     // A completion (running -> anything else) waits on an advisory lock the test holds; a claim
     // (pending -> running) does not, so only the writing of outcomes is held up.
@@ -177,4 +181,33 @@ describe('postgres worker at scale', () => {
       holder.release();
     }
   }, 120_000);
+
+  // A heartbeat extends the leases it listed when it began; runs that ended while it was under way
+  // had their outcomes written meanwhile, each statement locking the rows in its own order, and
+  // PostgreSQL broke the cycle after deadlock_timeout ("deadlock detected", a second lost).
+  it('a worker that heartbeats every 10 ms while it drains 10,000 short tasks hits no deadlock', async () => {
+    const count = 10_000;
+    let done = 0;
+    const Short = defineTarget('Short', {
+      async work(_args: { i: number }) {
+        // Long enough that many runs are under way at each heartbeat; short enough to end often.
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        done += 1;
+      },
+    });
+    const tasks = await migrated(harness, Short);
+    await load(harness, tasks, Short.work, count);
+
+    const errors: string[] = [];
+    worker = tasks.worker({ concurrency: 50, heartbeatMs: 10 });
+    worker.on('error', ({ error, during }) => {
+      errors.push(`${during}: ${error instanceof Error ? error.message : String(error)}`);
+    });
+    await worker.start();
+    await waitFor('every task to run', () => done >= count, 120_000);
+    await worker.stop();
+
+    expect(errors).toEqual([]);
+    expect(await statusCounts(harness)).toEqual({ succeeded: count });
+  }, 150_000);
 });
