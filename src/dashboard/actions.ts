@@ -55,7 +55,7 @@ async function cancel(tasks: AnyTasks, id: string): Promise<Attempt> {
     id,
     attempt?.status ?? null,
     attempt
-      ? `cannot cancel attempt ${id}: it is already ${attempt.status}`
+      ? `cannot cancel attempt ${id}: it has already ended (${attempt.status})`
       : `cannot cancel attempt ${id}: no such attempt`,
   );
 }

@@ -1,5 +1,5 @@
 // What does not depend on a database: help, usage errors, bad URLs, and the demo (embedded SQLite).
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -44,6 +44,19 @@ describe('async-task CLI: help and usage', () => {
     expect(result.stderr).toBe('');
     expect(result.stdout).toMatch(new RegExp(`^Usage: async-task ${command} `));
     if (command !== 'demo') expect(result.stdout).toContain('(env: DATABASE_URL)');
+  });
+
+  it('the help the README shows is the CLI’s own', async () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const shown = [
+      ...readme.matchAll(/^```text\n\$ async-task ((?:\S+ )*--help)\n([\s\S]*?)^```$/gm),
+    ];
+    expect(shown.map((match) => match[1])).toEqual(['--help', 'worker --help']);
+    for (const [, command, text] of shown) {
+      const result = await runCli(command!.split(' '));
+      expect(result.code).toBe(0);
+      expect(result.stdout, `README: async-task ${command}`).toBe(text);
+    }
   });
 
   it('help <command> works like <command> --help', async () => {

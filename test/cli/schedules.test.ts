@@ -21,6 +21,9 @@ describe('async-task schedules', () => {
       queue: 'reports',
       catchUp: 1,
     });
+    // No queue in the schedule, its method or the module's defaults: the worker's ticks go to
+    // 'default', and the listing says so.
+    expect(listed[1]).toMatchObject({ name: 'beat', queue: 'default' });
     // 03:00 in Berlin is 01:00 or 02:00 UTC, a day apart.
     const [first, second] = listed[0]!.next.map((iso) => new Date(iso));
     expect([1, 2]).toContain(first!.getUTCHours());

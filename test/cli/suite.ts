@@ -484,7 +484,9 @@ export function cliSuite(setup: () => Promise<CliDatabase>): void {
       });
       expectOneLineError(
         again.stderr,
-        new RegExp(`cannot cancel attempt ${a.id} \\(CliFixture.record\\): it is already expired`),
+        new RegExp(
+          `cannot cancel attempt ${a.id} \\(CliFixture.record\\): it has already ended \\(expired\\)`,
+        ),
       );
 
       const b = await enqueue(2, 'cancel-q');

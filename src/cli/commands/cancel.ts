@@ -35,7 +35,7 @@ export function cancelCommand(): Command {
         throw new CliError(`cannot cancel attempt ${id}: no such attempt`);
       const name = `attempt ${attempt.id} (${attempt.target}.${attempt.methodName})`;
       if (outcome === 'finished') {
-        throw new CliError(`cannot cancel ${name}: it is already ${attempt.status}`);
+        throw new CliError(`cannot cancel ${name}: it has already ended (${attempt.status})`);
       }
       if (options.json) return;
       out(

@@ -30,8 +30,11 @@ export function schedulesCommand(): Command {
         );
       }
       const now = new Date();
+      // The worker this module configures enqueues ticks with no queue of their own to its
+      // defaults' queue, or 'default'.
+      const defaultQueue = module.options.defaults?.queue ?? 'default';
       const listed = checkSchedules(module.options.schedules).map((schedule) =>
-        scheduleSummary(schedule, options.next, now),
+        scheduleSummary(schedule, options.next, now, defaultQueue),
       );
       if (options.json) {
         outJson(
