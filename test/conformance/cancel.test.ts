@@ -13,7 +13,7 @@ import {
   type AsyncTaskError,
   type TaskContext,
 } from '../../src/index.js';
-import { fixtures } from '../harness/dialects.js';
+import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import { itRequires } from '../harness/it-requires.js';
 import { claimParams, executorHarness } from '../harness/executor-harness.js';
 import { migratedTasks } from '../harness/new-tasks.js';
@@ -61,6 +61,10 @@ for (const fixture of fixtures) {
     const track = useWorkers();
     const newFleet = useFleets();
     const itMultiProcess = itRequires(fixture, 'multiProcessWorkers');
+    const aboveDriver = itOnNativeDrivers(
+      fixture,
+      'the handler’s end after a cancel is the worker’s (and runDue’s); every driver carries the request and records it expired in the other cancel tests',
+    );
 
     it('attemptCancel expires a pending row and marks a running one; a finished or unknown row is left alone', async () => {
       const x = await executorHarness(harness(), fixture.dialect);
@@ -95,41 +99,44 @@ for (const fixture of fixtures) {
       expect(await x.run((e) => e.attemptListCancelRequested([]))).toEqual([]);
     });
 
-    it('a cancel-requested run is recorded expired whatever its outcome, a retry included, and retry() clears the request', async () => {
-      const x = await executorHarness(harness(), fixture.dialect);
-      await x.insert([{}, {}, {}]);
-      const { records } = await x.run((e) => e.attemptClaim(claimParams('w1')));
-      const [succeeded, retried, untouched] = records;
-      await x.run((e) => e.attemptCancel(succeeded!.id));
-      await x.run((e) => e.attemptCancel(retried!.id));
-      const written = await x.run((e) =>
-        e.attemptCompleteMany('w1', [
-          done(succeeded!, 'succeeded'),
-          done(retried!, 'pending'),
-          done(untouched!, 'pending'),
-        ]),
-      );
-      expect(written.sort()).toEqual([succeeded!.id, retried!.id, untouched!.id].sort());
-      for (const id of [succeeded!.id, retried!.id]) {
-        const row = await x.get(id);
-        expect(row).toMatchObject({ status: 'expired', lastError: 'Cancelled', lockedBy: null });
-        expect(row.completedAt).toBeInstanceOf(Date);
-      }
-      expect(await x.get(untouched!.id)).toMatchObject({
-        status: 'pending',
-        lastError: 'Error: boom',
-      });
+    aboveDriver(
+      'a cancel-requested run is recorded expired whatever its outcome, a retry included, and retry() clears the request',
+      async () => {
+        const x = await executorHarness(harness(), fixture.dialect);
+        await x.insert([{}, {}, {}]);
+        const { records } = await x.run((e) => e.attemptClaim(claimParams('w1')));
+        const [succeeded, retried, untouched] = records;
+        await x.run((e) => e.attemptCancel(succeeded!.id));
+        await x.run((e) => e.attemptCancel(retried!.id));
+        const written = await x.run((e) =>
+          e.attemptCompleteMany('w1', [
+            done(succeeded!, 'succeeded'),
+            done(retried!, 'pending'),
+            done(untouched!, 'pending'),
+          ]),
+        );
+        expect(written.sort()).toEqual([succeeded!.id, retried!.id, untouched!.id].sort());
+        for (const id of [succeeded!.id, retried!.id]) {
+          const row = await x.get(id);
+          expect(row).toMatchObject({ status: 'expired', lastError: 'Cancelled', lockedBy: null });
+          expect(row.completedAt).toBeInstanceOf(Date);
+        }
+        expect(await x.get(untouched!.id)).toMatchObject({
+          status: 'pending',
+          lastError: 'Error: boom',
+        });
 
-      // Retried by an operator, it runs again as any attempt: the old request is gone.
-      expect(await x.run((e) => e.attemptSetPendingIfFinished(retried!.id))).toMatchObject({
-        status: 'pending',
-      });
-      const again = await x.run((e) => e.attemptClaim(claimParams('w2')));
-      const rerun = again.records.find((r) => r.id === retried!.id)!;
-      expect(await x.run((e) => e.attemptListCancelRequested([rerun]))).toEqual([]);
-      await x.run((e) => e.attemptCompleteMany('w2', [done(rerun, 'succeeded')]));
-      expect(await x.get(retried!.id)).toMatchObject({ status: 'succeeded' });
-    });
+        // Retried by an operator, it runs again as any attempt: the old request is gone.
+        expect(await x.run((e) => e.attemptSetPendingIfFinished(retried!.id))).toMatchObject({
+          status: 'pending',
+        });
+        const again = await x.run((e) => e.attemptClaim(claimParams('w2')));
+        const rerun = again.records.find((r) => r.id === retried!.id)!;
+        expect(await x.run((e) => e.attemptListCancelRequested([rerun]))).toEqual([]);
+        await x.run((e) => e.attemptCompleteMany('w2', [done(rerun, 'succeeded')]));
+        expect(await x.get(retried!.id)).toMatchObject({ status: 'succeeded' });
+      },
+    );
 
     it('a cancel-requested run handed back at shutdown is expired, not made pending', async () => {
       const x = await executorHarness(harness(), fixture.dialect);
@@ -388,33 +395,38 @@ for (const fixture of fixtures) {
       }
     });
 
-    it('a handler that goes on after its signal aborted and then throws still ends expired, without a retry or onError', async () => {
-      const errors: unknown[] = [];
-      const { target, runs, started } = workTarget(async (ctx) => {
-        await abortOf(ctx.signal);
-        await delay(20); // goes on with its work regardless
-        throw new Error('ignored the signal');
-      });
-      const tasks = await migratedTasks(harness(), {
-        targets: [target],
-        onError: (error) => void errors.push(error),
-      });
-      const attempt = await harness().transaction((tx) => tasks.enqueue(tx, target.work, { n: 1 }));
-      const pass = tasks.runDue();
-      await started;
-      expect((await tasks.cancel(attempt.id)).outcome).toBe('requested');
+    aboveDriver(
+      'a handler that goes on after its signal aborted and then throws still ends expired, without a retry or onError',
+      async () => {
+        const errors: unknown[] = [];
+        const { target, runs, started } = workTarget(async (ctx) => {
+          await abortOf(ctx.signal);
+          await delay(20); // goes on with its work regardless
+          throw new Error('ignored the signal');
+        });
+        const tasks = await migratedTasks(harness(), {
+          targets: [target],
+          onError: (error) => void errors.push(error),
+        });
+        const attempt = await harness().transaction((tx) =>
+          tasks.enqueue(tx, target.work, { n: 1 }),
+        );
+        const pass = tasks.runDue();
+        await started;
+        expect((await tasks.cancel(attempt.id)).outcome).toBe('requested');
 
-      expect(await pass).toMatchObject({ claimed: 1, cancelled: 1, retried: 0, failed: 0 });
-      expect(await tasks.get(attempt.id)).toMatchObject({
-        status: 'expired',
-        lastError: 'Cancelled',
-      });
-      expect(errors).toEqual([]);
-      expect(await tasks.runDue()).toMatchObject({ claimed: 0 });
-      expect(runs).toEqual([attempt.id]);
-    });
+        expect(await pass).toMatchObject({ claimed: 1, cancelled: 1, retried: 0, failed: 0 });
+        expect(await tasks.get(attempt.id)).toMatchObject({
+          status: 'expired',
+          lastError: 'Cancelled',
+        });
+        expect(errors).toEqual([]);
+        expect(await tasks.runDue()).toMatchObject({ claimed: 0 });
+        expect(runs).toEqual([attempt.id]);
+      },
+    );
 
-    it('runDue aborts a cancelled handler within a second too', async () => {
+    aboveDriver('runDue aborts a cancelled handler within a second too', async () => {
       let seen: Promise<{ at: number; reason: unknown }> | undefined;
       const { target, started } = workTarget(async (ctx) => {
         seen = abortOf(ctx.signal);

@@ -2,13 +2,17 @@
 // not know, and an error hook that itself throws.
 import { describe, expect, it } from 'vitest';
 import { PermanentError, defineTarget, type TaskContext } from '../../src/index.js';
-import { fixtures } from '../harness/dialects.js';
+import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { useHarness } from '../harness/use-harness.js';
 
 for (const fixture of fixtures) {
   describe(fixture.label, () => {
     const harness = useHarness(fixture);
+    const aboveDriver = itOnNativeDrivers(
+      fixture,
+      'the failure handling under test is the worker’s; every driver writes a failure in the maxAttempts and 30-day retry tests here',
+    );
 
     it('fails an attempt after maxAttempts failures, with completedAt', async () => {
       let runs = 0;
@@ -51,29 +55,32 @@ for (const fixture of fixtures) {
       expect(runs).toBe(3);
     });
 
-    it('takes maxAttempts from the method, then the target, then the defaults', async () => {
-      const target = defineTarget(
-        'Limits',
-        { a(_args: null) {}, b(_args: null) {} },
-        { maxAttempts: 4, methods: { a: { maxAttempts: 2 } } },
-      );
-      const other = defineTarget('Plain', { c(_args: null) {} });
-      const tasks = await migratedTasks(harness(), {
-        targets: [target, other],
-        defaults: { maxAttempts: 7 },
-      });
-      const [a, b, c, d] = await harness().transaction((tx) =>
-        tasks.enqueueMany(tx, [
-          { method: target.a, args: null },
-          { method: target.b, args: null },
-          { method: other.c, args: null },
-          { method: target.a, args: null, options: { maxAttempts: 9 } },
-        ]),
-      );
-      expect([a, b, c, d].map((attempt) => attempt?.maxAttempts)).toEqual([2, 4, 7, 9]);
-    });
+    aboveDriver(
+      'takes maxAttempts from the method, then the target, then the defaults',
+      async () => {
+        const target = defineTarget(
+          'Limits',
+          { a(_args: null) {}, b(_args: null) {} },
+          { maxAttempts: 4, methods: { a: { maxAttempts: 2 } } },
+        );
+        const other = defineTarget('Plain', { c(_args: null) {} });
+        const tasks = await migratedTasks(harness(), {
+          targets: [target, other],
+          defaults: { maxAttempts: 7 },
+        });
+        const [a, b, c, d] = await harness().transaction((tx) =>
+          tasks.enqueueMany(tx, [
+            { method: target.a, args: null },
+            { method: target.b, args: null },
+            { method: other.c, args: null },
+            { method: target.a, args: null, options: { maxAttempts: 9 } },
+          ]),
+        );
+        expect([a, b, c, d].map((attempt) => attempt?.maxAttempts)).toEqual([2, 4, 7, 9]);
+      },
+    );
 
-    it('fails at once on a PermanentError, after one attempt', async () => {
+    aboveDriver('fails at once on a PermanentError, after one attempt', async () => {
       const hooks: unknown[] = [];
       const target = defineTarget('Customers', {
         notify(args: { customerToken: string }) {
@@ -104,7 +111,7 @@ for (const fixture of fixtures) {
       expect(hooks[0]).toBeInstanceOf(PermanentError);
     });
 
-    it('fails a row naming a target this AsyncTask does not know', async () => {
+    aboveDriver('fails a row naming a target this AsyncTask does not know', async () => {
       const known = defineTarget('Inventory', { reserve(_args: { sku: string }) {} });
       const unrelated = defineTarget('Unrelated', { other(_args: null) {} });
       const writer = await migratedTasks(harness(), { targets: [known] });
@@ -122,7 +129,7 @@ for (const fixture of fixtures) {
       expect(failed?.completedAt).toBeInstanceOf(Date);
     });
 
-    it('fails a row naming a method the target does not have here', async () => {
+    aboveDriver('fails a row naming a method the target does not have here', async () => {
       const newer = defineTarget('Inventory', {
         reserve(_args: { sku: string }) {},
         release(_args: { sku: string }) {},
@@ -145,7 +152,7 @@ for (const fixture of fixtures) {
       expect(await reader.get(reserve!.id)).toMatchObject({ status: 'succeeded' });
     });
 
-    it('carries on when onError throws or rejects', async () => {
+    aboveDriver('carries on when onError throws or rejects', async () => {
       let hookCalls = 0;
       const target = defineTarget('Broken', {
         work(_args: { n: number }) {
@@ -190,7 +197,7 @@ for (const fixture of fixtures) {
       }
     });
 
-    it('records a thrown non-Error value', async () => {
+    aboveDriver('records a thrown non-Error value', async () => {
       const target = defineTarget('Odd', {
         work(_args: null) {
           // eslint-disable-next-line @typescript-eslint/only-throw-error

@@ -156,6 +156,10 @@ const firstOfDialect = new Set(
 for (const fixture of fixtures) {
   describe(fixture.label, () => {
     const harness = useHarness(fixture);
+    const aboveDriver = itOnNativeDrivers(
+      fixture,
+      'the retention rules under test are the AsyncTask’s; every driver runs the prune statements in the deletes and several-pruners tests here, and executor-writes.test.ts',
+    );
     const dialect = fixture.dialect;
 
     const setup = async (options: Options = {}) => {
@@ -257,33 +261,46 @@ for (const fixture of fixtures) {
       await pruner.close();
     });
 
-    it('keeps the idempotence token of a live attempt; a pruned attempt’s token is free again', async () => {
-      const { shop, tasks } = await setup({ retention: { succeededMs: hour } });
-      const h = harness();
-      const live = await tasks.enqueue(
-        h.pool,
-        shop.ship,
-        { n: 1 },
-        { idempotenceToken: 'live', scheduledAt: new Date(Date.now() + day) },
-      );
-      const done = await tasks.enqueue(h.pool, shop.ship, { n: 2 }, { idempotenceToken: 'done' });
-      await tasks.runDue();
-      await age(h, dialect, live.id, done.id, 2 * hour);
+    aboveDriver(
+      'keeps the idempotence token of a live attempt; a pruned attempt’s token is free again',
+      async () => {
+        const { shop, tasks } = await setup({ retention: { succeededMs: hour } });
+        const h = harness();
+        const live = await tasks.enqueue(
+          h.pool,
+          shop.ship,
+          { n: 1 },
+          { idempotenceToken: 'live', scheduledAt: new Date(Date.now() + day) },
+        );
+        const done = await tasks.enqueue(h.pool, shop.ship, { n: 2 }, { idempotenceToken: 'done' });
+        await tasks.runDue();
+        await age(h, dialect, live.id, done.id, 2 * hour);
 
-      // Before pruning, the finished attempt still holds its token.
-      expect(
-        (await tasks.enqueue(h.pool, shop.ship, { n: 3 }, { idempotenceToken: 'done' })).id,
-      ).toBe(done.id);
-      expect(await new Pruner(tasks.runtime).pruneOnce()).toBe(1);
+        // Before pruning, the finished attempt still holds its token.
+        expect(
+          (await tasks.enqueue(h.pool, shop.ship, { n: 3 }, { idempotenceToken: 'done' })).id,
+        ).toBe(done.id);
+        expect(await new Pruner(tasks.runtime).pruneOnce()).toBe(1);
 
-      const again = await tasks.enqueue(h.pool, shop.ship, { n: 4 }, { idempotenceToken: 'live' });
-      expect(again.id).toBe(live.id);
-      const fresh = await tasks.enqueue(h.pool, shop.ship, { n: 5 }, { idempotenceToken: 'done' });
-      expect(fresh.id).not.toBe(done.id);
-      expect(fresh).toMatchObject({ status: 'pending', args: { n: 5 } });
-    });
+        const again = await tasks.enqueue(
+          h.pool,
+          shop.ship,
+          { n: 4 },
+          { idempotenceToken: 'live' },
+        );
+        expect(again.id).toBe(live.id);
+        const fresh = await tasks.enqueue(
+          h.pool,
+          shop.ship,
+          { n: 5 },
+          { idempotenceToken: 'done' },
+        );
+        expect(fresh.id).not.toBe(done.id);
+        expect(fresh).toMatchObject({ status: 'pending', args: { n: 5 } });
+      },
+    );
 
-    it('sweeps in bounded rounds that carry on where the last one stopped', async () => {
+    aboveDriver('sweeps in bounded rounds that carry on where the last one stopped', async () => {
       const { shop, tasks } = await setup({ retention: { succeededMs: hour } });
       const h = harness();
       await h.transaction((tx) =>
@@ -339,25 +356,29 @@ for (const fixture of fixtures) {
       });
     }
 
-    it('prunes nothing with retention: false, and keeps forever a status given Infinity', async () => {
-      const { shop, tasks } = await setup({ retention: false });
-      const h = harness();
-      const [a, b] = await h.transaction((tx) =>
-        tasks.enqueueMany(tx, [
-          { method: shop.ship, args: { n: 1 } },
-          { method: shop.refund, args: { n: 2 }, options: { maxAttempts: 1 } },
-        ]),
-      );
-      await tasks.runDue();
-      await age(h, dialect, a!.id, b!.id, 400 * day);
-      expect(tasks.runtime.retention).toBeNull();
-      expect(await new Pruner(tasks.runtime).pruneOnce()).toBe(0);
-      expect(await h.countAttempts()).toBe(2);
+    aboveDriver(
+      'prunes nothing with retention: false, and keeps forever a status given Infinity',
+      async () => {
+        const { shop, tasks } = await setup({ retention: false });
+        const h = harness();
+        const [a, b] = await h.transaction((tx) =>
+          tasks.enqueueMany(tx, [
+            { method: shop.ship, args: { n: 1 } },
+            { method: shop.refund, args: { n: 2 }, options: { maxAttempts: 1 } },
+          ]),
+        );
+        await tasks.runDue();
+        await age(h, dialect, a!.id, b!.id, 400 * day);
+        expect(tasks.runtime.retention).toBeNull();
+        expect(await new Pruner(tasks.runtime).pruneOnce()).toBe(0);
+        expect(await h.countAttempts()).toBe(2);
 
-      const keepFailed = (await setup({ retention: { succeededMs: 0, failedMs: Infinity } })).tasks;
-      expect(await new Pruner(keepFailed.runtime).pruneOnce()).toBe(1);
-      expect(await ids(tasks)).toEqual([b!.id]);
-    });
+        const keepFailed = (await setup({ retention: { succeededMs: 0, failedMs: Infinity } }))
+          .tasks;
+        expect(await new Pruner(keepFailed.runtime).pruneOnce()).toBe(1);
+        expect(await ids(tasks)).toEqual([b!.id]);
+      },
+    );
 
     if (firstOfDialect.has(fixture.label)) {
       it('prunes on its own once started, and stops when closed', async () => {

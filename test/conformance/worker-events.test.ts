@@ -13,7 +13,7 @@ import {
   type TaskContext,
   type WorkerEvents,
 } from '../../src/index.js';
-import { fixtures } from '../harness/dialects.js';
+import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import type { Harness } from '../harness/fixture.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { recorderTarget } from '../harness/recorder-target.js';
@@ -71,109 +71,117 @@ for (const fixture of fixtures) {
   describe(fixture.label, () => {
     const harness = useHarness(fixture);
     const track = useWorkers();
+    const aboveDriver = itOnNativeDrivers(
+      fixture,
+      "the events, listeners and loggers under test are the worker's; each driver's reads and errors are the other tests here",
+    );
 
-    it('claimed, succeeded, retried, failed and rescued fire with durations; encrypted args reach no event or log line', async () => {
-      const logger = capturingLogger();
-      const events: { name: keyof WorkerEvents; payload: unknown }[] = [];
-      // The handler needs the worker built below.
-      const late = {} as { rescuedIds: Set<string> };
-      const target = defineTarget(
-        'Payments',
-        {
-          charge(_args: typeof secret) {},
-          flaky(_args: typeof secret) {
-            throw new Error('card declined');
+    aboveDriver(
+      'claimed, succeeded, retried, failed and rescued fire with durations; encrypted args reach no event or log line',
+      async () => {
+        const logger = capturingLogger();
+        const events: { name: keyof WorkerEvents; payload: unknown }[] = [];
+        // The handler needs the worker built below.
+        const late = {} as { rescuedIds: Set<string> };
+        const target = defineTarget(
+          'Payments',
+          {
+            charge(_args: typeof secret) {},
+            flaky(_args: typeof secret) {
+              throw new Error('card declined');
+            },
+            refuse(_args: typeof secret) {
+              throw new PermanentError('card blocked');
+            },
+            async hang(_args: typeof secret, ctx: TaskContext) {
+              if (ctx.attempt.numAttempts > 1) return;
+              // Play a worker that stalled past its lease; this worker's own rescuer takes it back.
+              await harness().expireLease(ctx.attempt.id);
+              const id = ctx.attempt.id;
+              await waitFor('the rescue', () => late.rescuedIds.has(id));
+            },
           },
-          refuse(_args: typeof secret) {
-            throw new PermanentError('card blocked');
-          },
-          async hang(_args: typeof secret, ctx: TaskContext) {
-            if (ctx.attempt.numAttempts > 1) return;
-            // Play a worker that stalled past its lease; this worker's own rescuer takes it back.
-            await harness().expireLease(ctx.attempt.id);
-            const id = ctx.attempt.id;
-            await waitFor('the rescue', () => late.rescuedIds.has(id));
-          },
-        },
-        { backoff: () => 0, maxAttempts: 2 },
-      );
-      const tasks = await migratedTasks(harness(), {
-        targets: [target],
-        encryptors: { aes: aesGcmEncryptor({ keys: { k1: key }, current: 'k1' }) },
-        defaults: { encryptor: 'aes' },
-        logger,
-        onError: () => undefined,
-      });
-      // No heartbeat during the test (it would extend the lease the handler expired).
-      const worker = track(
-        tasks.worker({
-          leaseMs: 60_000,
-          heartbeatMs: 30_000,
-          rescueIntervalMs: 100,
-          pollIntervalMs: 100,
-        }),
-      );
-      late.rescuedIds = new Set();
-      worker.on('rescued', (payload) => late.rescuedIds.add(payload.attempt.id));
-      for (const name of [
-        'claimed',
-        'succeeded',
-        'retried',
-        'failed',
-        'rescued',
-        'error',
-      ] as const) {
-        worker.on(name, (payload: unknown) => events.push({ name, payload }));
-      }
-      await worker.start();
-      const attempts = await harness().transaction((tx) =>
-        tasks.enqueueMany(tx, [
-          { method: target.charge, args: secret },
-          { method: target.flaky, args: secret },
-          { method: target.refuse, args: secret },
-          { method: target.hang, args: secret },
-        ]),
-      );
-      const [charge, flaky, refuse, hang] = attempts.map((attempt) => attempt.id);
-
-      await waitFor(
-        'every task to finish',
-        async () => {
-          const rows = await Promise.all(attempts.map((attempt) => tasks.get(attempt.id)));
-          return rows.every((row) => row?.status === 'succeeded' || row?.status === 'failed');
-        },
-        20_000,
-      );
-      await worker.stop();
-
-      const ofKind = (name: keyof WorkerEvents) =>
-        events
-          .filter((event) => event.name === name)
-          .map((event) => event.payload as { attempt?: { id: string }; durationMs: number });
-      const ids = (name: keyof WorkerEvents) => ofKind(name).map((payload) => payload.attempt?.id);
-      // A set: the stalled first run of `hang` also returns normally; its outcome is fenced off
-      // (the attempt was rescued), yet the worker still announces that run (see the report).
-      expect(new Set(ids('succeeded'))).toEqual(new Set([charge, hang]));
-      expect(ids('retried')).toEqual([flaky]);
-      expect(ids('failed').sort()).toEqual([flaky, refuse].sort());
-      expect(ids('rescued')).toEqual([hang]);
-      expect(ofKind('error')).toEqual([]);
-      const claimed = ofKind('claimed') as unknown as { count: number; durationMs: number }[];
-      expect(claimed.reduce((sum, event) => sum + event.count, 0)).toBe(6);
-      for (const name of ['claimed', 'succeeded', 'retried', 'failed', 'rescued'] as const) {
-        for (const payload of ofKind(name)) {
-          expect(payload.durationMs, `${name}.durationMs`).toBeTypeOf('number');
-          expect(payload.durationMs, `${name}.durationMs`).toBeGreaterThanOrEqual(0);
+          { backoff: () => 0, maxAttempts: 2 },
+        );
+        const tasks = await migratedTasks(harness(), {
+          targets: [target],
+          encryptors: { aes: aesGcmEncryptor({ keys: { k1: key }, current: 'k1' }) },
+          defaults: { encryptor: 'aes' },
+          logger,
+          onError: () => undefined,
+        });
+        // No heartbeat during the test (it would extend the lease the handler expired).
+        const worker = track(
+          tasks.worker({
+            leaseMs: 60_000,
+            heartbeatMs: 30_000,
+            rescueIntervalMs: 100,
+            pollIntervalMs: 100,
+          }),
+        );
+        late.rescuedIds = new Set();
+        worker.on('rescued', (payload) => late.rescuedIds.add(payload.attempt.id));
+        for (const name of [
+          'claimed',
+          'succeeded',
+          'retried',
+          'failed',
+          'rescued',
+          'error',
+        ] as const) {
+          worker.on(name, (payload: unknown) => events.push({ name, payload }));
         }
-      }
-      expect(await tasks.get(hang!)).toMatchObject({ status: 'succeeded', numAttempts: 2 });
+        await worker.start();
+        const attempts = await harness().transaction((tx) =>
+          tasks.enqueueMany(tx, [
+            { method: target.charge, args: secret },
+            { method: target.flaky, args: secret },
+            { method: target.refuse, args: secret },
+            { method: target.hang, args: secret },
+          ]),
+        );
+        const [charge, flaky, refuse, hang] = attempts.map((attempt) => attempt.id);
 
-      const lines = [...events.map((event) => serialise(event)), ...logger.lines];
-      expect(logger.lines.length).toBeGreaterThan(0);
-      for (const line of lines) {
-        for (const piece of secretPieces) expect(line).not.toContain(piece);
-      }
-    });
+        await waitFor(
+          'every task to finish',
+          async () => {
+            const rows = await Promise.all(attempts.map((attempt) => tasks.get(attempt.id)));
+            return rows.every((row) => row?.status === 'succeeded' || row?.status === 'failed');
+          },
+          20_000,
+        );
+        await worker.stop();
+
+        const ofKind = (name: keyof WorkerEvents) =>
+          events
+            .filter((event) => event.name === name)
+            .map((event) => event.payload as { attempt?: { id: string }; durationMs: number });
+        const ids = (name: keyof WorkerEvents) =>
+          ofKind(name).map((payload) => payload.attempt?.id);
+        // A set: the stalled first run of `hang` also returns normally; its outcome is fenced off
+        // (the attempt was rescued), yet the worker still announces that run (see the report).
+        expect(new Set(ids('succeeded'))).toEqual(new Set([charge, hang]));
+        expect(ids('retried')).toEqual([flaky]);
+        expect(ids('failed').sort()).toEqual([flaky, refuse].sort());
+        expect(ids('rescued')).toEqual([hang]);
+        expect(ofKind('error')).toEqual([]);
+        const claimed = ofKind('claimed') as unknown as { count: number; durationMs: number }[];
+        expect(claimed.reduce((sum, event) => sum + event.count, 0)).toBe(6);
+        for (const name of ['claimed', 'succeeded', 'retried', 'failed', 'rescued'] as const) {
+          for (const payload of ofKind(name)) {
+            expect(payload.durationMs, `${name}.durationMs`).toBeTypeOf('number');
+            expect(payload.durationMs, `${name}.durationMs`).toBeGreaterThanOrEqual(0);
+          }
+        }
+        expect(await tasks.get(hang!)).toMatchObject({ status: 'succeeded', numAttempts: 2 });
+
+        const lines = [...events.map((event) => serialise(event)), ...logger.lines];
+        expect(logger.lines.length).toBeGreaterThan(0);
+        for (const line of lines) {
+          for (const piece of secretPieces) expect(line).not.toContain(piece);
+        }
+      },
+    );
 
     it("a database outage is an 'error' event, not a crash; the worker carries on when it is back", async () => {
       const logger = capturingLogger();
@@ -208,72 +216,75 @@ for (const fixture of fixtures) {
       expect(await tasks.get(id)).toMatchObject({ status: 'succeeded', numAttempts: 1 });
     });
 
-    it('an async listener or logger that rejects is logged and ignored, not an unhandled rejection: the worker carries on', async () => {
-      const unhandled: unknown[] = [];
-      const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
-      process.on('unhandledRejection', onUnhandled);
-      try {
-        const lines: string[] = [];
-        const rejecting =
-          (level: string) =>
-          (object: object, message?: string): Promise<void> => {
-            lines.push(serialise({ level, object, message }));
-            return Promise.reject(new Error('log sink down'));
+    aboveDriver(
+      'an async listener or logger that rejects is logged and ignored, not an unhandled rejection: the worker carries on',
+      async () => {
+        const unhandled: unknown[] = [];
+        const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+        process.on('unhandledRejection', onUnhandled);
+        try {
+          const lines: string[] = [];
+          const rejecting =
+            (level: string) =>
+            (object: object, message?: string): Promise<void> => {
+              lines.push(serialise({ level, object, message }));
+              return Promise.reject(new Error('log sink down'));
+            };
+          const logger = {
+            debug: rejecting('debug'),
+            info: rejecting('info'),
+            warn: rejecting('warn'),
+            error: rejecting('error'),
           };
-        const logger = {
-          debug: rejecting('debug'),
-          info: rejecting('info'),
-          warn: rejecting('warn'),
-          error: rejecting('error'),
-        };
-        const Flaky = defineTarget(
-          'Flaky',
-          {
-            fail(_args: { n: number }): void {
-              throw new Error('handler failed');
+          const Flaky = defineTarget(
+            'Flaky',
+            {
+              fail(_args: { n: number }): void {
+                throw new Error('handler failed');
+              },
+              pass(_args: { n: number }): void {},
             },
-            pass(_args: { n: number }): void {},
-          },
-          { maxAttempts: 1 },
-        );
-        const tasks = await migratedTasks(harness(), { targets: [Flaky], logger });
-        const worker = track(tasks.worker({ pollIntervalMs: 50 }));
-        let heard = 0;
-        const tracker = async (): Promise<void> => {
-          heard += 1;
-          await Promise.resolve();
-          throw new Error('error tracker unreachable');
-        };
-        // An async listener is what is tested: users write them, whatever the lint rule says.
-        // eslint-disable-next-line @typescript-eslint/no-misused-promises
-        worker.on('failed', tracker);
-        // eslint-disable-next-line @typescript-eslint/no-misused-promises
-        worker.on('succeeded', tracker);
-        await worker.start();
+            { maxAttempts: 1 },
+          );
+          const tasks = await migratedTasks(harness(), { targets: [Flaky], logger });
+          const worker = track(tasks.worker({ pollIntervalMs: 50 }));
+          let heard = 0;
+          const tracker = async (): Promise<void> => {
+            heard += 1;
+            await Promise.resolve();
+            throw new Error('error tracker unreachable');
+          };
+          // An async listener is what is tested: users write them, whatever the lint rule says.
+          // eslint-disable-next-line @typescript-eslint/no-misused-promises
+          worker.on('failed', tracker);
+          // eslint-disable-next-line @typescript-eslint/no-misused-promises
+          worker.on('succeeded', tracker);
+          await worker.start();
 
-        const failing = await harness().transaction((tx) =>
-          tasks.enqueue(tx, Flaky.fail, { n: 1 }),
-        );
-        await waitFor('the failure to be recorded', async () => {
-          return (await tasks.get(failing.id))?.status === 'failed';
-        });
-        const passing = await harness().transaction((tx) =>
-          tasks.enqueue(tx, Flaky.pass, { n: 2 }),
-        );
-        await waitFor('the next task to succeed', async () => {
-          return (await tasks.get(passing.id))?.status === 'succeeded';
-        });
-        await waitFor('both listeners to have run', () => heard === 2);
-        await worker.stop();
-        // Rejections surface a turn later: give them one.
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        expect(unhandled).toEqual([]);
-        expect(lines.some((line) => line.includes("'failed' event rejected"))).toBe(true);
-        expect(lines.some((line) => line.includes("'succeeded' event rejected"))).toBe(true);
-      } finally {
-        process.off('unhandledRejection', onUnhandled);
-      }
-    });
+          const failing = await harness().transaction((tx) =>
+            tasks.enqueue(tx, Flaky.fail, { n: 1 }),
+          );
+          await waitFor('the failure to be recorded', async () => {
+            return (await tasks.get(failing.id))?.status === 'failed';
+          });
+          const passing = await harness().transaction((tx) =>
+            tasks.enqueue(tx, Flaky.pass, { n: 2 }),
+          );
+          await waitFor('the next task to succeed', async () => {
+            return (await tasks.get(passing.id))?.status === 'succeeded';
+          });
+          await waitFor('both listeners to have run', () => heard === 2);
+          await worker.stop();
+          // Rejections surface a turn later: give them one.
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          expect(unhandled).toEqual([]);
+          expect(lines.some((line) => line.includes("'failed' event rejected"))).toBe(true);
+          expect(lines.some((line) => line.includes("'succeeded' event rejected"))).toBe(true);
+        } finally {
+          process.off('unhandledRejection', onUnhandled);
+        }
+      },
+    );
 
     it("attempts claimed together each have Dates of their own: a handler changing its attempt's changes no other", async () => {
       const seen: { createdAt: number; scheduledAt: number }[] = [];

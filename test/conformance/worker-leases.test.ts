@@ -2,7 +2,7 @@
 // the handler and fences off its late outcome; a task that kills its process every time ends
 // failed after maxAttempts rescues instead of looping forever.
 import { setTimeout as delay } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { LeaseLostError, defineTarget, type TaskContext } from '../../src/index.js';
 import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import { migratedTasks, newTasks } from '../harness/new-tasks.js';
@@ -86,77 +86,86 @@ for (const fixture of fixtures) {
       },
     );
 
-    it('a lost lease aborts ctx.signal, and the late outcome is fenced off: the second run decides', async () => {
-      await harness().createSideTable();
-      const firstStarted = deferred();
-      const secondDone = deferred();
-      const firstFinished = deferred();
-      const signals: AbortSignal[] = [];
-      const lateErrors: unknown[] = [];
-      const target = defineTarget('Lagging', {
-        async work(_args: { n: number }, ctx: TaskContext) {
-          const run = ctx.attempt.numAttempts;
-          signals.push(ctx.signal);
-          if (run > 1) {
-            await ctx.transaction((tx) => harness().insertSide(tx, `run-${run}`));
-            secondDone.resolve();
-            return;
-          }
-          try {
-            firstStarted.resolve();
-            // Play a worker that stalled past its lease: the lease runs out, another worker's
-            // rescuer hands the attempt back, and this worker's next heartbeat finds it gone.
-            await harness().expireLease(ctx.attempt.id);
-            await aborted(ctx.signal, 20_000);
-            await within(secondDone.promise, 20_000, 'the second run to succeed');
-            try {
-              await ctx.transaction((tx) => harness().insertSide(tx, 'run-1'));
-            } catch (error) {
-              lateErrors.push(error);
+    const itOnNativeFencing = itOnNativeDrivers(
+      fixture,
+      'the lost lease and its signal under test are the worker’s; each driver’s fenced outcome write and rescue run in executor-claim.test.ts (attemptCompleteMany, attemptRescueExpired)',
+    );
+    itOnNativeFencing(
+      'a lost lease aborts ctx.signal, and the late outcome is fenced off: the second run decides',
+      async () => {
+        await harness().createSideTable();
+        const firstStarted = deferred();
+        const secondDone = deferred();
+        const firstFinished = deferred();
+        const signals: AbortSignal[] = [];
+        const lateErrors: unknown[] = [];
+        const target = defineTarget('Lagging', {
+          async work(_args: { n: number }, ctx: TaskContext) {
+            const run = ctx.attempt.numAttempts;
+            signals.push(ctx.signal);
+            if (run > 1) {
+              await ctx.transaction((tx) => harness().insertSide(tx, `run-${run}`));
+              secondDone.resolve();
+              return;
             }
-            throw new Error('late failure of the first run');
-          } finally {
-            firstFinished.resolve();
-          }
-        },
-      });
-      const tasks = await migratedTasks(harness(), { targets: [target] });
-      // The holder: heartbeats every second and never rescues. The rescuer: rescues every 100 ms.
-      const holder = track(
-        tasks.worker({ leaseMs: 3000, heartbeatMs: 1000, rescueIntervalMs: 60_000 }),
-      );
-      const rescuer = track(
-        newTasks(harness(), { targets: [target] }).worker({
-          leaseMs: 3000,
-          heartbeatMs: 1000,
-          rescueIntervalMs: 100,
-          pollIntervalMs: 100,
-        }),
-      );
-      const rescued: string[] = [];
-      rescuer.on('rescued', ({ attempt }) => rescued.push(attempt.id));
-      await holder.start();
-      const { id } = await harness().transaction((tx) => tasks.enqueue(tx, target.work, { n: 1 }));
-      await within(firstStarted.promise, 10_000, 'the first run to start');
-      await rescuer.start();
+            try {
+              firstStarted.resolve();
+              // Play a worker that stalled past its lease: the lease runs out, another worker's
+              // rescuer hands the attempt back, and this worker's next heartbeat finds it gone.
+              await harness().expireLease(ctx.attempt.id);
+              await aborted(ctx.signal, 20_000);
+              await within(secondDone.promise, 20_000, 'the second run to succeed');
+              try {
+                await ctx.transaction((tx) => harness().insertSide(tx, 'run-1'));
+              } catch (error) {
+                lateErrors.push(error);
+              }
+              throw new Error('late failure of the first run');
+            } finally {
+              firstFinished.resolve();
+            }
+          },
+        });
+        const tasks = await migratedTasks(harness(), { targets: [target] });
+        // The holder: heartbeats every second and never rescues. The rescuer: rescues every 100 ms.
+        const holder = track(
+          tasks.worker({ leaseMs: 3000, heartbeatMs: 1000, rescueIntervalMs: 60_000 }),
+        );
+        const rescuer = track(
+          newTasks(harness(), { targets: [target] }).worker({
+            leaseMs: 3000,
+            heartbeatMs: 1000,
+            rescueIntervalMs: 100,
+            pollIntervalMs: 100,
+          }),
+        );
+        const rescued: string[] = [];
+        rescuer.on('rescued', ({ attempt }) => rescued.push(attempt.id));
+        await holder.start();
+        const { id } = await harness().transaction((tx) =>
+          tasks.enqueue(tx, target.work, { n: 1 }),
+        );
+        await within(firstStarted.promise, 10_000, 'the first run to start');
+        await rescuer.start();
 
-      await within(firstFinished.promise, 30_000, 'the first run to finish');
-      await Promise.all([holder.stop(), rescuer.stop()]);
+        await within(firstFinished.promise, 30_000, 'the first run to finish');
+        await Promise.all([holder.stop(), rescuer.stop()]);
 
-      expect(rescued).toContain(id);
-      expect(signals).toHaveLength(2);
-      expect(signals[0]?.aborted).toBe(true);
-      // The reason carries a code handlers can test, as a cancel's or a time limit's does.
-      expect(signals[0]?.reason).toBeInstanceOf(LeaseLostError);
-      expect(signals[0]?.reason).toMatchObject({ code: 'LEASE_LOST' });
-      expect(signals[1]?.aborted).toBe(false);
-      expect(lateErrors).toHaveLength(1);
-      expect(lateErrors[0]).toBeInstanceOf(LeaseLostError);
-      expect(await harness().sideKeys()).toEqual(['run-2']);
-      const attempt = await tasks.get(id);
-      expect(attempt).toMatchObject({ status: 'succeeded', numAttempts: 2 });
-      expect(attempt?.lastError ?? '').not.toContain('late failure');
-    });
+        expect(rescued).toContain(id);
+        expect(signals).toHaveLength(2);
+        expect(signals[0]?.aborted).toBe(true);
+        // The reason carries a code handlers can test, as a cancel's or a time limit's does.
+        expect(signals[0]?.reason).toBeInstanceOf(LeaseLostError);
+        expect(signals[0]?.reason).toMatchObject({ code: 'LEASE_LOST' });
+        expect(signals[1]?.aborted).toBe(false);
+        expect(lateErrors).toHaveLength(1);
+        expect(lateErrors[0]).toBeInstanceOf(LeaseLostError);
+        expect(await harness().sideKeys()).toEqual(['run-2']);
+        const attempt = await tasks.get(id);
+        expect(attempt).toMatchObject({ status: 'succeeded', numAttempts: 2 });
+        expect(attempt?.lastError ?? '').not.toContain('late failure');
+      },
+    );
 
     // A handler that ignores its signal ran on after its lease was lost; each heartbeat until it
     // returned tried to extend that lease again and logged "lease lost" again.
@@ -215,7 +224,7 @@ for (const fixture of fixtures) {
     // Four processes and three lease expiries per run: about 20 s.
     const itOnNative = itOnNativeDrivers(
       fixture,
-      'the rescue under test is the worker’s, and its statements run through the driver in the other lease tests',
+      'the rescue under test is the worker’s; each driver runs its statements in executor-claim.test.ts (attemptRescueExpired)',
     );
     itOnNative(
       'a task that kills its worker process every time ends failed after maxAttempts rescues',
