@@ -41,7 +41,10 @@ export function scheduleSummary(
   };
 }
 
-/** `2026-12-05 03:00:00 CET`: the instant as a clock in `timezone` reads it, with its zone. */
+/**
+ * `2026-12-05 03:00:00 GMT+1` (Europe/Berlin): the instant as a clock in `timezone` reads it,
+ * with its offset.
+ */
 export function inTimeZone(instant: Date, timezone: string): string {
   const parts = new Intl.DateTimeFormat('en-CA', {
     timeZone: timezone,

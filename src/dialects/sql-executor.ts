@@ -87,6 +87,12 @@ export abstract class SqlExecutor<Name extends string> {
     return (await this.query('workerListAlive', [])).rows.map(toWorkerInfo);
   }
 
+  /** Every dialect has this statement: one row, the database's clock in epoch milliseconds. */
+  async databaseNow(this: SqlExecutor<Name | 'databaseNow'>): Promise<Date> {
+    const row = (await this.query('databaseNow', [])).rows[0];
+    return new Date(Number(row?.['now_ms']));
+  }
+
   /** Every dialect has this statement, with these parameters and columns. */
   async startCount(
     this: SqlExecutor<Name | 'startCount'>,

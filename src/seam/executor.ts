@@ -356,6 +356,11 @@ export interface Executor {
    * `periodMs`), through the starts index; a plain read (the dashboard's limits).
    */
   startCount(queue: string, periodMs: number): Promise<StartCount>;
+  /**
+   * The database's clock now. For what must agree with the database's times though this process
+   * decides it (a schedule's retention bound, MySQL's marker holds): a host's clock may be off.
+   */
+  databaseNow(): Promise<Date>;
 }
 
 /**

@@ -53,11 +53,16 @@ export class Scheduler {
    */
   async enqueueDue(now = new Date()): Promise<number> {
     const retentionMs = this.#runtime.retention && shortestRetentionMs(this.#runtime.retention);
-    const oldest = retentionMs == null ? null : new Date(now.getTime() - retentionMs);
+    // Attempts are pruned by the database's clock: by a host clock that lags it, a pruned tick
+    // would still look young enough to enqueue, and would run twice.
+    const databaseNow = retentionMs == null ? null : await this.#databaseClock();
+    const bound = (): number =>
+      databaseNow === null || retentionMs == null ? -Infinity : databaseNow() - retentionMs;
+    const oldest = databaseNow === null ? null : new Date(bound());
     let enqueued = 0;
     this.#behind = false;
     // The same bound when the insert runs, however long it waited for a connection.
-    const due = (tick: Date) => retentionMs == null || tick.getTime() >= Date.now() - retentionMs;
+    const due = (tick: Date) => tick.getTime() >= bound();
     for (const schedule of this.#schedules) {
       const after = this.#enqueuedUpTo.get(schedule.name) ?? null;
       const ticks = dueTicks(schedule, after, now, oldest);
@@ -74,6 +79,19 @@ export class Scheduler {
       this.#enqueuedUpTo.set(schedule.name, cut ? ticks.at(-1)! : now);
     }
     return enqueued;
+  }
+
+  /**
+   * The database's clock from here on: read once, then run on by this process's monotonic clock.
+   * It can only run ahead of the database's by the read's round trip, which bounds ticks a little
+   * more tightly, never less.
+   */
+  async #databaseClock(): Promise<() => number> {
+    const asked = performance.now();
+    const read = await this.#runtime.driver.run((connection) =>
+      this.#runtime.executor(connection).databaseNow(),
+    );
+    return () => read.getTime() + (performance.now() - asked);
   }
 
   #run(): void {

@@ -1,5 +1,6 @@
 // Guarantee 3: writes made through ctx.transaction commit if and only if the attempt is marked
 // succeeded.
+import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import {
   ConfigError,
@@ -20,14 +21,19 @@ for (const fixture of fixtures) {
     const harness = useHarness(fixture);
     const track = useWorkers();
 
-    it('commits the handler’s write together with the success', async () => {
+    it('commits the handler’s write together with the success, completed when it commits', async () => {
       await harness().createSideTable();
       const returned: unknown[] = [];
+      let bodyEnded = 0;
       const target = defineTarget('Ledger', {
         async record(args: { key: string }, ctx: TaskContext) {
           returned.push(
             await ctx.transaction(async (tx) => {
               await harness().insertSide(tx, args.key);
+              // A transaction that takes a while: completedAt is when the success was written at
+              // its end (PostgreSQL's now() is when the transaction began).
+              await delay(250);
+              bodyEnded = Date.now();
               return 'written';
             }),
           );
@@ -44,7 +50,7 @@ for (const fixture of fixtures) {
       expect(await harness().sideKeys()).toEqual(['entry-1']);
       const done = await tasks.get(id);
       expect(done).toMatchObject({ status: 'succeeded', numAttempts: 1, lastError: null });
-      expect(done?.completedAt).toBeInstanceOf(Date);
+      expect(done?.completedAt?.getTime()).toBeGreaterThanOrEqual(bodyEnded - 10);
     });
 
     it('rolls the write back when the lease was lost, and the attempt runs again', async () => {

@@ -189,7 +189,7 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
     withRun: boolean,
   ): Promise<WrittenIds> {
     const marker = newMarker('complete');
-    const hold = sqlTime(markerHold());
+    const hold = await markerHold(this.table, () => this.databaseNow());
     const list = JSON.stringify(unique.map(withRun ? unsucceededJson : completionJson));
     const written = await this.query(
       withRun ? 'attemptCompleteUnsucceededMany' : 'attemptCompleteMany',
@@ -233,7 +233,7 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
   async attemptInsertMany(rows: readonly AttemptInsertParams[]): Promise<AttemptInsertResult[]> {
     if (rows.length === 0) return [];
     const marker = newMarker('enqueue');
-    const hold = sqlTime(markerHold());
+    const hold = await markerHold(this.table, () => this.databaseNow());
     await this.run(insertStatement(this.statements, rows.length), insertParams(rows, marker, hold));
     const replacing = replacingRows(rows);
     if (replacing.length > 0) await this.query('attemptReplacePending', [replaceJson(replacing)]);
@@ -303,7 +303,7 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
     const released = await this.query('attemptReleaseMany', [
       leasesJson(unique),
       marker,
-      marker === null ? null : sqlTime(markerHold()),
+      marker === null ? null : await markerHold(this.table, () => this.databaseNow()),
       lockedBy,
     ]);
     return this.#takeMarked(unique, released.rowCount, marker);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AttemptRecord } from '../../core/attempt.js';
 import { DatabaseError } from '../../core/errors.js';
+import type { TableName } from '../../seam/driver.js';
 import type { AttemptInsertParams, AttemptInsertResult } from '../../seam/executor.js';
 import type { Statement } from '../../seam/sql-connection.js';
 import { byId, tokenKey } from '../attempt-rows.js';
@@ -22,13 +23,31 @@ const markerPrefix = 'async-task:';
 /**
  * How long a marked row stays out of the claim's reach: the marker's `locked_until`. Markers are
  * cleared within the same operation, so this only matters if the process dies in between (on a
- * connection outside a transaction): the row becomes claimable again after this long, measured by
- * the application's clock.
+ * connection outside a transaction): the row becomes claimable again after this long.
  */
 const markerHoldMs = 60_000;
 
-export function markerHold(): Date {
-  return new Date(Date.now() + markerHoldMs);
+/** How often the database's clock is read again for marker holds. */
+const clockReadEveryMs = 60_000;
+
+/** Per AsyncTask (its TableName): how far the database's clock is ahead of this host's. */
+const clockOffsets = new WeakMap<TableName, { readonly offsetMs: number; readonly at: number }>();
+
+/**
+ * The `locked_until` of a marker, as SQL text: a minute ahead by the database's clock, which the
+ * claim compares it with. By this host's clock alone, a host a minute behind the database wrote
+ * holds already past: a worker could claim an enqueued row before the enqueue read it back, and
+ * the enqueue threw though its row was committed. The offset is read through `read` at most once a
+ * minute; the read's round trip only moves the hold later.
+ */
+export async function markerHold(table: TableName, read: () => Promise<Date>): Promise<string> {
+  let clock = clockOffsets.get(table);
+  if (clock === undefined || performance.now() - clock.at > clockReadEveryMs) {
+    const asked = Date.now();
+    clock = { offsetMs: (await read()).getTime() - asked, at: performance.now() };
+    clockOffsets.set(table, clock);
+  }
+  return sqlTime(new Date(Date.now() + clock.offsetMs + markerHoldMs));
 }
 
 export function newMarker(operation: string): string {

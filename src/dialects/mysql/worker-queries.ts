@@ -15,6 +15,9 @@ ON DUPLICATE KEY UPDATE hostname = VALUES(hostname), pid = VALUES(pid), queues =
   concurrency = VALUES(concurrency), running = VALUES(running),
   last_seen_at = VALUES(last_seen_at), alive_until = VALUES(alive_until)`;
 
+// The database's clock (see Executor.databaseNow).
+export const databaseNow = `SELECT ${epochMs('UTC_TIMESTAMP(3)')} AS now_ms`;
+
 // Second half: the rows of workers dead for over an hour, through the index on alive_until.
 export const workerDeleteDead = `
 DELETE FROM {{workers}} WHERE alive_until < UTC_TIMESTAMP(3) - INTERVAL 1 HOUR`;

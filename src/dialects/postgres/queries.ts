@@ -210,7 +210,7 @@ export const attemptCompleteMany = `
 UPDATE {{table}} AS t
 SET ${outcomeAssignments}
   runs = ${cancelledRunEntry},
-  locked_by = NULL, locked_until = NULL, updated_at = now()
+  locked_by = NULL, locked_until = NULL, updated_at = statement_timestamp()
 FROM json_to_recordset($2::json)
   AS o(id bigint, num_attempts int, status text, delay_ms bigint, error text)
 WHERE ${fence('o')}

@@ -28,7 +28,7 @@ function appended(entry: string): string {
  */
 export const cancelledRunEntry = `CASE WHEN t.cancel_requested_at IS NULL THEN t.runs ELSE
   ${appended(`jsonb_build_object('n', o.num_attempts, 'by', $1::text, 'startedAt', NULL,
-    'endedAt', round(extract(epoch FROM now()) * 1000), 'outcome', 'cancelled',
+    'endedAt', round(extract(epoch FROM statement_timestamp()) * 1000), 'outcome', 'cancelled',
     'error', 'Cancelled')`)} END`;
 
 // attemptCompleteMany (queries.ts) for runs that did not succeed, with the same fence, the same

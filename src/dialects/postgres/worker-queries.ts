@@ -24,6 +24,9 @@ ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, pid = excluded.pid,
 
 export const workerDelete = `DELETE FROM {{workers}} WHERE id = $1`;
 
+// The database's clock (see Executor.databaseNow): the statement's time, not its transaction's.
+export const databaseNow = `SELECT ${epochMs('statement_timestamp()')} AS now_ms`;
+
 // The live workers, by the database's clock. A plain read of a tiny table.
 export const workerListAlive = `
 SELECT id, hostname, pid, array_to_json(queues)::text AS queues, concurrency, running,

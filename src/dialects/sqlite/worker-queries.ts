@@ -14,6 +14,9 @@ ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, pid = excluded.pid,
   queues = excluded.queues, concurrency = excluded.concurrency, running = excluded.running,
   last_seen_at = excluded.last_seen_at, alive_until = excluded.alive_until`;
 
+// The database's clock (see Executor.databaseNow): this process's own, as SQLite runs in it.
+export const databaseNow = `SELECT ${nowMs} AS now_ms`;
+
 // Second half: the rows of workers dead for over an hour, through the index on alive_until.
 export const workerDeleteDead = `
 DELETE FROM "{{name}}_workers" WHERE alive_until < ${nowMs} - 3600000`;
