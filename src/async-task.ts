@@ -236,7 +236,8 @@ export class AsyncTask<
    * Deletes finished attempts (`succeeded`, `failed`, `expired`) completed before `olderThan`,
    * in batches of `batchSize` (each its own short statement, so no long lock), until a batch
    * deletes fewer than `batchSize`. Returns how many were deleted. An idempotence token can be
-   * used again once its attempt is pruned.
+   * used again once its attempt is pruned. With `schedules`, `olderThan` must be at least the
+   * shortest retention back (a ConfigError otherwise): a tick pruned sooner would run again.
    *
    * @example
    * const deleted = await tasks.prune({ olderThan: new Date(Date.now() - 7 * 86_400_000) });

@@ -11,6 +11,7 @@ import { decodeArgs } from '../core/codec.js';
 import { ConfigError, DecryptionError, InvalidStateError } from '../core/errors.js';
 import { decryptedErrorText, isEncryptedErrorText } from '../core/error-text.js';
 import { checkOptionNames, optionNames } from '../core/options.js';
+import { shortestRetentionMs } from '../core/retention.js';
 import type { WorkerInfo } from '../core/worker-info.js';
 import type { Executor } from '../seam/executor.js';
 import type { Runtime } from '../worker/runtime.js';
@@ -229,6 +230,15 @@ export class Management {
     }
     if (onProgress !== undefined && typeof onProgress !== 'function') {
       throw new ConfigError('prune: onProgress must be a function (deleted) => void');
+    }
+    // A schedule cannot tell a tick whose attempt was pruned from one never enqueued: within the
+    // shortest retention, runDue or a starting worker would enqueue it, and run it, again.
+    const { schedules, retention } = this.#runtime;
+    const keptMs = schedules.length > 0 && retention !== null && shortestRetentionMs(retention);
+    if (typeof keptMs === 'number' && olderThan.getTime() > Date.now() - keptMs) {
+      throw new ConfigError(
+        `prune: olderThan ${olderThan.toISOString()} is within the shortest retention (${keptMs} ms) of an AsyncTask with schedules: a tick pruned that soon would be enqueued and run again; prune attempts older than the retention, or lower \`retention\``,
+      );
     }
     let deleted = 0;
     for (;;) {

@@ -1,8 +1,15 @@
 // Recurring tasks: every worker runs the schedules, and each tick is one attempt however many
 // workers see it, across restarts; runDue enqueues what is due when it is called.
 import { describe, expect, it } from 'vitest';
-import { AsyncTask, defineTarget, type Attempt, type TaskContext } from '../../src/index.js';
+import {
+  AsyncTask,
+  ConfigError,
+  defineTarget,
+  type Attempt,
+  type TaskContext,
+} from '../../src/index.js';
 import { Scheduler } from '../../src/worker/scheduler.js';
+import { caught } from '../harness/caught.js';
 import { fixtures } from '../harness/dialects.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { useHarness } from '../harness/use-harness.js';
@@ -164,6 +171,26 @@ for (const fixture of fixtures.filter((f) => scheduleFixtures.includes(f.label))
       expect(enqueued).toBeGreaterThanOrEqual(2);
       expect(enqueued).toBeLessThanOrEqual(4);
       expect(await scheduled(tasks, 'beat')).toHaveLength(enqueued);
+    });
+
+    // The probe's case: runDue from cron, then prune({ olderThan }) an hour back with a daily
+    // schedule and a day's retention: the next runDue enqueued the pruned tick, which ran again.
+    it('prune refuses an olderThan within the shortest retention when there are schedules', async () => {
+      const Beat = defineTarget('Beat', { beat(_args: undefined) {} });
+      const tasks = await migratedTasks(harness(), {
+        targets: [Beat],
+        schedules: [{ name: 'beat', cron: '* * * * * *', method: Beat.beat, args: undefined }],
+        retention: { succeededMs: 60_000, failedMs: 3_600_000 },
+      });
+      await tasks.runDue();
+      const refused = await caught(tasks.prune({ olderThan: new Date(Date.now() - 1000) }));
+      expect(refused).toBeInstanceOf(ConfigError);
+      expect(String(refused)).toMatch(/within the shortest retention \(60000 ms\).*run again/);
+      expect(await scheduled(tasks, 'beat')).toHaveLength(1);
+      expect(await tasks.prune({ olderThan: new Date(Date.now() - 60_000) })).toBe(0);
+      // Without schedules nothing is enqueued again: any age may be pruned.
+      const plain = await migratedTasks(harness(), { targets: [Beat] });
+      expect(await plain.prune({ olderThan: new Date() })).toBe(1);
     });
 
     it('catches up at most catchUp missed ticks, none older than the retention', async () => {
