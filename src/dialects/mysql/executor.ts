@@ -260,7 +260,10 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
     const { status, target, methodName, queue, beforeId, limit } = params;
     const optional = [params.idempotenceToken ?? null, params.afterId ?? null];
     const twice = [status, target, methodName, queue, beforeId, ...optional].flatMap((v) => [v, v]);
-    const result = await this.query('attemptList', [...twice, limit]);
+    // A token with its target and method: by the unique index of their hash, not a table scan.
+    const key = [target, methodName, params.idempotenceToken ?? null];
+    const byKey = key.every((v) => v !== null) ? [1, ...key] : [null, null, null, null];
+    const result = await this.query('attemptList', [...twice, ...byKey, limit]);
     return result.rows.map((row) => visible(toRecord(row)));
   }
 

@@ -123,7 +123,9 @@ ORDER BY t.id`;
 // Newest first; every filter optional. Pages by id (keyset), never by offset. A plain read. The
 // token and the method are compared as bytes: utf8mb4_bin ignores trailing spaces (PAD SPACE), so
 // 'o-9' found the attempts of 'o-9 ' too, where the unique key (a hash) keeps them apart, and
-// method 'send' those of 'send ' (target and queue names cannot end in a space).
+// method 'send' those of 'send ' (target and queue names cannot end in a space). A token with
+// its target and method is also looked up by that hash, through its unique index (the columns
+// have no index of their own: a scan of the table).
 export const attemptList = `
 SELECT ${columns('t.')}, t.runs FROM {{table}} AS t
 WHERE (? IS NULL OR t.status = ?)
@@ -133,6 +135,8 @@ WHERE (? IS NULL OR t.status = ?)
   AND (? IS NULL OR t.id < CAST(? AS UNSIGNED))
   AND (? IS NULL OR CAST(t.idempotence_token AS BINARY) = CAST(? AS BINARY))
   AND (? IS NULL OR t.id > CAST(? AS UNSIGNED))
+  AND (? IS NULL OR t.idempotence_key = UNHEX(SHA2(CONCAT(CAST(? AS CHAR CHARACTER SET utf8mb4),
+    0x00, CAST(? AS CHAR CHARACTER SET utf8mb4), 0x00, CAST(? AS CHAR CHARACTER SET utf8mb4)), 256)))
 ORDER BY t.id DESC
 LIMIT ?`;
 
