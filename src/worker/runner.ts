@@ -48,7 +48,7 @@ function result(
   // A run that did not succeed goes into the run history with its times, by this process's clock.
   const endedAtMs = completion?.status === 'succeeded' ? 0 : Date.now();
   if (completion && endedAtMs > 0) {
-    completion = { ...completion, startedAtMs: endedAtMs - durationMs, endedAtMs };
+    completion = { ...completion, startedAtMs: Math.round(endedAtMs - durationMs), endedAtMs };
   }
   return { outcome, completion, error, durationMs };
 }

@@ -9,6 +9,7 @@ import { aesGcmEncryptor, defineTarget, type TaskContext } from '../../src/index
 import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import { claimParams, executorHarness } from '../harness/executor-harness.js';
 import { migratedTasks } from '../harness/new-tasks.js';
+import { quotedTable, rawQuery } from '../harness/schema-catalog.js';
 import { useHarness } from '../harness/use-harness.js';
 import { useWorkers } from '../harness/use-workers.js';
 import { waitFor } from '../harness/wait-for.js';
@@ -80,6 +81,15 @@ for (const fixture of fixtures) {
       );
       // list() reads the same history.
       expect((await tasks.list({}))[0]?.runs).toEqual(attempt?.runs);
+      // Stored in whole milliseconds, as the entries the database writes are.
+      const [stored] = await rawQuery(
+        harness(),
+        `SELECT runs FROM ${quotedTable(harness(), fixture.dialect)}`,
+      );
+      const text =
+        typeof stored?.['runs'] === 'string' ? stored['runs'] : JSON.stringify(stored?.['runs']);
+      expect(text).toMatch(/"startedAt":\s*\d+/);
+      expect(text).not.toMatch(/"(startedAt|endedAt)":\s*\d+\./);
     });
 
     aboveDriver(
