@@ -13,7 +13,7 @@ import {
   type AsyncTaskError,
   type TaskContext,
 } from '../../src/index.js';
-import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
+import { coveredBy, fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import { itRequires } from '../harness/it-requires.js';
 import { claimParams, executorHarness } from '../harness/executor-harness.js';
 import { migratedTasks } from '../harness/new-tasks.js';
@@ -63,7 +63,7 @@ for (const fixture of fixtures) {
     const itMultiProcess = itRequires(fixture, 'multiProcessWorkers');
     const aboveDriver = itOnNativeDrivers(
       fixture,
-      'the handler’s end after a cancel is the worker’s (and runDue’s); every driver carries the request and records it expired in the other cancel tests',
+      `the handler’s end after a cancel is the worker’s (and runDue’s); every driver carries the request and records it expired in ${coveredBy('conformance/cancel.test.ts', 'a running handler in a worker has its signal aborted within a second')}`,
     );
 
     it('attemptCancel expires a pending row and marks a running one; a finished or unknown row is left alone', async () => {

@@ -10,7 +10,7 @@ import {
   type TaskContext,
 } from '../../src/index.js';
 import { caughtSync } from '../harness/caught.js';
-import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
+import { coveredBy, fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import { itRequires } from '../harness/it-requires.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { useHarness } from '../harness/use-harness.js';
@@ -146,7 +146,7 @@ for (const fixture of fixtures) {
     // its earlier runs' encrypted errors raw, and decryptLastError returned the envelope.
     itOnNativeDrivers(
       fixture,
-      'the reading under test is the library’s; each driver stores encrypted errors in the test above',
+      `the reading under test is the library’s; each driver stores encrypted errors in ${coveredBy('conformance/encryption.test.ts', 'keeps plaintext out of ctx.attempt and of lastError when the handler fails')}`,
     )(
       'an error encrypted before a replace made the task plain is still shown as its class, and decrypts',
       async () => {

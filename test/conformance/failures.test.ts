@@ -2,7 +2,7 @@
 // not know, and an error hook that itself throws.
 import { describe, expect, it } from 'vitest';
 import { PermanentError, defineTarget, type TaskContext } from '../../src/index.js';
-import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
+import { coveredBy, fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { useHarness } from '../harness/use-harness.js';
 
@@ -11,7 +11,7 @@ for (const fixture of fixtures) {
     const harness = useHarness(fixture);
     const aboveDriver = itOnNativeDrivers(
       fixture,
-      'the failure handling under test is the worker’s; every driver writes a failure in the maxAttempts and 30-day retry tests here',
+      `the failure handling under test is the worker’s; every driver writes failures in ${coveredBy('conformance/failures.test.ts', 'fails an attempt after maxAttempts failures, with completedAt')} and ${coveredBy('conformance/failures.test.ts', 'schedules a retry far in the future when the backoff asks for it (30 days)')}`,
     );
 
     it('fails an attempt after maxAttempts failures, with completedAt', async () => {

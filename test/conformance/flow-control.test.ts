@@ -4,7 +4,7 @@
 // flow-control-processes.test.ts.
 import { describe, expect, it } from 'vitest';
 import { ConfigError, defineTarget } from '../../src/index.js';
-import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
+import { coveredBy, fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import { claimParams, executorHarness } from '../harness/executor-harness.js';
 import { flow, limitedClaim } from '../harness/flow-claims.js';
 import { newTasks } from '../harness/new-tasks.js';
@@ -194,7 +194,7 @@ for (const fixture of fixtures) {
 
     const itNative = itOnNativeDrivers(
       fixture,
-      "the order is the dialect's claim, below the driver, which the fair-order test above runs through every driver with a small backlog; this one enqueues 10,000",
+      `the order is the dialect's claim, below the driver, which runs through every driver with a small backlog in ${coveredBy('conformance/flow-control.test.ts', 'fair: claims round-robin across keys')}; this one enqueues 10,000`,
     );
     const track = useWorkers();
 

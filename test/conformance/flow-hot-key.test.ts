@@ -6,7 +6,7 @@
 // tasks ran in two minutes behind 100,000 of one key).
 import { describe, expect, it } from 'vitest';
 import { defineTarget } from '../../src/index.js';
-import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
+import { coveredBy, fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import { executorHarness } from '../harness/executor-harness.js';
 import { flow, limitedClaim } from '../harness/flow-claims.js';
 import { keyedTasks } from '../harness/keyed-tasks.js';
@@ -98,7 +98,7 @@ for (const fixture of fixtures) {
     const track = useWorkers();
     itOnNativeDrivers(
       fixture,
-      "the claims are the dialect's, which the tests above run on every driver",
+      `the claims are the dialect's, which run on every driver in ${coveredBy('conformance/flow-hot-key.test.ts', "a claim that takes the hot key's first attempt also takes the first of every other key")}`,
     )(
       'a worker runs the other keys while the hot key works through its backlog',
       async () => {

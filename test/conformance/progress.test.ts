@@ -13,7 +13,7 @@ import {
 import type { AttemptRecord } from '../../src/core/attempt.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { SqlConnection } from '../../src/seam/sql-connection.js';
-import { fixtures, itOnlyOn, itOnNativeDrivers } from '../harness/dialects.js';
+import { coveredBy, fixtures, itOnlyOn, itOnNativeDrivers } from '../harness/dialects.js';
 import { claimParams, executorHarness } from '../harness/executor-harness.js';
 import type { Harness } from '../harness/fixture.js';
 import { useHarness } from '../harness/use-harness.js';
@@ -93,7 +93,7 @@ for (const fixture of fixtures) {
 
     itOnNativeDrivers(
       fixture,
-      'the coalescing under test is the worker’s; each driver writes progress in the tests below',
+      `the coalescing under test is the worker’s; each driver writes progress in ${coveredBy('conformance/progress.test.ts', 'the last value is written before the outcome, even when the handler returns at once')}`,
     )(
       '10,000 reports make two writes; the latest shows while the run goes on, and after',
       async () => {
@@ -221,7 +221,7 @@ for (const fixture of fixtures) {
     itOnlyOn(
       fixture,
       ['sqlite/better-sqlite3'],
-      'the pacing under test is the worker’s timer, the same on every database; the writes it paces run through every driver in the tests above',
+      `the pacing under test is the worker’s timer, the same on every database; the writes it paces run through every driver in ${coveredBy('conformance/progress.test.ts', 'the last value is written before the outcome, even when the handler returns at once')}`,
     )('reports spread over time are written at most once a second, plus the last one', async () => {
       let elapsedMs = 0;
       const target = defineTarget('Paced', {
@@ -246,7 +246,7 @@ for (const fixture of fixtures) {
     itOnlyOn(
       fixture,
       ['sqlite/better-sqlite3', 'postgres/pg'],
-      'the retry under test is the worker’s timer, the same on every database; the writes it retries run through every driver in the tests above',
+      `the retry under test is the worker’s timer, the same on every database; the writes it retries run through every driver in ${coveredBy('conformance/progress.test.ts', 'attemptSetProgress writes only while the run is held')}`,
     )(
       'a failed write is logged and tried again a second later, with no report after it',
       async () => {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { QueueFlow } from '../../src/core/flow.js';
 import { ConfigError, defineTarget } from '../../src/index.js';
-import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
+import { coveredBy, fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import { claimParams, executorHarness } from '../harness/executor-harness.js';
 import { newTasks } from '../harness/new-tasks.js';
 import { useHarness } from '../harness/use-harness.js';
@@ -87,7 +87,7 @@ for (const fixture of fixtures) {
 
     itOnNativeDrivers(
       fixture,
-      'it waits out a real window (about 1.1 s); the window arithmetic is the claim’s SQL, which the tests above run through every driver',
+      `it waits out a real window (about 1.1 s); the window arithmetic is the claim’s SQL, which runs through every driver in ${coveredBy('conformance/rate-limit.test.ts', 'racing claimers start at most `limit` in the window')}`,
     )('the window slides: each start leaves it periodMs after it was made', async () => {
       const x = await setup();
       await x.insert(Array.from({ length: 10 }, () => ({ queue: 'q' })));

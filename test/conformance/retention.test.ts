@@ -14,7 +14,7 @@ import {
   type RetentionOptions,
 } from '../../src/index.js';
 import { Pruner } from '../../src/worker/pruner.js';
-import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
+import { coveredBy, fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import type { DialectFixture, Harness } from '../harness/fixture.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { useHarness } from '../harness/use-harness.js';
@@ -158,7 +158,7 @@ for (const fixture of fixtures) {
     const harness = useHarness(fixture);
     const aboveDriver = itOnNativeDrivers(
       fixture,
-      'the retention rules under test are the AsyncTask’s; every driver runs the prune statements in the deletes and several-pruners tests here, and executor-writes.test.ts',
+      `the retention rules under test are the AsyncTask’s; every driver runs the prune statements in ${coveredBy('conformance/retention.test.ts', 'deletes finished attempts past their own status’s retention, and nothing else')} and ${coveredBy('conformance/executor-writes.test.ts', 'attemptPruneWindow deletes, window by window')}`,
     );
     const dialect = fixture.dialect;
 
@@ -171,7 +171,7 @@ for (const fixture of fixtures) {
     // Waits for the worker's first prune round: about 8 s.
     const itOnNative = itOnNativeDrivers(
       fixture,
-      'the prune schedule under test is the worker’s; the prune statements run through every driver in the other retention tests',
+      `the prune schedule under test is the worker’s; the prune statements run through every driver in ${coveredBy('conformance/retention.test.ts', 'lets several pruners on one table run at once')}`,
     );
     itOnNative(
       'a worker prunes by itself a few seconds after it starts; with retention: false it keeps everything',

@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { defineTarget, type AsyncTask, type TaskContext } from '../../src/index.js';
-import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
+import { coveredBy, fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import type { Harness } from '../harness/fixture.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { recorderTarget, recorderTargetName } from '../harness/recorder-target.js';
@@ -161,7 +161,7 @@ for (const fixture of fixtures) {
     // Two processes start and drain: about 7 s. The concurrent callers above cover every driver.
     const itOnNative = itOnNativeDrivers(
       fixture,
-      'the races under test are between runDue passes, whose statements run through every driver in the concurrent-callers test above',
+      `the races under test are between runDue passes, whose statements run through every driver in ${coveredBy('conformance/run-due.test.ts', 'three concurrent callers over')}`,
     );
     itOnNative(
       `two child processes over ${taskCount} tasks: each task succeeds exactly once`,

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../src/core/attempt.js';
 import { aesGcmEncryptor, defineTarget, type TaskContext } from '../../src/index.js';
-import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
+import { coveredBy, fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import { claimParams, executorHarness } from '../harness/executor-harness.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { quotedTable, rawQuery } from '../harness/schema-catalog.js';
@@ -46,7 +46,7 @@ for (const fixture of fixtures) {
     const track = useWorkers();
     const aboveDriver = itOnNativeDrivers(
       fixture,
-      "the entries under test are built by the dialect's statements; every driver writes and reads them back in the first test here",
+      `the entries under test are built by the dialect's statements; every driver writes and reads them back in ${coveredBy('conformance/run-history.test.ts', 'a task that fails twice then succeeds keeps two entries')}`,
     );
 
     it('a task that fails twice then succeeds keeps two entries, by its worker, and ends succeeded', async () => {

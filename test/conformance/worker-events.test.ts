@@ -13,7 +13,7 @@ import {
   type TaskContext,
   type WorkerEvents,
 } from '../../src/index.js';
-import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
+import { coveredBy, fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import type { Harness } from '../harness/fixture.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { recorderTarget } from '../harness/recorder-target.js';
@@ -73,7 +73,7 @@ for (const fixture of fixtures) {
     const track = useWorkers();
     const aboveDriver = itOnNativeDrivers(
       fixture,
-      "the events, listeners and loggers under test are the worker's; each driver's reads and errors are the other tests here",
+      `the events, listeners and loggers under test are the worker's; each driver's errors and reads run in ${coveredBy('conformance/worker-events.test.ts', "a database outage is an 'error' event, not a crash")} and ${coveredBy('conformance/worker-events.test.ts', 'attempts claimed together each have Dates of their own')}`,
     );
 
     aboveDriver(

@@ -4,7 +4,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect } from 'vitest';
 import { LeaseLostError, defineTarget, type TaskContext } from '../../src/index.js';
-import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
+import { coveredBy, fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import { migratedTasks, newTasks } from '../harness/new-tasks.js';
 import { useHarness } from '../harness/use-harness.js';
 import { quietLogger } from '../harness/quiet-logger.js';
@@ -36,7 +36,7 @@ for (const fixture of fixtures) {
 
     const itOnNativeHeartbeats = itOnNativeDrivers(
       fixture,
-      'the heartbeat timing under test is the worker’s; each driver’s lease extension runs in executor-claim.test.ts (attemptExtendLeases), and a heartbeat beside ctx.transaction in handler-transaction.test.ts',
+      `the heartbeat timing under test is the worker’s; each driver’s lease extension runs in ${coveredBy('conformance/executor-claim.test.ts', 'attemptExtendLeases pushes held leases forward and returns only those')}, and a heartbeat beside ctx.transaction in ${coveredBy('conformance/handler-transaction.test.ts', 'a heartbeat after ctx.transaction committed, with the handler still going, sees no lost lease')}`,
     );
     itOnNativeHeartbeats(
       'a handler that runs for several leases keeps its lease through heartbeats',
@@ -88,7 +88,7 @@ for (const fixture of fixtures) {
 
     const itOnNativeFencing = itOnNativeDrivers(
       fixture,
-      'the lost lease and its signal under test are the worker’s; each driver’s fenced outcome write and rescue run in executor-claim.test.ts (attemptCompleteMany, attemptRescueExpired)',
+      `the lost lease and its signal under test are the worker’s; each driver’s fenced outcome write and rescue run in ${coveredBy('conformance/executor-claim.test.ts', 'attemptCompleteMany writes only runs still held under that worker and attempt count')} and ${coveredBy('conformance/executor-claim.test.ts', 'attemptRescueExpired returns expired leases to pending')}`,
     );
     itOnNativeFencing(
       'a lost lease aborts ctx.signal, and the late outcome is fenced off: the second run decides',
@@ -171,7 +171,7 @@ for (const fixture of fixtures) {
     // returned tried to extend that lease again and logged "lease lost" again.
     const itOnNativeLeases = itOnNativeDrivers(
       fixture,
-      'the repeated report under test is the worker’s; extending leases through each driver runs in executor-claim.test.ts (attemptExtendLeases)',
+      `the repeated report under test is the worker’s; extending leases through each driver runs in ${coveredBy('conformance/executor-claim.test.ts', 'attemptExtendLeases pushes held leases forward and returns only those')}`,
     );
     itOnNativeLeases(
       'a lost lease is reported once while a handler that ignores its signal runs on',
@@ -224,7 +224,7 @@ for (const fixture of fixtures) {
     // Four processes and three lease expiries per run: about 20 s.
     const itOnNative = itOnNativeDrivers(
       fixture,
-      'the rescue under test is the worker’s; each driver runs its statements in executor-claim.test.ts (attemptRescueExpired)',
+      `the rescue under test is the worker’s; each driver runs its statements in ${coveredBy('conformance/executor-claim.test.ts', 'attemptRescueExpired returns expired leases to pending')}`,
     );
     itOnNative(
       'a task that kills its worker process every time ends failed after maxAttempts rescues',

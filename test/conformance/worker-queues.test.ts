@@ -2,7 +2,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect } from 'vitest';
 import { defineTarget, type TaskContext } from '../../src/index.js';
-import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
+import { coveredBy, fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { useHarness } from '../harness/use-harness.js';
 import { useWorkers } from '../harness/use-workers.js';
@@ -44,7 +44,7 @@ for (const fixture of fixtures) {
     const track = useWorkers();
     const aboveDriver = itOnNativeDrivers(
       fixture,
-      "the queues and caps under test are the worker's and the dialect's claim; each driver runs the claim's statements in executor-claim-queues.test.ts",
+      `the queues and caps under test are the worker's and the dialect's claim; each driver runs the claim's statements in ${coveredBy('conformance/executor-claim-queues.test.ts', 'attemptClaim of 3, 5, 9 and 17 queues')} and ${coveredBy('conformance/executor-claim.test.ts', 'attemptClaim keeps to its queues and its horizon')}`,
     );
 
     aboveDriver(

@@ -4,7 +4,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { LeaseLostError, defineTarget, type TaskContext } from '../../src/index.js';
-import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
+import { coveredBy, fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { useHarness } from '../harness/use-harness.js';
 import { waitFor } from '../harness/wait-for.js';
@@ -25,7 +25,7 @@ for (const fixture of fixtures) {
     const track = useWorkers();
     const aboveDriver = itOnNativeDrivers(
       fixture,
-      'the stop under test is the worker’s; each driver hands runs back and writes fenced outcomes in executor-claim.test.ts (attemptReleaseMany, attemptCompleteMany)',
+      `the stop under test is the worker’s; each driver hands runs back and writes fenced outcomes in ${coveredBy('conformance/executor-claim.test.ts', 'attemptReleaseMany hands held runs back to pending without counting them')} and ${coveredBy('conformance/executor-claim.test.ts', 'attemptCompleteMany writes only runs still held under that worker and attempt count')}`,
     );
 
     aboveDriver(
@@ -208,7 +208,7 @@ for (const fixture of fixtures) {
 
     const itOnNative = itOnNativeDrivers(
       fixture,
-      'the start-up under test is the worker’s; that each driver’s pool lets the process end is the next test’s',
+      `the start-up under test is the worker’s; that each driver’s pool lets the process end is ${coveredBy('conformance/worker-shutdown.test.ts', 'a process whose worker stopped (a handler still hanging) and pool closed exits by itself')}`,
     );
     itOnNative(
       'stop() while start() still checks the schema sets nothing up: the process exits by itself',

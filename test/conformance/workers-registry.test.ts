@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { defineTarget, type TaskContext, type WorkerInfo } from '../../src/index.js';
 import type { WorkerBeatParams } from '../../src/seam/executor.js';
-import { fixtures, itOnNativeDrivers } from '../harness/dialects.js';
+import { coveredBy, fixtures, itOnNativeDrivers } from '../harness/dialects.js';
 import type { Harness } from '../harness/fixture.js';
 import { migratedTasks } from '../harness/new-tasks.js';
 import { quotedTable, rawQuery } from '../harness/schema-catalog.js';
@@ -36,7 +36,7 @@ for (const fixture of fixtures) {
     const newFleet = useFleets();
     const inProcesses = itOnNativeDrivers(
       fixture,
-      'these spawn worker processes and test the worker’s start, stop and the listing’s alive_until; the registry’s statements run through every driver in the tests above',
+      `these spawn worker processes and test the worker’s start, stop and the listing’s alive_until; the registry’s statements run through every driver in ${coveredBy('conformance/workers-registry.test.ts', 'lists a started worker with its host, pid, queues and concurrency')}`,
     );
 
     /** The registry table as SQL names it. */

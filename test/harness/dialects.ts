@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { it } from 'vitest';
 import type { DialectFixture, SkippableBehaviour } from './fixture.js';
 import { itRequires } from './it-requires.js';
@@ -57,6 +58,17 @@ function selected(filter: string | undefined): readonly DialectFixture[] {
     throw new Error(`ASYNC_TASK_FIXTURES=${filter} matches no fixture label`);
   }
   return chosen;
+}
+
+/**
+ * `file › "title"`, for a skip's reason: the test where the skipped test's driver part runs on
+ * every fixture. Throws while the suite is collected when `file` (under test/) holds no test of
+ * that title, so a reason cannot name a test that is gone.
+ */
+export function coveredBy(file: string, title: string): string {
+  const text = readFileSync(new URL(`../${file}`, import.meta.url), 'utf8');
+  if (!text.includes(title)) throw new Error(`coveredBy: ${file} has no test titled "${title}"`);
+  return `${file} › "${title}"`;
 }
 
 /** One native driver per dialect. */
