@@ -13,7 +13,7 @@ import { decryptedErrorText, isEncryptedErrorText } from '../core/error-text.js'
 import { checkOptionNames, optionNames } from '../core/options.js';
 import { shortestRetentionMs } from '../core/retention.js';
 import type { WorkerInfo } from '../core/worker-info.js';
-import type { Executor } from '../seam/executor.js';
+import type { AttemptPruneParams, Executor } from '../seam/executor.js';
 import type { Runtime } from '../worker/runtime.js';
 
 export interface ListOptions {
@@ -241,12 +241,15 @@ export class Management {
       );
     }
     let deleted = 0;
-    for (;;) {
-      const count = await this.#run((executor) => executor.attemptPrune(olderThan, batchSize));
-      deleted += count;
+    let afterId: string | null = '0';
+    while (afterId !== null) {
+      const params: AttemptPruneParams = { before: olderThan, afterId, limit: batchSize };
+      const batch = await this.#run((executor) => executor.attemptPrune(params));
+      deleted += batch.deleted;
       onProgress?.(deleted);
-      if (count < batchSize) return deleted;
+      afterId = batch.nextAfterId;
     }
+    return deleted;
   }
 
   #run<T>(fn: (executor: Executor) => Promise<T>): Promise<T> {

@@ -187,6 +187,26 @@ export interface AttemptStatsRow {
   readonly approximate: boolean;
 }
 
+export interface AttemptPruneParams {
+  /** Ages are the database's: finished attempts whose `completed_at` is before this go. */
+  readonly before: Date;
+  /**
+   * The batch starts after this id; `'0'` starts at the beginning of the table. Each batch goes
+   * on from where the last one stopped, so a prune reads the table once, not once per batch.
+   */
+  readonly afterId: string;
+  readonly limit: number;
+}
+
+export interface AttemptPruneResult {
+  readonly deleted: number;
+  /**
+   * Where the next batch starts: the last attempt this one found to delete. Null when it found
+   * fewer than `limit`, so the walk reached the end of the table.
+   */
+  readonly nextAfterId: string | null;
+}
+
 /**
  * One step of the retention sweep: a window of `limit` attempts (any status) in id order after
  * `afterId`, in which finished attempts past their status's retention are deleted.
@@ -329,8 +349,11 @@ export interface Executor {
    * holds that run (status running, same attempt count); otherwise it changes nothing.
    */
   attemptSetProgress(params: AttemptProgressParams): Promise<void>;
-  /** Deletes finished attempts completed before `before`; returns how many. */
-  attemptPrune(before: Date, limit: number): Promise<number>;
+  /**
+   * One batch of a manual prune: deletes up to `limit` finished attempts completed before
+   * `before`, the first ones after `afterId` along the primary key.
+   */
+  attemptPrune(params: AttemptPruneParams): Promise<AttemptPruneResult>;
   /**
    * One window of the retention sweep, under a per-table try-lock so that one process prunes a
    * table at a time (a window that finds the lock taken does nothing and says so).

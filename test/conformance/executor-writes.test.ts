@@ -244,10 +244,17 @@ for (const fixture of fixtures) {
       await x.age([s1!.id, f1!.id, s2!.id, pending!.id, running!.id, expired!.id], 2 * hour);
 
       const cutoff = new Date(Date.now() - hour);
-      expect(await x.run((e) => e.attemptPrune(new Date(Date.now() - 3 * hour), 10))).toBe(0);
-      expect(await x.run((e) => e.attemptPrune(cutoff, 2))).toBe(2);
-      expect(await x.run((e) => e.attemptPrune(cutoff, 10))).toBe(2);
-      expect(await x.run((e) => e.attemptPrune(cutoff, 10))).toBe(0);
+      const prune = (before: Date, limit: number, afterId = '0') =>
+        x.run((e) => e.attemptPrune({ before, afterId, limit }));
+      expect(await prune(new Date(Date.now() - 3 * hour), 10)).toEqual({
+        deleted: 0,
+        nextAfterId: null,
+      });
+      // A batch goes on from where the last stopped: the rows before it stay.
+      expect(await prune(cutoff, 10, f1!.id)).toEqual({ deleted: 2, nextAfterId: null });
+      expect(await prune(cutoff, 1)).toEqual({ deleted: 1, nextAfterId: s1!.id });
+      expect(await prune(cutoff, 1, s1!.id)).toEqual({ deleted: 1, nextAfterId: f1!.id });
+      expect(await prune(cutoff, 10, f1!.id)).toEqual({ deleted: 0, nextAfterId: null });
       const left = async () =>
         ids(
           await x.run((e) =>
@@ -262,7 +269,10 @@ for (const fixture of fixtures) {
           ),
         ).reverse();
       expect(await left()).toEqual([pending!.id, running!.id, recent!.id]);
-      expect(await x.run((e) => e.attemptPrune(new Date(Date.now() + hour), 10))).toBe(1);
+      expect(await prune(new Date(Date.now() + hour), 10)).toEqual({
+        deleted: 1,
+        nextAfterId: null,
+      });
       expect(await left()).toEqual([pending!.id, running!.id]);
     });
 

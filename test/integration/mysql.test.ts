@@ -310,7 +310,8 @@ describe('mysql/mysql2: rows', () => {
       harness.driver.run((connection) =>
         mysqlDialect
           .executor(connection, table)
-          .attemptPrune(new Date(Date.now() - 86_400_000), limit),
+          .attemptPrune({ before: new Date(Date.now() - 86_400_000), afterId: '0', limit })
+          .then((batch) => batch.deleted),
       );
 
     expect(await prune(1)).toBe(1);

@@ -9,6 +9,8 @@ import type {
   AttemptInsertParams,
   AttemptInsertResult,
   AttemptListParams,
+  AttemptPruneParams,
+  AttemptPruneResult,
   AttemptPruneWindowParams,
   AttemptPruneWindowResult,
   AttemptStatsRow,
@@ -59,7 +61,7 @@ import { sqlTime } from './sql-time.js';
 import { mysqlStats } from './stats.js';
 import { claimLimitedByPriority, limitedRoom, type FlowQuery } from './flow-room.js';
 import { readRateWindow } from '../rate-wait.js';
-import { pruneWindow } from './prune-window.js';
+import { pruneBatch, pruneWindow } from './prune-window.js';
 import { dueByPriority } from '../priority-walk.js';
 
 export { quoteTable };
@@ -277,13 +279,8 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
     return result.rowCount;
   }
 
-  async attemptPrune(before: Date, limit: number): Promise<number> {
-    const cutoff = sqlTime(before);
-    const candidates = await this.query('attemptPruneSelect', [cutoff, limit]);
-    if (candidates.rows.length === 0) return 0;
-    const list = JSON.stringify(candidates.rows.map((row) => ({ id: idOf(row) })));
-    const deleted = await this.query('attemptPruneDelete', [list, cutoff]);
-    return deleted.rowCount;
+  attemptPrune(params: AttemptPruneParams): Promise<AttemptPruneResult> {
+    return pruneBatch(params, (name, values) => this.query(name, values));
   }
 
   /**

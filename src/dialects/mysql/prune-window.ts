@@ -1,9 +1,14 @@
 import { shortestRetentionMs } from '../../core/retention.js';
 import type { TableName } from '../../seam/driver.js';
-import type { AttemptPruneWindowParams, AttemptPruneWindowResult } from '../../seam/executor.js';
+import type {
+  AttemptPruneParams,
+  AttemptPruneResult,
+  AttemptPruneWindowParams,
+  AttemptPruneWindowResult,
+} from '../../seam/executor.js';
 import { idOf } from '../attempt-rows.js';
 import type { FlowQuery } from './flow-room.js';
-import { microseconds } from './sql-time.js';
+import { microseconds, sqlTime } from './sql-time.js';
 
 /**
  * MySQL's attemptPruneWindow, inside the transaction `inTransaction` opens, through the query it
@@ -52,4 +57,22 @@ export function pruneWindow(
       await query('attemptPruneUnlock', lock);
     }
   });
+}
+
+/**
+ * MySQL's attemptPrune: the batch's candidates read without locks, then deleted by primary key
+ * with the condition checked again under the row lock, so a row retried since the read stays.
+ */
+export async function pruneBatch(
+  params: AttemptPruneParams,
+  query: FlowQuery,
+): Promise<AttemptPruneResult> {
+  const cutoff = sqlTime(params.before);
+  const { rows } = await query('attemptPruneSelect', [params.afterId, cutoff, params.limit]);
+  const last = rows.at(-1);
+  const nextAfterId = rows.length < params.limit || !last ? null : idOf(last);
+  if (rows.length === 0) return { deleted: 0, nextAfterId };
+  const list = JSON.stringify(rows.map((row) => ({ id: idOf(row) })));
+  const deleted = await query('attemptPruneDelete', [list, cutoff]);
+  return { deleted: deleted.rowCount, nextAfterId };
 }

@@ -269,10 +269,15 @@ UPDATE {{table}} SET status = 'pending', pending_queue = queue, completed_at = N
   progress = NULL, progress_message = NULL, updated_at = UTC_TIMESTAMP(3)
 WHERE id = CAST(? AS UNSIGNED) AND status IN ('failed', 'expired')`;
 
-// Candidates for pruning, through the status-led index (never a table scan), without locks.
+// One batch of a manual prune's candidates, without locks, along the primary key from where the
+// last batch stopped: a prune reads the table once. The status-led index it walked before was
+// read again from its start by every batch, through the finished attempts too recent to go
+// (1,100 deleted a second on MariaDB with 14 days of failures kept).
 export const attemptPruneSelect = `
-SELECT CAST(t.id AS CHAR) AS id FROM {{table}} AS t FORCE INDEX (due_idx)
-WHERE t.status IN ('succeeded', 'failed', 'expired') AND t.completed_at < CAST(? AS DATETIME(3))
+SELECT CAST(t.id AS CHAR) AS id FROM {{table}} AS t FORCE INDEX (PRIMARY)
+WHERE t.id > CAST(? AS UNSIGNED) AND t.status IN ('succeeded', 'failed', 'expired')
+  AND t.completed_at < CAST(? AS DATETIME(3))
+ORDER BY t.id
 LIMIT ?`;
 
 // Deletes the candidates by primary key, checking the condition again under the row lock, so a

@@ -9,6 +9,8 @@ import type {
   AttemptClaimResult,
   AttemptInsertParams,
   AttemptInsertResult,
+  AttemptPruneParams,
+  AttemptPruneResult,
   AttemptPruneWindowParams,
   AttemptPruneWindowResult,
   AttemptStatsRow,
@@ -249,9 +251,13 @@ export class PostgresExecutor extends ReturningExecutor<StatementName> implement
     return result.rowCount;
   }
 
-  async attemptPrune(before: Date, limit: number): Promise<number> {
-    const result = await this.query('attemptPrune', [before, limit]);
-    return result.rowCount;
+  async attemptPrune(params: AttemptPruneParams): Promise<AttemptPruneResult> {
+    const { before, afterId, limit } = params;
+    const row = (await this.query('attemptPrune', [before, limit, afterId])).rows[0] ?? {};
+    return {
+      deleted: Number(row['deleted'] ?? 0),
+      nextAfterId: Number(row['found'] ?? 0) < limit ? null : (row['last_id'] as string),
+    };
   }
 
   async attemptPruneWindow(params: AttemptPruneWindowParams): Promise<AttemptPruneWindowResult> {

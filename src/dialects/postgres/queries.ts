@@ -286,15 +286,24 @@ UPDATE {{table}} SET status = 'pending', completed_at = NULL, scheduled_at = now
 WHERE id = $1 AND status IN ('failed', 'expired')
 RETURNING ${columns()}, runs`;
 
-// Oldest first along the primary key (no index on completed_at: it would cost every completion);
-// bounded batches keep each delete short, SKIP LOCKED never waits on a row being changed.
+// One batch of a manual prune, along the primary key from where the last batch stopped ($3): a
+// prune reads the table once, where starting each batch over re-read the rows kept (pending,
+// recent) and the dead index entries of those deleted, slowing as it went. No index on
+// completed_at (it would cost every completion); bounded batches keep each delete short, SKIP
+// LOCKED never waits on a row being changed. The delete looks its rows up by primary key (an
+// array, which no table size turns into a join over a scan).
 export const attemptPrune = `
-DELETE FROM {{table}} WHERE id IN (
+WITH candidates AS MATERIALIZED (
   SELECT id FROM {{table}}
-  WHERE status IN ('succeeded', 'failed', 'expired') AND completed_at < $1
+  WHERE id > $3::bigint AND status IN ('succeeded', 'failed', 'expired') AND completed_at < $1
   ORDER BY id
   LIMIT $2
-  FOR UPDATE SKIP LOCKED)`;
+  FOR UPDATE SKIP LOCKED),
+pruned AS (
+  DELETE FROM {{table}} WHERE id = ANY (ARRAY(SELECT id FROM candidates)) RETURNING 1)
+SELECT (SELECT count(*) FROM pruned)::float8 AS deleted,
+  (SELECT count(*) FROM candidates)::float8 AS found,
+  (SELECT max(id) FROM candidates)::text AS last_id`;
 
 // One window of the retention sweep (see src/worker/pruner.ts), in one statement and so in one
 // short transaction of its own:

@@ -9,6 +9,8 @@ import type {
   AttemptClaimResult,
   AttemptInsertParams,
   AttemptInsertResult,
+  AttemptPruneParams,
+  AttemptPruneResult,
   AttemptPruneWindowParams,
   AttemptPruneWindowResult,
   AttemptStatsRow,
@@ -175,9 +177,12 @@ export class SqliteExecutor extends ReturningExecutor<StatementName> implements 
     return result.rowCount;
   }
 
-  async attemptPrune(before: Date, limit: number): Promise<number> {
-    const result = await this.query('attemptPrune', [before.getTime(), limit]);
-    return result.rowCount;
+  async attemptPrune(params: AttemptPruneParams): Promise<AttemptPruneResult> {
+    const { before, afterId, limit } = params;
+    const deleted = (await this.query('attemptPrune', [before.getTime(), limit, afterId])).rows;
+    if (deleted.length < limit) return { deleted: deleted.length, nextAfterId: null };
+    const last = deleted.map((row) => BigInt(idOf(row))).reduce((a, b) => (a > b ? a : b));
+    return { deleted: deleted.length, nextAfterId: String(last) };
   }
 
   /**

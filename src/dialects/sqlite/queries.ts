@@ -317,14 +317,17 @@ UPDATE {{table}} SET status = 'pending', completed_at = NULL, scheduled_at = ${n
 WHERE id = CAST(?1 AS INTEGER) AND status IN ('failed', 'expired')
 RETURNING ${columns}, runs`;
 
-// Oldest first along the primary key (no index on completed_at: it would cost every completion);
+// One batch of a manual prune, along the primary key from where the last batch stopped (?3), so
+// a prune reads the table once (no index on completed_at: it would cost every completion);
 // bounded batches keep each hold of the write lock short, so enqueuers and claimers wait little.
 export const attemptPrune = `
 DELETE FROM {{table}} WHERE id IN (
   SELECT id FROM {{table}}
-  WHERE status IN ('succeeded', 'failed', 'expired') AND completed_at < ?1
+  WHERE id > CAST(?3 AS INTEGER) AND status IN ('succeeded', 'failed', 'expired')
+    AND completed_at < ?1
   ORDER BY id
-  LIMIT ?2)`;
+  LIMIT ?2)
+RETURNING CAST(id AS TEXT) AS id`;
 
 // Where one window of the retention sweep (see src/worker/pruner.ts) ends: the last of the next
 // ?2 attempts along the primary key, a bounded range read whatever the table's size (ids follow
