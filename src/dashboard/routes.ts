@@ -19,7 +19,7 @@ import {
   type AnyTasks,
   type AttemptFilter,
 } from './data.js';
-import { attemptPage, confirmPage } from './pages/attempt.js';
+import { attemptPage, confirmPage, nothingSelectedPage } from './pages/attempt.js';
 import { attemptsPage, type Flash } from './pages/attempts.js';
 import { errorPage, filterInputs, queryString, type PageContext } from './pages/layout.js';
 import { queuesPage } from './pages/queues.js';
@@ -132,14 +132,14 @@ async function confirmSelection(
   const described = Object.entries(filter)
     .map(([key, value]) => `${key} = ${String(value)}`)
     .join(', ');
+  const back = `${page.base}/attempts${queryString(filter)}`;
+  if (count === 0) return c.html(nothingSelectedPage(page, action, described, back));
   const what = `${count === selectionLimit ? `the first ${count}` : count} attempt(s) matching ${described}`;
   const hidden = [
     ...filterInputs(filter),
     html`<input type="hidden" name="scope" value="selection" />`,
   ];
-  return c.html(
-    confirmPage(page, action, what, hidden, `${page.base}/attempts${queryString(filter)}`),
-  );
+  return c.html(confirmPage(page, action, what, hidden, back));
 }
 
 async function actOnSelection(

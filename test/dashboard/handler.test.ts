@@ -342,6 +342,11 @@ for (const fixture of [postgresFixture, mysqlFixture, sqliteFixture]) {
       expect(await browser.text(expired.headers.get('location')!)).toContain(
         'Expired 53 attempt(s)',
       );
+      // The selection is empty now: nothing to confirm, no button that would act on none.
+      const none = await (await browser.post('/actions/expire', selection)).text();
+      expect(none).toContain('No attempt matches status = pending, queue = bulk now.');
+      expect(none).not.toContain('name="confirmed"');
+      expect(none).toContain('href="/attempts?status=pending&amp;queue=bulk"');
       const wrongStatus = await browser.post('/actions/fail', {
         ...selection,
         status: 'failed',

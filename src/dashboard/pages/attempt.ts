@@ -136,3 +136,20 @@ export function confirmPage(
       </form>`,
   );
 }
+
+/** A selection action that matches no attempt: nothing to confirm, the way back instead. */
+export function nothingSelectedPage(
+  context: PageContext,
+  action: ActionName,
+  described: string,
+  back: string,
+): Html {
+  const { label } = actions[action];
+  return layout(
+    context,
+    `Nothing to ${label.toLowerCase()}`,
+    html`<h1>Nothing to ${label.toLowerCase()}</h1>
+      <p class="confirm-question">No attempt matches ${described} now.</p>
+      <p><a href="${back}">Back to the attempts</a></p>`,
+  );
+}
