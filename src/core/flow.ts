@@ -1,6 +1,6 @@
 import { ConfigError, shown } from './errors.js';
 import { checkOptionNames, optionNames } from './options.js';
-import { unstorableCharacter } from './storable-text.js';
+import { characterCount, unstorableCharacter } from './storable-text.js';
 import { checkQueue } from './target.js';
 
 /**
@@ -165,7 +165,11 @@ export function checkConcurrencyKey(
   flows: ReadonlyMap<string, QueueFlow>,
   where: string,
 ): string {
-  if (typeof key !== 'string' || key.length === 0 || key.length > maxConcurrencyKeyLength) {
+  if (
+    typeof key !== 'string' ||
+    key.length === 0 ||
+    characterCount(key) > maxConcurrencyKeyLength
+  ) {
     throw new ConfigError(
       `${where}: concurrencyKey must be a string of 1-${maxConcurrencyKeyLength} characters, got ${shown(key)}`,
     );

@@ -27,3 +27,13 @@ export function unstorableCharacter(text: string): 'lone surrogate' | 'NUL' | un
   if (!unstorable.test(text)) return undefined;
   return /\p{Surrogate}/u.test(text) ? 'lone surrogate' : 'NUL';
 }
+
+/**
+ * How many characters (code points) `text` holds, as the databases count a column's length and
+ * as the SQL enqueue functions check it: an emoji is one, where `.length` counts two.
+ */
+export function characterCount(text: string): number {
+  let count = 0;
+  for (const _ of text) count += 1;
+  return count;
+}

@@ -2,7 +2,7 @@ import type { Attempt } from './attempt.js';
 import { ConfigError, shown } from './errors.js';
 import { checkOptionNames, optionNames, type OptionNames } from './options.js';
 import { checkMaxAttempts, type Backoff } from './retry-policy.js';
-import { unstorableCharacter } from './storable-text.js';
+import { characterCount, unstorableCharacter } from './storable-text.js';
 
 /**
  * Declaration-merging hook: tell async-task the transaction type your driver hands to
@@ -151,7 +151,7 @@ const methodNameMax = 255;
  */
 function checkMethodName(target: string, key: string): void {
   const unstorable = unstorableCharacter(key);
-  const length = [...key].length;
+  const length = characterCount(key);
   if (unstorable === undefined && length >= 1 && length <= methodNameMax) return;
   const why = unstorable === undefined ? `${length} characters` : `it holds a ${unstorable}`;
   // Cut by code points: a message must not hold half a surrogate pair of its own making.

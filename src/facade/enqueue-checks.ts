@@ -1,6 +1,6 @@
 import { ConfigError, shown } from '../core/errors.js';
 import { checkOptionNames, optionNames } from '../core/options.js';
-import { unstorableCharacter } from '../core/storable-text.js';
+import { characterCount, unstorableCharacter } from '../core/storable-text.js';
 import type { EnqueueItem, EnqueueOptions } from './enqueuer.js';
 
 const enqueueOptionNames = optionNames<EnqueueOptions>({
@@ -75,7 +75,7 @@ export function checkToken(idempotenceToken: unknown, where: string): void {
   if (
     typeof idempotenceToken !== 'string' ||
     idempotenceToken.length === 0 ||
-    idempotenceToken.length > maxTokenLength
+    characterCount(idempotenceToken) > maxTokenLength
   ) {
     throw new ConfigError(
       `${where}: idempotenceToken must be a string of 1-${maxTokenLength} characters`,

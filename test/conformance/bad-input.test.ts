@@ -386,6 +386,33 @@ for (const fixture of fixtures) {
       expect(await harness().countAttempts()).toBe(0);
     });
 
+    it('counts an idempotence token and a concurrency key in characters, as the databases do: 255 emoji are stored, 256 refused', async () => {
+      // Before, a token or key was measured in UTF-16 units: 128 emoji were refused though every
+      // database (and the SQL enqueue function) holds 255 characters, and a trigger's token could
+      // not be enqueued again from JavaScript.
+      const shop = shopTarget();
+      const tasks = await migratedTasks(harness(), {
+        targets: [shop],
+        queues: { keyed: { keyConcurrency: 1 } },
+      });
+      const longest = '😀'.repeat(255);
+      const options = { queue: 'keyed', idempotenceToken: longest, concurrencyKey: longest };
+      const attempt = await tasks.enqueue(harness().pool, shop.order, { n: 1 }, options);
+      expect(await tasks.get(attempt.id)).toMatchObject({ idempotenceToken: longest });
+      const again = await tasks.enqueue(harness().pool, shop.order, { n: 2 }, options);
+      expect(again.id).toBe(attempt.id);
+      await expectNothingWritten(harness(), (tx) => {
+        for (const tooLong of [
+          { queue: 'keyed', idempotenceToken: `${longest}😀` },
+          { queue: 'keyed', concurrencyKey: `${longest}x` },
+        ]) {
+          const error = caughtSync(() => tasks.enqueue(tx, shop.order, { n: 3 }, tooLong));
+          expect(error).toMatchObject({ code: 'CONFIG', name: 'ConfigError' });
+          expect((error as Error).message).toMatch(/must be a string of 1-255 characters/);
+        }
+      });
+    });
+
     it('refuses something that is not a transaction of this driver as the first argument, with ConfigError', async () => {
       const shop = shopTarget();
       const tasks = await migratedTasks(harness(), { targets: [shop] });
