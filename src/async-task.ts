@@ -20,11 +20,13 @@ import {
   type PruneOptions,
 } from './facade/management.js';
 import { resolveOptions, type AsyncTaskOptions } from './facade/options.js';
+import { resolveMigrateOptions, type MigrateOptions } from './facade/migrate-options.js';
 import { SchemaCheck } from './facade/schema-check.js';
 
 export type { EnqueueArgs, EnqueueItem, EnqueueOptions } from './facade/enqueuer.js';
 export type { AttemptStats, CancelResult, ListOptions, PruneOptions } from './facade/management.js';
 export type { AsyncTaskDefaults, AsyncTaskOptions, Schedule } from './facade/options.js';
+export type { MigrateOptions } from './facade/migrate-options.js';
 export type { WorkerInfo } from './core/worker-info.js';
 
 /**
@@ -83,14 +85,18 @@ export class AsyncTask<
    * incompatible async-task. The version is kept with the table (its comment; a trigger on
    * SQLite), so a table dropped by hand is created afresh. With `schema: 'external'` it changes
    * nothing: it checks the version, and throws `SchemaOutdatedError` naming the command that
-   * writes the missing migration files.
+   * writes the missing migration files. A session holding the table (a long transaction) is
+   * waited for in short tries, so that enqueues and claims are not stopped behind the migration
+   * (`lockWaitMs`).
    */
-  async migrate(): Promise<{ applied: number[] }> {
+  async migrate(options?: MigrateOptions): Promise<{ applied: number[] }> {
+    const resolved = resolveMigrateOptions(options);
     if (this.#schema.external) {
       await this.#schema.ensure();
       return { applied: [] };
     }
-    const applied = await this.#driver.dialect.migrate(this.#driver.session, this.#table);
+    const { session } = this.#driver;
+    const applied = await this.#driver.dialect.migrate(session, this.#table, resolved);
     this.#schema.passed();
     return { applied };
   }

@@ -8,6 +8,7 @@ export type {
   EnqueueItem,
   EnqueueOptions,
   ListOptions,
+  MigrateOptions,
   PruneOptions,
   Schedule,
   WorkerInfo,

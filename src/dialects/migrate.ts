@@ -2,6 +2,7 @@ import { SchemaOutdatedError } from '../core/errors.js';
 import type { DriverSession, MigrationScript, TableName } from '../seam/driver.js';
 import type { SchemaState } from '../seam/executor.js';
 import type { SqlConnection } from '../seam/sql-connection.js';
+import { retryingLockWaits, type LockWaitSteps } from './migrate-lock-wait.js';
 import type { MigrationFile } from './migration-files.js';
 import { markerAt, type SchemaMarker } from './schema-marker.js';
 import { adHoc, fill } from './statements.js';
@@ -88,6 +89,13 @@ export interface MigrateSteps {
     /** Whether a statement's error says it already happened (tolerated only when resuming). */
     alreadyDone(error: unknown): boolean;
   };
+  /** Where DDL waits for the table's lock, how that wait is bounded (not SQLite: one writer). */
+  readonly lockWait?: LockWaitSteps;
+}
+
+export interface MigrateOptions {
+  /** How long, in all, migrate() goes on trying when a session holds the table (see lockWait). */
+  readonly lockWaitMs: number;
 }
 
 /** Rows of async-task 0.1's bookkeeping table. */
@@ -112,46 +120,73 @@ export function legacyRecord(rows: readonly Record<string, unknown>[]): LegacyRe
  * version the table carries (a table that is gone takes its version along, and whatever it left
  * behind is removed first; a table of async-task 0.1 has its bookkeeping adopted), refuse a schema
  * with breaking migrations from a newer async-task, then apply each missing migration in order,
- * each setting the table's version as it ends. Returns the versions applied now.
+ * each setting the table's version as it ends. Returns the versions applied now. Where a session
+ * holds the table, each try waits for its lock briefly and the whole is tried again
+ * (migrate-lock-wait.ts).
  */
 export async function migrateTable(
   steps: MigrateSteps,
   session: DriverSession,
   table: TableName,
+  options: MigrateOptions,
 ): Promise<number[]> {
-  return steps.lock(session, table, async (connection) => {
-    await steps.prepare(connection, table);
-    let marker = await startingMarker(steps, connection, table);
-    const latest = latestOf(steps.migrations);
-    if (marker.breaking > latest) {
-      throw newerSchemaError(steps.quoted(table), [marker.breaking], latest);
-    }
-    const applied: number[] = [];
-    for (const migration of steps.migrations) {
-      if (migration.version <= marker.version) continue;
-      const target = markerAt(steps.migrations, migration.version);
-      const statements = migrationStatements(steps, migration, table, target);
-      const resuming = marker.applying === migration.version;
-      if (steps.resumable && statements.length > 1 && marker.version > 0 && !resuming) {
-        const applying = { ...marker, applying: migration.version };
-        await runAll(connection, steps.marked(table, [], applying));
-      }
-      for (const statement of statements) {
-        try {
-          await connection.query(adHoc(statement), []);
-        } catch (error) {
-          if (resuming && steps.resumable?.alreadyDone(error) === true) continue;
-          throw error;
+  let blocked: number | null = null;
+  const describe = {
+    quoted: steps.quoted(table),
+    transactional: steps.resumable === undefined,
+    blocked: () => blocked,
+  };
+  return retryingLockWaits(steps.lockWait, options.lockWaitMs, session, table, describe, (tryMs) =>
+    steps.lock(session, table, async (connection) => {
+      await steps.prepare(connection, table);
+      const restore = await steps.lockWait?.limit(connection, tryMs);
+      try {
+        let marker = await startingMarker(steps, connection, table);
+        const latest = latestOf(steps.migrations);
+        if (marker.breaking > latest) {
+          throw newerSchemaError(steps.quoted(table), [marker.breaking], latest);
         }
+        const applied: number[] = [];
+        for (const migration of steps.migrations) {
+          if (migration.version <= marker.version) continue;
+          blocked = migration.version;
+          await applyMigration(steps, connection, table, marker, migration);
+          marker = markerAt(steps.migrations, migration.version);
+          applied.push(migration.version);
+        }
+        return applied;
+      } finally {
+        await restore?.();
       }
-      // The marker rides on the migration's last statement; when resuming skipped that statement
-      // as already done, the marker was not written with it.
-      if (resuming) await runAll(connection, steps.marked(table, [], target));
-      marker = target;
-      applied.push(migration.version);
+    }),
+  );
+}
+
+async function applyMigration(
+  steps: MigrateSteps,
+  connection: SqlConnection,
+  table: TableName,
+  marker: SchemaMarker,
+  migration: MigrationFile,
+): Promise<void> {
+  const target = markerAt(steps.migrations, migration.version);
+  const statements = migrationStatements(steps, migration, table, target);
+  const resuming = marker.applying === migration.version;
+  if (steps.resumable && statements.length > 1 && marker.version > 0 && !resuming) {
+    const applying = { ...marker, applying: migration.version };
+    await runAll(connection, steps.marked(table, [], applying));
+  }
+  for (const statement of statements) {
+    try {
+      await connection.query(adHoc(statement), []);
+    } catch (error) {
+      if (resuming && steps.resumable?.alreadyDone(error) === true) continue;
+      throw error;
     }
-    return applied;
-  });
+  }
+  // The marker rides on the migration's last statement; when resuming skipped that statement
+  // as already done, the marker was not written with it.
+  if (resuming) await runAll(connection, steps.marked(table, [], target));
 }
 
 /**

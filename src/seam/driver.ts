@@ -25,7 +25,11 @@ export interface Dialect {
   /** Operations bound to a connection; statements are built once per table and cached. */
   executor(connection: SqlConnection, table: TableName): Executor;
   /** Applies missing migrations, serialised across processes; returns versions applied now. */
-  migrate(session: DriverSession, table: TableName): Promise<number[]>;
+  migrate(
+    session: DriverSession,
+    table: TableName,
+    options: { readonly lockWaitMs: number },
+  ): Promise<number[]>;
   /** What is applied, without changing anything. */
   schemaState(connection: SqlConnection, table: TableName): Promise<SchemaState>;
   /**

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import {
   addConnectionOptions,
   addJsonOption,
@@ -8,6 +8,7 @@ import {
   type ConnectionOptions,
   type JsonOption,
 } from '../common.js';
+import { parseDuration } from '../duration.js';
 
 export function migrateCommand(): Command {
   const command = new Command('migrate')
@@ -15,8 +16,17 @@ export function migrateCommand(): Command {
     .description(
       'create or upgrade the attempts table (versioned, idempotent, safe to run from many processes)',
     )
-    .action(async (options: ConnectionOptions & JsonOption) => {
-      const result = await withTasks(options, (tasks) => tasks.migrate(), {
+    .addOption(
+      new Option(
+        '--lock-wait <duration>',
+        'how long to go on trying while another session holds the table (tries of at most 2s each)',
+      )
+        .default(60_000, '1m')
+        .argParser(parseDuration),
+    )
+    .action(async (options: ConnectionOptions & JsonOption & { lockWait: number }) => {
+      const migrate = { lockWaitMs: options.lockWait };
+      const result = await withTasks(options, (tasks) => tasks.migrate(migrate), {
         open: { create: true },
       });
       if (options.json) {

@@ -20,6 +20,7 @@ import {
   startsTable,
   workersTable,
 } from './bound-statements.js';
+import { mysqlLockWait } from './lock-wait.js';
 
 /** How long migrate() waits for another process's migrate() to finish. */
 const migrateLockTimeoutSeconds = 600;
@@ -87,6 +88,7 @@ export function mysqlSteps(migrations: readonly MigrationFile[]): MigrateSteps {
     migrations,
     quoted: quoteTable,
     lock: (session, table, fn) => session((connection) => withMigrateLock(connection, table, fn)),
+    lockWait: mysqlLockWait,
     async prepare(connection, table) {
       if (table.schema === null) return;
       const { rows } = await connection.query(

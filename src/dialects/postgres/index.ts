@@ -62,7 +62,7 @@ export const postgresDialect: Dialect = {
   tableNameLimit,
   latestVersion,
   executor: (connection, table) => new PostgresExecutor(connection, table),
-  migrate: (session, table) => migrateTable(steps, session, table),
+  migrate: (session, table, options) => migrateTable(steps, session, table, options),
   schemaState: (connection, table) => readSchemaState(steps, connection, table),
   uninstall: (session, table) => uninstallTable(steps, session, table),
   migrationScripts: (table) => migrationScripts(steps, table),

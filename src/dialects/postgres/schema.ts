@@ -12,6 +12,7 @@ import type { MigrationFile } from '../migration-files.js';
 import { markerText, parseMarker } from '../schema-marker.js';
 import { adHoc } from '../statements.js';
 import { notifyChannel, quoteTable } from './executor.js';
+import { postgresLockWait } from './lock-wait.js';
 
 /** async-task 0.1's bookkeeping table. */
 function legacyTable(table: TableName): string {
@@ -87,8 +88,16 @@ export function postgresSteps(migrations: readonly MigrationFile[]): MigrateStep
         }),
       ),
     async prepare(connection, table) {
+      if (table.schema === null) return;
+      // CREATE SCHEMA IF NOT EXISTS is not safe against itself: two tables of one new schema
+      // migrated at once failed on pg_namespace's unique index. One creates it, the other waits.
+      await connection.query(
+        adHoc('SELECT true AS locked FROM pg_advisory_xact_lock(hashtext($1))'),
+        [`async-task:schema:${table.schema}`],
+      );
       for (const statement of preamble(table)) await connection.query(adHoc(statement), []);
     },
+    lockWait: postgresLockWait,
     preamble,
     async readMarker(connection, table) {
       const { rows } = await connection.query(

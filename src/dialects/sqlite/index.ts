@@ -23,7 +23,7 @@ export const sqliteDialect: Dialect = {
   tableNameLimit: null,
   latestVersion,
   executor: (connection, table) => new SqliteExecutor(connection, table),
-  migrate: (session, table) => migrateTable(steps, session, table),
+  migrate: (session, table, options) => migrateTable(steps, session, table, options),
   schemaState: (connection, table) => readSchemaState(steps, connection, table),
   uninstall: (session, table) => uninstallTable(steps, session, table),
   migrationScripts: (table) => migrationScripts(steps, table),
