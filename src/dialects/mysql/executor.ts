@@ -62,6 +62,7 @@ import { mysqlStats } from './stats.js';
 import { claimLimitedByPriority, limitedRoom, type FlowQuery } from './flow-room.js';
 import { readRateWindow } from '../rate-wait.js';
 import { pruneBatch, pruneWindow } from './prune-window.js';
+import { checkInsertSession } from './session-check.js';
 import { dueByPriority } from '../priority-walk.js';
 
 export { quoteTable };
@@ -234,6 +235,7 @@ export class MysqlExecutor extends SqlExecutor<StatementName> implements Executo
 
   async attemptInsertMany(rows: readonly AttemptInsertParams[]): Promise<AttemptInsertResult[]> {
     if (rows.length === 0) return [];
+    await checkInsertSession(this.table, this.connection);
     const marker = newMarker('enqueue');
     const hold = await markerHold(this.table, () => this.databaseNow());
     await this.run(insertStatement(this.statements, rows.length), insertParams(rows, marker, hold));

@@ -2,6 +2,7 @@ import type { Dialect } from '../../seam/driver.js';
 import { migrateTable, migrationScripts, readSchemaState, uninstallTable } from '../migrate.js';
 import { loadMigrations } from '../migration-files.js';
 import { MysqlExecutor } from './executor.js';
+import { checkSession } from './session-check.js';
 import { mysqlSteps } from './schema.js';
 import { networkCodes, transientTest } from '../transient-errors.js';
 
@@ -49,7 +50,10 @@ export const mysqlDialect: Dialect = {
   latestVersion,
   executor: (connection, table) => new MysqlExecutor(connection, table),
   migrate: (session, table, options) => migrateTable(steps, session, table, options),
-  schemaState: (connection, table) => readSchemaState(steps, connection, table),
+  schemaState: async (connection, table) => {
+    await checkSession(connection, true);
+    return readSchemaState(steps, connection, table);
+  },
   uninstall: (session, table) => uninstallTable(steps, session, table),
   migrationScripts: (table) => migrationScripts(steps, table),
   // MySQL cannot notify another connection: workers poll.

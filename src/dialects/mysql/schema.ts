@@ -21,6 +21,7 @@ import {
   workersTable,
 } from './bound-statements.js';
 import { mysqlLockWait } from './lock-wait.js';
+import { checkSession } from './session-check.js';
 
 /** How long migrate() waits for another process's migrate() to finish. */
 const migrateLockTimeoutSeconds = 600;
@@ -190,6 +191,7 @@ async function withMigrateLock<T>(
   table: TableName,
   fn: (connection: SqlConnection) => Promise<T>,
 ): Promise<T> {
+  await checkSession(connection, true);
   const lockName = await migrateLockName(connection, table);
   const { rows } = await connection.query(adHoc('SELECT GET_LOCK(?, ?) AS acquired'), [
     lockName,
