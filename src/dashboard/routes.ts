@@ -25,6 +25,8 @@ import { errorPage, filterInputs, queryString, type PageContext } from './pages/
 import { queuesPage } from './pages/queues.js';
 import { workersPage } from './pages/workers.js';
 import { html } from 'hono/html';
+import { isAttemptId } from '../core/attempt.js';
+import { ConfigError } from '../core/errors.js';
 
 /** The Hono environment of the dashboard's routes. */
 export interface DashboardEnv {
@@ -104,7 +106,7 @@ export function actionRoutes(app: App, tasks: AnyTasks): void {
       );
       checkSelection(action, filter);
       return confirmed
-        ? actOnSelection(c, tasks, action, filter, context)
+        ? actOnSelection(c, tasks, action, filter, confirmedIds(field('ids')), context)
         : confirmSelection(c, tasks, action, filter);
     }
     const id = field('id') ?? '';
@@ -128,18 +130,37 @@ async function confirmSelection(
   filter: AttemptFilter,
 ): Promise<Response> {
   const page = c.get('page');
-  const count = (await selectionIds(tasks, filter)).length;
+  const ids = await selectionIds(tasks, filter);
+  const count = ids.length;
   const described = Object.entries(filter)
     .map(([key, value]) => `${key} = ${String(value)}`)
     .join(', ');
   const back = `${page.base}/attempts${queryString(filter)}`;
   if (count === 0) return c.html(nothingSelectedPage(page, action, described, back));
   const what = `${count === selectionLimit ? `the first ${count}` : count} attempt(s) matching ${described}`;
+  // The attempts counted ride in the form: the confirmation acts on them, not on whatever
+  // matches by then (attempts enqueued between the two clicks).
   const hidden = [
     ...filterInputs(filter),
     html`<input type="hidden" name="scope" value="selection" />`,
+    html`<input type="hidden" name="ids" value="${ids.join(',')}" />`,
   ];
   return c.html(confirmPage(page, action, what, hidden, back));
+}
+
+/**
+ * The ids a confirmation page counted (its form's `ids`), or undefined where a client posted the
+ * filter alone: then the selection is read again.
+ */
+function confirmedIds(field: string | undefined): string[] | undefined {
+  if (field === undefined) return undefined;
+  const ids = [...new Set(field.split(',').filter((id) => id !== ''))];
+  if (ids.length > selectionLimit || !ids.every(isAttemptId)) {
+    throw new ConfigError(
+      `ids must be at most ${selectionLimit} attempt ids separated by commas, as the confirmation page sends them`,
+    );
+  }
+  return ids;
 }
 
 async function actOnSelection(
@@ -147,9 +168,10 @@ async function actOnSelection(
   tasks: AnyTasks,
   action: ActionName,
   filter: AttemptFilter,
+  confirmed: string[] | undefined,
   context: Record<string, unknown>,
 ): Promise<Response> {
-  const ids = await selectionIds(tasks, filter);
+  const ids = confirmed ?? (await selectionIds(tasks, filter));
   const outcome = await runAction(tasks, action, ids, { ...context, filter });
   const extra = { action, done: String(outcome.done), skipped: String(outcome.skipped) };
   return c.redirect(`${c.get('page').base}/attempts${queryString(filter, extra)}`, 303);

@@ -70,7 +70,7 @@ async function seeded(harness: Harness) {
     ),
   );
   await tasks.runDue({ queues: ['default'] });
-  return { tasks, done: done, failed: failed, encrypted: encrypted, logged };
+  return { tasks, done: done, failed: failed, encrypted: encrypted, logged, orders };
 }
 
 for (const fixture of [postgresFixture, mysqlFixture, sqliteFixture]) {
@@ -361,6 +361,45 @@ for (const fixture of [postgresFixture, mysqlFixture, sqliteFixture]) {
         'dashboard: expired 53 attempt(s)',
       ]);
       expect(actionsLogged[0]!.object).toMatchObject({ action: 'retry', ids: [failed.id] });
+    });
+
+    it('a confirmed selection acts on the attempts its confirmation counted, not on those that arrived since', async () => {
+      // The confirmation read the selection again: 300 attempts enqueued between the two clicks
+      // were expired with the 53 the operator had been asked about.
+      const { tasks, orders } = await seeded(harness());
+      const handle = dashboard(tasks, { authorize: () => true });
+      const browser = new DashboardClient(handle);
+      const csrf = await browser.csrf('/attempts?status=pending&queue=bulk');
+      const selection = { scope: 'selection', status: 'pending', queue: 'bulk', csrf };
+      const page = await (await browser.post('/actions/expire', selection)).text();
+      expect(page).toContain('53 attempt(s) matching status = pending, queue = bulk');
+      const fields: Record<string, string> = {};
+      for (const [, name, value] of page.matchAll(
+        /<input type="hidden" name="([^"]+)" value="([^"]*)"/g,
+      )) {
+        fields[name!] = value!.replace(/&amp;/g, '&');
+      }
+      expect(fields['ids']!.split(',')).toHaveLength(53);
+      const later = await harness().transaction((tx) =>
+        tasks.enqueueMany(
+          tx,
+          Array.from({ length: 7 }, (_, n) => ({
+            method: orders.fulfill,
+            args: { n },
+            options: { queue: 'bulk', scheduledAt: new Date(Date.now() + 3_600_000) },
+          })),
+        ),
+      );
+      const expired = await browser.post('/actions/expire', fields);
+      expect(expired.headers.get('location')).toBe(
+        '/attempts?status=pending&queue=bulk&action=expire&done=53&skipped=0',
+      );
+      const left = await tasks.list({ queue: 'bulk', status: 'pending', limit: 100 });
+      expect(left.map((attempt) => attempt.id).sort()).toEqual(
+        later.map((attempt) => attempt.id).sort(),
+      );
+      const forged = await browser.post('/actions/expire', { ...fields, ids: '1,x' });
+      expect(forged.status).toBe(400);
     });
 
     it('cancels one attempt and a selection through the same confirm and CSRF path; a finished one is skipped', async () => {
