@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DatabaseError } from '../../core/errors.js';
+import { ConfigError, DatabaseError } from '../../core/errors.js';
 import type { TableName } from '../../seam/driver.js';
 import type { SqlConnection } from '../../seam/sql-connection.js';
 import {
@@ -91,6 +91,7 @@ export function mysqlSteps(migrations: readonly MigrationFile[]): MigrateSteps {
     lock: (session, table, fn) => session((connection) => withMigrateLock(connection, table, fn)),
     lockWait: mysqlLockWait,
     async prepare(connection, table) {
+      await refuseCaseTwin(connection, table);
       if (table.schema === null) return;
       const { rows } = await connection.query(
         adHoc('SELECT 1 AS present FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?'),
@@ -183,6 +184,29 @@ export function mysqlSteps(migrations: readonly MigrationFile[]): MigrateSteps {
     dropLegacy: (table) => `DROP TABLE IF EXISTS ${legacyTable(table)}`,
     resumable: { alreadyDone: (error) => alreadyDone.has(errnoOf(error) as number) },
   };
+}
+
+/**
+ * Refuses a table whose name differs only in letter case from an async-task table of the same
+ * database: table names keep their case on Linux, routine names never do, so both tables'
+ * `<table>_enqueue` procedures would be one, and the second migrate() would take the first's
+ * (its SQL enqueues then landing in the other table).
+ */
+async function refuseCaseTwin(connection: SqlConnection, table: TableName): Promise<void> {
+  const { rows } = await connection.query(
+    adHoc(
+      `SELECT TABLE_NAME AS name FROM information_schema.TABLES
+       WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND LOWER(TABLE_NAME) = LOWER(?)
+         AND CAST(TABLE_NAME AS BINARY) <> CAST(? AS BINARY)
+         AND TABLE_COMMENT LIKE 'async-task schema %'`,
+    ),
+    [table.schema, table.name, table.name],
+  );
+  if (rows.length === 0) return;
+  const twin = String(rows[0]!['name']);
+  throw new ConfigError(
+    `migrate: table ${quoteTable(table)} and async-task's table \`${twin}\` differ only in letter case: MySQL's procedure names ignore case, so their SQL enqueue procedures (<table>_enqueue) would be one, and enqueues through it would land in the wrong table; give this table a name of its own`,
+  );
 }
 
 /** Runs `fn` holding the table's named migrate lock (GET_LOCK) on this session. */

@@ -34,7 +34,7 @@ async function schemaSql(
   name: string,
 ): Promise<string | undefined> {
   const { rows } = await connection.query(
-    adHoc('SELECT sql FROM sqlite_schema WHERE type = ? AND name = ?'),
+    adHoc('SELECT sql FROM sqlite_schema WHERE type = ? AND name = ? COLLATE NOCASE'),
     [type, name],
   );
   return rows.length === 0 ? undefined : String((rows[0]?.['sql'] as string | null) ?? '');
