@@ -261,14 +261,21 @@ export class Management {
     action: keyof typeof allowedFrom,
     write: (executor: Executor) => Promise<AttemptRecord | null>,
   ): Promise<Attempt> {
-    const record = isAttemptId(id) ? await this.#run(write) : null;
-    if (record) {
-      if (action !== 'retry') {
-        this.#runtime.telemetry?.recorded(record, action === 'expire' ? 'expired' : 'failed');
+    let current: AttemptRecord | null = null;
+    // The write checks the status itself; the read after a refusal says why. A worker (or
+    // another operator) may have moved the attempt into an allowed status in between: the
+    // message would then contradict itself, so the write is tried again instead.
+    for (let tries = 0; isAttemptId(id) && tries < 3; tries++) {
+      const record = await this.#run(write);
+      if (record) {
+        if (action !== 'retry') {
+          this.#runtime.telemetry?.recorded(record, action === 'expire' ? 'expired' : 'failed');
+        }
+        return toAttempt(record, decodeArgs);
       }
-      return toAttempt(record, decodeArgs);
+      current = await this.#run((executor) => executor.attemptGet(id));
+      if (!current || !(allowedFrom[action] as readonly string[]).includes(current.status)) break;
     }
-    const current = isAttemptId(id) ? await this.#run((executor) => executor.attemptGet(id)) : null;
     const from = allowedFrom[action].join(' or ');
     throw new InvalidStateError(
       id,
