@@ -18,7 +18,24 @@ export function databaseError(what: string, error: unknown): DatabaseError {
   const said = connectionLost(error)
     ? what.replace(/ refused the statement$/, ': the connection was lost during the statement')
     : what;
-  return new DatabaseError(`${said}: ${messageOf(error)}`, { cause: error });
+  return new DatabaseError(`${said}: ${messageOf(error)}${hintFor(error)}`, { cause: error });
+}
+
+/** What to do about a refusal whose cause is not in the statement, by the client's error code. */
+const hints: Readonly<Record<string, string>> = {
+  // PostgreSQL's duplicate_prepared_statement and invalid_sql_statement_name.
+  '42P05':
+    'a pooler in transaction mode (PgBouncer before 1.21) hands prepared statements to other connections: create the driver with { preparedStatements: false }',
+  '26000':
+    'a pooler in transaction mode (PgBouncer before 1.21) hands prepared statements to other connections: create the driver with { preparedStatements: false }',
+  SQLITE_BUSY:
+    "another connection held SQLite's write lock past this connection's busy timeout; better-sqlite3 waits for it synchronously, blocking this process's event loop, so a write transaction of this same process that awaits something (a ctx.transaction body, a transaction of your own) cannot end meanwhile: keep awaits out of write transactions on SQLite, or raise the busy timeout",
+};
+
+function hintFor(error: unknown): string {
+  const { code } = (error ?? {}) as { code?: unknown };
+  const hint = typeof code === 'string' ? hints[code] : undefined;
+  return hint === undefined ? '' : ` (${hint})`;
 }
 
 /** The clients' own codes for a connection that broke or closed, the server's answer unknown. */
