@@ -219,6 +219,7 @@ export function resolveOptions<
     options.table ?? 'async_task_attempts',
     driver.dialect.tableNameLimit,
   );
+  driver.dialect.checkTable?.(table);
   const targets = resolveTargets(options.targets);
   const encryptors = resolveEncryptors(options.encryptors ?? {});
   const defaults = options.defaults ?? {};

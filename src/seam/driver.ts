@@ -22,6 +22,8 @@ export interface Dialect {
   readonly name: 'postgres' | 'mysql' | 'sqlite';
   /** Null where every name the table-name pattern allows is safe. */
   readonly tableNameLimit: TableNameLimit | null;
+  /** Refuses (ConfigError) a table this database cannot have, when the AsyncTask is built. */
+  checkTable?(table: TableName): void;
   /** Operations bound to a connection; statements are built once per table and cached. */
   executor(connection: SqlConnection, table: TableName): Executor;
   /** Applies missing migrations, serialised across processes; returns versions applied now. */

@@ -182,5 +182,15 @@ describe('async-task migrations', () => {
     ]);
     expect(table.code).toBe(2);
     expect(table.stderr).toMatch(/SQLite has no schemas/);
+    // A command on a database too: it was exit 1, found only once the table was first used.
+    const stats = await runCli([
+      'stats',
+      '--database-url',
+      `sqlite:${join(folder, 'schemas.db')}`,
+      '--table',
+      'app.jobs',
+    ]);
+    expect(stats.code).toBe(2);
+    expect(stats.stderr).toMatch(/SQLite has no schemas/);
   });
 });

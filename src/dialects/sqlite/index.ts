@@ -1,7 +1,7 @@
 import type { Dialect } from '../../seam/driver.js';
 import { migrateTable, migrationScripts, readSchemaState, uninstallTable } from '../migrate.js';
 import { loadMigrations } from '../migration-files.js';
-import { SqliteExecutor } from './executor.js';
+import { SqliteExecutor, checkTable } from './executor.js';
 import { sqliteSteps } from './schema.js';
 import { transientTest } from '../transient-errors.js';
 
@@ -21,6 +21,7 @@ export const sqliteDialect: Dialect = {
   name: 'sqlite',
   // SQLite has no length limit on identifiers.
   tableNameLimit: null,
+  checkTable,
   latestVersion,
   executor: (connection, table) => new SqliteExecutor(connection, table),
   migrate: (session, table, options) => migrateTable(steps, session, table, options),
