@@ -184,7 +184,7 @@ describe('async-task migrations', () => {
     expect(table.stderr).toMatch(/SQLite has no schemas/);
     // A command on a database too: it was exit 1, found only once the table was first used.
     const stats = await runCli([
-      'stats',
+      'migrate',
       '--database-url',
       `sqlite:${join(folder, 'schemas.db')}`,
       '--table',
