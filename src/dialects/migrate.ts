@@ -330,7 +330,7 @@ function notCreatedError(
   advice: string,
 ): SchemaOutdatedError {
   return new SchemaOutdatedError(
-    `table ${steps.quoted(table)} exists but carries no async-task schema version (in its comment, or a trigger on SQLite), and there is no ${table.name}_migrations table beside it: async-task did not create it; ${advice}`,
+    `table ${steps.quoted(table)} exists but carries no async-task schema version (in its comment, or a trigger on SQLite), and there is no ${table.name}_migrations table beside it: async-task did not create it; ${advice} (if it is async-task's table and only its version was lost, by a restore without comments or a COMMENT of your own, give it back as each migration file's last statement records it (\`async-task migrations --format sql\` writes them): 'async-task schema <n>', <n> the version the table had, ${latestOf(steps.migrations)} for this async-task's latest)`,
   );
 }
 

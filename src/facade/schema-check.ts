@@ -97,7 +97,7 @@ export class SchemaCheck {
   #remedy(state: SchemaState): string {
     if (this.#owner === 'managed') {
       return state.version === null
-        ? 'run `await tasks.migrate()` (or `async-task migrate`), which upgrades a table of async-task 0.1'
+        ? 'run `await tasks.migrate()` (or `async-task migrate`), which upgrades a table of async-task 0.1 and says what to do about any other'
         : 'run `await tasks.migrate()` (or `async-task migrate`)';
     }
     const dialect = this.#driver.dialect.name;
