@@ -261,11 +261,18 @@ WHERE id = CAST(? AS UNSIGNED) AND status = 'pending'`;
 // Gives an exhausted attempt room for one more run, due now (and clears a marker a crashed
 // completion may have left, whose hold would otherwise keep the claim off it for a minute, and a
 // cancel request of its last run).
+// A completion's marker stays (with its hold, which keeps claims off the row): the completing
+// worker is about to read it back to learn what it wrote, and a cancel request's outcome is told
+// by it; its unmark clears it a moment later. Cleared here, the worker reported the handler's
+// outcome for a run recorded cancelled. locked_until first: it reads the marker before the
+// assignment to locked_by (MySQL assigns from left to right).
 export const attemptSetPendingIfFinished = `
 UPDATE {{table}} SET status = 'pending', pending_queue = queue, completed_at = NULL,
   scheduled_at = UTC_TIMESTAMP(3),
   cancel_requested_at = NULL,
-  max_attempts = GREATEST(max_attempts, num_attempts + 1), locked_by = NULL, locked_until = NULL,
+  max_attempts = GREATEST(max_attempts, num_attempts + 1),
+  locked_until = IF(locked_by LIKE 'async-task:complete:%', locked_until, NULL),
+  locked_by = IF(locked_by LIKE 'async-task:complete:%', locked_by, NULL),
   progress = NULL, progress_message = NULL, updated_at = UTC_TIMESTAMP(3)
 WHERE id = CAST(? AS UNSIGNED) AND status IN ('failed', 'expired')`;
 
