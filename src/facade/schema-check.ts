@@ -98,7 +98,7 @@ export class SchemaCheck {
     if (this.#owner === 'managed') {
       return state.version === null
         ? 'run `await tasks.migrate()` (or `async-task migrate`), which upgrades a table of async-task 0.1 and says what to do about any other'
-        : 'run `await tasks.migrate()` (or `async-task migrate`)';
+        : 'run `await tasks.migrate()` (or `async-task migrate`); if a migrate is running now, start this once it is done';
     }
     const dialect = this.#driver.dialect.name;
     const table =

@@ -5,10 +5,10 @@
 // - PostgreSQL behind a pooler in transaction mode: "prepared statement … already exists" named
 //   neither the pooler nor the driver option that avoids it.
 import { afterEach, describe, expect, it } from 'vitest';
-import { DatabaseError, defineTarget } from '../../src/index.js';
+import { AsyncTask, DatabaseError, defineTarget } from '../../src/index.js';
 import { caught } from '../harness/caught.js';
 import { migratedTasks } from '../harness/new-tasks.js';
-import { postgresHarness } from '../harness/postgres.js';
+import { postgresHarness, postgresUrl } from '../harness/postgres.js';
 import { Database, sqliteHarness } from '../harness/sqlite.js';
 
 const Notes = defineTarget('Notes', { write(_args: { n: number }) {} });
@@ -54,5 +54,18 @@ describe('database errors with a hint', () => {
     const error = await caught(tasks.get('2'));
     expect(error).toBeInstanceOf(DatabaseError);
     expect((error as Error).message).toMatch(/preparedStatements: false/);
+  });
+
+  it("PostgreSQL: a search_path naming no schema says to name the table's schema", async () => {
+    const url = new URL(postgresUrl);
+    url.searchParams.set('options', '-c search_path=at_test_no_such_schema');
+    const harness = await postgresHarness({ url: url.toString() });
+    closers.push(() => harness.close());
+    const tasks = new AsyncTask({ driver: harness.driver, targets: [Notes] });
+    const error = await caught(tasks.migrate());
+    expect(error).toBeInstanceOf(DatabaseError);
+    expect((error as Error).message).toMatch(
+      /no schema has been selected to create in \(the connection's search_path names no schema that exists: name the table's schema/,
+    );
   });
 });

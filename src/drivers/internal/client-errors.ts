@@ -28,6 +28,9 @@ const hints: Readonly<Record<string, string>> = {
     'a pooler in transaction mode (PgBouncer before 1.21) hands prepared statements to other connections: create the driver with { preparedStatements: false }',
   '26000':
     'a pooler in transaction mode (PgBouncer before 1.21) hands prepared statements to other connections: create the driver with { preparedStatements: false }',
+  // PostgreSQL's invalid_schema_name: CREATE with a search_path naming no schema that exists.
+  '3F000':
+    "the connection's search_path names no schema that exists: name the table's schema (table: 'app.async_task_attempts'), or set search_path to an existing schema",
   SQLITE_BUSY:
     "another connection held SQLite's write lock past this connection's busy timeout; better-sqlite3 waits for it synchronously, blocking this process's event loop, so a write transaction of this same process that awaits something (a ctx.transaction body, a transaction of your own) cannot end meanwhile: keep awaits out of write transactions on SQLite, or raise the busy timeout",
 };
