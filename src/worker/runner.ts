@@ -127,10 +127,14 @@ async function perform(
   sink: RunSink | null,
 ): Promise<RunResult | null> {
   const record = held.record;
-  const ref = runtime.targets.get(record.target)?.methods.get(record.methodName);
+  const target = runtime.targets.get(record.target);
+  const ref = target?.methods.get(record.methodName);
   if (!ref) {
+    // A row written by another deployment (or another application sharing the table).
     const error = new UnknownTargetError(
-      `${record.target}.${record.methodName} is not a method of any target given to this AsyncTask; add the target to \`targets\` and retry the attempt`,
+      target
+        ? `${record.target}.${record.methodName}: target ${record.target} has no method ${JSON.stringify(record.methodName)} in this deployment (it has ${[...target.methods.keys()].slice(0, 10).join(', ')}); deploy the code that has it, then retry the attempt`
+        : `${record.target}.${record.methodName} is not a method of any target given to this AsyncTask; add the target to \`targets\` and retry the attempt`,
     );
     return result('failed', completion(held, 'failed', 0, describeError(error)), error, started);
   }
