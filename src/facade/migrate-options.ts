@@ -25,8 +25,13 @@ export function resolveMigrateOptions(options: MigrateOptions | undefined): {
     );
   }
   checkOptionNames(options ?? {}, migrateOptionNames, 'migrate');
-  const lockWaitMs = options?.lockWaitMs ?? 60_000;
-  if (!Number.isSafeInteger(lockWaitMs) || lockWaitMs < 0 || lockWaitMs > maxLockWaitMs) {
+  const lockWaitMs: unknown = options?.lockWaitMs === undefined ? 60_000 : options.lockWaitMs;
+  if (
+    typeof lockWaitMs !== 'number' ||
+    !Number.isSafeInteger(lockWaitMs) ||
+    lockWaitMs < 0 ||
+    lockWaitMs > maxLockWaitMs
+  ) {
     throw new ConfigError(
       `migrate: lockWaitMs must be a whole number of milliseconds from 0 to ${maxLockWaitMs} (a day), got ${shown(lockWaitMs)}`,
     );

@@ -177,7 +177,7 @@ describe('migrate options', () => {
     const harness = await postgresHarness({ max: 1 });
     try {
       const tasks = newTasks(harness, { targets: [Orders] });
-      const bad = [{ lockWaitMs: -1 }, { lockWaitMs: 1.5 }, { lockWait: 5 }];
+      const bad = [{ lockWaitMs: -1 }, { lockWaitMs: 1.5 }, { lockWaitMs: null }, { lockWait: 5 }];
       for (const options of bad as unknown as MigrateOptions[]) {
         const error = await caught(tasks.migrate(options));
         expect(error).toMatchObject({ code: 'CONFIG' });

@@ -2,7 +2,8 @@
 // - a latin1 connection stored 'naïve 日本 😀' as 'naïve ?? ?', and an enqueue with the token
 //   '日本-1' committed its row as '??-1', then threw "vanished while enqueueing; retry";
 // - a pool whose connections run with autocommit off left the worker's claims and completions
-//   uncommitted: tasks stayed `running` for every other session, and ran again later.
+//   uncommitted (tasks stayed `running` for every other session, and ran again later), and an
+//   enqueue given that pool returned an attempt that was never committed.
 // Both are refused now with a ConfigError that says what to change, before anything is written.
 import mysql from 'mysql2/promise';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -62,7 +63,7 @@ describe('mysql session settings', () => {
     expect((await good.get(attempt.id))?.args).toEqual({ text: 'naïve 日本 😀' });
   });
 
-  it('refuses a worker or migrate whose pool runs with autocommit off', async () => {
+  it('refuses an enqueue, a worker or migrate on a pool that runs with autocommit off', async () => {
     other = mysql.createPool({ uri: mysqlUrlFor(harness.database) });
     other.pool.on('connection', (connection) => {
       connection.query('SET SESSION autocommit = 0');
@@ -75,5 +76,9 @@ describe('mysql session settings', () => {
     );
     expect(await caught(tasks.runDue())).toBeInstanceOf(ConfigError);
     expect(await caught(tasks.migrate())).toBeInstanceOf(ConfigError);
+    // An enqueue given that pool returned an attempt that was never committed.
+    const enqueued = await caught(tasks.enqueue(other, Notes.write, { text: 'x' }));
+    expect(enqueued).toBeInstanceOf(ConfigError);
+    expect(await count()).toBe(0);
   });
 });

@@ -51,7 +51,7 @@ export const mysqlDialect: Dialect = {
   executor: (connection, table) => new MysqlExecutor(connection, table),
   migrate: (session, table, options) => migrateTable(steps, session, table, options),
   schemaState: async (connection, table) => {
-    await checkSession(connection, true);
+    await checkSession(connection);
     return readSchemaState(steps, connection, table);
   },
   uninstall: (session, table) => uninstallTable(steps, session, table),

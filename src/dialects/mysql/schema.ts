@@ -215,7 +215,7 @@ async function withMigrateLock<T>(
   table: TableName,
   fn: (connection: SqlConnection) => Promise<T>,
 ): Promise<T> {
-  await checkSession(connection, true);
+  await checkSession(connection);
   const lockName = await migrateLockName(connection, table);
   const { rows } = await connection.query(adHoc('SELECT GET_LOCK(?, ?) AS acquired'), [
     lockName,
