@@ -130,7 +130,6 @@ async function perform(
   const target = runtime.targets.get(record.target);
   const ref = target?.methods.get(record.methodName);
   if (!ref) {
-    // A row written by another deployment (or another application sharing the table).
     const error = new UnknownTargetError(
       target
         ? `${record.target}.${record.methodName}: target ${record.target} has no method ${JSON.stringify(record.methodName)} in this deployment (it has ${[...target.methods.keys()].slice(0, 10).join(', ')}); deploy the code that has it, then retry the attempt`
